@@ -1,0 +1,49 @@
+//===- MoeDialect.td - the moe dialect -----------------------*- tablegen -*-===//
+//
+// The dialect that represents one Mixture-of-Experts block: router, gating,
+// dispatch, grouped experts, combine and shared experts.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECT_TD
+#define MOE_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def Moe_Dialect : Dialect {
+  let name = "moe";
+  let cppNamespace = "::mlir::moe";
+  let summary = "Mixture-of-Experts layers: routing, dispatch, experts, combine";
+  let description = [{
+    The `moe` dialect describes the MoE block of a transformer layer on
+    tensors. The token count `T` is a runtime value (a dynamic dimension);
+    the hidden size `H`, the expert count `E`, the expert intermediate size
+    `I` and `top_k` are compile-time constants.
+
+    Module attributes:
+    - `moe.model`: a dictionary with `name`, `source` (the Hugging Face
+      `model_type`, or `moe-opt`) and `num_layers`.
+    - `moe.layer_map`: a dictionary from the name of a `func.func` that
+      computes one MoE layer shape to the decoder layer indices that use it.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let extraClassDeclaration = [{
+    static constexpr ::llvm::StringLiteral kModelAttrName = "moe.model";
+    static constexpr ::llvm::StringLiteral kLayerMapAttrName = "moe.layer_map";
+  }];
+}
+
+class Moe_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Moe_Dialect, mnemonic, traits>;
+
+class Moe_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<Moe_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+#endif // MOE_DIALECT_TD

@@ -1,0 +1,159 @@
+//===- MoeDialect.cpp - moe dialect, attributes, module attributes --------===//
+
+#include "moe/Dialect/MoeDialect.h"
+#include "moe/Dialect/MoeOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+#include "dialect/Moe/MoeDialect.cpp.inc"
+#include "dialect/Moe/MoeEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/Moe/MoeAttrs.cpp.inc"
+
+void MoeDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialect/Moe/MoeOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/Moe/MoeAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                    Scoring scoring, int64_t topK, Normalization normalization,
+                    APFloat normPValue, APFloat normEpsilonValue, int64_t nGroup,
+                    int64_t topkGroup, GroupScore groupScore,
+                    APFloat scalingFactorValue, WeightPlacement placement) {
+  double normP = normPValue.convertToDouble();
+  double normEpsilon = normEpsilonValue.convertToDouble();
+  double scalingFactor = scalingFactorValue.convertToDouble();
+  if (topK < 1)
+    return emitError() << "topK must be at least 1, got " << topK;
+  if (nGroup < 1)
+    return emitError() << "nGroup must be at least 1, got " << nGroup;
+  if (topkGroup < 1 || topkGroup > nGroup)
+    return emitError() << "topkGroup must be in [1, nGroup = " << nGroup
+                       << "], got " << topkGroup;
+  bool afterTopK = scoring == Scoring::softmax_after_topk ||
+                   scoring == Scoring::sigmoid_after_topk;
+  if (afterTopK && nGroup > 1)
+    return emitError() << "grouped selection (nGroup = " << nGroup
+                       << ") needs scores before top-k, but scoring is "
+                       << stringifyScoring(scoring);
+  if (normalization == Normalization::pnorm && !(normP > 0.0 && std::isfinite(normP)))
+    return emitError() << "normP must be a positive finite number, got "
+                       << normP;
+  if (!(normEpsilon >= 0.0 && std::isfinite(normEpsilon)))
+    return emitError() << "normEpsilon must be finite and non-negative, got "
+                       << normEpsilon;
+  if (!(scalingFactor > 0.0 && std::isfinite(scalingFactor)))
+    return emitError() << "scalingFactor must be positive and finite, got "
+                       << scalingFactor;
+  if (placement == WeightPlacement::input && topK != 1)
+    // Scaling the input by each of several weights would run the same
+    // expert input through k different scalings; no model does this and the
+    // combine would then be ambiguous.
+    return emitError() << "placement = input needs topK = 1, got " << topK;
+  (void)groupScore;
+  return success();
+}
+
+LogicalResult FfnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                              Activation activation, APFloat alphaValue,
+                              APFloat limitValue) {
+  double alpha = alphaValue.convertToDouble();
+  double limit = limitValue.convertToDouble();
+  if (!std::isfinite(alpha))
+    return emitError() << "alpha must be finite, got " << alpha;
+  if (!(limit > 0.0 && std::isfinite(limit)))
+    return emitError() << "limit must be positive and finite, got " << limit;
+  (void)activation;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Module attributes: moe.model and moe.layer_map
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyModelAttr(Operation *op, Attribute attr) {
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  if (!dict)
+    return op->emitError() << "'" << MoeDialect::kModelAttrName
+                           << "' must be a dictionary";
+  for (StringRef key : {"name", "source"})
+    if (!isa_and_nonnull<StringAttr>(dict.get(key)))
+      return op->emitError() << "'" << MoeDialect::kModelAttrName
+                             << "' needs a string '" << key << "'";
+  auto numLayers = dyn_cast_or_null<IntegerAttr>(dict.get("num_layers"));
+  if (!numLayers || numLayers.getInt() < 1)
+    return op->emitError() << "'" << MoeDialect::kModelAttrName
+                           << "' needs a positive integer 'num_layers'";
+  return success();
+}
+
+static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  if (!dict)
+    return module.emitError() << "'" << MoeDialect::kLayerMapAttrName
+                              << "' must be a dictionary";
+  int64_t numLayers = -1;
+  if (auto model = module->getAttrOfType<DictionaryAttr>(
+          MoeDialect::kModelAttrName))
+    if (auto n = dyn_cast_or_null<IntegerAttr>(model.get("num_layers")))
+      numLayers = n.getInt();
+  llvm::DenseSet<int64_t> seen;
+  for (NamedAttribute entry : dict) {
+    auto layers = dyn_cast<DenseI64ArrayAttr>(entry.getValue());
+    if (!layers)
+      return module.emitError()
+             << "'" << MoeDialect::kLayerMapAttrName << "' entry '"
+             << entry.getName().getValue() << "' must be an array<i64>";
+    if (!module.lookupSymbol<func::FuncOp>(entry.getName()))
+      return module.emitError()
+             << "'" << MoeDialect::kLayerMapAttrName
+             << "' names function @" << entry.getName().getValue()
+             << ", which is not in the module";
+    for (int64_t layer : layers.asArrayRef()) {
+      if (layer < 0 || (numLayers >= 0 && layer >= numLayers))
+        return module.emitError()
+               << "'" << MoeDialect::kLayerMapAttrName << "': layer " << layer
+               << " of @" << entry.getName().getValue()
+               << " is outside the model's " << numLayers << " layers";
+      if (!seen.insert(layer).second)
+        return module.emitError()
+               << "'" << MoeDialect::kLayerMapAttrName << "': layer " << layer
+               << " is mapped to more than one function";
+    }
+  }
+  return success();
+}
+
+LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name != kModelAttrName && name != kLayerMapAttrName)
+    return op->emitError() << "unknown moe dialect attribute '" << name << "'";
+  auto module = dyn_cast<ModuleOp>(op);
+  if (!module)
+    return op->emitError() << "'" << name << "' belongs on a builtin.module";
+  if (name == kModelAttrName)
+    return verifyModelAttr(op, attr.getValue());
+  return verifyLayerMapAttr(module, attr.getValue());
+}

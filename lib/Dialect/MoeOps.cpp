@@ -1,0 +1,362 @@
+//===- MoeOps.cpp - moe op verifiers ---------------------------------------===//
+//
+// Shape rules live here rather than in ODS type constraints so each message
+// can name the operand, the dimension and both sizes that disagree.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoeOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// Checks the ranks and dimensions of an op's tensors against named sizes.
+/// Dynamic sizes match anything; the first static size seen for a name is
+/// the one later dimensions must agree with.
+class ShapeChecker {
+public:
+  explicit ShapeChecker(Operation *op) : op(op) {}
+
+  /// Checks `value` has rank `dims.size()` and binds or compares each
+  /// dimension with the size name in `dims` ("" skips a dimension).
+  LogicalResult check(StringRef what, Type type, ArrayRef<StringRef> dims) {
+    auto tensor = cast<RankedTensorType>(type);
+    if (tensor.getRank() != static_cast<int64_t>(dims.size()))
+      return op->emitOpError() << what << " must have rank " << dims.size()
+                               << " [" << llvm::join(dims, ", ") << "], got "
+                               << tensor;
+    for (auto [i, name] : llvm::enumerate(dims)) {
+      if (name.empty())
+        continue;
+      if (failed(bind(what, i, name, tensor.getDimSize(i))))
+        return failure();
+    }
+    return success();
+  }
+
+  /// Binds or compares one size by name.
+  LogicalResult bind(StringRef what, size_t dim, StringRef name, int64_t size) {
+    if (ShapedType::isDynamic(size))
+      return success();
+    auto [it, inserted] = sizes.try_emplace(name, Binding{size, what.str(), dim});
+    if (inserted || it->second.size == size)
+      return success();
+    return op->emitOpError()
+           << what << " dimension " << dim << " (" << name << ") is " << size
+           << ", but " << it->second.what << " dimension " << it->second.dim
+           << " says " << name << " = " << it->second.size;
+  }
+
+  /// Returns the bound size of `name`, or dynamic.
+  int64_t get(StringRef name) const {
+    auto it = sizes.find(name);
+    return it == sizes.end() ? ShapedType::kDynamic : it->second.size;
+  }
+
+  /// Requires `type` to have a static shape (sizes fixed at compile time).
+  LogicalResult requireStatic(StringRef what, Type type) {
+    if (cast<RankedTensorType>(type).hasStaticShape())
+      return success();
+    return op->emitOpError() << what << " must have a static shape, got "
+                             << type;
+  }
+
+  /// Requires `a` and `b` to have the same element type.
+  LogicalResult sameElementType(StringRef whatA, Type a, StringRef whatB,
+                                Type b) {
+    Type ea = getElementTypeOrSelf(a), eb = getElementTypeOrSelf(b);
+    if (ea == eb)
+      return success();
+    return op->emitOpError() << whatA << " has element type " << ea
+                             << " but " << whatB << " has " << eb;
+  }
+
+  InFlightDiagnostic emitOpError() { return op->emitOpError(); }
+
+private:
+  struct Binding {
+    int64_t size;
+    std::string what;
+    size_t dim;
+  };
+  Operation *op;
+  llvm::StringMap<Binding> sizes;
+};
+} // namespace
+
+/// Routing rules that depend on the expert count `numExperts`.
+static LogicalResult verifyRoutingForExperts(Operation *op,
+                                             RoutingAttr routing,
+                                             int64_t numExperts,
+                                             bool hasCorrectionBias) {
+  int64_t topK = routing.getTopK();
+  if (topK > numExperts)
+    return op->emitOpError() << "top_k (" << topK
+                             << ") exceeds the number of experts ("
+                             << numExperts << ")";
+  int64_t nGroup = routing.getNGroup();
+  if (numExperts % nGroup != 0)
+    return op->emitOpError() << "nGroup (" << nGroup
+                             << ") does not divide the number of experts ("
+                             << numExperts << ")";
+  int64_t perGroup = numExperts / nGroup;
+  if (topK > routing.getTopkGroup() * perGroup)
+    return op->emitOpError()
+           << "top_k (" << topK << ") exceeds the experts in the "
+           << routing.getTopkGroup() << " kept groups of " << perGroup;
+  if (nGroup > 1 && routing.getGroupScore() == GroupScore::top2_sum &&
+      perGroup < 2)
+    return op->emitOpError() << "group score top2_sum needs at least 2 "
+                                "experts per group, got "
+                             << perGroup;
+  bool afterTopK = routing.getScoring() == Scoring::softmax_after_topk ||
+                   routing.getScoring() == Scoring::sigmoid_after_topk;
+  if (hasCorrectionBias && afterTopK)
+    return op->emitOpError() << "a correction bias needs scores before "
+                                "top-k, but scoring is "
+                             << stringifyScoring(routing.getScoring());
+  return success();
+}
+
+/// Checks an FFN's weights. `lead` is {"E"} for per-expert stacks and {}
+/// for a single (shared) expert; `prefix` names the operands in messages.
+static LogicalResult verifyFfnWeights(ShapeChecker &shapes, FfnAttr ffn,
+                                      ArrayRef<StringRef> lead, Type gateUp,
+                                      Type down, Type gateUpBias,
+                                      Type downBias, StringRef prefix) {
+  auto dims = [&](ArrayRef<StringRef> tail) {
+    SmallVector<StringRef> all(lead);
+    all.append(tail.begin(), tail.end());
+    return all;
+  };
+  std::string gateUpName = (prefix + "gate_up").str();
+  std::string downName = (prefix + "down").str();
+  if (failed(shapes.requireStatic(gateUpName, gateUp)) ||
+      failed(shapes.requireStatic(downName, down)) ||
+      failed(shapes.check(downName, down, dims({"H", "I"}))) ||
+      failed(shapes.check(gateUpName, gateUp, dims({"", "H"}))))
+    return failure();
+  // Gated activations stack the gate and up projections: 2I rows.
+  auto gateUpType = cast<RankedTensorType>(gateUp);
+  int64_t rows = gateUpType.getDimSize(gateUpType.getRank() - 2);
+  int64_t inter = shapes.get("I");
+  int64_t expected = ffn.isGated() ? 2 * inter : inter;
+  if (rows != expected)
+    return shapes.emitOpError()
+           << gateUpName << " has " << rows << " rows, but "
+           << stringifyActivation(ffn.getActivation()) << " with " << downName
+           << " intermediate size I = " << inter << " needs "
+           << (ffn.isGated() ? "2I = " : "I = ") << expected;
+  if (gateUpBias) {
+    std::string name = (prefix + "gate_up_bias").str();
+    if (failed(shapes.check(name, gateUpBias, dims({""}))))
+      return failure();
+    auto biasType = cast<RankedTensorType>(gateUpBias);
+    int64_t biasRows = biasType.getDimSize(biasType.getRank() - 1);
+    if (!ShapedType::isDynamic(biasRows) && biasRows != expected)
+      return shapes.emitOpError() << name << " has " << biasRows
+                                  << " entries per expert, expected "
+                                  << expected;
+  }
+  if (downBias &&
+      failed(shapes.check((prefix + "down_bias").str(), downBias,
+                          dims({"H"}))))
+    return failure();
+  return success();
+}
+
+/// Checks that every weight has the input's element type.
+static LogicalResult verifySameElementTypes(ShapeChecker &shapes, Type input,
+                                            ArrayRef<std::pair<StringRef, Type>>
+                                                weights) {
+  for (auto [name, type] : weights)
+    if (type && failed(shapes.sameElementType("input", input, name, type)))
+      return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Op verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult RouterOp::verify() {
+  ShapeChecker shapes(*this);
+  if (failed(shapes.check("input", getInput().getType(), {"T", "H"})) ||
+      failed(shapes.requireStatic("weight", getWeight().getType())) ||
+      failed(shapes.check("weight", getWeight().getType(), {"E", "H"})) ||
+      failed(shapes.check("logits", getLogits().getType(), {"T", "E"})))
+    return failure();
+  if (getBias() &&
+      failed(shapes.check("bias", getBias().getType(), {"E"})))
+    return failure();
+  return verifySameElementTypes(
+      shapes, getInput().getType(),
+      {{"weight", getWeight().getType()},
+       {"bias", getBias() ? getBias().getType() : Type()}});
+}
+
+LogicalResult GateOp::verify() {
+  ShapeChecker shapes(*this);
+  if (failed(shapes.check("logits", getLogits().getType(), {"T", "E"})))
+    return failure();
+  if (ShapedType::isDynamic(shapes.get("E")))
+    return emitOpError() << "logits need a static expert dimension, got "
+                         << getLogits().getType();
+  if (failed(shapes.bind("routing", 0, "K", getRouting().getTopK())) ||
+      failed(shapes.check("weights", getWeights().getType(), {"T", "K"})) ||
+      failed(shapes.check("indices", getIndices().getType(), {"T", "K"})))
+    return failure();
+  if (getCorrectionBias() &&
+      failed(shapes.check("correction_bias", getCorrectionBias().getType(),
+                          {"E"})))
+    return failure();
+  return verifyRoutingForExperts(*this, getRouting(), shapes.get("E"),
+                                 static_cast<bool>(getCorrectionBias()));
+}
+
+LogicalResult DispatchOp::verify() {
+  ShapeChecker shapes(*this);
+  if (failed(shapes.check("indices", getIndices().getType(), {"T", "K"})) ||
+      failed(shapes.check("permutation", getPermutation().getType(), {"N"})) ||
+      failed(shapes.bind("num_experts", 0, "E+1", getNumExperts() + 1)) ||
+      failed(shapes.check("offsets", getOffsets().getType(), {"E+1"})))
+    return failure();
+  int64_t t = shapes.get("T"), k = shapes.get("K"), n = shapes.get("N");
+  if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(k) &&
+      !ShapedType::isDynamic(n) && n != t * k)
+    return emitOpError() << "permutation has " << n
+                         << " entries, expected T * K = " << t * k;
+  return success();
+}
+
+/// Checks that the `N` rows agree with `T` tokens of `K` routed slots.
+static LogicalResult verifyRowCount(ShapeChecker &shapes, int64_t topK) {
+  int64_t t = shapes.get("T"), n = shapes.get("N");
+  if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(n) && n != t * topK)
+    return shapes.emitOpError() << "has " << n << " routed rows, expected T * "
+                                << "top_k = " << t << " * " << topK;
+  return success();
+}
+
+LogicalResult ExpertsOp::verify() {
+  ShapeChecker shapes(*this);
+  Type gateUpBias = getGateUpBias() ? getGateUpBias().getType() : Type();
+  Type downBias = getDownBias() ? getDownBias().getType() : Type();
+  if (failed(shapes.check("input", getInput().getType(), {"T", "H"})) ||
+      failed(shapes.check("permutation", getPermutation().getType(), {"N"})) ||
+      failed(verifyFfnWeights(shapes, getFfn(), {"E"}, getGateUp().getType(),
+                              getDown().getType(), gateUpBias, downBias, "")) ||
+      failed(shapes.bind("E", 0, "E+1", shapes.get("E") + 1)) ||
+      failed(shapes.check("offsets", getOffsets().getType(), {"E+1"})) ||
+      failed(shapes.check("result", getResult().getType(), {"N", "H"})))
+    return failure();
+  if (getRowScale() &&
+      (failed(shapes.bind("top_k", 0, "K", getTopK())) ||
+       failed(shapes.check("row_scale", getRowScale().getType(), {"T", "K"}))))
+    return failure();
+  if (failed(verifyRowCount(shapes, getTopK())))
+    return failure();
+  return verifySameElementTypes(shapes, getInput().getType(),
+                                {{"gate_up", getGateUp().getType()},
+                                 {"down", getDown().getType()},
+                                 {"gate_up_bias", gateUpBias},
+                                 {"down_bias", downBias}});
+}
+
+LogicalResult CombineOp::verify() {
+  ShapeChecker shapes(*this);
+  if (failed(shapes.check("rows", getRows().getType(), {"N", "H"})) ||
+      failed(shapes.check("permutation", getPermutation().getType(), {"N"})) ||
+      failed(shapes.check("result", getResult().getType(), {"T", "H"})))
+    return failure();
+  if (getWeights() &&
+      (failed(shapes.bind("top_k", 0, "K", getTopK())) ||
+       failed(shapes.check("weights", getWeights().getType(), {"T", "K"}))))
+    return failure();
+  return verifyRowCount(shapes, getTopK());
+}
+
+LogicalResult SharedExpertOp::verify() {
+  ShapeChecker shapes(*this);
+  if (failed(shapes.check("input", getInput().getType(), {"T", "H"})) ||
+      failed(verifyFfnWeights(shapes, getFfn(), {}, getGateUp().getType(),
+                              getDown().getType(), Type(), Type(), "")) ||
+      failed(shapes.check("result", getResult().getType(), {"T", "H"})))
+    return failure();
+  if (getGate() && (failed(shapes.bind("gate", 0, "1", 1)) ||
+                    failed(shapes.check("gate", getGate().getType(),
+                                        {"1", "H"}))))
+    return failure();
+  return verifySameElementTypes(
+      shapes, getInput().getType(),
+      {{"gate_up", getGateUp().getType()},
+       {"down", getDown().getType()},
+       {"gate", getGate() ? getGate().getType() : Type()},
+       {"result", getResult().getType()}});
+}
+
+LogicalResult LayerOp::verify() {
+  ShapeChecker shapes(*this);
+  if (getType() != getInput().getType())
+    return emitOpError() << "result type " << getType()
+                         << " must equal the input type "
+                         << getInput().getType();
+  Type gateUpBias = getGateUpBias() ? getGateUpBias().getType() : Type();
+  Type downBias = getDownBias() ? getDownBias().getType() : Type();
+  if (failed(shapes.check("input", getInput().getType(), {"T", "H"})) ||
+      failed(shapes.requireStatic("router_weight",
+                                  getRouterWeight().getType())) ||
+      failed(shapes.check("router_weight", getRouterWeight().getType(),
+                          {"E", "H"})) ||
+      failed(verifyFfnWeights(shapes, getFfn(), {"E"}, getGateUp().getType(),
+                              getDown().getType(), gateUpBias, downBias, "")))
+    return failure();
+  if (getRouterBias() &&
+      failed(shapes.check("router_bias", getRouterBias().getType(), {"E"})))
+    return failure();
+  if (getCorrectionBias() &&
+      failed(shapes.check("correction_bias", getCorrectionBias().getType(),
+                          {"E"})))
+    return failure();
+  if (failed(verifyRoutingForExperts(*this, getRouting(), shapes.get("E"),
+                                     static_cast<bool>(getCorrectionBias()))))
+    return failure();
+
+  // A shared expert needs both projections; its gate is optional.
+  if (static_cast<bool>(getSharedGateUp()) != static_cast<bool>(getSharedDown()))
+    return emitOpError() << "shared_gate_up and shared_down come together";
+  if (getSharedGate() && !getSharedGateUp())
+    return emitOpError() << "shared_gate needs a shared expert";
+  if (getSharedGateUp()) {
+    ShapeChecker sharedShapes(*this);
+    if (failed(sharedShapes.bind("input", 1, "H", shapes.get("H"))) ||
+        failed(verifyFfnWeights(sharedShapes, getFfn(), {},
+                                getSharedGateUp().getType(),
+                                getSharedDown().getType(), Type(), Type(),
+                                "shared_")))
+      return failure();
+    if (getSharedGate() &&
+        (failed(sharedShapes.bind("shared_gate", 0, "1", 1)) ||
+         failed(sharedShapes.check("shared_gate", getSharedGate().getType(),
+                                   {"1", "H"}))))
+      return failure();
+  }
+  auto typeOf = [](Value v) { return v ? v.getType() : Type(); };
+  return verifySameElementTypes(shapes, getInput().getType(),
+                                {{"router_weight", getRouterWeight().getType()},
+                                 {"router_bias", typeOf(getRouterBias())},
+                                 {"gate_up", getGateUp().getType()},
+                                 {"down", getDown().getType()},
+                                 {"gate_up_bias", gateUpBias},
+                                 {"down_bias", downBias},
+                                 {"shared_gate_up", typeOf(getSharedGateUp())},
+                                 {"shared_down", typeOf(getSharedDown())},
+                                 {"shared_gate", typeOf(getSharedGate())}});
+}
+
+#define GET_OP_CLASSES
+#include "dialect/Moe/MoeOps.cpp.inc"
