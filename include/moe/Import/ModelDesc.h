@@ -1,0 +1,124 @@
+//===- ModelDesc.h - a model's MoE layers, independent of any schema -*- C++ -*-===//
+//
+// What the importers read out of a JSON description and what the IR builder
+// and the exporter work from. Each reader also records the JSON path every
+// field came from, so checks shared by all schemas can point at the field
+// the user wrote.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_IMPORT_MODELDESC_H
+#define MOE_IMPORT_MODELDESC_H
+
+#include "moe/Dialect/MoeDialect.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace mlir::moe {
+
+class JsonDocument;
+
+enum class DType { f32, f16, bf16 };
+
+llvm::StringRef stringifyDType(DType type);
+std::optional<DType> parseDType(llvm::StringRef name);
+Type getDTypeType(MLIRContext *context, DType type);
+
+struct RoutingDesc {
+  Scoring scoring = Scoring::softmax;
+  int64_t topK = 1;
+  Normalization normalization = Normalization::none;
+  double normP = 1.0;
+  double normEpsilon = 0.0;
+  int64_t nGroup = 1;
+  int64_t topkGroup = 1;
+  GroupScore groupScore = GroupScore::max;
+  double scalingFactor = 1.0;
+  WeightPlacement placement = WeightPlacement::output;
+  bool routerBias = false;
+  /// A learned [E] bias added to the scores for selection only (DeepSeek-V3).
+  bool correctionBias = false;
+
+  auto tie() const {
+    return std::tie(scoring, topK, normalization, normP, normEpsilon, nGroup,
+                    topkGroup, groupScore, scalingFactor, placement,
+                    routerBias, correctionBias);
+  }
+  bool operator==(const RoutingDesc &o) const { return tie() == o.tie(); }
+};
+
+struct FfnDesc {
+  Activation activation = Activation::silu_glu;
+  double alpha = 1.702;
+  double limit = 7.0;
+  /// Biases on the gate/up and down projections (gpt-oss).
+  bool bias = false;
+
+  auto tie() const { return std::tie(activation, alpha, limit, bias); }
+  bool operator==(const FfnDesc &o) const { return tie() == o.tie(); }
+};
+
+struct SharedExpertDesc {
+  int64_t intermediateSize = 0;
+  /// Output scaled by sigmoid(x . gate) with a [1, H] gate (Qwen2-MoE).
+  bool sigmoidGate = false;
+
+  bool operator==(const SharedExpertDesc &o) const {
+    return intermediateSize == o.intermediateSize &&
+           sigmoidGate == o.sigmoidGate;
+  }
+};
+
+/// One MoE layer shape and the decoder layers that use it.
+struct MoeLayerDesc {
+  std::vector<int64_t> layers;
+  int64_t numExperts = 0;
+  int64_t intermediateSize = 0;
+  RoutingDesc routing;
+  FfnDesc ffn;
+  std::optional<SharedExpertDesc> shared;
+
+  /// JSON path of each field, keyed by the field names of our own schema
+  /// ("num_experts", "top_k", "n_group", ...). Used in diagnostics.
+  llvm::StringMap<std::string> paths;
+
+  /// True when both describe the same computation (ignores layers, paths).
+  bool sameShape(const MoeLayerDesc &other) const {
+    return numExperts == other.numExperts &&
+           intermediateSize == other.intermediateSize &&
+           routing == other.routing && ffn == other.ffn &&
+           shared == other.shared;
+  }
+};
+
+struct ModelDesc {
+  std::string name;
+  /// The Hugging Face `model_type` it was imported from, or "moe-opt".
+  std::string source;
+  int64_t hiddenSize = 0;
+  int64_t numLayers = 0;
+  DType dtype = DType::bf16;
+  std::vector<MoeLayerDesc> moeLayers;
+  /// JSON paths of the model-level fields ("hidden_size", "num_layers").
+  llvm::StringMap<std::string> paths;
+};
+
+/// Checks the values and their consistency (top_k <= experts, groups divide
+/// the experts, layer indices in range, sizes whose products overflow 64
+/// bits, ...), reporting each problem at the JSON field it came from.
+LogicalResult validateModelDesc(const ModelDesc &model,
+                                const JsonDocument &doc);
+
+/// Merges MoE layer groups that describe the same shape (so the module has
+/// one function per distinct shape) and sorts each group's layers.
+void mergeSameShapeLayers(ModelDesc &model);
+
+} // namespace mlir::moe
+
+#endif // MOE_IMPORT_MODELDESC_H

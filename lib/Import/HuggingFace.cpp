@@ -1,0 +1,432 @@
+//===- HuggingFace.cpp - read Hugging Face config.json files ---------------===//
+//
+// One reader per `model_type`. Each maps the family's field names and
+// routing rules (shared/models ROUTING.md, checked against transformers'
+// modeling code) onto ModelDesc, recording which config field each value
+// came from so shared checks report `ffn_config.moe_top_k`, not an internal
+// name. Optional fields take the defaults of the family's transformers
+// configuration class.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Import/Import.h"
+#include "moe/Import/JsonObjectReader.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// Reads the fields every family shares: sizes, dtype, activation.
+struct CommonFields {
+  const JsonObjectReader &obj;
+  ModelDesc &model;
+
+  LogicalResult read(llvm::StringRef hiddenKey, llvm::StringRef layersKey) {
+    model.paths["hidden_size"] = obj.pathOf(hiddenKey);
+    model.paths["num_layers"] = obj.pathOf(layersKey);
+    auto hidden = obj.getInt(hiddenKey);
+    auto numLayers = obj.getInt(layersKey);
+    if (failed(hidden) || failed(numLayers))
+      return failure();
+    model.hiddenSize = *hidden;
+    model.numLayers = *numLayers;
+    return success();
+  }
+};
+
+/// `torch_dtype` (or `dtype`, its newer name), bf16 when absent as in
+/// gpt-oss, whose checkpoint stores its non-quantized tensors in bf16.
+LogicalResult readDType(const JsonObjectReader &obj, ModelDesc &model) {
+  llvm::StringRef key = obj.has("torch_dtype") ? "torch_dtype" : "dtype";
+  if (!obj.has(key)) {
+    model.dtype = DType::bf16;
+    return success();
+  }
+  auto name = obj.getChoice(key, {"bfloat16", "float16", "float32"});
+  if (failed(name))
+    return failure();
+  model.dtype = *parseDType(*name);
+  return success();
+}
+
+/// Warns that a quantized checkpoint is imported with its dtype's weights.
+void warnQuantization(const JsonObjectReader &obj, const ModelDesc &model) {
+  if (!obj.has("quantization_config"))
+    return;
+  std::string method = "unknown";
+  const Json &config = obj.json()["quantization_config"];
+  if (config.is_object() && config.contains("quant_method") &&
+      config["quant_method"].is_string())
+    method = config["quant_method"].get<std::string>();
+  obj.document().emitWarning(obj.pathOf("quantization_config"))
+      << "quantized weights (quant_method = " << method
+      << ") are not supported yet; the layers are imported with "
+      << stringifyDType(model.dtype) << " weights";
+}
+
+/// `hidden_act` for the gated expert FFN.
+LogicalResult readGatedActivation(const JsonObjectReader &obj,
+                                  llvm::StringRef key, MoeLayerDesc &layer) {
+  auto act = obj.getChoice(key, {"silu", "swish", "gelu"}, "silu");
+  if (failed(act))
+    return failure();
+  layer.ffn.activation =
+      *act == "gelu" ? Activation::gelu_glu : Activation::silu_glu;
+  return success();
+}
+
+/// Reads the routed-expert sizes under the family's field names.
+LogicalResult readExpertCounts(const JsonObjectReader &obj,
+                               MoeLayerDesc &layer, llvm::StringRef expertsKey,
+                               llvm::StringRef topKKey,
+                               llvm::StringRef intermediateKey) {
+  layer.paths["num_experts"] = obj.pathOf(expertsKey);
+  layer.paths["top_k"] = obj.pathOf(topKKey);
+  layer.paths["intermediate_size"] = obj.pathOf(intermediateKey);
+  auto experts = obj.getInt(expertsKey);
+  auto topK = obj.getInt(topKKey);
+  auto intermediate = obj.getInt(intermediateKey);
+  if (failed(experts) || failed(topK) || failed(intermediate))
+    return failure();
+  layer.numExperts = *experts;
+  layer.routing.topK = *topK;
+  layer.intermediateSize = *intermediate;
+  return success();
+}
+
+/// Every decoder layer is an MoE layer.
+void allLayers(ModelDesc &model, MoeLayerDesc &layer,
+               llvm::StringRef selectionPath) {
+  layer.paths["layers"] = selectionPath.str();
+  for (int64_t i = 0; i < model.numLayers; ++i)
+    layer.layers.push_back(i);
+}
+
+/// Renormalize the selected softmax probabilities when `norm_topk_prob`.
+LogicalResult readNormTopkProb(const JsonObjectReader &obj,
+                               MoeLayerDesc &layer, bool defaultValue) {
+  auto norm = obj.getBool("norm_topk_prob", defaultValue);
+  if (failed(norm))
+    return failure();
+  layer.routing.normalization =
+      *norm ? Normalization::sum : Normalization::none;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Families
+//===----------------------------------------------------------------------===//
+
+LogicalResult readMixtral(const JsonObjectReader &obj, ModelDesc &model,
+                          MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_local_experts",
+                              "num_experts_per_tok", "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  layer.routing.scoring = Scoring::softmax;
+  layer.routing.normalization = Normalization::sum;
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+
+LogicalResult readOlmoe(const JsonObjectReader &obj, ModelDesc &model,
+                        MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_experts", "num_experts_per_tok",
+                              "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)) ||
+      failed(readNormTopkProb(obj, layer, false)))
+    return failure();
+  layer.routing.scoring = Scoring::softmax;
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+
+/// Qwen2-MoE and Qwen3-MoE: layer i is sparse when it is not in
+/// `mlp_only_layers` and (i + 1) % decoder_sparse_step == 0.
+LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
+                          MoeLayerDesc &layer, bool hasSharedExpert) {
+  if (failed(readExpertCounts(obj, layer, "num_experts", "num_experts_per_tok",
+                              "moe_intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)) ||
+      failed(readNormTopkProb(obj, layer, false)))
+    return failure();
+  layer.routing.scoring = Scoring::softmax;
+  auto step = obj.getInt("decoder_sparse_step", 1, 1, INT32_MAX);
+  auto mlpOnly = obj.getIntList("mlp_only_layers", 0, model.numLayers - 1);
+  if (failed(step) || failed(mlpOnly))
+    return failure();
+  layer.paths["layers"] = obj.pathOf("decoder_sparse_step");
+  for (int64_t i = 0; i < model.numLayers; ++i)
+    if (!llvm::is_contained(*mlpOnly, i) && (i + 1) % *step == 0)
+      layer.layers.push_back(i);
+
+  if (hasSharedExpert) {
+    layer.paths["shared_expert.intermediate_size"] =
+        obj.pathOf("shared_expert_intermediate_size");
+    auto shared = obj.getInt("shared_expert_intermediate_size", 0, 0,
+                             INT64_MAX);
+    if (failed(shared))
+      return failure();
+    if (*shared > 0)
+      layer.shared = SharedExpertDesc{*shared, /*sigmoidGate=*/true};
+  }
+  return success();
+}
+
+/// DeepSeek-V2/V3 (and Kimi K2): dense layers before first_k_dense_replace,
+/// then every moe_layer_freq-th; n_shared_experts always-on experts.
+LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
+                                 MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "n_routed_experts",
+                              "num_experts_per_tok",
+                              "moe_intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  auto firstDense = obj.getInt("first_k_dense_replace", 0, 0, INT32_MAX);
+  auto freq = obj.getInt("moe_layer_freq", 1, 1, INT32_MAX);
+  auto nShared = obj.getInt("n_shared_experts", 0, 0, INT32_MAX);
+  if (failed(firstDense) || failed(freq) || failed(nShared))
+    return failure();
+  layer.paths["layers"] = obj.pathOf("first_k_dense_replace");
+  for (int64_t i = *firstDense; i < model.numLayers; ++i)
+    if (i % *freq == 0)
+      layer.layers.push_back(i);
+  layer.paths["shared_expert.intermediate_size"] =
+      obj.pathOf("n_shared_experts");
+  if (*nShared > 0)
+    layer.shared =
+        SharedExpertDesc{*nShared * layer.intermediateSize, false};
+  layer.paths["n_group"] = obj.pathOf("n_group");
+  layer.paths["topk_group"] = obj.pathOf("topk_group");
+  layer.paths["scaling_factor"] = obj.pathOf("routed_scaling_factor");
+  return success();
+}
+
+/// Reads n_group and topk_group for grouped selection.
+LogicalResult readGroups(const JsonObjectReader &obj, MoeLayerDesc &layer) {
+  auto nGroup = obj.getInt("n_group", 1, 1, INT32_MAX);
+  auto topkGroup = obj.getInt("topk_group", 1, 1, INT32_MAX);
+  if (failed(nGroup) || failed(topkGroup))
+    return failure();
+  layer.routing.nGroup = *nGroup;
+  layer.routing.topkGroup = *topkGroup;
+  return success();
+}
+
+LogicalResult readDeepseekV2(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  if (failed(readDeepseekCommon(obj, model, layer)))
+    return failure();
+  layer.paths["scoring"] = obj.pathOf("scoring_func");
+  auto scoring = obj.getChoice("scoring_func", {"softmax"}, "softmax");
+  auto method = obj.getChoice("topk_method",
+                              {"greedy", "group_limited_greedy"}, "greedy");
+  auto norm = obj.getBool("norm_topk_prob", false);
+  auto scaling = obj.getNumber("routed_scaling_factor", 1.0);
+  if (failed(scoring) || failed(method) || failed(norm) || failed(scaling))
+    return failure();
+  RoutingDesc &r = layer.routing;
+  r.scoring = Scoring::softmax;
+  if (*method == "group_limited_greedy") {
+    if (failed(readGroups(obj, layer)))
+      return failure();
+    r.groupScore = GroupScore::max;
+  }
+  // DeepSeek-V2 either renormalizes (top_k > 1 and norm_topk_prob) or
+  // scales by routed_scaling_factor, never both.
+  if (r.topK > 1 && *norm) {
+    r.normalization = Normalization::sum;
+    r.normEpsilon = 1e-20;
+  } else {
+    r.scalingFactor = *scaling;
+  }
+  return success();
+}
+
+LogicalResult readDeepseekV3(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  if (failed(readDeepseekCommon(obj, model, layer)) ||
+      failed(readGroups(obj, layer)))
+    return failure();
+  layer.paths["scoring"] = obj.pathOf("scoring_func");
+  auto scoring = obj.getChoice("scoring_func", {"sigmoid"}, "sigmoid");
+  auto method = obj.getChoice("topk_method", {"noaux_tc"}, "noaux_tc");
+  auto norm = obj.getBool("norm_topk_prob", true);
+  auto scaling = obj.getNumber("routed_scaling_factor", 2.5);
+  if (failed(scoring) || failed(method) || failed(norm) || failed(scaling))
+    return failure();
+  RoutingDesc &r = layer.routing;
+  r.scoring = Scoring::sigmoid;
+  r.groupScore = GroupScore::top2_sum;
+  r.correctionBias = true;
+  if (*norm) {
+    r.normalization = Normalization::sum;
+    r.normEpsilon = 1e-20;
+  }
+  r.scalingFactor = *scaling;
+  return success();
+}
+
+LogicalResult readGptOss(const JsonObjectReader &obj, ModelDesc &model,
+                         MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_local_experts",
+                              obj.has("num_experts_per_tok")
+                                  ? "num_experts_per_tok"
+                                  : "experts_per_token",
+                              "intermediate_size")))
+    return failure();
+  layer.paths["swiglu_limit"] = obj.pathOf("swiglu_limit");
+  auto limit = obj.getNumber("swiglu_limit", 7.0);
+  if (failed(limit))
+    return failure();
+  layer.routing.scoring = Scoring::softmax_after_topk;
+  layer.routing.routerBias = true;
+  layer.ffn = FfnDesc{Activation::swiglu_oai, 1.702, *limit, /*bias=*/true};
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+
+/// Llama 4's text model: sigmoid of the top-1 logit scales the expert's
+/// input; a shared expert is always added; MoE layers are listed in
+/// `moe_layers` or every `interleave_moe_layer_step`-th layer.
+LogicalResult readLlama4Text(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_local_experts",
+                              "num_experts_per_tok", "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  layer.routing.scoring = Scoring::sigmoid_after_topk;
+  layer.routing.placement = WeightPlacement::input;
+  layer.shared = SharedExpertDesc{layer.intermediateSize, false};
+  if (obj.has("moe_layers")) {
+    layer.paths["layers"] = obj.pathOf("moe_layers");
+    auto layers = obj.getIntList("moe_layers", 0, model.numLayers - 1);
+    if (failed(layers))
+      return failure();
+    layer.layers = *layers;
+    return success();
+  }
+  layer.paths["layers"] = obj.pathOf("interleave_moe_layer_step");
+  auto step = obj.getInt("interleave_moe_layer_step", 1, 1, INT32_MAX);
+  if (failed(step))
+    return failure();
+  for (int64_t i = *step - 1; i < model.numLayers; i += *step)
+    layer.layers.push_back(i);
+  return success();
+}
+
+/// DBRX keeps its MoE fields under `ffn_config`; weights are renormalized by
+/// their p-norm, p = moe_normalize_expert_weights (absent or null: none).
+LogicalResult readDbrx(const JsonObjectReader &obj, ModelDesc &model,
+                       MoeLayerDesc &layer) {
+  auto ffn = obj.getObject("ffn_config");
+  if (failed(ffn) ||
+      failed(readExpertCounts(*ffn, layer, "moe_num_experts", "moe_top_k",
+                              "ffn_hidden_size")))
+    return failure();
+  layer.routing.scoring = Scoring::softmax;
+  layer.paths["norm_p"] = ffn->pathOf("moe_normalize_expert_weights");
+  if (ffn->has("moe_normalize_expert_weights")) {
+    auto p = ffn->getNumber("moe_normalize_expert_weights");
+    if (failed(p))
+      return failure();
+    layer.routing.normalization = Normalization::pnorm;
+    layer.routing.normP = *p;
+  }
+  if (ffn->has("ffn_act_fn")) {
+    auto act = ffn->getObject("ffn_act_fn");
+    if (failed(act) || failed(readGatedActivation(*act, "name", layer)))
+      return failure();
+  }
+  allLayers(model, layer, obj.pathOf("n_layers"));
+  return success();
+}
+
+struct Family {
+  llvm::StringLiteral modelType;
+  /// Field names of the hidden size and layer count.
+  llvm::StringLiteral hiddenKey, layersKey;
+  LogicalResult (*read)(const JsonObjectReader &, ModelDesc &, MoeLayerDesc &);
+};
+
+LogicalResult readQwen2Moe(const JsonObjectReader &obj, ModelDesc &model,
+                           MoeLayerDesc &layer) {
+  return readQwenMoe(obj, model, layer, /*hasSharedExpert=*/true);
+}
+LogicalResult readQwen3Moe(const JsonObjectReader &obj, ModelDesc &model,
+                           MoeLayerDesc &layer) {
+  return readQwenMoe(obj, model, layer, /*hasSharedExpert=*/false);
+}
+
+const Family kFamilies[] = {
+    {"mixtral", "hidden_size", "num_hidden_layers", readMixtral},
+    {"qwen2_moe", "hidden_size", "num_hidden_layers", readQwen2Moe},
+    {"qwen3_moe", "hidden_size", "num_hidden_layers", readQwen3Moe},
+    {"olmoe", "hidden_size", "num_hidden_layers", readOlmoe},
+    {"deepseek_v2", "hidden_size", "num_hidden_layers", readDeepseekV2},
+    {"deepseek_v3", "hidden_size", "num_hidden_layers", readDeepseekV3},
+    {"kimi_k2", "hidden_size", "num_hidden_layers", readDeepseekV3},
+    {"gpt_oss", "hidden_size", "num_hidden_layers", readGptOss},
+    {"llama4", "hidden_size", "num_hidden_layers", readLlama4Text},
+    {"llama4_text", "hidden_size", "num_hidden_layers", readLlama4Text},
+    {"dbrx", "d_model", "n_layers", readDbrx},
+};
+} // namespace
+
+llvm::ArrayRef<llvm::StringRef> mlir::moe::supportedModelTypes() {
+  static const llvm::SmallVector<llvm::StringRef> names = [] {
+    llvm::SmallVector<llvm::StringRef> result;
+    for (const Family &family : kFamilies)
+      result.push_back(family.modelType);
+    return result;
+  }();
+  return names;
+}
+
+FailureOr<ModelDesc> mlir::moe::readHuggingFaceConfig(const JsonDocument &doc) {
+  auto root = JsonObjectReader::open(doc, doc.root(), "");
+  if (failed(root))
+    return failure();
+  auto modelType = root->getChoice("model_type", supportedModelTypes());
+  if (failed(modelType))
+    return failure();
+  const Family *family = llvm::find_if(
+      kFamilies, [&](const Family &f) { return f.modelType == *modelType; });
+
+  // Llama 4's multimodal config nests the text model under text_config.
+  std::optional<JsonObjectReader> text;
+  if (*modelType == "llama4") {
+    auto nested = root->getObject("text_config");
+    if (failed(nested))
+      return failure();
+    text.emplace(*nested);
+  }
+  const JsonObjectReader &obj = text ? *text : *root;
+
+  ModelDesc model;
+  model.source = *modelType;
+  auto name = root->getString("_name_or_path", *modelType);
+  if (failed(name))
+    return failure();
+  model.name = *name;
+  if (failed(CommonFields{obj, model}.read(family->hiddenKey,
+                                           family->layersKey)) ||
+      failed(readDType(root->has("torch_dtype") || root->has("dtype") ? *root
+                                                                      : obj,
+                       model)))
+    return failure();
+  warnQuantization(*root, model);
+
+  MoeLayerDesc layer;
+  if (failed(family->read(obj, model, layer)))
+    return failure();
+  if (layer.layers.empty()) {
+    doc.emitError(layer.paths.lookup("layers"))
+        << "this configuration has no MoE layer";
+    return failure();
+  }
+  model.moeLayers.push_back(std::move(layer));
+  return model;
+}

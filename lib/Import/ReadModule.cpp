@@ -1,0 +1,120 @@
+//===- ReadModule.cpp - a moe dialect module back to ModelDesc -------------===//
+//
+// The inverse of buildModule, for the exporter: everything the JSON holds is
+// in the module attributes, the moe.layer attributes and the weight shapes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoeOps.h"
+#include "moe/Import/Import.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+static std::optional<DType> dtypeOf(Type element) {
+  if (element.isF32())
+    return DType::f32;
+  if (element.isF16())
+    return DType::f16;
+  if (element.isBF16())
+    return DType::bf16;
+  return std::nullopt;
+}
+
+/// Reads the single moe.layer of `func` into a layer description.
+static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
+                                         bool first) {
+  SmallVector<LayerOp> layers;
+  func.walk([&](LayerOp op) { layers.push_back(op); });
+  if (layers.size() != 1) {
+    func.emitError() << "exporting needs exactly one moe.layer in @"
+                     << func.getSymName() << ", found " << layers.size()
+                     << " (export before moe-decompose-layer)";
+    return failure();
+  }
+  LayerOp op = layers.front();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  std::optional<DType> dtype = dtypeOf(inputType.getElementType());
+  int64_t hidden = inputType.getDimSize(1);
+  if (!dtype || ShapedType::isDynamic(hidden)) {
+    op.emitError() << "exporting needs a static hidden size and an f32, f16 "
+                      "or bf16 input, got "
+                   << inputType;
+    return failure();
+  }
+  if (first) {
+    model.hiddenSize = hidden;
+    model.dtype = *dtype;
+  } else if (model.hiddenSize != hidden || model.dtype != *dtype) {
+    op.emitError() << "all MoE layers of a model must share the hidden size "
+                      "and dtype";
+    return failure();
+  }
+
+  MoeLayerDesc layer;
+  auto down = cast<RankedTensorType>(op.getDown().getType());
+  layer.numExperts = down.getDimSize(0);
+  layer.intermediateSize = down.getDimSize(2);
+  RoutingAttr r = op.getRouting();
+  layer.routing = RoutingDesc{r.getScoring(),
+                              r.getTopK(),
+                              r.getNormalization(),
+                              r.getNormP().convertToDouble(),
+                              r.getNormEpsilon().convertToDouble(),
+                              r.getNGroup(),
+                              r.getTopkGroup(),
+                              r.getGroupScore(),
+                              r.getScalingFactor().convertToDouble(),
+                              r.getPlacement(),
+                              static_cast<bool>(op.getRouterBias()),
+                              static_cast<bool>(op.getCorrectionBias())};
+  FfnAttr ffn = op.getFfn();
+  layer.ffn = FfnDesc{ffn.getActivation(), ffn.getAlpha().convertToDouble(),
+                      ffn.getLimit().convertToDouble(),
+                      static_cast<bool>(op.getGateUpBias())};
+  if (op.getSharedDown()) {
+    auto sharedDown = cast<RankedTensorType>(op.getSharedDown().getType());
+    layer.shared = SharedExpertDesc{sharedDown.getDimSize(1),
+                                    static_cast<bool>(op.getSharedGate())};
+  }
+  return layer;
+}
+
+FailureOr<ModelDesc> mlir::moe::readModule(ModuleOp module) {
+  auto modelAttr =
+      module->getAttrOfType<DictionaryAttr>(MoeDialect::kModelAttrName);
+  auto layerMap =
+      module->getAttrOfType<DictionaryAttr>(MoeDialect::kLayerMapAttrName);
+  if (!modelAttr || !layerMap) {
+    module.emitError() << "exporting needs the module attributes '"
+                       << MoeDialect::kModelAttrName << "' and '"
+                       << MoeDialect::kLayerMapAttrName << "'";
+    return failure();
+  }
+  ModelDesc model;
+  // The module verifier has checked the attributes' structure.
+  model.name = cast<StringAttr>(modelAttr.get("name")).str();
+  model.source = cast<StringAttr>(modelAttr.get("source")).str();
+  model.numLayers = cast<IntegerAttr>(modelAttr.get("num_layers")).getInt();
+  for (NamedAttribute entry : layerMap) {
+    auto func = module.lookupSymbol<func::FuncOp>(entry.getName());
+    if (!func) {
+      module.emitError() << "no function @" << entry.getName().getValue();
+      return failure();
+    }
+    FailureOr<MoeLayerDesc> layer =
+        readLayer(func, model, model.moeLayers.empty());
+    if (failed(layer))
+      return failure();
+    llvm::append_range(layer->layers,
+                       cast<DenseI64ArrayAttr>(entry.getValue()).asArrayRef());
+    model.moeLayers.push_back(std::move(*layer));
+  }
+  if (model.moeLayers.empty()) {
+    module.emitError() << "'" << MoeDialect::kLayerMapAttrName
+                       << "' lists no MoE layer";
+    return failure();
+  }
+  mergeSameShapeLayers(model);
+  return model;
+}
