@@ -327,9 +327,13 @@ LogicalResult readDbrx(const JsonObjectReader &obj, ModelDesc &model,
                               "ffn_hidden_size")))
     return failure();
   layer.routing.scoring = Scoring::softmax;
-  layer.paths["norm_p"] = ffn->pathOf("moe_normalize_expert_weights");
-  if (ffn->has("moe_normalize_expert_weights")) {
-    auto p = ffn->getNumber("moe_normalize_expert_weights");
+  // Absent means the configuration class default p = 1; an explicit null
+  // turns renormalization off.
+  llvm::StringRef normKey = "moe_normalize_expert_weights";
+  layer.paths["norm_p"] = ffn->pathOf(normKey);
+  bool explicitNull = ffn->json().contains(normKey.str()) && !ffn->has(normKey);
+  if (!explicitNull) {
+    auto p = ffn->getNumber(normKey, 1.0);
     if (failed(p))
       return failure();
     layer.routing.normalization = Normalization::pnorm;

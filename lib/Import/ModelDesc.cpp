@@ -134,12 +134,6 @@ struct LayerChecker {
       error("norm_epsilon") << "must not be negative, got " << r.normEpsilon;
       return failure();
     }
-    if (r.placement == WeightPlacement::input && r.topK != 1) {
-      error("top_k") << "weights applied to the expert input need top_k = 1, "
-                        "got "
-                     << r.topK;
-      return failure();
-    }
     bool afterTopK = r.scoring == Scoring::softmax_after_topk ||
                      r.scoring == Scoring::sigmoid_after_topk;
     if (afterTopK && (r.nGroup > 1 || r.correctionBias)) {

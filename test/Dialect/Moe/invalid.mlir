@@ -1,0 +1,432 @@
+// RUN: moe-opt %s -split-input-file -verify-diagnostics
+
+func.func @router_hidden_mismatch(%x: tensor<?x64xbf16>, %w: tensor<8x32xbf16>) {
+  // expected-error @+1 {{weight dimension 1 (H) is 32, but input dimension 1 says H = 64}}
+  %0 = moe.router %x, %w : tensor<?x64xbf16>, tensor<8x32xbf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @router_logits_experts(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>) {
+  // expected-error @+1 {{logits dimension 1 (E) is 4, but weight dimension 0 says E = 8}}
+  %0 = moe.router %x, %w : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @router_rank(%x: tensor<64xbf16>, %w: tensor<8x64xbf16>) {
+  // expected-error @+1 {{input must have rank 2 [T, H], got 'tensor<64xbf16>'}}
+  %0 = moe.router %x, %w : tensor<64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @router_dynamic_weight(%x: tensor<?x64xbf16>, %w: tensor<?x64xbf16>) {
+  // expected-error @+1 {{weight must have a static shape, got 'tensor<?x64xbf16>'}}
+  %0 = moe.router %x, %w : tensor<?x64xbf16>, tensor<?x64xbf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @router_bias_size(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>, %b: tensor<4xbf16>) {
+  // expected-error @+1 {{bias dimension 0 (E) is 4, but weight dimension 0 says E = 8}}
+  %0 = moe.router %x, %w bias %b : tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<4xbf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @router_mixed_types(%x: tensor<?x64xbf16>, %w: tensor<8x64xf16>) {
+  // expected-error @+1 {{input has element type 'bf16' but weight has 'f16'}}
+  %0 = moe.router %x, %w : tensor<?x64xbf16>, tensor<8x64xf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @router_int_input(%x: tensor<?x64xi8>, %w: tensor<8x64xbf16>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %0 = moe.router %x, %w : tensor<?x64xi8>, tensor<8x64xbf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @gate_topk_exceeds_experts(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{top_k (9) exceeds the number of experts (8)}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 9> : tensor<?x8xf32> -> tensor<?x9xf32>, tensor<?x9xi32>
+  return
+}
+
+// -----
+
+func.func @gate_weights_width(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{weights dimension 1 (K) is 3, but routing dimension 0 says K = 2}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2> : tensor<?x8xf32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+func.func @gate_token_mismatch(%l: tensor<4x8xf32>) {
+  // expected-error @+1 {{indices dimension 0 (T) is 5, but logits dimension 0 says T = 4}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2> : tensor<4x8xf32> -> tensor<4x2xf32>, tensor<5x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_dynamic_experts(%l: tensor<?x?xf32>) {
+  // expected-error @+1 {{logits need a static expert dimension, got 'tensor<?x?xf32>'}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2> : tensor<?x?xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_group_divides(%l: tensor<?x10xf32>) {
+  // expected-error @+1 {{nGroup (4) does not divide the number of experts (10)}}
+  %w, %i = moe.gate %l routing <scoring = sigmoid, topK = 2, nGroup = 4, topkGroup = 2> : tensor<?x10xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_topk_in_kept_groups(%l: tensor<?x16xf32>) {
+  // expected-error @+1 {{top_k (9) exceeds the experts in the 2 kept groups of 4}}
+  %w, %i = moe.gate %l routing <scoring = sigmoid, topK = 9, nGroup = 4, topkGroup = 2> : tensor<?x16xf32> -> tensor<?x9xf32>, tensor<?x9xi32>
+  return
+}
+
+// -----
+
+func.func @gate_top2_sum_singletons(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{group score top2_sum needs at least 2 experts per group, got 1}}
+  %w, %i = moe.gate %l routing <scoring = sigmoid, topK = 2, nGroup = 8, topkGroup = 4, groupScore = top2_sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_bias_after_topk(%l: tensor<?x8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{a correction bias needs scores before top-k, but scoring is softmax_after_topk}}
+  %w, %i = moe.gate %l correction_bias %b routing <scoring = softmax_after_topk, topK = 2> : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_bias_size(%l: tensor<?x8xf32>, %b: tensor<7xf32>) {
+  // expected-error @+1 {{correction_bias dimension 0 (E) is 7, but logits dimension 1 says E = 8}}
+  %w, %i = moe.gate %l correction_bias %b routing <scoring = sigmoid, topK = 2> : tensor<?x8xf32>, tensor<7xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_f16_logits(%l: tensor<?x8xf16>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float values}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2> : tensor<?x8xf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_zero_topk(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{topK must be at least 1, got 0}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 0> : tensor<?x8xf32> -> tensor<?x0xf32>, tensor<?x0xi32>
+  return
+}
+
+// -----
+
+func.func @routing_topk_group(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{topkGroup must be in [1, nGroup = 2], got 3}}
+  %w, %i = moe.gate %l routing <scoring = sigmoid, topK = 2, nGroup = 2, topkGroup = 3> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_zero_groups(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{nGroup must be at least 1, got 0}}
+  %w, %i = moe.gate %l routing <scoring = sigmoid, topK = 2, nGroup = 0> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_grouped_after_topk(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{grouped selection (nGroup = 2) needs scores before top-k, but scoring is sigmoid_after_topk}}
+  %w, %i = moe.gate %l routing <scoring = sigmoid_after_topk, topK = 1, nGroup = 2> : tensor<?x8xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+func.func @routing_negative_scaling(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{scalingFactor must be positive and finite, got -1.000000e+00}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, scalingFactor = -1.0> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_bad_pnorm(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{normP must be a positive finite number, got 0.000000e+00}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, normalization = pnorm, normP = 0.0> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_negative_epsilon(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{normEpsilon must be finite and non-negative, got -1.000000e-03}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, normEpsilon = -0.001> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_unknown_scoring(%l: tensor<?x8xf32>) {
+  // expected-error @+2 {{expected ::mlir::moe::Scoring to be one of: softmax, sigmoid, softmax_after_topk, sigmoid_after_topk}}
+  // expected-error @+1 {{failed to parse Moe_RoutingAttr parameter 'scoring'}}
+  %w, %i = moe.gate %l routing <scoring = tanh, topK = 2> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_missing_topk(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{struct is missing required parameter: topK}}
+  %w, %i = moe.gate %l routing <scoring = softmax> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @dispatch_offsets(%ids: tensor<?x2xi32>) {
+  // expected-error @+1 {{offsets dimension 0 (E+1) is 8, but num_experts dimension 0 says E+1 = 9}}
+  %p, %o = moe.dispatch %ids {num_experts = 8} : tensor<?x2xi32> -> tensor<?xi32>, tensor<8xi32>
+  return
+}
+
+// -----
+
+func.func @dispatch_rows(%ids: tensor<4x2xi32>) {
+  // expected-error @+1 {{permutation has 6 entries, expected T * K = 8}}
+  %p, %o = moe.dispatch %ids {num_experts = 8} : tensor<4x2xi32> -> tensor<6xi32>, tensor<9xi32>
+  return
+}
+
+// -----
+
+func.func @dispatch_zero_experts(%ids: tensor<?x2xi32>) {
+  // expected-error @+1 {{attribute 'num_experts' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %p, %o = moe.dispatch %ids {num_experts = 0} : tensor<?x2xi32> -> tensor<?xi32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @experts_gate_up_rows(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x32x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{gate_up has 32 rows, but silu_glu with down intermediate size I = 32 needs 2I = 64}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = silu_glu> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x32x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_relu_rows(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{gate_up has 64 rows, but relu with down intermediate size I = 32 needs I = 32}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = relu> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_expert_count(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<4x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{gate_up dimension 0 (E) is 4, but down dimension 0 says E = 8}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = silu_glu> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<4x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_offsets(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<8xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{offsets dimension 0 (E+1) is 8, but E dimension 0 says E+1 = 9}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = silu_glu> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<8xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_hidden(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x48x32xbf16>) {
+  // expected-error @+1 {{down dimension 1 (H) is 48, but input dimension 1 says H = 64}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = silu_glu> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x48x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_bias(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>, %b: tensor<8x32xbf16>) {
+  // expected-error @+1 {{gate_up_bias has 32 entries per expert, expected 64}}
+  %0 = moe.experts %x, %p, %o, %gu, %d gate_up_bias %b ffn <activation = swiglu_oai> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<8x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_row_count(%x: tensor<4x64xbf16>, %p: tensor<6xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{has 6 routed rows, expected T * top_k = 4 * 2}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = silu_glu> {top_k = 2} : (tensor<4x64xbf16>, tensor<6xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<6x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_row_scale(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>, %s: tensor<?x2xf32>) {
+  // expected-error @+1 {{row_scale dimension 1 (K) is 2, but top_k dimension 0 says K = 1}}
+  %0 = moe.experts %x, %p, %o, %gu, %d row_scale %s ffn <activation = silu_glu> {top_k = 1} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<?x2xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_weight_type(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xf32>, %d: tensor<8x64x32xf32>) {
+  // expected-error @+1 {{input has element type 'bf16' but gate_up has 'f32'}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = silu_glu> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xf32>, tensor<8x64x32xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @ffn_bad_limit(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{limit must be positive and finite, got 0.000000e+00}}
+  %0 = moe.experts %x, %p, %o, %gu, %d ffn <activation = swiglu_oai, limit = 0.0> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @combine_weights(%rows: tensor<?x64xf32>, %p: tensor<?xi32>, %w: tensor<?x3xf32>) {
+  // expected-error @+1 {{weights dimension 1 (K) is 3, but top_k dimension 0 says K = 2}}
+  %0 = moe.combine %rows, %p weights %w {top_k = 2} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x3xf32>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @combine_hidden(%rows: tensor<?x64xf32>, %p: tensor<?xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{result dimension 1 (H) is 32, but rows dimension 1 says H = 64}}
+  %0 = moe.combine %rows, %p weights %w {top_k = 2} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @combine_rows(%rows: tensor<6x64xf32>, %p: tensor<6xi32>, %w: tensor<4x2xf32>) {
+  // expected-error @+1 {{has 6 routed rows, expected T * top_k = 4 * 2}}
+  %0 = moe.combine %rows, %p weights %w {top_k = 2} : (tensor<6x64xf32>, tensor<6xi32>, tensor<4x2xf32>) -> tensor<4x64xbf16>
+  return
+}
+
+// -----
+
+func.func @shared_gate_shape(%x: tensor<?x64xbf16>, %gu: tensor<256x64xbf16>, %d: tensor<64x128xbf16>, %g: tensor<2x64xbf16>) {
+  // expected-error @+1 {{gate dimension 0 (1) is 2, but gate dimension 0 says 1 = 1}}
+  %0 = moe.shared_expert %x, %gu, %d gate %g ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<256x64xbf16>, tensor<64x128xbf16>, tensor<2x64xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @shared_result_type(%x: tensor<?x64xbf16>, %gu: tensor<256x64xbf16>, %d: tensor<64x128xbf16>) {
+  // expected-error @+1 {{input has element type 'bf16' but result has 'f32'}}
+  %0 = moe.shared_expert %x, %gu, %d ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<256x64xbf16>, tensor<64x128xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_result_type(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{result type 'tensor<?x64xf32>' must equal the input type 'tensor<?x64xbf16>'}}
+  %0 = moe.layer %x, %rw experts(%gu, %d) routing <scoring = softmax, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_topk(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{top_k (16) exceeds the number of experts (8)}}
+  %0 = moe.layer %x, %rw experts(%gu, %d) routing <scoring = softmax, topK = 16> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @layer_router_experts(%x: tensor<?x64xbf16>, %rw: tensor<16x64xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{down dimension 0 (E) is 8, but router_weight dimension 0 says E = 16}}
+  %0 = moe.layer %x, %rw experts(%gu, %d) routing <scoring = softmax, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<16x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @layer_shared_hidden(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>, %sgu: tensor<64x32xbf16>, %sd: tensor<32x32xbf16>) {
+  // expected-error @+1 {{shared_down dimension 0 (H) is 32, but input dimension 1 says H = 64}}
+  %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd) routing <scoring = softmax, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<64x32xbf16>, tensor<32x32xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @layer_correction_bias_type(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %cb: tensor<8xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>) {
+  // expected-error @+1 {{operand #2 must be ranked tensor of 32-bit float values, but got 'tensor<8xbf16>'}}
+  %0 = moe.layer %x, %rw correction_bias %cb experts(%gu, %d) routing <scoring = sigmoid, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'moe.layer_map' names function @missing, which is not in the module}}
+module attributes {moe.layer_map = {missing = array<i64: 0>}} {
+}
+
+// -----
+
+// expected-error @+1 {{'moe.layer_map': layer 4 of @f is outside the model's 4 layers}}
+module attributes {moe.model = {name = "m", source = "moe-opt", num_layers = 4 : i64}, moe.layer_map = {f = array<i64: 4>}} {
+  func.func @f() { return }
+}
+
+// -----
+
+// expected-error @+1 {{'moe.layer_map': layer 1 is mapped to more than one function}}
+module attributes {moe.layer_map = {f = array<i64: 1>, g = array<i64: 1>}} {
+  func.func @f() { return }
+  func.func @g() { return }
+}
+
+// -----
+
+// expected-error @+1 {{'moe.model' needs a positive integer 'num_layers'}}
+module attributes {moe.model = {name = "m", source = "moe-opt"}} {
+}
+
+// -----
+
+// expected-error @+1 {{unknown moe dialect attribute 'moe.layers'}}
+module attributes {moe.layers = 1} {
+}
+
+// -----
+
+func.func @misplaced() attributes {moe.model = {name = "m", source = "s", num_layers = 1 : i64}} {
+  // expected-error @-1 {{'moe.model' belongs on a builtin.module}}
+  return
+}
