@@ -57,7 +57,7 @@ bool JsonObjectReader::has(llvm::StringRef key) const {
 const Json *JsonObjectReader::require(llvm::StringRef key) const {
   const Json *field = lookup(key);
   if (!field)
-    doc.emitError(path) << "missing required field '" << pathOf(key) << "'";
+    doc.emitError(path) << "missing required field '" << key << "'";
   return field;
 }
 

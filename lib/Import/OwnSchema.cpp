@@ -108,8 +108,7 @@ FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
   for (llvm::StringRef key : {"layers", "num_experts", "intermediate_size"})
     layer.paths[key] = obj.pathOf(key);
   if (!obj.has("layers")) {
-    obj.emitObjectError() << "missing required field '"
-                          << obj.pathOf("layers") << "'";
+    obj.emitObjectError() << "missing required field 'layers'";
     return failure();
   }
   auto layers = obj.getIntList("layers", 0, INT32_MAX);
@@ -195,6 +194,45 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   return model;
 }
 
+/// Writes JSON indented by two spaces, like nlohmann's dump(2), but keeps
+/// arrays of scalars (the layer lists) on one line.
+static void writePretty(const OrderedJson &value, llvm::raw_ostream &os,
+                        unsigned indent) {
+  auto scalarArray = [](const OrderedJson &v) {
+    return llvm::all_of(v, [](const OrderedJson &e) { return e.is_primitive(); });
+  };
+  if (value.is_object() && !value.empty()) {
+    os << "{\n";
+    size_t i = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++i) {
+      os.indent(indent + 2) << OrderedJson(it.key()).dump() << ": ";
+      writePretty(it.value(), os, indent + 2);
+      os << (i + 1 < value.size() ? ",\n" : "\n");
+    }
+    os.indent(indent) << "}";
+  } else if (value.is_array() && !value.empty() && !scalarArray(value)) {
+    os << "[\n";
+    for (size_t i = 0; i < value.size(); ++i) {
+      os.indent(indent + 2);
+      writePretty(value[i], os, indent + 2);
+      os << (i + 1 < value.size() ? ",\n" : "\n");
+    }
+    os.indent(indent) << "]";
+  } else {
+    // Scalars and scalar arrays on one line, with ", " between elements.
+    if (value.is_array()) {
+      os << "[";
+      for (size_t i = 0; i < value.size(); ++i)
+        os << (i ? ", " : "")
+           << value[i].dump(-1, ' ', false,
+                            OrderedJson::error_handler_t::replace);
+      os << "]";
+      return;
+    }
+    os << value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+  }
+}
+
 void mlir::moe::writeOwnSchema(const ModelDesc &model, llvm::raw_ostream &os) {
   OrderedJson root;
   root["format"] = kOwnSchemaFormat.str();
@@ -235,5 +273,6 @@ void mlir::moe::writeOwnSchema(const ModelDesc &model, llvm::raw_ostream &os) {
     layers.push_back(std::move(l));
   }
   root["moe_layers"] = std::move(layers);
-  os << root.dump(2) << "\n";
+  writePretty(root, os, 0);
+  os << "\n";
 }
