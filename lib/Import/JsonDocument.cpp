@@ -17,6 +17,9 @@ std::string mlir::moe::jsonPathJoin(llvm::StringRef parent, size_t index) {
   return (parent + "[" + llvm::Twine(index) + "]").str();
 }
 
+/// The deepest nesting of objects and arrays a description may use.
+static constexpr unsigned kMaxJsonDepth = 64;
+
 namespace {
 /// Builds the DOM through nlohmann's own SAX DOM builder, but keeps the
 /// parse error (position and message) instead of throwing it.
@@ -35,11 +38,17 @@ public:
   }
   bool string(std::string &v) { return dom.string(v); }
   bool binary(Json::binary_t &v) { return dom.binary(v); }
-  bool start_object(std::size_t n) { return dom.start_object(n); }
+  bool start_object(std::size_t n) { return enter() && dom.start_object(n); }
   bool key(std::string &k) { return dom.key(k); }
-  bool end_object() { return dom.end_object(); }
-  bool start_array(std::size_t n) { return dom.start_array(n); }
-  bool end_array() { return dom.end_array(); }
+  bool end_object() {
+    --depth;
+    return dom.end_object();
+  }
+  bool start_array(std::size_t n) { return enter() && dom.start_array(n); }
+  bool end_array() {
+    --depth;
+    return dom.end_array();
+  }
   bool parse_error(std::size_t position, const std::string &lastToken,
                    const nlohmann::detail::exception &ex) {
     errorPosition = position;
@@ -49,8 +58,20 @@ public:
 
   std::optional<size_t> errorPosition;
   std::string errorMessage;
+  bool tooDeep = false;
 
 private:
+  /// Model descriptions are a few levels deep; refusing absurd nesting keeps
+  /// the path table (one entry per value, each path as long as its depth)
+  /// small on hostile input.
+  bool enter() {
+    if (++depth <= kMaxJsonDepth)
+      return true;
+    tooDeep = true;
+    return false;
+  }
+
+  unsigned depth = 0;
   nlohmann::detail::json_sax_dom_parser<Json> dom;
 };
 
@@ -167,6 +188,12 @@ JsonDocument::parse(const llvm::SourceMgr &sourceMgr, MLIRContext *context) {
   DomBuilder builder(doc->rootValue);
   bool ok = Json::sax_parse(text.begin(), text.end(), &builder,
                             Json::input_format_t::json, /*strict=*/true);
+  if (builder.tooDeep) {
+    mlir::emitError(FileLineColLoc::get(context, doc->fileName, 1, 1))
+        << "malformed JSON: objects and arrays nested deeper than "
+        << kMaxJsonDepth << " levels";
+    return nullptr;
+  }
   if (!ok || builder.errorPosition) {
     size_t offset = builder.errorPosition.value_or(text.size());
     // nlohmann counts the offending character as consumed.
