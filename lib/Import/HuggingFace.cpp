@@ -13,6 +13,7 @@
 #include "moe/Import/JsonObjectReader.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -411,7 +412,13 @@ FailureOr<ModelDesc> mlir::moe::readHuggingFaceConfig(const JsonDocument &doc) {
 
   ModelDesc model;
   model.source = *modelType;
-  auto name = root->getString("_name_or_path", *modelType);
+  // Published config.json files rarely carry `_name_or_path`; the file name
+  // (`mixtral-8x7b.config.json` -> `mixtral-8x7b`) says more than model_type.
+  llvm::StringRef stem = llvm::sys::path::stem(doc.getFileName());
+  stem.consume_back(".config");
+  if (stem.empty() || stem == "-" || stem.starts_with("<"))
+    stem = *modelType;
+  auto name = root->getString("_name_or_path", stem);
   if (failed(name))
     return failure();
   model.name = *name;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: the lit suite (FileCheck tests of the
+# dialect, importer, passes and tools) and the GoogleTest unit tests. Ends
+# with one line, "N passed, N failed", the two suites' counts added.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+lit_log=$(mktemp)
+gtest_log=$(mktemp)
+trap 'rm -f "$lit_log" "$gtest_log"' EXIT
+
+echo "== lit"
+/usr/lib/llvm-22/bin/lit -sv build/test 2>&1 | tee "$lit_log"
+lit_rc=${PIPESTATUS[0]}
+
+echo "== unit tests"
+build/bin/MoeUnitTests --gtest_brief=1 2>&1 | tee "$gtest_log"
+gtest_rc=${PIPESTATUS[0]}
+
+# lit prints "  Passed: N" and, when any, "  Failed: N" / "  Unexpectedly Passed: N".
+count() {
+  local n
+  n=$(grep -E "^ *$1: *[0-9]+" "$lit_log" | grep -oE "[0-9]+" | head -1)
+  echo "${n:-0}"
+}
+lit_passed=$(count "Passed")
+lit_failed=$(( $(count "Failed") + $(count "Unexpectedly Passed") + $(count "Timed Out") ))
+# GoogleTest prints "[  PASSED  ] N tests." and "[  FAILED  ] N tests, listed below:".
+gtest_passed=$(grep -oE "\[  PASSED  \] [0-9]+" "$gtest_log" | grep -oE "[0-9]+$" || echo 0)
+gtest_failed=$(grep -oE "\[  FAILED  \] [0-9]+ tests?," "$gtest_log" | grep -oE "[0-9]+" || echo 0)
+passed=$(( lit_passed + gtest_passed ))
+failed=$(( lit_failed + gtest_failed ))
+# A suite that crashed before printing its summary still counts as a failure.
+if [ "$lit_rc" -ne 0 ] && [ "$lit_failed" -eq 0 ]; then failed=$(( failed + 1 )); fi
+if [ "$gtest_rc" -ne 0 ] && [ "$gtest_failed" -eq 0 ]; then failed=$(( failed + 1 )); fi
+echo "lit: $lit_passed passed, $lit_failed failed; unit tests: $gtest_passed passed, $gtest_failed failed"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
