@@ -9,7 +9,8 @@ from lit.llvm.subst import ToolSubst
 config.name = "MOE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "validate-schema.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 
@@ -18,6 +19,11 @@ config.environment["FILECHECK_OPTS"] = (
 )
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
+# Debian's python3 (with python3-jsonschema), whatever python3 is first on PATH.
+config.substitutions.append(
+    ("%validate-schema",
+     "/usr/bin/python3 " + os.path.join(config.test_source_root, "Docs",
+                                        "validate-schema.py")))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
