@@ -1,4 +1,5 @@
-//===- JsonDocumentTest.cpp - JSON parsing and value locations -------------===//
+//===- JsonDocumentTest.cpp - JSON parsing and value locations
+//-------------===//
 
 #include "moe/Import/JsonDocument.h"
 #include "TestHelpers.h"
@@ -42,7 +43,8 @@ TEST(JsonDocument, MissingPathFallsBackToEnclosingValue) {
   JsonFixture f("{\"outer\": {\"x\": 1}}");
   auto doc = JsonDocument::parse(f.sourceMgr, &f.context);
   ASSERT_TRUE(doc);
-  EXPECT_EQ(lineCol(doc->locate("outer.missing")), lineCol(doc->locate("outer")));
+  EXPECT_EQ(lineCol(doc->locate("outer.missing")),
+            lineCol(doc->locate("outer")));
   EXPECT_EQ(lineCol(doc->locate("nothing.at.all")), std::make_pair(1u, 1u));
 }
 

@@ -1,7 +1,8 @@
-//===- ModelImportTest.cpp - JSON -> ModelDesc -> IR -> ModelDesc ----------===//
+//===- ModelImportTest.cpp - JSON -> ModelDesc -> IR -> ModelDesc
+//----------===//
 
-#include "moe/Import/Import.h"
 #include "TestHelpers.h"
+#include "moe/Import/Import.h"
 
 #include "mlir/IR/Verifier.h"
 

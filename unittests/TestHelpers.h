@@ -22,8 +22,8 @@ struct JsonFixture {
       : handler(&context, [this](mlir::Diagnostic &diag) {
           std::string entry;
           llvm::raw_string_ostream os(entry);
-          if (auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(
-                  diag.getLocation()))
+          if (auto loc =
+                  llvm::dyn_cast<mlir::FileLineColLoc>(diag.getLocation()))
             os << loc.getLine() << ":" << loc.getColumn() << ": ";
           os << diag.str();
           messages.push_back(entry);
@@ -31,8 +31,7 @@ struct JsonFixture {
         }) {
     context.loadDialect<mlir::moe::MoeDialect>();
     sourceMgr.AddNewSourceBuffer(
-        llvm::MemoryBuffer::getMemBufferCopy(text, "test.json"),
-        llvm::SMLoc());
+        llvm::MemoryBuffer::getMemBufferCopy(text, "test.json"), llvm::SMLoc());
   }
 
   mlir::MLIRContext context;

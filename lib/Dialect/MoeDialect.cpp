@@ -38,8 +38,8 @@ void MoeDialect::initialize() {
 LogicalResult
 RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                     Scoring scoring, int64_t topK, Normalization normalization,
-                    APFloat normPValue, APFloat normEpsilonValue, int64_t nGroup,
-                    int64_t topkGroup, GroupScore groupScore,
+                    APFloat normPValue, APFloat normEpsilonValue,
+                    int64_t nGroup, int64_t topkGroup, GroupScore groupScore,
                     APFloat scalingFactorValue, WeightPlacement placement) {
   double normP = normPValue.convertToDouble();
   double normEpsilon = normEpsilonValue.convertToDouble();
@@ -57,7 +57,8 @@ RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "grouped selection (nGroup = " << nGroup
                        << ") needs scores before top-k, but scoring is "
                        << stringifyScoring(scoring);
-  if (normalization == Normalization::pnorm && !(normP > 0.0 && std::isfinite(normP)))
+  if (normalization == Normalization::pnorm &&
+      !(normP > 0.0 && std::isfinite(normP)))
     return emitError() << "normP must be a positive finite number, got "
                        << normP;
   if (!(normEpsilon >= 0.0 && std::isfinite(normEpsilon)))
@@ -107,11 +108,11 @@ static LogicalResult verifyModelAttr(Operation *op, Attribute attr) {
 static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
   auto dict = dyn_cast<DictionaryAttr>(attr);
   if (!dict)
-    return module.emitError() << "'" << MoeDialect::kLayerMapAttrName
-                              << "' must be a dictionary";
+    return module.emitError()
+           << "'" << MoeDialect::kLayerMapAttrName << "' must be a dictionary";
   int64_t numLayers = -1;
-  if (auto model = module->getAttrOfType<DictionaryAttr>(
-          MoeDialect::kModelAttrName))
+  if (auto model =
+          module->getAttrOfType<DictionaryAttr>(MoeDialect::kModelAttrName))
     if (auto n = dyn_cast_or_null<IntegerAttr>(model.get("num_layers")))
       numLayers = n.getInt();
   llvm::DenseSet<int64_t> seen;
@@ -123,9 +124,8 @@ static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
              << entry.getName().getValue() << "' must be an array<i64>";
     if (!module.lookupSymbol<func::FuncOp>(entry.getName()))
       return module.emitError()
-             << "'" << MoeDialect::kLayerMapAttrName
-             << "' names function @" << entry.getName().getValue()
-             << ", which is not in the module";
+             << "'" << MoeDialect::kLayerMapAttrName << "' names function @"
+             << entry.getName().getValue() << ", which is not in the module";
     for (int64_t layer : layers.asArrayRef()) {
       if (layer < 0 || (numLayers >= 0 && layer >= numLayers))
         return module.emitError()

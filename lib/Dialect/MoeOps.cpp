@@ -1,4 +1,5 @@
-//===- MoeOps.cpp - moe op verifiers ---------------------------------------===//
+//===- MoeOps.cpp - moe op verifiers
+//---------------------------------------===//
 //
 // Shape rules live here rather than in ODS type constraints so each message
 // can name the operand, the dimension and both sizes that disagree.
@@ -26,9 +27,9 @@ public:
   LogicalResult check(StringRef what, Type type, ArrayRef<StringRef> dims) {
     auto tensor = cast<RankedTensorType>(type);
     if (tensor.getRank() != static_cast<int64_t>(dims.size()))
-      return op->emitOpError() << what << " must have rank " << dims.size()
-                               << " [" << llvm::join(dims, ", ") << "], got "
-                               << tensor;
+      return op->emitOpError()
+             << what << " must have rank " << dims.size() << " ["
+             << llvm::join(dims, ", ") << "], got " << tensor;
     for (auto [i, name] : llvm::enumerate(dims)) {
       if (name.empty())
         continue;
@@ -42,7 +43,8 @@ public:
   LogicalResult bind(StringRef what, size_t dim, StringRef name, int64_t size) {
     if (ShapedType::isDynamic(size))
       return success();
-    auto [it, inserted] = sizes.try_emplace(name, Binding{size, what.str(), dim});
+    auto [it, inserted] =
+        sizes.try_emplace(name, Binding{size, what.str(), dim});
     if (inserted || it->second.size == size)
       return success();
     return op->emitOpError()
@@ -61,8 +63,8 @@ public:
   LogicalResult requireStatic(StringRef what, Type type) {
     if (cast<RankedTensorType>(type).hasStaticShape())
       return success();
-    return op->emitOpError() << what << " must have a static shape, got "
-                             << type;
+    return op->emitOpError()
+           << what << " must have a static shape, got " << type;
   }
 
   /// Requires `a` and `b` to have the same element type.
@@ -71,8 +73,8 @@ public:
     Type ea = getElementTypeOrSelf(a), eb = getElementTypeOrSelf(b);
     if (ea == eb)
       return success();
-    return op->emitOpError() << whatA << " has element type " << ea
-                             << " but " << whatB << " has " << eb;
+    return op->emitOpError() << whatA << " has element type " << ea << " but "
+                             << whatB << " has " << eb;
   }
 
   InFlightDiagnostic emitOpError() { return op->emitOpError(); }
@@ -89,20 +91,19 @@ private:
 } // namespace
 
 /// Routing rules that depend on the expert count `numExperts`.
-static LogicalResult verifyRoutingForExperts(Operation *op,
-                                             RoutingAttr routing,
+static LogicalResult verifyRoutingForExperts(Operation *op, RoutingAttr routing,
                                              int64_t numExperts,
                                              bool hasCorrectionBias) {
   int64_t topK = routing.getTopK();
   if (topK > numExperts)
-    return op->emitOpError() << "top_k (" << topK
-                             << ") exceeds the number of experts ("
-                             << numExperts << ")";
+    return op->emitOpError()
+           << "top_k (" << topK << ") exceeds the number of experts ("
+           << numExperts << ")";
   int64_t nGroup = routing.getNGroup();
   if (numExperts % nGroup != 0)
-    return op->emitOpError() << "nGroup (" << nGroup
-                             << ") does not divide the number of experts ("
-                             << numExperts << ")";
+    return op->emitOpError()
+           << "nGroup (" << nGroup
+           << ") does not divide the number of experts (" << numExperts << ")";
   int64_t perGroup = numExperts / nGroup;
   if (topK > routing.getTopkGroup() * perGroup)
     return op->emitOpError()
@@ -126,8 +127,8 @@ static LogicalResult verifyRoutingForExperts(Operation *op,
 /// for a single (shared) expert; `prefix` names the operands in messages.
 static LogicalResult verifyFfnWeights(ShapeChecker &shapes, FfnAttr ffn,
                                       ArrayRef<StringRef> lead, Type gateUp,
-                                      Type down, Type gateUpBias,
-                                      Type downBias, StringRef prefix) {
+                                      Type down, Type gateUpBias, Type downBias,
+                                      StringRef prefix) {
   auto dims = [&](ArrayRef<StringRef> tail) {
     SmallVector<StringRef> all(lead);
     all.append(tail.begin(), tail.end());
@@ -158,21 +159,20 @@ static LogicalResult verifyFfnWeights(ShapeChecker &shapes, FfnAttr ffn,
     auto biasType = cast<RankedTensorType>(gateUpBias);
     int64_t biasRows = biasType.getDimSize(biasType.getRank() - 1);
     if (!ShapedType::isDynamic(biasRows) && biasRows != expected)
-      return shapes.emitOpError() << name << " has " << biasRows
-                                  << " entries per expert, expected "
-                                  << expected;
+      return shapes.emitOpError()
+             << name << " has " << biasRows << " entries per expert, expected "
+             << expected;
   }
   if (downBias &&
-      failed(shapes.check((prefix + "down_bias").str(), downBias,
-                          dims({"H"}))))
+      failed(shapes.check((prefix + "down_bias").str(), downBias, dims({"H"}))))
     return failure();
   return success();
 }
 
 /// Checks that every weight has the input's element type.
-static LogicalResult verifySameElementTypes(ShapeChecker &shapes, Type input,
-                                            ArrayRef<std::pair<StringRef, Type>>
-                                                weights) {
+static LogicalResult
+verifySameElementTypes(ShapeChecker &shapes, Type input,
+                       ArrayRef<std::pair<StringRef, Type>> weights) {
   for (auto [name, type] : weights)
     if (type && failed(shapes.sameElementType("input", input, name, type)))
       return failure();
@@ -190,8 +190,7 @@ LogicalResult RouterOp::verify() {
       failed(shapes.check("weight", getWeight().getType(), {"E", "H"})) ||
       failed(shapes.check("logits", getLogits().getType(), {"T", "E"})))
     return failure();
-  if (getBias() &&
-      failed(shapes.check("bias", getBias().getType(), {"E"})))
+  if (getBias() && failed(shapes.check("bias", getBias().getType(), {"E"})))
     return failure();
   return verifySameElementTypes(
       shapes, getInput().getType(),
@@ -287,9 +286,9 @@ LogicalResult SharedExpertOp::verify() {
                               getDown().getType(), Type(), Type(), "")) ||
       failed(shapes.check("result", getResult().getType(), {"T", "H"})))
     return failure();
-  if (getGate() && (failed(shapes.bind("gate", 0, "1", 1)) ||
-                    failed(shapes.check("gate", getGate().getType(),
-                                        {"1", "H"}))))
+  if (getGate() &&
+      (failed(shapes.bind("gate", 0, "1", 1)) ||
+       failed(shapes.check("gate", getGate().getType(), {"1", "H"}))))
     return failure();
   return verifySameElementTypes(
       shapes, getInput().getType(),
@@ -308,8 +307,8 @@ LogicalResult LayerOp::verify() {
   Type gateUpBias = getGateUpBias() ? getGateUpBias().getType() : Type();
   Type downBias = getDownBias() ? getDownBias().getType() : Type();
   if (failed(shapes.check("input", getInput().getType(), {"T", "H"})) ||
-      failed(shapes.requireStatic("router_weight",
-                                  getRouterWeight().getType())) ||
+      failed(
+          shapes.requireStatic("router_weight", getRouterWeight().getType())) ||
       failed(shapes.check("router_weight", getRouterWeight().getType(),
                           {"E", "H"})) ||
       failed(verifyFfnWeights(shapes, getFfn(), {"E"}, getGateUp().getType(),
@@ -327,17 +326,17 @@ LogicalResult LayerOp::verify() {
     return failure();
 
   // A shared expert needs both projections; its gate is optional.
-  if (static_cast<bool>(getSharedGateUp()) != static_cast<bool>(getSharedDown()))
+  if (static_cast<bool>(getSharedGateUp()) !=
+      static_cast<bool>(getSharedDown()))
     return emitOpError() << "shared_gate_up and shared_down come together";
   if (getSharedGate() && !getSharedGateUp())
     return emitOpError() << "shared_gate needs a shared expert";
   if (getSharedGateUp()) {
     ShapeChecker sharedShapes(*this);
     if (failed(sharedShapes.bind("input", 1, "H", shapes.get("H"))) ||
-        failed(verifyFfnWeights(sharedShapes, getFfn(), {},
-                                getSharedGateUp().getType(),
-                                getSharedDown().getType(), Type(), Type(),
-                                "shared_")))
+        failed(verifyFfnWeights(
+            sharedShapes, getFfn(), {}, getSharedGateUp().getType(),
+            getSharedDown().getType(), Type(), Type(), "shared_")))
       return failure();
     if (getSharedGate() &&
         (failed(sharedShapes.bind("shared_gate", 0, "1", 1)) ||

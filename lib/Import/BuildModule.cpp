@@ -1,4 +1,5 @@
-//===- BuildModule.cpp - ModelDesc to a moe dialect module -----------------===//
+//===- BuildModule.cpp - ModelDesc to a moe dialect module
+//-----------------===//
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Import/Import.h"
@@ -41,10 +42,8 @@ struct LayerSignature {
     }
     if (layer.shared) {
       int64_t si = layer.shared->intermediateSize;
-      sharedGateUp = tensor({layer.ffn.activation == Activation::relu ? si
-                                                                      : 2 * si,
-                             h},
-                            dt);
+      sharedGateUp = tensor(
+          {layer.ffn.activation == Activation::relu ? si : 2 * si, h}, dt);
       sharedDown = tensor({h, si}, dt);
       if (layer.shared->sigmoidGate)
         sharedGate = tensor({1, h}, dt);
@@ -102,28 +101,27 @@ mlir::moe::buildModule(const ModelDesc &model, MLIRContext *context,
     };
     Value input = take(sig.input), routerWeight = take(sig.routerWeight),
           routerBias = take(sig.routerBias),
-          correctionBias = take(sig.correctionBias),
-          gateUp = take(sig.gateUp), down = take(sig.down),
-          gateUpBias = take(sig.gateUpBias), downBias = take(sig.downBias),
-          sharedGateUp = take(sig.sharedGateUp),
+          correctionBias = take(sig.correctionBias), gateUp = take(sig.gateUp),
+          down = take(sig.down), gateUpBias = take(sig.gateUpBias),
+          downBias = take(sig.downBias), sharedGateUp = take(sig.sharedGateUp),
           sharedDown = take(sig.sharedDown), sharedGate = take(sig.sharedGate);
 
     const RoutingDesc &r = layer.routing;
-    auto routing = RoutingAttr::get(
-        context, r.scoring, r.topK, r.normalization, APFloat(r.normP),
-        APFloat(r.normEpsilon), r.nGroup, r.topkGroup, r.groupScore,
-        APFloat(r.scalingFactor), r.placement);
+    auto routing = RoutingAttr::get(context, r.scoring, r.topK, r.normalization,
+                                    APFloat(r.normP), APFloat(r.normEpsilon),
+                                    r.nGroup, r.topkGroup, r.groupScore,
+                                    APFloat(r.scalingFactor), r.placement);
     auto ffn = FfnAttr::get(context, layer.ffn.activation,
                             APFloat(layer.ffn.alpha), APFloat(layer.ffn.limit));
-    Value result = LayerOp::create(
-        builder, loc, sig.input, input, routerWeight, routerBias,
-        correctionBias, gateUp, down, gateUpBias, downBias, sharedGateUp,
-        sharedDown, sharedGate, routing, ffn);
+    Value result = LayerOp::create(builder, loc, sig.input, input, routerWeight,
+                                   routerBias, correctionBias, gateUp, down,
+                                   gateUpBias, downBias, sharedGateUp,
+                                   sharedDown, sharedGate, routing, ffn);
     func::ReturnOp::create(builder, loc, result);
-    layerMap.push_back(builder.getNamedAttr(
-        name, builder.getDenseI64ArrayAttr(layer.layers)));
+    layerMap.push_back(
+        builder.getNamedAttr(name, builder.getDenseI64ArrayAttr(layer.layers)));
   }
   (*module)->setAttr(MoeDialect::kLayerMapAttrName,
-                  builder.getDictionaryAttr(layerMap));
+                     builder.getDictionaryAttr(layerMap));
   return module;
 }

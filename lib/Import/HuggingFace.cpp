@@ -1,4 +1,5 @@
-//===- HuggingFace.cpp - read Hugging Face config.json files ---------------===//
+//===- HuggingFace.cpp - read Hugging Face config.json files
+//---------------===//
 //
 // One reader per `model_type`. Each maps the family's field names and
 // routing rules (shared/models ROUTING.md, checked against transformers'
@@ -79,8 +80,8 @@ LogicalResult readGatedActivation(const JsonObjectReader &obj,
 }
 
 /// Reads the routed-expert sizes under the family's field names.
-LogicalResult readExpertCounts(const JsonObjectReader &obj,
-                               MoeLayerDesc &layer, llvm::StringRef expertsKey,
+LogicalResult readExpertCounts(const JsonObjectReader &obj, MoeLayerDesc &layer,
+                               llvm::StringRef expertsKey,
                                llvm::StringRef topKKey,
                                llvm::StringRef intermediateKey) {
   layer.paths["num_experts"] = obj.pathOf(expertsKey);
@@ -106,8 +107,8 @@ void allLayers(ModelDesc &model, MoeLayerDesc &layer,
 }
 
 /// Renormalize the selected softmax probabilities when `norm_topk_prob`.
-LogicalResult readNormTopkProb(const JsonObjectReader &obj,
-                               MoeLayerDesc &layer, bool defaultValue) {
+LogicalResult readNormTopkProb(const JsonObjectReader &obj, MoeLayerDesc &layer,
+                               bool defaultValue) {
   auto norm = obj.getBool("norm_topk_prob", defaultValue);
   if (failed(norm))
     return failure();
@@ -166,8 +167,8 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
   if (hasSharedExpert) {
     layer.paths["shared_expert.intermediate_size"] =
         obj.pathOf("shared_expert_intermediate_size");
-    auto shared = obj.getInt("shared_expert_intermediate_size", 0, 0,
-                             INT64_MAX);
+    auto shared =
+        obj.getInt("shared_expert_intermediate_size", 0, 0, INT64_MAX);
     if (failed(shared))
       return failure();
     if (*shared > 0)
@@ -197,8 +198,7 @@ LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
   layer.paths["shared_expert.intermediate_size"] =
       obj.pathOf("n_shared_experts");
   if (*nShared > 0)
-    layer.shared =
-        SharedExpertDesc{*nShared * layer.intermediateSize, false};
+    layer.shared = SharedExpertDesc{*nShared * layer.intermediateSize, false};
   layer.paths["n_group"] = obj.pathOf("n_group");
   layer.paths["topk_group"] = obj.pathOf("topk_group");
   layer.paths["scaling_factor"] = obj.pathOf("routed_scaling_factor");
@@ -222,8 +222,8 @@ LogicalResult readDeepseekV2(const JsonObjectReader &obj, ModelDesc &model,
     return failure();
   layer.paths["scoring"] = obj.pathOf("scoring_func");
   auto scoring = obj.getChoice("scoring_func", {"softmax"}, "softmax");
-  auto method = obj.getChoice("topk_method",
-                              {"greedy", "group_limited_greedy"}, "greedy");
+  auto method = obj.getChoice("topk_method", {"greedy", "group_limited_greedy"},
+                              "greedy");
   auto norm = obj.getBool("norm_topk_prob", false);
   auto scaling = obj.getNumber("routed_scaling_factor", 1.0);
   if (failed(scoring) || failed(method) || failed(norm) || failed(scaling))
@@ -323,9 +323,8 @@ LogicalResult readLlama4Text(const JsonObjectReader &obj, ModelDesc &model,
 LogicalResult readDbrx(const JsonObjectReader &obj, ModelDesc &model,
                        MoeLayerDesc &layer) {
   auto ffn = obj.getObject("ffn_config");
-  if (failed(ffn) ||
-      failed(readExpertCounts(*ffn, layer, "moe_num_experts", "moe_top_k",
-                              "ffn_hidden_size")))
+  if (failed(ffn) || failed(readExpertCounts(*ffn, layer, "moe_num_experts",
+                                             "moe_top_k", "ffn_hidden_size")))
     return failure();
   layer.routing.scoring = Scoring::softmax;
   // Absent means the configuration class default p = 1; an explicit null
@@ -424,9 +423,8 @@ FailureOr<ModelDesc> mlir::moe::readHuggingFaceConfig(const JsonDocument &doc) {
   model.name = *name;
   if (failed(CommonFields{obj, model}.read(family->hiddenKey,
                                            family->layersKey)) ||
-      failed(readDType(root->has("torch_dtype") || root->has("dtype") ? *root
-                                                                      : obj,
-                       model)))
+      failed(readDType(
+          root->has("torch_dtype") || root->has("dtype") ? *root : obj, model)))
     return failure();
   warnQuantization(*root, model);
 

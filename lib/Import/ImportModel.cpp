@@ -1,4 +1,5 @@
-//===- ImportModel.cpp - JSON text to a verified moe module ----------------===//
+//===- ImportModel.cpp - JSON text to a verified moe module
+//----------------===//
 
 #include "moe/Import/Import.h"
 #include "moe/Import/JsonDocument.h"
@@ -37,8 +38,9 @@ FailureOr<ModelDesc> mlir::moe::readModelJson(const llvm::SourceMgr &sourceMgr,
   return readDocument(*doc);
 }
 
-OwningOpRef<ModuleOp> mlir::moe::importModelJson(const llvm::SourceMgr &sourceMgr,
-                                                 MLIRContext *context) {
+OwningOpRef<ModuleOp>
+mlir::moe::importModelJson(const llvm::SourceMgr &sourceMgr,
+                           MLIRContext *context) {
   std::unique_ptr<JsonDocument> doc = JsonDocument::parse(sourceMgr, context);
   if (!doc)
     return nullptr;

@@ -1,4 +1,5 @@
-//===- JsonDocument.cpp - JSON parsing with value locations ----------------===//
+//===- JsonDocument.cpp - JSON parsing with value locations
+//----------------===//
 
 #include "moe/Import/JsonDocument.h"
 
@@ -29,7 +30,9 @@ public:
 
   bool null() { return dom.null(); }
   bool boolean(bool v) { return dom.boolean(v); }
-  bool number_integer(Json::number_integer_t v) { return dom.number_integer(v); }
+  bool number_integer(Json::number_integer_t v) {
+    return dom.number_integer(v);
+  }
   bool number_unsigned(Json::number_unsigned_t v) {
     return dom.number_unsigned(v);
   }
@@ -129,7 +132,8 @@ public:
       } else if (c == '"') {
         readString();
       } else {
-        while (pos < text.size() && !llvm::StringRef(",]} \t\r\n").contains(text[pos]))
+        while (pos < text.size() &&
+               !llvm::StringRef(",]} \t\r\n").contains(text[pos]))
           ++pos;
       }
       if (stack.empty())

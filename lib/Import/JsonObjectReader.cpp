@@ -1,4 +1,5 @@
-//===- JsonObjectReader.cpp - typed, located access to JSON fields ---------===//
+//===- JsonObjectReader.cpp - typed, located access to JSON fields
+//---------===//
 
 #include "moe/Import/JsonObjectReader.h"
 
@@ -187,8 +188,8 @@ JsonObjectReader::getChoice(llvm::StringRef key,
     return failure();
   if (llvm::is_contained(choices, *result))
     return result;
-  emitError(key) << "unsupported value '" << *result << "'; expected one of: "
-                 << llvm::join(choices, ", ");
+  emitError(key) << "unsupported value '" << *result
+                 << "'; expected one of: " << llvm::join(choices, ", ");
   return failure();
 }
 
@@ -200,8 +201,7 @@ JsonObjectReader::getIntList(llvm::StringRef key, int64_t min,
   if (!field)
     return result;
   if (!field->is_array()) {
-    emitError(key) << "expected an array of integers, got "
-                   << describe(*field);
+    emitError(key) << "expected an array of integers, got " << describe(*field);
     return failure();
   }
   for (auto [index, element] : llvm::enumerate(*field)) {
@@ -217,8 +217,7 @@ JsonObjectReader::getIntList(llvm::StringRef key, int64_t min,
       v = INT64_MAX;
     if (v < min || v > max) {
       doc.emitError(jsonPathJoin(pathOf(key), index))
-          << "value " << v << " is out of range [" << min << ", " << max
-          << "]";
+          << "value " << v << " is out of range [" << min << ", " << max << "]";
       return failure();
     }
     result.push_back(v);

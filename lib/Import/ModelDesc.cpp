@@ -1,4 +1,5 @@
-//===- ModelDesc.cpp - checks and merging shared by every importer ---------===//
+//===- ModelDesc.cpp - checks and merging shared by every importer
+//---------===//
 
 #include "moe/Import/ModelDesc.h"
 #include "moe/Import/JsonDocument.h"
@@ -65,8 +66,8 @@ struct LayerChecker {
   LogicalResult checkSize(llvm::StringRef field, int64_t value) const {
     if (value >= 1 && value <= kMaxDimension)
       return success();
-    error(field) << "size " << value << " is out of range [1, "
-                 << kMaxDimension << "]";
+    error(field) << "size " << value << " is out of range [1, " << kMaxDimension
+                 << "]";
     return failure();
   }
 
@@ -224,9 +225,8 @@ LogicalResult mlir::moe::validateModelDesc(const ModelDesc &model,
 void mlir::moe::mergeSameShapeLayers(ModelDesc &model) {
   std::vector<MoeLayerDesc> merged;
   for (MoeLayerDesc &layer : model.moeLayers) {
-    auto it = llvm::find_if(merged, [&](const MoeLayerDesc &m) {
-      return m.sameShape(layer);
-    });
+    auto it = llvm::find_if(
+        merged, [&](const MoeLayerDesc &m) { return m.sameShape(layer); });
     if (it == merged.end()) {
       merged.push_back(std::move(layer));
       continue;

@@ -1,4 +1,5 @@
-//===- OwnSchema.cpp - read and write moe-opt's own model schema -----------===//
+//===- OwnSchema.cpp - read and write moe-opt's own model schema
+//-----------===//
 //
 // The schema is documented in docs/model-schema.md and
 // docs/moe-model.schema.json. Unknown fields are errors so a misspelt
@@ -46,11 +47,11 @@ LogicalResult readRouting(const JsonObjectReader &obj, MoeLayerDesc &layer) {
        {"scoring", "top_k", "normalization", "norm_p", "norm_epsilon",
         "n_group", "topk_group", "scaling_factor", "placement"})
     layer.paths[key] = obj.pathOf(key);
-  auto scoring = readEnum<Scoring>(
-      obj, "scoring", std::nullopt,
-      {Scoring::softmax, Scoring::sigmoid, Scoring::softmax_after_topk,
-       Scoring::sigmoid_after_topk},
-      stringifyScoring);
+  auto scoring = readEnum<Scoring>(obj, "scoring", std::nullopt,
+                                   {Scoring::softmax, Scoring::sigmoid,
+                                    Scoring::softmax_after_topk,
+                                    Scoring::sigmoid_after_topk},
+                                   stringifyScoring);
   auto topK = obj.getInt("top_k");
   auto normalization = readEnum<Normalization>(
       obj, "normalization", Normalization::none,
@@ -60,9 +61,9 @@ LogicalResult readRouting(const JsonObjectReader &obj, MoeLayerDesc &layer) {
   auto normEpsilon = obj.getNumber("norm_epsilon", 0.0);
   auto nGroup = obj.getInt("n_group", 1, 1, INT32_MAX);
   auto topkGroup = obj.getInt("topk_group", 1, 1, INT32_MAX);
-  auto groupScore = readEnum<GroupScore>(obj, "group_score", GroupScore::max,
-                                         {GroupScore::max, GroupScore::top2_sum},
-                                         stringifyGroupScore);
+  auto groupScore = readEnum<GroupScore>(
+      obj, "group_score", GroupScore::max,
+      {GroupScore::max, GroupScore::top2_sum}, stringifyGroupScore);
   auto scaling = obj.getNumber("scaling_factor", 1.0);
   auto placement = readEnum<WeightPlacement>(
       obj, "placement", WeightPlacement::output,
@@ -75,9 +76,9 @@ LogicalResult readRouting(const JsonObjectReader &obj, MoeLayerDesc &layer) {
       failed(topkGroup) || failed(groupScore) || failed(scaling) ||
       failed(placement) || failed(routerBias) || failed(correctionBias))
     return failure();
-  r = RoutingDesc{*scoring,   *topK,      *normalization, *normP,
-                  *normEpsilon, *nGroup,  *topkGroup,     *groupScore,
-                  *scaling,   *placement, *routerBias,    *correctionBias};
+  r = RoutingDesc{*scoring,     *topK,      *normalization, *normP,
+                  *normEpsilon, *nGroup,    *topkGroup,     *groupScore,
+                  *scaling,     *placement, *routerBias,    *correctionBias};
   return success();
 }
 
@@ -85,11 +86,11 @@ LogicalResult readExperts(const JsonObjectReader &obj, MoeLayerDesc &layer) {
   if (failed(obj.rejectUnknownFields({"activation", "alpha", "limit", "bias"})))
     return failure();
   layer.paths["swiglu_limit"] = obj.pathOf("limit");
-  auto activation = readEnum<Activation>(
-      obj, "activation", std::nullopt,
-      {Activation::silu_glu, Activation::gelu_glu, Activation::swiglu_oai,
-       Activation::relu},
-      stringifyActivation);
+  auto activation =
+      readEnum<Activation>(obj, "activation", std::nullopt,
+                           {Activation::silu_glu, Activation::gelu_glu,
+                            Activation::swiglu_oai, Activation::relu},
+                           stringifyActivation);
   auto alpha = obj.getNumber("alpha", 1.702);
   auto limit = obj.getNumber("limit", 7.0);
   auto bias = obj.getBool("bias", false);
@@ -101,9 +102,9 @@ LogicalResult readExperts(const JsonObjectReader &obj, MoeLayerDesc &layer) {
 
 FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
   MoeLayerDesc layer;
-  if (failed(obj.rejectUnknownFields({"layers", "num_experts",
-                                      "intermediate_size", "routing",
-                                      "experts", "shared_expert"})))
+  if (failed(
+          obj.rejectUnknownFields({"layers", "num_experts", "intermediate_size",
+                                   "routing", "experts", "shared_expert"})))
     return failure();
   for (llvm::StringRef key : {"layers", "num_experts", "intermediate_size"})
     layer.paths[key] = obj.pathOf(key);
@@ -126,9 +127,8 @@ FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
   layer.intermediateSize = *intermediate;
   if (obj.has("shared_expert")) {
     auto shared = obj.getObject("shared_expert");
-    if (failed(shared) ||
-        failed(shared->rejectUnknownFields(
-            {"intermediate_size", "sigmoid_gate"})))
+    if (failed(shared) || failed(shared->rejectUnknownFields(
+                              {"intermediate_size", "sigmoid_gate"})))
       return failure();
     layer.paths["shared_expert.intermediate_size"] =
         shared->pathOf("intermediate_size");
@@ -144,18 +144,17 @@ FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
 
 FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   auto root = JsonObjectReader::open(doc, doc.root(), "");
-  if (failed(root) ||
-      failed(root->rejectUnknownFields({"format", "name", "source",
-                                        "hidden_size", "num_layers", "dtype",
-                                        "moe_layers"})))
+  if (failed(root) || failed(root->rejectUnknownFields(
+                          {"format", "name", "source", "hidden_size",
+                           "num_layers", "dtype", "moe_layers"})))
     return failure();
   auto format = root->getString("format");
   if (failed(format))
     return failure();
   if (*format != kOwnSchemaFormat) {
-    root->emitError("format") << "unsupported format '" << *format
-                              << "'; this version reads '" << kOwnSchemaFormat
-                              << "'";
+    root->emitError("format")
+        << "unsupported format '" << *format << "'; this version reads '"
+        << kOwnSchemaFormat << "'";
     return failure();
   }
   ModelDesc model;
@@ -182,8 +181,8 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   }
   const Json &layers = root->json()["moe_layers"];
   for (size_t i = 0; i < layers.size(); ++i) {
-    auto obj = JsonObjectReader::open(doc, layers[i],
-                                      jsonPathJoin("moe_layers", i));
+    auto obj =
+        JsonObjectReader::open(doc, layers[i], jsonPathJoin("moe_layers", i));
     if (failed(obj))
       return failure();
     FailureOr<MoeLayerDesc> layer = readLayer(*obj);
@@ -199,7 +198,8 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
 static void writePretty(const OrderedJson &value, llvm::raw_ostream &os,
                         unsigned indent) {
   auto scalarArray = [](const OrderedJson &v) {
-    return llvm::all_of(v, [](const OrderedJson &e) { return e.is_primitive(); });
+    return llvm::all_of(v,
+                        [](const OrderedJson &e) { return e.is_primitive(); });
   };
   if (value.is_object() && !value.empty()) {
     os << "{\n";

@@ -1,4 +1,5 @@
-//===- Translations.cpp - moe-translate's import and export ----------------===//
+//===- Translations.cpp - moe-translate's import and export
+//----------------===//
 
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Import/Import.h"

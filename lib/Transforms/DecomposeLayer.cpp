@@ -1,4 +1,5 @@
-//===- DecomposeLayer.cpp - expand moe.layer into its parts ----------------===//
+//===- DecomposeLayer.cpp - expand moe.layer into its parts
+//----------------===//
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -36,10 +37,10 @@ struct DecomposeLayerPattern : OpRewritePattern<LayerOp> {
     auto logits = RouterOp::create(
         rewriter, loc, RankedTensorType::get({tokens, numExperts}, f32), input,
         layer.getRouterWeight(), layer.getRouterBias());
-    auto gate = GateOp::create(
-        rewriter, loc, RankedTensorType::get({tokens, topK}, f32),
-        RankedTensorType::get({tokens, topK}, i32), logits,
-        layer.getCorrectionBias(), routing);
+    auto gate = GateOp::create(rewriter, loc,
+                               RankedTensorType::get({tokens, topK}, f32),
+                               RankedTensorType::get({tokens, topK}, i32),
+                               logits, layer.getCorrectionBias(), routing);
 
     int64_t rows =
         ShapedType::isDynamic(tokens) ? ShapedType::kDynamic : tokens * topK;

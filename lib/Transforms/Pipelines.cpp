@@ -1,4 +1,5 @@
-//===- Pipelines.cpp - named moe pass pipelines -----------------------------===//
+//===- Pipelines.cpp - named moe pass pipelines
+//-----------------------------===//
 
 #include "moe/Transforms/Passes.h"
 

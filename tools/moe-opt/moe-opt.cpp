@@ -1,4 +1,5 @@
-//===- moe-opt.cpp - the moe optimizer driver ------------------------------===//
+//===- moe-opt.cpp - the moe optimizer driver
+//------------------------------===//
 //
 // MlirOptMain with the moe dialect, passes and pipelines registered. An
 // input ending in `.json` is a model description: it is imported first (as

@@ -1,4 +1,5 @@
-//===- moe-translate.cpp - JSON model descriptions <-> moe IR --------------===//
+//===- moe-translate.cpp - JSON model descriptions <-> moe IR
+//--------------===//
 
 #include "moe/Import/Import.h"
 
@@ -7,7 +8,10 @@
 int main(int argc, char **argv) {
   mlir::moe::registerMoeTranslations();
   return mlir::failed(
-      mlir::mlirTranslateMain(argc, argv, "moe-translate: JSON model "
-                                          "descriptions to and from the moe "
-                                          "dialect")) ? 1 : 0;
+             mlir::mlirTranslateMain(argc, argv,
+                                     "moe-translate: JSON model "
+                                     "descriptions to and from the moe "
+                                     "dialect"))
+             ? 1
+             : 0;
 }

@@ -1,4 +1,5 @@
-//===- JsonDocument.h - a parsed JSON file that can locate its values -*- C++ -*-===//
+//===- JsonDocument.h - a parsed JSON file that can locate its values -*- C++
+//-*-===//
 //
 // Parses JSON with nlohmann/json (without exceptions: LLVM is built without
 // them) and remembers where each value starts, so diagnostics about a field

@@ -1,4 +1,5 @@
-//===- JsonObjectReader.h - typed, located access to JSON fields -*- C++ -*-===//
+//===- JsonObjectReader.h - typed, located access to JSON fields -*- C++
+//-*-===//
 //
 // Reads the fields of one JSON object with type and range checks. Each
 // failure is reported once, at the field's location, naming its path; the
@@ -22,14 +23,12 @@ class JsonObjectReader {
 public:
   /// Reads the object at `path`; `value` must be a JSON object (checked by
   /// `JsonObjectReader::open`).
-  JsonObjectReader(const JsonDocument &doc, const Json &value,
-                   std::string path)
+  JsonObjectReader(const JsonDocument &doc, const Json &value, std::string path)
       : doc(doc), value(value), path(std::move(path)) {}
 
   /// Checks that `value` is an object before reading it.
-  static FailureOr<JsonObjectReader> open(const JsonDocument &doc,
-                                          const Json &value,
-                                          llvm::StringRef path);
+  static FailureOr<JsonObjectReader>
+  open(const JsonDocument &doc, const Json &value, llvm::StringRef path);
 
   /// The path of a field of this object.
   std::string pathOf(llvm::StringRef key) const {
@@ -54,10 +53,9 @@ public:
   FailureOr<std::string> getString(llvm::StringRef key,
                                    llvm::StringRef defaultValue) const;
   /// A string that must be one of `choices`.
-  FailureOr<std::string> getChoice(llvm::StringRef key,
-                                   llvm::ArrayRef<llvm::StringRef> choices,
-                                   std::optional<llvm::StringRef>
-                                       defaultValue = std::nullopt) const;
+  FailureOr<std::string>
+  getChoice(llvm::StringRef key, llvm::ArrayRef<llvm::StringRef> choices,
+            std::optional<llvm::StringRef> defaultValue = std::nullopt) const;
   /// An array of integers in [min, max]; absent gives an empty list.
   FailureOr<std::vector<int64_t>> getIntList(llvm::StringRef key, int64_t min,
                                              int64_t max) const;
@@ -66,7 +64,8 @@ public:
 
   /// Reports fields not in `known` as errors (for our own schema, where a
   /// misspelt optional field must not be silently ignored).
-  LogicalResult rejectUnknownFields(llvm::ArrayRef<llvm::StringRef> known) const;
+  LogicalResult
+  rejectUnknownFields(llvm::ArrayRef<llvm::StringRef> known) const;
 
   InFlightDiagnostic emitError(llvm::StringRef key) const {
     return doc.emitError(pathOf(key));

@@ -1,4 +1,5 @@
-//===- ModelDesc.h - a model's MoE layers, independent of any schema -*- C++ -*-===//
+//===- ModelDesc.h - a model's MoE layers, independent of any schema -*- C++
+//-*-===//
 //
 // What the importers read out of a JSON description and what the IR builder
 // and the exporter work from. Each reader also records the JSON path every
@@ -47,8 +48,8 @@ struct RoutingDesc {
 
   auto tie() const {
     return std::tie(scoring, topK, normalization, normP, normEpsilon, nGroup,
-                    topkGroup, groupScore, scalingFactor, placement,
-                    routerBias, correctionBias);
+                    topkGroup, groupScore, scalingFactor, placement, routerBias,
+                    correctionBias);
   }
   bool operator==(const RoutingDesc &o) const { return tie() == o.tie(); }
 };

@@ -3,8 +3,8 @@
 #ifndef MOE_TRANSFORMS_PASSES_H
 #define MOE_TRANSFORMS_PASSES_H
 
-#include "moe/Dialect/MoeDialect.h"
 #include "mlir/Pass/Pass.h"
+#include "moe/Dialect/MoeDialect.h"
 
 namespace mlir::moe {
 
