@@ -279,23 +279,38 @@ LogicalResult CombineOp::verify() {
   return verifyRowCount(shapes, getTopK());
 }
 
+/// Checks a shared expert's weights and its optional [1, H] sigmoid gate.
+static LogicalResult verifySharedExpertWeights(ShapeChecker &shapes,
+                                               FfnAttr ffn, Type gateUp,
+                                               Type down, Type gate,
+                                               StringRef prefix) {
+  if (failed(verifyFfnWeights(shapes, ffn, {}, gateUp, down, Type(), Type(),
+                              prefix)))
+    return failure();
+  if (!gate)
+    return success();
+  std::string name = (prefix + "gate").str();
+  if (failed(shapes.check(name, gate, {"", "H"})))
+    return failure();
+  if (cast<RankedTensorType>(gate).getDimSize(0) != 1)
+    return shapes.emitOpError()
+           << name << " must be one row [1, H], got " << gate;
+  return success();
+}
+
 LogicalResult SharedExpertOp::verify() {
   ShapeChecker shapes(*this);
+  Type gate = getGate() ? getGate().getType() : Type();
   if (failed(shapes.check("input", getInput().getType(), {"T", "H"})) ||
-      failed(verifyFfnWeights(shapes, getFfn(), {}, getGateUp().getType(),
-                              getDown().getType(), Type(), Type(), "")) ||
+      failed(verifySharedExpertWeights(shapes, getFfn(), getGateUp().getType(),
+                                       getDown().getType(), gate, "")) ||
       failed(shapes.check("result", getResult().getType(), {"T", "H"})))
     return failure();
-  if (getGate() &&
-      (failed(shapes.bind("gate", 0, "1", 1)) ||
-       failed(shapes.check("gate", getGate().getType(), {"1", "H"}))))
-    return failure();
-  return verifySameElementTypes(
-      shapes, getInput().getType(),
-      {{"gate_up", getGateUp().getType()},
-       {"down", getDown().getType()},
-       {"gate", getGate() ? getGate().getType() : Type()},
-       {"result", getResult().getType()}});
+  return verifySameElementTypes(shapes, getInput().getType(),
+                                {{"gate_up", getGateUp().getType()},
+                                 {"down", getDown().getType()},
+                                 {"gate", gate},
+                                 {"result", getResult().getType()}});
 }
 
 LogicalResult LayerOp::verify() {
@@ -332,16 +347,14 @@ LogicalResult LayerOp::verify() {
   if (getSharedGate() && !getSharedGateUp())
     return emitOpError() << "shared_gate needs a shared expert";
   if (getSharedGateUp()) {
+    // The shared expert has its own intermediate size: a fresh checker that
+    // only knows H.
     ShapeChecker sharedShapes(*this);
+    Type gate = getSharedGate() ? getSharedGate().getType() : Type();
     if (failed(sharedShapes.bind("input", 1, "H", shapes.get("H"))) ||
-        failed(verifyFfnWeights(
-            sharedShapes, getFfn(), {}, getSharedGateUp().getType(),
-            getSharedDown().getType(), Type(), Type(), "shared_")))
-      return failure();
-    if (getSharedGate() &&
-        (failed(sharedShapes.bind("shared_gate", 0, "1", 1)) ||
-         failed(sharedShapes.check("shared_gate", getSharedGate().getType(),
-                                   {"1", "H"}))))
+        failed(verifySharedExpertWeights(
+            sharedShapes, getFfn(), getSharedGateUp().getType(),
+            getSharedDown().getType(), gate, "shared_")))
       return failure();
   }
   auto typeOf = [](Value v) { return v ? v.getType() : Type(); };

@@ -338,7 +338,7 @@ func.func @combine_rows(%rows: tensor<6x64xf32>, %p: tensor<6xi32>, %w: tensor<4
 // -----
 
 func.func @shared_gate_shape(%x: tensor<?x64xbf16>, %gu: tensor<256x64xbf16>, %d: tensor<64x128xbf16>, %g: tensor<2x64xbf16>) {
-  // expected-error @+1 {{gate dimension 0 (1) is 2, but gate dimension 0 says 1 = 1}}
+  // expected-error @+1 {{gate must be one row [1, H], got 'tensor<2x64xbf16>'}}
   %0 = moe.shared_expert %x, %gu, %d gate %g ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<256x64xbf16>, tensor<64x128xbf16>, tensor<2x64xbf16>) -> tensor<?x64xbf16>
   return
 }
@@ -428,5 +428,21 @@ module attributes {moe.layers = 1} {
 
 func.func @misplaced() attributes {moe.model = {name = "m", source = "s", num_layers = 1 : i64}} {
   // expected-error @-1 {{'moe.model' belongs on a builtin.module}}
+  return
+}
+
+// -----
+
+func.func @layer_shared_without_down(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>, %sgu: tensor<64x64xbf16>) {
+  // expected-error @+1 {{shared_gate_up and shared_down come together}}
+  %0 = "moe.layer"(%x, %rw, %gu, %d, %sgu) <{routing = #moe.routing<scoring = softmax, topK = 2>, ffn = #moe.ffn<activation = silu_glu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0>}> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<64x64xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @layer_shared_gate_shape(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>, %sg: tensor<64xbf16>) {
+  // expected-error @+1 {{shared_gate must have rank 2 [, H], got 'tensor<64xbf16>'}}
+  %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd, gate %sg) routing <scoring = softmax, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>, tensor<64xbf16>) -> tensor<?x64xbf16>
   return
 }
