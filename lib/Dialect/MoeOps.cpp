@@ -26,10 +26,16 @@ public:
   /// dimension with the size name in `dims` ("" skips a dimension).
   LogicalResult check(StringRef what, Type type, ArrayRef<StringRef> dims) {
     auto tensor = cast<RankedTensorType>(type);
-    if (tensor.getRank() != static_cast<int64_t>(dims.size()))
+    if (tensor.getRank() != static_cast<int64_t>(dims.size())) {
+      // Unnamed (unchecked) dimensions print as "*".
+      SmallVector<StringRef> shown(dims);
+      for (StringRef &name : shown)
+        if (name.empty())
+          name = "*";
       return op->emitOpError()
              << what << " must have rank " << dims.size() << " ["
-             << llvm::join(dims, ", ") << "], got " << tensor;
+             << llvm::join(shown, ", ") << "], got " << tensor;
+    }
     for (auto [i, name] : llvm::enumerate(dims)) {
       if (name.empty())
         continue;
