@@ -197,40 +197,33 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
 /// arrays of scalars (the layer lists) on one line.
 static void writePretty(const OrderedJson &value, llvm::raw_ostream &os,
                         unsigned indent) {
-  auto scalarArray = [](const OrderedJson &v) {
-    return llvm::all_of(v,
-                        [](const OrderedJson &e) { return e.is_primitive(); });
+  auto dumpScalar = [](const OrderedJson &v) {
+    return v.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
   };
-  if (value.is_object() && !value.empty()) {
-    os << "{\n";
-    size_t i = 0;
-    for (auto it = value.begin(); it != value.end(); ++it, ++i) {
-      os.indent(indent + 2) << OrderedJson(it.key()).dump() << ": ";
-      writePretty(it.value(), os, indent + 2);
-      os << (i + 1 < value.size() ? ",\n" : "\n");
-    }
-    os.indent(indent) << "}";
-  } else if (value.is_array() && !value.empty() && !scalarArray(value)) {
-    os << "[\n";
-    for (size_t i = 0; i < value.size(); ++i) {
-      os.indent(indent + 2);
-      writePretty(value[i], os, indent + 2);
-      os << (i + 1 < value.size() ? ",\n" : "\n");
-    }
-    os.indent(indent) << "]";
-  } else {
-    // Scalars and scalar arrays on one line, with ", " between elements.
-    if (value.is_array()) {
-      os << "[";
-      for (size_t i = 0; i < value.size(); ++i)
-        os << (i ? ", " : "")
-           << value[i].dump(-1, ' ', false,
-                            OrderedJson::error_handler_t::replace);
-      os << "]";
-      return;
-    }
-    os << value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+  bool scalarArray = value.is_array() && llvm::all_of(value, [](auto &e) {
+                       return e.is_primitive();
+                     });
+  if (value.is_primitive()) {
+    os << dumpScalar(value);
+    return;
   }
+  bool isObject = value.is_object();
+  os << (isObject ? "{" : "[") << (scalarArray ? "" : "\n");
+  size_t i = 0;
+  for (auto it = value.begin(); it != value.end(); ++it, ++i) {
+    if (scalarArray) {
+      os << (i ? ", " : "") << dumpScalar(*it);
+      continue;
+    }
+    os.indent(indent + 2);
+    if (isObject)
+      os << OrderedJson(it.key()).dump() << ": ";
+    writePretty(*it, os, indent + 2);
+    os << (i + 1 < value.size() ? ",\n" : "\n");
+  }
+  if (!scalarArray)
+    os.indent(indent);
+  os << (isObject ? "}" : "]");
 }
 
 void mlir::moe::writeOwnSchema(const ModelDesc &model, llvm::raw_ostream &os) {
