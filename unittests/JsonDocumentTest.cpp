@@ -1,5 +1,4 @@
-//===- JsonDocumentTest.cpp - JSON parsing and value locations
-//-------------===//
+//===- JsonDocumentTest.cpp - JSON parsing and value locations ------------===//
 
 #include "moe/Import/JsonDocument.h"
 #include "TestHelpers.h"

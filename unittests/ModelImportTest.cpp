@@ -1,5 +1,4 @@
-//===- ModelImportTest.cpp - JSON -> ModelDesc -> IR -> ModelDesc
-//----------===//
+//===- ModelImportTest.cpp - JSON -> ModelDesc -> IR -> ModelDesc ---------===//
 
 #include "TestHelpers.h"
 #include "moe/Import/Import.h"

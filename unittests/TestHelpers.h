@@ -1,4 +1,4 @@
-//===- TestHelpers.h - parse JSON text and collect diagnostics -*- C++ -*-===//
+//===- TestHelpers.h - parse JSON text and collect diagnostics --*- C++ -*-===//
 
 #ifndef MOE_UNITTESTS_TESTHELPERS_H
 #define MOE_UNITTESTS_TESTHELPERS_H

@@ -1,5 +1,4 @@
-//===- MoeOps.cpp - moe op verifiers
-//---------------------------------------===//
+//===- MoeOps.cpp - moe op verifiers --------------------------------------===//
 //
 // Shape rules live here rather than in ODS type constraints so each message
 // can name the operand, the dimension and both sizes that disagree.

@@ -1,5 +1,4 @@
-//===- BuildModule.cpp - ModelDesc to a moe dialect module
-//-----------------===//
+//===- BuildModule.cpp - ModelDesc to a moe dialect module ----------------===//
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Import/Import.h"

@@ -1,5 +1,4 @@
-//===- HuggingFace.cpp - read Hugging Face config.json files
-//---------------===//
+//===- HuggingFace.cpp - read Hugging Face config.json files --------------===//
 //
 // One reader per `model_type`. Each maps the family's field names and
 // routing rules (shared/models ROUTING.md, checked against transformers'

@@ -1,5 +1,4 @@
-//===- ImportModel.cpp - JSON text to a verified moe module
-//----------------===//
+//===- ImportModel.cpp - JSON text to a verified moe module ---------------===//
 
 #include "moe/Import/Import.h"
 #include "moe/Import/JsonDocument.h"

@@ -1,5 +1,4 @@
-//===- JsonDocument.cpp - JSON parsing with value locations
-//----------------===//
+//===- JsonDocument.cpp - JSON parsing with value locations ---------------===//
 
 #include "moe/Import/JsonDocument.h"
 

@@ -1,5 +1,4 @@
-//===- JsonObjectReader.cpp - typed, located access to JSON fields
-//---------===//
+//===- JsonObjectReader.cpp - typed, located access to JSON fields --------===//
 
 #include "moe/Import/JsonObjectReader.h"
 

@@ -1,5 +1,4 @@
-//===- ModelDesc.cpp - checks and merging shared by every importer
-//---------===//
+//===- ModelDesc.cpp - checks and merging shared by every importer --------===//
 
 #include "moe/Import/ModelDesc.h"
 #include "moe/Import/JsonDocument.h"

@@ -1,5 +1,4 @@
-//===- OwnSchema.cpp - read and write moe-opt's own model schema
-//-----------===//
+//===- OwnSchema.cpp - read and write moe-opt's own model schema ----------===//
 //
 // The schema is documented in docs/model-schema.md and
 // docs/moe-model.schema.json. Unknown fields are errors so a misspelt

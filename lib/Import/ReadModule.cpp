@@ -1,5 +1,4 @@
-//===- ReadModule.cpp - a moe dialect module back to ModelDesc
-//-------------===//
+//===- ReadModule.cpp - a moe dialect module back to ModelDesc ------------===//
 //
 // The inverse of buildModule, for the exporter: everything the JSON holds is
 // in the module attributes, the moe.layer attributes and the weight shapes.

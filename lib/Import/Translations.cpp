@@ -1,5 +1,4 @@
-//===- Translations.cpp - moe-translate's import and export
-//----------------===//
+//===- Translations.cpp - moe-translate's import and export ---------------===//
 
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Import/Import.h"

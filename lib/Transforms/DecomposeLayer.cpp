@@ -1,5 +1,4 @@
-//===- DecomposeLayer.cpp - expand moe.layer into its parts
-//----------------===//
+//===- DecomposeLayer.cpp - expand moe.layer into its parts ---------------===//
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"

@@ -1,5 +1,4 @@
-//===- Pipelines.cpp - named moe pass pipelines
-//-----------------------------===//
+//===- Pipelines.cpp - named moe pass pipelines ---------------------------===//
 
 #include "moe/Transforms/Passes.h"
 

@@ -1,9 +1,9 @@
-//===- moe-opt.cpp - the moe optimizer driver
-//------------------------------===//
+//===- moe-opt.cpp - the moe optimizer driver -----------------------------===//
 //
 // MlirOptMain with the moe dialect, passes and pipelines registered. An
 // input ending in `.json` is a model description: it is imported first (as
-// `moe-translate --import-moe-json` would) and the passes run on the result.
+// `moe-translate --import-moe-json` would) and the passes run on the result;
+// so is JSON text on stdin.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,16 +22,22 @@
 
 using namespace mlir;
 
-/// Imports the JSON model at `filename` and returns its IR as text (with
+/// True for a JSON model description: a `.json` file, or (for stdin) text
+/// whose first character opens an object. MLIR text never starts with `{`
+/// except for a `{-#` resource block.
+static bool isJsonInput(llvm::StringRef filename, llvm::StringRef text) {
+  if (filename.ends_with(".json"))
+    return true;
+  llvm::StringRef start = text.ltrim();
+  return start.starts_with("{") && !start.starts_with("{-#");
+}
+
+/// Imports a JSON model description and returns its IR as text (with
 /// locations, so later diagnostics still point into the JSON file).
 static std::unique_ptr<llvm::MemoryBuffer>
-importJsonInput(llvm::StringRef filename, DialectRegistry &registry) {
-  std::string error;
-  std::unique_ptr<llvm::MemoryBuffer> file = openInputFile(filename, &error);
-  if (!file) {
-    llvm::errs() << error << "\n";
-    return nullptr;
-  }
+importJsonInput(std::unique_ptr<llvm::MemoryBuffer> file,
+                DialectRegistry &registry) {
+  std::string name = file->getBufferIdentifier().str();
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   MLIRContext context(registry);
@@ -43,7 +49,7 @@ importJsonInput(llvm::StringRef filename, DialectRegistry &registry) {
   llvm::raw_string_ostream os(text);
   module->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true,
                                                       /*prettyForm=*/false));
-  return llvm::MemoryBuffer::getMemBufferCopy(text, filename);
+  return llvm::MemoryBuffer::getMemBufferCopy(text, name);
 }
 
 int main(int argc, char **argv) {
@@ -61,20 +67,20 @@ int main(int argc, char **argv) {
       registry);
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
 
-  std::unique_ptr<llvm::MemoryBuffer> input;
-  if (llvm::StringRef(inputFilename).ends_with(".json")) {
-    input = importJsonInput(inputFilename, registry);
-  } else {
-    std::string error;
-    input = openInputFile(inputFilename, &error);
-    if (!input)
-      llvm::errs() << error << "\n";
-  }
-  if (!input)
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      openInputFile(inputFilename, &error);
+  if (!input) {
+    llvm::errs() << error << "\n";
     return 1;
+  }
+  if (isJsonInput(inputFilename, input->getBuffer())) {
+    input = importJsonInput(std::move(input), registry);
+    if (!input)
+      return 1;
+  }
 
   // The output is kept only on success: a failed run leaves no file.
-  std::string error;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputFilename, &error);
   if (!output) {

@@ -1,5 +1,4 @@
-//===- moe-translate.cpp - JSON model descriptions <-> moe IR
-//--------------===//
+//===- moe-translate.cpp - JSON model descriptions <-> moe IR -------------===//
 
 #include "moe/Import/Import.h"
 

@@ -1,4 +1,4 @@
-//===- MoeOps.h - moe operations ------------------------------*- C++ -*-===//
+//===- MoeOps.h - moe operations --------------------------------*- C++ -*-===//
 
 #ifndef MOE_DIALECT_MOEOPS_H
 #define MOE_DIALECT_MOEOPS_H

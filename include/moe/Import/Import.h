@@ -1,4 +1,4 @@
-//===- Import.h - JSON model descriptions to and from the moe dialect -*- C++
+//===- Import.h - JSON descriptions to and from the moe dialect -*- C++ -*-===//
 //-*-===//
 
 #ifndef MOE_IMPORT_IMPORT_H

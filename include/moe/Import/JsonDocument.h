@@ -1,4 +1,4 @@
-//===- JsonDocument.h - a parsed JSON file that can locate its values -*- C++
+//===- JsonDocument.h - a JSON file that can locate its values --*- C++ -*-===//
 //-*-===//
 //
 // Parses JSON with nlohmann/json (without exceptions: LLVM is built without

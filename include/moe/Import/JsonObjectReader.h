@@ -1,4 +1,4 @@
-//===- JsonObjectReader.h - typed, located access to JSON fields -*- C++
+//===- JsonObjectReader.h - typed, located JSON field access ----*- C++ -*-===//
 //-*-===//
 //
 // Reads the fields of one JSON object with type and range checks. Each

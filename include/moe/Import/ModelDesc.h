@@ -1,4 +1,4 @@
-//===- ModelDesc.h - a model's MoE layers, independent of any schema -*- C++
+//===- ModelDesc.h - MoE layers, independent of a schema --------*- C++ -*-===//
 //-*-===//
 //
 // What the importers read out of a JSON description and what the IR builder

@@ -1,4 +1,4 @@
-//===- Passes.h - moe passes and pipelines ---------------------*- C++ -*-===//
+//===- Passes.h - moe passes and pipelines ----------------------*- C++ -*-===//
 
 #ifndef MOE_TRANSFORMS_PASSES_H
 #define MOE_TRANSFORMS_PASSES_H
