@@ -1,0 +1,65 @@
+//===- LayerConfig.h - one MoE layer's configuration, plain C++ -*- C++ -*-===//
+//
+// What the fp64 reference, the weight generator and the weight packer need
+// to know about one MoE layer. Plain C++ with no MLIR dependency, so the
+// reference shares no code with the compiler; moe-run fills it from the
+// imported model description.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_REFERENCE_LAYERCONFIG_H
+#define MOE_REFERENCE_LAYERCONFIG_H
+
+#include <cstdint>
+#include <string>
+
+namespace moe::ref {
+
+enum class Scoring { Softmax, Sigmoid, SoftmaxAfterTopK, SigmoidAfterTopK };
+enum class Normalization { None, Sum, PNorm };
+enum class GroupScore { Max, Top2Sum };
+enum class Activation { SiluGlu, GeluGlu, SwigluOai, Relu };
+
+struct LayerConfig {
+  /// The Hugging Face model_type ("mixtral", "qwen2_moe", "qwen3_moe",
+  /// "olmoe", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "llama4",
+  /// "llama4_text", "dbrx"), or "moe-opt" for our own schema. It decides the
+  /// tensor names and layouts of the layer's weights.
+  std::string family;
+  /// The decoder layer index (appears in tensor names).
+  int64_t layer = 0;
+
+  int64_t hidden = 0;       // H
+  int64_t numExperts = 0;   // E
+  int64_t intermediate = 0; // I of one routed expert
+  int64_t topK = 1;         // K
+
+  Scoring scoring = Scoring::Softmax;
+  Normalization normalization = Normalization::None;
+  double normP = 1.0;
+  double normEpsilon = 0.0;
+  int64_t nGroup = 1;
+  int64_t topkGroup = 1;
+  GroupScore groupScore = GroupScore::Max;
+  double scalingFactor = 1.0;
+  /// The routing weight scales the expert's input (Llama 4), not its output.
+  bool weightOnInput = false;
+  bool routerBias = false;
+  /// DeepSeek-V3 e_score_correction_bias [E], f32, selection only.
+  bool correctionBias = false;
+
+  Activation activation = Activation::SiluGlu;
+  double alpha = 1.702; // swiglu_oai
+  double limit = 7.0;   // swiglu_oai
+  /// Biases on gate/up and down projections (gpt-oss).
+  bool expertBias = false;
+
+  /// Summed intermediate size of the shared experts; 0 when there is none.
+  int64_t sharedIntermediate = 0;
+  /// Shared expert output scaled by sigmoid(x . gate), gate [1, H].
+  bool sharedSigmoidGate = false;
+};
+
+} // namespace moe::ref
+
+#endif // MOE_REFERENCE_LAYERCONFIG_H
