@@ -6,6 +6,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -122,7 +124,9 @@ static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
       return module.emitError()
              << "'" << MoeDialect::kLayerMapAttrName << "' entry '"
              << entry.getName().getValue() << "' must be an array<i64>";
-    if (!module.lookupSymbol<func::FuncOp>(entry.getName()))
+    // Any function: func.func before lowering, llvm.func after it.
+    if (!isa_and_nonnull<FunctionOpInterface>(
+            SymbolTable::lookupSymbolIn(module, entry.getName())))
       return module.emitError()
              << "'" << MoeDialect::kLayerMapAttrName << "' names function @"
              << entry.getName().getValue() << ", which is not in the module";

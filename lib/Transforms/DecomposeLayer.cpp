@@ -77,9 +77,13 @@ struct MoeDecomposeLayerPass
     : moe::impl::MoeDecomposeLayerBase<MoeDecomposeLayerPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeLayerPattern>(&getContext());
+    populateMoeDecomposeLayerPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };
 } // namespace
+
+void mlir::moe::populateMoeDecomposeLayerPatterns(RewritePatternSet &patterns) {
+  patterns.add<DecomposeLayerPattern>(patterns.getContext());
+}

@@ -9,7 +9,7 @@
 
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Import/Import.h"
-#include "moe/Transforms/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"

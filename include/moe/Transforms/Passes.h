@@ -1,10 +1,15 @@
-//===- Passes.h - moe passes and pipelines ----------------------*- C++ -*-===//
+//===- Passes.h - moe passes ------------------------------------*- C++ -*-===//
 
 #ifndef MOE_TRANSFORMS_PASSES_H
 #define MOE_TRANSFORMS_PASSES_H
 
-#include "mlir/Pass/Pass.h"
 #include "moe/Dialect/MoeDialect.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Pass/Pass.h"
 
 namespace mlir::moe {
 
@@ -14,8 +19,8 @@ namespace mlir::moe {
 #define GEN_PASS_REGISTRATION
 #include "dialect/Moe/Passes.h.inc"
 
-/// Registers the moe passes and the named pipelines built from them.
-void registerMoePassesAndPipelines();
+/// The pattern that expands moe.layer into its parts.
+void populateMoeDecomposeLayerPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::moe
 

@@ -1,0 +1,236 @@
+//===- Builders.cpp - linalg building blocks for the moe lowering ---------===//
+
+#include "Builders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+Value mlir::moe::buildEmpty(OpBuilder &b, Location loc, RankedTensorType type,
+                            ValueRange dynamicSizes) {
+  return tensor::EmptyOp::create(b, loc, type, dynamicSizes);
+}
+
+Value mlir::moe::buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                             ValueRange dynamicSizes, Attribute value) {
+  Value empty = buildEmpty(b, loc, type, dynamicSizes);
+  Value scalar = arith::ConstantOp::create(b, loc, cast<TypedAttr>(value));
+  return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
+}
+
+Value mlir::moe::buildDim(OpBuilder &b, Location loc, Value tensor,
+                          int64_t dim) {
+  return tensor::DimOp::create(b, loc, tensor, dim);
+}
+
+Value mlir::moe::toF32(OpBuilder &b, Location loc, Value scalar) {
+  Type f32 = b.getF32Type();
+  if (scalar.getType() == f32)
+    return scalar;
+  return arith::ExtFOp::create(b, loc, f32, scalar);
+}
+
+/// The dynamic sizes of `tensor`, for an empty tensor of the same shape.
+static SmallVector<Value> dynamicSizesOf(OpBuilder &b, Location loc,
+                                         Value tensor) {
+  SmallVector<Value> sizes;
+  auto type = cast<RankedTensorType>(tensor.getType());
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(buildDim(b, loc, tensor, i));
+  return sizes;
+}
+
+Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
+                             Value weight) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  auto resultType = RankedTensorType::get(
+      {inputType.getDimSize(0), weightType.getDimSize(0)}, b.getF32Type());
+  SmallVector<Value> sizes;
+  if (resultType.isDynamicDim(0))
+    sizes.push_back(buildDim(b, loc, input, 0));
+  if (resultType.isDynamicDim(1))
+    sizes.push_back(buildDim(b, loc, weight, 0));
+  Value init = buildFilled(b, loc, resultType, sizes, b.getF32FloatAttr(0.0));
+  // (m, n, k): A(m, k) * B(n, k) -> C(m, n). Written as a generic rather
+  // than linalg.matmul so the widening of bf16/f16 operands to the f32
+  // accumulator is explicit in the body.
+  MLIRContext *ctx = b.getContext();
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
+                                 AffineMap::get(3, 0, {n, k}, ctx),
+                                 AffineMap::get(3, 0, {m, n}, ctx)};
+  SmallVector<utils::IteratorType> iterators = {
+      utils::IteratorType::parallel, utils::IteratorType::parallel,
+      utils::IteratorType::reduction};
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultType, ValueRange{input, weight}, ValueRange{init}, maps,
+      iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value product = arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]),
+                                              toF32(nb, nloc, args[1]));
+        Value sum = arith::AddFOp::create(nb, nloc, args[2], product);
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::moe::buildAddRowBias(OpBuilder &b, Location loc, Value matrix,
+                                 Value bias) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr m, n;
+  bindDims(ctx, m, n);
+  SmallVector<AffineMap> maps = {AffineMap::get(2, 0, {m, n}, ctx),
+                                 AffineMap::get(2, 0, {n}, ctx),
+                                 AffineMap::get(2, 0, {m, n}, ctx)};
+  auto type = cast<RankedTensorType>(matrix.getType());
+  Value init = buildEmpty(b, loc, type, dynamicSizesOf(b, loc, matrix));
+  auto generic = linalg::GenericOp::create(
+      b, loc, type, ValueRange{matrix, bias}, ValueRange{init}, maps,
+      {utils::IteratorType::parallel, utils::IteratorType::parallel},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value sum = arith::AddFOp::create(nb, nloc, args[0],
+                                          toF32(nb, nloc, args[1]));
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::moe::buildMap(
+    OpBuilder &b, Location loc, ValueRange inputs, Type resultElementType,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  auto firstType = cast<RankedTensorType>(inputs.front().getType());
+  auto resultType = firstType.clone(resultElementType);
+  Value init =
+      buildEmpty(b, loc, resultType, dynamicSizesOf(b, loc, inputs.front()));
+  AffineMap identity = b.getMultiDimIdentityMap(firstType.getRank());
+  SmallVector<AffineMap> maps(inputs.size() + 1, identity);
+  SmallVector<utils::IteratorType> iterators(firstType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultType, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc, body(nb, nloc, args.drop_back()));
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::moe::buildConvert(OpBuilder &b, Location loc, Value tensor,
+                              Type elementType) {
+  Type from = getElementTypeOrSelf(tensor.getType());
+  if (from == elementType)
+    return tensor;
+  bool widen = from.getIntOrFloatBitWidth() < elementType.getIntOrFloatBitWidth();
+  return buildMap(b, loc, tensor, elementType,
+                  [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                    if (widen)
+                      return arith::ExtFOp::create(nb, nloc, elementType,
+                                                   args[0]);
+                    return arith::TruncFOp::create(nb, nloc, elementType,
+                                                   args[0]);
+                  });
+}
+
+static Value f32Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value mlir::moe::buildSigmoid(OpBuilder &b, Location loc, Value x) {
+  Value one = f32Constant(b, loc, 1.0);
+  Value negated = arith::NegFOp::create(b, loc, x);
+  Value exp = math::ExpOp::create(b, loc, negated);
+  Value denominator = arith::AddFOp::create(b, loc, one, exp);
+  return arith::DivFOp::create(b, loc, one, denominator);
+}
+
+Value mlir::moe::buildActivation(OpBuilder &b, Location loc, FfnAttr ffn,
+                                 Value gate, Value up) {
+  switch (ffn.getActivation()) {
+  case Activation::silu_glu: {
+    Value silu = arith::MulFOp::create(b, loc, gate, buildSigmoid(b, loc, gate));
+    return arith::MulFOp::create(b, loc, silu, up);
+  }
+  case Activation::gelu_glu: {
+    // Exact GELU: 0.5 * g * (1 + erf(g / sqrt(2))).
+    Value scaled = arith::MulFOp::create(b, loc, gate,
+                                         f32Constant(b, loc, M_SQRT1_2));
+    Value erf = math::ErfOp::create(b, loc, scaled);
+    Value onePlus = arith::AddFOp::create(b, loc, f32Constant(b, loc, 1.0), erf);
+    Value half = arith::MulFOp::create(b, loc, gate, f32Constant(b, loc, 0.5));
+    Value gelu = arith::MulFOp::create(b, loc, half, onePlus);
+    return arith::MulFOp::create(b, loc, gelu, up);
+  }
+  case Activation::swiglu_oai: {
+    // gpt-oss: g = min(g, limit); u = clamp(u, -limit, limit);
+    // (u + 1) * g * sigmoid(alpha * g).
+    double limit = ffn.getLimit().convertToDouble();
+    double alpha = ffn.getAlpha().convertToDouble();
+    Value limitValue = f32Constant(b, loc, limit);
+    Value g = arith::MinimumFOp::create(b, loc, gate, limitValue);
+    Value u = arith::MaximumFOp::create(
+        b, loc, arith::MinimumFOp::create(b, loc, up, limitValue),
+        f32Constant(b, loc, -limit));
+    Value glu = arith::MulFOp::create(
+        b, loc, g,
+        buildSigmoid(b, loc,
+                     arith::MulFOp::create(b, loc, g,
+                                           f32Constant(b, loc, alpha))));
+    Value upPlusOne = arith::AddFOp::create(b, loc, u, f32Constant(b, loc, 1.0));
+    return arith::MulFOp::create(b, loc, upPlusOne, glu);
+  }
+  case Activation::relu:
+    return arith::MaximumFOp::create(b, loc, up, f32Constant(b, loc, 0.0));
+  }
+  llvm_unreachable("unknown activation");
+}
+
+/// Columns `offset .. offset + size` of every row of a [M, N] tensor.
+static Value columnBlock(OpBuilder &b, Location loc, Value matrix,
+                         int64_t offset, int64_t size) {
+  auto type = cast<RankedTensorType>(matrix.getType());
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                       b.getIndexAttr(offset)};
+  SmallVector<OpFoldResult> sizes = {
+      type.isDynamicDim(0) ? OpFoldResult(buildDim(b, loc, matrix, 0))
+                           : OpFoldResult(b.getIndexAttr(type.getDimSize(0))),
+      b.getIndexAttr(size)};
+  SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+  return tensor::ExtractSliceOp::create(b, loc, matrix, offsets, sizes,
+                                        strides);
+}
+
+Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
+                          Value gateUp, Value down, Value gateUpBias,
+                          Value downBias) {
+  Value hidden = buildLinear(b, loc, input, gateUp);
+  if (gateUpBias)
+    hidden = buildAddRowBias(b, loc, hidden, gateUpBias);
+  int64_t inter = cast<RankedTensorType>(down.getType()).getDimSize(1);
+  Value activated;
+  if (ffn.isGated()) {
+    Value gate = columnBlock(b, loc, hidden, 0, inter);
+    Value up = columnBlock(b, loc, hidden, inter, inter);
+    activated = buildMap(b, loc, {gate, up}, b.getF32Type(),
+                         [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                           return buildActivation(nb, nloc, ffn, args[0],
+                                                  args[1]);
+                         });
+  } else {
+    activated = buildMap(b, loc, hidden, b.getF32Type(),
+                         [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                           return buildActivation(nb, nloc, ffn, Value(),
+                                                  args[0]);
+                         });
+  }
+  Value output = buildLinear(b, loc, activated, down);
+  if (downBias)
+    output = buildAddRowBias(b, loc, output, downBias);
+  return output;
+}

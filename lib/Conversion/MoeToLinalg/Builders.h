@@ -1,0 +1,66 @@
+//===- Builders.h - linalg building blocks for the moe lowering -*- C++ -*-===//
+//
+// Small helpers shared by the moe-to-linalg patterns: empty and zero-filled
+// tensors with dynamic token counts, f32 widening, the transposed-B GEMM
+// every linear layer here is, elementwise maps, and the FFN activations.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H
+#define MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H
+
+#include "moe/Dialect/MoeDialect.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+
+/// `tensor.empty` of `type`, taking dynamic sizes from `dynamicSizes` in
+/// order.
+Value buildEmpty(OpBuilder &b, Location loc, RankedTensorType type,
+                 ValueRange dynamicSizes);
+
+/// `buildEmpty` filled with `value` (a float, int or index constant).
+Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                  ValueRange dynamicSizes, Attribute value);
+
+/// The size of dimension `dim` of a tensor, as an index.
+Value buildDim(OpBuilder &b, Location loc, Value tensor, int64_t dim);
+
+/// Widens a float scalar to f32 (no-op for f32).
+Value toF32(OpBuilder &b, Location loc, Value scalar);
+
+/// C[m, n] = sum_k f32(A[m, k]) * f32(B[n, k]), a linear layer with its
+/// weight in [out, in] layout. A is [M, K] with M dynamic; B is [N, K].
+Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight);
+
+/// Adds `bias` [N] (any float type) to each row of `matrix` [M, N] (f32).
+Value buildAddRowBias(OpBuilder &b, Location loc, Value matrix, Value bias);
+
+/// An elementwise linalg.generic over tensors of the same shape: the result
+/// has `resultType`'s shape (dynamic sizes taken from the first input) and
+/// `body` maps the scalar inputs to the scalar result.
+Value buildMap(OpBuilder &b, Location loc, ValueRange inputs,
+               Type resultElementType,
+               function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// Converts a float tensor to `elementType` (extf or truncf; no-op if same).
+Value buildConvert(OpBuilder &b, Location loc, Value tensor, Type elementType);
+
+/// The sigmoid of a float scalar.
+Value buildSigmoid(OpBuilder &b, Location loc, Value x);
+
+/// The expert FFN's activation on one (gate, up) pair in f32; for relu,
+/// `gate` is ignored and the result is relu(up).
+Value buildActivation(OpBuilder &b, Location loc, FfnAttr ffn, Value gate,
+                      Value up);
+
+/// The whole FFN on rows `input` [M, H] (f32): gate_up [G*I, H] (+ bias
+/// [G*I]), activation, down [H, I] (+ bias [H]). Returns [M, H] f32.
+Value buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
+               Value gateUp, Value down, Value gateUpBias, Value downBias);
+
+} // namespace mlir::moe
+
+#endif // MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H

@@ -1,0 +1,61 @@
+//===- Pipelines.cpp - named moe pass pipelines ---------------------------===//
+
+#include "moe/Pipelines/Pipelines.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
+  pm.addPass(createMoeDecomposeLayer());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::moe::buildMoeToLLVMCPUPipeline(OpPassManager &pm) {
+  buildMoePreparePipeline(pm);
+  pm.addPass(createConvertMoeToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // Upstream passes by their registered names: the textual form keeps the
+  // options visible and the order easy to compare with mlir-opt runs.
+  LogicalResult parsed = parsePassPipeline(
+      "func.func(convert-elementwise-to-linalg),"
+      "one-shot-bufferize{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "buffer-deallocation-pipeline,"
+      "func.func(convert-linalg-to-loops),"
+      "convert-scf-to-cf,"
+      "lower-affine,"
+      "expand-strided-metadata,"
+      // bf16 conversions as integer code: not every CPU has them natively.
+      "arith-expand{include-bf16=true},"
+      "finalize-memref-to-llvm,"
+      "convert-math-to-llvm,"
+      // What LLVM has no intrinsic for (erf) becomes a libm call.
+      "convert-math-to-libm,"
+      "convert-arith-to-llvm,"
+      "convert-index-to-llvm,"
+      "convert-cf-to-llvm,"
+      "convert-func-to-llvm,"
+      "reconcile-unrealized-casts",
+      pm);
+  (void)parsed;
+  assert(succeeded(parsed) && "the CPU pipeline text must parse");
+}
+
+void mlir::moe::registerMoePassesAndPipelines() {
+  registerMoePasses();
+  PassPipelineRegistration<>(
+      "moe-prepare",
+      "Decompose composite moe.layer ops and canonicalize: the entry of every "
+      "later moe pipeline",
+      buildMoePreparePipeline);
+  PassPipelineRegistration<>(
+      "moe-to-llvm-cpu",
+      "Lower moe layers to the LLVM dialect for the CPU (linalg on tensors, "
+      "One-Shot Bufferize, loops)",
+      buildMoeToLLVMCPUPipeline);
+}
