@@ -1,0 +1,583 @@
+//===- HfWeights.cpp - Hugging Face MoE tensors and kernel packing --------===//
+//
+// Tensor names follow the published checkpoints, which are not always what
+// the current transformers modeling code declares: transformers 5 fuses the
+// per-expert Mixtral/Qwen/DeepSeek tensors into one gate_up_proj at load
+// time (conversion_mapping.py), but the files on the Hub keep one tensor per
+// expert and projection, and that is what a loader reads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Weights/HfWeights.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace moe;
+using namespace moe::weights;
+using moe::ref::Activation;
+using moe::ref::GroupScore;
+using moe::ref::LayerConfig;
+using moe::ref::Normalization;
+using moe::ref::Scoring;
+
+namespace {
+
+/// How a family stores its routed experts.
+enum class Layout {
+  /// One tensor per expert: experts.e.w1 (gate), .w3 (up), .w2 (down).
+  PerExpertW,
+  /// One tensor per expert: experts.e.gate_proj, .up_proj, .down_proj.
+  PerExpertProj,
+  /// experts.gate_up_proj [E, H, 2I], gate and up columns interleaved.
+  GptOss,
+  /// experts.gate_up_proj [E, H, 2I], gate columns first.
+  Llama4,
+  /// experts.mlp.w1, .v1, .w2, each [E*I, H].
+  Dbrx,
+  /// Our own schema: already the kernels' layout.
+  Kernel,
+};
+
+/// What a family's checkpoints call the tensors of one MoE layer. An empty
+/// name means the family has no such tensor, so a config asking for it
+/// cannot be loaded from (or written as) that family's checkpoints.
+struct Family {
+  llvm::StringLiteral name;
+  /// The full name is head + layer + "." + module + "." + tensor.
+  llvm::StringLiteral head;
+  llvm::StringLiteral module;
+  Layout layout;
+  llvm::StringLiteral routerWeight;
+  llvm::StringLiteral routerBias;
+  llvm::StringLiteral correctionBias;
+  /// Module of the shared expert(s): gate_proj/up_proj/down_proj below it.
+  llvm::StringLiteral shared;
+  llvm::StringLiteral sharedGate;
+  bool expertBias;
+};
+
+// Llama 4 is published as Llama4ForConditionalGeneration (model_type
+// "llama4"), whose text weights sit under language_model.model; a
+// text-only Llama4ForCausalLM ("llama4_text") has them under model.
+const Family kFamilies[] = {
+    {"mixtral", "model.layers.", "block_sparse_moe", Layout::PerExpertW,
+     "gate.weight", "", "", "", "", false},
+    {"qwen2_moe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
+     "", "", "shared_expert", "shared_expert_gate.weight", false},
+    {"qwen3_moe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
+     "", "", "", "", false},
+    {"olmoe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight", "",
+     "", "", "", false},
+    {"deepseek_v2", "model.layers.", "mlp", Layout::PerExpertProj,
+     "gate.weight", "", "", "shared_experts", "", false},
+    {"deepseek_v3", "model.layers.", "mlp", Layout::PerExpertProj,
+     "gate.weight", "", "gate.e_score_correction_bias", "shared_experts", "",
+     false},
+    {"kimi_k2", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
+     "", "gate.e_score_correction_bias", "shared_experts", "", false},
+    {"gpt_oss", "model.layers.", "mlp", Layout::GptOss, "router.weight",
+     "router.bias", "", "", "", true},
+    {"llama4", "language_model.model.layers.", "feed_forward", Layout::Llama4,
+     "router.weight", "", "", "shared_expert", "", false},
+    {"llama4_text", "model.layers.", "feed_forward", Layout::Llama4,
+     "router.weight", "", "", "shared_expert", "", false},
+    {"dbrx", "transformer.blocks.", "ffn", Layout::Dbrx, "router.layer.weight",
+     "", "", "", "", false},
+    {"moe-opt", "model.layers.", "moe", Layout::Kernel, "router_weight",
+     "router_bias", "correction_bias", "shared", "shared_gate", true},
+};
+
+const Family *findFamily(llvm::StringRef name) {
+  for (const Family &family : kFamilies)
+    if (family.name == name)
+      return &family;
+  return nullptr;
+}
+
+std::string prefixOf(const Family &family, int64_t layer) {
+  return (llvm::Twine(family.head) + llvm::Twine(layer) + "." + family.module +
+          ".")
+      .str();
+}
+
+/// How randomHfWeights fills a tensor.
+enum class Init { Weight, Bias, CorrectionBias };
+
+struct InitSpec {
+  TensorSpec spec;
+  Init init;
+  /// The size the projection reads (Init::Weight only).
+  int64_t fanIn;
+};
+
+bool isGated(const LayerConfig &cfg) {
+  return cfg.activation != Activation::Relu;
+}
+
+std::vector<InitSpec> kernelSpecs(const LayerConfig &cfg) {
+  int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
+  int64_t is = cfg.sharedIntermediate;
+  int64_t rows = isGated(cfg) ? 2 * i : i;
+  int64_t sharedRows = isGated(cfg) ? 2 * is : is;
+  std::vector<InitSpec> specs;
+  specs.push_back({{"router_weight", {e, h}}, Init::Weight, h});
+  if (cfg.routerBias)
+    specs.push_back({{"router_bias", {e}}, Init::Bias, 0});
+  if (cfg.correctionBias)
+    specs.push_back({{"correction_bias", {e}}, Init::CorrectionBias, 0});
+  specs.push_back({{"gate_up", {e, rows, h}}, Init::Weight, h});
+  specs.push_back({{"down", {e, h, i}}, Init::Weight, i});
+  if (cfg.expertBias) {
+    specs.push_back({{"gate_up_bias", {e, rows}}, Init::Bias, 0});
+    specs.push_back({{"down_bias", {e, h}}, Init::Bias, 0});
+  }
+  if (is > 0) {
+    specs.push_back({{"shared_gate_up", {sharedRows, h}}, Init::Weight, h});
+    specs.push_back({{"shared_down", {h, is}}, Init::Weight, is});
+  }
+  if (cfg.sharedSigmoidGate)
+    specs.push_back({{"shared_gate", {1, h}}, Init::Weight, h});
+  return specs;
+}
+
+std::string expertName(const std::string &prefix, int64_t expert,
+                       llvm::StringRef tensor) {
+  return (prefix + "experts." + llvm::Twine(expert) + "." + tensor).str();
+}
+
+/// The family's tensors; assumes checkLayerConfig(cfg) succeeded.
+std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
+                                  const Family &family) {
+  std::string p = prefixOf(family, cfg.layer);
+  if (family.layout == Layout::Kernel) {
+    std::vector<InitSpec> specs = kernelSpecs(cfg);
+    for (InitSpec &spec : specs)
+      spec.spec.name = p + spec.spec.name;
+    return specs;
+  }
+  int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
+  int64_t is = cfg.sharedIntermediate;
+  std::vector<InitSpec> specs;
+  auto weight = [&](std::string name, std::vector<int64_t> shape,
+                    int64_t fanIn) {
+    specs.push_back({{std::move(name), std::move(shape)}, Init::Weight, fanIn});
+  };
+  auto bias = [&](std::string name, std::vector<int64_t> shape) {
+    specs.push_back({{std::move(name), std::move(shape)}, Init::Bias, 0});
+  };
+
+  weight(p + family.routerWeight.str(), {e, h}, h);
+  if (cfg.routerBias)
+    bias(p + family.routerBias.str(), {e});
+  if (cfg.correctionBias)
+    specs.push_back(
+        {{p + family.correctionBias.str(), {e}}, Init::CorrectionBias, 0});
+
+  switch (family.layout) {
+  case Layout::PerExpertW:
+  case Layout::PerExpertProj: {
+    bool w = family.layout == Layout::PerExpertW;
+    for (int64_t x = 0; x < e; ++x) {
+      weight(expertName(p, x, w ? "w1.weight" : "gate_proj.weight"), {i, h}, h);
+      weight(expertName(p, x, w ? "w3.weight" : "up_proj.weight"), {i, h}, h);
+      weight(expertName(p, x, w ? "w2.weight" : "down_proj.weight"), {h, i}, i);
+    }
+    break;
+  }
+  case Layout::GptOss:
+  case Layout::Llama4:
+    weight(p + "experts.gate_up_proj", {e, h, 2 * i}, h);
+    weight(p + "experts.down_proj", {e, i, h}, i);
+    if (cfg.expertBias) {
+      bias(p + "experts.gate_up_proj_bias", {e, 2 * i});
+      bias(p + "experts.down_proj_bias", {e, h});
+    }
+    break;
+  case Layout::Dbrx:
+    weight(p + "experts.mlp.w1", {e * i, h}, h);
+    weight(p + "experts.mlp.v1", {e * i, h}, h);
+    // w2 is stored [E*I, H] but is the down projection: it reads I values.
+    weight(p + "experts.mlp.w2", {e * i, h}, i);
+    break;
+  case Layout::Kernel:
+    llvm_unreachable("handled above");
+  }
+
+  if (is > 0) {
+    std::string s = p + family.shared.str() + ".";
+    weight(s + "gate_proj.weight", {is, h}, h);
+    weight(s + "up_proj.weight", {is, h}, h);
+    weight(s + "down_proj.weight", {h, is}, is);
+  }
+  if (cfg.sharedSigmoidGate)
+    weight(p + family.sharedGate.str(), {1, h}, h);
+  return specs;
+}
+
+std::vector<TensorSpec> stripInit(std::vector<InitSpec> specs) {
+  std::vector<TensorSpec> result;
+  result.reserve(specs.size());
+  for (InitSpec &spec : specs)
+    result.push_back(std::move(spec.spec));
+  return result;
+}
+
+/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and fully specified, so
+/// the same seed gives the same weights with any compiler and standard
+/// library (std::uniform_real_distribution is not portable).
+class SplitMix64 {
+public:
+  explicit SplitMix64(uint64_t seed) : state(seed) {}
+
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  /// Uniform in [lo, hi], rounded to float.
+  float uniform(double lo, double hi) {
+    double unit = static_cast<double>(next() >> 11) * 0x1.0p-53;
+    return static_cast<float>(lo + (hi - lo) * unit);
+  }
+
+private:
+  uint64_t state;
+};
+
+/// A generator for one named stream: each tensor draws from its own, so its
+/// values depend only on the seed and its name, not on which other tensors
+/// the config asks for or their order.
+SplitMix64 streamFor(uint64_t seed, llvm::StringRef name) {
+  uint64_t hash = 0xcbf29ce484222325ULL; // FNV-1a
+  for (unsigned char c : name.bytes()) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  SplitMix64 mixer(seed ^ hash);
+  return SplitMix64(mixer.next());
+}
+
+std::string formatShape(llvm::ArrayRef<int64_t> shape) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "[";
+  llvm::interleaveComma(shape, os);
+  os << "]";
+  return text;
+}
+
+llvm::Error configError(const LayerConfig &cfg, const llvm::Twine &message) {
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      ("layer " + llvm::Twine(cfg.layer) + " (" + cfg.family + "): " + message)
+          .str());
+}
+
+HostTensor zeros(std::vector<int64_t> shape) {
+  HostTensor tensor;
+  tensor.shape = std::move(shape);
+  tensor.data.assign(tensor.numElements(), 0.0f);
+  return tensor;
+}
+
+} // namespace
+
+llvm::Error moe::weights::checkLayerConfig(const LayerConfig &cfg) {
+  const Family *family = findFamily(cfg.family);
+  if (!family) {
+    std::string known;
+    for (const Family &f : kFamilies)
+      known += (known.empty() ? "" : ", ") + f.name.str();
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "unknown model family '" + cfg.family +
+                                       "' (known: " + known + ")");
+  }
+  if (cfg.layer < 0)
+    return configError(cfg, "layer index must be non-negative");
+  if (cfg.hidden <= 0 || cfg.numExperts <= 0 || cfg.intermediate <= 0)
+    return configError(
+        cfg, "hidden (" + llvm::Twine(cfg.hidden) + "), experts (" +
+                 llvm::Twine(cfg.numExperts) + ") and intermediate size (" +
+                 llvm::Twine(cfg.intermediate) + ") must be positive");
+  if (cfg.sharedIntermediate < 0)
+    return configError(cfg, "shared intermediate size must be non-negative");
+  if (cfg.topK < 1 || cfg.topK > cfg.numExperts)
+    return configError(cfg, "top-k (" + llvm::Twine(cfg.topK) +
+                                ") must be in [1, " +
+                                llvm::Twine(cfg.numExperts) + "]");
+  if (cfg.nGroup < 1 || cfg.numExperts % cfg.nGroup != 0)
+    return configError(cfg, "nGroup (" + llvm::Twine(cfg.nGroup) +
+                                ") must divide the number of experts (" +
+                                llvm::Twine(cfg.numExperts) + ")");
+  int64_t perGroup = cfg.numExperts / cfg.nGroup;
+  if (cfg.topkGroup < 1 || cfg.topkGroup > cfg.nGroup)
+    return configError(cfg, "topkGroup must be in [1, nGroup]");
+  if (cfg.topK > cfg.topkGroup * perGroup)
+    return configError(cfg, "top-k exceeds the experts in the kept groups");
+  if (cfg.nGroup > 1 && cfg.groupScore == GroupScore::Top2Sum && perGroup < 2)
+    return configError(cfg, "top2_sum group score needs 2 experts per group");
+  bool afterTopK = cfg.scoring == Scoring::SoftmaxAfterTopK ||
+                   cfg.scoring == Scoring::SigmoidAfterTopK;
+  if (afterTopK && (cfg.nGroup > 1 || cfg.correctionBias))
+    return configError(cfg, "grouped selection and a correction bias need "
+                            "scores before top-k");
+  if (cfg.normalization == Normalization::PNorm &&
+      !(cfg.normP > 0.0 && std::isfinite(cfg.normP)))
+    return configError(cfg, "normP must be positive and finite");
+  if (!(cfg.normEpsilon >= 0.0 && std::isfinite(cfg.normEpsilon)))
+    return configError(cfg, "normEpsilon must be finite and non-negative");
+  if (!(cfg.scalingFactor > 0.0 && std::isfinite(cfg.scalingFactor)))
+    return configError(cfg, "scalingFactor must be positive and finite");
+  if (cfg.activation == Activation::SwigluOai &&
+      !(std::isfinite(cfg.alpha) && cfg.limit > 0.0 &&
+        std::isfinite(cfg.limit)))
+    return configError(cfg, "swiglu_oai needs a finite alpha and a positive "
+                            "finite limit");
+  if (cfg.sharedSigmoidGate && cfg.sharedIntermediate == 0)
+    return configError(cfg, "a shared expert gate needs a shared expert");
+
+  // Flags the family's checkpoints have no tensor for.
+  auto missing = [&](llvm::StringRef what) {
+    return configError(cfg, "'" + llvm::Twine(cfg.family) +
+                                "' checkpoints have no " + what);
+  };
+  if (cfg.routerBias && family->routerBias.empty())
+    return missing("router bias");
+  if (cfg.correctionBias && family->correctionBias.empty())
+    return missing("score correction bias");
+  if (cfg.expertBias && !family->expertBias)
+    return missing("expert biases");
+  if (cfg.sharedIntermediate > 0 && family->shared.empty())
+    return missing("shared expert");
+  if (cfg.sharedSigmoidGate && family->sharedGate.empty())
+    return missing("shared expert gate");
+  if (!isGated(cfg) && family->layout != Layout::Kernel)
+    return missing("ungated (relu) expert layout");
+  return llvm::Error::success();
+}
+
+std::vector<TensorSpec> moe::weights::hfTensorSpecs(const LayerConfig &cfg) {
+  if (llvm::Error err = checkLayerConfig(cfg)) {
+    llvm::consumeError(std::move(err));
+    return {};
+  }
+  return stripInit(familySpecs(cfg, *findFamily(cfg.family)));
+}
+
+std::vector<TensorSpec>
+moe::weights::kernelTensorSpecs(const LayerConfig &cfg) {
+  if (llvm::Error err = checkLayerConfig(cfg)) {
+    llvm::consumeError(std::move(err));
+    return {};
+  }
+  return stripInit(kernelSpecs(cfg));
+}
+
+TensorMap moe::weights::randomHfWeights(const LayerConfig &cfg, uint64_t seed) {
+  TensorMap result;
+  if (llvm::Error err = checkLayerConfig(cfg)) {
+    llvm::consumeError(std::move(err));
+    return result;
+  }
+  for (InitSpec &spec : familySpecs(cfg, *findFamily(cfg.family))) {
+    double bound = 0.0;
+    switch (spec.init) {
+    case Init::Weight:
+      bound = 1.0 / std::sqrt(static_cast<double>(spec.fanIn));
+      break;
+    case Init::Bias:
+      bound = 0.1;
+      break;
+    case Init::CorrectionBias:
+      bound = 0.05;
+      break;
+    }
+    SplitMix64 rng = streamFor(seed, spec.spec.name);
+    HostTensor tensor;
+    tensor.shape = spec.spec.shape;
+    tensor.data.resize(tensor.numElements());
+    for (float &value : tensor.data)
+      value = rng.uniform(-bound, bound);
+    result.emplace(std::move(spec.spec.name), std::move(tensor));
+  }
+  return result;
+}
+
+HostTensor moe::weights::randomInput(const LayerConfig &cfg, int64_t tokens,
+                                     uint64_t seed) {
+  HostTensor tensor;
+  tensor.shape = {std::max<int64_t>(tokens, 0),
+                  std::max<int64_t>(cfg.hidden, 0)};
+  tensor.data.resize(tensor.numElements());
+  // Row-major from one stream: the first rows do not depend on `tokens`.
+  SplitMix64 rng = streamFor(seed, "hidden_states");
+  for (float &value : tensor.data)
+    value = rng.uniform(-1.0, 1.0);
+  return tensor;
+}
+
+llvm::Error moe::weights::checkHfWeights(const LayerConfig &cfg,
+                                         const TensorMap &hf) {
+  if (llvm::Error err = checkLayerConfig(cfg))
+    return err;
+  std::string problems;
+  unsigned count = 0;
+  for (const TensorSpec &spec : hfTensorSpecs(cfg)) {
+    std::string problem;
+    auto it = hf.find(spec.name);
+    if (it == hf.end()) {
+      problem = "tensor '" + spec.name + "': missing (expected shape " +
+                formatShape(spec.shape) + ")";
+    } else if (it->second.shape != spec.shape) {
+      problem = "tensor '" + spec.name + "': expected shape " +
+                formatShape(spec.shape) + ", got " +
+                formatShape(it->second.shape);
+    } else if (static_cast<int64_t>(it->second.data.size()) !=
+               it->second.numElements()) {
+      problem = "tensor '" + spec.name + "': shape " + formatShape(spec.shape) +
+                " holds " + std::to_string(it->second.numElements()) +
+                " values, but the data has " +
+                std::to_string(it->second.data.size());
+    }
+    if (problem.empty())
+      continue;
+    // Every problem, not just the first: a wrong naming convention shows up
+    // as a pattern across tensors.
+    problems += (count++ ? "\n" : "") + problem;
+  }
+  if (count == 0)
+    return llvm::Error::success();
+  return configError(cfg, llvm::Twine(count) + " bad weight tensor" +
+                              (count == 1 ? "" : "s") + ":\n" + problems);
+}
+
+llvm::Expected<std::vector<HostTensor>>
+moe::weights::packForKernels(const LayerConfig &cfg, const TensorMap &hf) {
+  if (llvm::Error err = checkHfWeights(cfg, hf))
+    return std::move(err);
+  const Family &family = *findFamily(cfg.family);
+  std::string p = prefixOf(family, cfg.layer);
+  auto get = [&](const std::string &name) -> const std::vector<float> & {
+    return hf.find(name)->second.data;
+  };
+
+  std::vector<HostTensor> result;
+  if (family.layout == Layout::Kernel) {
+    for (const TensorSpec &spec : kernelTensorSpecs(cfg))
+      result.push_back(hf.find(p + spec.name)->second);
+    return result;
+  }
+
+  const int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
+  const int64_t is = cfg.sharedIntermediate;
+  result.push_back(hf.find(p + family.routerWeight.str())->second);
+  if (cfg.routerBias)
+    result.push_back(hf.find(p + family.routerBias.str())->second);
+  if (cfg.correctionBias)
+    result.push_back(hf.find(p + family.correctionBias.str())->second);
+
+  // Every layout reaching here is gated (checkLayerConfig): gate_up holds
+  // 2I rows per expert, gate rows first.
+  HostTensor gateUp = zeros({e, 2 * i, h});
+  HostTensor down = zeros({e, h, i});
+  std::vector<float> &gu = gateUp.data;
+  std::vector<float> &dn = down.data;
+  switch (family.layout) {
+  case Layout::PerExpertW:
+  case Layout::PerExpertProj: {
+    bool w = family.layout == Layout::PerExpertW;
+    for (int64_t x = 0; x < e; ++x) {
+      // [I, H] gate then [I, H] up is exactly expert x's [2I, H] block.
+      const auto &gate =
+          get(expertName(p, x, w ? "w1.weight" : "gate_proj.weight"));
+      const auto &up =
+          get(expertName(p, x, w ? "w3.weight" : "up_proj.weight"));
+      const auto &dp =
+          get(expertName(p, x, w ? "w2.weight" : "down_proj.weight"));
+      std::copy(gate.begin(), gate.end(), gu.begin() + x * 2 * i * h);
+      std::copy(up.begin(), up.end(), gu.begin() + x * 2 * i * h + i * h);
+      std::copy(dp.begin(), dp.end(), dn.begin() + x * h * i);
+    }
+    break;
+  }
+  case Layout::GptOss:
+  case Layout::Llama4: {
+    const auto &src = get(p + "experts.gate_up_proj"); // [E, H, 2I]
+    const auto &dp = get(p + "experts.down_proj");     // [E, I, H]
+    bool interleaved = family.layout == Layout::GptOss;
+    for (int64_t x = 0; x < e; ++x) {
+      for (int64_t j = 0; j < i; ++j) {
+        // Source columns of gate row j and up row j.
+        int64_t gateCol = interleaved ? 2 * j : j;
+        int64_t upCol = interleaved ? 2 * j + 1 : i + j;
+        for (int64_t y = 0; y < h; ++y) {
+          const float *row = src.data() + (x * h + y) * 2 * i;
+          gu[(x * 2 * i + j) * h + y] = row[gateCol];
+          gu[(x * 2 * i + i + j) * h + y] = row[upCol];
+        }
+      }
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t j = 0; j < i; ++j)
+          dn[(x * h + y) * i + j] = dp[(x * i + j) * h + y];
+    }
+    break;
+  }
+  case Layout::Dbrx: {
+    // Expert x owns rows x*I .. x*I+I-1 of each [E*I, H] tensor; w1 and v1
+    // rows are already [I, H] gate/up rows, w2's are the transposed down.
+    const auto &w1 = get(p + "experts.mlp.w1");
+    const auto &v1 = get(p + "experts.mlp.v1");
+    const auto &w2 = get(p + "experts.mlp.w2");
+    for (int64_t x = 0; x < e; ++x) {
+      std::copy(w1.begin() + x * i * h, w1.begin() + (x + 1) * i * h,
+                gu.begin() + x * 2 * i * h);
+      std::copy(v1.begin() + x * i * h, v1.begin() + (x + 1) * i * h,
+                gu.begin() + x * 2 * i * h + i * h);
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t j = 0; j < i; ++j)
+          dn[(x * h + y) * i + j] = w2[(x * i + j) * h + y];
+    }
+    break;
+  }
+  case Layout::Kernel:
+    llvm_unreachable("handled above");
+  }
+  result.push_back(std::move(gateUp));
+  result.push_back(std::move(down));
+
+  if (cfg.expertBias) {
+    // Only gpt-oss among the Hugging Face families has expert biases; its
+    // gate_up_proj_bias interleaves gate and up like the weight's columns.
+    const auto &src = get(p + "experts.gate_up_proj_bias"); // [E, 2I]
+    HostTensor gateUpBias = zeros({e, 2 * i});
+    for (int64_t x = 0; x < e; ++x)
+      for (int64_t j = 0; j < i; ++j) {
+        gateUpBias.data[x * 2 * i + j] = src[x * 2 * i + 2 * j];
+        gateUpBias.data[x * 2 * i + i + j] = src[x * 2 * i + 2 * j + 1];
+      }
+    result.push_back(std::move(gateUpBias));
+    result.push_back(hf.find(p + "experts.down_proj_bias")->second);
+  }
+
+  if (is > 0) {
+    std::string s = p + family.shared.str() + ".";
+    const auto &gate = get(s + "gate_proj.weight");
+    const auto &up = get(s + "up_proj.weight");
+    HostTensor sharedGateUp = zeros({2 * is, h});
+    std::copy(gate.begin(), gate.end(), sharedGateUp.data.begin());
+    std::copy(up.begin(), up.end(), sharedGateUp.data.begin() + is * h);
+    result.push_back(std::move(sharedGateUp));
+    result.push_back(hf.find(s + "down_proj.weight")->second);
+  }
+  if (cfg.sharedSigmoidGate)
+    result.push_back(hf.find(p + family.sharedGate.str())->second);
+  return result;
+}
