@@ -3,6 +3,7 @@
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Transforms/Passes.h"
 
+#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -20,16 +21,23 @@ void mlir::moe::buildMoeToLLVMCPUPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Upstream passes by their registered names: the textual form keeps the
-  // options visible and the order easy to compare with mlir-opt runs.
+  // options visible and the order easy to compare with mlir-opt runs. Tools
+  // other than moe-opt (moe-run, the tests) have not registered them.
+  static bool registered = [] {
+    registerAllPasses();
+    return true;
+  }();
+  (void)registered;
   LogicalResult parsed = parsePassPipeline(
       "func.func(convert-elementwise-to-linalg),"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,"
       "func.func(convert-linalg-to-loops),"
-      "convert-scf-to-cf,"
-      "lower-affine,"
+      // expand-strided-metadata emits affine.apply: lower-affine after it.
       "expand-strided-metadata,"
+      "lower-affine,"
+      "convert-scf-to-cf,"
       // bf16 conversions as integer code: not every CPU has them natively.
       "arith-expand{include-bf16=true},"
       "finalize-memref-to-llvm,"

@@ -1,0 +1,66 @@
+//===- CompiledLayer.h - a MoE layer compiled for the CPU -------*- C++ -*-===//
+//
+// Lowers one layer function of an imported module with the moe-to-llvm-cpu
+// pipeline, JIT-compiles it with MLIR's ExecutionEngine and calls it on host
+// tensors. Used by moe-run, the CPU benchmark and the tests.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNNER_COMPILEDLAYER_H
+#define MOE_RUNNER_COMPILEDLAYER_H
+
+#include "moe/Import/ModelDesc.h"
+#include "moe/Reference/LayerConfig.h"
+#include "moe/SafeTensors/SafeTensors.h"
+#include "moe/Weights/HfWeights.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
+
+namespace mlir::moe {
+
+/// The plain-C++ configuration of MoE layer group `group` of `model`, for
+/// decoder layer `layer`.
+::moe::ref::LayerConfig makeLayerConfig(const ModelDesc &model,
+                                        const MoeLayerDesc &group,
+                                        int64_t layer);
+
+/// The group of `model` that computes decoder layer `layer`, or null.
+const MoeLayerDesc *findLayerGroup(const ModelDesc &model, int64_t layer);
+
+class CompiledLayer {
+public:
+  /// Builds the module for `model`, lowers it for the CPU and JIT-compiles
+  /// the function of `group`. `optLevel` is LLVM's (0-3).
+  static llvm::Expected<std::unique_ptr<CompiledLayer>>
+  compile(MLIRContext *context, const ModelDesc &model,
+          const MoeLayerDesc &group, unsigned optLevel = 3);
+
+  /// Runs the layer on `input` [T, H] with the weights in the kernels'
+  /// layout (weights::packForKernels). Values are rounded to the model's
+  /// dtype on the way in; the result [T, H] holds the dtype's values.
+  llvm::Expected<::moe::HostTensor>
+  run(const ::moe::HostTensor &input,
+      llvm::ArrayRef<::moe::HostTensor> kernelWeights) const;
+
+  /// The storage type of activations and weights.
+  DType getDType() const { return dtype; }
+
+private:
+  CompiledLayer() = default;
+
+  std::unique_ptr<ExecutionEngine> engine;
+  std::string functionName;
+  DType dtype = DType::f32;
+  /// Static shape and storage type of each weight argument.
+  std::vector<std::vector<int64_t>> weightShapes;
+  std::vector<::moe::safetensors::DType> weightTypes;
+  int64_t hidden = 0;
+};
+
+} // namespace mlir::moe
+
+#endif // MOE_RUNNER_COMPILEDLAYER_H

@@ -1,0 +1,258 @@
+//===- CompiledLayer.cpp - a MoE layer compiled for the CPU ---------------===//
+
+#include "moe/Runner/CompiledLayer.h"
+#include "moe/Import/Import.h"
+#include "moe/Pipelines/Pipelines.h"
+#include "moe/SafeTensors/SafeTensors.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::moe;
+namespace st = ::moe::safetensors;
+namespace ref = ::moe::ref;
+
+const MoeLayerDesc *mlir::moe::findLayerGroup(const ModelDesc &model,
+                                              int64_t layer) {
+  for (const MoeLayerDesc &group : model.moeLayers)
+    if (llvm::is_contained(group.layers, layer))
+      return &group;
+  return nullptr;
+}
+
+ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
+                                            const MoeLayerDesc &group,
+                                            int64_t layer) {
+  ref::LayerConfig cfg;
+  cfg.family = model.source;
+  cfg.layer = layer;
+  cfg.hidden = model.hiddenSize;
+  cfg.numExperts = group.numExperts;
+  cfg.intermediate = group.intermediateSize;
+  const RoutingDesc &r = group.routing;
+  cfg.topK = r.topK;
+  switch (r.scoring) {
+  case Scoring::softmax:
+    cfg.scoring = ref::Scoring::Softmax;
+    break;
+  case Scoring::sigmoid:
+    cfg.scoring = ref::Scoring::Sigmoid;
+    break;
+  case Scoring::softmax_after_topk:
+    cfg.scoring = ref::Scoring::SoftmaxAfterTopK;
+    break;
+  case Scoring::sigmoid_after_topk:
+    cfg.scoring = ref::Scoring::SigmoidAfterTopK;
+    break;
+  }
+  cfg.normalization = r.normalization == Normalization::sum
+                          ? ref::Normalization::Sum
+                      : r.normalization == Normalization::pnorm
+                          ? ref::Normalization::PNorm
+                          : ref::Normalization::None;
+  cfg.normP = r.normP;
+  cfg.normEpsilon = r.normEpsilon;
+  cfg.nGroup = r.nGroup;
+  cfg.topkGroup = r.topkGroup;
+  cfg.groupScore = r.groupScore == GroupScore::top2_sum
+                       ? ref::GroupScore::Top2Sum
+                       : ref::GroupScore::Max;
+  cfg.scalingFactor = r.scalingFactor;
+  cfg.weightOnInput = r.placement == WeightPlacement::input;
+  cfg.routerBias = r.routerBias;
+  cfg.correctionBias = r.correctionBias;
+  switch (group.ffn.activation) {
+  case Activation::silu_glu:
+    cfg.activation = ref::Activation::SiluGlu;
+    break;
+  case Activation::gelu_glu:
+    cfg.activation = ref::Activation::GeluGlu;
+    break;
+  case Activation::swiglu_oai:
+    cfg.activation = ref::Activation::SwigluOai;
+    break;
+  case Activation::relu:
+    cfg.activation = ref::Activation::Relu;
+    break;
+  }
+  cfg.alpha = group.ffn.alpha;
+  cfg.limit = group.ffn.limit;
+  cfg.expertBias = group.ffn.bias;
+  if (group.shared) {
+    cfg.sharedIntermediate = group.shared->intermediateSize;
+    cfg.sharedSigmoidGate = group.shared->sigmoidGate;
+  }
+  return cfg;
+}
+
+namespace {
+/// A ranked memref descriptor as the LLVM lowering passes it: allocated and
+/// aligned pointers, offset, sizes, strides (all 64-bit).
+struct Descriptor {
+  std::vector<int64_t> words;
+
+  Descriptor(void *data, llvm::ArrayRef<int64_t> shape) {
+    size_t rank = shape.size();
+    words.assign(3 + 2 * rank, 0);
+    words[0] = reinterpret_cast<intptr_t>(data);
+    words[1] = reinterpret_cast<intptr_t>(data);
+    int64_t stride = 1;
+    for (size_t i = rank; i-- > 0;) {
+      words[3 + i] = shape[i];
+      words[3 + rank + i] = stride;
+      stride *= shape[i];
+    }
+  }
+  explicit Descriptor(size_t rank) : words(3 + 2 * rank, 0) {}
+  void *allocated() const { return reinterpret_cast<void *>(words[0]); }
+  void *aligned() const { return reinterpret_cast<void *>(words[1]); }
+  int64_t offset() const { return words[2]; }
+};
+
+st::DType storageType(DType dtype) {
+  switch (dtype) {
+  case DType::f32:
+    return st::DType::F32;
+  case DType::f16:
+    return st::DType::F16;
+  case DType::bf16:
+    return st::DType::BF16;
+  }
+  llvm_unreachable("unknown dtype");
+}
+
+/// The bytes of `values` in `dtype`.
+std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
+  return st::makeTensor("", dtype, {static_cast<int64_t>(values.size())},
+                        values)
+      .data;
+}
+} // namespace
+
+llvm::Expected<std::unique_ptr<CompiledLayer>>
+CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
+                       const MoeLayerDesc &group, unsigned optLevel) {
+  // Build a module holding only this layer shape.
+  ModelDesc single = model;
+  single.moeLayers = {group};
+  OwningOpRef<ModuleOp> module = buildModule(single, context);
+  auto func = module->lookupSymbol<func::FuncOp>("moe_layer_0");
+  if (!func || failed(verify(*module)))
+    return llvm::createStringError("moe-run: the layer did not build");
+  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                UnitAttr::get(context));
+
+  std::unique_ptr<CompiledLayer> layer(new CompiledLayer());
+  layer->functionName = "moe_layer_0";
+  layer->dtype = model.dtype;
+  layer->hidden = model.hiddenSize;
+  for (Type type : func.getArgumentTypes().drop_front()) {
+    auto tensor = cast<RankedTensorType>(type);
+    layer->weightShapes.emplace_back(tensor.getShape().begin(),
+                                     tensor.getShape().end());
+    // The model dtype, except DeepSeek-V3's f32 correction bias.
+    layer->weightTypes.push_back(
+        tensor.getElementType().isF32() ? st::DType::F32
+                                        : storageType(model.dtype));
+  }
+
+  PassManager pm(context);
+  buildMoeToLLVMCPUPipeline(pm);
+  if (failed(pm.run(*module)))
+    return llvm::createStringError("moe-run: lowering the layer failed");
+
+  static bool initialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialized;
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  context->appendDialectRegistry(registry);
+
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
+                                                  /*targetMachine=*/nullptr);
+  // memrefCopy and friends, which the memref lowering may call.
+  static const std::string runnerUtils = MOE_MLIR_C_RUNNER_UTILS;
+  llvm::StringRef libraries[] = {runnerUtils};
+  options.sharedLibPaths = libraries;
+  auto engine = ExecutionEngine::create(*module, options);
+  if (!engine)
+    return engine.takeError();
+  layer->engine = std::move(*engine);
+  return layer;
+}
+
+llvm::Expected<::moe::HostTensor>
+CompiledLayer::run(const ::moe::HostTensor &input,
+                   llvm::ArrayRef<::moe::HostTensor> kernelWeights) const {
+  if (input.shape.size() != 2 || input.shape[1] != hidden)
+    return llvm::createStringError(
+        "moe-run: hidden_states must be [tokens, %lld]",
+        static_cast<long long>(hidden));
+  if (kernelWeights.size() != weightShapes.size())
+    return llvm::createStringError("moe-run: expected %zu weight tensors, got "
+                                   "%zu",
+                                   weightShapes.size(), kernelWeights.size());
+  st::DType storage = storageType(dtype);
+  std::vector<std::vector<uint8_t>> buffers;
+  std::vector<Descriptor> descriptors;
+  buffers.push_back(encode(storage, input.data));
+  descriptors.emplace_back(buffers.back().data(), input.shape);
+  for (auto [index, tensor] : llvm::enumerate(kernelWeights)) {
+    if (tensor.shape != weightShapes[index])
+      return llvm::createStringError(
+          "moe-run: weight argument %zu has the wrong shape", index);
+    if (tensor.numElements() != static_cast<int64_t>(tensor.data.size()))
+      return llvm::createStringError(
+          "moe-run: weight argument %zu holds the wrong number of values",
+          index);
+    buffers.push_back(encode(weightTypes[index], tensor.data));
+    descriptors.emplace_back(buffers.back().data(), tensor.shape);
+  }
+
+  Descriptor result(2);
+  std::vector<void *> pointers;
+  pointers.push_back(result.words.data());
+  for (Descriptor &d : descriptors)
+    pointers.push_back(d.words.data());
+  std::vector<void *> args;
+  for (void *&pointer : pointers)
+    args.push_back(&pointer);
+  if (llvm::Error error =
+          engine->invokePacked("_mlir_ciface_" + functionName, args))
+    return std::move(error);
+
+  ::moe::HostTensor output;
+  output.shape = {result.words[3], result.words[4]};
+  size_t count = static_cast<size_t>(output.shape[0] * output.shape[1]);
+  size_t elementBytes = st::elementSize(storage);
+  const uint8_t *base = static_cast<const uint8_t *>(result.aligned()) +
+                        result.offset() * elementBytes;
+  output.data.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (storage == st::DType::F32) {
+      std::memcpy(&output.data[i], base + i * 4, 4);
+      continue;
+    }
+    uint16_t bits;
+    std::memcpy(&bits, base + i * 2, 2);
+    output.data[i] = storage == st::DType::BF16 ? st::bf16ToFloat(bits)
+                                                : st::f16ToFloat(bits);
+  }
+  // The result buffer was malloc'ed by the compiled code; the caller owns it.
+  std::free(result.allocated());
+  return output;
+}
