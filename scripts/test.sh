@@ -15,8 +15,13 @@ echo "== lit"
 lit_rc=${PIPESTATUS[0]}
 
 echo "== unit tests"
-build/bin/MoeUnitTests --gtest_brief=1 2>&1 | tee "$gtest_log"
-gtest_rc=${PIPESTATUS[0]}
+: >"$gtest_log"
+gtest_rc=0
+for binary in build/bin/Moe*Tests; do
+  "$binary" --gtest_brief=1 2>&1 | tee -a "$gtest_log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || gtest_rc=$rc
+done
 
 # lit prints "  Passed: N" and, when any, "  Failed: N" / "  Unexpectedly Passed: N".
 count() {
@@ -27,8 +32,9 @@ count() {
 lit_passed=$(count "Passed")
 lit_failed=$(( $(count "Failed") + $(count "Unexpectedly Passed") + $(count "Timed Out") ))
 # GoogleTest prints "[  PASSED  ] N tests." and "[  FAILED  ] N tests, listed below:".
-gtest_passed=$(grep -oE "\[  PASSED  \] [0-9]+" "$gtest_log" | grep -oE "[0-9]+$" || echo 0)
-gtest_failed=$(grep -oE "\[  FAILED  \] [0-9]+ tests?," "$gtest_log" | grep -oE "[0-9]+" || echo 0)
+sum() { grep -oE "$1" "$gtest_log" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}'; }
+gtest_passed=$(sum "\[  PASSED  \] [0-9]+")
+gtest_failed=$(sum "\[  FAILED  \] [0-9]+ tests?,")
 passed=$(( lit_passed + gtest_passed ))
 failed=$(( lit_failed + gtest_failed ))
 # A suite that crashed before printing its summary still counts as a failure.

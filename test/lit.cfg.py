@@ -19,7 +19,9 @@ config.environment["FILECHECK_OPTS"] = (
 )
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
-# Debian's python3 (with python3-jsonschema), whatever python3 is first on PATH.
+# Debian's python3 (with python3-jsonschema and numpy), whatever python3 is
+# first on PATH.
+config.substitutions.append(("%debian-python", "/usr/bin/python3"))
 config.substitutions.append(
     ("%validate-schema",
      "/usr/bin/python3 " + os.path.join(config.test_source_root, "Docs",
@@ -29,6 +31,6 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.moe_tools_dir, config.llvm_tools_dir]
-tools = ["moe-opt", "moe-translate"]
+tools = ["moe-opt", "moe-translate", "moe-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -311,11 +311,17 @@ LogicalResult SharedExpertOp::verify() {
                                        getDown().getType(), gate, "")) ||
       failed(shapes.check("result", getResult().getType(), {"T", "H"})))
     return failure();
+  // The result is the input's type, or f32 to be summed with the routed
+  // experts before a single rounding.
+  Type resultElement = getResult().getType().getElementType();
+  if (!resultElement.isF32() &&
+      failed(shapes.sameElementType("input", getInput().getType(), "result",
+                                    getResult().getType())))
+    return failure();
   return verifySameElementTypes(shapes, getInput().getType(),
                                 {{"gate_up", getGateUp().getType()},
                                  {"down", getDown().getType()},
-                                 {"gate", gate},
-                                 {"result", getResult().getType()}});
+                                 {"gate", gate}});
 }
 
 LogicalResult LayerOp::verify() {

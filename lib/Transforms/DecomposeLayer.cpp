@@ -58,15 +58,20 @@ struct DecomposeLayerPattern : OpRewritePattern<LayerOp> {
         dispatch.getPermutation(), dispatch.getOffsets(), layer.getGateUp(),
         layer.getDown(), layer.getGateUpBias(), layer.getDownBias(), rowScale,
         layer.getFfn(), rewriter.getI64IntegerAttr(topK));
-    Value result = CombineOp::create(rewriter, loc, inputType, experts,
+    // With a shared expert, both halves stay in f32 and the sum is rounded
+    // to the storage type once, not each half separately.
+    bool hasShared = static_cast<bool>(layer.getSharedGateUp());
+    auto partType = hasShared ? inputType.clone(f32) : inputType;
+    Value result = CombineOp::create(rewriter, loc, partType, experts,
                                      dispatch.getPermutation(), combineWeights,
                                      rewriter.getI64IntegerAttr(topK));
-
-    if (layer.getSharedGateUp()) {
+    if (hasShared) {
       Value shared = SharedExpertOp::create(
-          rewriter, loc, inputType, input, layer.getSharedGateUp(),
+          rewriter, loc, partType, input, layer.getSharedGateUp(),
           layer.getSharedDown(), layer.getSharedGate(), layer.getFfn());
       result = arith::AddFOp::create(rewriter, loc, result, shared);
+      if (partType != inputType)
+        result = arith::TruncFOp::create(rewriter, loc, inputType, result);
     }
     rewriter.replaceOp(layer, result);
     return success();

@@ -16,7 +16,8 @@ func.func @mixtral(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x
   return %0 : tensor<?x64xbf16>
 }
 
-// Correction bias goes to the gate; a shared expert is added to the combine.
+// Correction bias goes to the gate; a shared expert is added to the combine
+// (in f32 both, here the storage type).
 // CHECK-LABEL: func.func @deepseek(
 // CHECK-SAME: %[[X:.*]]: tensor<4x64xf32>, %[[RW:.*]]: tensor<16x64xf32>, %[[CB:.*]]: tensor<16xf32>, %[[GU:.*]]: tensor<16x64x64xf32>, %[[D:.*]]: tensor<16x64x32xf32>, %[[SGU:.*]]: tensor<128x64xf32>, %[[SD:.*]]: tensor<64x64xf32>)
 // CHECK: %[[LOGITS:.*]] = moe.router %[[X]], %[[RW]]
@@ -38,9 +39,11 @@ func.func @deepseek(%x: tensor<4x64xf32>, %rw: tensor<16x64xf32>, %cb: tensor<16
 // CHECK: %[[W:.*]], %[[IDS:.*]] = moe.gate %{{.*}} routing <scoring = sigmoid_after_topk, topK = 1, placement = input>
 // CHECK: %[[PERM:.*]], %[[OFF:.*]] = moe.dispatch %[[IDS]]
 // CHECK: %[[ROWS:.*]] = moe.experts %{{.*}}, %[[PERM]], %[[OFF]], %{{.*}}, %{{.*}} row_scale %[[W]] ffn <activation = silu_glu> {top_k = 1 : i64}
-// CHECK: %[[ROUTED:.*]] = moe.combine %[[ROWS]], %[[PERM]] {top_k = 1 : i64} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xbf16>
-// CHECK: moe.shared_expert
-// CHECK: arith.addf %[[ROUTED]]
+// CHECK: %[[ROUTED:.*]] = moe.combine %[[ROWS]], %[[PERM]] {top_k = 1 : i64} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+// CHECK: %[[SHARED:.*]] = moe.shared_expert {{.*}} -> tensor<?x64xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %[[ROUTED]], %[[SHARED]] : tensor<?x64xf32>
+// CHECK: %[[OUT:.*]] = arith.truncf %[[SUM]] : tensor<?x64xf32> to tensor<?x64xbf16>
+// CHECK: return %[[OUT]]
 func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x64x64xbf16>, %d: tensor<4x64x32xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {
   %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd) routing <scoring = sigmoid_after_topk, topK = 1, placement = input> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<4x64xbf16>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
   return %0 : tensor<?x64xbf16>

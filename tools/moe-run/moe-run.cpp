@@ -59,6 +59,11 @@ llvm::cl::opt<std::string> saveWeights(
     llvm::cl::desc("write the weights used (safetensors, HF names)"));
 llvm::cl::opt<std::string>
     saveInput("save-input", llvm::cl::desc("write the input used"));
+llvm::cl::opt<double> tieTolerance(
+    "tie-tolerance", llvm::cl::init(1e-6),
+    llvm::cl::desc("--check skips tokens whose expert choice is decided by a "
+                   "score margin below this (0: compare every token; exact "
+                   "ties go to the lower expert index in both)"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -305,7 +310,7 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
   }
   if (check) {
-    auto expected = ref::forward(cfg, hfWeights, input);
+    auto expected = ref::forward(cfg, hfWeights, input, tieTolerance);
     if (!expected)
       return fail(expected.takeError());
     if (!compare(*output, *expected, dtype, cfg.hidden))
