@@ -425,11 +425,12 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
       weights = ops.mapWithRow(
           weights, denominator, b.getF32Type(),
           [&](OpBuilder &nb, Location nloc, Value w, Value d, Value) -> Value {
-            Value withEpsilon = arith::AddFOp::create(
-                nb, nloc, d,
-                arith::ConstantOp::create(nb, nloc,
-                                          nb.getF32FloatAttr(epsilon)));
-            return arith::DivFOp::create(nb, nloc, w, withEpsilon);
+            if (epsilon != 0.0)
+              d = arith::AddFOp::create(
+                  nb, nloc, d,
+                  arith::ConstantOp::create(nb, nloc,
+                                            nb.getF32FloatAttr(epsilon)));
+            return arith::DivFOp::create(nb, nloc, w, d);
           });
     }
     double scale = routing.getScalingFactor().convertToDouble();
