@@ -6,11 +6,13 @@
 #include "moe/SafeTensors/SafeTensors.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
@@ -118,6 +120,33 @@ struct Descriptor {
   int64_t offset() const { return words[2]; }
 };
 
+/// LLVM's default O<level> pipeline for `machine`, run on `module`.
+llvm::Error optimizeModule(llvm::Module &module, unsigned level,
+                           llvm::TargetMachine *machine) {
+  llvm::OptimizationLevel levels[] = {
+      llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
+      llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
+  if (level > 3)
+    return llvm::createStringError("optimization level %u is not 0-3", level);
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = tuning.LoopInterleaving = true;
+  tuning.LoopVectorization = tuning.SLPVectorization = true;
+  llvm::PassBuilder builder(machine, tuning);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm =
+      builder.buildPerModuleDefaultPipeline(levels[level]);
+  mpm.run(module, mam);
+  return llvm::Error::success();
+}
+
 st::DType storageType(DType dtype) {
   switch (dtype) {
   case DType::f32:
@@ -141,6 +170,17 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
                        const MoeLayerDesc &group, unsigned optLevel) {
+  static bool initialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialized;
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  context->appendDialectRegistry(registry);
+
   // Build a module holding only this layer shape.
   ModelDesc single = model;
   single.moeLayers = {group};
@@ -170,58 +210,74 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");
 
-  static bool initialized = [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    return true;
-  }();
-  (void)initialized;
-  DialectRegistry registry;
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
-  context->appendDialectRegistry(registry);
-
+  // Optimize for this CPU (its vector width and cost model), not a generic
+  // x86-64.
+  auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!hostBuilder)
+    return hostBuilder.takeError();
+  auto hostMachine = hostBuilder->createTargetMachine();
+  if (!hostMachine)
+    return hostMachine.takeError();
+  // ExecutionEngineOptions::transformer is a function_ref: the callable
+  // must be a named object that outlives create(), not a temporary.
+  auto optimize = [optLevel,
+                   machine = hostMachine->get()](llvm::Module *m) -> llvm::Error {
+    return optimizeModule(*m, optLevel, machine);
+  };
   ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
-                                                  /*targetMachine=*/nullptr);
+  options.transformer = optimize;
   // memrefCopy and friends, which the memref lowering may call.
   static const std::string runnerUtils = MOE_MLIR_C_RUNNER_UTILS;
   llvm::StringRef libraries[] = {runnerUtils};
   options.sharedLibPaths = libraries;
-  auto engine = ExecutionEngine::create(*module, options);
+  // The engine generates code with the same host machine the optimizer
+  // assumed.
+  auto codegenMachine = hostBuilder->createTargetMachine();
+  if (!codegenMachine)
+    return codegenMachine.takeError();
+  auto engine =
+      ExecutionEngine::create(*module, options, std::move(*codegenMachine));
   if (!engine)
     return engine.takeError();
   layer->engine = std::move(*engine);
   return layer;
 }
 
-llvm::Expected<::moe::HostTensor>
-CompiledLayer::run(const ::moe::HostTensor &input,
-                   llvm::ArrayRef<::moe::HostTensor> kernelWeights) const {
-  if (input.shape.size() != 2 || input.shape[1] != hidden)
-    return llvm::createStringError(
-        "moe-run: hidden_states must be [tokens, %lld]",
-        static_cast<long long>(hidden));
+llvm::Error
+CompiledLayer::setWeights(llvm::ArrayRef<::moe::HostTensor> kernelWeights) {
   if (kernelWeights.size() != weightShapes.size())
     return llvm::createStringError("moe-run: expected %zu weight tensors, got "
                                    "%zu",
                                    weightShapes.size(), kernelWeights.size());
-  st::DType storage = storageType(dtype);
-  std::vector<std::vector<uint8_t>> buffers;
-  std::vector<Descriptor> descriptors;
-  buffers.push_back(encode(storage, input.data));
-  descriptors.emplace_back(buffers.back().data(), input.shape);
+  weightBuffers.clear();
   for (auto [index, tensor] : llvm::enumerate(kernelWeights)) {
-    if (tensor.shape != weightShapes[index])
+    if (tensor.shape != weightShapes[index] ||
+        tensor.numElements() != static_cast<int64_t>(tensor.data.size()))
       return llvm::createStringError(
-          "moe-run: weight argument %zu has the wrong shape", index);
-    if (tensor.numElements() != static_cast<int64_t>(tensor.data.size()))
-      return llvm::createStringError(
-          "moe-run: weight argument %zu holds the wrong number of values",
-          index);
-    buffers.push_back(encode(weightTypes[index], tensor.data));
-    descriptors.emplace_back(buffers.back().data(), tensor.shape);
+          "moe-run: weight argument %zu has the wrong shape or size", index);
+    weightBuffers.push_back(encode(weightTypes[index], tensor.data));
   }
+  return llvm::Error::success();
+}
+
+llvm::Expected<::moe::HostTensor>
+CompiledLayer::run(const ::moe::HostTensor &input) const {
+  if (input.shape.size() != 2 || input.shape[1] != hidden ||
+      input.numElements() != static_cast<int64_t>(input.data.size()))
+    return llvm::createStringError(
+        "moe-run: hidden_states must be [tokens, %lld]",
+        static_cast<long long>(hidden));
+  if (weightBuffers.size() != weightShapes.size())
+    return llvm::createStringError("moe-run: run() before setWeights()");
+  st::DType storage = storageType(dtype);
+  std::vector<uint8_t> inputBuffer = encode(storage, input.data);
+  // The descriptors point into the buffers; the compiled code only reads
+  // its arguments.
+  std::vector<Descriptor> descriptors;
+  descriptors.emplace_back(inputBuffer.data(), input.shape);
+  for (auto [index, buffer] : llvm::enumerate(weightBuffers))
+    descriptors.emplace_back(const_cast<uint8_t *>(buffer.data()),
+                             weightShapes[index]);
 
   Descriptor result(2);
   std::vector<void *> pointers;

@@ -295,7 +295,9 @@ int main(int argc, char **argv) {
   auto layer = CompiledLayer::compile(&context, *model, *group, optLevel);
   if (!layer)
     return fail(layer.takeError());
-  auto output = (*layer)->run(input, *packed);
+  if (llvm::Error e = (*layer)->setWeights(*packed))
+    return fail(std::move(e));
+  auto output = (*layer)->run(input);
   if (!output)
     return fail(output.takeError());
 

@@ -39,12 +39,13 @@ public:
   compile(MLIRContext *context, const ModelDesc &model,
           const MoeLayerDesc &group, unsigned optLevel = 3);
 
-  /// Runs the layer on `input` [T, H] with the weights in the kernels'
-  /// layout (weights::packForKernels). Values are rounded to the model's
+  /// Converts the weights in the kernels' layout (weights::packForKernels)
+  /// to their storage types and keeps them for every later run().
+  llvm::Error setWeights(llvm::ArrayRef<::moe::HostTensor> kernelWeights);
+
+  /// Runs the layer on `input` [T, H]. Values are rounded to the model's
   /// dtype on the way in; the result [T, H] holds the dtype's values.
-  llvm::Expected<::moe::HostTensor>
-  run(const ::moe::HostTensor &input,
-      llvm::ArrayRef<::moe::HostTensor> kernelWeights) const;
+  llvm::Expected<::moe::HostTensor> run(const ::moe::HostTensor &input) const;
 
   /// The storage type of activations and weights.
   DType getDType() const { return dtype; }
@@ -58,6 +59,8 @@ private:
   /// Static shape and storage type of each weight argument.
   std::vector<std::vector<int64_t>> weightShapes;
   std::vector<::moe::safetensors::DType> weightTypes;
+  /// The weights in their storage types, set by setWeights().
+  std::vector<std::vector<uint8_t>> weightBuffers;
   int64_t hidden = 0;
 };
 
