@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The main job on a bundled example: import a real model description
 # (Mixtral-8x7B's Hugging Face config.json), verify it, decompose each MoE
-# layer into router / gate / dispatch / experts / combine, and export it back
-# to moe-opt's own schema. Installs and builds first.
+# layer, lower it for the CPU down to the LLVM dialect, export it back to
+# moe-opt's own schema; then compile and run a reduced Mixtral layer (same
+# routing, smaller sizes) on the CPU and check it against the fp64
+# reference. Installs and builds first.
 #
-# Usage: scripts/run-example.sh [MODEL.json]   (default: examples/mixtral-8x7b.config.json)
+# Usage: scripts/run-example.sh [MODEL.json [REDUCED_MODEL.json]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 
 model=${1:-examples/mixtral-8x7b.config.json}
+reduced=${2:-examples/mixtral-reduced.config.json}
 out=build/example
 mkdir -p "$out"
 name=$(basename "$model" .json)
@@ -22,7 +25,15 @@ echo "== moe-opt --moe-prepare ($out/$name.prepared.mlir)"
 build/bin/moe-opt "$model" --moe-prepare -o "$out/$name.prepared.mlir"
 cat "$out/$name.prepared.mlir"
 
+echo "== moe-opt --moe-to-llvm-cpu ($out/$name.llvm.mlir)"
+build/bin/moe-opt "$model" --moe-to-llvm-cpu -o "$out/$name.llvm.mlir"
+grep -c "" "$out/$name.llvm.mlir" | xargs echo "   lines of LLVM dialect:"
+
 echo "== exported in moe-opt's schema ($out/$name.moe.json)"
 build/bin/moe-translate --export-moe-json "$out/$name.mlir" -o "$out/$name.moe.json"
 cat "$out/$name.moe.json"
+
+echo "== $reduced: layer 0 compiled and run on the CPU, 16 tokens, checked"
+build/bin/moe-run "$reduced" --layer 0 --seed 1 --tokens 16 --check \
+  --output "$out/$(basename "$reduced" .json).output.safetensors"
 echo "== ok"
