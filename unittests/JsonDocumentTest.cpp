@@ -85,6 +85,27 @@ TEST(JsonDocument, NestingUpToTheLimitIsAccepted) {
   EXPECT_TRUE(doc->root().is_array());
 }
 
+TEST(JsonDocument, DuplicateKeysAreRefused) {
+  // nlohmann would keep the second silently; a config that says
+  // num_experts twice is ambiguous.
+  JsonFixture f("{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}}");
+  EXPECT_FALSE(JsonDocument::parse(f.sourceMgr, &f.context));
+  ASSERT_EQ(f.messages.size(), 1u);
+  EXPECT_EQ(f.messages[0],
+            "1:1: malformed JSON: key 'c' appears twice in one object");
+}
+
+TEST(JsonDocument, NulBytesAreRefused) {
+  // nlohmann's lexer would stop at the NUL and accept "{}".
+  std::string text = "{}\n";
+  text += '\0';
+  text += "garbage";
+  JsonFixture f(text);
+  EXPECT_FALSE(JsonDocument::parse(f.sourceMgr, &f.context));
+  ASSERT_EQ(f.messages.size(), 1u);
+  EXPECT_EQ(f.messages[0], "2:1: malformed JSON: NUL byte");
+}
+
 TEST(JsonDocument, ErrorsArePrefixedWithThePath) {
   JsonFixture f("{\"a\": {\"b\": 2}}");
   auto doc = JsonDocument::parse(f.sourceMgr, &f.context);

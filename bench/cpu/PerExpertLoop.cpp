@@ -106,12 +106,13 @@ moe::bench::perExpertLoop(const ref::LayerConfig &cfg,
     for (size_t r = 0; r < routed.size(); ++r)
       std::copy_n(&x.data[routed[r].first * hidden], hidden,
                   &gathered[r * hidden]);
-    std::vector<float> out =
-        ffn(gathered.data(), routed.size(), hidden, inter,
-            &gateUp.data[e * 2 * inter * hidden], &down.data[e * hidden * inter]);
+    std::vector<float> out = ffn(gathered.data(), routed.size(), hidden, inter,
+                                 &gateUp.data[e * 2 * inter * hidden],
+                                 &down.data[e * hidden * inter]);
     for (size_t r = 0; r < routed.size(); ++r)
       for (int64_t h = 0; h < hidden; ++h)
-        y[routed[r].first * hidden + h] += routed[r].second * out[r * hidden + h];
+        y[routed[r].first * hidden + h] +=
+            routed[r].second * out[r * hidden + h];
   }
   if (cfg.sharedIntermediate > 0) {
     std::vector<float> shared =

@@ -1,4 +1,4 @@
-//===- PerExpertLoop.h - the straightforward MoE loop, as a baseline -*- C++ -*-===//
+//===- PerExpertLoop.h - the plain per-expert MoE loop ----------*- C++ -*-===//
 //
 // The per-expert loop that Hugging Face's modeling code writes: route every
 // token, then for each expert gather its tokens and run plain f32 GEMM

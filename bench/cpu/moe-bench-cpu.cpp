@@ -50,8 +50,7 @@ template <typename Fn> double timeIt(Fn fn) {
   do {
     auto t0 = Clock::now();
     fn();
-    samples.push_back(
-        std::chrono::duration<double>(Clock::now() - t0).count());
+    samples.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   } while (std::chrono::duration<double>(Clock::now() - start).count() <
                minTime &&
            samples.size() < 1000);
@@ -60,11 +59,6 @@ template <typename Fn> double timeIt(Fn fn) {
   return samples[samples.size() / 2];
 }
 
-st::DType storageType(DType dtype) {
-  return dtype == DType::f32   ? st::DType::F32
-         : dtype == DType::f16 ? st::DType::F16
-                               : st::DType::BF16;
-}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -99,15 +93,12 @@ int main(int argc, char **argv) {
     const MoeLayerDesc &group = model->moeLayers.front();
     int64_t layerIndex = group.layers.front();
     ::moe::ref::LayerConfig cfg = makeLayerConfig(*model, group, layerIndex);
-    st::DType storage = storageType(model->dtype);
+    st::DType storage = toStorageType(model->dtype);
 
     ::moe::TensorMap hf = ::moe::weights::randomHfWeights(cfg, 1);
     for (auto &[name, tensor] : hf)
       for (float &v : tensor.data)
-        v = st::roundTo(llvm::StringRef(name).ends_with("correction_bias")
-                            ? st::DType::F32
-                            : storage,
-                        v);
+        v = st::roundTo(hfStorageType(name, model->dtype), v);
     auto packed = ::moe::weights::packForKernels(cfg, hf);
     if (!packed) {
       llvm::errs() << llvm::toString(packed.takeError()) << "\n";

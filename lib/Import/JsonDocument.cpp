@@ -1,6 +1,7 @@
 //===- JsonDocument.cpp - JSON parsing with value locations ---------------===//
 
 #include "moe/Import/JsonDocument.h"
+#include "moe/Support/JsonParser.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/MLIRContext.h"
@@ -21,62 +22,6 @@ std::string mlir::moe::jsonPathJoin(llvm::StringRef parent, size_t index) {
 static constexpr unsigned kMaxJsonDepth = 64;
 
 namespace {
-/// Builds the DOM through nlohmann's own SAX DOM builder, but keeps the
-/// parse error (position and message) instead of throwing it.
-class DomBuilder {
-public:
-  explicit DomBuilder(Json &root) : dom(root, /*allow_exceptions=*/false) {}
-
-  bool null() { return dom.null(); }
-  bool boolean(bool v) { return dom.boolean(v); }
-  bool number_integer(Json::number_integer_t v) {
-    return dom.number_integer(v);
-  }
-  bool number_unsigned(Json::number_unsigned_t v) {
-    return dom.number_unsigned(v);
-  }
-  bool number_float(Json::number_float_t v, const std::string &s) {
-    return dom.number_float(v, s);
-  }
-  bool string(std::string &v) { return dom.string(v); }
-  bool binary(Json::binary_t &v) { return dom.binary(v); }
-  bool start_object(std::size_t n) { return enter() && dom.start_object(n); }
-  bool key(std::string &k) { return dom.key(k); }
-  bool end_object() {
-    --depth;
-    return dom.end_object();
-  }
-  bool start_array(std::size_t n) { return enter() && dom.start_array(n); }
-  bool end_array() {
-    --depth;
-    return dom.end_array();
-  }
-  bool parse_error(std::size_t position, const std::string &lastToken,
-                   const nlohmann::detail::exception &ex) {
-    errorPosition = position;
-    errorMessage = ex.what();
-    return dom.parse_error(position, lastToken, ex);
-  }
-
-  std::optional<size_t> errorPosition;
-  std::string errorMessage;
-  bool tooDeep = false;
-
-private:
-  /// Model descriptions are a few levels deep; refusing absurd nesting keeps
-  /// the path table (one entry per value, each path as long as its depth)
-  /// small on hostile input.
-  bool enter() {
-    if (++depth <= kMaxJsonDepth)
-      return true;
-    tooDeep = true;
-    return false;
-  }
-
-  unsigned depth = 0;
-  nlohmann::detail::json_sax_dom_parser<Json> dom;
-};
-
 /// Records where every value of a well-formed JSON text starts. Iterative,
 /// so hostile nesting depth cannot overflow the stack.
 class PositionScanner {
@@ -188,23 +133,38 @@ JsonDocument::parse(const llvm::SourceMgr &sourceMgr, MLIRContext *context) {
       new JsonDocument(context, buffer->getBufferIdentifier().str()));
   llvm::StringRef text = buffer->getBuffer();
 
-  DomBuilder builder(doc->rootValue);
-  bool ok = Json::sax_parse(text.begin(), text.end(), &builder,
-                            Json::input_format_t::json, /*strict=*/true);
-  if (builder.tooDeep) {
+  ::moe::JsonParseResult parsed =
+      ::moe::parseJson(text.begin(), text.end(), kMaxJsonDepth,
+                       /*rejectDuplicateKeys=*/true);
+  if (parsed.tooDeep) {
     mlir::emitError(FileLineColLoc::get(context, doc->fileName, 1, 1))
         << "malformed JSON: objects and arrays nested deeper than "
         << kMaxJsonDepth << " levels";
     return nullptr;
   }
-  if (!ok || builder.errorPosition) {
-    size_t offset = builder.errorPosition.value_or(text.size());
+  if (parsed.duplicateKey) {
+    // The scanner below cannot place a key that appears twice, so the error
+    // points at the document; the message names the key.
+    mlir::emitError(FileLineColLoc::get(context, doc->fileName, 1, 1))
+        << "malformed JSON: key '" << *parsed.duplicateKey
+        << "' appears twice in one object";
+    return nullptr;
+  }
+  if (parsed.nulByte) {
+    auto [line, column] = sourceMgr.getLineAndColumn(
+        llvm::SMLoc::getFromPointer(text.begin() + *parsed.nulByte));
+    mlir::emitError(FileLineColLoc::get(context, doc->fileName, line, column))
+        << "malformed JSON: NUL byte";
+    return nullptr;
+  }
+  if (parsed.errorPosition) {
+    size_t offset = *parsed.errorPosition;
     // nlohmann counts the offending character as consumed.
     offset = std::min(offset > 0 ? offset - 1 : 0, text.size());
     auto [line, column] = sourceMgr.getLineAndColumn(
         llvm::SMLoc::getFromPointer(text.begin() + offset));
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
-    llvm::StringRef message = builder.errorMessage;
+    llvm::StringRef message = parsed.errorMessage;
     if (message.starts_with("[json.exception."))
       message = message.split("] ").second;
     if (message.empty())
@@ -213,6 +173,7 @@ JsonDocument::parse(const llvm::SourceMgr &sourceMgr, MLIRContext *context) {
         << "malformed JSON: " << message;
     return nullptr;
   }
+  doc->rootValue = std::move(parsed.value);
   PositionScanner(text, doc->positions).run();
   return doc;
 }

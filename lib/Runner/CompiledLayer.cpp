@@ -23,6 +23,23 @@ using namespace mlir::moe;
 namespace st = ::moe::safetensors;
 namespace ref = ::moe::ref;
 
+st::DType mlir::moe::toStorageType(DType dtype) {
+  switch (dtype) {
+  case DType::f32:
+    return st::DType::F32;
+  case DType::f16:
+    return st::DType::F16;
+  case DType::bf16:
+    return st::DType::BF16;
+  }
+  llvm_unreachable("unknown dtype");
+}
+
+st::DType mlir::moe::hfStorageType(llvm::StringRef name, DType dtype) {
+  return name.ends_with("e_score_correction_bias") ? st::DType::F32
+                                                   : toStorageType(dtype);
+}
+
 const MoeLayerDesc *mlir::moe::findLayerGroup(const ModelDesc &model,
                                               int64_t layer) {
   for (const MoeLayerDesc &group : model.moeLayers)
@@ -56,11 +73,10 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
     cfg.scoring = ref::Scoring::SigmoidAfterTopK;
     break;
   }
-  cfg.normalization = r.normalization == Normalization::sum
-                          ? ref::Normalization::Sum
-                      : r.normalization == Normalization::pnorm
-                          ? ref::Normalization::PNorm
-                          : ref::Normalization::None;
+  cfg.normalization =
+      r.normalization == Normalization::sum     ? ref::Normalization::Sum
+      : r.normalization == Normalization::pnorm ? ref::Normalization::PNorm
+                                                : ref::Normalization::None;
   cfg.normP = r.normP;
   cfg.normEpsilon = r.normEpsilon;
   cfg.nGroup = r.nGroup;
@@ -147,18 +163,6 @@ llvm::Error optimizeModule(llvm::Module &module, unsigned level,
   return llvm::Error::success();
 }
 
-st::DType storageType(DType dtype) {
-  switch (dtype) {
-  case DType::f32:
-    return st::DType::F32;
-  case DType::f16:
-    return st::DType::F16;
-  case DType::bf16:
-    return st::DType::BF16;
-  }
-  llvm_unreachable("unknown dtype");
-}
-
 /// The bytes of `values` in `dtype`.
 std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
   return st::makeTensor("", dtype, {static_cast<int64_t>(values.size())},
@@ -200,9 +204,9 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
     layer->weightShapes.emplace_back(tensor.getShape().begin(),
                                      tensor.getShape().end());
     // The model dtype, except DeepSeek-V3's f32 correction bias.
-    layer->weightTypes.push_back(
-        tensor.getElementType().isF32() ? st::DType::F32
-                                        : storageType(model.dtype));
+    layer->weightTypes.push_back(tensor.getElementType().isF32()
+                                     ? st::DType::F32
+                                     : toStorageType(model.dtype));
   }
 
   PassManager pm(context);
@@ -220,8 +224,8 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
     return hostMachine.takeError();
   // ExecutionEngineOptions::transformer is a function_ref: the callable
   // must be a named object that outlives create(), not a temporary.
-  auto optimize = [optLevel,
-                   machine = hostMachine->get()](llvm::Module *m) -> llvm::Error {
+  auto optimize =
+      [optLevel, machine = hostMachine->get()](llvm::Module *m) -> llvm::Error {
     return optimizeModule(*m, optLevel, machine);
   };
   ExecutionEngineOptions options;
@@ -269,7 +273,7 @@ CompiledLayer::run(const ::moe::HostTensor &input) const {
         static_cast<long long>(hidden));
   if (weightBuffers.size() != weightShapes.size())
     return llvm::createStringError("moe-run: run() before setWeights()");
-  st::DType storage = storageType(dtype);
+  st::DType storage = toStorageType(dtype);
   std::vector<uint8_t> inputBuffer = encode(storage, input.data);
   // The descriptors point into the buffers; the compiled code only reads
   // its arguments.

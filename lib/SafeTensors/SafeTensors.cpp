@@ -1,6 +1,7 @@
 //===- SafeTensors.cpp - Hugging Face safetensors files -------------------===//
 
 #include "moe/SafeTensors/SafeTensors.h"
+#include "moe/Support/JsonParser.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
@@ -269,75 +270,6 @@ static constexpr uint64_t kMaxHeaderSize = 100u << 20;
 /// A header is an object of objects of arrays; anything deeper is hostile.
 static constexpr unsigned kMaxHeaderDepth = 16;
 
-namespace {
-/// Builds the DOM through nlohmann's own SAX DOM builder without exceptions,
-/// keeping its parse error, refusing deep nesting and refusing duplicate
-/// keys: nlohmann would silently keep the last of two tensors of one name,
-/// and which one other readers keep is anyone's guess.
-class HeaderBuilder {
-public:
-  explicit HeaderBuilder(Json &root) : dom(root, /*allow_exceptions=*/false) {}
-
-  bool null() { return dom.null(); }
-  bool boolean(bool v) { return dom.boolean(v); }
-  bool number_integer(Json::number_integer_t v) {
-    return dom.number_integer(v);
-  }
-  bool number_unsigned(Json::number_unsigned_t v) {
-    return dom.number_unsigned(v);
-  }
-  bool number_float(Json::number_float_t v, const std::string &s) {
-    return dom.number_float(v, s);
-  }
-  bool string(std::string &v) { return dom.string(v); }
-  bool binary(Json::binary_t &v) { return dom.binary(v); }
-  bool start_object(std::size_t n) {
-    if (!enter())
-      return false;
-    keysSeen.emplace_back();
-    return dom.start_object(n);
-  }
-  bool key(std::string &k) {
-    if (!keysSeen.back().insert(k).second) {
-      duplicateKey = k;
-      return false;
-    }
-    return dom.key(k);
-  }
-  bool end_object() {
-    keysSeen.pop_back();
-    --depth;
-    return dom.end_object();
-  }
-  bool start_array(std::size_t n) { return enter() && dom.start_array(n); }
-  bool end_array() {
-    --depth;
-    return dom.end_array();
-  }
-  bool parse_error(std::size_t, const std::string &,
-                   const nlohmann::detail::exception &ex) {
-    errorMessage = ex.what();
-    return false;
-  }
-
-  std::string errorMessage;
-  std::optional<std::string> duplicateKey;
-  bool tooDeep = false;
-
-private:
-  bool enter() {
-    if (++depth <= kMaxHeaderDepth)
-      return true;
-    tooDeep = true;
-    return false;
-  }
-
-  unsigned depth = 0;
-  std::vector<std::set<std::string>> keysSeen;
-  nlohmann::detail::json_sax_dom_parser<Json> dom;
-};
-} // namespace
-
 /// Reads a JSON integer that must be >= 0 and fit in int64_t.
 static std::optional<int64_t> nonNegativeInt(const Json &value) {
   if (value.is_number_unsigned()) {
@@ -479,27 +411,23 @@ Expected<File> File::parse(std::unique_ptr<MemoryBuffer> buffer) {
   ArrayRef<uint8_t> headerBytes = bytes.slice(8, headerSize);
   ArrayRef<uint8_t> data = bytes.drop_front(8 + headerSize);
 
-  // nlohmann's lexer takes a NUL byte for the end of the input and would
-  // accept `{}` followed by anything after one; JSON allows NUL nowhere.
-  const uint8_t *nul = llvm::find(headerBytes, 0);
-  if (nul != headerBytes.end())
+  ::moe::JsonParseResult parsed = ::moe::parseJson(
+      reinterpret_cast<const char *>(headerBytes.begin()),
+      reinterpret_cast<const char *>(headerBytes.end()), kMaxHeaderDepth,
+      /*rejectDuplicateKeys=*/true);
+  if (parsed.nulByte)
     return fileError(file, "header is not valid JSON: NUL byte at offset " +
-                               Twine(nul - headerBytes.begin()) +
-                               " of the header");
-
-  Json header;
-  HeaderBuilder builder(header);
-  bool parsed = Json::sax_parse(headerBytes.begin(), headerBytes.end(),
-                                &builder, Json::input_format_t::json,
-                                /*strict=*/true);
-  if (builder.tooDeep)
+                               Twine(*parsed.nulByte) + " of the header");
+  if (parsed.tooDeep)
     return fileError(file, "header nests objects and arrays deeper than " +
                                Twine(kMaxHeaderDepth) + " levels");
-  if (builder.duplicateKey)
-    return fileError(file, "header has the key '" + *builder.duplicateKey +
-                               "' twice");
-  if (!parsed)
-    return fileError(file, "header is not valid JSON: " + builder.errorMessage);
+  // Two tensors of one name: which one other readers keep is anyone's guess.
+  if (parsed.duplicateKey)
+    return fileError(file,
+                     "header has the key '" + *parsed.duplicateKey + "' twice");
+  if (parsed.errorPosition)
+    return fileError(file, "header is not valid JSON: " + parsed.errorMessage);
+  Json header = std::move(parsed.value);
   if (!header.is_object())
     return fileError(file, "header is not a JSON object");
 

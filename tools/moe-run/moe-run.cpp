@@ -57,8 +57,8 @@ llvm::cl::opt<bool>
 llvm::cl::opt<std::string> saveWeights(
     "save-weights",
     llvm::cl::desc("write the weights used (safetensors, HF names)"));
-llvm::cl::opt<std::string>
-    saveInput("save-input", llvm::cl::desc("write the input used"));
+llvm::cl::opt<std::string> saveInput("save-input",
+                                     llvm::cl::desc("write the input used"));
 llvm::cl::opt<double> tieTolerance(
     "tie-tolerance", llvm::cl::init(1e-6),
     llvm::cl::desc("--check skips tokens whose expert choice is decided by a "
@@ -71,27 +71,12 @@ int fail(const llvm::Twine &message) {
   llvm::errs() << "moe-run: error: " << message << "\n";
   return 1;
 }
-int fail(llvm::Error error) {
-  return fail(llvm::toString(std::move(error)));
-}
-
-st::DType storageType(DType dtype) {
-  return dtype == DType::f32   ? st::DType::F32
-         : dtype == DType::f16 ? st::DType::F16
-                               : st::DType::BF16;
-}
+int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
 
 /// Rounds every value to what `dtype` can hold.
 void roundAll(HostTensor &tensor, st::DType dtype) {
   for (float &value : tensor.data)
     value = st::roundTo(dtype, value);
-}
-
-/// The storage type each Hugging Face tensor must have: the model's dtype,
-/// except DeepSeek-V3's correction bias, kept in f32 by its checkpoints.
-st::DType expectedType(llvm::StringRef name, DType dtype) {
-  return name.ends_with("e_score_correction_bias") ? st::DType::F32
-                                                   : storageType(dtype);
 }
 
 llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
@@ -103,16 +88,16 @@ llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
   for (const weights::TensorSpec &spec : weights::hfTensorSpecs(cfg)) {
     const st::TensorView *view = file->find(spec.name);
     if (!view)
-      return llvm::createStringError(
-          "%s: missing tensor '%s' (%s layer %lld)", weightsPath.c_str(),
-          spec.name.c_str(), cfg.family.c_str(),
-          static_cast<long long>(cfg.layer));
-    st::DType expected = expectedType(spec.name, dtype);
+      return llvm::createStringError("%s: missing tensor '%s' (%s layer %lld)",
+                                     weightsPath.c_str(), spec.name.c_str(),
+                                     cfg.family.c_str(),
+                                     static_cast<long long>(cfg.layer));
+    st::DType expected = hfStorageType(spec.name, dtype);
     if (view->dtype != expected)
-      return llvm::createStringError(
-          "%s: tensor '%s' is %s, expected %s", weightsPath.c_str(),
-          spec.name.c_str(), st::dtypeName(view->dtype).str().c_str(),
-          st::dtypeName(expected).str().c_str());
+      return llvm::createStringError("%s: tensor '%s' is %s, expected %s",
+                                     weightsPath.c_str(), spec.name.c_str(),
+                                     st::dtypeName(view->dtype).str().c_str(),
+                                     st::dtypeName(expected).str().c_str());
     map[spec.name] = HostTensor{view->shape, view->toFloats()};
   }
   if (llvm::Error error = weights::checkHfWeights(cfg, map))
@@ -132,18 +117,17 @@ readInput(const ref::LayerConfig &cfg) {
     return llvm::createStringError("%s: missing tensor 'hidden_states'",
                                    inputPath.c_str());
   if (view->shape.size() != 2 || view->shape[1] != cfg.hidden)
-    return llvm::createStringError(
-        "%s: 'hidden_states' must be [tokens, %lld]", inputPath.c_str(),
-        static_cast<long long>(cfg.hidden));
-  return std::make_pair(HostTensor{view->shape, view->toFloats()},
-                        view->dtype);
+    return llvm::createStringError("%s: 'hidden_states' must be [tokens, %lld]",
+                                   inputPath.c_str(),
+                                   static_cast<long long>(cfg.hidden));
+  return std::make_pair(HostTensor{view->shape, view->toFloats()}, view->dtype);
 }
 
 llvm::Error writeTensors(llvm::StringRef path, const TensorMap &map,
                          DType dtype) {
   std::vector<st::OwnedTensor> tensors;
   for (const auto &[name, tensor] : map)
-    tensors.push_back(st::makeTensor(name, expectedType(name, dtype),
+    tensors.push_back(st::makeTensor(name, hfStorageType(name, dtype),
                                      tensor.shape, tensor.data));
   return st::write(path, tensors);
 }
@@ -245,7 +229,7 @@ int main(int argc, char **argv) {
   }
   ref::LayerConfig cfg = makeLayerConfig(*model, *group, layerIndex);
   DType dtype = model->dtype;
-  st::DType storage = storageType(dtype);
+  st::DType storage = toStorageType(dtype);
 
   // Weights, rounded to the storage types they are kept in.
   TensorMap hfWeights;
@@ -257,7 +241,7 @@ int main(int argc, char **argv) {
   } else if (seed.getNumOccurrences()) {
     hfWeights = weights::randomHfWeights(cfg, seed);
     for (auto &[name, tensor] : hfWeights)
-      roundAll(tensor, expectedType(name, dtype));
+      roundAll(tensor, hfStorageType(name, dtype));
   } else {
     return fail("give --weights W.safetensors or --seed N");
   }
@@ -284,8 +268,8 @@ int main(int argc, char **argv) {
     if (llvm::Error e = writeTensors(saveWeights, hfWeights, dtype))
       return fail(std::move(e));
   if (!saveInput.empty())
-    if (llvm::Error e = st::write(saveInput, {st::makeTensor(
-                                                 "hidden_states", outputType,
+    if (llvm::Error e =
+            st::write(saveInput, {st::makeTensor("hidden_states", outputType,
                                                  input.shape, input.data)}))
       return fail(std::move(e));
 
@@ -302,8 +286,8 @@ int main(int argc, char **argv) {
     return fail(output.takeError());
 
   llvm::outs() << "moe-run: " << model->name << " layer " << layerIndex << " ("
-               << cfg.family << ", " << stringifyDType(dtype) << "): "
-               << input.shape[0] << " tokens, " << cfg.numExperts
+               << cfg.family << ", " << stringifyDType(dtype)
+               << "): " << input.shape[0] << " tokens, " << cfg.numExperts
                << " experts, top-" << cfg.topK << "\n";
   if (!outputPath.empty()) {
     if (llvm::Error e = st::write(

@@ -28,6 +28,14 @@ namespace mlir::moe {
                                         const MoeLayerDesc &group,
                                         int64_t layer);
 
+/// The safetensors storage type of a model dtype.
+::moe::safetensors::DType toStorageType(DType dtype);
+
+/// The storage type a Hugging Face tensor of a `dtype` model has: the
+/// model's dtype, except DeepSeek-V3's correction bias, kept in f32 by its
+/// checkpoints.
+::moe::safetensors::DType hfStorageType(llvm::StringRef name, DType dtype);
+
 /// The group of `model` that computes decoder layer `layer`, or null.
 const MoeLayerDesc *findLayerGroup(const ModelDesc &model, int64_t layer);
 

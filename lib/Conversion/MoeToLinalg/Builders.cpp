@@ -68,14 +68,14 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
   SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
                                  AffineMap::get(3, 0, {n, k}, ctx),
                                  AffineMap::get(3, 0, {m, n}, ctx)};
-  SmallVector<utils::IteratorType> iterators = {
-      utils::IteratorType::parallel, utils::IteratorType::parallel,
-      utils::IteratorType::reduction};
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
   auto generic = linalg::GenericOp::create(
       b, loc, resultType, ValueRange{input, weight}, ValueRange{init}, maps,
       iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value product = arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]),
-                                              toF32(nb, nloc, args[1]));
+        Value product = arith::MulFOp::create(
+            nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, args[1]));
         Value sum = arith::AddFOp::create(nb, nloc, args[2], product);
         linalg::YieldOp::create(nb, nloc, sum);
       });
@@ -96,8 +96,8 @@ Value mlir::moe::buildAddRowBias(OpBuilder &b, Location loc, Value matrix,
       b, loc, type, ValueRange{matrix, bias}, ValueRange{init}, maps,
       {utils::IteratorType::parallel, utils::IteratorType::parallel},
       [](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value sum = arith::AddFOp::create(nb, nloc, args[0],
-                                          toF32(nb, nloc, args[1]));
+        Value sum =
+            arith::AddFOp::create(nb, nloc, args[0], toF32(nb, nloc, args[1]));
         linalg::YieldOp::create(nb, nloc, sum);
       });
   return generic.getResult(0);
@@ -127,15 +127,23 @@ Value mlir::moe::buildConvert(OpBuilder &b, Location loc, Value tensor,
   Type from = getElementTypeOrSelf(tensor.getType());
   if (from == elementType)
     return tensor;
-  bool widen = from.getIntOrFloatBitWidth() < elementType.getIntOrFloatBitWidth();
-  return buildMap(b, loc, tensor, elementType,
-                  [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                    if (widen)
-                      return arith::ExtFOp::create(nb, nloc, elementType,
-                                                   args[0]);
-                    return arith::TruncFOp::create(nb, nloc, elementType,
-                                                   args[0]);
-                  });
+  bool widen =
+      from.getIntOrFloatBitWidth() < elementType.getIntOrFloatBitWidth();
+  return buildMap(
+      b, loc, tensor, elementType,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        if (widen)
+          return arith::ExtFOp::create(nb, nloc, elementType, args[0]);
+        return arith::TruncFOp::create(nb, nloc, elementType, args[0]);
+      });
+}
+
+Value mlir::moe::buildResult(OpBuilder &b, Location loc, Value f32Tensor,
+                             RankedTensorType resultType) {
+  Value result = buildConvert(b, loc, f32Tensor, resultType.getElementType());
+  if (result.getType() != resultType)
+    result = tensor::CastOp::create(b, loc, resultType, result);
+  return result;
 }
 
 static Value f32Constant(OpBuilder &b, Location loc, double value) {
@@ -154,15 +162,17 @@ Value mlir::moe::buildActivation(OpBuilder &b, Location loc, FfnAttr ffn,
                                  Value gate, Value up) {
   switch (ffn.getActivation()) {
   case Activation::silu_glu: {
-    Value silu = arith::MulFOp::create(b, loc, gate, buildSigmoid(b, loc, gate));
+    Value silu =
+        arith::MulFOp::create(b, loc, gate, buildSigmoid(b, loc, gate));
     return arith::MulFOp::create(b, loc, silu, up);
   }
   case Activation::gelu_glu: {
     // Exact GELU: 0.5 * g * (1 + erf(g / sqrt(2))).
-    Value scaled = arith::MulFOp::create(b, loc, gate,
-                                         f32Constant(b, loc, M_SQRT1_2));
+    Value scaled =
+        arith::MulFOp::create(b, loc, gate, f32Constant(b, loc, M_SQRT1_2));
     Value erf = math::ErfOp::create(b, loc, scaled);
-    Value onePlus = arith::AddFOp::create(b, loc, f32Constant(b, loc, 1.0), erf);
+    Value onePlus =
+        arith::AddFOp::create(b, loc, f32Constant(b, loc, 1.0), erf);
     Value half = arith::MulFOp::create(b, loc, gate, f32Constant(b, loc, 0.5));
     Value gelu = arith::MulFOp::create(b, loc, half, onePlus);
     return arith::MulFOp::create(b, loc, gelu, up);
@@ -179,10 +189,11 @@ Value mlir::moe::buildActivation(OpBuilder &b, Location loc, FfnAttr ffn,
         f32Constant(b, loc, -limit));
     Value glu = arith::MulFOp::create(
         b, loc, g,
-        buildSigmoid(b, loc,
-                     arith::MulFOp::create(b, loc, g,
-                                           f32Constant(b, loc, alpha))));
-    Value upPlusOne = arith::AddFOp::create(b, loc, u, f32Constant(b, loc, 1.0));
+        buildSigmoid(
+            b, loc,
+            arith::MulFOp::create(b, loc, g, f32Constant(b, loc, alpha))));
+    Value upPlusOne =
+        arith::AddFOp::create(b, loc, u, f32Constant(b, loc, 1.0));
     return arith::MulFOp::create(b, loc, upPlusOne, glu);
   }
   case Activation::relu:
@@ -217,17 +228,17 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
   if (ffn.isGated()) {
     Value gate = columnBlock(b, loc, hidden, 0, inter);
     Value up = columnBlock(b, loc, hidden, inter, inter);
-    activated = buildMap(b, loc, {gate, up}, b.getF32Type(),
-                         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                           return buildActivation(nb, nloc, ffn, args[0],
-                                                  args[1]);
-                         });
+    activated =
+        buildMap(b, loc, {gate, up}, b.getF32Type(),
+                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                   return buildActivation(nb, nloc, ffn, args[0], args[1]);
+                 });
   } else {
-    activated = buildMap(b, loc, hidden, b.getF32Type(),
-                         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                           return buildActivation(nb, nloc, ffn, Value(),
-                                                  args[0]);
-                         });
+    activated =
+        buildMap(b, loc, hidden, b.getF32Type(),
+                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                   return buildActivation(nb, nloc, ffn, Value(), args[0]);
+                 });
   }
   Value output = buildLinear(b, loc, activated, down);
   if (downBias)

@@ -48,6 +48,11 @@ Value buildMap(OpBuilder &b, Location loc, ValueRange inputs,
 /// Converts a float tensor to `elementType` (extf or truncf; no-op if same).
 Value buildConvert(OpBuilder &b, Location loc, Value tensor, Type elementType);
 
+/// Converts an f32 result to `resultType`'s element type and, if the static
+/// shape differs, casts it to `resultType`.
+Value buildResult(OpBuilder &b, Location loc, Value f32Tensor,
+                  RankedTensorType resultType);
+
 /// The sigmoid of a float scalar.
 Value buildSigmoid(OpBuilder &b, Location loc, Value x);
 

@@ -57,9 +57,9 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     // Routed row s = t * K + k.
     Value flat = tensor::CollapseShapeOp::create(
         b, loc, op.getIndices(), SmallVector<ReassociationIndices>{{0, 1}});
-    Value rows = arith::MulIOp::create(
-        b, loc, buildDim(b, loc, op.getIndices(), 0),
-        arith::ConstantIndexOp::create(b, loc, topK));
+    Value rows =
+        arith::MulIOp::create(b, loc, buildDim(b, loc, op.getIndices(), 0),
+                              arith::ConstantIndexOp::create(b, loc, topK));
 
     // Histogram of expert ids.
     auto countsType = RankedTensorType::get({numExperts}, b.getI32Type());
@@ -69,8 +69,8 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
                  [&](OpBuilder &nb, Location nloc, Value s, ValueRange iter) {
                    Value expert = indexOf(
                        nb, nloc, tensor::ExtractOp::create(nb, nloc, flat, s));
-                   Value count = tensor::ExtractOp::create(nb, nloc, iter[0],
-                                                           expert);
+                   Value count =
+                       tensor::ExtractOp::create(nb, nloc, iter[0], expert);
                    Value incremented =
                        arith::AddIOp::create(nb, nloc, count, oneI32);
                    Value next = tensor::InsertOp::create(
@@ -110,9 +110,9 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
           Value expert =
               indexOf(nb, nloc, tensor::ExtractOp::create(nb, nloc, flat, s));
           Value position = tensor::ExtractOp::create(nb, nloc, iter[1], expert);
-          Value placed = tensor::InsertOp::create(
-              nb, nloc, i32Of(nb, nloc, s), iter[0],
-              indexOf(nb, nloc, position));
+          Value placed =
+              tensor::InsertOp::create(nb, nloc, i32Of(nb, nloc, s), iter[0],
+                                       indexOf(nb, nloc, position));
           Value nextPosition =
               arith::AddIOp::create(nb, nloc, position, oneI32);
           Value advanced = tensor::InsertOp::create(
@@ -161,15 +161,15 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
     Value weights = op.getWeights();
     if (!weights)
       weights = buildFilled(
-          b, loc, RankedTensorType::get({ShapedType::kDynamic, topK},
-                                        b.getF32Type()),
+          b, loc,
+          RankedTensorType::get({ShapedType::kDynamic, topK}, b.getF32Type()),
           tokens, b.getF32FloatAttr(1.0));
 
     // (t, h, k): acc[t, h] += weights[t, k] * rows[inverse[t * K + k], h].
     AffineExpr t, h, k;
     bindDims(ctx, t, h, k);
-    auto accType = RankedTensorType::get({ShapedType::kDynamic, hidden},
-                                         b.getF32Type());
+    auto accType =
+        RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
     Value acc = buildFilled(b, loc, accType, tokens, b.getF32FloatAttr(0.0));
     Value rows = op.getRows();
     auto generic = linalg::GenericOp::create(
@@ -193,14 +193,11 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
                                                   ValueRange{row, column});
           Value product = arith::MulFOp::create(nb, nloc, args[0], value);
           linalg::YieldOp::create(
-              nb, nloc, arith::AddFOp::create(nb, nloc, args[1], product)
-                            .getResult());
+              nb, nloc,
+              arith::AddFOp::create(nb, nloc, args[1], product).getResult());
         });
-    Value result = buildConvert(b, loc, generic.getResult(0),
-                                resultType.getElementType());
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(b, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op,
+                       buildResult(b, loc, generic.getResult(0), resultType));
     return success();
   }
 };

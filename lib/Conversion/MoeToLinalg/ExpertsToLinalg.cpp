@@ -81,10 +81,10 @@ struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {
           Value downBias = op.getDownBias()
                                ? expertSlice(nb, nloc, op.getDownBias(), expert)
                                : Value();
-          Value output = buildFfn(
-              nb, nloc, op.getFfn(), rows,
-              expertSlice(nb, nloc, op.getGateUp(), expert),
-              expertSlice(nb, nloc, op.getDown(), expert), bias, downBias);
+          Value output = buildFfn(nb, nloc, op.getFfn(), rows,
+                                  expertSlice(nb, nloc, op.getGateUp(), expert),
+                                  expertSlice(nb, nloc, op.getDown(), expert),
+                                  bias, downBias);
           SmallVector<OpFoldResult> offsetsAt = {start, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(hidden)};
           SmallVector<OpFoldResult> strides = {nb.getIndexAttr(1),
@@ -100,11 +100,10 @@ struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {
 
   /// rows[i, h] = f32(input[t, h]) (* row_scale[t, k]) for the routed row
   /// s = permutation[start + i], t = s / K, k = s % K.
-  static Value gatherRows(OpBuilder &b, Location loc, ExpertsOp op,
-                          Value start, Value count, int64_t topK,
-                          int64_t hidden) {
-    auto type = RankedTensorType::get({ShapedType::kDynamic, hidden},
-                                      b.getF32Type());
+  static Value gatherRows(OpBuilder &b, Location loc, ExpertsOp op, Value start,
+                          Value count, int64_t topK, int64_t hidden) {
+    auto type =
+        RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
     Value init = buildEmpty(b, loc, type, count);
     Value input = op.getInput(), permutation = op.getPermutation();
     Value rowScale = op.getRowScale();
@@ -154,27 +153,24 @@ struct SharedExpertToLinalg : OpRewritePattern<SharedExpertOp> {
       bindDims(ctx, t, h);
       auto type = cast<RankedTensorType>(output.getType());
       Value init = buildEmpty(b, loc, type, buildDim(b, loc, output, 0));
-      output = linalg::GenericOp::create(
-                   b, loc, type, ValueRange{output, logit}, ValueRange{init},
-                   {AffineMap::get(2, 0, {t, h}, ctx),
-                    AffineMap::get(2, 0, {t, b.getAffineConstantExpr(0)}, ctx),
-                    AffineMap::get(2, 0, {t, h}, ctx)},
-                   {utils::IteratorType::parallel,
-                    utils::IteratorType::parallel},
-                   [](OpBuilder &nb, Location nloc, ValueRange args) {
-                     Value scale = buildSigmoid(nb, nloc, args[1]);
-                     linalg::YieldOp::create(
-                         nb, nloc,
-                         arith::MulFOp::create(nb, nloc, args[0], scale)
-                             .getResult());
-                   })
-                   .getResult(0);
+      output =
+          linalg::GenericOp::create(
+              b, loc, type, ValueRange{output, logit}, ValueRange{init},
+              {AffineMap::get(2, 0, {t, h}, ctx),
+               AffineMap::get(2, 0, {t, b.getAffineConstantExpr(0)}, ctx),
+               AffineMap::get(2, 0, {t, h}, ctx)},
+              {utils::IteratorType::parallel, utils::IteratorType::parallel},
+              [](OpBuilder &nb, Location nloc, ValueRange args) {
+                Value scale = buildSigmoid(nb, nloc, args[1]);
+                linalg::YieldOp::create(
+                    nb, nloc,
+                    arith::MulFOp::create(nb, nloc, args[0], scale)
+                        .getResult());
+              })
+              .getResult(0);
     }
-    auto resultType = op.getResult().getType();
-    Value result = buildConvert(b, loc, output, resultType.getElementType());
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(b, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op,
+                       buildResult(b, loc, output, op.getResult().getType()));
     return success();
   }
 };

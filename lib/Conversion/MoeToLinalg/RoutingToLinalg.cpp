@@ -44,9 +44,9 @@ struct RowOps {
   }
 
   /// result[t] = fold over n of `combine(acc, x[t, n])`, from `init`.
-  Value reduceRows(Value matrix, double init,
-                   function_ref<Value(OpBuilder &, Location, Value, Value)>
-                       combine) const {
+  Value reduceRows(
+      Value matrix, double init,
+      function_ref<Value(OpBuilder &, Location, Value, Value)> combine) const {
     MLIRContext *ctx = b.getContext();
     AffineExpr t, n;
     bindDims(ctx, t, n);
@@ -57,17 +57,18 @@ struct RowOps {
         {AffineMap::get(2, 0, {t, n}, ctx), AffineMap::get(2, 0, {t}, ctx)},
         {utils::IteratorType::parallel, utils::IteratorType::reduction},
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          linalg::YieldOp::create(nb, nloc, combine(nb, nloc, args[1], args[0]));
+          linalg::YieldOp::create(nb, nloc,
+                                  combine(nb, nloc, args[1], args[0]));
         });
     return generic.getResult(0);
   }
 
   /// result[t, n] = body(x[t, n], row[t], n) over a [T, N] matrix and a [T]
   /// vector.
-  Value mapWithRow(Value matrix, Value row, Type element,
-                   function_ref<Value(OpBuilder &, Location, Value, Value,
-                                      Value)>
-                       body) const {
+  Value
+  mapWithRow(Value matrix, Value row, Type element,
+             function_ref<Value(OpBuilder &, Location, Value, Value, Value)>
+                 body) const {
     MLIRContext *ctx = b.getContext();
     AffineExpr t, n;
     bindDims(ctx, t, n);
@@ -103,11 +104,11 @@ struct RowOps {
         exps, 0.0, [](OpBuilder &nb, Location nloc, Value acc, Value x) {
           return arith::AddFOp::create(nb, nloc, acc, x).getResult();
         });
-    return mapWithRow(exps, rowSum, b.getF32Type(),
-                      [](OpBuilder &nb, Location nloc, Value x, Value sum,
-                         Value) -> Value {
-                        return arith::DivFOp::create(nb, nloc, x, sum);
-                      });
+    return mapWithRow(
+        exps, rowSum, b.getF32Type(),
+        [](OpBuilder &nb, Location nloc, Value x, Value sum, Value) -> Value {
+          return arith::DivFOp::create(nb, nloc, x, sum);
+        });
   }
 
   /// The largest entry of each row and its column (ties: lowest column).
@@ -115,9 +116,9 @@ struct RowOps {
     MLIRContext *ctx = b.getContext();
     AffineExpr t, n;
     bindDims(ctx, t, n);
-    Value best = buildFilled(b, loc, vectorType(b.getF32Type()), tokens,
-                             b.getF32FloatAttr(
-                                 -std::numeric_limits<double>::infinity()));
+    Value best = buildFilled(
+        b, loc, vectorType(b.getF32Type()), tokens,
+        b.getF32FloatAttr(-std::numeric_limits<double>::infinity()));
     Value bestIndex =
         buildFilled(b, loc, vectorType(b.getI32Type()), tokens,
                     b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()));
@@ -141,9 +142,9 @@ struct RowOps {
               nb, nloc, greater, arith::AndIOp::create(nb, nloc, equal, lower));
           linalg::YieldOp::create(
               nb, nloc,
-              ValueRange{arith::SelectOp::create(nb, nloc, take, x, acc),
-                         arith::SelectOp::create(nb, nloc, take, column,
-                                                 accIndex)});
+              ValueRange{
+                  arith::SelectOp::create(nb, nloc, take, x, acc),
+                  arith::SelectOp::create(nb, nloc, take, column, accIndex)});
         });
     return {generic.getResult(0), generic.getResult(1)};
   }
@@ -197,8 +198,8 @@ struct RowOps {
             Value isColumn = arith::CmpIOp::create(
                 nb, nloc, arith::CmpIPredicate::eq, column,
                 arith::ConstantIndexOp::create(nb, nloc, i));
-            result = arith::SelectOp::create(nb, nloc, isColumn, args[i],
-                                             result);
+            result =
+                arith::SelectOp::create(nb, nloc, isColumn, args[i], result);
           }
           linalg::YieldOp::create(nb, nloc, result);
         });
@@ -218,8 +219,8 @@ struct RowOps {
         {utils::IteratorType::parallel, utils::IteratorType::parallel},
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value row = linalg::IndexOp::create(nb, nloc, 0);
-          Value column = arith::IndexCastOp::create(nb, nloc,
-                                                    nb.getIndexType(), args[0]);
+          Value column =
+              arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]);
           Value value = tensor::ExtractOp::create(nb, nloc, matrix,
                                                   ValueRange{row, column});
           linalg::YieldOp::create(nb, nloc, value);
@@ -273,7 +274,8 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     SmallVector<Value> values, columns;
     ops.topK(selection, topK, values, columns);
     Value ids = ops.stack(columns);
-    Value weights = afterTopK ? ops.stack(values) : ops.gatherColumns(scores, ids);
+    Value weights =
+        afterTopK ? ops.stack(values) : ops.gatherColumns(scores, ids);
     if (routing.getScoring() == Scoring::softmax_after_topk)
       weights = ops.softmax(weights);
     else if (routing.getScoring() == Scoring::sigmoid_after_topk)
@@ -318,8 +320,8 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     AffineMap in = AffineMap::get(3, 0, {t, g, p}, ctx);
     AffineMap out = AffineMap::get(3, 0, {t, g}, ctx);
     auto groupType = ops.matrixType(groups, b.getF32Type());
-    Value first = buildFilled(b, loc, groupType, ops.tokens,
-                              b.getF32FloatAttr(negInf));
+    Value first =
+        buildFilled(b, loc, groupType, ops.tokens, b.getF32FloatAttr(negInf));
     SmallVector<utils::IteratorType> iterators = {
         utils::IteratorType::parallel, utils::IteratorType::parallel,
         utils::IteratorType::reduction};
@@ -338,8 +340,8 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
               .getResult(0);
     } else {
       // The two largest of each group, then their sum.
-      Value second = buildFilled(b, loc, groupType, ops.tokens,
-                                 b.getF32FloatAttr(negInf));
+      Value second =
+          buildFilled(b, loc, groupType, ops.tokens, b.getF32FloatAttr(negInf));
       auto top2 = linalg::GenericOp::create(
           b, loc, TypeRange{groupType, groupType}, ValueRange{grouped},
           ValueRange{first, second}, {in, out, out}, iterators,
@@ -353,12 +355,12 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
                 arith::MaximumFOp::create(nb, nloc, m2, x));
             linalg::YieldOp::create(nb, nloc, ValueRange{newM1, newM2});
           });
-      groupScores = buildMap(b, loc, top2.getResults(), b.getF32Type(),
-                             [](OpBuilder &nb, Location nloc, ValueRange args) {
-                               return arith::AddFOp::create(nb, nloc, args[0],
-                                                            args[1])
-                                   .getResult();
-                             });
+      groupScores =
+          buildMap(b, loc, top2.getResults(), b.getF32Type(),
+                   [](OpBuilder &nb, Location nloc, ValueRange args) {
+                     return arith::AddFOp::create(nb, nloc, args[0], args[1])
+                         .getResult();
+                   });
     }
 
     SmallVector<Value> values, keptGroups;
@@ -376,16 +378,16 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
               arith::DivUIOp::create(
                   nb, nloc, expert,
                   arith::ConstantIndexOp::create(nb, nloc, perGroup)));
-          Value isKept = arith::ConstantOp::create(nb, nloc,
-                                                   nb.getBoolAttr(false));
+          Value isKept =
+              arith::ConstantOp::create(nb, nloc, nb.getBoolAttr(false));
           for (int64_t j = 0; j < keptCount; ++j) {
             Value keptGroup = tensor::ExtractOp::create(
                 nb, nloc, kept,
                 ValueRange{row, arith::ConstantIndexOp::create(nb, nloc, j)});
             isKept = arith::OrIOp::create(
                 nb, nloc, isKept,
-                arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq,
-                                      group, keptGroup));
+                arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, group,
+                                      keptGroup));
           }
           Value zero =
               arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(0.0));
