@@ -17,8 +17,9 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/Support/Error.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
@@ -80,15 +81,19 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  // The output is kept only on success: a failed run leaves no file.
-  std::unique_ptr<llvm::ToolOutputFile> output =
-      openOutputFile(outputFilename, &error);
-  if (!output) {
-    llvm::errs() << error << "\n";
+  // Run into memory, then write atomically (temporary file and rename): a
+  // failed run leaves no partial file and does not clobber an existing one.
+  std::string result;
+  llvm::raw_string_ostream os(result);
+  if (failed(MlirOptMain(os, std::move(input), registry, config)))
+    return 1;
+  if (llvm::Error e = llvm::writeToOutput(
+          outputFilename, [&](llvm::raw_ostream &out) -> llvm::Error {
+            out << result;
+            return llvm::Error::success();
+          })) {
+    llvm::errs() << "moe-opt: " << llvm::toString(std::move(e)) << "\n";
     return 1;
   }
-  if (failed(MlirOptMain(output->os(), std::move(input), registry, config)))
-    return 1;
-  output->keep();
   return 0;
 }
