@@ -21,10 +21,12 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -64,6 +66,12 @@ llvm::cl::opt<double> tieTolerance(
     llvm::cl::desc("--check skips tokens whose expert choice is decided by a "
                    "score margin below this (0: compare every token; exact "
                    "ties go to the lower expert index in both)"));
+llvm::cl::opt<double> maxWeightGiB(
+    "max-weight-gib", llvm::cl::init(8.0),
+    llvm::cl::desc("refuse layers whose weights take more memory than this"));
+llvm::cl::opt<int64_t> maxTokens(
+    "max-tokens", llvm::cl::init(1 << 20),
+    llvm::cl::desc("refuse inputs with more tokens than this"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -231,6 +239,29 @@ int main(int argc, char **argv) {
   DType dtype = model->dtype;
   st::DType storage = toStorageType(dtype);
 
+  // Resource bounds, checked before anything is allocated.
+  double weightBytes = 0;
+  for (const weights::TensorSpec &spec : weights::hfTensorSpecs(cfg)) {
+    double elements = 1;
+    for (int64_t dim : spec.shape)
+      elements *= static_cast<double>(dim);
+    weightBytes += elements * st::elementSize(hfStorageType(spec.name, dtype));
+  }
+  double gib = 1024.0 * 1024.0 * 1024.0;
+  if (weightBytes > maxWeightGiB * gib)
+    return fail(llvm::formatv("layer {0} of {1} holds {2:F1} GiB of weights; "
+                              "the limit is {3:F1} GiB (--max-weight-gib)",
+                              layerIndex, model->name, weightBytes / gib,
+                              maxWeightGiB.getValue())
+                    .str());
+  // Routed rows are numbered with 32-bit integers in the compiled layer.
+  int64_t tokenLimit =
+      std::min<int64_t>(maxTokens, std::numeric_limits<int32_t>::max() /
+                                       std::max<int64_t>(cfg.topK, 1));
+  auto checkTokens = [&](int64_t count) -> bool {
+    return count >= 1 && count <= tokenLimit;
+  };
+
   // Weights, rounded to the storage types they are kept in.
   TensorMap hfWeights;
   if (!weightsPath.empty()) {
@@ -255,9 +286,18 @@ int main(int argc, char **argv) {
       return fail(read.takeError());
     input = std::move(read->first);
     outputType = read->second;
+    if (!checkTokens(input.shape[0]))
+      return fail(llvm::formatv("{0}: {1} tokens; moe-run takes 1 to {2} "
+                                "(--max-tokens)",
+                                inputPath.getValue(), input.shape[0],
+                                tokenLimit)
+                      .str());
   } else if (seed.getNumOccurrences() && tokens.getNumOccurrences()) {
-    if (tokens < 1)
-      return fail("--tokens must be at least 1");
+    if (!checkTokens(tokens))
+      return fail(llvm::formatv("--tokens must be in [1, {0}] (--max-tokens; "
+                                "routed rows are 32-bit indices)",
+                                tokenLimit)
+                      .str());
     input = weights::randomInput(cfg, tokens, seed + 1);
   } else {
     return fail("give --input X.safetensors, or --seed N with --tokens T");
