@@ -21,12 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -f build/build.ninja ]; then
-  echo "== configuring"
-  cmake -G Ninja -S . -B build \
+# MOE_BUILD_DIR and MOE_CMAKE_ARGS select another configuration (the
+# sanitizer build uses build-sanitize/ with -DMOE_SANITIZE=ON).
+build=${MOE_BUILD_DIR:-build}
+if [ ! -f "$build/build.ninja" ]; then
+  echo "== configuring $build"
+  # shellcheck disable=SC2086
+  cmake -G Ninja -S . -B "$build" \
     -DCMAKE_BUILD_TYPE=Release \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
-    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
+    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit ${MOE_CMAKE_ARGS:-} >/dev/null
 fi
-echo "== building"
-ninja -C build
+echo "== building $build"
+ninja -C "$build"

@@ -67,6 +67,50 @@ TEST(HuggingFace, DeepseekV3Defaults) {
   EXPECT_FALSE(layer.shared->sigmoidGate);
 }
 
+TEST(HuggingFace, AbsentFieldsTakeTheConfigClassDefaults) {
+  // DeepseekV3Config: first_k_dense_replace 3, n_shared_experts 1, n_group
+  // 8, topk_group 4.
+  JsonFixture v3(R"({"model_type": "deepseek_v3", "hidden_size": 64,
+    "num_hidden_layers": 5, "n_routed_experts": 16, "num_experts_per_tok": 4,
+    "moe_intermediate_size": 8})");
+  FailureOr<ModelDesc> model = read(v3);
+  ASSERT_TRUE(succeeded(model));
+  const MoeLayerDesc &layer = model->moeLayers.at(0);
+  EXPECT_EQ(layer.layers, (std::vector<int64_t>{3, 4}));
+  ASSERT_TRUE(layer.shared.has_value());
+  EXPECT_EQ(layer.shared->intermediateSize, 8);
+  EXPECT_EQ(layer.routing.nGroup, 8);
+  EXPECT_EQ(layer.routing.topkGroup, 4);
+
+  // DeepseekV2Config: two shared experts, no dense layer first.
+  JsonFixture v2(R"({"model_type": "deepseek_v2", "hidden_size": 64,
+    "num_hidden_layers": 2, "n_routed_experts": 8, "num_experts_per_tok": 2,
+    "moe_intermediate_size": 8})");
+  FailureOr<ModelDesc> v2Model = read(v2);
+  ASSERT_TRUE(succeeded(v2Model));
+  EXPECT_EQ(v2Model->moeLayers.at(0).layers, (std::vector<int64_t>{0, 1}));
+  ASSERT_TRUE(v2Model->moeLayers.at(0).shared.has_value());
+  EXPECT_EQ(v2Model->moeLayers.at(0).shared->intermediateSize, 16);
+
+  // Qwen2MoeConfig: shared_expert_intermediate_size 5632.
+  JsonFixture qwen(R"({"model_type": "qwen2_moe", "hidden_size": 64,
+    "num_hidden_layers": 1, "num_experts": 4, "num_experts_per_tok": 2,
+    "moe_intermediate_size": 8})");
+  FailureOr<ModelDesc> qwenModel = read(qwen);
+  ASSERT_TRUE(succeeded(qwenModel));
+  ASSERT_TRUE(qwenModel->moeLayers.at(0).shared.has_value());
+  EXPECT_EQ(qwenModel->moeLayers.at(0).shared->intermediateSize, 5632);
+}
+
+TEST(HuggingFace, GroupLimitedGreedyNeedsItsGroups) {
+  JsonFixture f(R"({"model_type": "deepseek_v2", "hidden_size": 64,
+    "num_hidden_layers": 1, "n_routed_experts": 8, "num_experts_per_tok": 2,
+    "moe_intermediate_size": 8, "topk_method": "group_limited_greedy"})");
+  EXPECT_TRUE(failed(read(f)));
+  ASSERT_EQ(f.messages.size(), 1u);
+  EXPECT_EQ(f.messages[0], "1:1: missing required field 'n_group'");
+}
+
 TEST(HuggingFace, QwenSharedExpertOfSizeZeroIsAbsent) {
   JsonFixture f(R"({"model_type": "qwen2_moe", "hidden_size": 64,
     "num_hidden_layers": 2, "num_experts": 4, "num_experts_per_tok": 2,

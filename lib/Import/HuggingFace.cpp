@@ -166,8 +166,9 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
   if (hasSharedExpert) {
     layer.paths["shared_expert.intermediate_size"] =
         obj.pathOf("shared_expert_intermediate_size");
+    // Qwen2MoeConfig's default is 5632 (Qwen1.5-MoE-A2.7B's size).
     auto shared =
-        obj.getInt("shared_expert_intermediate_size", 0, 0, INT64_MAX);
+        obj.getInt("shared_expert_intermediate_size", 5632, 0, INT64_MAX);
     if (failed(shared))
       return failure();
     if (*shared > 0)
@@ -177,17 +178,21 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
 }
 
 /// DeepSeek-V2/V3 (and Kimi K2): dense layers before first_k_dense_replace,
-/// then every moe_layer_freq-th; n_shared_experts always-on experts.
+/// then every moe_layer_freq-th; n_shared_experts always-on experts. The
+/// defaults of the two fields differ between DeepseekV2Config (0, 2) and
+/// DeepseekV3Config (3, 1).
 LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
-                                 MoeLayerDesc &layer) {
+                                 MoeLayerDesc &layer, int64_t defaultFirstDense,
+                                 int64_t defaultShared) {
   if (failed(readExpertCounts(obj, layer, "n_routed_experts",
                               "num_experts_per_tok",
                               "moe_intermediate_size")) ||
       failed(readGatedActivation(obj, "hidden_act", layer)))
     return failure();
-  auto firstDense = obj.getInt("first_k_dense_replace", 0, 0, INT32_MAX);
+  auto firstDense =
+      obj.getInt("first_k_dense_replace", defaultFirstDense, 0, INT32_MAX);
   auto freq = obj.getInt("moe_layer_freq", 1, 1, INT32_MAX);
-  auto nShared = obj.getInt("n_shared_experts", 0, 0, INT32_MAX);
+  auto nShared = obj.getInt("n_shared_experts", defaultShared, 0, INT32_MAX);
   if (failed(firstDense) || failed(freq) || failed(nShared))
     return failure();
   layer.paths["layers"] = obj.pathOf("first_k_dense_replace");
@@ -204,11 +209,18 @@ LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
-/// Reads n_group and topk_group for grouped selection.
-LogicalResult readGroups(const JsonObjectReader &obj, MoeLayerDesc &layer) {
-  auto nGroup = obj.getInt("n_group", 1, 1, INT32_MAX);
-  auto topkGroup = obj.getInt("topk_group", 1, 1, INT32_MAX);
-  if (failed(nGroup) || failed(topkGroup))
+/// Reads n_group and topk_group for grouped selection; without defaults
+/// they are required.
+LogicalResult readGroups(const JsonObjectReader &obj, MoeLayerDesc &layer,
+                         std::optional<std::pair<int64_t, int64_t>> defaults) {
+  auto nGroup = defaults ? obj.getInt("n_group", defaults->first, 1, INT32_MAX)
+                         : obj.getInt("n_group", 1, INT32_MAX);
+  if (failed(nGroup))
+    return failure();
+  auto topkGroup =
+      defaults ? obj.getInt("topk_group", defaults->second, 1, INT32_MAX)
+               : obj.getInt("topk_group", 1, INT32_MAX);
+  if (failed(topkGroup))
     return failure();
   layer.routing.nGroup = *nGroup;
   layer.routing.topkGroup = *topkGroup;
@@ -217,7 +229,8 @@ LogicalResult readGroups(const JsonObjectReader &obj, MoeLayerDesc &layer) {
 
 LogicalResult readDeepseekV2(const JsonObjectReader &obj, ModelDesc &model,
                              MoeLayerDesc &layer) {
-  if (failed(readDeepseekCommon(obj, model, layer)))
+  if (failed(readDeepseekCommon(obj, model, layer, /*defaultFirstDense=*/0,
+                                /*defaultShared=*/2)))
     return failure();
   layer.paths["scoring"] = obj.pathOf("scoring_func");
   auto scoring = obj.getChoice("scoring_func", {"softmax"}, "softmax");
@@ -230,7 +243,8 @@ LogicalResult readDeepseekV2(const JsonObjectReader &obj, ModelDesc &model,
   RoutingDesc &r = layer.routing;
   r.scoring = Scoring::softmax;
   if (*method == "group_limited_greedy") {
-    if (failed(readGroups(obj, layer)))
+    // DeepseekV2Config has no usable default for the groups.
+    if (failed(readGroups(obj, layer, std::nullopt)))
       return failure();
     r.groupScore = GroupScore::max;
   }
@@ -247,8 +261,9 @@ LogicalResult readDeepseekV2(const JsonObjectReader &obj, ModelDesc &model,
 
 LogicalResult readDeepseekV3(const JsonObjectReader &obj, ModelDesc &model,
                              MoeLayerDesc &layer) {
-  if (failed(readDeepseekCommon(obj, model, layer)) ||
-      failed(readGroups(obj, layer)))
+  if (failed(readDeepseekCommon(obj, model, layer, /*defaultFirstDense=*/3,
+                                /*defaultShared=*/1)) ||
+      failed(readGroups(obj, layer, std::make_pair(8, 4))))
     return failure();
   layer.paths["scoring"] = obj.pathOf("scoring_func");
   auto scoring = obj.getChoice("scoring_func", {"sigmoid"}, "sigmoid");

@@ -69,9 +69,9 @@ llvm::cl::opt<double> tieTolerance(
 llvm::cl::opt<double> maxWeightGiB(
     "max-weight-gib", llvm::cl::init(8.0),
     llvm::cl::desc("refuse layers whose weights take more memory than this"));
-llvm::cl::opt<int64_t> maxTokens(
-    "max-tokens", llvm::cl::init(1 << 20),
-    llvm::cl::desc("refuse inputs with more tokens than this"));
+llvm::cl::opt<int64_t>
+    maxTokens("max-tokens", llvm::cl::init(1 << 20),
+              llvm::cl::desc("refuse inputs with more tokens than this"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -85,6 +85,25 @@ int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
 void roundAll(HostTensor &tensor, st::DType dtype) {
   for (float &value : tensor.data)
     value = st::roundTo(dtype, value);
+}
+
+/// The name prefix shared by a layer's tensors, up to and including the
+/// layer index ("model.layers.3.", "transformer.blocks.3."), or "".
+std::string layerPrefixOf(llvm::ArrayRef<weights::TensorSpec> specs) {
+  if (specs.empty())
+    return "";
+  std::string prefix = specs.front().name;
+  for (const weights::TensorSpec &spec : specs) {
+    size_t common = 0;
+    while (common < prefix.size() && common < spec.name.size() &&
+           prefix[common] == spec.name[common])
+      ++common;
+    prefix.resize(common);
+  }
+  // Cut back to the last '.', so "model.layers.3.mlp.experts.1" and
+  // "model.layers.3.mlp.gate" give "model.layers.3.mlp.".
+  size_t dot = prefix.rfind('.');
+  return dot == std::string::npos ? "" : prefix.substr(0, dot + 1);
 }
 
 llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
@@ -108,6 +127,17 @@ llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
                                      st::dtypeName(expected).str().c_str());
     map[spec.name] = HostTensor{view->shape, view->toFloats()};
   }
+  // Tensors of this layer that the configuration does not use usually mean
+  // the configuration and the checkpoint disagree (a shared expert the
+  // config left out, say): worth a warning, not a refusal.
+  std::string layerPrefix = layerPrefixOf(weights::hfTensorSpecs(cfg));
+  for (const st::TensorView &view : file->tensors())
+    if (!layerPrefix.empty() &&
+        llvm::StringRef(view.name).starts_with(layerPrefix) &&
+        !map.count(view.name))
+      llvm::errs() << "moe-run: warning: " << weightsPath << ": tensor '"
+                   << view.name
+                   << "' is not used by this layer's configuration\n";
   if (llvm::Error error = weights::checkHfWeights(cfg, map))
     return llvm::createStringError("%s: %s", weightsPath.c_str(),
                                    llvm::toString(std::move(error)).c_str());

@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""An independent float64 reference of one MoE block, written from the
+Hugging Face `transformers` modeling code (not from moe-opt's C++), with the
+standard library and numpy only.
+
+  hf_numpy_reference.py CONFIG.json --layer L --tokens T --seed S
+      --dtype {f32,bf16} --weights-out W.safetensors
+      --input-out X.safetensors --expected-out Yref.safetensors
+
+CONFIG.json is a Hugging Face config.json (model_type mixtral, qwen2_moe,
+qwen3_moe, olmoe, deepseek_v2, deepseek_v3, kimi_k2, gpt_oss, llama4,
+llama4_text or dbrx). The script
+
+  1. draws random weights for decoder layer L (numpy default_rng(S); weights
+     uniform in +-1/sqrt(fan_in), biases in +-0.1, DeepSeek-V3's
+     e_score_correction_bias in +-0.05 and kept in F32), rounds them to the
+     dtype (bf16: round-to-nearest-even of the f32 bits) and writes them to W
+     under the checkpoint's own tensor names and layouts;
+  2. draws hidden_states [T, H] uniform in [-1, 1], rounded to the dtype, and
+     writes them to X;
+  3. computes the MoE block output (router, selection, experts, combine,
+     shared experts; no residual) in float64 from the rounded values and
+     writes it to Yref as F32 `hidden_states` [T, H];
+  4. prints `near-tie token t` on stdout for every token whose k-th and
+     (k+1)-th selection scores (or, with grouped selection, whose kept and
+     first dropped group scores) differ by less than 1e-6: another
+     implementation may legitimately pick the other expert there, so
+     compare_safetensors.py --skip-tokens-from skips them. Everything else
+     goes to stderr.
+
+Absent optional config fields take the defaults of the family's
+transformers configuration class (kimi_k2: DeepseekV3Config's), except
+DeepSeek-V2's n_group/topk_group (1, 1 when absent; its group_limited_greedy
+needs them spelled out). Note that these include n_group/topk_group
+(deepseek_v3: 8, 4), n_shared_experts (deepseek_v2: 2, deepseek_v3: 1),
+first_k_dense_replace (deepseek_v3: 3) and shared_expert_intermediate_size
+(qwen2_moe: 5632). DeepSeek-V2 follows DeepSeek's own modeling code (renormalize when
+top_k > 1 and norm_topk_prob, otherwise scale by routed_scaling_factor);
+DeepSeek-V3 grouped selection fills dropped groups with 0.0 as transformers
+does.
+"""
+import argparse
+import json
+import math
+import struct
+import sys
+
+import numpy as np
+
+NEAR_TIE = 1e-6
+
+
+def fail(message):
+    sys.stderr.write("hf_numpy_reference.py: error: %s\n" % message)
+    sys.exit(2)
+
+
+def note(message):
+    sys.stderr.write("hf_numpy_reference.py: %s\n" % message)
+
+
+# --------------------------------------------------------------------------
+# dtype rounding and safetensors writing
+# --------------------------------------------------------------------------
+
+def bf16_bits(values):
+    """float64 array -> uint16 bf16 bits (f32 first, then round to nearest
+    even on the upper 16 bits)."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    bits = bits.astype(np.uint64)
+    bits = bits + 0x7FFF + ((bits >> 16) & 1)
+    return (bits >> 16).astype(np.uint16)
+
+
+def bf16_to_f64(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def round_to(values, dtype):
+    """Returns (value as float64 exactly representable in dtype, raw bytes,
+    safetensors dtype name)."""
+    if dtype == "BF16":
+        bits = bf16_bits(values)
+        return bf16_to_f64(bits), bits.astype("<u2").tobytes(), "BF16"
+    f32 = np.asarray(values, dtype=np.float32)
+    return f32.astype(np.float64), f32.astype("<f4").tobytes(), "F32"
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, shape, dtype name, raw bytes)."""
+    header, blobs, offset = {}, [], 0
+    for name, shape, dtype, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": [int(d) for d in shape],
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for raw in blobs:
+            f.write(raw)
+
+
+# --------------------------------------------------------------------------
+# Config reading: one spec dict per family
+# --------------------------------------------------------------------------
+
+def get(cfg, key, default):
+    value = cfg.get(key, default)
+    return default if value is None else value
+
+
+def activation(name):
+    if name in ("silu", "swish"):
+        return "silu"
+    if name == "gelu":
+        return "gelu"
+    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        return "gelu_tanh"
+    if name == "relu":
+        return "relu"
+    fail("unsupported activation %r" % name)
+
+
+def layer_kind(spec, layer):
+    if not 0 <= layer < spec["num_layers"]:
+        fail("layer %d is out of range [0, %d)" % (layer, spec["num_layers"]))
+    if layer not in spec["moe_layers"]:
+        fail("layer %d is not an MoE layer of this %s config (MoE layers: %s)"
+             % (layer, spec["family"], sorted(spec["moe_layers"])))
+
+
+def read_config(path):
+    with open(path) as f:
+        root = json.load(f)
+    family = root.get("model_type")
+    cfg = root
+    if family == "llama4":
+        cfg = root.get("text_config") or {}
+    dtype_name = root.get("torch_dtype", root.get("dtype",
+                                                  cfg.get("torch_dtype")))
+    spec = {"family": family, "config_dtype": dtype_name, "act": "silu",
+            "router_bias": False, "shared": 0, "shared_gate": False,
+            "placement": "output", "expert_bias": False}
+
+    if family == "mixtral":
+        spec.update(H=get(cfg, "hidden_size", 4096),
+                    E=get(cfg, "num_local_experts", 8),
+                    K=get(cfg, "num_experts_per_tok", 2),
+                    I=get(cfg, "intermediate_size", 14336),
+                    num_layers=get(cfg, "num_hidden_layers", 32),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax", norm_topk=True)
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family in ("qwen2_moe", "qwen3_moe"):
+        qwen2 = family == "qwen2_moe"
+        spec.update(H=get(cfg, "hidden_size", 2048),
+                    E=get(cfg, "num_experts", 60 if qwen2 else 128),
+                    K=get(cfg, "num_experts_per_tok", 4 if qwen2 else 8),
+                    I=get(cfg, "moe_intermediate_size", 1408 if qwen2 else 768),
+                    num_layers=get(cfg, "num_hidden_layers", 24 if qwen2 else 48),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax",
+                    norm_topk=bool(get(cfg, "norm_topk_prob", False)))
+        step = get(cfg, "decoder_sparse_step", 1)
+        mlp_only = get(cfg, "mlp_only_layers", [])
+        spec["moe_layers"] = set(
+            i for i in range(spec["num_layers"])
+            if i not in mlp_only and spec["E"] > 0 and (i + 1) % step == 0)
+        if qwen2:
+            spec["shared"] = get(cfg, "shared_expert_intermediate_size", 5632)
+            spec["shared_gate"] = True
+    elif family == "olmoe":
+        spec.update(H=get(cfg, "hidden_size", 2048),
+                    E=get(cfg, "num_experts", 64),
+                    K=get(cfg, "num_experts_per_tok", 8),
+                    I=get(cfg, "intermediate_size", 2048),
+                    num_layers=get(cfg, "num_hidden_layers", 16),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax",
+                    norm_topk=bool(get(cfg, "norm_topk_prob", False)))
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
+        v2 = family == "deepseek_v2"
+        spec.update(H=get(cfg, "hidden_size", 4096 if v2 else 7168),
+                    E=get(cfg, "n_routed_experts", 64 if v2 else 256),
+                    K=cfg.get("num_experts_per_tok", None if v2 else 8),
+                    I=get(cfg, "moe_intermediate_size", 1407 if v2 else 2048),
+                    num_layers=get(cfg, "num_hidden_layers", 30 if v2 else 61),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    n_group=get(cfg, "n_group", 1 if v2 else 8),
+                    topk_group=get(cfg, "topk_group", 1 if v2 else 4))
+        if spec["K"] is None:
+            fail("num_experts_per_tok is required")
+        first_dense = get(cfg, "first_k_dense_replace", 0 if v2 else 3)
+        freq = get(cfg, "moe_layer_freq", 1)
+        spec["moe_layers"] = set(i for i in range(spec["num_layers"])
+                                 if i >= first_dense and i % freq == 0)
+        spec["shared"] = get(cfg, "n_shared_experts", 2 if v2 else 1) * spec["I"]
+        if v2:
+            scoring = get(cfg, "scoring_func", "softmax")
+            if scoring != "softmax":
+                fail("deepseek_v2 scoring_func %r is not supported" % scoring)
+            method = get(cfg, "topk_method", "greedy")
+            if method not in ("greedy", "group_limited_greedy"):
+                fail("deepseek_v2 topk_method %r is not supported" % method)
+            spec.update(routing="deepseek_v2", topk_method=method,
+                        norm_topk=bool(get(cfg, "norm_topk_prob", False)),
+                        scaling=float(get(cfg, "routed_scaling_factor", 1.0)))
+        else:
+            scoring = get(cfg, "scoring_func", "sigmoid")
+            if scoring != "sigmoid":
+                fail("%s scoring_func %r is not supported" % (family, scoring))
+            method = get(cfg, "topk_method", "noaux_tc")
+            if method != "noaux_tc":
+                fail("%s topk_method %r is not supported" % (family, method))
+            spec.update(routing="deepseek_v3",
+                        norm_topk=bool(get(cfg, "norm_topk_prob", True)),
+                        scaling=float(get(cfg, "routed_scaling_factor", 2.5)))
+    elif family == "gpt_oss":
+        k = cfg.get("num_experts_per_tok", cfg.get("experts_per_token", 4))
+        spec.update(H=get(cfg, "hidden_size", 2880),
+                    E=get(cfg, "num_local_experts", 128), K=k,
+                    I=get(cfg, "intermediate_size", 2880),
+                    num_layers=get(cfg, "num_hidden_layers", 36),
+                    act="swiglu_oai", routing="softmax_after_topk",
+                    router_bias=True, expert_bias=True,
+                    limit=float(get(cfg, "swiglu_limit", 7.0)), alpha=1.702)
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family in ("llama4", "llama4_text"):
+        spec.update(H=get(cfg, "hidden_size", 5120),
+                    E=get(cfg, "num_local_experts", 16),
+                    K=get(cfg, "num_experts_per_tok", 1),
+                    I=get(cfg, "intermediate_size", 8192),
+                    num_layers=get(cfg, "num_hidden_layers", 48),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="sigmoid_after_topk", placement="input")
+        spec["shared"] = spec["I"]
+        step = get(cfg, "interleave_moe_layer_step", 1)
+        layers = cfg.get("moe_layers")
+        if layers is None:
+            layers = range(step - 1, spec["num_layers"], step)
+        spec["moe_layers"] = set(layers)
+    elif family == "dbrx":
+        ffn = cfg.get("ffn_config") or {}
+        act = (ffn.get("ffn_act_fn") or {}).get("name", "silu")
+        p = ffn.get("moe_normalize_expert_weights", 1.0)  # explicit null: off
+        spec.update(H=get(cfg, "d_model", 2048),
+                    E=get(ffn, "moe_num_experts", 4),
+                    K=get(ffn, "moe_top_k", 1),
+                    I=get(ffn, "ffn_hidden_size", 3584),
+                    num_layers=get(cfg, "n_layers", 24),
+                    act=activation(act), routing="dbrx", norm_p=p)
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    else:
+        fail("unsupported model_type %r" % family)
+
+    if not 1 <= spec["K"] <= spec["E"]:
+        fail("top_k %d must be in [1, %d]" % (spec["K"], spec["E"]))
+    if spec.get("n_group", 1) > 1 or spec.get("topk_group", 1) > 1:
+        if spec["E"] % spec["n_group"] != 0:
+            fail("n_group %d does not divide %d experts"
+                 % (spec["n_group"], spec["E"]))
+        if not 1 <= spec["topk_group"] <= spec["n_group"]:
+            fail("topk_group %d must be in [1, n_group]" % spec["topk_group"])
+    return spec
+
+
+# --------------------------------------------------------------------------
+# Weights: drawn and stored in checkpoint layout, read back into a common
+# per-expert view (gate/up [E, I, H], down [E, H, I]) for the computation.
+# --------------------------------------------------------------------------
+
+class WeightFile:
+    def __init__(self, rng, dtype):
+        self.rng, self.dtype, self.tensors = rng, dtype, []
+
+    def add(self, name, shape, bound, keep_f32=False):
+        values = self.rng.uniform(-bound, bound, size=shape)
+        rounded, raw, st_dtype = round_to(values, "F32" if keep_f32 else self.dtype)
+        self.tensors.append((name, shape, st_dtype, raw))
+        return rounded.reshape(shape)
+
+    def weight(self, name, shape, fan_in):
+        return self.add(name, shape, 1.0 / math.sqrt(fan_in))
+
+    def bias(self, name, shape):
+        return self.add(name, shape, 0.1)
+
+
+def make_weights(spec, layer, rng, dtype):
+    H, E, I = spec["H"], spec["E"], spec["I"]
+    wf = WeightFile(rng, dtype)
+    w = {"router_bias": None, "correction_bias": None, "gate_b": None,
+         "up_b": None, "down_b": None, "shared": None, "shared_gate": None}
+    family = spec["family"]
+    gate = np.zeros((E, I, H))
+    up = np.zeros((E, I, H))
+    down = np.zeros((E, H, I))
+
+    def shared_mlp(prefix, Is):
+        g = wf.weight(prefix + ".gate_proj.weight", (Is, H), H)
+        u = wf.weight(prefix + ".up_proj.weight", (Is, H), H)
+        d = wf.weight(prefix + ".down_proj.weight", (H, Is), Is)
+        return (g, u, d)
+
+    if family == "mixtral":
+        p = "model.layers.%d.block_sparse_moe" % layer
+        w["router"] = wf.weight(p + ".gate.weight", (E, H), H)
+        for e in range(E):
+            q = "%s.experts.%d" % (p, e)
+            gate[e] = wf.weight(q + ".w1.weight", (I, H), H)
+            up[e] = wf.weight(q + ".w3.weight", (I, H), H)
+            down[e] = wf.weight(q + ".w2.weight", (H, I), I)
+    elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v2",
+                    "deepseek_v3", "kimi_k2"):
+        p = "model.layers.%d.mlp" % layer
+        w["router"] = wf.weight(p + ".gate.weight", (E, H), H)
+        if family in ("deepseek_v3", "kimi_k2"):
+            w["correction_bias"] = wf.add(p + ".gate.e_score_correction_bias",
+                                          (E,), 0.05, keep_f32=True)
+        for e in range(E):
+            q = "%s.experts.%d" % (p, e)
+            gate[e] = wf.weight(q + ".gate_proj.weight", (I, H), H)
+            up[e] = wf.weight(q + ".up_proj.weight", (I, H), H)
+            down[e] = wf.weight(q + ".down_proj.weight", (H, I), I)
+        if family == "qwen2_moe" and spec["shared"] > 0:
+            w["shared"] = shared_mlp(p + ".shared_expert", spec["shared"])
+            w["shared_gate"] = wf.weight(p + ".shared_expert_gate.weight",
+                                         (1, H), H)
+        elif family.startswith("deepseek") or family == "kimi_k2":
+            if spec["shared"] > 0:
+                w["shared"] = shared_mlp(p + ".shared_experts", spec["shared"])
+    elif family == "gpt_oss":
+        p = "model.layers.%d.mlp" % layer
+        w["router"] = wf.weight(p + ".router.weight", (E, H), H)
+        w["router_bias"] = wf.bias(p + ".router.bias", (E,))
+        gu = wf.weight(p + ".experts.gate_up_proj", (E, H, 2 * I), H)
+        gub = wf.bias(p + ".experts.gate_up_proj_bias", (E, 2 * I))
+        dn = wf.weight(p + ".experts.down_proj", (E, I, H), I)
+        w["down_b"] = wf.bias(p + ".experts.down_proj_bias", (E, H))
+        # x @ gate_up_proj[e]: column j is output j; gate = 0::2, up = 1::2.
+        gate = np.transpose(gu[:, :, 0::2], (0, 2, 1))
+        up = np.transpose(gu[:, :, 1::2], (0, 2, 1))
+        w["gate_b"], w["up_b"] = gub[:, 0::2], gub[:, 1::2]
+        down = np.transpose(dn, (0, 2, 1))
+    elif family in ("llama4", "llama4_text"):
+        p = "%smodel.layers.%d.feed_forward" % (
+            "language_model." if family == "llama4" else "", layer)
+        w["router"] = wf.weight(p + ".router.weight", (E, H), H)
+        gu = wf.weight(p + ".experts.gate_up_proj", (E, H, 2 * I), H)
+        dn = wf.weight(p + ".experts.down_proj", (E, I, H), I)
+        # gate_up.chunk(2, dim=-1): gate = first I columns, up = last I.
+        gate = np.transpose(gu[:, :, :I], (0, 2, 1))
+        up = np.transpose(gu[:, :, I:], (0, 2, 1))
+        down = np.transpose(dn, (0, 2, 1))
+        w["shared"] = shared_mlp(p + ".shared_expert", spec["shared"])
+    elif family == "dbrx":
+        p = "transformer.blocks.%d.ffn" % layer
+        w["router"] = wf.weight(p + ".router.layer.weight", (E, H), H)
+        w1 = wf.weight(p + ".experts.mlp.w1", (E * I, H), H)
+        v1 = wf.weight(p + ".experts.mlp.v1", (E * I, H), H)
+        w2 = wf.weight(p + ".experts.mlp.w2", (E * I, H), I)
+        # w1.view(E, I, H)[e] is used as x @ w1_e.t(); w2.view(E, I, H)[e]
+        # as h @ w2_e.
+        gate = w1.reshape(E, I, H)
+        up = v1.reshape(E, I, H)
+        down = np.transpose(w2.reshape(E, I, H), (0, 2, 1))
+    w["gate"], w["up"], w["down"] = gate, up, down
+    return w, wf.tensors
+
+
+# --------------------------------------------------------------------------
+# Routing
+# --------------------------------------------------------------------------
+
+def softmax(v):
+    m = v.max(axis=-1, keepdims=True)
+    e = np.exp(v - m)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def topk(scores, k):
+    """Indices of the k largest entries per row, ties toward lower index."""
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    return order[:, :k]
+
+
+def gap_ties(scores, k):
+    """Tokens whose k-th and (k+1)-th largest scores differ by < NEAR_TIE."""
+    if k >= scores.shape[1]:
+        return np.zeros(scores.shape[0], dtype=bool)
+    s = -np.sort(-scores, axis=-1)
+    return (s[:, k - 1] - s[:, k]) < NEAR_TIE
+
+
+def group_mask(group_scores, topk_group, group_size):
+    kept = topk(group_scores, topk_group)
+    mask = np.zeros(group_scores.shape, dtype=bool)
+    np.put_along_axis(mask, kept, True, axis=1)
+    return np.repeat(mask, group_size, axis=1)
+
+
+def route(spec, w, x):
+    """Returns (indices [T, K], weights [T, K], near-tie mask [T])."""
+    T = x.shape[0]
+    E, K = spec["E"], spec["K"]
+    logits = x @ w["router"].T
+    if w["router_bias"] is not None:
+        logits = logits + w["router_bias"]
+    kind = spec["routing"]
+    ties = np.zeros(T, dtype=bool)
+
+    if kind in ("softmax", "dbrx"):
+        probs = softmax(logits)
+        idx = topk(probs, K)
+        wts = np.take_along_axis(probs, idx, axis=1)
+        ties |= gap_ties(probs, K)
+        if kind == "softmax" and spec["norm_topk"]:
+            wts = wts / wts.sum(axis=1, keepdims=True)
+        if kind == "dbrx" and spec["norm_p"] is not None:
+            p = float(spec["norm_p"])
+            norm = (np.abs(wts) ** p).sum(axis=1, keepdims=True) ** (1.0 / p)
+            wts = wts / norm
+    elif kind == "deepseek_v2":
+        probs = softmax(logits)
+        scores = probs
+        if spec["topk_method"] == "group_limited_greedy":
+            G, TG = spec["n_group"], spec["topk_group"]
+            gscores = probs.reshape(T, G, E // G).max(axis=2)
+            ties |= gap_ties(gscores, TG)
+            mask = group_mask(gscores, TG, E // G)
+            scores = np.where(mask, probs, 0.0)
+        idx = topk(scores, K)
+        wts = np.take_along_axis(scores, idx, axis=1)
+        ties |= gap_ties(scores, K)
+        if K > 1 and spec["norm_topk"]:
+            wts = wts / (wts.sum(axis=1, keepdims=True) + 1e-20)
+        else:
+            wts = wts * spec["scaling"]
+    elif kind == "deepseek_v3":
+        s = sigmoid(logits)
+        choice = s + w["correction_bias"][None, :]
+        G, TG = spec["n_group"], spec["topk_group"]
+        gs = E // G
+        if gs < 2:
+            fail("groups of %d expert(s): the top-2 group score needs 2" % gs)
+        top2 = -np.sort(-choice.reshape(T, G, gs), axis=2)[:, :, :2]
+        gscores = top2.sum(axis=2)
+        ties |= gap_ties(gscores, TG)
+        mask = group_mask(gscores, TG, gs)
+        choice = np.where(mask, choice, 0.0)
+        idx = topk(choice, K)
+        ties |= gap_ties(choice, K)
+        wts = np.take_along_axis(s, idx, axis=1)
+        if spec["norm_topk"]:
+            wts = wts / (wts.sum(axis=1, keepdims=True) + 1e-20)
+        wts = wts * spec["scaling"]
+    elif kind == "softmax_after_topk":
+        idx = topk(logits, K)
+        ties |= gap_ties(logits, K)
+        wts = softmax(np.take_along_axis(logits, idx, axis=1))
+    elif kind == "sigmoid_after_topk":
+        idx = topk(logits, K)
+        ties |= gap_ties(logits, K)
+        wts = sigmoid(np.take_along_axis(logits, idx, axis=1))
+    else:
+        raise AssertionError(kind)
+    return idx, wts, ties
+
+
+# --------------------------------------------------------------------------
+# Experts
+# --------------------------------------------------------------------------
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def act(name, v):
+    if name == "silu":
+        return v * sigmoid(v)
+    if name == "gelu":
+        return 0.5 * v * (1.0 + _erf(v / math.sqrt(2.0)))
+    if name == "gelu_tanh":
+        return 0.5 * v * (1.0 + np.tanh(math.sqrt(2.0 / math.pi)
+                                        * (v + 0.044715 * v ** 3)))
+    if name == "relu":
+        return np.maximum(v, 0.0)
+    raise AssertionError(name)
+
+
+def expert_ffn(spec, w, e, xs):
+    g = xs @ w["gate"][e].T
+    u = xs @ w["up"][e].T
+    if spec["act"] == "swiglu_oai":
+        g = g + w["gate_b"][e]
+        u = u + w["up_b"][e]
+        limit, alpha = spec["limit"], spec["alpha"]
+        g = np.minimum(g, limit)
+        u = np.clip(u, -limit, limit)
+        h = (u + 1.0) * (g * sigmoid(alpha * g))
+        return h @ w["down"][e].T + w["down_b"][e]
+    return (act(spec["act"], g) * u) @ w["down"][e].T
+
+
+def moe_block(spec, w, x):
+    T, H = x.shape
+    idx, wts, ties = route(spec, w, x)
+    y = np.zeros((T, H))
+    for e in range(spec["E"]):
+        tok, slot = np.nonzero(idx == e)
+        if tok.size == 0:
+            continue
+        weight = wts[tok, slot][:, None]
+        if spec["placement"] == "input":
+            y[tok] += expert_ffn(spec, w, e, x[tok] * weight)
+        else:
+            y[tok] += expert_ffn(spec, w, e, x[tok]) * weight
+    if w["shared"] is not None:
+        g, u, d = w["shared"]
+        out = (act(spec["act"], x @ g.T) * (x @ u.T)) @ d.T
+        if w["shared_gate"] is not None:
+            out = out * sigmoid(x @ w["shared_gate"].T)
+        y += out
+    return y, ties
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config")
+    parser.add_argument("--layer", type=int, required=True)
+    parser.add_argument("--tokens", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--dtype", choices=["f32", "bf16"], required=True)
+    parser.add_argument("--weights-out", required=True)
+    parser.add_argument("--input-out", required=True)
+    parser.add_argument("--expected-out", required=True)
+    args = parser.parse_args()
+    if args.tokens < 1:
+        fail("--tokens must be positive")
+
+    spec = read_config(args.config)
+    layer_kind(spec, args.layer)
+    st_dtype = "BF16" if args.dtype == "bf16" else "F32"
+    expected = {"f32": "float32", "bf16": "bfloat16"}[args.dtype]
+    if spec["config_dtype"] not in (None, expected):
+        note("warning: --dtype %s but the config says %s"
+             % (args.dtype, spec["config_dtype"]))
+
+    rng = np.random.default_rng(args.seed)
+    w, tensors = make_weights(spec, args.layer, rng, st_dtype)
+    x, x_raw, _ = round_to(rng.uniform(-1.0, 1.0, size=(args.tokens, spec["H"])),
+                           st_dtype)
+    x = x.reshape(args.tokens, spec["H"])
+    write_safetensors(args.weights_out, tensors)
+    write_safetensors(args.input_out,
+                      [("hidden_states", x.shape, st_dtype, x_raw)])
+
+    y, ties = moe_block(spec, w, x)
+    write_safetensors(args.expected_out,
+                      [("hidden_states", y.shape, "F32",
+                        y.astype("<f4").tobytes())])
+    for t in np.nonzero(ties)[0]:
+        print("near-tie token %d" % t)
+    note("%s layer %d: H %d, %d experts, top-%d, I %d, shared %d; %d tokens, "
+         "%s; %d near-tie tokens"
+         % (spec["family"], args.layer, spec["H"], spec["E"], spec["K"],
+            spec["I"], spec["shared"], args.tokens, args.dtype,
+            int(ties.sum())))
+
+
+if __name__ == "__main__":
+    main()
