@@ -222,8 +222,14 @@ LogicalResult GateOp::verify() {
                                  static_cast<bool>(getCorrectionBias()));
 }
 
+/// Expert ids are 32-bit in the lowering (dispatch offsets, gate ids).
+static constexpr int64_t kMaxExperts = INT32_MAX - 1;
+
 LogicalResult DispatchOp::verify() {
   ShapeChecker shapes(*this);
+  if (getNumExperts() > kMaxExperts)
+    return emitOpError() << "num_experts (" << getNumExperts()
+                         << ") exceeds the supported " << kMaxExperts;
   if (failed(shapes.check("indices", getIndices().getType(), {"T", "K"})) ||
       failed(shapes.check("permutation", getPermutation().getType(), {"N"})) ||
       failed(shapes.bind("num_experts", 0, "E+1", getNumExperts() + 1)) ||
@@ -235,6 +241,15 @@ LogicalResult DispatchOp::verify() {
     return emitOpError() << "permutation has " << n
                          << " entries, expected T * K = " << t * k;
   return success();
+}
+
+/// Checks the bound expert count against the 32-bit expert ids.
+static LogicalResult verifyExpertCount(ShapeChecker &shapes) {
+  int64_t experts = shapes.get("E");
+  if (ShapedType::isDynamic(experts) || experts <= kMaxExperts)
+    return success();
+  return shapes.emitOpError() << "has " << experts << " experts; at most "
+                              << kMaxExperts << " are supported";
 }
 
 /// Checks that the `N` rows agree with `T` tokens of `K` routed slots.
@@ -254,6 +269,7 @@ LogicalResult ExpertsOp::verify() {
       failed(shapes.check("permutation", getPermutation().getType(), {"N"})) ||
       failed(verifyFfnWeights(shapes, getFfn(), {"E"}, getGateUp().getType(),
                               getDown().getType(), gateUpBias, downBias, "")) ||
+      failed(verifyExpertCount(shapes)) ||
       failed(shapes.bind("E", 0, "E+1", shapes.get("E") + 1)) ||
       failed(shapes.check("offsets", getOffsets().getType(), {"E+1"})) ||
       failed(shapes.check("result", getResult().getType(), {"N", "H"})))

@@ -12,6 +12,7 @@
 #include "moe/Import/Import.h"
 #include "moe/Import/JsonObjectReader.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Path.h"
 
@@ -19,6 +20,11 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
+/// Sizes are 32-bit (the kernels index with 32-bit integers), and no model
+/// has anywhere near this many decoder layers.
+constexpr int64_t kMaxSize = INT32_MAX;
+constexpr int64_t kMaxLayers = 1 << 20;
+
 /// Reads the fields every family shares: sizes, dtype, activation.
 struct CommonFields {
   const JsonObjectReader &obj;
@@ -27,8 +33,10 @@ struct CommonFields {
   LogicalResult read(llvm::StringRef hiddenKey, llvm::StringRef layersKey) {
     model.paths["hidden_size"] = obj.pathOf(hiddenKey);
     model.paths["num_layers"] = obj.pathOf(layersKey);
-    auto hidden = obj.getInt(hiddenKey);
-    auto numLayers = obj.getInt(layersKey);
+    // Bounded at read time: layer selection enumerates the layers, and the
+    // sizes are multiplied together below.
+    auto hidden = obj.getInt(hiddenKey, 1, kMaxSize);
+    auto numLayers = obj.getInt(layersKey, 1, kMaxLayers);
     if (failed(hidden) || failed(numLayers))
       return failure();
     model.hiddenSize = *hidden;
@@ -86,9 +94,9 @@ LogicalResult readExpertCounts(const JsonObjectReader &obj, MoeLayerDesc &layer,
   layer.paths["num_experts"] = obj.pathOf(expertsKey);
   layer.paths["top_k"] = obj.pathOf(topKKey);
   layer.paths["intermediate_size"] = obj.pathOf(intermediateKey);
-  auto experts = obj.getInt(expertsKey);
-  auto topK = obj.getInt(topKKey);
-  auto intermediate = obj.getInt(intermediateKey);
+  auto experts = obj.getInt(expertsKey, 1, kMaxSize);
+  auto topK = obj.getInt(topKKey, 1, kMaxSize);
+  auto intermediate = obj.getInt(intermediateKey, 1, kMaxSize);
   if (failed(experts) || failed(topK) || failed(intermediate))
     return failure();
   layer.numExperts = *experts;
@@ -159,8 +167,9 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
   if (failed(step) || failed(mlpOnly))
     return failure();
   layer.paths["layers"] = obj.pathOf("decoder_sparse_step");
+  llvm::DenseSet<int64_t> dense(mlpOnly->begin(), mlpOnly->end());
   for (int64_t i = 0; i < model.numLayers; ++i)
-    if (!llvm::is_contained(*mlpOnly, i) && (i + 1) % *step == 0)
+    if (!dense.contains(i) && (i + 1) % *step == 0)
       layer.layers.push_back(i);
 
   if (hasSharedExpert) {
@@ -201,8 +210,17 @@ LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
       layer.layers.push_back(i);
   layer.paths["shared_expert.intermediate_size"] =
       obj.pathOf("n_shared_experts");
-  if (*nShared > 0)
-    layer.shared = SharedExpertDesc{*nShared * layer.intermediateSize, false};
+  if (*nShared > 0) {
+    // Both factors are at most kMaxSize, so the product fits in 64 bits.
+    int64_t size = *nShared * layer.intermediateSize;
+    if (size > kMaxSize) {
+      obj.emitError("n_shared_experts")
+          << "n_shared_experts * moe_intermediate_size = " << size
+          << " is out of range [1, " << kMaxSize << "]";
+      return failure();
+    }
+    layer.shared = SharedExpertDesc{size, false};
+  }
   layer.paths["n_group"] = obj.pathOf("n_group");
   layer.paths["topk_group"] = obj.pathOf("topk_group");
   layer.paths["scaling_factor"] = obj.pathOf("routed_scaling_factor");

@@ -51,7 +51,7 @@ LogicalResult readRouting(const JsonObjectReader &obj, MoeLayerDesc &layer) {
                                     Scoring::softmax_after_topk,
                                     Scoring::sigmoid_after_topk},
                                    stringifyScoring);
-  auto topK = obj.getInt("top_k");
+  auto topK = obj.getInt("top_k", 1, INT32_MAX);
   auto normalization = readEnum<Normalization>(
       obj, "normalization", Normalization::none,
       {Normalization::none, Normalization::sum, Normalization::pnorm},
@@ -112,8 +112,8 @@ FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
     return failure();
   }
   auto layers = obj.getIntList("layers", 0, INT32_MAX);
-  auto numExperts = obj.getInt("num_experts");
-  auto intermediate = obj.getInt("intermediate_size");
+  auto numExperts = obj.getInt("num_experts", 1, INT32_MAX);
+  auto intermediate = obj.getInt("intermediate_size", 1, INT32_MAX);
   auto routing = obj.getObject("routing");
   auto experts = obj.getObject("experts");
   if (failed(layers) || failed(numExperts) || failed(intermediate) ||
@@ -131,7 +131,7 @@ FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
       return failure();
     layer.paths["shared_expert.intermediate_size"] =
         shared->pathOf("intermediate_size");
-    auto size = shared->getInt("intermediate_size");
+    auto size = shared->getInt("intermediate_size", 1, INT32_MAX);
     auto gate = shared->getBool("sigmoid_gate", false);
     if (failed(size) || failed(gate))
       return failure();
@@ -161,8 +161,8 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   model.paths["num_layers"] = "num_layers";
   auto name = root->getString("name");
   auto source = root->getString("source", "moe-opt");
-  auto hidden = root->getInt("hidden_size");
-  auto numLayers = root->getInt("num_layers");
+  auto hidden = root->getInt("hidden_size", 1, INT32_MAX);
+  auto numLayers = root->getInt("num_layers", 1, 1 << 20);
   auto dtype = root->getChoice("dtype", {"f32", "f16", "bf16"});
   if (failed(name) || failed(source) || failed(hidden) || failed(numLayers) ||
       failed(dtype))
