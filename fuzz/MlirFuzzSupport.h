@@ -1,0 +1,41 @@
+//===- MlirFuzzSupport.h - an MLIR context per fuzz input -------*- C++ -*-===//
+//
+// A fresh single-threaded context per input, so nothing one input interns
+// (types, attributes, locations) accumulates over a run or changes how the
+// next input behaves, and a handler that swallows its diagnostics: nearly
+// every input is refused with an error, and printing them would only slow
+// fuzzing down.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_FUZZ_MLIRFUZZSUPPORT_H
+#define MOE_FUZZ_MLIRFUZZSUPPORT_H
+
+#include "FuzzSupport.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+
+namespace moefuzz {
+
+class FuzzContext {
+public:
+  explicit FuzzContext(const mlir::DialectRegistry &registry)
+      : context(registry, mlir::MLIRContext::Threading::DISABLED),
+        handler(&context, [](mlir::Diagnostic &diag) {
+          if (verbose())
+            llvm::errs() << diag.getLocation() << ": " << diag << "\n";
+          return mlir::success();
+        }) {}
+
+  mlir::MLIRContext *get() { return &context; }
+
+private:
+  mlir::MLIRContext context;
+  mlir::ScopedDiagnosticHandler handler;
+};
+
+} // namespace moefuzz
+
+#endif // MOE_FUZZ_MLIRFUZZSUPPORT_H
