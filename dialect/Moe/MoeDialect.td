@@ -35,6 +35,10 @@ def Moe_Dialect : Dialect {
   let extraClassDeclaration = [{
     static constexpr ::llvm::StringLiteral kModelAttrName = "moe.model";
     static constexpr ::llvm::StringLiteral kLayerMapAttrName = "moe.layer_map";
+    /// The name of the kernel an scf.forall of the kernel form is.
+    static constexpr ::llvm::StringLiteral kKernelAttrName = "moe.kernel";
+    /// Tile sizes chosen by moe-select-tiles, on a layer's moe.combine.
+    static constexpr ::llvm::StringLiteral kTilesAttrName = "moe.tiles";
   }];
 }
 

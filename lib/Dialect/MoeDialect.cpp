@@ -1,6 +1,8 @@
 //===- MoeDialect.cpp - moe dialect, attributes, module attributes --------===//
 
 #include "moe/Dialect/MoeDialect.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "moe/Dialect/MoeOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -148,6 +150,26 @@ static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
 LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                                                    NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
+  if (name == kKernelAttrName) {
+    if (!isa<scf::ForallOp>(op) || !isa<StringAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' must be a string on an scf.forall";
+    return success();
+  }
+  if (name == kTilesAttrName) {
+    auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!dict || !isa<CombineOp>(op))
+      return op->emitError() << "'" << name
+                             << "' must be a dictionary on a moe.combine";
+    for (NamedAttribute entry : dict) {
+      auto value = dyn_cast<IntegerAttr>(entry.getValue());
+      if (!value || value.getInt() <= 0)
+        return op->emitError() << "'" << name << "' entry '"
+                               << entry.getName().getValue()
+                               << "' must be a positive integer";
+    }
+    return success();
+  }
   if (name != kModelAttrName && name != kLayerMapAttrName)
     return op->emitError() << "unknown moe dialect attribute '" << name << "'";
   auto module = dyn_cast<ModuleOp>(op);

@@ -15,8 +15,11 @@ void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-void mlir::moe::buildMoeToLLVMCPUPipeline(OpPassManager &pm) {
+void mlir::moe::buildMoeToLLVMCPUPipeline(
+    OpPassManager &pm, const MoeCpuPipelineOptions &options) {
   buildMoePreparePipeline(pm);
+  if (options.kernelForm)
+    pm.addPass(createMoeFormKernels());
   pm.addPass(createConvertMoeToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -33,6 +36,8 @@ void mlir::moe::buildMoeToLLVMCPUPipeline(OpPassManager &pm) {
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,"
+      // The kernels' block loops, one after the other on the CPU.
+      "func.func(scf-forall-to-for),"
       "func.func(convert-linalg-to-loops),"
       // expand-strided-metadata emits affine.apply: lower-affine after it.
       "expand-strided-metadata,"
@@ -61,9 +66,11 @@ void mlir::moe::registerMoePassesAndPipelines() {
       "Decompose composite moe.layer ops and canonicalize: the entry of every "
       "later moe pipeline",
       buildMoePreparePipeline);
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<MoeCpuPipelineOptions>(
       "moe-to-llvm-cpu",
-      "Lower moe layers to the LLVM dialect for the CPU (linalg on tensors, "
-      "One-Shot Bufferize, loops)",
-      buildMoeToLLVMCPUPipeline);
+      "Lower moe layers to the LLVM dialect for the CPU (the kernel form, "
+      "linalg on tensors, One-Shot Bufferize, loops)",
+      [](OpPassManager &pm, const MoeCpuPipelineOptions &options) {
+        buildMoeToLLVMCPUPipeline(pm, options);
+      });
 }

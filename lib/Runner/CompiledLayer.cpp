@@ -173,7 +173,8 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
 
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
-                       const MoeLayerDesc &group, unsigned optLevel) {
+                       const MoeLayerDesc &group, unsigned optLevel,
+                       bool kernelForm) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -210,7 +211,9 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   }
 
   PassManager pm(context);
-  buildMoeToLLVMCPUPipeline(pm);
+  MoeCpuPipelineOptions pipelineOptions;
+  pipelineOptions.kernelForm = kernelForm;
+  buildMoeToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");
 

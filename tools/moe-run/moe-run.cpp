@@ -72,6 +72,10 @@ llvm::cl::opt<double> maxWeightGiB(
 llvm::cl::opt<int64_t>
     maxTokens("max-tokens", llvm::cl::init(1 << 20),
               llvm::cl::desc("refuse inputs with more tokens than this"));
+llvm::cl::opt<bool> unfused(
+    "unfused", llvm::cl::init(false),
+    llvm::cl::desc("Run the unfused lowering instead of the kernel form "
+                   "(the fused, tiled kernels the GPU code comes from)"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -346,7 +350,8 @@ int main(int argc, char **argv) {
   auto packed = weights::packForKernels(cfg, hfWeights);
   if (!packed)
     return fail(packed.takeError());
-  auto layer = CompiledLayer::compile(&context, *model, *group, optLevel);
+  auto layer = CompiledLayer::compile(&context, *model, *group, optLevel,
+                                      !unfused);
   if (!layer)
     return fail(layer.takeError());
   if (llvm::Error e = (*layer)->setWeights(*packed))

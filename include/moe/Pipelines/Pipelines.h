@@ -4,16 +4,30 @@
 #define MOE_PIPELINES_PIPELINES_H
 
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mlir::moe {
 
 /// moe-prepare: decompose composite moe.layer ops, canonicalize, CSE.
 void buildMoePreparePipeline(OpPassManager &pm);
 
-/// moe-to-llvm-cpu: moe-prepare, convert-moe-to-linalg, One-Shot
-/// Bufferize, buffer deallocation and the conversions to the LLVM dialect,
-/// for the ExecutionEngine or mlir-runner.
-void buildMoeToLLVMCPUPipeline(OpPassManager &pm);
+/// Options of moe-to-llvm-cpu.
+struct MoeCpuPipelineOptions
+    : public PassPipelineOptions<MoeCpuPipelineOptions> {
+  Option<bool> kernelForm{
+      *this, "kernel-form",
+      llvm::cl::desc("Run the fused and tiled kernel form (moe-form-kernels), "
+                     "the one the GPU kernels come from; false runs the "
+                     "unfused lowering"),
+      llvm::cl::init(true)};
+};
+
+/// moe-to-llvm-cpu: moe-prepare, moe-form-kernels (unless disabled),
+/// convert-moe-to-linalg, One-Shot Bufferize, buffer deallocation, the
+/// kernels' foralls as loops and the conversions to the LLVM dialect, for
+/// the ExecutionEngine or mlir-runner.
+void buildMoeToLLVMCPUPipeline(OpPassManager &pm,
+                               const MoeCpuPipelineOptions &options = {});
 
 /// Registers the moe passes and the named pipelines above.
 void registerMoePassesAndPipelines();

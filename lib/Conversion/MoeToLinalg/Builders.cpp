@@ -245,3 +245,38 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
     output = buildAddRowBias(b, loc, output, downBias);
   return output;
 }
+
+Value mlir::moe::buildGatherRows(OpBuilder &b, Location loc, Value input,
+                                 Value permutation, Value rowScale,
+                                 Value start, Value count, int64_t topK) {
+  int64_t hidden = cast<RankedTensorType>(input.getType()).getDimSize(1);
+  auto type =
+      RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
+  Value init = buildEmpty(b, loc, type, count);
+  auto generic = linalg::GenericOp::create(
+      b, loc, type, ValueRange{}, ValueRange{init},
+      {b.getMultiDimIdentityMap(2)},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel},
+      [&](OpBuilder &nb, Location nloc, ValueRange) {
+        Value i = linalg::IndexOp::create(nb, nloc, 0);
+        Value h = linalg::IndexOp::create(nb, nloc, 1);
+        Value slot = arith::IndexCastOp::create(
+            nb, nloc, nb.getIndexType(),
+            tensor::ExtractOp::create(
+                nb, nloc, permutation,
+                ValueRange{arith::AddIOp::create(nb, nloc, start, i)}));
+        Value k = arith::ConstantIndexOp::create(nb, nloc, topK);
+        Value token = arith::DivUIOp::create(nb, nloc, slot, k);
+        Value value = toF32(
+            nb, nloc,
+            tensor::ExtractOp::create(nb, nloc, input, ValueRange{token, h}));
+        if (rowScale) {
+          Value choice = arith::RemUIOp::create(nb, nloc, slot, k);
+          Value scale = tensor::ExtractOp::create(nb, nloc, rowScale,
+                                                  ValueRange{token, choice});
+          value = arith::MulFOp::create(nb, nloc, value, scale);
+        }
+        linalg::YieldOp::create(nb, nloc, value);
+      });
+  return generic.getResult(0);
+}

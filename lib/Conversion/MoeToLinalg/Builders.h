@@ -66,6 +66,13 @@ Value buildActivation(OpBuilder &b, Location loc, FfnAttr ffn, Value gate,
 Value buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
                Value gateUp, Value down, Value gateUpBias, Value downBias);
 
+/// rows[i, h] = f32(input[t, h]) (* rowScale[t, k]) for i < count, with the
+/// routed row s = permutation[start + i], t = s / topK, k = s % topK: the
+/// dispatched rows an expert works on. `rowScale` may be null.
+Value buildGatherRows(OpBuilder &b, Location loc, Value input,
+                      Value permutation, Value rowScale, Value start,
+                      Value count, int64_t topK);
+
 } // namespace mlir::moe
 
 #endif // MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H

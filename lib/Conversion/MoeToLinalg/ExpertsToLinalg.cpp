@@ -74,7 +74,9 @@ struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {
           Value end = toIndex(
               tensor::ExtractOp::create(nb, nloc, offsets, ValueRange{next}));
           Value count = arith::SubIOp::create(nb, nloc, end, start);
-          Value rows = gatherRows(nb, nloc, op, start, count, topK, hidden);
+          Value rows =
+              buildGatherRows(nb, nloc, op.getInput(), op.getPermutation(),
+                              op.getRowScale(), start, count, topK);
           Value bias = op.getGateUpBias()
                            ? expertSlice(nb, nloc, op.getGateUpBias(), expert)
                            : Value();
@@ -96,43 +98,6 @@ struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {
     Value lowered = loop.getResult(0);
     rewriter.replaceOp(op, lowered);
     return success();
-  }
-
-  /// rows[i, h] = f32(input[t, h]) (* row_scale[t, k]) for the routed row
-  /// s = permutation[start + i], t = s / K, k = s % K.
-  static Value gatherRows(OpBuilder &b, Location loc, ExpertsOp op, Value start,
-                          Value count, int64_t topK, int64_t hidden) {
-    auto type =
-        RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
-    Value init = buildEmpty(b, loc, type, count);
-    Value input = op.getInput(), permutation = op.getPermutation();
-    Value rowScale = op.getRowScale();
-    auto generic = linalg::GenericOp::create(
-        b, loc, type, ValueRange{}, ValueRange{init},
-        {b.getMultiDimIdentityMap(2)},
-        {utils::IteratorType::parallel, utils::IteratorType::parallel},
-        [&](OpBuilder &nb, Location nloc, ValueRange) {
-          Value i = linalg::IndexOp::create(nb, nloc, 0);
-          Value h = linalg::IndexOp::create(nb, nloc, 1);
-          Value slot = arith::IndexCastOp::create(
-              nb, nloc, nb.getIndexType(),
-              tensor::ExtractOp::create(
-                  nb, nloc, permutation,
-                  ValueRange{arith::AddIOp::create(nb, nloc, start, i)}));
-          Value k = arith::ConstantIndexOp::create(nb, nloc, topK);
-          Value token = arith::DivUIOp::create(nb, nloc, slot, k);
-          Value value = toF32(
-              nb, nloc,
-              tensor::ExtractOp::create(nb, nloc, input, ValueRange{token, h}));
-          if (rowScale) {
-            Value choice = arith::RemUIOp::create(nb, nloc, slot, k);
-            Value scale = tensor::ExtractOp::create(nb, nloc, rowScale,
-                                                    ValueRange{token, choice});
-            value = arith::MulFOp::create(nb, nloc, value, scale);
-          }
-          linalg::YieldOp::create(nb, nloc, value);
-        });
-    return generic.getResult(0);
   }
 };
 

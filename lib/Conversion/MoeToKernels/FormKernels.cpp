@@ -1,0 +1,596 @@
+//===- FormKernels.cpp - the moe-form-kernels pass ------------------------===//
+//
+// Fuses and tiles a decomposed moe layer into its kernel form: one
+// scf.forall per kernel over tensors, mapped to GPU blocks, which the CPU
+// runs as loops and the GPU finish turns into launches. See the pass
+// description in Passes.td for the kernels.
+//
+// Written with explicit builders rather than TilingInterface and upstream
+// tile-and-fuse: the expert kernels walk a ragged, data-dependent schedule
+// (blocks of each expert's dispatched rows, found from the offsets at run
+// time), which no upstream tiling expresses.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../MoeToLinalg/Builders.h"
+
+#include "moe/Dialect/MoeOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEFORMKERNELS
+#include "dialect/Moe/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+struct Tiles {
+  int64_t routeTokens, expertRows, gateUpColumns, downColumns, combineTokens;
+};
+
+/// The ops one decomposed layer consists of, found from its combine.
+struct LayerChain {
+  RouterOp router;
+  GateOp gate;
+  DispatchOp dispatch;
+  ExpertsOp experts;
+  CombineOp combine;
+  SharedExpertOp shared; // optional, with the addf that adds it
+  arith::AddFOp sum;
+};
+
+FailureOr<LayerChain> matchChain(CombineOp combine) {
+  LayerChain c;
+  c.combine = combine;
+  c.experts = combine.getRows().getDefiningOp<ExpertsOp>();
+  c.dispatch = combine.getPermutation().getDefiningOp<DispatchOp>();
+  if (!c.experts || !c.dispatch ||
+      c.experts.getPermutation() != combine.getPermutation() ||
+      c.experts.getOffsets() != c.dispatch.getOffsets())
+    return failure();
+  c.gate = c.dispatch.getIndices().getDefiningOp<GateOp>();
+  if (!c.gate)
+    return failure();
+  Value weights = c.gate.getWeights();
+  if ((combine.getWeights() && combine.getWeights() != weights) ||
+      (c.experts.getRowScale() && c.experts.getRowScale() != weights))
+    return failure();
+  c.router = c.gate.getLogits().getDefiningOp<RouterOp>();
+  if (!c.router || c.router.getInput() != c.experts.getInput())
+    return failure();
+  if (combine->hasOneUse())
+    if (auto add = dyn_cast<arith::AddFOp>(*combine->user_begin())) {
+      Value other = add.getLhs() == combine.getResult() ? add.getRhs()
+                                                        : add.getLhs();
+      auto shared = other.getDefiningOp<SharedExpertOp>();
+      if (shared && shared.getInput() == c.router.getInput()) {
+        c.shared = shared;
+        c.sum = add;
+      }
+    }
+  return c;
+}
+
+/// Index arithmetic at one insertion point.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value ceilDiv(Value x, int64_t y) {
+    return arith::CeilDivSIOp::create(b, loc, x, c(y));
+  }
+  Value dim(Value tensor, int64_t d) { return buildDim(b, loc, tensor, d); }
+  /// tensor[i] of an i32 tensor, as an index.
+  Value load(Value tensor, ValueRange indices) {
+    Value v = tensor::ExtractOp::create(b, loc, tensor, indices);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+};
+
+/// A slice of `source` with the given offsets and sizes, unit strides.
+Value slice(OpBuilder &b, Location loc, Value source,
+            ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes) {
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, source, offsets, sizes,
+                                        strides);
+}
+
+/// `type` with a dynamic leading dimension.
+RankedTensorType dynamicRows(Type type) {
+  auto ranked = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(ranked.getShape());
+  shape[0] = ShapedType::kDynamic;
+  return ranked.clone(shape);
+}
+
+/// One insertion of a kernel's tile into a shared output.
+struct TileInsert {
+  Value tile;
+  unsigned output;
+  SmallVector<OpFoldResult> offsets, sizes;
+};
+
+using KernelBody = function_ref<SmallVector<TileInsert>(
+    OpBuilder &, Location, ValueRange ivs, ValueRange outputs)>;
+
+/// `scf.forall` over `gridSizes` blocks (x first) with `outputs` as shared
+/// outs, named `name`; `body` computes the tiles each iteration inserts.
+scf::ForallOp buildKernel(OpBuilder &b, Location loc, StringRef name,
+                          ArrayRef<OpFoldResult> gridSizes, ValueRange outputs,
+                          KernelBody body) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Attribute> mapping;
+  gpu::MappingId ids[] = {gpu::MappingId::DimX, gpu::MappingId::DimY,
+                          gpu::MappingId::DimZ};
+  for (size_t d = 0; d < gridSizes.size(); ++d)
+    mapping.push_back(gpu::GPUBlockMappingAttr::get(ctx, ids[d]));
+  auto forall = scf::ForallOp::create(b, loc, gridSizes, outputs,
+                                      b.getArrayAttr(mapping));
+  forall->setAttr(MoeDialect::kKernelAttrName, b.getStringAttr(name));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  SmallVector<TileInsert> inserts =
+      body(b, loc, forall.getInductionVars(), forall.getRegionIterArgs());
+  b.setInsertionPointToEnd(forall.getTerminator().getBody());
+  for (TileInsert &insert : inserts) {
+    SmallVector<OpFoldResult> strides(insert.offsets.size(),
+                                      b.getIndexAttr(1));
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, insert.tile, forall.getRegionIterArgs()[insert.output],
+        insert.offsets, insert.sizes, strides);
+  }
+  return forall;
+}
+
+/// Clones `op` with `mapping` and a dynamic leading dimension on every
+/// result: the op applied to a tile of tokens.
+Operation *cloneOnTile(OpBuilder &b, Operation *op, IRMapping &mapping) {
+  Operation *clone = b.clone(*op, mapping);
+  for (OpResult result : clone->getResults())
+    result.setType(dynamicRows(result.getType()));
+  return clone;
+}
+
+/// The block of dispatched rows that block `block` of an expert kernel
+/// works on: rows `start .. start + count` of expert `expert`. Block b
+/// belongs to the expert whose running total of ceildiv(rows_e, blockRows)
+/// blocks covers b; past the last expert's blocks, count is 0.
+struct RowBlock {
+  Value expert, start, count;
+};
+
+RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
+                      int64_t numExperts, int64_t blockRows, Value block) {
+  IndexMath m{b, loc};
+  Value zero = m.c(0);
+  // iter: (expert, first block of that expert, blocks so far)
+  auto loop = scf::ForOp::create(
+      b, loc, zero, m.c(numExperts), m.c(1), ValueRange{zero, zero, zero},
+      [&](OpBuilder &nb, Location nloc, Value e, ValueRange iter) {
+        IndexMath n{nb, nloc};
+        Value begin = n.load(offsets, e);
+        Value end = n.load(offsets, n.add(e, n.c(1)));
+        Value blocks = n.ceilDiv(n.sub(end, begin), blockRows);
+        Value total = n.add(iter[2], blocks);
+        Value mine = arith::AndIOp::create(
+            nb, nloc,
+            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::sge, block,
+                                  iter[2]),
+            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, block,
+                                  total));
+        Value expert = arith::SelectOp::create(nb, nloc, mine, e, iter[0]);
+        Value first = arith::SelectOp::create(nb, nloc, mine, iter[2], iter[1]);
+        scf::YieldOp::create(nb, nloc, ValueRange{expert, first, total});
+      });
+  Value expert = loop.getResult(0), first = loop.getResult(1);
+  Value total = loop.getResult(2);
+  Value begin = m.load(offsets, expert);
+  Value end = m.load(offsets, m.add(expert, m.c(1)));
+  Value start = m.add(begin, m.mul(m.sub(block, first), m.c(blockRows)));
+  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                        block, total);
+  // Out of range: an empty block at row 0.
+  start = arith::SelectOp::create(b, loc, inRange, start, zero);
+  Value count = m.max(zero, m.min(m.c(blockRows), m.sub(end, start)));
+  count = arith::SelectOp::create(b, loc, inRange, count, zero);
+  return {expert, start, count};
+}
+
+/// Expert `expert`'s rows `offset .. offset + size` of a stacked weight
+/// [E, N, K] as an [size, K] tensor (or a bias [E, N] as [size]).
+Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
+                 OpFoldResult offset, OpFoldResult size) {
+  auto type = cast<RankedTensorType>(stacked.getType());
+  SmallVector<OpFoldResult> offsets = {expert, offset};
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), size};
+  for (int64_t d = 2; d < type.getRank(); ++d) {
+    offsets.push_back(b.getIndexAttr(0));
+    sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+  }
+  SmallVector<int64_t> shape = {ShapedType::kDynamic};
+  llvm::append_range(shape, type.getShape().drop_front(2));
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), stacked,
+      offsets, sizes, strides);
+}
+
+struct FormLayerKernels : OpRewritePattern<CombineOp> {
+  FormLayerKernels(MLIRContext *ctx, Tiles defaults)
+      : OpRewritePattern(ctx), defaults(defaults) {}
+
+  LogicalResult matchAndRewrite(CombineOp combine,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<LayerChain> chain = matchChain(combine);
+    if (failed(chain))
+      return rewriter.notifyMatchFailure(combine, "not a decomposed layer");
+    LayerChain &c = *chain;
+    Tiles tiles = tilesFor(combine);
+    Operation *root = c.sum ? c.sum.getOperation() : combine.getOperation();
+    rewriter.setInsertionPoint(root);
+    Location loc = combine.getLoc();
+    OpBuilder &b = rewriter;
+    IndexMath m{b, loc};
+
+    Value input = c.router.getInput();
+    Value tokens = m.dim(input, 0);
+    auto [weights, indices] = buildRoute(b, loc, c, tiles, tokens);
+    auto [permutation, offsets, inverse] =
+        buildDispatch(b, loc, c, indices, tokens);
+    Value weightsOrScale = c.experts.getRowScale() ? weights : Value();
+    Value activated = buildGateUp(b, loc, c, tiles, permutation, offsets,
+                                  weightsOrScale);
+    Value rows = buildDown(b, loc, c, tiles, offsets, activated);
+    Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
+                                c.combine.getWeights() ? weights : Value());
+    rewriter.replaceOp(root, result);
+    return success();
+  }
+
+private:
+  Tiles defaults;
+
+  /// Tiles from the `moe.tiles` dictionary of `moe-select-tiles`, else the
+  /// pass options.
+  Tiles tilesFor(CombineOp combine) const {
+    Tiles tiles = defaults;
+    auto dict = combine->getAttrOfType<DictionaryAttr>(MoeDialect::kTilesAttrName);
+    if (!dict)
+      return tiles;
+    auto read = [&](StringRef name, int64_t &field) {
+      if (auto attr = dict.getAs<IntegerAttr>(name))
+        if (attr.getInt() > 0)
+          field = attr.getInt();
+    };
+    read("route_tokens", tiles.routeTokens);
+    read("expert_rows", tiles.expertRows);
+    read("gate_up_columns", tiles.gateUpColumns);
+    read("down_columns", tiles.downColumns);
+    read("combine_tokens", tiles.combineTokens);
+    return tiles;
+  }
+
+  /// route: router GEMM and gating per tile of tokens.
+  static std::pair<Value, Value> buildRoute(OpBuilder &b, Location loc,
+                                            LayerChain &c, const Tiles &tiles,
+                                            Value tokens) {
+    IndexMath m{b, loc};
+    auto weightsType = dynamicRows(c.gate.getWeights().getType());
+    auto indicesType = dynamicRows(c.gate.getIndices().getType());
+    int64_t topK = weightsType.getDimSize(1);
+    int64_t hidden =
+        cast<RankedTensorType>(c.router.getInput().getType()).getDimSize(1);
+    SmallVector<Value> outputs = {buildEmpty(b, loc, weightsType, tokens),
+                                  buildEmpty(b, loc, indicesType, tokens)};
+    auto kernel = buildKernel(
+        b, loc, "route", {OpFoldResult(m.ceilDiv(tokens, tiles.routeTokens))},
+        outputs,
+        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+          IndexMath n{nb, nloc};
+          Value first = n.mul(ivs[0], n.c(tiles.routeTokens));
+          Value count = n.min(n.c(tiles.routeTokens), n.sub(tokens, first));
+          IRMapping mapping;
+          mapping.map(c.router.getInput(),
+                      slice(nb, nloc, c.router.getInput(),
+                            {first, nb.getIndexAttr(0)},
+                            {count, nb.getIndexAttr(hidden)}));
+          cloneOnTile(nb, c.router, mapping);
+          Operation *gate = cloneOnTile(nb, c.gate, mapping);
+          SmallVector<OpFoldResult> offsets = {first, nb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(topK)};
+          return SmallVector<TileInsert>{{gate->getResult(0), 0, offsets, sizes},
+                                         {gate->getResult(1), 1, offsets, sizes}};
+        });
+    return {kernel.getResult(0), kernel.getResult(1)};
+  }
+
+  /// dispatch: the counting sort (one block) and the inverse permutation
+  /// the combine gathers with.
+  static std::tuple<Value, Value, Value>
+  buildDispatch(OpBuilder &b, Location loc, LayerChain &c, Value indices,
+                Value tokens) {
+    IndexMath m{b, loc};
+    int64_t topK =
+        cast<RankedTensorType>(indices.getType()).getDimSize(1);
+    Value rowCount = m.mul(tokens, m.c(topK));
+    auto permutationType = dynamicRows(c.dispatch.getPermutation().getType());
+    auto offsetsType = c.dispatch.getOffsets().getType();
+    SmallVector<Value> outputs = {
+        buildEmpty(b, loc, permutationType, rowCount),
+        buildEmpty(b, loc, offsetsType, {}),
+        buildEmpty(b, loc, permutationType, rowCount)};
+    auto kernel = buildKernel(
+        b, loc, "dispatch", {b.getIndexAttr(1)}, outputs,
+        [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange) {
+          IndexMath n{nb, nloc};
+          IRMapping mapping;
+          mapping.map(c.dispatch.getIndices(), indices);
+          Operation *dispatch = cloneOnTile(nb, c.dispatch, mapping);
+          // The offsets have a static size: restore it.
+          dispatch->getResult(1).setType(offsetsType);
+          Value permutation = dispatch->getResult(0);
+          // inverse[permutation[r]] = r.
+          auto loop = scf::ForOp::create(
+              nb, nloc, n.c(0), rowCount, n.c(1),
+              ValueRange{buildEmpty(nb, nloc, permutationType, rowCount)},
+              [&](OpBuilder &lb, Location lloc, Value r, ValueRange iter) {
+                IndexMath l{lb, lloc};
+                Value slot = l.load(permutation, r);
+                Value rI32 = arith::IndexCastOp::create(lb, lloc,
+                                                        lb.getI32Type(), r);
+                scf::YieldOp::create(
+                    lb, lloc,
+                    tensor::InsertOp::create(lb, lloc, rI32, iter[0], slot)
+                        .getResult());
+              });
+          SmallVector<OpFoldResult> zero = {nb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> rows = {rowCount};
+          SmallVector<OpFoldResult> experts = {
+              nb.getIndexAttr(offsetsType.getDimSize(0))};
+          return SmallVector<TileInsert>{{permutation, 0, zero, rows},
+                                         {dispatch->getResult(1), 1, zero,
+                                          experts},
+                                         {loop.getResult(0), 2, zero, rows}};
+        });
+    return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2)};
+  }
+
+  /// gate_up: per (row block, column tile c), act(rows x gate[c]^T,
+  /// rows x up[c]^T) stored in the input's type.
+  static Value buildGateUp(OpBuilder &b, Location loc, LayerChain &c,
+                           const Tiles &tiles, Value permutation,
+                           Value offsets, Value rowScale) {
+    IndexMath m{b, loc};
+    ExpertsOp experts = c.experts;
+    FfnAttr ffn = experts.getFfn();
+    auto downType = cast<RankedTensorType>(experts.getDown().getType());
+    int64_t numExperts = downType.getDimSize(0);
+    int64_t inter = downType.getDimSize(2);
+    int64_t topK = experts.getTopK();
+    Type storage = getElementTypeOrSelf(experts.getInput().getType());
+    Value rowCount = m.dim(permutation, 0);
+    auto activatedType =
+        RankedTensorType::get({ShapedType::kDynamic, inter}, storage);
+    Value output = buildEmpty(b, loc, activatedType, rowCount);
+    Value rowBlocks =
+        m.add(m.ceilDiv(rowCount, tiles.expertRows), m.c(numExperts));
+    int64_t columnTiles = llvm::divideCeil(inter, tiles.gateUpColumns);
+    auto kernel = buildKernel(
+        b, loc, "gate_up", {rowBlocks, b.getIndexAttr(columnTiles)}, output,
+        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+          IndexMath n{nb, nloc};
+          RowBlock block = findRowBlock(nb, nloc, offsets, numExperts,
+                                        tiles.expertRows, ivs[0]);
+          Value column = n.mul(ivs[1], n.c(tiles.gateUpColumns));
+          Value width = n.min(n.c(tiles.gateUpColumns), n.sub(n.c(inter), column));
+          Value rows =
+              buildGatherRows(nb, nloc, experts.getInput(), permutation,
+                              rowScale, block.start, block.count, topK);
+          // Gate rows c .. c + w and up rows I + c .. I + c + w of gate_up
+          // (relu: only the "up" block, rows c .. c + w).
+          auto project = [&](Value firstRow) {
+            Value product = buildLinear(
+                nb, nloc, rows,
+                expertRows(nb, nloc, experts.getGateUp(), block.expert,
+                           firstRow, width));
+            if (Value bias = experts.getGateUpBias())
+              product = buildAddRowBias(
+                  nb, nloc, product,
+                  expertRows(nb, nloc, bias, block.expert, firstRow, width));
+            return product;
+          };
+          Value activated;
+          if (ffn.isGated()) {
+            Value gate = project(column);
+            Value up = project(n.add(column, n.c(inter)));
+            activated = buildMap(
+                nb, nloc, {gate, up}, nb.getF32Type(),
+                [&](OpBuilder &mb, Location mloc, ValueRange args) {
+                  return buildActivation(mb, mloc, ffn, args[0], args[1]);
+                });
+          } else {
+            activated = buildMap(
+                nb, nloc, project(column), nb.getF32Type(),
+                [&](OpBuilder &mb, Location mloc, ValueRange args) {
+                  return buildActivation(mb, mloc, ffn, Value(), args[0]);
+                });
+          }
+          activated = buildConvert(nb, nloc, activated, storage);
+          return SmallVector<TileInsert>{{activated,
+                                          0,
+                                          {block.start, column},
+                                          {block.count, width}}};
+        });
+    return kernel.getResult(0);
+  }
+
+  /// down: per (row block, column tile c), activated rows x down[c]^T
+  /// (+ bias), the experts op's f32 result in dispatched order.
+  static Value buildDown(OpBuilder &b, Location loc, LayerChain &c,
+                         const Tiles &tiles, Value offsets, Value activated) {
+    IndexMath m{b, loc};
+    ExpertsOp experts = c.experts;
+    auto downType = cast<RankedTensorType>(experts.getDown().getType());
+    int64_t numExperts = downType.getDimSize(0);
+    int64_t hidden = downType.getDimSize(1);
+    int64_t inter = downType.getDimSize(2);
+    Value rowCount = m.dim(activated, 0);
+    auto resultType = dynamicRows(experts.getResult().getType());
+    Value output = buildEmpty(b, loc, resultType, rowCount);
+    Value rowBlocks =
+        m.add(m.ceilDiv(rowCount, tiles.expertRows), m.c(numExperts));
+    int64_t columnTiles = llvm::divideCeil(hidden, tiles.downColumns);
+    auto kernel = buildKernel(
+        b, loc, "down", {rowBlocks, b.getIndexAttr(columnTiles)}, output,
+        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+          IndexMath n{nb, nloc};
+          RowBlock block = findRowBlock(nb, nloc, offsets, numExperts,
+                                        tiles.expertRows, ivs[0]);
+          Value column = n.mul(ivs[1], n.c(tiles.downColumns));
+          Value width =
+              n.min(n.c(tiles.downColumns), n.sub(n.c(hidden), column));
+          Value rows = buildConvert(
+              nb, nloc,
+              slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
+                    {block.count, nb.getIndexAttr(inter)}),
+              nb.getF32Type());
+          Value product = buildLinear(
+              nb, nloc, rows,
+              expertRows(nb, nloc, experts.getDown(), block.expert, column,
+                         width));
+          if (Value bias = experts.getDownBias())
+            product = buildAddRowBias(
+                nb, nloc, product,
+                expertRows(nb, nloc, bias, block.expert, column, width));
+          return SmallVector<TileInsert>{
+              {product, 0, {block.start, column}, {block.count, width}}};
+        });
+    return kernel.getResult(0);
+  }
+
+  /// combine: per tile of tokens, sum over k in ascending order of
+  /// weights[t, k] * rows[inverse[t * K + k]], plus the shared expert.
+  static Value buildCombine(OpBuilder &b, Location loc, LayerChain &c,
+                            const Tiles &tiles, Value tokens, Value rows,
+                            Value inverse, Value weights) {
+    IndexMath m{b, loc};
+    Operation *root = c.sum ? c.sum.getOperation() : c.combine.getOperation();
+    auto resultType = dynamicRows(root->getResult(0).getType());
+    int64_t hidden = resultType.getDimSize(1);
+    int64_t topK = c.combine.getTopK();
+    Value output = buildEmpty(b, loc, resultType, tokens);
+    auto kernel = buildKernel(
+        b, loc, "combine",
+        {OpFoldResult(m.ceilDiv(tokens, tiles.combineTokens))}, output,
+        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+          IndexMath n{nb, nloc};
+          Value first = n.mul(ivs[0], n.c(tiles.combineTokens));
+          Value count = n.min(n.c(tiles.combineTokens), n.sub(tokens, first));
+          MLIRContext *ctx = nb.getContext();
+          auto accType = RankedTensorType::get({ShapedType::kDynamic, hidden},
+                                               nb.getF32Type());
+          Value acc = buildFilled(nb, nloc, accType, count,
+                                  nb.getF32FloatAttr(0.0));
+          // (t, h, k) with k innermost: the sum runs over k in order. The
+          // [count, K] input (the weights, or an unused empty tensor when
+          // they were applied to the expert input) gives k its extent.
+          AffineExpr t, h, k;
+          bindDims(ctx, t, h, k);
+          auto perChoiceType = RankedTensorType::get(
+              {ShapedType::kDynamic, topK}, nb.getF32Type());
+          Value perChoice =
+              weights ? slice(nb, nloc, weights, {first, nb.getIndexAttr(0)},
+                              {count, nb.getIndexAttr(topK)})
+                      : buildEmpty(nb, nloc, perChoiceType, count);
+          auto generic = linalg::GenericOp::create(
+              nb, nloc, accType, ValueRange{perChoice}, ValueRange{acc},
+              {AffineMap::get(3, 0, {t, k}, ctx),
+               AffineMap::get(3, 0, {t, h}, ctx)},
+              {utils::IteratorType::parallel, utils::IteratorType::parallel,
+               utils::IteratorType::reduction},
+              [&](OpBuilder &gb, Location gloc, ValueRange args) {
+                IndexMath g{gb, gloc};
+                Value token = g.add(first, linalg::IndexOp::create(gb, gloc, 0));
+                Value column = linalg::IndexOp::create(gb, gloc, 1);
+                Value choice = linalg::IndexOp::create(gb, gloc, 2);
+                Value routed = g.add(g.mul(token, g.c(topK)), choice);
+                Value row = g.load(inverse, routed);
+                Value value = tensor::ExtractOp::create(
+                    gb, gloc, rows, ValueRange{row, column});
+                if (weights)
+                  value = arith::MulFOp::create(gb, gloc, value, args[0]);
+                linalg::YieldOp::create(
+                    gb, gloc,
+                    arith::AddFOp::create(gb, gloc, args[1], value)
+                        .getResult());
+              });
+          // As the unfused layer: the combine in the result type, then the
+          // shared expert added in that type.
+          Value result = buildConvert(nb, nloc, generic.getResult(0),
+                                      resultType.getElementType());
+          if (c.shared) {
+            IRMapping mapping;
+            mapping.map(c.shared.getInput(),
+                        slice(nb, nloc, c.shared.getInput(),
+                              {first, nb.getIndexAttr(0)},
+                              {count, nb.getIndexAttr(hidden)}));
+            Value shared = cloneOnTile(nb, c.shared, mapping)->getResult(0);
+            bool combineFirst = c.sum.getLhs() == c.combine.getResult();
+            result = arith::AddFOp::create(nb, nloc,
+                                           combineFirst ? result : shared,
+                                           combineFirst ? shared : result);
+          }
+          return SmallVector<TileInsert>{{result,
+                                          0,
+                                          {first, nb.getIndexAttr(0)},
+                                          {count, nb.getIndexAttr(hidden)}}};
+        });
+    Value result = kernel.getResult(0);
+    Type rootType = root->getResult(0).getType();
+    if (result.getType() != rootType)
+      result = tensor::CastOp::create(b, loc, rootType, result);
+    return result;
+  }
+};
+
+struct MoeFormKernelsPass
+    : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
+  using MoeFormKernelsBase::MoeFormKernelsBase;
+
+  void runOnOperation() override {
+    for (int64_t tile : {routeTokens.getValue(), expertRows.getValue(),
+                         gateUpColumns.getValue(), downColumns.getValue(),
+                         combineTokens.getValue()})
+      if (tile <= 0) {
+        getOperation()->emitError("moe-form-kernels: tile sizes must be "
+                                  "positive");
+        return signalPassFailure();
+      }
+    Tiles tiles{routeTokens, expertRows, gateUpColumns, downColumns,
+                combineTokens};
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FormLayerKernels>(&getContext(), tiles);
+    // One rewrite per layer; the replaced ops die with the canonicalizer.
+    GreedyRewriteConfig config;
+    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     config)))
+      signalPassFailure();
+  }
+};
+} // namespace
