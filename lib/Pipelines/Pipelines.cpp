@@ -18,8 +18,17 @@ void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
 void mlir::moe::buildMoeToLLVMCPUPipeline(
     OpPassManager &pm, const MoeCpuPipelineOptions &options) {
   buildMoePreparePipeline(pm);
-  if (options.kernelForm)
-    pm.addPass(createMoeFormKernels());
+  if (options.kernelForm) {
+    MoeFormKernelsOptions tiles;
+    if (options.tiles.size() == 5) {
+      tiles.routeTokens = options.tiles[0];
+      tiles.expertRows = options.tiles[1];
+      tiles.gateUpColumns = options.tiles[2];
+      tiles.downColumns = options.tiles[3];
+      tiles.combineTokens = options.tiles[4];
+    }
+    pm.addPass(createMoeFormKernels(tiles));
+  }
   pm.addPass(createConvertMoeToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

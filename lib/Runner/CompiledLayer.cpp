@@ -174,7 +174,7 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
                        const MoeLayerDesc &group, unsigned optLevel,
-                       bool kernelForm) {
+                       bool kernelForm, llvm::ArrayRef<int64_t> tiles) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -213,6 +213,7 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   PassManager pm(context);
   MoeCpuPipelineOptions pipelineOptions;
   pipelineOptions.kernelForm = kernelForm;
+  pipelineOptions.tiles = llvm::to_vector(tiles);
   buildMoeToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");

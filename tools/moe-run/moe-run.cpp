@@ -76,6 +76,11 @@ llvm::cl::opt<bool> unfused(
     "unfused", llvm::cl::init(false),
     llvm::cl::desc("Run the unfused lowering instead of the kernel form "
                    "(the fused, tiled kernels the GPU code comes from)"));
+llvm::cl::list<int64_t> kernelTiles(
+    "kernel-tiles", llvm::cl::CommaSeparated,
+    llvm::cl::desc("Tile sizes of the kernel form: route tokens, expert rows, "
+                   "gate_up columns, down columns, combine tokens (five "
+                   "positive numbers)"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -243,6 +248,12 @@ int main(int argc, char **argv) {
       "  moe-run MODEL.json --layer L --weights W.safetensors --input "
       "X.safetensors --output Y.safetensors [--check]\n"
       "  moe-run MODEL.json --layer L --seed N --tokens T [--check]\n");
+  if (!kernelTiles.empty() &&
+      (kernelTiles.size() != 5 ||
+       llvm::any_of(kernelTiles, [](int64_t t) { return t <= 0 || t > 4096; })))
+    return fail("--kernel-tiles takes five sizes in 1..4096");
+  if (!kernelTiles.empty() && unfused)
+    return fail("--kernel-tiles applies to the kernel form, not --unfused");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -351,7 +362,7 @@ int main(int argc, char **argv) {
   if (!packed)
     return fail(packed.takeError());
   auto layer = CompiledLayer::compile(&context, *model, *group, optLevel,
-                                      !unfused);
+                                      !unfused, kernelTiles);
   if (!layer)
     return fail(layer.takeError());
   if (llvm::Error e = (*layer)->setWeights(*packed))

@@ -20,6 +20,11 @@ struct MoeCpuPipelineOptions
                      "the one the GPU kernels come from; false runs the "
                      "unfused lowering"),
       llvm::cl::init(true)};
+  ListOption<int64_t> tiles{
+      *this, "tiles",
+      llvm::cl::desc("moe-form-kernels tile sizes: route-tokens, expert-rows, "
+                     "gate-up-columns, down-columns, combine-tokens (all "
+                     "five; default: the pass's)")};
 };
 
 /// moe-to-llvm-cpu: moe-prepare, moe-form-kernels (unless disabled),

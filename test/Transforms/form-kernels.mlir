@@ -1,0 +1,162 @@
+// RUN: moe-opt %s --moe-prepare --moe-form-kernels -split-input-file | FileCheck %s
+// RUN: moe-opt %s --moe-prepare --moe-form-kernels="route-tokens=8 expert-rows=32 gate-up-columns=32 down-columns=16 combine-tokens=4" -split-input-file | FileCheck %s --check-prefix=OPTS
+
+// Mixtral: five kernels, each an scf.forall mapped to blocks. The route
+// kernel runs router and gate on a tile of 16 tokens; dispatch is one block
+// and also inverts the permutation; gate_up and down walk the flat schedule
+// of ceildiv(T * K, 16) + E row blocks times column tiles (128 / 64 and
+// 64 / 64); combine sums over k with the inverse, per tile of tokens.
+// CHECK-LABEL: func.func @mixtral(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x64xbf16>, %[[RW:[^:]*]]: tensor<8x64xbf16>, %[[GU:[^:]*]]: tensor<8x256x64xbf16>, %[[D:[^:]*]]: tensor<8x64x128xbf16>)
+// CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK: %[[T:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x64xbf16>
+// CHECK: %[[RB:.*]] = arith.ceildivsi %[[T]], %[[C16]] : index
+// CHECK: %[[ROUTE:.*]]:2 = scf.forall (%[[B:.*]]) in (%[[RB]]) shared_outs({{.*}}) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+// CHECK:   %[[FIRST:.*]] = arith.muli %[[B]], %[[C16]]
+// CHECK:   %[[REST:.*]] = arith.subi %[[T]], %[[FIRST]]
+// CHECK:   %[[COUNT:.*]] = arith.minsi %[[REST]], %[[C16]]
+// CHECK:   %[[XT:.*]] = tensor.extract_slice %[[X]][%[[FIRST]], 0] [%[[COUNT]], 64] [1, 1]
+// CHECK:   %[[L:.*]] = moe.router %[[XT]], %[[RW]] : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+// CHECK:   %[[W:.*]], %[[IDS:.*]] = moe.gate %[[L]] routing <scoring = softmax, topK = 2, normalization = sum>
+// CHECK:   scf.forall.in_parallel {
+// CHECK:     tensor.parallel_insert_slice %[[W]] into %{{.*}}[%[[FIRST]], 0] [%[[COUNT]], 2] [1, 1]
+// CHECK:     tensor.parallel_insert_slice %[[IDS]] into %{{.*}}[%[[FIRST]], 0] [%[[COUNT]], 2] [1, 1]
+// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route"}
+// CHECK: %[[R:.*]] = arith.muli %[[T]], %{{.*}} : index
+// CHECK: %[[DISPATCH:.*]]:3 = scf.forall (%{{.*}}) in (1) shared_outs({{.*}}) -> (tensor<?xi32>, tensor<9xi32>, tensor<?xi32>) {
+// CHECK:   %[[PERM:.*]], %[[OFF:.*]] = moe.dispatch %[[ROUTE]]#1 {num_experts = 8 : i64}
+// CHECK:   %[[INV:.*]] = scf.for %[[ROW:.*]] = %{{.*}} to %[[R]] step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?xi32>) {
+// CHECK:     %[[SLOT:.*]] = tensor.extract %[[PERM]][%[[ROW]]]
+// CHECK:     tensor.insert %{{.*}} into %[[ACC]][%{{.*}}]
+// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "dispatch"}
+// CHECK: %[[RBLK:.*]] = arith.ceildivsi %{{.*}}, %{{.*}} : index
+// CHECK: %[[GRID:.*]] = arith.addi %[[RBLK]], %{{.*}} : index
+// CHECK: %[[ACT:.*]] = scf.forall (%[[BLK:.*]], %[[COL:.*]]) in (%[[GRID]], 2) shared_outs({{.*}}) -> (tensor<?x128xbf16>) {
+//        The expert of this block: a scan of the offsets.
+// CHECK:   %[[FOUND:.*]]:3 = scf.for {{.*}} -> (index, index, index) {
+// CHECK:     tensor.extract %[[DISPATCH]]#1
+// CHECK:     arith.ceildivsi
+// CHECK:   linalg.generic
+// CHECK:     tensor.extract %[[DISPATCH]]#0
+// CHECK:     tensor.extract %[[X]]
+//        gate rows c .. c + 64 and up rows 128 + c .. of the expert, then silu(g) * u.
+// CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
+// CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
+// CHECK:   math.exp
+// CHECK:   arith.truncf %{{.*}} : f32 to bf16
+// CHECK:   scf.forall.in_parallel {
+// CHECK:     tensor.parallel_insert_slice %{{.*}} into %{{.*}} : tensor<?x?xbf16> into tensor<?x128xbf16>
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "gate_up"}
+// CHECK: %[[ROWS:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>) {
+// CHECK:   tensor.extract_slice %[[ACT]]
+// CHECK:   tensor.extract_slice %[[D]]
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
+// CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {
+// CHECK:   tensor.extract_slice %[[ROUTE]]#0
+// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:     tensor.extract %[[DISPATCH]]#2
+// CHECK:     tensor.extract %[[ROWS]]
+// CHECK:   arith.truncf %{{.*}} : f32 to bf16
+// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "combine"}
+// CHECK: return %[[OUT]]
+// CHECK-NOT: moe.combine
+// CHECK-NOT: moe.experts
+
+// OPTS-LABEL: func.func @mixtral(
+// OPTS: arith.constant 8 : index
+// OPTS: moe.kernel = "route"
+// OPTS: moe.kernel = "dispatch"
+// OPTS: arith.constant 32 : index
+// OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// OPTS: moe.kernel = "gate_up"
+// OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// OPTS: moe.kernel = "down"
+// OPTS: arith.constant 4 : index
+// OPTS: moe.kernel = "combine"
+func.func @mixtral(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
+  %0 = moe.layer %x, %rw experts(%gu, %d) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xbf16>
+  return %0 : tensor<?x64xbf16>
+}
+
+// -----
+
+// DeepSeek-style: a static token count (the kernels still take it as a
+// size, the result is cast back), correction bias in the route kernel, the
+// shared expert added in the combine kernel.
+// CHECK-LABEL: func.func @deepseek(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<4x64xf32>, %[[RW:[^:]*]]: tensor<16x64xf32>, %[[CB:[^:]*]]: tensor<16xf32>
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x4xf32>, tensor<?x4xi32>)
+// CHECK:   moe.gate %{{.*}} correction_bias %[[CB]] routing <scoring = sigmoid, topK = 4
+// CHECK: moe.kernel = "route"
+// CHECK: moe.kernel = "dispatch"
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x32xf32>)
+// CHECK: moe.kernel = "gate_up"
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
+// CHECK: moe.kernel = "down"
+// CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xf32>)
+// CHECK:   %[[ROUTED:.*]] = linalg.generic
+// CHECK:   %[[SHARED:.*]] = moe.shared_expert %{{.*}}, %{{.*}}, %{{.*}} ffn <activation = silu_glu> : (tensor<?x64xf32>, tensor<128x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+// CHECK:   arith.addf %[[ROUTED]], %[[SHARED]] : tensor<?x64xf32>
+// CHECK: moe.kernel = "combine"
+// CHECK: %[[CAST:.*]] = tensor.cast %[[OUT]] : tensor<?x64xf32> to tensor<4x64xf32>
+// CHECK: return %[[CAST]] : tensor<4x64xf32>
+func.func @deepseek(%x: tensor<4x64xf32>, %rw: tensor<16x64xf32>, %cb: tensor<16xf32>, %gu: tensor<16x64x64xf32>, %d: tensor<16x64x32xf32>, %sgu: tensor<128x64xf32>, %sd: tensor<64x64xf32>) -> tensor<4x64xf32> {
+  %0 = moe.layer %x, %rw correction_bias %cb experts(%gu, %d) shared(%sgu, %sd) routing <scoring = sigmoid, topK = 4, normalization = sum, nGroup = 4, topkGroup = 2, groupScore = top2_sum, scalingFactor = 2.5> ffn <activation = silu_glu> : (tensor<4x64xf32>, tensor<16x64xf32>, tensor<16xf32>, tensor<16x64x64xf32>, tensor<16x64x32xf32>, tensor<128x64xf32>, tensor<64x64xf32>) -> tensor<4x64xf32>
+  return %0 : tensor<4x64xf32>
+}
+
+// -----
+
+// Llama 4: the routing weight scales the gathered rows in gate_up; the
+// combine sums unweighted (its [count, K] input is an empty tensor).
+// CHECK-LABEL: func.func @llama4(
+// CHECK: %[[ROUTE:.*]]:2 = scf.forall
+// CHECK: moe.kernel = "route"
+// CHECK: scf.forall
+// CHECK:   linalg.generic
+// CHECK:     %[[V:.*]] = arith.extf
+// CHECK:     %[[S:.*]] = tensor.extract %[[ROUTE]]#0
+// CHECK:     arith.mulf %[[V]], %[[S]]
+// CHECK: moe.kernel = "gate_up"
+// CHECK: moe.kernel = "down"
+// CHECK: scf.forall
+// CHECK-NOT: tensor.extract_slice %[[ROUTE]]#0
+// CHECK:   linalg.generic
+// CHECK-NOT: arith.mulf
+// CHECK:   linalg.yield
+// CHECK:   moe.shared_expert
+// CHECK: moe.kernel = "combine"
+func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x64x64xbf16>, %d: tensor<4x64x32xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {
+  %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd) routing <scoring = sigmoid_after_topk, topK = 1, placement = input> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<4x64xbf16>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
+  return %0 : tensor<?x64xbf16>
+}
+
+// -----
+
+// Tile sizes from moe-select-tiles (moe.tiles on the combine) win over the
+// pass options.
+// CHECK-LABEL: func.func @tiles_attribute(
+// CHECK: arith.constant 4 : index
+// CHECK: moe.kernel = "route"
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 8)
+// CHECK: moe.kernel = "gate_up"
+func.func @tiles_attribute(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
+  %logits = moe.router %x, %rw : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+  %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
+  %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = {route_tokens = 4, gate_up_columns = 16}} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  return %out : tensor<?x64xbf16>
+}
+
+// -----
+
+// A combine whose rows do not come from the chain is left alone.
+// CHECK-LABEL: func.func @not_a_layer(
+// CHECK-NOT: scf.forall
+// CHECK: moe.combine
+func.func @not_a_layer(%rows: tensor<?x64xf32>, %perm: tensor<?xi32>, %w: tensor<?x2xf32>) -> tensor<?x64xbf16> {
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  return %out : tensor<?x64xbf16>
+}
