@@ -1,0 +1,156 @@
+/*===- moert.h - C API of the MoE kernel runtime ----------------*- C -*-===*\
+|*                                                                            *|
+|* Loads a kernel manifest written by `moe-translate --emit-kernels`          *|
+|* (docs/kernel-manifest.md), packs a layer's weights from safetensors files  *|
+|* and runs the layer's kernels, on a CUDA GPU or on the host CPU.            *|
+|*                                                                            *|
+|* Every function that can fail returns a moert_status; on failure            *|
+|* moert_last_error() gives a message. A moert_layer is not thread-safe: use  *|
+|* one layer from one thread at a time (distinct layers are independent).     *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef MOERT_MOERT_H
+#define MOERT_MOERT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MOERT_API __attribute__((visibility("default")))
+#else
+#define MOERT_API
+#endif
+
+/** One loaded MoE layer function with its kernels, weights and workspaces. */
+typedef struct moert_layer moert_layer;
+
+/** Where the kernels run. */
+typedef enum moert_backend {
+  /** The manifest's host_library, called in this process; host pointers. */
+  MOERT_BACKEND_CPU = 0,
+  /** The cubin (or PTX) for the current CUDA device; device pointers. */
+  MOERT_BACKEND_CUDA = 1
+} moert_backend;
+
+typedef enum moert_status {
+  MOERT_SUCCESS = 0,
+  MOERT_ERROR_INVALID_ARGUMENT, /**< a NULL pointer, T < 1, a bad index... */
+  MOERT_ERROR_IO,               /**< a file could not be opened or read */
+  MOERT_ERROR_MANIFEST,         /**< the manifest is malformed or invalid */
+  MOERT_ERROR_WEIGHTS,          /**< a bad safetensors file, or weights missing */
+  MOERT_ERROR_BACKEND,          /**< CUDA driver / host library failure */
+  MOERT_ERROR_OUT_OF_MEMORY,    /**< host or device allocation failed */
+  MOERT_ERROR_TOO_MANY_TOKENS   /**< tokens > the manifest's max_tokens */
+} moert_status;
+
+/** The enumerator's name, e.g. "MOERT_ERROR_IO"; "unknown" for others. */
+MOERT_API const char *moert_status_name(moert_status status);
+
+/**
+ * The message of the last failed call made by this thread ("" if none).
+ * Valid until this thread's next failing call. Successful calls leave it.
+ */
+MOERT_API const char *moert_last_error(void);
+
+/**
+ * Loads one layer function of the manifest at `manifest_path`.
+ * `function`: the layer's "function" name, or NULL for the first layer.
+ * CPU: dlopen()s the host library and resolves `_mlir_<symbol>` per kernel.
+ * CUDA: uses the current context's device (device 0 when there is none),
+ * retains its primary context and makes it current, and loads the target
+ * whose chip equals the device's compute capability; otherwise the highest
+ * lower chip (its cubin within the same major version, else its PTX).
+ * On success stores a new layer in *out (free it with moert_layer_destroy).
+ */
+MOERT_API moert_status moert_layer_load(const char *manifest_path,
+                                        const char *function,
+                                        moert_backend backend,
+                                        moert_layer **out);
+
+/**
+ * Runs every weight_packing step whose tensor (with "{L}" replaced by
+ * `decoder_layer`) is in this safetensors file; call once per shard file.
+ * Each step is checked (tensor rank, dtype, bounds) before anything is
+ * written. `decoder_layer` must be in the manifest's decoder_layers when
+ * that list is non-empty. Calling with another decoder_layer than the
+ * previous call starts every weight over; loading a tensor again into a
+ * weight that was complete starts that weight over.
+ */
+MOERT_API moert_status moert_layer_load_weights(moert_layer *layer,
+                                                const char *safetensors_path,
+                                                int64_t decoder_layer);
+
+/**
+ * Allocates workspaces large enough for every token count in
+ * [1, max_tokens], so that later runs up to that count allocate nothing
+ * (needed before capturing a run in a CUDA graph). Only grows.
+ * MOERT_ERROR_TOO_MANY_TOKENS above the manifest's max_tokens.
+ */
+MOERT_API moert_status moert_layer_reserve(moert_layer *layer,
+                                           int64_t max_tokens);
+
+/**
+ * Runs the layer on `tokens` rows: input and output are dense
+ * [tokens, hidden_size] arrays of the layer's dtype (see moert_layer_io_bytes).
+ * CUDA: device pointers, `stream` a CUstream (NULL: the legacy default
+ * stream); asynchronous, nothing synchronises with the host unless
+ * workspaces must grow (tokens above the reserved count). CPU: host pointers,
+ * `stream` ignored, returns when done.
+ * Fails with MOERT_ERROR_WEIGHTS if some weight element was never packed,
+ * MOERT_ERROR_INVALID_ARGUMENT if tokens < 1, MOERT_ERROR_TOO_MANY_TOKENS if
+ * tokens > max_tokens.
+ */
+MOERT_API moert_status moert_layer_run(moert_layer *layer, const void *input,
+                                       void *output, int64_t tokens,
+                                       void *stream);
+
+/** Frees the layer's memory, module/library and context. NULL is a no-op. */
+MOERT_API void moert_layer_destroy(moert_layer *layer);
+
+/* Introspection. Each returns NULL / -1 for a NULL layer or a bad index.  */
+
+/** The layer's function name, e.g. "moe_layer_0". */
+MOERT_API const char *moert_layer_function(const moert_layer *layer);
+/** The activation dtype name: "f32", "f16" or "bf16". */
+MOERT_API const char *moert_layer_dtype(const moert_layer *layer);
+/** H, the row length of input and output. */
+MOERT_API int64_t moert_layer_hidden_size(const moert_layer *layer);
+/** The largest token count a run accepts. */
+MOERT_API int64_t moert_layer_max_tokens(const moert_layer *layer);
+/** The token count workspaces are currently sized for (0 before any). */
+MOERT_API int64_t moert_layer_reserved_tokens(const moert_layer *layer);
+/** Bytes of the input (and of the output) for `tokens` rows; -1 if tokens
+ *  is outside [1, max_tokens]. */
+MOERT_API int64_t moert_layer_io_bytes(const moert_layer *layer,
+                                       int64_t tokens);
+/** Bytes currently allocated for workspaces. */
+MOERT_API int64_t moert_layer_workspace_bytes(const moert_layer *layer);
+/** Weight elements not yet written by packing (0 when ready to run). */
+MOERT_API int64_t
+moert_layer_unpacked_weight_elements(const moert_layer *layer);
+/** "host" for the CPU backend, else the chip loaded, e.g. "sm_90". */
+MOERT_API const char *moert_layer_target(const moert_layer *layer);
+/** The path of the cubin, PTX or host library that was loaded. */
+MOERT_API const char *moert_layer_target_file(const moert_layer *layer);
+/** The manifest's decoder_layers of this function: count, then entry i. */
+MOERT_API int64_t moert_layer_num_decoder_layers(const moert_layer *layer);
+MOERT_API int64_t moert_layer_decoder_layer(const moert_layer *layer,
+                                            int64_t i);
+/** The kernels: count, then symbol i (without the "_mlir_" prefix). */
+MOERT_API int64_t moert_layer_num_kernels(const moert_layer *layer);
+MOERT_API const char *moert_layer_kernel_symbol(const moert_layer *layer,
+                                                int64_t i);
+/** The launch sequence: count, then the kernel symbol of launch i. */
+MOERT_API int64_t moert_layer_num_launches(const moert_layer *layer);
+MOERT_API const char *moert_layer_launch_symbol(const moert_layer *layer,
+                                                int64_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOERT_MOERT_H */

@@ -1,0 +1,79 @@
+//===- Backend.h - Where a layer's memory lives and kernels run -*- C++ -*-===//
+//
+// The layer logic (Layer.cpp) is the same for both backends; a Backend
+// supplies memory, copies, memsets and kernel launches. Device addresses
+// are 64-bit integers: a CUdeviceptr on CUDA, a host pointer on the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOERT_BACKEND_H
+#define MOERT_BACKEND_H
+
+#include "Error.h"
+#include "Manifest.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace moert {
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+
+  /// "host" or the chip loaded ("sm_90").
+  virtual const std::string &target() const = 0;
+  /// The host library, cubin or PTX file that was loaded.
+  virtual const std::string &targetFile() const = 0;
+  /// True if device addresses are host pointers (weights are then packed in
+  /// place, with no staging copy).
+  virtual bool hostAddressable() const = 0;
+
+  /// Called at the start of each API call that touches the device (CUDA
+  /// makes its context current on the calling thread).
+  virtual Error enter() { return Error::success(); }
+
+  /// Allocates `bytes` (> 0), at least 256-byte aligned.
+  virtual Error allocate(size_t bytes, uint64_t &address) = 0;
+  virtual void release(uint64_t address) = 0;
+  /// Synchronous host-to-device copy.
+  virtual Error upload(uint64_t dst, const void *src, size_t bytes) = 0;
+  /// Zeroes `bytes` at `dst`, ordered on `stream`.
+  virtual Error zero(uint64_t dst, size_t bytes, void *stream) = 0;
+  /// Launches kernel `index` of the layer with the cuLaunchKernel-style
+  /// parameter array, ordered on `stream`.
+  virtual Error launch(size_t index, const std::array<uint32_t, 3> &grid,
+                       void **params, void *stream) = 0;
+};
+
+/// dlopen()s the layer's host library and resolves "_mlir_<symbol>" for
+/// every kernel.
+Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out);
+
+/// Loads the CUDA driver, retains the primary context of the current device
+/// and loads the layer's module for that device's compute capability.
+Error createCudaBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out);
+
+/// The target chosen for a device: index into layer.targets and whether its
+/// PTX (rather than its cubin) must be loaded.
+struct TargetChoice {
+  size_t index = 0;
+  bool usePtx = false;
+};
+
+/// Picks the target for a device of compute capability `capability`
+/// (major * 10 + minor): the chip equal to it (an arch-specific "a" chip
+/// first), else the highest lower chip whose cubin runs there (same major
+/// version; "a" chips never) or, failing that, the highest lower chip that
+/// has PTX to JIT. MOERT_ERROR_BACKEND naming the available chips otherwise.
+Error selectTarget(const LayerDesc &layer, int capability, TargetChoice &out);
+
+/// Tests only: the file dlopen()ed as the CUDA driver (default
+/// "libcuda.so.1"); null restores the default.
+void setCudaDriverLibraryForTesting(const char *path);
+
+} // namespace moert
+
+#endif // MOERT_BACKEND_H

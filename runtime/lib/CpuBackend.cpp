@@ -1,0 +1,105 @@
+//===- CpuBackend.cpp - Kernels from the manifest's host library ----------===//
+//
+// The host library exports `void _mlir_<symbol>(void **params)` per kernel;
+// one call runs the whole grid, so launch() ignores the grid and stream.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <vector>
+
+namespace moert {
+
+namespace {
+
+using KernelFn = void (*)(void **);
+
+class CpuBackend : public Backend {
+public:
+  ~CpuBackend() override {
+    if (handle)
+      dlclose(handle);
+  }
+
+  Error load(const LayerDesc &layer) {
+    file = layer.hostLibrary;
+    if (file.empty())
+      return makeError(MOERT_ERROR_BACKEND, "layer '", layer.function,
+                       "' has no host_library; the CPU backend needs one");
+    handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char *why = dlerror();
+      return makeError(MOERT_ERROR_BACKEND, "cannot load host library '", file,
+                       "': ", why ? why : "unknown dlopen error");
+    }
+    for (const KernelDesc &kernel : layer.kernels) {
+      std::string name = "_mlir_" + kernel.symbol;
+      void *symbol = dlsym(handle, name.c_str());
+      if (!symbol)
+        return makeError(MOERT_ERROR_BACKEND, "host library '", file,
+                         "' does not export '", name, "' (kernel '",
+                         kernel.symbol, "')");
+      KernelFn fn;
+      static_assert(sizeof fn == sizeof symbol, "function pointer size");
+      std::memcpy(&fn, &symbol, sizeof fn);
+      kernels.push_back(fn);
+    }
+    return Error::success();
+  }
+
+  const std::string &target() const override { return name; }
+  const std::string &targetFile() const override { return file; }
+  bool hostAddressable() const override { return true; }
+
+  Error allocate(size_t bytes, uint64_t &address) override {
+    size_t rounded = (bytes + 255) / 256 * 256;
+    void *p = rounded >= bytes ? std::aligned_alloc(256, rounded) : nullptr;
+    if (!p)
+      return makeError(MOERT_ERROR_OUT_OF_MEMORY, "cannot allocate ", bytes,
+                       " bytes of host memory");
+    address = reinterpret_cast<uintptr_t>(p);
+    return Error::success();
+  }
+
+  void release(uint64_t address) override {
+    std::free(reinterpret_cast<void *>(uintptr_t(address)));
+  }
+
+  Error upload(uint64_t dst, const void *src, size_t bytes) override {
+    std::memcpy(reinterpret_cast<void *>(uintptr_t(dst)), src, bytes);
+    return Error::success();
+  }
+
+  Error zero(uint64_t dst, size_t bytes, void *) override {
+    std::memset(reinterpret_cast<void *>(uintptr_t(dst)), 0, bytes);
+    return Error::success();
+  }
+
+  Error launch(size_t index, const std::array<uint32_t, 3> &, void **params,
+               void *) override {
+    kernels[index](params);
+    return Error::success();
+  }
+
+private:
+  const std::string name = "host";
+  std::string file;
+  void *handle = nullptr;
+  std::vector<KernelFn> kernels;
+};
+
+} // namespace
+
+Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out) {
+  std::unique_ptr<CpuBackend> backend(new CpuBackend());
+  if (Error e = backend->load(layer))
+    return e;
+  out = std::move(backend);
+  return Error::success();
+}
+
+} // namespace moert

@@ -1,0 +1,179 @@
+//===- Moert.cpp - The C API over moert::Layer ----------------------------===//
+//
+// Argument checks, the thread-local last-error message, and introspection.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moert/moert.h"
+
+#include "Layer.h"
+
+struct moert_layer {
+  std::unique_ptr<moert::Layer> impl;
+};
+
+namespace {
+
+thread_local std::string lastError;
+
+moert_status fail(const moert::Error &error) {
+  lastError = error.message();
+  return error.code();
+}
+
+moert_status invalid(const char *message) {
+  lastError = message;
+  return MOERT_ERROR_INVALID_ARGUMENT;
+}
+
+moert_status report(const moert::Error &error) {
+  return error ? fail(error) : MOERT_SUCCESS;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *moert_status_name(moert_status status) {
+  switch (status) {
+  case MOERT_SUCCESS:
+    return "MOERT_SUCCESS";
+  case MOERT_ERROR_INVALID_ARGUMENT:
+    return "MOERT_ERROR_INVALID_ARGUMENT";
+  case MOERT_ERROR_IO:
+    return "MOERT_ERROR_IO";
+  case MOERT_ERROR_MANIFEST:
+    return "MOERT_ERROR_MANIFEST";
+  case MOERT_ERROR_WEIGHTS:
+    return "MOERT_ERROR_WEIGHTS";
+  case MOERT_ERROR_BACKEND:
+    return "MOERT_ERROR_BACKEND";
+  case MOERT_ERROR_OUT_OF_MEMORY:
+    return "MOERT_ERROR_OUT_OF_MEMORY";
+  case MOERT_ERROR_TOO_MANY_TOKENS:
+    return "MOERT_ERROR_TOO_MANY_TOKENS";
+  }
+  return "unknown";
+}
+
+const char *moert_last_error(void) { return lastError.c_str(); }
+
+moert_status moert_layer_load(const char *manifest_path, const char *function,
+                              moert_backend backend, moert_layer **out) {
+  if (!out)
+    return invalid("moert_layer_load: out is NULL");
+  *out = nullptr;
+  if (!manifest_path)
+    return invalid("moert_layer_load: manifest_path is NULL");
+  std::unique_ptr<moert::Layer> layer;
+  if (moert::Error e =
+          moert::Layer::load(manifest_path, function, backend, layer))
+    return fail(e);
+  *out = new moert_layer{std::move(layer)};
+  return MOERT_SUCCESS;
+}
+
+moert_status moert_layer_load_weights(moert_layer *layer,
+                                      const char *safetensors_path,
+                                      int64_t decoder_layer) {
+  if (!layer)
+    return invalid("moert_layer_load_weights: layer is NULL");
+  if (!safetensors_path)
+    return invalid("moert_layer_load_weights: safetensors_path is NULL");
+  return report(layer->impl->loadWeights(safetensors_path, decoder_layer));
+}
+
+moert_status moert_layer_reserve(moert_layer *layer, int64_t max_tokens) {
+  if (!layer)
+    return invalid("moert_layer_reserve: layer is NULL");
+  return report(layer->impl->reserve(max_tokens));
+}
+
+moert_status moert_layer_run(moert_layer *layer, const void *input,
+                             void *output, int64_t tokens, void *stream) {
+  if (!layer)
+    return invalid("moert_layer_run: layer is NULL");
+  return report(layer->impl->run(input, output, tokens, stream));
+}
+
+void moert_layer_destroy(moert_layer *layer) { delete layer; }
+
+const char *moert_layer_function(const moert_layer *layer) {
+  return layer ? layer->impl->desc().function.c_str() : nullptr;
+}
+
+const char *moert_layer_dtype(const moert_layer *layer) {
+  return layer ? moert::dtypeName(layer->impl->desc().dtype) : nullptr;
+}
+
+int64_t moert_layer_hidden_size(const moert_layer *layer) {
+  return layer ? layer->impl->desc().hiddenSize : -1;
+}
+
+int64_t moert_layer_max_tokens(const moert_layer *layer) {
+  return layer ? layer->impl->desc().maxTokens : -1;
+}
+
+int64_t moert_layer_reserved_tokens(const moert_layer *layer) {
+  return layer ? layer->impl->reservedTokens() : -1;
+}
+
+int64_t moert_layer_io_bytes(const moert_layer *layer, int64_t tokens) {
+  if (!layer)
+    return -1;
+  const moert::LayerDesc &desc = layer->impl->desc();
+  if (tokens < 1 || tokens > desc.maxTokens)
+    return -1;
+  // max_tokens <= 2^24, hidden_size <= 2^20, 2 or 4 bytes: no overflow.
+  return tokens * desc.hiddenSize * int64_t(moert::dtypeSize(desc.dtype));
+}
+
+int64_t moert_layer_workspace_bytes(const moert_layer *layer) {
+  return layer ? layer->impl->workspaceBytes() : -1;
+}
+
+int64_t moert_layer_unpacked_weight_elements(const moert_layer *layer) {
+  return layer ? layer->impl->unpackedWeightElements() : -1;
+}
+
+const char *moert_layer_target(const moert_layer *layer) {
+  return layer ? layer->impl->backend().target().c_str() : nullptr;
+}
+
+const char *moert_layer_target_file(const moert_layer *layer) {
+  return layer ? layer->impl->backend().targetFile().c_str() : nullptr;
+}
+
+int64_t moert_layer_num_decoder_layers(const moert_layer *layer) {
+  return layer ? int64_t(layer->impl->desc().decoderLayers.size()) : -1;
+}
+
+int64_t moert_layer_decoder_layer(const moert_layer *layer, int64_t i) {
+  if (!layer || i < 0 ||
+      i >= int64_t(layer->impl->desc().decoderLayers.size()))
+    return -1;
+  return layer->impl->desc().decoderLayers[size_t(i)];
+}
+
+int64_t moert_layer_num_kernels(const moert_layer *layer) {
+  return layer ? int64_t(layer->impl->desc().kernels.size()) : -1;
+}
+
+const char *moert_layer_kernel_symbol(const moert_layer *layer, int64_t i) {
+  if (!layer || i < 0 || i >= int64_t(layer->impl->desc().kernels.size()))
+    return nullptr;
+  return layer->impl->desc().kernels[size_t(i)].symbol.c_str();
+}
+
+int64_t moert_layer_num_launches(const moert_layer *layer) {
+  return layer ? int64_t(layer->impl->desc().launches.size()) : -1;
+}
+
+const char *moert_layer_launch_symbol(const moert_layer *layer, int64_t i) {
+  if (!layer || i < 0 || i >= int64_t(layer->impl->desc().launches.size()))
+    return nullptr;
+  const moert::LayerDesc &desc = layer->impl->desc();
+  return desc.kernels[desc.launches[size_t(i)]].symbol.c_str();
+}
+
+} // extern "C"
