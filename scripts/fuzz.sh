@@ -6,7 +6,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS  fuzzing time per target (default 60)
-#   TARGET   import-json, safetensors, mlir (default: all three)
+#   TARGET   import-json, safetensors, mlir, manifest (default: all four)
 #
 # Environment:
 #   MOE_FUZZ_BUILD  build folder (default build-fuzz/)
@@ -27,10 +27,10 @@ root=$PWD
 seconds=${1:-60}
 shift || true
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
-  echo "usage: scripts/fuzz.sh [SECONDS] [import-json|safetensors|mlir ...]" >&2
+  echo "usage: scripts/fuzz.sh [SECONDS] [import-json|safetensors|mlir|manifest ...]" >&2
   exit 2
 fi
-all_targets=(import-json safetensors mlir)
+all_targets=(import-json safetensors mlir manifest)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do

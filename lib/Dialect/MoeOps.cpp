@@ -9,6 +9,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -150,7 +151,11 @@ static LogicalResult verifyFfnWeights(ShapeChecker &shapes, FfnAttr ffn,
   auto gateUpType = cast<RankedTensorType>(gateUp);
   int64_t rows = gateUpType.getDimSize(gateUpType.getRank() - 2);
   int64_t inter = shapes.get("I");
-  int64_t expected = ffn.isGated() ? 2 * inter : inter;
+  int64_t expected = inter;
+  if (ffn.isGated() && !ShapedType::isDynamic(inter) &&
+      llvm::MulOverflow(inter, int64_t(2), expected))
+    return shapes.emitOpError() << downName << " intermediate size I = "
+                                << inter << " is too large (2I overflows)";
   if (rows != expected)
     return shapes.emitOpError()
            << gateUpName << " has " << rows << " rows, but "
@@ -236,10 +241,15 @@ LogicalResult DispatchOp::verify() {
       failed(shapes.check("offsets", getOffsets().getType(), {"E+1"})))
     return failure();
   int64_t t = shapes.get("T"), k = shapes.get("K"), n = shapes.get("N");
+  int64_t product = 0;
   if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(k) &&
-      !ShapedType::isDynamic(n) && n != t * k)
+      llvm::MulOverflow(t, k, product))
+    return emitOpError() << "T * K = " << t << " * " << k
+                         << " routed rows overflow a 64-bit size";
+  if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(k) &&
+      !ShapedType::isDynamic(n) && n != product)
     return emitOpError() << "permutation has " << n
-                         << " entries, expected T * K = " << t * k;
+                         << " entries, expected T * K = " << product;
   return success();
 }
 
@@ -255,7 +265,11 @@ static LogicalResult verifyExpertCount(ShapeChecker &shapes) {
 /// Checks that the `N` rows agree with `T` tokens of `K` routed slots.
 static LogicalResult verifyRowCount(ShapeChecker &shapes, int64_t topK) {
   int64_t t = shapes.get("T"), n = shapes.get("N");
-  if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(n) && n != t * topK)
+  int64_t product = 0;
+  if (!ShapedType::isDynamic(t) && llvm::MulOverflow(t, topK, product))
+    return shapes.emitOpError() << "T * top_k = " << t << " * " << topK
+                                << " routed rows overflow a 64-bit size";
+  if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(n) && n != product)
     return shapes.emitOpError() << "has " << n << " routed rows, expected T * "
                                 << "top_k = " << t << " * " << topK;
   return success();
@@ -366,6 +380,13 @@ LogicalResult LayerOp::verify() {
   if (failed(verifyRoutingForExperts(*this, getRouting(), shapes.get("E"),
                                      static_cast<bool>(getCorrectionBias()))))
     return failure();
+  // The decomposition routes T * top_k rows.
+  int64_t tokens = shapes.get("T"), routedRows = 0;
+  if (!ShapedType::isDynamic(tokens) &&
+      llvm::MulOverflow(tokens, int64_t(getRouting().getTopK()), routedRows))
+    return emitOpError() << "T * top_k = " << tokens << " * "
+                         << getRouting().getTopK()
+                         << " routed rows overflow a 64-bit size";
 
   // A shared expert needs both projections; its gate is optional.
   if (static_cast<bool>(getSharedGateUp()) !=

@@ -117,7 +117,10 @@ struct SharedExpertToLinalg : OpRewritePattern<SharedExpertOp> {
       AffineExpr t, h;
       bindDims(ctx, t, h);
       auto type = cast<RankedTensorType>(output.getType());
-      Value init = buildEmpty(b, loc, type, buildDim(b, loc, output, 0));
+      SmallVector<Value> sizes;
+      if (type.isDynamicDim(0))
+        sizes.push_back(buildDim(b, loc, output, 0));
+      Value init = buildEmpty(b, loc, type, sizes);
       output =
           linalg::GenericOp::create(
               b, loc, type, ValueRange{output, logit}, ValueRange{init},
