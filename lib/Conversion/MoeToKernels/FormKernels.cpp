@@ -230,6 +230,35 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
       offsets, sizes, strides);
 }
 
+/// An expert kernel over `output` [rows, columns]: a forall over the row
+/// blocks of the flat schedule (ceildiv(rows, blockRows) + E of them) and
+/// the column tiles; `body` gets the block's rows and its columns
+/// column .. column + width and returns the tile it stores there.
+scf::ForallOp buildExpertKernel(
+    OpBuilder &b, Location loc, StringRef name, Value offsets,
+    int64_t numExperts, int64_t blockRows, int64_t columnTile, Value output,
+    function_ref<Value(OpBuilder &, Location, const RowBlock &, Value column,
+                       Value width)>
+        body) {
+  IndexMath m{b, loc};
+  int64_t columns = cast<RankedTensorType>(output.getType()).getDimSize(1);
+  Value rowBlocks =
+      m.add(m.ceilDiv(m.dim(output, 0), blockRows), m.c(numExperts));
+  int64_t columnTiles = llvm::divideCeil(columns, columnTile);
+  return buildKernel(
+      b, loc, name, {rowBlocks, b.getIndexAttr(columnTiles)}, output,
+      [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+        IndexMath n{nb, nloc};
+        RowBlock block =
+            findRowBlock(nb, nloc, offsets, numExperts, blockRows, ivs[0]);
+        Value column = n.mul(ivs[1], n.c(columnTile));
+        Value width = n.min(n.c(columnTile), n.sub(n.c(columns), column));
+        Value tile = body(nb, nloc, block, column, width);
+        return SmallVector<TileInsert>{
+            {tile, 0, {block.start, column}, {block.count, width}}};
+      });
+}
+
 struct FormLayerKernels : OpRewritePattern<CombineOp> {
   FormLayerKernels(MLIRContext *ctx, Tiles defaults)
       : OpRewritePattern(ctx), defaults(defaults) {}
@@ -337,27 +366,14 @@ private:
     auto kernel = buildKernel(
         b, loc, "dispatch", {b.getIndexAttr(1)}, outputs,
         [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange) {
-          IndexMath n{nb, nloc};
           IRMapping mapping;
           mapping.map(c.dispatch.getIndices(), indices);
           Operation *dispatch = cloneOnTile(nb, c.dispatch, mapping);
           // The offsets have a static size: restore it.
           dispatch->getResult(1).setType(offsetsType);
           Value permutation = dispatch->getResult(0);
-          // inverse[permutation[r]] = r.
-          auto loop = scf::ForOp::create(
-              nb, nloc, n.c(0), rowCount, n.c(1),
-              ValueRange{buildEmpty(nb, nloc, permutationType, rowCount)},
-              [&](OpBuilder &lb, Location lloc, Value r, ValueRange iter) {
-                IndexMath l{lb, lloc};
-                Value slot = l.load(permutation, r);
-                Value rI32 = arith::IndexCastOp::create(lb, lloc,
-                                                        lb.getI32Type(), r);
-                scf::YieldOp::create(
-                    lb, lloc,
-                    tensor::InsertOp::create(lb, lloc, rI32, iter[0], slot)
-                        .getResult());
-              });
+          Value inverse =
+              buildInversePermutation(nb, nloc, permutation, rowCount);
           SmallVector<OpFoldResult> zero = {nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> rows = {rowCount};
           SmallVector<OpFoldResult> experts = {
@@ -365,7 +381,7 @@ private:
           return SmallVector<TileInsert>{{permutation, 0, zero, rows},
                                          {dispatch->getResult(1), 1, zero,
                                           experts},
-                                         {loop.getResult(0), 2, zero, rows}};
+                                         {inverse, 2, zero, rows}};
         });
     return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2)};
   }
@@ -387,17 +403,12 @@ private:
     auto activatedType =
         RankedTensorType::get({ShapedType::kDynamic, inter}, storage);
     Value output = buildEmpty(b, loc, activatedType, rowCount);
-    Value rowBlocks =
-        m.add(m.ceilDiv(rowCount, tiles.expertRows), m.c(numExperts));
-    int64_t columnTiles = llvm::divideCeil(inter, tiles.gateUpColumns);
-    auto kernel = buildKernel(
-        b, loc, "gate_up", {rowBlocks, b.getIndexAttr(columnTiles)}, output,
-        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+    auto kernel = buildExpertKernel(
+        b, loc, "gate_up", offsets, numExperts, tiles.expertRows,
+        tiles.gateUpColumns, output,
+        [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
+            Value width) {
           IndexMath n{nb, nloc};
-          RowBlock block = findRowBlock(nb, nloc, offsets, numExperts,
-                                        tiles.expertRows, ivs[0]);
-          Value column = n.mul(ivs[1], n.c(tiles.gateUpColumns));
-          Value width = n.min(n.c(tiles.gateUpColumns), n.sub(n.c(inter), column));
           Value rows =
               buildGatherRows(nb, nloc, experts.getInput(), permutation,
                               rowScale, block.start, block.count, topK);
@@ -430,11 +441,7 @@ private:
                   return buildActivation(mb, mloc, ffn, Value(), args[0]);
                 });
           }
-          activated = buildConvert(nb, nloc, activated, storage);
-          return SmallVector<TileInsert>{{activated,
-                                          0,
-                                          {block.start, column},
-                                          {block.count, width}}};
+          return buildConvert(nb, nloc, activated, storage);
         });
     return kernel.getResult(0);
   }
@@ -447,23 +454,15 @@ private:
     ExpertsOp experts = c.experts;
     auto downType = cast<RankedTensorType>(experts.getDown().getType());
     int64_t numExperts = downType.getDimSize(0);
-    int64_t hidden = downType.getDimSize(1);
     int64_t inter = downType.getDimSize(2);
     Value rowCount = m.dim(activated, 0);
     auto resultType = dynamicRows(experts.getResult().getType());
     Value output = buildEmpty(b, loc, resultType, rowCount);
-    Value rowBlocks =
-        m.add(m.ceilDiv(rowCount, tiles.expertRows), m.c(numExperts));
-    int64_t columnTiles = llvm::divideCeil(hidden, tiles.downColumns);
-    auto kernel = buildKernel(
-        b, loc, "down", {rowBlocks, b.getIndexAttr(columnTiles)}, output,
-        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
-          IndexMath n{nb, nloc};
-          RowBlock block = findRowBlock(nb, nloc, offsets, numExperts,
-                                        tiles.expertRows, ivs[0]);
-          Value column = n.mul(ivs[1], n.c(tiles.downColumns));
-          Value width =
-              n.min(n.c(tiles.downColumns), n.sub(n.c(hidden), column));
+    auto kernel = buildExpertKernel(
+        b, loc, "down", offsets, numExperts, tiles.expertRows,
+        tiles.downColumns, output,
+        [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
+            Value width) {
           Value rows = buildConvert(
               nb, nloc,
               slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
@@ -477,8 +476,7 @@ private:
             product = buildAddRowBias(
                 nb, nloc, product,
                 expertRows(nb, nloc, bias, block.expert, column, width));
-          return SmallVector<TileInsert>{
-              {product, 0, {block.start, column}, {block.count, width}}};
+          return product;
         });
     return kernel.getResult(0);
   }
@@ -501,48 +499,16 @@ private:
           IndexMath n{nb, nloc};
           Value first = n.mul(ivs[0], n.c(tiles.combineTokens));
           Value count = n.min(n.c(tiles.combineTokens), n.sub(tokens, first));
-          MLIRContext *ctx = nb.getContext();
-          auto accType = RankedTensorType::get({ShapedType::kDynamic, hidden},
-                                               nb.getF32Type());
-          Value acc = buildFilled(nb, nloc, accType, count,
-                                  nb.getF32FloatAttr(0.0));
-          // (t, h, k) with k innermost: the sum runs over k in order. The
-          // [count, K] input (the weights, or an unused empty tensor when
-          // they were applied to the expert input) gives k its extent.
-          AffineExpr t, h, k;
-          bindDims(ctx, t, h, k);
-          auto perChoiceType = RankedTensorType::get(
-              {ShapedType::kDynamic, topK}, nb.getF32Type());
-          Value perChoice =
+          Value tileWeights =
               weights ? slice(nb, nloc, weights, {first, nb.getIndexAttr(0)},
                               {count, nb.getIndexAttr(topK)})
-                      : buildEmpty(nb, nloc, perChoiceType, count);
-          auto generic = linalg::GenericOp::create(
-              nb, nloc, accType, ValueRange{perChoice}, ValueRange{acc},
-              {AffineMap::get(3, 0, {t, k}, ctx),
-               AffineMap::get(3, 0, {t, h}, ctx)},
-              {utils::IteratorType::parallel, utils::IteratorType::parallel,
-               utils::IteratorType::reduction},
-              [&](OpBuilder &gb, Location gloc, ValueRange args) {
-                IndexMath g{gb, gloc};
-                Value token = g.add(first, linalg::IndexOp::create(gb, gloc, 0));
-                Value column = linalg::IndexOp::create(gb, gloc, 1);
-                Value choice = linalg::IndexOp::create(gb, gloc, 2);
-                Value routed = g.add(g.mul(token, g.c(topK)), choice);
-                Value row = g.load(inverse, routed);
-                Value value = tensor::ExtractOp::create(
-                    gb, gloc, rows, ValueRange{row, column});
-                if (weights)
-                  value = arith::MulFOp::create(gb, gloc, value, args[0]);
-                linalg::YieldOp::create(
-                    gb, gloc,
-                    arith::AddFOp::create(gb, gloc, args[1], value)
-                        .getResult());
-              });
+                      : Value();
+          Value sum = buildCombineRows(nb, nloc, rows, inverse, tileWeights,
+                                       first, count, topK);
           // As the unfused layer: the combine in the result type, then the
           // shared expert added in that type.
-          Value result = buildConvert(nb, nloc, generic.getResult(0),
-                                      resultType.getElementType());
+          Value result =
+              buildConvert(nb, nloc, sum, resultType.getElementType());
           if (c.shared) {
             IRMapping mapping;
             mapping.map(c.shared.getInput(),

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 
@@ -277,6 +278,74 @@ Value mlir::moe::buildGatherRows(OpBuilder &b, Location loc, Value input,
           value = arith::MulFOp::create(nb, nloc, value, scale);
         }
         linalg::YieldOp::create(nb, nloc, value);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::moe::buildInversePermutation(OpBuilder &b, Location loc,
+                                         Value permutation, Value rowCount) {
+  auto type = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+  Value init = buildEmpty(b, loc, type, rowCount);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, rowCount, one, ValueRange{init},
+      [&](OpBuilder &nb, Location nloc, Value r, ValueRange iter) {
+        Value slot = arith::IndexCastOp::create(
+            nb, nloc, nb.getIndexType(),
+            tensor::ExtractOp::create(nb, nloc, permutation, r));
+        Value rI32 = arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), r);
+        Value next = tensor::InsertOp::create(nb, nloc, rI32, iter[0], slot);
+        scf::YieldOp::create(nb, nloc, next);
+      });
+  return loop.getResult(0);
+}
+
+Value mlir::moe::buildCombineRows(OpBuilder &b, Location loc, Value rows,
+                                  Value inverse, Value weights, Value first,
+                                  Value count, int64_t topK) {
+  MLIRContext *ctx = b.getContext();
+  int64_t hidden = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+  auto accType =
+      RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
+  Value acc = buildFilled(b, loc, accType, count, b.getF32FloatAttr(0.0));
+  // The [count, K] input gives k its extent; without weights it is an
+  // unused empty tensor.
+  Value perChoice =
+      weights ? weights
+              : buildEmpty(b, loc,
+                           RankedTensorType::get({ShapedType::kDynamic, topK},
+                                                 b.getF32Type()),
+                           count);
+  // (t, h, k) with k innermost: the sum runs over k in order, so results
+  // are the same on every run.
+  AffineExpr t, h, k;
+  bindDims(ctx, t, h, k);
+  auto generic = linalg::GenericOp::create(
+      b, loc, accType, ValueRange{perChoice}, ValueRange{acc},
+      {AffineMap::get(3, 0, {t, k}, ctx), AffineMap::get(3, 0, {t, h}, ctx)},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::reduction},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value token = arith::AddIOp::create(
+            nb, nloc, first, linalg::IndexOp::create(nb, nloc, 0));
+        Value column = linalg::IndexOp::create(nb, nloc, 1);
+        Value choice = linalg::IndexOp::create(nb, nloc, 2);
+        Value routed = arith::AddIOp::create(
+            nb, nloc,
+            arith::MulIOp::create(
+                nb, nloc, token,
+                arith::ConstantIndexOp::create(nb, nloc, topK)),
+            choice);
+        Value row = arith::IndexCastOp::create(
+            nb, nloc, nb.getIndexType(),
+            tensor::ExtractOp::create(nb, nloc, inverse, routed));
+        Value value = tensor::ExtractOp::create(nb, nloc, rows,
+                                                ValueRange{row, column});
+        if (weights)
+          value = arith::MulFOp::create(nb, nloc, args[0], value);
+        linalg::YieldOp::create(
+            nb, nloc, arith::AddFOp::create(nb, nloc, args[1], value).getResult());
       });
   return generic.getResult(0);
 }

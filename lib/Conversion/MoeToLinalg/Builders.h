@@ -73,6 +73,18 @@ Value buildGatherRows(OpBuilder &b, Location loc, Value input,
                       Value permutation, Value rowScale, Value start,
                       Value count, int64_t topK);
 
+/// inverse[permutation[r]] = r (i32) for r < rowCount: where each routed
+/// row t * K + k landed in dispatched order.
+Value buildInversePermutation(OpBuilder &b, Location loc, Value permutation,
+                              Value rowCount);
+
+/// The combine of tokens first .. first + count in f32:
+/// acc[t, h] = sum over k = 0..K-1, in ascending k, of
+/// weights[t, k] * rows[inverse[(first + t) * K + k], h]. `weights` is
+/// [count, K], or null when the rows count unscaled.
+Value buildCombineRows(OpBuilder &b, Location loc, Value rows, Value inverse,
+                       Value weights, Value first, Value count, int64_t topK);
+
 } // namespace mlir::moe
 
 #endif // MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H

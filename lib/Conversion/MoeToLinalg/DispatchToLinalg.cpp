@@ -131,73 +131,23 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
-    MLIRContext *ctx = b.getContext();
     int64_t topK = op.getTopK();
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value permutation = op.getPermutation();
     Value rowCount = buildDim(b, loc, permutation, 0);
     Value tokens = arith::DivUIOp::create(
         b, loc, rowCount, arith::ConstantIndexOp::create(b, loc, topK));
-
-    // inverse[permutation[r]] = r: where routed row s landed.
-    Value inverse = buildEmptyVector(
-        b, loc, cast<RankedTensorType>(permutation.getType()), rowCount);
-    inverse = scf::ForOp::create(
-                  b, loc, zero, rowCount, one, ValueRange{inverse},
-                  [&](OpBuilder &nb, Location nloc, Value r, ValueRange iter) {
-                    Value slot = indexOf(
-                        nb, nloc,
-                        tensor::ExtractOp::create(nb, nloc, permutation, r));
-                    Value next = tensor::InsertOp::create(
-                        nb, nloc, i32Of(nb, nloc, r), iter[0], slot);
-                    scf::YieldOp::create(nb, nloc, next);
-                  })
-                  .getResult(0);
-
+    Value inverse = buildInversePermutation(b, loc, permutation, rowCount);
     // Without weights (applied to the expert input) every row counts once.
-    auto resultType = op.getResult().getType();
-    int64_t hidden = resultType.getDimSize(1);
     Value weights = op.getWeights();
     if (!weights)
       weights = buildFilled(
           b, loc,
           RankedTensorType::get({ShapedType::kDynamic, topK}, b.getF32Type()),
           tokens, b.getF32FloatAttr(1.0));
-
-    // (t, h, k): acc[t, h] += weights[t, k] * rows[inverse[t * K + k], h].
-    AffineExpr t, h, k;
-    bindDims(ctx, t, h, k);
-    auto accType =
-        RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
-    Value acc = buildFilled(b, loc, accType, tokens, b.getF32FloatAttr(0.0));
-    Value rows = op.getRows();
-    auto generic = linalg::GenericOp::create(
-        b, loc, accType, ValueRange{weights}, ValueRange{acc},
-        {AffineMap::get(3, 0, {t, k}, ctx), AffineMap::get(3, 0, {t, h}, ctx)},
-        {utils::IteratorType::parallel, utils::IteratorType::parallel,
-         utils::IteratorType::reduction},
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value token = linalg::IndexOp::create(nb, nloc, 0);
-          Value column = linalg::IndexOp::create(nb, nloc, 1);
-          Value slot = linalg::IndexOp::create(nb, nloc, 2);
-          Value routed = arith::AddIOp::create(
-              nb, nloc,
-              arith::MulIOp::create(
-                  nb, nloc, token,
-                  arith::ConstantIndexOp::create(nb, nloc, topK)),
-              slot);
-          Value row = indexOf(
-              nb, nloc, tensor::ExtractOp::create(nb, nloc, inverse, routed));
-          Value value = tensor::ExtractOp::create(nb, nloc, rows,
-                                                  ValueRange{row, column});
-          Value product = arith::MulFOp::create(nb, nloc, args[0], value);
-          linalg::YieldOp::create(
-              nb, nloc,
-              arith::AddFOp::create(nb, nloc, args[1], product).getResult());
-        });
-    rewriter.replaceOp(op,
-                       buildResult(b, loc, generic.getResult(0), resultType));
+    Value sum = buildCombineRows(b, loc, op.getRows(), inverse, weights,
+                                 arith::ConstantIndexOp::create(b, loc, 0),
+                                 tokens, topK);
+    rewriter.replaceOp(op, buildResult(b, loc, sum, op.getResult().getType()));
     return success();
   }
 };
