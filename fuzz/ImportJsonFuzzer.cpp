@@ -33,17 +33,6 @@
 
 using namespace mlir;
 
-static const DialectRegistry &registry() {
-  // The dialects moe-translate registers for --import-moe-json.
-  static const DialectRegistry *result = [] {
-    auto *r = new DialectRegistry();
-    r->insert<moe::MoeDialect, func::FuncDialect, arith::ArithDialect,
-              tensor::TensorDialect>();
-    return r;
-  }();
-  return *result;
-}
-
 static OwningOpRef<ModuleOp> importText(llvm::StringRef text,
                                         llvm::StringRef name,
                                         MLIRContext *context) {
@@ -72,7 +61,7 @@ static std::string exportModule(ModuleOp module, llvm::StringRef stage) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef text(reinterpret_cast<const char *>(data), size);
-  moefuzz::FuzzContext fuzzContext(registry());
+  moefuzz::FuzzContext fuzzContext(moefuzz::moeDialects());
   MLIRContext *context = fuzzContext.get();
 
   OwningOpRef<ModuleOp> module = importText(text, "fuzz.json", context);

@@ -13,11 +13,28 @@
 
 #include "FuzzSupport.h"
 
+#include "moe/Dialect/MoeDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 
 namespace moefuzz {
+
+/// The dialects moe-translate registers for --import-moe-json, which is
+/// what moe IR is made of before lowering.
+inline const mlir::DialectRegistry &moeDialects() {
+  static const mlir::DialectRegistry *registry = [] {
+    auto *r = new mlir::DialectRegistry();
+    r->insert<mlir::moe::MoeDialect, mlir::func::FuncDialect,
+              mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+    return r;
+  }();
+  return *registry;
+}
 
 class FuzzContext {
 public:

@@ -38,16 +38,6 @@
 
 using namespace mlir;
 
-static const DialectRegistry &registry() {
-  static const DialectRegistry *result = [] {
-    auto *r = new DialectRegistry();
-    r->insert<moe::MoeDialect, func::FuncDialect, arith::ArithDialect,
-              tensor::TensorDialect>();
-    return r;
-  }();
-  return *result;
-}
-
 static std::string print(Operation *op, bool generic) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -92,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // through MemoryBuffer (as moe-opt reads its input) has; std::string has
   // one too, libFuzzer's exactly sized `data` does not.
   std::string text(reinterpret_cast<const char *>(data), size);
-  moefuzz::FuzzContext fuzzContext(registry());
+  moefuzz::FuzzContext fuzzContext(moefuzz::moeDialects());
   MLIRContext *context = fuzzContext.get();
 
   ParserConfig config(context); // verifies after parsing

@@ -256,7 +256,7 @@ Error Layer::checkWeightsReady() const {
   return Error::success();
 }
 
-Error Layer::reserve(int64_t tokens) {
+Error Layer::checkTokens(int64_t tokens) const {
   if (tokens < 1)
     return makeError(MOERT_ERROR_INVALID_ARGUMENT, "token count ", tokens,
                      " is below 1");
@@ -264,6 +264,12 @@ Error Layer::reserve(int64_t tokens) {
     return makeError(MOERT_ERROR_TOO_MANY_TOKENS, "token count ", tokens,
                      " exceeds max_tokens ", desc_.maxTokens, " of ",
                      desc_.function);
+  return Error::success();
+}
+
+Error Layer::reserve(int64_t tokens) {
+  if (Error e = checkTokens(tokens))
+    return e;
   if (Error e = backend_->enter())
     return e;
   for (size_t b = 0; b < desc_.buffers.size(); ++b) {
@@ -298,13 +304,8 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
                  void *stream) {
   if (!input || !output)
     return makeError(MOERT_ERROR_INVALID_ARGUMENT, "input or output is NULL");
-  if (tokens < 1)
-    return makeError(MOERT_ERROR_INVALID_ARGUMENT, "token count ", tokens,
-                     " is below 1");
-  if (tokens > desc_.maxTokens)
-    return makeError(MOERT_ERROR_TOO_MANY_TOKENS, "token count ", tokens,
-                     " exceeds max_tokens ", desc_.maxTokens, " of ",
-                     desc_.function);
+  if (Error e = checkTokens(tokens))
+    return e;
   if (Error e = checkWeightsReady())
     return e;
   if (tokens > reserved_)

@@ -67,6 +67,8 @@ private:
   Error startWeight(size_t buffer);
   Error finishWeight(size_t buffer);
   Error checkWeightsReady() const;
+  /// 1 <= tokens <= max_tokens.
+  Error checkTokens(int64_t tokens) const;
   void setBufferArg(size_t buffer, uint64_t address);
 
   LayerDesc desc_;

@@ -19,14 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-::testing::AssertionResult contains(const std::string &text,
-                                    const std::string &part) {
-  if (text.find(part) != std::string::npos)
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
 moert::TargetDesc target(const char *chip, int capability, char suffix,
                          bool ptx) {
   moert::TargetDesc t;

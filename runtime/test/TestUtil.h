@@ -16,10 +16,21 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include <dirent.h>
 #include <unistd.h>
 
 namespace moert_test {
+
+/// Passes when `text` contains `part`, else shows both.
+inline ::testing::AssertionResult contains(const std::string &text,
+                                           const std::string &part) {
+  if (text.find(part) != std::string::npos)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "\"" << text << "\" does not contain \"" << part << "\"";
+}
 
 /// A fresh folder under $TMPDIR (or /tmp), removed with its files.
 class TempDir {
