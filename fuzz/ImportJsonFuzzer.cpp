@@ -33,9 +33,8 @@
 
 using namespace mlir;
 
-static OwningOpRef<ModuleOp> importText(llvm::StringRef text,
-                                        llvm::StringRef name,
-                                        MLIRContext *context) {
+static OwningOpRef<ModuleOp>
+importText(llvm::StringRef text, llvm::StringRef name, MLIRContext *context) {
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, name),
                                llvm::SMLoc());
@@ -48,10 +47,10 @@ static std::string exportModule(ModuleOp module, llvm::StringRef stage) {
     std::string ir;
     llvm::raw_string_ostream os(ir);
     module.print(os);
-    moefuzz::fail(("the exporter refuses a module the importer built (" +
-                     stage + ")")
-                        .str(),
-                    ir);
+    moefuzz::fail(
+        ("the exporter refuses a module the importer built (" + stage + ")")
+            .str(),
+        ir);
   }
   std::string json;
   llvm::raw_string_ostream os(json);
@@ -79,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string reexported = exportModule(*again, "second export");
   if (reexported != exported)
     moefuzz::fail("export(import(export)) differs from export",
-                    exported + "\n---- versus ----\n" + reexported);
+                  exported + "\n---- versus ----\n" + reexported);
 
   // 3. moe-opt prints the imported module with its locations and parses it
   // back before running passes; that must work for every imported module.

@@ -57,14 +57,13 @@ void checkLayer(const moert::LayerDesc &layer) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string text(reinterpret_cast<const char *>(data), size);
   moert::Manifest manifest;
-  moert::Error error =
-      moert::parseManifest(text, "fuzz-manifest.json", "/nonexistent", manifest);
+  moert::Error error = moert::parseManifest(text, "fuzz-manifest.json",
+                                            "/nonexistent", manifest);
   if (error) {
     if (verbose())
       std::fprintf(stderr, "%s\n", error.message().c_str());
     if (error.message().rfind("fuzz-manifest.json", 0) != 0)
-      fail("error message does not start with the file name",
-           error.message());
+      fail("error message does not start with the file name", error.message());
     return 0;
   }
   for (const moert::LayerDesc &layer : manifest.layers)

@@ -69,12 +69,12 @@ static void checkRoundTrip(ModuleOp module, MLIRContext *context,
       parseSourceString<ModuleOp>(text, config, "fuzz.printed.mlir");
   if (!again)
     moefuzz::fail(generic ? "the generic form does not parse back"
-                            : "the custom form does not parse back",
-                    text);
+                          : "the custom form does not parse back",
+                  text);
   std::string second = print(*again, generic);
   if (second != text)
     moefuzz::fail("printing is not stable across a round trip",
-                    text + "\n---- versus ----\n" + second);
+                  text + "\n---- versus ----\n" + second);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

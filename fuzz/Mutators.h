@@ -22,8 +22,7 @@
 #include <string>
 #include <vector>
 
-extern "C" size_t LLVMFuzzerMutate(uint8_t *data, size_t size,
-                                   size_t maxSize);
+extern "C" size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t maxSize);
 
 namespace moefuzz {
 
@@ -140,8 +139,7 @@ inline size_t mutateNumber(uint8_t *data, size_t size, size_t maxSize,
   size_t newSize = size - oldLength + value.size();
   if (newSize > maxSize)
     return 0;
-  std::memmove(data + run.begin + value.size(), data + run.end,
-               size - run.end);
+  std::memmove(data + run.begin + value.size(), data + run.end, size - run.end);
   std::memcpy(data + run.begin, value.data(), value.size());
   return newSize;
 }

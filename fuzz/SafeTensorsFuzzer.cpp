@@ -51,8 +51,7 @@ static void checkViews(const st::File &file, llvm::ArrayRef<uint8_t> input) {
         moefuzz::fail("byte size overflow accepted", describe(t));
     }
     if (expected != t.bytes.size())
-      moefuzz::fail("view size differs from shape * element size",
-                      describe(t));
+      moefuzz::fail("view size differs from shape * element size", describe(t));
     if (t.numElements() * static_cast<int64_t>(st::elementSize(t.dtype)) !=
         static_cast<int64_t>(t.bytes.size()))
       moefuzz::fail("numElements() disagrees with the view", describe(t));
@@ -86,25 +85,24 @@ static const std::string &scratchPath() {
 static void checkRoundTrip(const st::File &file) {
   std::vector<st::OwnedTensor> tensors;
   for (const st::TensorView &t : file.tensors())
-    tensors.push_back(st::OwnedTensor{
-        t.name, t.dtype, t.shape,
-        std::vector<uint8_t>(t.bytes.begin(), t.bytes.end())});
+    tensors.push_back(
+        st::OwnedTensor{t.name, t.dtype, t.shape,
+                        std::vector<uint8_t>(t.bytes.begin(), t.bytes.end())});
   const std::string &path = scratchPath();
   if (llvm::Error error = st::write(path, tensors, file.metadata()))
     moefuzz::fail("write() refuses what parse() accepted",
-                    llvm::toString(std::move(error)));
+                  llvm::toString(std::move(error)));
   llvm::Expected<st::File> copy = st::File::open(path);
   if (!copy)
     moefuzz::fail("the written file does not read back",
-                    llvm::toString(copy.takeError()));
+                  llvm::toString(copy.takeError()));
   if (copy->metadata() != file.metadata())
     moefuzz::fail("metadata changed in the round trip");
   if (copy->tensors().size() != file.tensors().size())
     moefuzz::fail("tensor count changed in the round trip");
   for (const st::TensorView &t : file.tensors()) {
     const st::TensorView *c = copy->find(t.name);
-    if (!c || c->dtype != t.dtype || c->shape != t.shape ||
-        c->bytes != t.bytes)
+    if (!c || c->dtype != t.dtype || c->shape != t.shape || c->bytes != t.bytes)
       moefuzz::fail("tensor changed in the round trip", describe(t));
   }
 }
@@ -140,8 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (moefuzz::verbose())
       llvm::errs() << message << "\n";
     if (!llvm::StringRef(message).starts_with("fuzz.safetensors: "))
-      moefuzz::fail("error message does not start with the file name",
-                      message);
+      moefuzz::fail("error message does not start with the file name", message);
     return 0;
   }
   checkViews(*file, input);
@@ -165,8 +162,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size,
         std::memcpy(header.data(), data + 8, headerSize);
       size_t newSize = 0;
       if (rng() % 3 == 0)
-        newSize = moefuzz::mutateNumber(header.data(), headerSize, maxHeader,
-                                        rng);
+        newSize =
+            moefuzz::mutateNumber(header.data(), headerSize, maxHeader, rng);
       if (newSize == 0 && maxHeader > 0)
         newSize = LLVMFuzzerMutate(header.data(), headerSize, maxHeader);
       if (newSize > 0 && newSize <= maxHeader) {

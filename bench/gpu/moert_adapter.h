@@ -19,8 +19,8 @@ struct MoertLayer; // opaque
 MoertLayer *moertLoad(const std::string &manifest, const std::string &weights,
                       int layerIndex, int64_t maxTokens);
 // Enqueues one layer on `stream` (no host synchronisation). Throws on failure.
-void moertRun(MoertLayer *layer, const void *dInput, void *dOutput, int64_t tokens,
-              cudaStream_t stream);
+void moertRun(MoertLayer *layer, const void *dInput, void *dOutput,
+              int64_t tokens, cudaStream_t stream);
 void moertFree(MoertLayer *layer);
 bool moertAvailable();
 // "function dtype H=... on sm_90 (file), N launches", for the report.

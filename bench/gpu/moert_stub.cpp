@@ -6,8 +6,9 @@
 
 namespace moebench {
 
-static const char *kWhy = "moe_gpu_bench was built without the moert runtime "
-                          "(runtime/ absent or failed to build; see build.sh's output)";
+static const char *kWhy =
+    "moe_gpu_bench was built without the moert runtime "
+    "(runtime/ absent or failed to build; see build.sh's output)";
 bool moertAvailable() { return false; }
 MoertLayer *moertLoad(const std::string &, const std::string &, int, int64_t) {
   throw std::runtime_error(kWhy);

@@ -52,7 +52,8 @@ struct TensorOut {
   const void *data; // host memory, numel * dtypeSize bytes
 };
 // Writes `tensors` to `path` (throws on I/O failure).
-void writeSafetensors(const std::string &path, const std::vector<TensorOut> &tensors);
+void writeSafetensors(const std::string &path,
+                      const std::vector<TensorOut> &tensors);
 
 // Round-to-nearest-even float -> bf16 bits, and back.
 uint16_t floatToBf16(float f);

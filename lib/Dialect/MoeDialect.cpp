@@ -152,21 +152,21 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   if (name == kKernelAttrName) {
     if (!isa<scf::ForallOp>(op) || !isa<StringAttr>(attr.getValue()))
-      return op->emitError() << "'" << name
-                             << "' must be a string on an scf.forall";
+      return op->emitError()
+             << "'" << name << "' must be a string on an scf.forall";
     return success();
   }
   if (name == kTilesAttrName) {
     auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
     if (!dict || !isa<CombineOp>(op))
-      return op->emitError() << "'" << name
-                             << "' must be a dictionary on a moe.combine";
+      return op->emitError()
+             << "'" << name << "' must be a dictionary on a moe.combine";
     for (NamedAttribute entry : dict) {
       auto value = dyn_cast<IntegerAttr>(entry.getValue());
       if (!value || value.getInt() <= 0)
-        return op->emitError() << "'" << name << "' entry '"
-                               << entry.getName().getValue()
-                               << "' must be a positive integer";
+        return op->emitError()
+               << "'" << name << "' entry '" << entry.getName().getValue()
+               << "' must be a positive integer";
     }
     return success();
   }

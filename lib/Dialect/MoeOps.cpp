@@ -154,8 +154,9 @@ static LogicalResult verifyFfnWeights(ShapeChecker &shapes, FfnAttr ffn,
   int64_t expected = inter;
   if (ffn.isGated() && !ShapedType::isDynamic(inter) &&
       llvm::MulOverflow(inter, int64_t(2), expected))
-    return shapes.emitOpError() << downName << " intermediate size I = "
-                                << inter << " is too large (2I overflows)";
+    return shapes.emitOpError()
+           << downName << " intermediate size I = " << inter
+           << " is too large (2I overflows)";
   if (rows != expected)
     return shapes.emitOpError()
            << gateUpName << " has " << rows << " rows, but "

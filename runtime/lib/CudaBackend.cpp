@@ -26,9 +26,7 @@ void setCudaDriverLibraryForTesting(const char *path) {
   cudaDriverLibrary() = path ? path : "libcuda.so.1";
 }
 
-static std::string chipName(int capability) {
-  return str("sm_", capability);
-}
+static std::string chipName(int capability) { return str("sm_", capability); }
 
 Error selectTarget(const LayerDesc &layer, int capability, TargetChoice &out) {
   const std::vector<TargetDesc> &targets = layer.targets;
@@ -68,10 +66,9 @@ Error selectTarget(const LayerDesc &layer, int capability, TargetChoice &out) {
   for (const TargetDesc &t : targets)
     chips += (chips.empty() ? "" : ", ") + t.chip +
              (t.ptx.empty() ? " (cubin only)" : "");
-  return makeError(MOERT_ERROR_BACKEND, "CUDA backend: layer '",
-                   layer.function, "' has no kernels for this device (",
-                   chipName(capability), "); the manifest has ",
-                   chips.empty() ? "no targets" : chips,
+  return makeError(MOERT_ERROR_BACKEND, "CUDA backend: layer '", layer.function,
+                   "' has no kernels for this device (", chipName(capability),
+                   "); the manifest has ", chips.empty() ? "no targets" : chips,
                    ". A cubin runs only on its own major version; PTX of a "
                    "lower chip is JIT-compiled");
 }
@@ -101,8 +98,8 @@ public:
     if (current) {
       if (Error e = check(driver.cuCtxGetDevice(&device), "cuCtxGetDevice"))
         return e;
-    } else if (Error e = check(driver.cuDeviceGet(&device, 0),
-                               "cuDeviceGet(0)")) {
+    } else if (Error e =
+                   check(driver.cuDeviceGet(&device, 0), "cuDeviceGet(0)")) {
       return e;
     }
     CUcontext primary = nullptr;
@@ -114,15 +111,15 @@ public:
       return e;
 
     int major = 0, minor = 0, sharedOptIn = 0;
-    if (Error e = check(driver.cuDeviceGetAttribute(
-                            &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                            device),
-                        "cuDeviceGetAttribute"))
+    if (Error e = check(
+            driver.cuDeviceGetAttribute(
+                &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+            "cuDeviceGetAttribute"))
       return e;
-    if (Error e = check(driver.cuDeviceGetAttribute(
-                            &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                            device),
-                        "cuDeviceGetAttribute"))
+    if (Error e = check(
+            driver.cuDeviceGetAttribute(
+                &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+            "cuDeviceGetAttribute"))
       return e;
     if (Error e = check(
             driver.cuDeviceGetAttribute(
@@ -145,13 +142,13 @@ public:
     int options[] = {CU_JIT_ERROR_LOG_BUFFER,
                      CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
     void *values[] = {log, reinterpret_cast<void *>(uintptr_t(sizeof log))};
-    CUresult loaded = driver.cuModuleLoadDataEx(&module, image.c_str(), 2,
-                                                options, values);
+    CUresult loaded =
+        driver.cuModuleLoadDataEx(&module, image.c_str(), 2, options, values);
     if (loaded != CUDA_SUCCESS) {
       module = nullptr;
       log[sizeof log - 1] = 0;
-      return makeError(MOERT_ERROR_BACKEND, "CUDA backend: cannot load '",
-                       file, "' on ", chipName(major * 10 + minor), ": ",
+      return makeError(MOERT_ERROR_BACKEND, "CUDA backend: cannot load '", file,
+                       "' on ", chipName(major * 10 + minor), ": ",
                        driver.describe(loaded), log[0] ? "\n" : "", log);
     }
 
@@ -206,20 +203,19 @@ public:
   }
 
   Error zero(uint64_t dst, size_t bytes, void *stream) override {
-    return check(driver.cuMemsetD8Async(dst, 0, bytes,
-                                        static_cast<CUstream>(stream)),
-                 "cuMemsetD8Async");
+    return check(
+        driver.cuMemsetD8Async(dst, 0, bytes, static_cast<CUstream>(stream)),
+        "cuMemsetD8Async");
   }
 
-  Error launch(size_t index, const std::array<uint32_t, 3> &grid,
-               void **params, void *stream) override {
+  Error launch(size_t index, const std::array<uint32_t, 3> &grid, void **params,
+               void *stream) override {
     const Kernel &k = kernels[index];
-    return check(driver.cuLaunchKernel(k.function, grid[0], grid[1], grid[2],
-                                       k.block[0], k.block[1], k.block[2],
-                                       k.sharedMemory,
-                                       static_cast<CUstream>(stream), params,
-                                       nullptr),
-                 "cuLaunchKernel");
+    return check(
+        driver.cuLaunchKernel(k.function, grid[0], grid[1], grid[2], k.block[0],
+                              k.block[1], k.block[2], k.sharedMemory,
+                              static_cast<CUstream>(stream), params, nullptr),
+        "cuLaunchKernel");
   }
 
 private:
@@ -239,11 +235,10 @@ private:
   Error check(CUresult result, const std::string &what) const {
     if (result == CUDA_SUCCESS)
       return Error::success();
-    return makeError(result == CUDA_ERROR_OUT_OF_MEMORY
-                         ? MOERT_ERROR_OUT_OF_MEMORY
-                         : MOERT_ERROR_BACKEND,
-                     "CUDA backend: ", what, " failed: ",
-                     driver.describe(result));
+    return makeError(
+        result == CUDA_ERROR_OUT_OF_MEMORY ? MOERT_ERROR_OUT_OF_MEMORY
+                                           : MOERT_ERROR_BACKEND,
+        "CUDA backend: ", what, " failed: ", driver.describe(result));
   }
 };
 

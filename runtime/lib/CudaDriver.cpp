@@ -12,10 +12,10 @@ Error Driver::load(const char *library) {
   void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *why = dlerror();
-    return makeError(MOERT_ERROR_BACKEND, "CUDA backend: cannot load ",
-                     library, " (the NVIDIA driver's libcuda): ",
-                     why ? why : "unknown dlopen error",
-                     "; is an NVIDIA driver installed?");
+    return makeError(
+        MOERT_ERROR_BACKEND, "CUDA backend: cannot load ", library,
+        " (the NVIDIA driver's libcuda): ", why ? why : "unknown dlopen error",
+        "; is an NVIDIA driver installed?");
   }
   // Each entry: the field, then the names to try in order.
   struct Entry {

@@ -84,7 +84,9 @@ float halfToFloat(uint16_t h) {
   return bitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
-float bfloat16ToFloat(uint16_t bits) { return bitsToFloat(uint32_t(bits) << 16); }
+float bfloat16ToFloat(uint16_t bits) {
+  return bitsToFloat(uint32_t(bits) << 16);
+}
 
 /// Drops the low `shift` bits of `value`, rounding to nearest, ties to even.
 static uint32_t roundShiftRightEven(uint32_t value, unsigned shift) {
@@ -104,7 +106,7 @@ uint16_t floatToHalf(float value) {
     return uint16_t(sign | 0x7e00 | ((magnitude >> 13) & 0x3ff));
   if (magnitude >= 0x477ff000) // >= 65520 (the tie above 65504), or inf.
     return uint16_t(sign | 0x7c00);
-  if (magnitude < 0x38800000) { // Below 2^-14: an f16 subnormal or zero.
+  if (magnitude < 0x38800000) {  // Below 2^-14: an f16 subnormal or zero.
     if (magnitude <= 0x33000000) // <= 2^-25 rounds to (even) zero.
       return uint16_t(sign);
     uint32_t exponent = magnitude >> 23;

@@ -67,8 +67,8 @@ private:
       return Error::success();
     if (pos >= text.size())
       return fail(str("expected '", c, "' at the end"));
-    return fail(str("expected '", c, "' at offset ", pos, ", found '",
-                    text[pos], "'"));
+    return fail(
+        str("expected '", c, "' at offset ", pos, ", found '", text[pos], "'"));
   }
 
   int add(Op op, int64_t value, int lhs, int rhs) {
@@ -256,8 +256,9 @@ Error Expr::bounds(int64_t lo, int64_t hi, int64_t &min, int64_t &max) const {
   };
   std::vector<Range> ranges(nodes_.size());
   auto overflow = [&] {
-    return makeError(MOERT_ERROR_MANIFEST, "may overflow 64 bits: ",
-                     quoted(text_), " for T in [", lo, ", ", hi, "]");
+    return makeError(MOERT_ERROR_MANIFEST,
+                     "may overflow 64 bits: ", quoted(text_), " for T in [", lo,
+                     ", ", hi, "]");
   };
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node &n = nodes_[i];

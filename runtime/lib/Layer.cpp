@@ -171,8 +171,8 @@ Error Layer::loadWeights(const std::string &path, int64_t decoderLayer) {
     return makeError(MOERT_ERROR_INVALID_ARGUMENT, "decoder layer ",
                      decoderLayer, " is negative");
   const std::vector<int64_t> &allowed = desc_.decoderLayers;
-  if (!allowed.empty() &&
-      std::find(allowed.begin(), allowed.end(), decoderLayer) == allowed.end()) {
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(),
+                                    decoderLayer) == allowed.end()) {
     std::string list;
     for (int64_t l : allowed)
       list += (list.empty() ? "" : ", ") + std::to_string(l);
@@ -196,8 +196,8 @@ Error Layer::loadWeights(const std::string &path, int64_t decoderLayer) {
     if (!tensor)
       continue;
     if (Error e = checkPackStep(step, *tensor, name))
-      return e.withPrefix(str(path, " (", desc_.function, " weight_packing[",
-                              i, "])"));
+      return e.withPrefix(
+          str(path, " (", desc_.function, " weight_packing[", i, "])"));
     steps.emplace_back(i, tensor);
     touched.insert(step.buffer);
   }
@@ -250,8 +250,8 @@ Error Layer::checkWeightsReady() const {
                 " is written by no packing step");
     return makeError(MOERT_ERROR_WEIGHTS, "weight '", buffer.name,
                      "' is not fully packed: ", buffer.weightElements - written,
-                     " of ", buffer.weightElements,
-                     " elements never written; ", why);
+                     " of ", buffer.weightElements, " elements never written; ",
+                     why);
   }
   return Error::success();
 }
@@ -359,8 +359,8 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
       int64_t v;
       if (Error e = kernel.grid[d].evaluate(tokens, v))
         return e.withPrefix("kernel '" + kernel.symbol + "' grid");
-      int64_t limit = d == 0 ? ManifestLimits::kMaxGridX
-                             : ManifestLimits::kMaxGridYZ;
+      int64_t limit =
+          d == 0 ? ManifestLimits::kMaxGridX : ManifestLimits::kMaxGridYZ;
       if (v < 1 || v > limit)
         return makeError(MOERT_ERROR_MANIFEST, "kernel '", kernel.symbol,
                          "' grid[", d, "] is ", v, " at T=", tokens);

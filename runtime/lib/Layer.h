@@ -1,4 +1,5 @@
-//===- Layer.h - One loaded MoE layer: weights, workspaces, runs -*- C++ -*-===//
+//===- Layer.h - One loaded MoE layer: weights, workspaces, runs -*- C++
+//-*-===//
 //
 // The backend-independent half of the runtime: owns the layer's manifest
 // entry, its weight buffers (with packing coverage) and workspaces, and runs
@@ -75,12 +76,12 @@ private:
   std::unique_ptr<Backend> backend_;
   std::vector<std::unique_ptr<Weight>> weights_; ///< Per buffer; null if
                                                  ///< not a weight.
-  std::vector<uint64_t> workspaces_;  ///< Per buffer: workspace address.
-  std::vector<int64_t> capacities_;   ///< Per buffer: workspace bytes.
-  std::vector<bool> stepDone_;        ///< Per packing step, this round.
-  int64_t decoderLayer_ = -1;         ///< Of the current packing round.
+  std::vector<uint64_t> workspaces_; ///< Per buffer: workspace address.
+  std::vector<int64_t> capacities_;  ///< Per buffer: workspace bytes.
+  std::vector<bool> stepDone_;       ///< Per packing step, this round.
+  int64_t decoderLayer_ = -1;        ///< Of the current packing round.
   int64_t reserved_ = 0;
-  std::vector<Arg> args_;             ///< Per buffer, then the token count.
+  std::vector<Arg> args_; ///< Per buffer, then the token count.
   std::vector<std::vector<void *>> params_; ///< Per kernel.
 };
 

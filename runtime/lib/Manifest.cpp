@@ -146,9 +146,8 @@ private:
     return Error::success();
   }
 
-  Error getString(const json &object, const std::string &path,
-                  const char *key, std::string &out,
-                  bool required = true) const {
+  Error getString(const json &object, const std::string &path, const char *key,
+                  std::string &out, bool required = true) const {
     const json *value;
     if (Error e = field(object, path, key, value, required))
       return e;
@@ -166,8 +165,8 @@ private:
       return fail(path, "integer out of range");
     int64_t v = value.get<int64_t>();
     if (v < lo || v > hi)
-      return fail(path, str("value ", v, " is out of range [", lo, ", ", hi,
-                            "]"));
+      return fail(path,
+                  str("value ", v, " is out of range [", lo, ", ", hi, "]"));
     out = v;
     return Error::success();
   }
@@ -180,9 +179,8 @@ private:
     return asInt(*value, join(path, key), lo, hi, out);
   }
 
-  Error getArray(const json &object, const std::string &path,
-                 const char *key, const json *&out, size_t maxSize,
-                 bool nonEmpty) const {
+  Error getArray(const json &object, const std::string &path, const char *key,
+                 const json *&out, size_t maxSize, bool nonEmpty) const {
     if (Error e = field(object, path, key, out))
       return e;
     std::string at = join(path, key);
@@ -344,8 +342,8 @@ Error ManifestParser::parseBuffer(const json &value, const std::string &path,
     return e;
 
   const json *shape;
-  if (Error e = getArray(value, path, "shape", shape,
-                         ManifestLimits::kMaxRank, false))
+  if (Error e = getArray(value, path, "shape", shape, ManifestLimits::kMaxRank,
+                         false))
     return e;
   std::string shapePath = join(path, "shape");
   for (size_t i = 0; i < shape->size(); ++i) {
@@ -370,8 +368,8 @@ Error ManifestParser::parseBuffer(const json &value, const std::string &path,
       return fail(join(path, "zero_init"),
                   "expected a boolean, got " + jsonTypeName(*zeroInit));
     buffer.zeroInit = zeroInit->get<bool>();
-    if (buffer.zeroInit && (buffer.kind == BufferKind::Input ||
-                            buffer.kind == BufferKind::Weight))
+    if (buffer.zeroInit &&
+        (buffer.kind == BufferKind::Input || buffer.kind == BufferKind::Weight))
       return fail(join(path, "zero_init"),
                   "only output and workspace buffers can be zero_init");
   }
@@ -380,10 +378,9 @@ Error ManifestParser::parseBuffer(const json &value, const std::string &path,
   if (Error e = buffer.maxBytes(layer.maxTokens, maxBytes))
     return fail(shapePath, e.message());
   if (maxBytes > ManifestLimits::kMaxBufferBytes)
-    return fail(shapePath,
-                str("buffer '", buffer.name, "' may need ", maxBytes,
-                    " bytes, more than the limit of ",
-                    ManifestLimits::kMaxBufferBytes));
+    return fail(shapePath, str("buffer '", buffer.name, "' may need ", maxBytes,
+                               " bytes, more than the limit of ",
+                               ManifestLimits::kMaxBufferBytes));
 
   if (buffer.kind == BufferKind::Weight) {
     for (const Expr &dim : buffer.shape)
@@ -416,8 +413,7 @@ Error ManifestParser::checkIOBuffer(const LayerDesc &layer, size_t index,
   if (buffer.dtype != layer.dtype)
     return fail(join(path, "dtype"),
                 str("the ", what, " buffer must have the layer's dtype ",
-                    dtypeName(layer.dtype), ", not ",
-                    dtypeName(buffer.dtype)));
+                    dtypeName(layer.dtype), ", not ", dtypeName(buffer.dtype)));
   return Error::success();
 }
 
@@ -471,11 +467,10 @@ Error ManifestParser::parseStep(const json &value, const std::string &path,
   if (!checkedMul(step.rows - 1, step.dstRowStride, dstLast) ||
       !checkedAdd(dstLast, step.dstOffset, dstLast) ||
       !checkedMul(step.cols - 1, step.dstColStride, t) ||
-      !checkedAdd(dstLast, t, dstLast) ||
-      dstLast >= buffer.weightElements)
-    return fail(path, str("out of bounds: writes past the ",
-                          buffer.weightElements, " elements of buffer '",
-                          buffer.name, "'"));
+      !checkedAdd(dstLast, t, dstLast) || dstLast >= buffer.weightElements)
+    return fail(path,
+                str("out of bounds: writes past the ", buffer.weightElements,
+                    " elements of buffer '", buffer.name, "'"));
   return Error::success();
 }
 
@@ -610,8 +605,8 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
   if (Error e = getInt(value, path, "hidden_size", 1,
                        ManifestLimits::kMaxHiddenSize, layer.hiddenSize))
     return e;
-  if (Error e = getInt(value, path, "max_tokens", 1,
-                       ManifestLimits::kMaxTokens, layer.maxTokens))
+  if (Error e = getInt(value, path, "max_tokens", 1, ManifestLimits::kMaxTokens,
+                       layer.maxTokens))
     return e;
 
   const json *targets;
@@ -667,8 +662,8 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
         names += (names.empty() ? "'" : ", '") + layer.buffers[i].name + "'";
       return fail(join(path, "buffers"),
                   str("needs exactly one ", io.kind, " buffer, found ",
-                      io.found.size(), names.empty() ? "" : " (",
-                      names, names.empty() ? "" : ")"));
+                      io.found.size(), names.empty() ? "" : " (", names,
+                      names.empty() ? "" : ")"));
     }
     *io.out = io.found[0];
     if (Error e = checkIOBuffer(layer, io.found[0],
@@ -714,9 +709,9 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
       return e;
     auto [it, inserted] = kernelIndex.emplace(kernel.symbol, i);
     if (!inserted)
-      return fail(join(at, "symbol"), str("duplicate kernel '", kernel.symbol,
-                                          "' (also kernels[", it->second,
-                                          "])"));
+      return fail(join(at, "symbol"),
+                  str("duplicate kernel '", kernel.symbol, "' (also kernels[",
+                      it->second, "])"));
     layer.kernels.push_back(std::move(kernel));
   }
   const json *launches;

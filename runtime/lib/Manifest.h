@@ -77,11 +77,11 @@ struct KernelDesc {
 };
 
 struct TargetDesc {
-  std::string chip;     ///< "sm_90", "sm_90a", ...
-  int capability = 0;   ///< major * 10 + minor, e.g. 90.
-  char suffix = 0;      ///< 0, 'a' (arch-specific) or 'f' (family).
-  std::string cubin;    ///< Resolved path.
-  std::string ptx;      ///< Resolved path, empty if none.
+  std::string chip;   ///< "sm_90", "sm_90a", ...
+  int capability = 0; ///< major * 10 + minor, e.g. 90.
+  char suffix = 0;    ///< 0, 'a' (arch-specific) or 'f' (family).
+  std::string cubin;  ///< Resolved path.
+  std::string ptx;    ///< Resolved path, empty if none.
 };
 
 struct LayerDesc {

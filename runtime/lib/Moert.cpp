@@ -149,8 +149,7 @@ int64_t moert_layer_num_decoder_layers(const moert_layer *layer) {
 }
 
 int64_t moert_layer_decoder_layer(const moert_layer *layer, int64_t i) {
-  if (!layer || i < 0 ||
-      i >= int64_t(layer->impl->desc().decoderLayers.size()))
+  if (!layer || i < 0 || i >= int64_t(layer->impl->desc().decoderLayers.size()))
     return -1;
   return layer->impl->desc().decoderLayers[size_t(i)];
 }

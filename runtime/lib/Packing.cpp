@@ -133,20 +133,24 @@ void copyFrom(const PackStep &s, const unsigned char *src, unsigned char *dst,
 Error checkPackStep(const PackStep &step, const SafeTensorsFile::Tensor &src,
                     const std::string &tensorName) {
   auto bad = [&](const std::string &message) {
-    return Error(MOERT_ERROR_WEIGHTS, "tensor '" + tensorName + "': " + message);
+    return Error(MOERT_ERROR_WEIGHTS,
+                 "tensor '" + tensorName + "': " + message);
   };
   DType dtype;
   if (!sourceDType(src.dtype, dtype))
     return bad("dtype " + src.dtype + " cannot be packed (F32, F16 or BF16)");
   if (src.shape.empty() || src.shape.size() > 3)
-    return bad(str("rank ", src.shape.size(), "; packing reads 1-D to 3-D "
-                                              "tensors"));
+    return bad(str("rank ", src.shape.size(),
+                   "; packing reads 1-D to 3-D "
+                   "tensors"));
   // The manifest checked that this does not overflow.
   int64_t last = step.srcOffset + (step.rows - 1) * step.srcRowStride +
                  (step.cols - 1) * step.srcColStride;
   if (last >= src.elements)
-    return bad(str("the packing step reads element ", last, " but the tensor "
-                   "has ", src.elements, " elements"));
+    return bad(str("the packing step reads element ", last,
+                   " but the tensor "
+                   "has ",
+                   src.elements, " elements"));
   return Error::success();
 }
 

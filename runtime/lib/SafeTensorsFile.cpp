@@ -79,8 +79,8 @@ Error SafeTensorsFile::open(const std::string &path,
   for (int i = 7; i >= 0; --i)
     headerSize = (headerSize << 8) | bytes[i];
   if (headerSize > fileSize - 8)
-    return bad(str("header length ", headerSize, " exceeds the ",
-                   fileSize - 8, " bytes after it"));
+    return bad(str("header length ", headerSize, " exceeds the ", fileSize - 8,
+                   " bytes after it"));
   if (headerSize > kMaxHeaderBytes)
     return bad(str("header length ", headerSize, " exceeds the limit of ",
                    kMaxHeaderBytes));
@@ -89,9 +89,9 @@ Error SafeTensorsFile::open(const std::string &path,
 
   json header;
   std::string message;
-  if (!parseJson(std::string(reinterpret_cast<const char *>(bytes + 8),
-                             headerSize),
-                 header, message))
+  if (!parseJson(
+          std::string(reinterpret_cast<const char *>(bytes + 8), headerSize),
+          header, message))
     return bad("header: " + message);
   if (!header.is_object())
     return bad("header: expected an object, got " + jsonTypeName(header));
@@ -122,7 +122,8 @@ Error SafeTensorsFile::open(const std::string &path,
                        "dimensions");
     int64_t elements = 1;
     for (const json &dim : *shape) {
-      if (!dim.is_number_unsigned() || dim.get<uint64_t>() > uint64_t(INT64_MAX))
+      if (!dim.is_number_unsigned() ||
+          dim.get<uint64_t>() > uint64_t(INT64_MAX))
         return badTensor("shape entries must be non-negative integers");
       int64_t d = dim.get<int64_t>();
       if (__builtin_mul_overflow(elements, d, &elements))
@@ -139,8 +140,8 @@ Error SafeTensorsFile::open(const std::string &path,
     uint64_t begin = (*offsets)[0].get<uint64_t>();
     uint64_t end = (*offsets)[1].get<uint64_t>();
     if (begin > end || end > dataSize)
-      return badTensor(str("data_offsets [", begin, ", ", end,
-                           "] outside the ", dataSize, " data bytes"));
+      return badTensor(str("data_offsets [", begin, ", ", end, "] outside the ",
+                           dataSize, " data bytes"));
     uint64_t expected;
     if (__builtin_mul_overflow(uint64_t(elements), tensor.elementSize,
                                &expected))

@@ -131,9 +131,9 @@ TEST_F(CpuLayer, ReserveSizesWorkspacesUpFront) {
   ToyWeights weights(1);
   LayerPtr layer = load();
   ASSERT_TRUE(layer);
-  ASSERT_EQ(loadWeights(layer.get(), weightsFile("w.safetensors", weights, 3),
-                        3),
-            MOERT_SUCCESS)
+  ASSERT_EQ(
+      loadWeights(layer.get(), weightsFile("w.safetensors", weights, 3), 3),
+      MOERT_SUCCESS)
       << moert_last_error();
   ASSERT_EQ(moert_layer_reserve(layer.get(), 20), MOERT_SUCCESS);
   EXPECT_EQ(moert_layer_reserved_tokens(layer.get()), 20);
@@ -157,9 +157,9 @@ TEST_F(CpuLayer, TokenCountsOutsideTheRangeAreRefused) {
   ToyWeights weights(0);
   LayerPtr layer = load();
   ASSERT_TRUE(layer);
-  ASSERT_EQ(loadWeights(layer.get(), weightsFile("w.safetensors", weights, 0),
-                        0),
-            MOERT_SUCCESS);
+  ASSERT_EQ(
+      loadWeights(layer.get(), weightsFile("w.safetensors", weights, 0), 0),
+      MOERT_SUCCESS);
   std::vector<float> x = toyInput(65, 0), y(65 * kToyH, 5.0f);
   EXPECT_EQ(moert_layer_run(layer.get(), x.data(), y.data(), 65, nullptr),
             MOERT_ERROR_TOO_MANY_TOKENS);
@@ -186,9 +186,9 @@ TEST_F(CpuLayer, ZeroInitOutputIsZeroedForTRowsOnly) {
   ToyWeights weights(0);
   LayerPtr layer = load();
   ASSERT_TRUE(layer);
-  ASSERT_EQ(loadWeights(layer.get(), weightsFile("w.safetensors", weights, 0),
-                        0),
-            MOERT_SUCCESS);
+  ASSERT_EQ(
+      loadWeights(layer.get(), weightsFile("w.safetensors", weights, 0), 0),
+      MOERT_SUCCESS);
   std::vector<float> x = toyInput(6, 0), y(6 * kToyH, 7.0f);
   ASSERT_EQ(moert_layer_run(layer.get(), x.data(), y.data(), 4, nullptr),
             MOERT_SUCCESS)
@@ -206,8 +206,7 @@ TEST_F(CpuLayer, DecoderLayersSelectTensorsAndRestartPacking) {
   EXPECT_TRUE(contains(moert_last_error(), "decoder layer 5 is not one of "
                                            "toy_layer's decoder_layers (0, "
                                            "3)"));
-  EXPECT_EQ(loadWeights(layer.get(), file0, -1),
-            MOERT_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(loadWeights(layer.get(), file0, -1), MOERT_ERROR_INVALID_ARGUMENT);
   ASSERT_EQ(loadWeights(layer.get(), file0, 0), MOERT_SUCCESS);
   expectToyRun(layer.get(), w0, 9, 1);
 
@@ -269,9 +268,9 @@ TEST_F(CpuLayer, OverlappingStepsLeaveElementsUnwritten) {
   ToyWeights weights(0);
   LayerPtr layer = load();
   ASSERT_TRUE(layer);
-  ASSERT_EQ(loadWeights(layer.get(), weightsFile("w.safetensors", weights, 0),
-                        0),
-            MOERT_SUCCESS);
+  ASSERT_EQ(
+      loadWeights(layer.get(), weightsFile("w.safetensors", weights, 0), 0),
+      MOERT_SUCCESS);
   EXPECT_EQ(moert_layer_unpacked_weight_elements(layer.get()), 32);
   std::vector<float> x = toyInput(1, 0), y(kToyH);
   EXPECT_EQ(moert_layer_run(layer.get(), x.data(), y.data(), 1, nullptr),
@@ -374,8 +373,7 @@ TEST_F(CpuLayer, CallableFromC99) {
   ToyWeights weights(0);
   weightsFile("w.safetensors", weights, 0);
   char message[256] = {0};
-  EXPECT_EQ(moertCSmokeTest(manifestPath().c_str(), message, sizeof message),
-            0)
+  EXPECT_EQ(moertCSmokeTest(manifestPath().c_str(), message, sizeof message), 0)
       << message;
 }
 
@@ -385,12 +383,12 @@ TEST_F(CpuLayer, SharedLibraryExportsOnlyTheCApi) {
   using Load = moert_status (*)(const char *, const char *, moert_backend,
                                 moert_layer **);
   using Weights = moert_status (*)(moert_layer *, const char *, int64_t);
-  using Run = moert_status (*)(moert_layer *, const void *, void *, int64_t,
-                               void *);
+  using Run =
+      moert_status (*)(moert_layer *, const void *, void *, int64_t, void *);
   using Destroy = void (*)(moert_layer *);
   auto load = reinterpret_cast<Load>(dlsym(lib, "moert_layer_load"));
-  auto weights = reinterpret_cast<Weights>(
-      dlsym(lib, "moert_layer_load_weights"));
+  auto weights =
+      reinterpret_cast<Weights>(dlsym(lib, "moert_layer_load_weights"));
   auto run = reinterpret_cast<Run>(dlsym(lib, "moert_layer_run"));
   auto destroy = reinterpret_cast<Destroy>(dlsym(lib, "moert_layer_destroy"));
   ASSERT_TRUE(load && weights && run && destroy);

@@ -67,7 +67,8 @@ TEST(SelectTarget, NeverRunsArchSpecificCubinsElsewhere) {
   EXPECT_EQ(choose(targets, 90), "sm_90a cubin");
   EXPECT_TRUE(contains(choose(targets, 91), "has no kernels for this device "
                                             "(sm_91)"));
-  EXPECT_TRUE(contains(choose(targets, 100), "the manifest has sm_90a. A cubin"));
+  EXPECT_TRUE(
+      contains(choose(targets, 100), "the manifest has sm_90a. A cubin"));
   EXPECT_TRUE(contains(choose({}, 90), "the manifest has no targets"));
   // The highest qualifying chip wins.
   EXPECT_EQ(choose({target("sm_70", 70, 0, true), target("sm_80", 80, 0, true),
@@ -122,8 +123,8 @@ protected:
     ASSERT_NE(fake, nullptr) << dlerror();
     state = reinterpret_cast<FakeCudaState *(*)()>(
         dlsym(fake, "fake_cuda_state"))();
-    reset = reinterpret_cast<void (*)(int, int)>(
-        dlsym(fake, "fake_cuda_reset"));
+    reset =
+        reinterpret_cast<void (*)(int, int)>(dlsym(fake, "fake_cuda_reset"));
     reset(9, 0);
     moert::setCudaDriverLibraryForTesting(MOERT_FAKE_CUDA_LIBRARY);
     std::string toy = dir.file("toy.host.so");
@@ -132,9 +133,11 @@ protected:
     for (const char *name : {"toy.sm_80.cubin", "toy.sm_90.cubin"})
       ASSERT_TRUE(writeFile(dir.file(name), "FAKECUBIN " + toy));
     ASSERT_TRUE(writeFile(dir.file("toy.sm_80.ptx"), "FAKEPTX " + toy));
-    ASSERT_TRUE(writeFile(dir.file("broken.cubin"), "\x7f" "ELF garbage"));
+    ASSERT_TRUE(writeFile(dir.file("broken.cubin"), "\x7f"
+                                                    "ELF garbage"));
     manifest["layers"][0]["targets"] = {
-        {{"chip", "sm_80"}, {"cubin", "toy.sm_80.cubin"},
+        {{"chip", "sm_80"},
+         {"cubin", "toy.sm_80.cubin"},
          {"ptx", "toy.sm_80.ptx"}},
         {{"chip", "sm_90"}, {"cubin", "toy.sm_90.cubin"}}};
   }
@@ -151,8 +154,8 @@ protected:
     std::string path = dir.file("manifest.json");
     EXPECT_TRUE(writeFile(path, manifest.dump()));
     moert_layer *layer = nullptr;
-    status = moert_layer_load(path.c_str(), nullptr, MOERT_BACKEND_CUDA,
-                              &layer);
+    status =
+        moert_layer_load(path.c_str(), nullptr, MOERT_BACKEND_CUDA, &layer);
     return LayerPtr(layer, moert_layer_destroy);
   }
 

@@ -20,7 +20,9 @@ namespace {
 json goodManifest() {
   json m = moert_test::toyManifest();
   m["layers"][0]["targets"] = {
-      {{"chip", "sm_80"}, {"cubin", "toy.sm_80.cubin"}, {"ptx", "toy.sm_80.ptx"}},
+      {{"chip", "sm_80"},
+       {"cubin", "toy.sm_80.cubin"},
+       {"ptx", "toy.sm_80.ptx"}},
       {{"chip", "sm_90a"}, {"cubin", "/abs/toy.sm_90a.cubin"}}};
   return m;
 }
@@ -77,8 +79,8 @@ TEST(Manifest, ParsesTheToyManifest) {
 
 TEST(Manifest, LoadsFromAFileRelativeToItsFolder) {
   moert_test::TempDir dir;
-  ASSERT_TRUE(moert_test::writeFile(dir.file("manifest.json"),
-                                    goodManifest().dump(2)));
+  ASSERT_TRUE(
+      moert_test::writeFile(dir.file("manifest.json"), goodManifest().dump(2)));
   Manifest m;
   Error e = loadManifest(dir.file("manifest.json"), m);
   ASSERT_FALSE(e) << e.message();
@@ -123,8 +125,7 @@ const BadCase kBadCases[] = {
      "layers: must not be empty"},
     {"LayersNotArray", [](json &m) { m["layers"] = "x"; },
      "layers: expected an array, got string"},
-    {"HiddenSizeString",
-     [](json &m) { layer0(m)["hidden_size"] = "4096"; },
+    {"HiddenSizeString", [](json &m) { layer0(m)["hidden_size"] = "4096"; },
      "layers[0].hidden_size: expected an integer, got string"},
     {"MaxTokensZero", [](json &m) { layer0(m)["max_tokens"] = 0; },
      "layers[0].max_tokens: value 0 is out of range [1, 16777216]"},
@@ -145,11 +146,12 @@ const BadCase kBadCases[] = {
        layer0(m)["buffers"].push_back(extra);
      },
      "layers[0].buffers: needs exactly one input buffer, found 2 ('x', 'x2')"},
-    {"NoOutput",
-     [](json &m) { layer0(m)["buffers"][1]["kind"] = "workspace"; },
+    {"NoOutput", [](json &m) { layer0(m)["buffers"][1]["kind"] = "workspace"; },
      "needs exactly one output buffer, found 0"},
     {"InputNotTByH",
-     [](json &m) { layer0(m)["buffers"][0]["shape"] = {"T", 7}; },
+     [](json &m) {
+       layer0(m)["buffers"][0]["shape"] = {"T", 7};
+     },
      "layers[0].buffers[0].shape: the input buffer must have shape [\"T\", "
      "8] (hidden_size)"},
     {"OutputOtherDtype",
@@ -176,7 +178,9 @@ const BadCase kBadCases[] = {
      "layers[0].buffers[4].shape: buffer 'tmp' may need 288230376151711744 "
      "bytes, more than the limit"},
     {"BadShapeFormula",
-     [](json &m) { layer0(m)["buffers"][4]["shape"] = {"T*", 8}; },
+     [](json &m) {
+       layer0(m)["buffers"][4]["shape"] = {"T*", 8};
+     },
      "layers[0].buffers[4].shape[0]: expected a number, 'T', '(' or a "
      "function at the end in \"T*\""},
     {"UnknownBufferInParams",
@@ -189,8 +193,7 @@ const BadCase kBadCases[] = {
     {"UnknownKernelInLaunches",
      [](json &m) { layer0(m)["launches"][1] = "toy_nope"; },
      "layers[0].launches[1]: unknown kernel 'toy_nope'"},
-    {"EmptyLaunches",
-     [](json &m) { layer0(m)["launches"] = json::array(); },
+    {"EmptyLaunches", [](json &m) { layer0(m)["launches"] = json::array(); },
      "layers[0].launches: must not be empty"},
     {"BadGridFormula",
      [](json &m) { layer0(m)["kernels"][2]["grid"][0] = "ceildiv(N,16)"; },
@@ -204,14 +207,17 @@ const BadCase kBadCases[] = {
      [](json &m) { layer0(m)["kernels"][1]["grid"][0] = "T-1"; },
      "layers[0].kernels[1].grid[0]: \"T-1\" may leave [1, 2147483647]"},
     {"GridWrongLength",
-     [](json &m) { layer0(m)["kernels"][1]["grid"] = {1, 1}; },
+     [](json &m) {
+       layer0(m)["kernels"][1]["grid"] = {1, 1};
+     },
      "layers[0].kernels[1].grid: expected 3 entries"},
-    {"GridFloat",
-     [](json &m) { layer0(m)["kernels"][1]["grid"][2] = 1.5; },
+    {"GridFloat", [](json &m) { layer0(m)["kernels"][1]["grid"][2] = 1.5; },
      "layers[0].kernels[1].grid[2]: expected an integer or a formula string, "
      "got float"},
     {"TooManyThreads",
-     [](json &m) { layer0(m)["kernels"][1]["block"] = {64, 64, 1}; },
+     [](json &m) {
+       layer0(m)["kernels"][1]["block"] = {64, 64, 1};
+     },
      "layers[0].kernels[1].block: 4096 threads per block, more than 1024"},
     {"SharedMemoryTooLarge",
      [](json &m) {
@@ -258,8 +264,7 @@ const BadCase kBadCases[] = {
        layer0(m)["weight_packing"][1]["src_row_stride"] = int64_t(1) << 62;
      },
      "layers[0].weight_packing[1]: the source view overflows 64 bits"},
-    {"BadChip",
-     [](json &m) { layer0(m)["targets"][0]["chip"] = "gfx90a"; },
+    {"BadChip", [](json &m) { layer0(m)["targets"][0]["chip"] = "gfx90a"; },
      "layers[0].targets[0].chip: expected a chip like \"sm_90\""},
     {"DuplicateChip",
      [](json &m) { layer0(m)["targets"][1]["chip"] = "sm_80"; },
@@ -268,21 +273,21 @@ const BadCase kBadCases[] = {
      [](json &m) { layer0(m)["targets"][0].erase("cubin"); },
      "layers[0].targets[0]: missing field 'cubin'"},
     {"DuplicateDecoderLayer",
-     [](json &m) { layer0(m)["decoder_layers"] = {2, 2}; },
+     [](json &m) {
+       layer0(m)["decoder_layers"] = {2, 2};
+     },
      "layers[0].decoder_layers[1]: decoder layer 2 is listed twice"},
-    {"DuplicateFunction",
-     [](json &m) { m["layers"].push_back(layer0(m)); },
+    {"DuplicateFunction", [](json &m) { m["layers"].push_back(layer0(m)); },
      "layers[1].function: duplicate function 'toy_layer' (also layers[0])"},
     {"HugeUnsigned",
      [](json &m) { layer0(m)["hidden_size"] = uint64_t(1) << 63; },
      "layers[0].hidden_size: integer out of range"},
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, BadManifest, ::testing::ValuesIn(kBadCases),
-    [](const ::testing::TestParamInfo<BadCase> &info) {
-      return std::string(info.param.what);
-    });
+INSTANTIATE_TEST_SUITE_P(Cases, BadManifest, ::testing::ValuesIn(kBadCases),
+                         [](const ::testing::TestParamInfo<BadCase> &info) {
+                           return std::string(info.param.what);
+                         });
 
 TEST(Manifest, SyntaxErrorsGiveLineAndColumn) {
   Manifest m;

@@ -14,9 +14,8 @@ using moert_test::TempDir;
 namespace {
 
 PackStep makeStep(int64_t srcOffset, int64_t rows, int64_t cols,
-                  int64_t srcRowStride, int64_t srcColStride,
-                  int64_t dstOffset, int64_t dstRowStride,
-                  int64_t dstColStride) {
+                  int64_t srcRowStride, int64_t srcColStride, int64_t dstOffset,
+                  int64_t dstRowStride, int64_t dstColStride) {
   PackStep s;
   s.buffer = 0;
   s.tensor = "t";
@@ -98,8 +97,7 @@ TEST_F(Packing, TransposeWithSwappedStrides) {
   std::vector<float> dst(18, -1);
   Coverage coverage;
   ASSERT_FALSE(coverage.reset(18));
-  pack(makeStep(0, 6, 3, 1, 6, 0, 3, 1), "A", dst.data(), DType::F32,
-       coverage);
+  pack(makeStep(0, 6, 3, 1, 6, 0, 3, 1), "A", dst.data(), DType::F32, coverage);
   for (int r = 0; r < 6; ++r)
     for (int c = 0; c < 3; ++c)
       EXPECT_EQ(dst[r * 3 + c], aValue(c, r)) << r << "," << c;
@@ -113,12 +111,10 @@ TEST_F(Packing, InterleavedColumnsAndSlices) {
   std::vector<float> dst(18, -1);
   Coverage coverage;
   ASSERT_FALSE(coverage.reset(18));
-  pack(makeStep(0, 3, 3, 6, 2, 0, 3, 1), "A", dst.data(), DType::F32,
-       coverage);
+  pack(makeStep(0, 3, 3, 6, 2, 0, 3, 1), "A", dst.data(), DType::F32, coverage);
   EXPECT_EQ(coverage.written(), 9);
   EXPECT_EQ(coverage.firstUnwritten(), 9);
-  pack(makeStep(1, 3, 3, 6, 2, 9, 3, 1), "A", dst.data(), DType::F32,
-       coverage);
+  pack(makeStep(1, 3, 3, 6, 2, 9, 3, 1), "A", dst.data(), DType::F32, coverage);
   for (int r = 0; r < 3; ++r) {
     for (int k = 0; k < 3; ++k) {
       EXPECT_EQ(dst[r * 3 + k], aValue(r, 2 * k));
@@ -177,8 +173,7 @@ TEST_F(Packing, Bf16AndF16Sources) {
   std::vector<float> col(3, -1);
   Coverage coverage;
   ASSERT_FALSE(coverage.reset(3));
-  pack(makeStep(1, 3, 1, 4, 0, 0, 1, 0), "B", col.data(), DType::F32,
-       coverage);
+  pack(makeStep(1, 3, 1, 4, 0, 0, 1, 0), "B", col.data(), DType::F32, coverage);
   EXPECT_EQ(col[0], -1.5f);
   EXPECT_EQ(col[1], 0.5f);
   EXPECT_EQ(col[2], 2.5f);
@@ -199,8 +194,8 @@ TEST_F(Packing, Bf16AndF16Sources) {
   ASSERT_FALSE(bfCoverage.reset(5));
   pack(makeStep(0, 1, 5, 5, 1, 0, 5, 1), "C", bf.data(), DType::BF16,
        bfCoverage);
-  EXPECT_EQ(bf, (std::vector<uint16_t>{0x3f80, 0x3f82, 0x3f81, 0x3f80,
-                                       0x3380}));
+  EXPECT_EQ(bf,
+            (std::vector<uint16_t>{0x3f80, 0x3f82, 0x3f81, 0x3f80, 0x3380}));
 
   // Same type copies bit for bit (F16 -> f16).
   std::vector<uint16_t> same(5);
@@ -208,14 +203,14 @@ TEST_F(Packing, Bf16AndF16Sources) {
   ASSERT_FALSE(sameCoverage.reset(5));
   pack(makeStep(0, 1, 5, 5, 1, 0, 5, 1), "C", same.data(), DType::F16,
        sameCoverage);
-  EXPECT_EQ(same, (std::vector<uint16_t>{0x3c04, 0x3c0c, 0x3c06, 0x3c03,
-                                         0x0001}));
+  EXPECT_EQ(same,
+            (std::vector<uint16_t>{0x3c04, 0x3c0c, 0x3c06, 0x3c03, 0x0001}));
 }
 
 TEST_F(Packing, StepsAreCheckedAgainstTheTensor) {
   // The last element read is 3 * 6 + 5 = 23; one more is out of bounds.
-  EXPECT_FALSE(checkPackStep(makeStep(0, 4, 6, 6, 1, 0, 6, 1), tensor("A"),
-                             "A"));
+  EXPECT_FALSE(
+      checkPackStep(makeStep(0, 4, 6, 6, 1, 0, 6, 1), tensor("A"), "A"));
   Error e = checkPackStep(makeStep(1, 4, 6, 6, 1, 0, 6, 1), tensor("A"), "A");
   EXPECT_EQ(e.code(), MOERT_ERROR_WEIGHTS);
   EXPECT_EQ(e.message(), "tensor 'A': the packing step reads element 24 but "

@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 
 using namespace moert;
+using moert_test::safetensorsBytes;
 using moert_test::SafeTensorsWriter;
 using moert_test::TempDir;
-using moert_test::safetensorsBytes;
 using moert_test::writeFile;
 
 namespace {
@@ -102,7 +102,8 @@ TEST_F(SafeTensors, LyingHeadersAreRefused) {
   std::string lengthOnly(8, '\xff'); // 2^64 - 1
   expectBad(lengthOnly + "{}", "header length 18446744073709551615 exceeds");
   expectBad(safetensorsBytes("{\"a\": ", ""), "header: parse error");
-  expectBad(safetensorsBytes("[]", ""), "header: expected an object, got array");
+  expectBad(safetensorsBytes("[]", ""),
+            "header: expected an object, got array");
   expectBad(safetensorsBytes("{\"a\": 3}", ""),
             "tensor 'a': expected an object");
   expectBad(safetensorsBytes("{\"a\":{\"dtype\":\"F4\",\"shape\":[1],"
@@ -129,9 +130,9 @@ TEST_F(SafeTensors, LyingHeadersAreRefused) {
                              "4294967296],\"data_offsets\":[0,8]}}",
                              "12345678"),
             "element count overflows");
-  expectBad(safetensorsBytes("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}",
-                             "12345678"),
-            "'data_offsets' must be two non-negative integers");
+  expectBad(
+      safetensorsBytes("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", "12345678"),
+      "'data_offsets' must be two non-negative integers");
   expectBad(safetensorsBytes("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
                              "\"data_offsets\":[0,8]},"
                              "\"b\":{\"dtype\":\"F16\",\"shape\":[2],"
@@ -139,10 +140,11 @@ TEST_F(SafeTensors, LyingHeadersAreRefused) {
                              "1234567890"),
             "tensors 'a' and 'b' overlap");
   // The element count fits in 64 bits, its byte size does not.
-  expectBad(safetensorsBytes("{\"a\":{\"dtype\":\"F64\",\"shape\":[2305843009213"
-                             "693952],\"data_offsets\":[0,0]}}",
-                             ""),
-            "the shape's byte size overflows 64 bits");
+  expectBad(
+      safetensorsBytes("{\"a\":{\"dtype\":\"F64\",\"shape\":[2305843009213"
+                       "693952],\"data_offsets\":[0,0]}}",
+                       ""),
+      "the shape's byte size overflows 64 bits");
 }
 
 TEST_F(SafeTensors, CorruptedHeaderBytesNeverCrash) {

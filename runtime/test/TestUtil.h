@@ -98,8 +98,7 @@ inline std::string safetensorsBytes(const std::string &header,
 class SafeTensorsWriter {
 public:
   void add(const std::string &name, const std::string &dtype,
-           const std::vector<int64_t> &shape, const void *bytes,
-           size_t size) {
+           const std::vector<int64_t> &shape, const void *bytes, size_t size) {
     std::string shapeText;
     for (int64_t d : shape)
       shapeText += (shapeText.empty() ? "" : ",") + std::to_string(d);

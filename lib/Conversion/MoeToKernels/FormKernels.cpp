@@ -70,8 +70,8 @@ FailureOr<LayerChain> matchChain(CombineOp combine) {
     return failure();
   if (combine->hasOneUse())
     if (auto add = dyn_cast<arith::AddFOp>(*combine->user_begin())) {
-      Value other = add.getLhs() == combine.getResult() ? add.getRhs()
-                                                        : add.getLhs();
+      Value other =
+          add.getLhs() == combine.getResult() ? add.getRhs() : add.getLhs();
       auto shared = other.getDefiningOp<SharedExpertOp>();
       if (shared && shared.getInput() == c.router.getInput()) {
         c.shared = shared;
@@ -148,8 +148,7 @@ scf::ForallOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       body(b, loc, forall.getInductionVars(), forall.getRegionIterArgs());
   b.setInsertionPointToEnd(forall.getTerminator().getBody());
   for (TileInsert &insert : inserts) {
-    SmallVector<OpFoldResult> strides(insert.offsets.size(),
-                                      b.getIndexAttr(1));
+    SmallVector<OpFoldResult> strides(insert.offsets.size(), b.getIndexAttr(1));
     tensor::ParallelInsertSliceOp::create(
         b, loc, insert.tile, forall.getRegionIterArgs()[insert.output],
         insert.offsets, insert.sizes, strides);
@@ -202,8 +201,8 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
   Value begin = m.load(offsets, expert);
   Value end = m.load(offsets, m.add(expert, m.c(1)));
   Value start = m.add(begin, m.mul(m.sub(block, first), m.c(blockRows)));
-  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                        block, total);
+  Value inRange =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, block, total);
   // Out of range: an empty block at row 0.
   start = arith::SelectOp::create(b, loc, inRange, start, zero);
   Value count = m.max(zero, m.min(m.c(blockRows), m.sub(end, start)));
@@ -234,12 +233,13 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
 /// blocks of the flat schedule (ceildiv(rows, blockRows) + E of them) and
 /// the column tiles; `body` gets the block's rows and its columns
 /// column .. column + width and returns the tile it stores there.
-scf::ForallOp buildExpertKernel(
-    OpBuilder &b, Location loc, StringRef name, Value offsets,
-    int64_t numExperts, int64_t blockRows, int64_t columnTile, Value output,
-    function_ref<Value(OpBuilder &, Location, const RowBlock &, Value column,
-                       Value width)>
-        body) {
+scf::ForallOp
+buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
+                  int64_t numExperts, int64_t blockRows, int64_t columnTile,
+                  Value output,
+                  function_ref<Value(OpBuilder &, Location, const RowBlock &,
+                                     Value column, Value width)>
+                      body) {
   IndexMath m{b, loc};
   int64_t columns = cast<RankedTensorType>(output.getType()).getDimSize(1);
   Value rowBlocks =
@@ -282,8 +282,8 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
     auto [permutation, offsets, inverse] =
         buildDispatch(b, loc, c, indices, tokens);
     Value weightsOrScale = c.experts.getRowScale() ? weights : Value();
-    Value activated = buildGateUp(b, loc, c, tiles, permutation, offsets,
-                                  weightsOrScale);
+    Value activated =
+        buildGateUp(b, loc, c, tiles, permutation, offsets, weightsOrScale);
     Value rows = buildDown(b, loc, c, tiles, offsets, activated);
     Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
                                 c.combine.getWeights() ? weights : Value());
@@ -298,7 +298,8 @@ private:
   /// pass options.
   Tiles tilesFor(CombineOp combine) const {
     Tiles tiles = defaults;
-    auto dict = combine->getAttrOfType<DictionaryAttr>(MoeDialect::kTilesAttrName);
+    auto dict =
+        combine->getAttrOfType<DictionaryAttr>(MoeDialect::kTilesAttrName);
     if (!dict)
       return tiles;
     auto read = [&](StringRef name, int64_t &field) {
@@ -328,8 +329,7 @@ private:
                                   buildEmpty(b, loc, indicesType, tokens)};
     auto kernel = buildKernel(
         b, loc, "route", {OpFoldResult(m.ceilDiv(tokens, tiles.routeTokens))},
-        outputs,
-        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+        outputs, [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
           IndexMath n{nb, nloc};
           Value first = n.mul(ivs[0], n.c(tiles.routeTokens));
           Value count = n.min(n.c(tiles.routeTokens), n.sub(tokens, first));
@@ -342,8 +342,9 @@ private:
           Operation *gate = cloneOnTile(nb, c.gate, mapping);
           SmallVector<OpFoldResult> offsets = {first, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(topK)};
-          return SmallVector<TileInsert>{{gate->getResult(0), 0, offsets, sizes},
-                                         {gate->getResult(1), 1, offsets, sizes}};
+          return SmallVector<TileInsert>{
+              {gate->getResult(0), 0, offsets, sizes},
+              {gate->getResult(1), 1, offsets, sizes}};
         });
     return {kernel.getResult(0), kernel.getResult(1)};
   }
@@ -354,8 +355,7 @@ private:
   buildDispatch(OpBuilder &b, Location loc, LayerChain &c, Value indices,
                 Value tokens) {
     IndexMath m{b, loc};
-    int64_t topK =
-        cast<RankedTensorType>(indices.getType()).getDimSize(1);
+    int64_t topK = cast<RankedTensorType>(indices.getType()).getDimSize(1);
     Value rowCount = m.mul(tokens, m.c(topK));
     auto permutationType = dynamicRows(c.dispatch.getPermutation().getType());
     auto offsetsType = c.dispatch.getOffsets().getType();
@@ -378,10 +378,10 @@ private:
           SmallVector<OpFoldResult> rows = {rowCount};
           SmallVector<OpFoldResult> experts = {
               nb.getIndexAttr(offsetsType.getDimSize(0))};
-          return SmallVector<TileInsert>{{permutation, 0, zero, rows},
-                                         {dispatch->getResult(1), 1, zero,
-                                          experts},
-                                         {inverse, 2, zero, rows}};
+          return SmallVector<TileInsert>{
+              {permutation, 0, zero, rows},
+              {dispatch->getResult(1), 1, zero, experts},
+              {inverse, 2, zero, rows}};
         });
     return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2)};
   }
@@ -389,8 +389,8 @@ private:
   /// gate_up: per (row block, column tile c), act(rows x gate[c]^T,
   /// rows x up[c]^T) stored in the input's type.
   static Value buildGateUp(OpBuilder &b, Location loc, LayerChain &c,
-                           const Tiles &tiles, Value permutation,
-                           Value offsets, Value rowScale) {
+                           const Tiles &tiles, Value permutation, Value offsets,
+                           Value rowScale) {
     IndexMath m{b, loc};
     ExpertsOp experts = c.experts;
     FfnAttr ffn = experts.getFfn();
@@ -415,10 +415,10 @@ private:
           // Gate rows c .. c + w and up rows I + c .. I + c + w of gate_up
           // (relu: only the "up" block, rows c .. c + w).
           auto project = [&](Value firstRow) {
-            Value product = buildLinear(
-                nb, nloc, rows,
-                expertRows(nb, nloc, experts.getGateUp(), block.expert,
-                           firstRow, width));
+            Value product =
+                buildLinear(nb, nloc, rows,
+                            expertRows(nb, nloc, experts.getGateUp(),
+                                       block.expert, firstRow, width));
             if (Value bias = experts.getGateUpBias())
               product = buildAddRowBias(
                   nb, nloc, product,
@@ -468,10 +468,9 @@ private:
               slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
                     {block.count, nb.getIndexAttr(inter)}),
               nb.getF32Type());
-          Value product = buildLinear(
-              nb, nloc, rows,
-              expertRows(nb, nloc, experts.getDown(), block.expert, column,
-                         width));
+          Value product = buildLinear(nb, nloc, rows,
+                                      expertRows(nb, nloc, experts.getDown(),
+                                                 block.expert, column, width));
           if (Value bias = experts.getDownBias())
             product = buildAddRowBias(
                 nb, nloc, product,
@@ -517,9 +516,9 @@ private:
                               {count, nb.getIndexAttr(hidden)}));
             Value shared = cloneOnTile(nb, c.shared, mapping)->getResult(0);
             bool combineFirst = c.sum.getLhs() == c.combine.getResult();
-            result = arith::AddFOp::create(nb, nloc,
-                                           combineFirst ? result : shared,
-                                           combineFirst ? shared : result);
+            result =
+                arith::AddFOp::create(nb, nloc, combineFirst ? result : shared,
+                                      combineFirst ? shared : result);
           }
           return SmallVector<TileInsert>{{result,
                                           0,
@@ -534,8 +533,7 @@ private:
   }
 };
 
-struct MoeFormKernelsPass
-    : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
+struct MoeFormKernelsPass : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
   using MoeFormKernelsBase::MoeFormKernelsBase;
 
   void runOnOperation() override {
@@ -554,8 +552,8 @@ struct MoeFormKernelsPass
     // One rewrite per layer; the replaced ops die with the canonicalizer.
     GreedyRewriteConfig config;
     config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(
+            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
       signalPassFailure();
   }
 };

@@ -248,8 +248,8 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
 }
 
 Value mlir::moe::buildGatherRows(OpBuilder &b, Location loc, Value input,
-                                 Value permutation, Value rowScale,
-                                 Value start, Value count, int64_t topK) {
+                                 Value permutation, Value rowScale, Value start,
+                                 Value count, int64_t topK) {
   int64_t hidden = cast<RankedTensorType>(input.getType()).getDimSize(1);
   auto type =
       RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
@@ -340,12 +340,13 @@ Value mlir::moe::buildCombineRows(OpBuilder &b, Location loc, Value rows,
         Value row = arith::IndexCastOp::create(
             nb, nloc, nb.getIndexType(),
             tensor::ExtractOp::create(nb, nloc, inverse, routed));
-        Value value = tensor::ExtractOp::create(nb, nloc, rows,
-                                                ValueRange{row, column});
+        Value value =
+            tensor::ExtractOp::create(nb, nloc, rows, ValueRange{row, column});
         if (weights)
           value = arith::MulFOp::create(nb, nloc, args[0], value);
         linalg::YieldOp::create(
-            nb, nloc, arith::AddFOp::create(nb, nloc, args[1], value).getResult());
+            nb, nloc,
+            arith::AddFOp::create(nb, nloc, args[1], value).getResult());
       });
   return generic.getResult(0);
 }

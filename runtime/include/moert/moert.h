@@ -41,10 +41,10 @@ typedef enum moert_status {
   MOERT_ERROR_INVALID_ARGUMENT, /**< a NULL pointer, T < 1, a bad index... */
   MOERT_ERROR_IO,               /**< a file could not be opened or read */
   MOERT_ERROR_MANIFEST,         /**< the manifest is malformed or invalid */
-  MOERT_ERROR_WEIGHTS,          /**< a bad safetensors file, or weights missing */
-  MOERT_ERROR_BACKEND,          /**< CUDA driver / host library failure */
-  MOERT_ERROR_OUT_OF_MEMORY,    /**< host or device allocation failed */
-  MOERT_ERROR_TOO_MANY_TOKENS   /**< tokens > the manifest's max_tokens */
+  MOERT_ERROR_WEIGHTS,        /**< a bad safetensors file, or weights missing */
+  MOERT_ERROR_BACKEND,        /**< CUDA driver / host library failure */
+  MOERT_ERROR_OUT_OF_MEMORY,  /**< host or device allocation failed */
+  MOERT_ERROR_TOO_MANY_TOKENS /**< tokens > the manifest's max_tokens */
 } moert_status;
 
 /** The enumerator's name, e.g. "MOERT_ERROR_IO"; "unknown" for others. */
