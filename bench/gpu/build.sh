@@ -26,11 +26,18 @@ mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || exit 1
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 # nlohmann/json (safetensors headers; the runtime's manifest): the bundle's
 # copy on the GPU machine, the system's here.
-if [ -f "$HERE/.bundle/include/nlohmann/json.hpp" ]; then nl=$(pwd)/$HERE/.bundle/include
+# /usr/include is searched anyway and must not be named: -I/-isystem
+# /usr/include breaks libstdc++'s #include_next <stdlib.h>.
+nl_inc=()
+nl_sys=()
+if [ -f "$HERE/.bundle/include/nlohmann/json.hpp" ]; then
+  nl=$(pwd)/$HERE/.bundle/include
+  nl_inc=(-I"$nl")
+  nl_sys=(-isystem "$nl")
 elif [ -f /usr/include/nlohmann/json.hpp ]; then nl=/usr/include
 else echo "build.sh: nlohmann/json.hpp not found: run 'bench/gpu/run.sh --prepare-bundle' where it is and carry $HERE/.bundle" >&2; exit 1
 fi
-nv=("$NVCC" -std=c++17 "$opt" -arch=sm_90 -I"$HERE" -I"$nl")
+nv=("$NVCC" -std=c++17 "$opt" -arch=sm_90 -I"$HERE" "${nl_inc[@]}")
 set -x
 # shellcheck disable=SC2015  # any failing step ends the build
 "${nv[@]}" -c "$HERE/moe_gpu_bench.cu" -o "$dir/moe_gpu_bench.o" &&
@@ -50,7 +57,7 @@ if [ $usecmake = 1 ] && command -v cmake >/dev/null; then
 else
   # The flags of runtime/CMakeLists.txt's moert target.
   ${CXX:-c++} -std=c++17 "$opt" -fPIC -shared -fvisibility=hidden -fvisibility-inlines-hidden \
-    -fno-exceptions -DJSON_NOEXCEPTION -Iruntime/include -isystem "$nl" runtime/lib/*.cpp \
+    -fno-exceptions -DJSON_NOEXCEPTION -Iruntime/include "${nl_sys[@]}" runtime/lib/*.cpp \
     -Wl,--version-script=runtime/lib/moert.map -ldl -o "$rt/lib/libmoert.so"
 fi
 ok=$?
