@@ -39,6 +39,12 @@ def Moe_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kKernelAttrName = "moe.kernel";
     /// Tile sizes chosen by moe-select-tiles, on a layer's moe.combine.
     static constexpr ::llvm::StringLiteral kTilesAttrName = "moe.tiles";
+    /// Written by moe-outline-kernels. On a kernel function: its name,
+    /// parameter names and grid formulas.
+    static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";
+    /// On a layer function: its buffers, and its kernels in launch order.
+    static constexpr ::llvm::StringLiteral kBuffersAttrName = "moe.buffers";
+    static constexpr ::llvm::StringLiteral kLaunchesAttrName = "moe.launches";
   }];
 }
 

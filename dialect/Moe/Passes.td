@@ -87,4 +87,60 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Outline the bufferized kernel form into kernel functions with the manifest's ABI";
+  let description = [{
+    Runs on the kernel form after One-Shot Bufferize. Each layer function
+    must then consist only of `memref.dim` of its input (the token count
+    `T`), index arithmetic on it, allocations, the kernels' `scf.forall`
+    loops (named by `moe.kernel`), deallocations and the return.
+
+    Each kernel becomes a function `@<layer>_<kernel>` with the bare-pointer
+    ABI of docs/kernel-manifest.md: one parameter per buffer it touches
+    (static buffers keep their type; a buffer whose shape depends on `T` is
+    passed as a rank-0 memref, a pointer to its first element, and recast
+    inside from `T`), then `T` as an `index`. The kernel's `scf.forall`
+    moves into it unchanged; the index values it captured are recomputed
+    from `T`. The function carries `moe.kernel_abi`: the kernel's name, its
+    parameters' names and its grid as formulas in `T`.
+
+    The layer function keeps the allocations and calls the kernels in
+    order, so it computes what it did before. It gains `moe.buffers` (per
+    buffer: name, kind, type and shape as formulas) and `moe.launches`.
+    Buffers are named `hidden_states` (the input), `weight<i>` (the i-th
+    weight argument), `output` (the returned allocation) and
+    `workspace<i>`. Anything the manifest cannot express is an error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Move the outlined kernel functions into a gpu.module as gpu.func kernels";
+  let description = [{
+    Runs after `moe-outline-kernels`. Each kernel function (one carrying
+    `moe.kernel_abi`) becomes a `gpu.func` kernel of the same name, type
+    and attributes in `gpu.module @<module-name>`, whose targets are
+    `#nvvm.target` for each chip of `chips`. Its block `scf.forall`
+    becomes the kernel body, the iteration indices the block ids it maps
+    to. A block runs its body on one thread (`known_block_size` [1, 1, 1]):
+    mapping a block's work to threads, warps and tensor cores is not done
+    yet. Functions that are not kernels are erased, so the module is the
+    device code only.
+  }];
+  let options = [
+    ListOption<"chips", "chips", "std::string",
+               "NVVM target chips (default: sm_80, sm_90)">,
+    Option<"features", "features", "std::string", "\"+ptx80\"",
+           "PTX features of every target">,
+    Option<"moduleName", "module-name", "std::string", "\"moe_kernels\"",
+           "Name of the gpu.module">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // MOE_PASSES_TD

@@ -147,6 +147,50 @@ static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
   return success();
 }
 
+/// The attributes moe-outline-kernels writes, all on functions: their
+/// shape, so that the manifest writer can rely on it.
+static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
+                                        Attribute value) {
+  auto fail = [&](StringRef what) {
+    return op->emitError() << "'" << name << "' must be " << what;
+  };
+  if (!isa<FunctionOpInterface>(op))
+    return fail("on a function");
+  auto strings = [](Attribute a) {
+    auto array = dyn_cast_or_null<ArrayAttr>(a);
+    return array && llvm::all_of(array, llvm::IsaPred<StringAttr>);
+  };
+  if (name == MoeDialect::kLaunchesAttrName) {
+    auto array = dyn_cast<ArrayAttr>(value);
+    if (!array || !llvm::all_of(array, llvm::IsaPred<FlatSymbolRefAttr>))
+      return fail("an array of kernel symbols");
+    return success();
+  }
+  if (name == MoeDialect::kKernelAbiAttrName) {
+    auto dict = dyn_cast<DictionaryAttr>(value);
+    auto grid = dict ? dyn_cast_or_null<ArrayAttr>(dict.get("grid")) : nullptr;
+    if (!dict || !dict.getAs<StringAttr>("kernel") ||
+        !strings(dict.get("params")) || !strings(grid) || grid.size() != 3)
+      return fail("{kernel = string, params = [string...], grid = [3 "
+                  "strings]}");
+    return success();
+  }
+  auto array = dyn_cast<ArrayAttr>(value);
+  if (!array)
+    return fail("an array of buffer dictionaries");
+  for (Attribute entry : array) {
+    auto dict = dyn_cast<DictionaryAttr>(entry);
+    auto type =
+        dict ? dyn_cast_or_null<TypeAttr>(dict.get("type")) : nullptr;
+    if (!dict || !dict.getAs<StringAttr>("name") ||
+        !dict.getAs<StringAttr>("kind") || !type ||
+        !isa<MemRefType>(type.getValue()) || !strings(dict.get("shape")))
+      return fail("an array of {name, kind, type = memref, shape = [string"
+                  "...]}");
+  }
+  return success();
+}
+
 LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                                                    NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
@@ -170,6 +214,9 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
     }
     return success();
   }
+  if (name == kKernelAbiAttrName || name == kBuffersAttrName ||
+      name == kLaunchesAttrName)
+    return verifyOutlinedAttr(op, name, attr.getValue());
   if (name != kModelAttrName && name != kLayerMapAttrName)
     return op->emitError() << "unknown moe dialect attribute '" << name << "'";
   auto module = dyn_cast<ModuleOp>(op);

@@ -9,63 +9,94 @@
 
 using namespace mlir;
 
-void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
-  pm.addPass(createMoeDecomposeLayer());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-}
-
-void mlir::moe::buildMoeToLLVMCPUPipeline(
-    OpPassManager &pm, const MoeCpuPipelineOptions &options) {
-  buildMoePreparePipeline(pm);
-  if (options.kernelForm) {
-    MoeFormKernelsOptions tiles;
-    if (options.tiles.size() == 5) {
-      tiles.routeTokens = options.tiles[0];
-      tiles.expertRows = options.tiles[1];
-      tiles.gateUpColumns = options.tiles[2];
-      tiles.downColumns = options.tiles[3];
-      tiles.combineTokens = options.tiles[4];
-    }
-    pm.addPass(createMoeFormKernels(tiles));
-  }
-  pm.addPass(createConvertMoeToLinalg());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  // Upstream passes by their registered names: the textual form keeps the
-  // options visible and the order easy to compare with mlir-opt runs. Tools
-  // other than moe-opt (moe-run, the tests) have not registered them.
+namespace {
+/// Upstream passes by their registered names: the textual form keeps the
+/// options visible and the order easy to compare with mlir-opt runs. Tools
+/// other than moe-opt (moe-run, the tests) have not registered them.
+void addUpstream(OpPassManager &pm, StringRef pipeline) {
   static bool registered = [] {
     registerAllPasses();
     return true;
   }();
   (void)registered;
-  LogicalResult parsed = parsePassPipeline(
-      "func.func(convert-elementwise-to-linalg),"
-      "one-shot-bufferize{bufferize-function-boundaries "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "buffer-deallocation-pipeline,"
-      // The kernels' block loops, one after the other on the CPU.
-      "func.func(scf-forall-to-for),"
-      "func.func(convert-linalg-to-loops),"
-      // expand-strided-metadata emits affine.apply: lower-affine after it.
-      "expand-strided-metadata,"
-      "lower-affine,"
-      "convert-scf-to-cf,"
-      // bf16 conversions as integer code: not every CPU has them natively.
-      "arith-expand{include-bf16=true},"
-      "finalize-memref-to-llvm,"
-      "convert-math-to-llvm,"
-      // What LLVM has no intrinsic for (erf) becomes a libm call.
-      "convert-math-to-libm,"
-      "convert-arith-to-llvm,"
-      "convert-index-to-llvm,"
-      "convert-cf-to-llvm,"
-      "convert-func-to-llvm,"
-      "reconcile-unrealized-casts",
-      pm);
+  LogicalResult parsed = parsePassPipeline(pipeline, pm);
   (void)parsed;
-  assert(succeeded(parsed) && "the CPU pipeline text must parse");
+  assert(succeeded(parsed) && "a moe pipeline's text must parse");
+}
+
+void addCleanup(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void addBufferize(OpPassManager &pm) {
+  addUpstream(pm, "func.func(convert-elementwise-to-linalg),"
+                  "one-shot-bufferize{bufferize-function-boundaries "
+                  "function-boundary-type-conversion=identity-layout-map},"
+                  "buffer-deallocation-pipeline");
+}
+} // namespace
+
+void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
+  pm.addPass(createMoeDecomposeLayer());
+  addCleanup(pm);
+}
+
+void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
+                                          ArrayRef<int64_t> tiles) {
+  buildMoePreparePipeline(pm);
+  MoeFormKernelsOptions options;
+  if (tiles.size() == 5) {
+    options.routeTokens = tiles[0];
+    options.expertRows = tiles[1];
+    options.gateUpColumns = tiles[2];
+    options.downColumns = tiles[3];
+    options.combineTokens = tiles[4];
+  }
+  pm.addPass(createMoeFormKernels(options));
+  pm.addPass(createConvertMoeToLinalg());
+  addCleanup(pm);
+  addBufferize(pm);
+  pm.addPass(createMoeOutlineKernels());
+  addCleanup(pm);
+}
+
+void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
+                                            bool barePointers) {
+  addUpstream(pm,
+              "func.func(scf-forall-to-for),"
+              "func.func(convert-linalg-to-loops),"
+              // expand-strided-metadata emits affine.apply: lower-affine
+              // after it.
+              "expand-strided-metadata,"
+              "lower-affine,"
+              "convert-scf-to-cf,"
+              // bf16 conversions as integer code: not every CPU has them.
+              "arith-expand{include-bf16=true},"
+              "finalize-memref-to-llvm,"
+              "convert-math-to-llvm,"
+              // What LLVM has no intrinsic for (erf) becomes a libm call.
+              "convert-math-to-libm,"
+              "convert-arith-to-llvm,"
+              "convert-index-to-llvm,"
+              "convert-cf-to-llvm");
+  addUpstream(pm, barePointers
+                      ? "convert-func-to-llvm{use-bare-ptr-memref-call-conv}"
+                      : "convert-func-to-llvm");
+  addUpstream(pm, "reconcile-unrealized-casts");
+}
+
+void mlir::moe::buildMoeToLLVMCPUPipeline(
+    OpPassManager &pm, const MoeCpuPipelineOptions &options) {
+  if (options.kernelForm) {
+    buildMoeKernelAbiPipeline(pm, options.tiles);
+  } else {
+    buildMoePreparePipeline(pm);
+    pm.addPass(createConvertMoeToLinalg());
+    addCleanup(pm);
+    addBufferize(pm);
+  }
+  buildMoeLoopsToLLVMPipeline(pm);
 }
 
 void mlir::moe::registerMoePassesAndPipelines() {
@@ -75,6 +106,14 @@ void mlir::moe::registerMoePassesAndPipelines() {
       "Decompose composite moe.layer ops and canonicalize: the entry of every "
       "later moe pipeline",
       buildMoePreparePipeline);
+  PassPipelineRegistration<MoeKernelPipelineOptions>(
+      "moe-kernel-abi",
+      "Form, bufferize and outline a moe layer's kernels into functions with "
+      "the manifest's ABI (the form the host library and the GPU kernels "
+      "are compiled from)",
+      [](OpPassManager &pm, const MoeKernelPipelineOptions &options) {
+        buildMoeKernelAbiPipeline(pm, options.tiles);
+      });
   PassPipelineRegistration<MoeCpuPipelineOptions>(
       "moe-to-llvm-cpu",
       "Lower moe layers to the LLVM dialect for the CPU (the kernel form, "

@@ -459,125 +459,152 @@ llvm::Error moe::weights::checkHfWeights(const LayerConfig &cfg,
                               (count == 1 ? "" : "s") + ":\n" + problems);
 }
 
-llvm::Expected<std::vector<HostTensor>>
-moe::weights::packForKernels(const LayerConfig &cfg, const TensorMap &hf) {
-  if (llvm::Error err = checkHfWeights(cfg, hf))
-    return std::move(err);
+std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
+                                                 llvm::StringRef layerToken) {
+  std::vector<PackStep> steps;
+  if (llvm::Error err = checkLayerConfig(cfg)) {
+    llvm::consumeError(std::move(err)); // callers check the config first
+    return steps;
+  }
   const Family &family = *findFamily(cfg.family);
-  std::string p = prefixOf(family, cfg.layer);
-  auto get = [&](const std::string &name) -> const std::vector<float> & {
-    return hf.find(name)->second.data;
+  std::string p = layerToken.empty()
+                      ? prefixOf(family, cfg.layer)
+                      : (llvm::Twine(family.head) + layerToken + "." +
+                         family.module + ".")
+                            .str();
+  // A row-major [rows, cols] block of `tensor` at `srcOffset` into `buffer`
+  // at `dstOffset` with row stride `dstRowStride`.
+  auto block = [&](llvm::StringRef buffer, std::string tensor,
+                   int64_t srcOffset, int64_t rows, int64_t cols,
+                   int64_t dstOffset, int64_t dstRowStride) {
+    steps.push_back({buffer.str(), std::move(tensor), srcOffset, rows, cols,
+                     cols, 1, dstOffset, dstRowStride, 1});
+  };
+  // A whole tensor of shape `shape` into the whole buffer.
+  auto whole = [&](llvm::StringRef buffer, std::string tensor,
+                   llvm::ArrayRef<int64_t> shape) {
+    int64_t cols = shape.back();
+    int64_t rows = 1;
+    for (int64_t d : shape.drop_back())
+      rows *= d;
+    block(buffer, std::move(tensor), 0, rows, cols, 0, cols);
   };
 
-  std::vector<HostTensor> result;
   if (family.layout == Layout::Kernel) {
     for (const TensorSpec &spec : kernelTensorSpecs(cfg))
-      result.push_back(hf.find(p + spec.name)->second);
-    return result;
+      whole(spec.name, p + spec.name, spec.shape);
+    return steps;
   }
 
   const int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
   const int64_t is = cfg.sharedIntermediate;
-  result.push_back(hf.find(p + family.routerWeight.str())->second);
+  whole("router_weight", p + family.routerWeight.str(), {e, h});
   if (cfg.routerBias)
-    result.push_back(hf.find(p + family.routerBias.str())->second);
+    whole("router_bias", p + family.routerBias.str(), {e});
   if (cfg.correctionBias)
-    result.push_back(hf.find(p + family.correctionBias.str())->second);
+    whole("correction_bias", p + family.correctionBias.str(), {e});
 
   // Every layout reaching here is gated (checkLayerConfig): gate_up holds
-  // 2I rows per expert, gate rows first.
-  HostTensor gateUp = zeros({e, 2 * i, h});
-  HostTensor down = zeros({e, h, i});
-  std::vector<float> &gu = gateUp.data;
-  std::vector<float> &dn = down.data;
+  // 2I rows per expert, gate rows first. A transposed source is a copy with
+  // swapped strides.
+  auto transposed = [&](llvm::StringRef buffer, std::string tensor,
+                        int64_t srcOffset, int64_t rows, int64_t cols,
+                        int64_t srcRowStride, int64_t srcColStride,
+                        int64_t dstOffset, int64_t dstRowStride) {
+    steps.push_back({buffer.str(), std::move(tensor), srcOffset, rows, cols,
+                     srcRowStride, srcColStride, dstOffset, dstRowStride, 1});
+  };
   switch (family.layout) {
   case Layout::PerExpertW:
   case Layout::PerExpertProj: {
     bool w = family.layout == Layout::PerExpertW;
     for (int64_t x = 0; x < e; ++x) {
       // [I, H] gate then [I, H] up is exactly expert x's [2I, H] block.
-      const auto &gate =
-          get(expertName(p, x, w ? "w1.weight" : "gate_proj.weight"));
-      const auto &up =
-          get(expertName(p, x, w ? "w3.weight" : "up_proj.weight"));
-      const auto &dp =
-          get(expertName(p, x, w ? "w2.weight" : "down_proj.weight"));
-      std::copy(gate.begin(), gate.end(), gu.begin() + x * 2 * i * h);
-      std::copy(up.begin(), up.end(), gu.begin() + x * 2 * i * h + i * h);
-      std::copy(dp.begin(), dp.end(), dn.begin() + x * h * i);
+      block("gate_up", expertName(p, x, w ? "w1.weight" : "gate_proj.weight"),
+            0, i, h, x * 2 * i * h, h);
+      block("gate_up", expertName(p, x, w ? "w3.weight" : "up_proj.weight"), 0,
+            i, h, x * 2 * i * h + i * h, h);
+      block("down", expertName(p, x, w ? "w2.weight" : "down_proj.weight"), 0,
+            h, i, x * h * i, i);
     }
     break;
   }
   case Layout::GptOss:
   case Layout::Llama4: {
-    const auto &src = get(p + "experts.gate_up_proj"); // [E, H, 2I]
-    const auto &dp = get(p + "experts.down_proj");     // [E, I, H]
+    // gate_up_proj [E, H, 2I]: gate row j of expert x is column j (gpt-oss:
+    // 2j, interleaved) of its [H, 2I] block; up row j is column I+j (2j+1).
     bool interleaved = family.layout == Layout::GptOss;
+    int64_t colStep = interleaved ? 2 : 1;
     for (int64_t x = 0; x < e; ++x) {
-      for (int64_t j = 0; j < i; ++j) {
-        // Source columns of gate row j and up row j.
-        int64_t gateCol = interleaved ? 2 * j : j;
-        int64_t upCol = interleaved ? 2 * j + 1 : i + j;
-        for (int64_t y = 0; y < h; ++y) {
-          const float *row = src.data() + (x * h + y) * 2 * i;
-          gu[(x * 2 * i + j) * h + y] = row[gateCol];
-          gu[(x * 2 * i + i + j) * h + y] = row[upCol];
-        }
-      }
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t j = 0; j < i; ++j)
-          dn[(x * h + y) * i + j] = dp[(x * i + j) * h + y];
+      int64_t src = x * h * 2 * i;
+      transposed("gate_up", p + "experts.gate_up_proj", src, i, h, colStep,
+                 2 * i, x * 2 * i * h, h);
+      transposed("gate_up", p + "experts.gate_up_proj",
+                 src + (interleaved ? 1 : i), i, h, colStep, 2 * i,
+                 x * 2 * i * h + i * h, h);
+      // down_proj [E, I, H] transposed to [H, I] per expert.
+      transposed("down", p + "experts.down_proj", x * i * h, h, i, 1, h,
+                 x * h * i, i);
     }
     break;
   }
-  case Layout::Dbrx: {
+  case Layout::Dbrx:
     // Expert x owns rows x*I .. x*I+I-1 of each [E*I, H] tensor; w1 and v1
     // rows are already [I, H] gate/up rows, w2's are the transposed down.
-    const auto &w1 = get(p + "experts.mlp.w1");
-    const auto &v1 = get(p + "experts.mlp.v1");
-    const auto &w2 = get(p + "experts.mlp.w2");
     for (int64_t x = 0; x < e; ++x) {
-      std::copy(w1.begin() + x * i * h, w1.begin() + (x + 1) * i * h,
-                gu.begin() + x * 2 * i * h);
-      std::copy(v1.begin() + x * i * h, v1.begin() + (x + 1) * i * h,
-                gu.begin() + x * 2 * i * h + i * h);
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t j = 0; j < i; ++j)
-          dn[(x * h + y) * i + j] = w2[(x * i + j) * h + y];
+      block("gate_up", p + "experts.mlp.w1", x * i * h, i, h, x * 2 * i * h,
+            h);
+      block("gate_up", p + "experts.mlp.v1", x * i * h, i, h,
+            x * 2 * i * h + i * h, h);
+      transposed("down", p + "experts.mlp.w2", x * i * h, h, i, 1, h,
+                 x * h * i, i);
     }
     break;
-  }
   case Layout::Kernel:
     llvm_unreachable("handled above");
   }
-  result.push_back(std::move(gateUp));
-  result.push_back(std::move(down));
 
   if (cfg.expertBias) {
     // Only gpt-oss among the Hugging Face families has expert biases; its
-    // gate_up_proj_bias interleaves gate and up like the weight's columns.
-    const auto &src = get(p + "experts.gate_up_proj_bias"); // [E, 2I]
-    HostTensor gateUpBias = zeros({e, 2 * i});
-    for (int64_t x = 0; x < e; ++x)
-      for (int64_t j = 0; j < i; ++j) {
-        gateUpBias.data[x * 2 * i + j] = src[x * 2 * i + 2 * j];
-        gateUpBias.data[x * 2 * i + i + j] = src[x * 2 * i + 2 * j + 1];
-      }
-    result.push_back(std::move(gateUpBias));
-    result.push_back(hf.find(p + "experts.down_proj_bias")->second);
+    // gate_up_proj_bias [E, 2I] interleaves gate and up like the weight.
+    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 0, e, i,
+               2 * i, 2, 0, 2 * i);
+    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 1, e, i,
+               2 * i, 2, i, 2 * i);
+    whole("down_bias", p + "experts.down_proj_bias", {e, h});
   }
-
   if (is > 0) {
     std::string s = p + family.shared.str() + ".";
-    const auto &gate = get(s + "gate_proj.weight");
-    const auto &up = get(s + "up_proj.weight");
-    HostTensor sharedGateUp = zeros({2 * is, h});
-    std::copy(gate.begin(), gate.end(), sharedGateUp.data.begin());
-    std::copy(up.begin(), up.end(), sharedGateUp.data.begin() + is * h);
-    result.push_back(std::move(sharedGateUp));
-    result.push_back(hf.find(s + "down_proj.weight")->second);
+    block("shared_gate_up", s + "gate_proj.weight", 0, is, h, 0, h);
+    block("shared_gate_up", s + "up_proj.weight", 0, is, h, is * h, h);
+    whole("shared_down", s + "down_proj.weight", {h, is});
   }
   if (cfg.sharedSigmoidGate)
-    result.push_back(hf.find(p + family.sharedGate.str())->second);
+    whole("shared_gate", p + family.sharedGate.str(), {1, h});
+  return steps;
+}
+
+llvm::Expected<std::vector<HostTensor>>
+moe::weights::packForKernels(const LayerConfig &cfg, const TensorMap &hf) {
+  if (llvm::Error err = checkHfWeights(cfg, hf))
+    return std::move(err);
+  std::vector<TensorSpec> specs = kernelTensorSpecs(cfg);
+  std::vector<HostTensor> result;
+  std::map<std::string, HostTensor *> byName;
+  result.reserve(specs.size());
+  for (const TensorSpec &spec : specs) {
+    result.push_back(zeros(spec.shape));
+    byName[spec.name] = &result.back();
+  }
+  // The same steps the runtime executes from the manifest.
+  for (const PackStep &step : packingSteps(cfg)) {
+    const std::vector<float> &src = hf.find(step.tensor)->second.data;
+    std::vector<float> &dst = byName.at(step.buffer)->data;
+    for (int64_t r = 0; r < step.rows; ++r)
+      for (int64_t c = 0; c < step.cols; ++c)
+        dst[step.dstOffset + r * step.dstRowStride + c * step.dstColStride] =
+            src[step.srcOffset + r * step.srcRowStride +
+                c * step.srcColStride];
+  }
   return result;
 }

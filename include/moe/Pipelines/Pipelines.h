@@ -11,6 +11,24 @@ namespace mlir::moe {
 /// moe-prepare: decompose composite moe.layer ops, canonicalize, CSE.
 void buildMoePreparePipeline(OpPassManager &pm);
 
+/// Tile sizes of moe-form-kernels, shared by the pipelines that form
+/// kernels.
+struct MoeKernelPipelineOptions
+    : public PassPipelineOptions<MoeKernelPipelineOptions> {
+  ListOption<int64_t> tiles{
+      *this, "tiles",
+      llvm::cl::desc("moe-form-kernels tile sizes: route-tokens, expert-rows, "
+                     "gate-up-columns, down-columns, combine-tokens (all "
+                     "five; default: the pass's)")};
+};
+
+/// moe-kernel-abi: moe-prepare, moe-form-kernels, convert-moe-to-linalg,
+/// One-Shot Bufferize, buffer deallocation and moe-outline-kernels: the
+/// kernel functions with the manifest's ABI, from which the host library
+/// and the GPU kernels are both compiled.
+void buildMoeKernelAbiPipeline(OpPassManager &pm,
+                               llvm::ArrayRef<int64_t> tiles = {});
+
 /// Options of moe-to-llvm-cpu.
 struct MoeCpuPipelineOptions
     : public PassPipelineOptions<MoeCpuPipelineOptions> {
@@ -27,12 +45,16 @@ struct MoeCpuPipelineOptions
                      "five; default: the pass's)")};
 };
 
-/// moe-to-llvm-cpu: moe-prepare, moe-form-kernels (unless disabled),
-/// convert-moe-to-linalg, One-Shot Bufferize, buffer deallocation, the
-/// kernels' foralls as loops and the conversions to the LLVM dialect, for
-/// the ExecutionEngine or mlir-runner.
+/// moe-to-llvm-cpu: moe-kernel-abi (or, with kernel-form=false, the
+/// unfused lowering: moe-prepare, convert-moe-to-linalg, One-Shot
+/// Bufferize), then buildMoeLoopsToLLVMPipeline.
 void buildMoeToLLVMCPUPipeline(OpPassManager &pm,
                                const MoeCpuPipelineOptions &options = {});
+
+/// The kernels' block loops as sequential loops, and everything to the LLVM
+/// dialect for the host. `barePointers` passes statically shaped memrefs as
+/// bare pointers (the manifest's ABI of the host library's kernels).
+void buildMoeLoopsToLLVMPipeline(OpPassManager &pm, bool barePointers = false);
 
 /// Registers the moe passes and the named pipelines above.
 void registerMoePassesAndPipelines();

@@ -104,11 +104,30 @@ HostTensor randomInput(const ref::LayerConfig &cfg, int64_t tokens,
 /// (the rest of a checkpoint) are ignored.
 llvm::Error checkHfWeights(const ref::LayerConfig &cfg, const TensorMap &hf);
 
+/// One copy of a 2-D strided view of a Hugging Face tensor into a kernel
+/// weight buffer, in elements (docs/kernel-manifest.md, "Weight packing"):
+/// buffer[dstOffset + r*dstRowStride + c*dstColStride] =
+/// tensor[srcOffset + r*srcRowStride + c*srcColStride], r < rows, c < cols.
+struct PackStep {
+  std::string buffer; // a kernelTensorSpecs name
+  std::string tensor; // the checkpoint name
+  int64_t srcOffset, rows, cols, srcRowStride, srcColStride;
+  int64_t dstOffset, dstRowStride, dstColStride;
+};
+
+/// The copy steps that build every kernel weight buffer of `cfg` from the
+/// family's checkpoint tensors; together they write each element of each
+/// buffer exactly once. Tensor names use `layerToken` in place of the layer
+/// index when it is not empty (the manifest's "{L}"). Empty when
+/// checkLayerConfig(cfg) fails.
+std::vector<PackStep> packingSteps(const ref::LayerConfig &cfg,
+                                   llvm::StringRef layerToken = "");
+
 /// The kernels' layout (see kernelTensorSpecs), converted from the family's
 /// checkpoint tensors: gpt-oss's interleaved gate/up columns are split,
 /// Llama 4's [E, H, 2I] and [E, I, H] are transposed, DBRX's fused w1/v1/w2
-/// are cut per expert, per-expert tensors are stacked. Calls checkHfWeights
-/// first.
+/// are cut per expert, per-expert tensors are stacked: packingSteps(cfg)
+/// executed on the host. Calls checkHfWeights first.
 llvm::Expected<std::vector<HostTensor>>
 packForKernels(const ref::LayerConfig &cfg, const TensorMap &hf);
 

@@ -47,6 +47,16 @@ struct LayerChain {
   CombineOp combine;
   SharedExpertOp shared; // optional, with the addf that adds it
   arith::AddFOp sum;
+  arith::TruncFOp trunc; // optional: the sum's conversion to the result type
+
+  /// The op whose result the kernels replace.
+  Operation *root() {
+    if (trunc)
+      return trunc;
+    if (sum)
+      return sum;
+    return combine;
+  }
 };
 
 FailureOr<LayerChain> matchChain(CombineOp combine) {
@@ -76,6 +86,10 @@ FailureOr<LayerChain> matchChain(CombineOp combine) {
       if (shared && shared.getInput() == c.router.getInput()) {
         c.shared = shared;
         c.sum = add;
+        // With a shared expert the sum is in f32 and then converted: the
+        // combine kernel writes the result type itself.
+        if (add->hasOneUse())
+          c.trunc = dyn_cast<arith::TruncFOp>(*add->user_begin());
       }
     }
   return c;
@@ -270,7 +284,7 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
       return rewriter.notifyMatchFailure(combine, "not a decomposed layer");
     LayerChain &c = *chain;
     Tiles tiles = tilesFor(combine);
-    Operation *root = c.sum ? c.sum.getOperation() : combine.getOperation();
+    Operation *root = c.root();
     rewriter.setInsertionPoint(root);
     Location loc = combine.getLoc();
     OpBuilder &b = rewriter;
@@ -486,7 +500,7 @@ private:
                             const Tiles &tiles, Value tokens, Value rows,
                             Value inverse, Value weights) {
     IndexMath m{b, loc};
-    Operation *root = c.sum ? c.sum.getOperation() : c.combine.getOperation();
+    Operation *root = c.root();
     auto resultType = dynamicRows(root->getResult(0).getType());
     int64_t hidden = resultType.getDimSize(1);
     int64_t topK = c.combine.getTopK();
@@ -504,10 +518,10 @@ private:
                       : Value();
           Value sum = buildCombineRows(nb, nloc, rows, inverse, tileWeights,
                                        first, count, topK);
-          // As the unfused layer: the combine in the result type, then the
-          // shared expert added in that type.
-          Value result =
-              buildConvert(nb, nloc, sum, resultType.getElementType());
+          // As the unfused layer: the combine in its own type, the shared
+          // expert added in that type, then the layer's conversion if any.
+          Value result = buildConvert(
+              nb, nloc, sum, getElementTypeOrSelf(c.combine.getType()));
           if (c.shared) {
             IRMapping mapping;
             mapping.map(c.shared.getInput(),
@@ -519,6 +533,8 @@ private:
             result =
                 arith::AddFOp::create(nb, nloc, combineFirst ? result : shared,
                                       combineFirst ? shared : result);
+            result = buildConvert(nb, nloc, result,
+                                  resultType.getElementType());
           }
           return SmallVector<TileInsert>{{result,
                                           0,

@@ -1,0 +1,440 @@
+//===- OutlineKernels.cpp - the moe-outline-kernels pass ------------------===//
+//
+// Turns each kernel of the bufferized kernel form into a function with the
+// manifest's ABI (docs/kernel-manifest.md): buffers as bare pointers, then
+// the token count. See the pass description in Passes.td.
+//
+// Written by hand rather than with gpu-kernel-outlining: that pass orders
+// parameters by first use and passes memref descriptors, while the manifest
+// fixes one pointer per buffer plus T, and the same functions must also be
+// compiled for the host. The grid and every buffer shape must also be known
+// as formulas in T, which only an analysis of the layer function gives.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoeOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <optional>
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEOUTLINEKERNELS
+#include "dialect/Moe/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// A formula in T in the manifest's grammar, with the binding strength of
+/// its outermost operator so that callers parenthesize only when needed.
+struct Formula {
+  enum Level { Atom, Product, Sum } level = Atom;
+  std::string text;
+  std::optional<int64_t> constant;
+
+  static Formula of(int64_t v) {
+    return {v < 0 ? Sum : Atom, std::to_string(v), v};
+  }
+  std::string at(Level most) const {
+    return level <= most ? text : "(" + text + ")";
+  }
+};
+
+/// What the layer function's top level computes from the token count.
+class TokenMath {
+public:
+  explicit TokenMath(Value input) : input(input) {}
+
+  /// `v` is `memref.dim %input, 0`.
+  bool isTokenCount(Value v) const {
+    auto dim = v.getDefiningOp<memref::DimOp>();
+    std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+    return dim && dim.getSource() == input && index == 0;
+  }
+
+  /// `v` as a formula in T, or nothing when it is not an index expression
+  /// of T and constants.
+  std::optional<Formula> formula(Value v) const {
+    if (isTokenCount(v))
+      return Formula{Formula::Atom, "T", std::nullopt};
+    Operation *op = v.getDefiningOp();
+    if (!op)
+      return std::nullopt;
+    if (auto c = dyn_cast<arith::ConstantIndexOp>(op))
+      return Formula::of(c.value());
+    if (op->getNumOperands() != 2)
+      return std::nullopt;
+    std::optional<Formula> a = formula(op->getOperand(0));
+    std::optional<Formula> b = formula(op->getOperand(1));
+    if (!a || !b)
+      return std::nullopt;
+    using L = Formula::Level;
+    auto make = [&](L level, std::string text) {
+      return Formula{level, std::move(text), std::nullopt};
+    };
+    if (isa<arith::AddIOp>(op))
+      return make(L::Sum, a->at(L::Sum) + "+" + b->at(L::Product));
+    if (isa<arith::SubIOp>(op))
+      return make(L::Sum, a->at(L::Sum) + "-" + b->at(L::Product));
+    if (isa<arith::MulIOp>(op))
+      return make(L::Product, a->at(L::Product) + "*" + b->at(L::Atom));
+    StringRef func = TypeSwitch<Operation *, StringRef>(op)
+                         .Case([](arith::CeilDivSIOp) { return "ceildiv"; })
+                         .Case([](arith::MinSIOp) { return "min"; })
+                         .Case([](arith::MaxSIOp) { return "max"; })
+                         .Default([](Operation *) { return ""; });
+    if (func.empty())
+      return std::nullopt;
+    return make(L::Atom, (func + "(" + a->text + "," + b->text + ")").str());
+  }
+
+  /// Rebuilds `v` at `b` from `tokens` (T in the kernel), cloning the
+  /// constants and arithmetic it is computed from.
+  Value rebuild(OpBuilder &b, Value v, Value tokens, IRMapping &map) const {
+    if (Value known = map.lookupOrNull(v))
+      return known;
+    if (isTokenCount(v)) {
+      map.map(v, tokens);
+      return tokens;
+    }
+    Operation *op = v.getDefiningOp();
+    for (Value operand : op->getOperands())
+      rebuild(b, operand, tokens, map);
+    return b.clone(*op, map)->getResult(0);
+  }
+
+private:
+  Value input;
+};
+
+/// One buffer of a layer: a function argument or a top-level allocation.
+struct Buffer {
+  std::string name;
+  StringRef kind;
+  Value value;
+  MemRefType type;
+  /// The formula of each dimension.
+  SmallVector<Formula> shape;
+  /// The type a kernel parameter has: the buffer's when static, else a
+  /// rank-0 memref (the pointer to the first element).
+  MemRefType paramType() const {
+    if (type.hasStaticShape())
+      return type;
+    return MemRefType::get({}, type.getElementType());
+  }
+};
+
+class LayerOutliner {
+public:
+  LayerOutliner(func::FuncOp func) : func(func), math(func.getArgument(0)) {}
+
+  LogicalResult run();
+
+private:
+  LogicalResult collectBuffers();
+  FailureOr<Buffer *> bufferOf(Value value, Operation *user);
+  LogicalResult outline(scf::ForallOp forall, StringRef kernelName);
+
+  func::FuncOp func;
+  TokenMath math;
+  std::vector<std::unique_ptr<Buffer>> buffers;
+  SmallVector<Attribute> launches;
+};
+
+LogicalResult LayerOutliner::collectBuffers() {
+  Block &body = func.getBody().front();
+  auto returnOp = cast<func::ReturnOp>(body.getTerminator());
+  if (returnOp.getNumOperands() != 1)
+    return returnOp.emitError("a layer function returns one memref");
+  Value result = returnOp.getOperand(0);
+
+  auto add = [&](std::string name, StringRef kind,
+                 Value value) -> LogicalResult {
+    auto type = dyn_cast<MemRefType>(value.getType());
+    if (!type || !type.getLayout().isIdentity())
+      return emitError(value.getLoc())
+             << "buffer '" << name << "' must be a memref with the identity "
+             << "layout";
+    auto buffer = std::make_unique<Buffer>();
+    buffer->name = std::move(name);
+    buffer->kind = kind;
+    buffer->value = value;
+    buffer->type = type;
+    auto alloc = value.getDefiningOp<memref::AllocOp>();
+    unsigned dynamicIndex = 0;
+    for (auto [d, size] : llvm::enumerate(type.getShape())) {
+      if (!ShapedType::isDynamic(size)) {
+        buffer->shape.push_back(Formula::of(size));
+        continue;
+      }
+      std::optional<Formula> f;
+      if (alloc)
+        f = math.formula(alloc.getDynamicSizes()[dynamicIndex++]);
+      else if (value == func.getArgument(0) && d == 0)
+        f = Formula{Formula::Atom, "T", std::nullopt};
+      if (!f)
+        return emitError(value.getLoc())
+               << "dimension " << d << " of buffer '" << buffer->name
+               << "' is not a formula in the token count";
+      buffer->shape.push_back(*f);
+    }
+    buffers.push_back(std::move(buffer));
+    return success();
+  };
+
+  for (BlockArgument arg : func.getArguments())
+    if (failed(add(arg.getArgNumber() == 0
+                       ? std::string("hidden_states")
+                       : "weight" + std::to_string(arg.getArgNumber() - 1),
+                   arg.getArgNumber() == 0 ? "input" : "weight", arg)))
+      return failure();
+  unsigned workspaces = 0;
+  for (Operation &op : body) {
+    auto alloc = dyn_cast<memref::AllocOp>(op);
+    if (!alloc)
+      continue;
+    bool isOutput = alloc.getResult() == result;
+    if (failed(add(isOutput ? std::string("output")
+                            : "workspace" + std::to_string(workspaces++),
+                   isOutput ? "output" : "workspace", alloc)))
+      return failure();
+  }
+  if (!result.getDefiningOp<memref::AllocOp>() ||
+      result.getParentBlock() != &body)
+    return returnOp.emitError(
+        "a layer function must return an allocation of its own");
+  return success();
+}
+
+FailureOr<Buffer *> LayerOutliner::bufferOf(Value value, Operation *user) {
+  for (auto &buffer : buffers)
+    if (buffer->value == value)
+      return buffer.get();
+  return user->emitError("a kernel may only use the layer's arguments and "
+                         "top-level allocations as memrefs");
+}
+
+LogicalResult LayerOutliner::outline(scf::ForallOp forall,
+                                     StringRef kernelName) {
+  if (!forall.isNormalized() || forall.getNumResults() != 0)
+    return forall.emitError("a kernel must be a normalized scf.forall on "
+                            "memrefs");
+  std::optional<ArrayAttr> mapping = forall.getMapping();
+  if (!mapping || mapping->size() != forall.getRank())
+    return forall.emitError("a kernel's scf.forall must map every "
+                            "dimension to GPU blocks");
+
+  // The grid: each dimension's trip count where its block id goes.
+  SmallVector<std::string> grid(3, "1");
+  for (auto [attr, bound] :
+       llvm::zip(*mapping, forall.getMixedUpperBound())) {
+    auto block = dyn_cast<gpu::GPUBlockMappingAttr>(attr);
+    if (!block || block.getMappingId() > 2)
+      return forall.emitError("a kernel's scf.forall must map every "
+                              "dimension to block x, y or z");
+    std::optional<Formula> f;
+    if (auto value = dyn_cast<Value>(bound))
+      f = math.formula(value);
+    else
+      f = Formula::of(cast<IntegerAttr>(cast<Attribute>(bound)).getInt());
+    if (!f)
+      return forall.emitError("the grid is not a formula in the token count");
+    grid[block.getMappingId()] = f->text;
+  }
+
+  // What the kernel captures: buffers become parameters (in buffer order),
+  // index values are recomputed from T.
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(forall.getRegion(), captured);
+  for (OpFoldResult bound : forall.getMixedUpperBound())
+    if (auto value = dyn_cast<Value>(bound))
+      captured.insert(value);
+  SmallVector<Buffer *> params;
+  SmallVector<Value> scalars;
+  for (Value value : captured) {
+    if (isa<MemRefType>(value.getType())) {
+      FailureOr<Buffer *> buffer = bufferOf(value, forall);
+      if (failed(buffer))
+        return failure();
+      params.push_back(*buffer);
+      continue;
+    }
+    if (!math.formula(value) && !matchPattern(value, m_Constant()))
+      return forall.emitError("a kernel captures a value that is neither a "
+                              "buffer nor computed from the token count");
+    scalars.push_back(value);
+  }
+  llvm::sort(params, [&](Buffer *a, Buffer *b) {
+    auto index = [&](Buffer *x) {
+      return llvm::find_if(buffers, [&](auto &p) { return p.get() == x; }) -
+             buffers.begin();
+    };
+    return index(a) < index(b);
+  });
+
+  // The kernel function.
+  OpBuilder b(func);
+  Location loc = forall.getLoc();
+  std::string symbol = (func.getSymName() + "_" + kernelName).str();
+  SmallVector<Type> types;
+  SmallVector<Attribute> names;
+  for (Buffer *buffer : params) {
+    types.push_back(buffer->paramType());
+    names.push_back(b.getStringAttr(buffer->name));
+  }
+  types.push_back(b.getIndexType());
+  names.push_back(b.getStringAttr("T"));
+  auto kernel = func::FuncOp::create(b, loc, symbol,
+                                     b.getFunctionType(types, TypeRange{}));
+  SmallVector<Attribute> gridAttrs;
+  for (const std::string &g : grid)
+    gridAttrs.push_back(b.getStringAttr(g));
+  kernel->setAttr(MoeDialect::kKernelAbiAttrName,
+                  b.getDictionaryAttr({
+                      b.getNamedAttr("kernel", b.getStringAttr(kernelName)),
+                      b.getNamedAttr("params", b.getArrayAttr(names)),
+                      b.getNamedAttr("grid", b.getArrayAttr(gridAttrs)),
+                  }));
+  Block *entry = kernel.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value tokens = entry->getArguments().back();
+  IRMapping map;
+  for (Value scalar : scalars)
+    math.rebuild(b, scalar, tokens, map);
+  for (auto [buffer, arg] : llvm::zip(params, entry->getArguments())) {
+    if (buffer->type.hasStaticShape()) {
+      map.map(buffer->value, arg);
+      continue;
+    }
+    // Recast the pointer to the buffer's shape; row-major strides.
+    SmallVector<OpFoldResult> sizes, strides(buffer->type.getRank());
+    auto alloc = buffer->value.getDefiningOp<memref::AllocOp>();
+    unsigned dynamicIndex = 0;
+    for (auto [d, size] : llvm::enumerate(buffer->type.getShape())) {
+      if (!ShapedType::isDynamic(size))
+        sizes.push_back(b.getIndexAttr(size));
+      else if (alloc)
+        sizes.push_back(math.rebuild(b, alloc.getDynamicSizes()[dynamicIndex++],
+                                     tokens, map));
+      else
+        sizes.push_back(tokens);
+    }
+    OpFoldResult stride = b.getIndexAttr(1);
+    for (int64_t d = buffer->type.getRank() - 1; d >= 0; --d) {
+      strides[d] = stride;
+      std::optional<int64_t> s = getConstantIntValue(stride);
+      std::optional<int64_t> n = getConstantIntValue(sizes[d]);
+      if (s && n)
+        stride = b.getIndexAttr(*s * *n);
+      else
+        stride = arith::MulIOp::create(
+                     b, loc, getValueOrCreateConstantIndexOp(b, loc, stride),
+                     getValueOrCreateConstantIndexOp(b, loc, sizes[d]))
+                     .getResult();
+    }
+    map.map(buffer->value,
+            memref::ReinterpretCastOp::create(b, loc, buffer->type, arg,
+                                              b.getIndexAttr(0), sizes,
+                                              strides));
+  }
+  b.clone(*forall, map);
+  func::ReturnOp::create(b, loc);
+
+  // The layer function calls it instead.
+  b.setInsertionPoint(forall);
+  SmallVector<Value> args;
+  for (Buffer *buffer : params) {
+    if (buffer->type.hasStaticShape()) {
+      args.push_back(buffer->value);
+      continue;
+    }
+    args.push_back(memref::ReinterpretCastOp::create(
+        b, loc, buffer->paramType(), buffer->value, b.getIndexAttr(0),
+        ArrayRef<OpFoldResult>{}, ArrayRef<OpFoldResult>{}));
+  }
+  args.push_back(memref::DimOp::create(b, loc, func.getArgument(0), 0));
+  func::CallOp::create(b, loc, kernel, args);
+  launches.push_back(FlatSymbolRefAttr::get(kernel.getSymNameAttr()));
+  forall.erase();
+  return success();
+}
+
+LogicalResult LayerOutliner::run() {
+  if (func.getNumArguments() == 0 ||
+      !isa<MemRefType>(func.getArgument(0).getType()))
+    return func.emitError("a layer function takes its hidden states first");
+  // Only what the manifest can express may run outside the kernels.
+  for (Operation &op : func.getBody().front()) {
+    if (isa<scf::ForallOp>(op)) {
+      if (!op.hasAttr(MoeDialect::kKernelAttrName))
+        return op.emitError("an scf.forall outside the kernels must name "
+                            "its kernel (moe.kernel)");
+      continue;
+    }
+    if (isa<memref::AllocOp, memref::DeallocOp, func::ReturnOp>(op) ||
+        (op.getNumResults() == 1 && op.getResult(0).getType().isIndex() &&
+         math.formula(op.getResult(0))) ||
+        matchPattern(&op, m_Constant()))
+      continue;
+    return op.emitError("the manifest cannot express this operation outside "
+                        "a kernel");
+  }
+  if (failed(collectBuffers()))
+    return failure();
+  SmallVector<scf::ForallOp> kernels;
+  for (auto forall : func.getBody().front().getOps<scf::ForallOp>())
+    kernels.push_back(forall);
+  for (scf::ForallOp forall : kernels) {
+    StringRef name =
+        forall->getAttrOfType<StringAttr>(MoeDialect::kKernelAttrName)
+            .getValue();
+    if (failed(outline(forall, name)))
+      return failure();
+  }
+
+  Builder b(func.getContext());
+  SmallVector<Attribute> descriptions;
+  for (auto &buffer : buffers) {
+    SmallVector<Attribute> shape;
+    for (const Formula &f : buffer->shape)
+      shape.push_back(b.getStringAttr(f.text));
+    descriptions.push_back(b.getDictionaryAttr({
+        b.getNamedAttr("name", b.getStringAttr(buffer->name)),
+        b.getNamedAttr("kind", b.getStringAttr(buffer->kind)),
+        b.getNamedAttr("type", TypeAttr::get(buffer->type)),
+        b.getNamedAttr("shape", b.getArrayAttr(shape)),
+    }));
+  }
+  func->setAttr(MoeDialect::kBuffersAttrName, b.getArrayAttr(descriptions));
+  func->setAttr(MoeDialect::kLaunchesAttrName, b.getArrayAttr(launches));
+  return success();
+}
+
+struct MoeOutlineKernelsPass
+    : public moe::impl::MoeOutlineKernelsBase<MoeOutlineKernelsPass> {
+  void runOnOperation() override {
+    SmallVector<func::FuncOp> layers;
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      bool hasKernels = false;
+      func.walk([&](scf::ForallOp forall) {
+        hasKernels |= forall->hasAttr(MoeDialect::kKernelAttrName);
+      });
+      if (hasKernels)
+        layers.push_back(func);
+    }
+    for (func::FuncOp func : layers)
+      if (failed(LayerOutliner(func).run()))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
