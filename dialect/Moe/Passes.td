@@ -101,7 +101,8 @@ def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
     passed as a rank-0 memref, a pointer to its first element, and recast
     inside from `T`), then `T` as an `index`. The kernel's `scf.forall`
     moves into it unchanged; the index values it captured are recomputed
-    from `T`. The function carries `moe.kernel_abi`: the kernel's name, its
+    from `T`, and its `memref.copy` ops become `linalg.copy` (a kernel calls
+    no runtime library). The function carries `moe.kernel_abi`: the kernel's name, its
     parameters' names and its grid as formulas in `T`.
 
     The layer function keeps the allocations and calls the kernels in
@@ -113,6 +114,7 @@ def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
 }

@@ -37,7 +37,8 @@ LogicalResult inlineBlockForall(gpu::GPUFuncOp kernel) {
   scf::ForallOp forall = foralls.front();
   IRRewriter rewriter(forall);
   SmallVector<Value> ids;
-  for (Attribute attr : *forall.getMapping()) {
+  ArrayAttr mapping = *forall.getMapping(); // not a temporary's member
+  for (Attribute attr : mapping) {
     auto block = cast<gpu::GPUBlockMappingAttr>(attr);
     auto dim = static_cast<gpu::Dimension>(block.getMappingId());
     ids.push_back(gpu::BlockIdOp::create(rewriter, forall.getLoc(), dim));
@@ -70,6 +71,8 @@ struct MoeKernelsToGpuPass
                                               b.getArrayAttr(targets));
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
+    // The layer functions it maps to are not device code.
+    module->removeAttr(MoeDialect::kLayerMapAttrName);
 
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     for (func::FuncOp func : funcs) {
@@ -77,7 +80,7 @@ struct MoeKernelsToGpuPass
         func.erase();
         continue;
       }
-      b.setInsertionPoint(gpuModule.getBody()->getTerminator());
+      b.setInsertionPointToEnd(gpuModule.getBody());
       auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
                                            func.getFunctionType());
       kernel->setAttr(MoeDialect::kKernelAbiAttrName,

@@ -348,6 +348,15 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
   }
   b.clone(*forall, map);
   func::ReturnOp::create(b, loc);
+  // A kernel calls no runtime library: strided copies (memrefCopy in MLIR's
+  // C runner utils, absent on the GPU and from the host library) become
+  // linalg.copy, lowered to loops with the rest.
+  kernel.walk([&](memref::CopyOp copy) {
+    OpBuilder cb(copy);
+    linalg::CopyOp::create(cb, copy.getLoc(), copy.getSource(),
+                           copy.getTarget());
+    copy.erase();
+  });
 
   // The layer function calls it instead.
   b.setInsertionPoint(forall);
