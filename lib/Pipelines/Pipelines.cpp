@@ -86,6 +86,21 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
   addUpstream(pm, "reconcile-unrealized-casts");
 }
 
+void mlir::moe::buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
+                                              ArrayRef<std::string> chips) {
+  MoeKernelsToGpuOptions options;
+  options.chips = llvm::to_vector(chips);
+  pm.addPass(createMoeKernelsToGpu(options));
+  addUpstream(pm, "convert-linalg-to-loops,"
+                  "expand-strided-metadata,"
+                  "lower-affine,"
+                  "convert-scf-to-cf,"
+                  // The manifest's ABI: a pointer per buffer, then T.
+                  "gpu.module(convert-gpu-to-nvvm{"
+                  "use-bare-ptr-memref-call-conv=1}),"
+                  "reconcile-unrealized-casts");
+}
+
 void mlir::moe::buildMoeToLLVMCPUPipeline(
     OpPassManager &pm, const MoeCpuPipelineOptions &options) {
   if (options.kernelForm) {
@@ -113,6 +128,13 @@ void mlir::moe::registerMoePassesAndPipelines() {
       "are compiled from)",
       [](OpPassManager &pm, const MoeKernelPipelineOptions &options) {
         buildMoeKernelAbiPipeline(pm, options.tiles);
+      });
+  PassPipelineRegistration<MoeNVVMPipelineOptions>(
+      "moe-kernels-to-nvvm",
+      "Move moe-kernel-abi's kernel functions into a gpu.module and lower "
+      "them to NVVM with bare-pointer arguments (then gpu-module-to-binary)",
+      [](OpPassManager &pm, const MoeNVVMPipelineOptions &options) {
+        buildMoeKernelsToNVVMPipeline(pm, options.chips);
       });
   PassPipelineRegistration<MoeCpuPipelineOptions>(
       "moe-to-llvm-cpu",

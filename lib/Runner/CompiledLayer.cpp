@@ -137,8 +137,16 @@ struct Descriptor {
 };
 
 /// LLVM's default O<level> pipeline for `machine`, run on `module`.
-llvm::Error optimizeModule(llvm::Module &module, unsigned level,
-                           llvm::TargetMachine *machine) {
+/// The bytes of `values` in `dtype`.
+std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
+  return st::makeTensor("", dtype, {static_cast<int64_t>(values.size())},
+                        values)
+      .data;
+}
+} // namespace
+
+llvm::Error mlir::moe::optimizeModule(llvm::Module &module, unsigned level,
+                                      llvm::TargetMachine *machine) {
   llvm::OptimizationLevel levels[] = {
       llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
       llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
@@ -162,14 +170,6 @@ llvm::Error optimizeModule(llvm::Module &module, unsigned level,
   mpm.run(module, mam);
   return llvm::Error::success();
 }
-
-/// The bytes of `values` in `dtype`.
-std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
-  return st::makeTensor("", dtype, {static_cast<int64_t>(values.size())},
-                        values)
-      .data;
-}
-} // namespace
 
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,

@@ -4,13 +4,20 @@
 // temporary file renamed over the target on success): a failed run leaves no
 // partial file and does not clobber an existing one.
 //
+// --emit-kernels OUT_DIR compiles a JSON model description to the kernel
+// artifacts of docs/kernel-manifest.md instead (cubin/PTX per chip, host
+// library, C header, manifest.json).
+//
 //===----------------------------------------------------------------------===//
 
+#include "moe/Emit/EmitKernels.h"
 #include "moe/Import/Import.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/CommandLine.h"
@@ -34,10 +41,51 @@ int main(int argc, char **argv) {
       "o", llvm::cl::desc("Output filename"), llvm::cl::value_desc("filename"),
       llvm::cl::init("-"));
   llvm::cl::opt<const Translation *, false, TranslationParser> translation(
-      llvm::cl::desc("Translation to perform"), llvm::cl::Required);
+      llvm::cl::desc("Translation to perform"));
+  llvm::cl::OptionCategory emitCategory("Kernel emission (--emit-kernels)");
+  llvm::cl::opt<std::string> emitDir(
+      "emit-kernels", llvm::cl::value_desc("OUT_DIR"),
+      llvm::cl::desc("Compile the JSON model description to kernels, a host "
+                     "library, C headers and manifest.json in OUT_DIR"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::list<std::string> chips(
+      "chips", llvm::cl::CommaSeparated,
+      llvm::cl::desc("Target chips of --emit-kernels (default sm_80,sm_90)"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<bool> noDeviceCode(
+      "no-device-code", llvm::cl::desc("--emit-kernels without GPU code"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<bool> noHostLibrary(
+      "no-host-library",
+      llvm::cl::desc("--emit-kernels without the host library"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::list<int64_t> tiles(
+      "kernel-tiles", llvm::cl::CommaSeparated,
+      llvm::cl::desc("moe-form-kernels tile sizes (route-tokens, "
+                     "expert-rows, gate-up-columns, down-columns, "
+                     "combine-tokens)"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<int64_t> maxTokens(
+      "max-tokens", llvm::cl::init(65536),
+      llvm::cl::desc("The manifest's max_tokens"), llvm::cl::cat(emitCategory));
+  llvm::cl::opt<std::string> cudaPath(
+      "cuda-path", llvm::cl::init("/usr/local/cuda"),
+      llvm::cl::desc("CUDA toolkit for ptxas and libdevice"),
+      llvm::cl::cat(emitCategory));
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "moe-translate: JSON model descriptions to and from the moe dialect\n");
+  if (!translation && emitDir.empty()) {
+    llvm::errs() << "moe-translate: give a translation or --emit-kernels\n";
+    return 1;
+  }
+  if (!tiles.empty() &&
+      (tiles.size() != 5 ||
+       llvm::any_of(tiles, [](int64_t t) { return t < 1 || t > 4096; }))) {
+    llvm::errs() << "moe-translate: --kernel-tiles takes five sizes in "
+                    "[1, 4096]\n";
+    return 1;
+  }
 
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> input =
@@ -51,6 +99,29 @@ int main(int argc, char **argv) {
   MLIRContext context;
   context.allowUnregisteredDialects(false);
   SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
+
+  if (!emitDir.empty()) {
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registry.insert<moe::MoeDialect>();
+    context.appendDialectRegistry(registry);
+    FailureOr<moe::ModelDesc> model = moe::readModelJson(*sourceMgr, &context);
+    if (failed(model))
+      return 1;
+    OwningOpRef<ModuleOp> module = moe::buildModule(*model, &context);
+    if (!module || failed(verify(*module)))
+      return 1;
+    moe::EmitKernelsOptions options;
+    if (noDeviceCode)
+      options.chips.clear();
+    else if (!chips.empty())
+      options.chips.assign(chips.begin(), chips.end());
+    options.hostLibrary = !noHostLibrary;
+    options.tiles.assign(tiles.begin(), tiles.end());
+    options.maxTokens = maxTokens;
+    options.cudaPath = cudaPath;
+    return failed(moe::emitKernels(*module, *model, emitDir, options)) ? 1 : 0;
+  }
 
   // Translate into memory first: nothing touches the output path unless the
   // translation succeeded.

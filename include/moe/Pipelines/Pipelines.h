@@ -56,6 +56,20 @@ void buildMoeToLLVMCPUPipeline(OpPassManager &pm,
 /// bare pointers (the manifest's ABI of the host library's kernels).
 void buildMoeLoopsToLLVMPipeline(OpPassManager &pm, bool barePointers = false);
 
+/// Options of moe-kernels-to-nvvm.
+struct MoeNVVMPipelineOptions
+    : public PassPipelineOptions<MoeNVVMPipelineOptions> {
+  ListOption<std::string> chips{
+      *this, "chips",
+      llvm::cl::desc("NVVM target chips (default: sm_80, sm_90)")};
+};
+
+/// moe-kernels-to-nvvm: moe-kernels-to-gpu, then the kernels' linalg ops
+/// as loops and convert-gpu-to-nvvm with bare pointers: the input of
+/// gpu-module-to-binary. Runs on moe-kernel-abi's output.
+void buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
+                                   llvm::ArrayRef<std::string> chips = {});
+
 /// Registers the moe passes and the named pipelines above.
 void registerMoePassesAndPipelines();
 

@@ -39,6 +39,11 @@ namespace mlir::moe {
 /// The group of `model` that computes decoder layer `layer`, or null.
 const MoeLayerDesc *findLayerGroup(const ModelDesc &model, int64_t layer);
 
+/// LLVM's default optimization pipeline at `level` (0-3) for `machine`,
+/// with loop and SLP vectorization.
+llvm::Error optimizeModule(llvm::Module &module, unsigned level,
+                           llvm::TargetMachine *machine);
+
 class CompiledLayer {
 public:
   /// Builds the module for `model`, lowers it for the CPU and JIT-compiles

@@ -1,0 +1,46 @@
+//===- EmitKernels.h - kernels, host library and manifest -------*- C++ -*-===//
+//
+// `moe-translate --emit-kernels OUT_DIR`: compiles every MoE layer function
+// of a model to the artifacts of docs/kernel-manifest.md: a cubin and PTX
+// per target chip, a host shared library of the same kernels, a C header,
+// and manifest.json, which the runtime (runtime/, moert) loads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_EMIT_EMITKERNELS_H
+#define MOE_EMIT_EMITKERNELS_H
+
+#include "moe/Import/ModelDesc.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::moe {
+
+struct EmitKernelsOptions {
+  /// NVVM chips to build cubin and PTX for; none: no GPU code.
+  std::vector<std::string> chips = {"sm_80", "sm_90"};
+  /// moe-form-kernels tile sizes (five, or none for the pass's defaults).
+  std::vector<int64_t> tiles;
+  /// The manifest's max_tokens.
+  int64_t maxTokens = 65536;
+  /// Build the host library (needs a C compiler driver to link it).
+  bool hostLibrary = true;
+  /// The CUDA toolkit (ptxas, libdevice) for the cubins.
+  std::string cudaPath = "/usr/local/cuda";
+};
+
+/// Writes the artifacts of `module` (as imported, with `moe.layer` ops; it
+/// is not modified) into `outDir`, creating it if needed. Files are first
+/// written beside it and moved in only once everything succeeded, the
+/// manifest last, so a failure leaves no partial set. Diagnostics go to
+/// the module's context.
+LogicalResult emitKernels(ModuleOp module, const ModelDesc &model,
+                          llvm::StringRef outDir,
+                          const EmitKernelsOptions &options);
+
+} // namespace mlir::moe
+
+#endif // MOE_EMIT_EMITKERNELS_H

@@ -1,0 +1,353 @@
+//===- EmitKernels.cpp - kernels, host library and manifest ---------------===//
+//
+// Runs moe-kernel-abi on the model's module, then per layer function builds
+// the device code and the host library and describes both in the manifest
+// (docs/kernel-manifest.md) from the attributes moe-outline-kernels wrote.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Emit/EmitKernels.h"
+
+#include "CodeGen.h"
+
+#include "moe/Dialect/MoeDialect.h"
+#include "moe/Pipelines/Pipelines.h"
+#include "moe/Runner/CompiledLayer.h"
+#include "moe/Weights/HfWeights.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace mlir;
+using namespace mlir::moe;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+/// A formula string as the manifest writes it: an integer when it is one.
+json formulaJson(llvm::StringRef text) {
+  int64_t value;
+  if (!text.getAsInteger(10, value))
+    return value;
+  return text.str();
+}
+
+std::string dtypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(64))
+    return "i64";
+  return "";
+}
+
+/// One layer function's entry of the manifest and its C header.
+class LayerWriter {
+public:
+  LayerWriter(func::FuncOp layer, ModuleOp abi, const ModelDesc &model,
+              const EmitKernelsOptions &options)
+      : layer(layer), abi(abi), model(model), options(options) {}
+
+  /// The manifest entry. The outline pass's `weight<i>` buffers take the
+  /// kernels' weight names (kernelTensorSpecs), which packing steps use.
+  FailureOr<json> manifest(llvm::ArrayRef<int64_t> decoderLayers);
+  std::string header() const;
+
+private:
+  std::string bufferName(llvm::StringRef outlined) const {
+    auto it = renames.find(outlined.str());
+    return it == renames.end() ? outlined.str() : it->second;
+  }
+
+  func::FuncOp layer;
+  ModuleOp abi;
+  const ModelDesc &model;
+  const EmitKernelsOptions &options;
+  std::map<std::string, std::string> renames;
+  json entry;
+};
+
+FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
+  std::string fn = layer.getName().str();
+  const MoeLayerDesc *group = findLayerGroup(model, decoderLayers.front());
+  if (!group)
+    return layer.emitError("no MoE layer group for decoder layer ")
+           << decoderLayers.front();
+  ::moe::ref::LayerConfig cfg =
+      makeLayerConfig(model, *group, decoderLayers.front());
+  std::vector<::moe::weights::TensorSpec> specs =
+      ::moe::weights::kernelTensorSpecs(cfg);
+  auto buffers = layer->getAttrOfType<ArrayAttr>(MoeDialect::kBuffersAttrName);
+  auto launches =
+      layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
+  if (!buffers || !launches)
+    return layer.emitError("not outlined (no moe.buffers / moe.launches)");
+  for (auto [i, spec] : llvm::enumerate(specs))
+    renames["weight" + std::to_string(i)] = spec.name;
+
+  entry["function"] = fn;
+  entry["decoder_layers"] = decoderLayers.vec();
+  entry["dtype"] = stringifyDType(model.dtype).str();
+  entry["hidden_size"] = model.hiddenSize;
+  entry["max_tokens"] = options.maxTokens;
+  json targets = json::array();
+  for (const std::string &chip : options.chips)
+    targets.push_back({{"chip", chip},
+                       {"cubin", fn + "." + chip + ".cubin"},
+                       {"ptx", fn + "." + chip + ".ptx"}});
+  entry["targets"] = targets;
+  if (options.hostLibrary)
+    entry["host_library"] = fn + ".host.so";
+
+  json bufferList = json::array();
+  unsigned weights = 0;
+  for (auto dict : buffers.getAsRange<DictionaryAttr>()) {
+    auto type = cast<MemRefType>(dict.getAs<TypeAttr>("type").getValue());
+    StringRef kind = dict.getAs<StringAttr>("kind").getValue();
+    if (kind == "weight")
+      ++weights;
+    json shape = json::array();
+    for (auto dim : dict.getAs<ArrayAttr>("shape").getAsRange<StringAttr>())
+      shape.push_back(formulaJson(dim.getValue()));
+    std::string dtype = dtypeName(type.getElementType());
+    if (dtype.empty())
+      return layer.emitError("no manifest dtype for ") << type;
+    bufferList.push_back(
+        {{"name", bufferName(dict.getAs<StringAttr>("name").getValue())},
+         {"kind", kind.str()},
+         {"dtype", dtype},
+         {"shape", shape}});
+  }
+  if (weights != specs.size())
+    return layer.emitError("the layer takes ")
+           << weights << " weights, its family's checkpoints give "
+           << specs.size();
+  entry["buffers"] = bufferList;
+
+  json steps = json::array();
+  for (const ::moe::weights::PackStep &s :
+       ::moe::weights::packingSteps(cfg, "{L}"))
+    steps.push_back({{"buffer", s.buffer},
+                     {"tensor", s.tensor},
+                     {"src_offset", s.srcOffset},
+                     {"rows", s.rows},
+                     {"cols", s.cols},
+                     {"src_row_stride", s.srcRowStride},
+                     {"src_col_stride", s.srcColStride},
+                     {"dst_offset", s.dstOffset},
+                     {"dst_row_stride", s.dstRowStride},
+                     {"dst_col_stride", s.dstColStride}});
+  entry["weight_packing"] = steps;
+
+  json kernels = json::array(), order = json::array();
+  for (auto symbol : launches.getAsRange<FlatSymbolRefAttr>()) {
+    auto kernel = abi.lookupSymbol<func::FuncOp>(symbol.getValue());
+    auto abiAttr = kernel ? kernel->getAttrOfType<DictionaryAttr>(
+                                MoeDialect::kKernelAbiAttrName)
+                          : nullptr;
+    if (!abiAttr)
+      return layer.emitError("launch of a missing kernel ") << symbol;
+    json params = json::array(), grid = json::array();
+    for (auto p : abiAttr.getAs<ArrayAttr>("params").getAsRange<StringAttr>())
+      params.push_back(
+          {{"name", p.getValue() == "T" ? "T" : bufferName(p.getValue())},
+           {"kind", p.getValue() == "T" ? "tokens" : "buffer"}});
+    for (auto g : abiAttr.getAs<ArrayAttr>("grid").getAsRange<StringAttr>())
+      grid.push_back(formulaJson(g.getValue()));
+    // One thread per block for now: moe-kernels-to-gpu does not map a
+    // block's work to threads yet.
+    kernels.push_back({{"symbol", symbol.getValue().str()},
+                       {"params", params},
+                       {"block", {1, 1, 1}},
+                       {"grid", grid},
+                       {"dynamic_shared_memory", 0}});
+    order.push_back(symbol.getValue().str());
+  }
+  entry["kernels"] = kernels;
+  entry["launches"] = order;
+  return entry;
+}
+
+std::string LayerWriter::header() const {
+  std::string fn = entry["function"];
+  std::string upper = llvm::StringRef(fn).upper();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "/* Generated by moe-translate --emit-kernels; do not edit.\n"
+     << " * " << fn << " of " << model.name
+     << ": the kernels of manifest.json, in launch order\n"
+     << " * (docs/kernel-manifest.md). Each kernel takes its buffers'\n"
+     << " * pointers, then the token count T as int64_t. */\n"
+     << "#ifndef MOE_KERNELS_" << upper << "_H\n"
+     << "#define MOE_KERNELS_" << upper << "_H\n\n"
+     << "#include <stdint.h>\n\n"
+     << "#define " << upper << "_HIDDEN_SIZE "
+     << entry["hidden_size"].get<int64_t>() << "\n"
+     << "#define " << upper << "_NUM_KERNELS " << entry["kernels"].size()
+     << "\n\n";
+  os << "/* Buffers: name, kind, dtype, shape (formulas in T). */\n";
+  for (const json &b : entry["buffers"])
+    os << "/*   " << b["name"].get<std::string>() << ": "
+       << b["kind"].get<std::string>() << ", " << b["dtype"].get<std::string>()
+       << ", " << b["shape"].dump() << " */\n";
+  os << "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+  for (const json &k : entry["kernels"]) {
+    std::string symbol = k["symbol"];
+    os << "/* " << symbol << ": grid " << k["grid"].dump() << ", block "
+       << k["block"].dump() << "\n *   params:";
+    for (const json &p : k["params"])
+      os << " " << p["name"].get<std::string>();
+    os << " */\n"
+       << "/* Host library entry: params[i] points to argument i. */\n"
+       << "void _mlir_" << symbol << "(void **params);\n\n";
+  }
+  os << "static const char *const " << fn << "_launches[" << upper
+     << "_NUM_KERNELS] = {\n";
+  for (const json &l : entry["launches"])
+    os << "    \"" << l.get<std::string>() << "\",\n";
+  os << "};\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* MOE_KERNELS_"
+     << upper << "_H */\n";
+  return text;
+}
+
+LogicalResult writeFile(Location loc, llvm::StringRef path,
+                        llvm::StringRef bytes) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (!ec) {
+    os << bytes;
+    os.close();
+    ec = os.error();
+  }
+  if (ec)
+    return emitError(loc) << "cannot write " << path << ": " << ec.message();
+  return success();
+}
+
+/// A module holding only the kernel functions `symbols` of `abi`.
+OwningOpRef<ModuleOp> kernelsOnly(ModuleOp abi, ArrayAttr symbols) {
+  OwningOpRef<ModuleOp> module = abi.clone();
+  llvm::StringSet<> keep;
+  for (auto symbol : symbols.getAsRange<FlatSymbolRefAttr>())
+    keep.insert(symbol.getValue());
+  for (auto func : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+    if (!keep.contains(func.getName()))
+      func.erase();
+  (*module)->removeAttr(MoeDialect::kLayerMapAttrName);
+  return module;
+}
+
+} // namespace
+
+LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
+                                     llvm::StringRef outDir,
+                                     const EmitKernelsOptions &options) {
+  Location loc = module.getLoc();
+  if (options.maxTokens < 1)
+    return emitError(loc) << "max_tokens must be positive";
+  auto layerMap =
+      module->getAttrOfType<DictionaryAttr>(MoeDialect::kLayerMapAttrName);
+  if (!layerMap)
+    return emitError(loc) << "the module has no " << MoeDialect::kLayerMapAttrName;
+
+  OwningOpRef<ModuleOp> abi = module.clone();
+  PassManager pm(module.getContext());
+  buildMoeKernelAbiPipeline(pm, options.tiles);
+  if (failed(pm.run(*abi)))
+    return failure();
+
+  // Everything goes to a scratch folder beside OUT_DIR first.
+  llvm::SmallString<256> scratch(outDir);
+  llvm::sys::path::remove_dots(scratch, true);
+  scratch += ".partial-" + std::to_string(llvm::sys::Process::getProcessId());
+  if (std::error_code ec = llvm::sys::fs::create_directories(scratch))
+    return emitError(loc) << "cannot create " << scratch << ": "
+                          << ec.message();
+  auto cleanup = llvm::make_scope_exit(
+      [&] { llvm::sys::fs::remove_directories(scratch); });
+  auto in = [&](llvm::StringRef name) {
+    llvm::SmallString<256> path(scratch);
+    llvm::sys::path::append(path, name);
+    return std::string(path);
+  };
+
+  json layers = json::array();
+  std::vector<std::string> files;
+  for (NamedAttribute entry : layerMap) {
+    StringRef fn = entry.getName().getValue();
+    auto layer = abi->lookupSymbol<func::FuncOp>(fn);
+    auto decoderLayers = dyn_cast<DenseI64ArrayAttr>(entry.getValue());
+    if (!layer || !decoderLayers || decoderLayers.empty())
+      return emitError(loc) << "layer function @" << fn << " is missing";
+    LayerWriter writer(layer, *abi, model, options);
+    FailureOr<json> description = writer.manifest(decoderLayers.asArrayRef());
+    if (failed(description))
+      return failure();
+    layers.push_back(*description);
+
+    auto launches =
+        layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
+    OwningOpRef<ModuleOp> kernels = kernelsOnly(*abi, launches);
+    if (!options.chips.empty()) {
+      auto code = buildDeviceCode(*kernels, options.chips, options.cudaPath);
+      if (failed(code))
+        return failure();
+      for (auto &[chip, c] : *code) {
+        for (auto [ext, bytes] : {std::pair<std::string, std::string *>{
+                                      ".ptx", &c.ptx},
+                                  {".cubin", &c.cubin}}) {
+          std::string name = (fn + "." + chip + ext).str();
+          if (failed(writeFile(loc, in(name), *bytes)))
+            return failure();
+          files.push_back(name);
+        }
+      }
+    }
+    if (options.hostLibrary) {
+      std::string name = (fn + ".host.so").str();
+      if (failed(buildHostLibrary(*kernels, in(name))))
+        return failure();
+      files.push_back(name);
+    }
+    std::string headerName = (fn + ".h").str();
+    if (failed(writeFile(loc, in(headerName), writer.header())))
+      return failure();
+    files.push_back(headerName);
+  }
+
+  json manifest = {{"format", "moe-kernels"},
+                   {"version", 1},
+                   {"model", model.name},
+                   {"layers", layers}};
+  if (failed(writeFile(loc, in("manifest.json"), manifest.dump(2) + "\n")))
+    return failure();
+  files.push_back("manifest.json");
+
+  // Move the set in, the manifest last: a reader never sees a manifest
+  // naming files of another run.
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return emitError(loc) << "cannot create " << outDir << ": "
+                          << ec.message();
+  for (const std::string &name : files) {
+    llvm::SmallString<256> target(outDir);
+    llvm::sys::path::append(target, name);
+    if (std::error_code ec = llvm::sys::fs::rename(in(name), target))
+      return emitError(loc) << "cannot move " << name << " into " << outDir
+                            << ": " << ec.message();
+  }
+  return success();
+}
