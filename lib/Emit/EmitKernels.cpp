@@ -277,7 +277,7 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
   if (std::error_code ec = llvm::sys::fs::create_directories(scratch))
     return emitError(loc) << "cannot create " << scratch << ": "
                           << ec.message();
-  auto cleanup = llvm::make_scope_exit(
+  llvm::scope_exit cleanup(
       [&] { llvm::sys::fs::remove_directories(scratch); });
   auto in = [&](llvm::StringRef name) {
     llvm::SmallString<256> path(scratch);

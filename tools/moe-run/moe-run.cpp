@@ -8,8 +8,12 @@
 // pipeline, runs it with MLIR's ExecutionEngine on weights under the model's
 // own Hugging Face tensor names (packed into the kernels' layout here), and
 // with --check compares the result with the independent fp64 reference.
+// With --emitted DIR the layer comes from `moe-translate --emit-kernels DIR`
+// instead, run by the moert runtime's CPU backend.
 //
 //===----------------------------------------------------------------------===//
+
+#include "EmittedLayer.h"
 
 #include "moe/Import/Import.h"
 #include "moe/Reference/Reference.h"
@@ -21,6 +25,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -76,6 +81,11 @@ llvm::cl::opt<bool> unfused(
     "unfused", llvm::cl::init(false),
     llvm::cl::desc("Run the unfused lowering instead of the kernel form "
                    "(the fused, tiled kernels the GPU code comes from)"));
+llvm::cl::opt<std::string> emittedDir(
+    "emitted", llvm::cl::value_desc("DIR"),
+    llvm::cl::desc("Run the layer emitted by `moe-translate --emit-kernels "
+                   "DIR` through the moert runtime's CPU backend instead of "
+                   "compiling it"));
 llvm::cl::list<int64_t> kernelTiles(
     "kernel-tiles", llvm::cl::CommaSeparated,
     llvm::cl::desc("Tile sizes of the kernel form: route tokens, expert rows, "
@@ -238,6 +248,63 @@ bool compare(const HostTensor &output, const ref::ReferenceResult &expected,
   llvm::outs() << "check: " << (ok ? "PASS" : "FAIL") << "\n";
   return ok;
 }
+/// The layer compiled here (moe-to-llvm-cpu) and run by the
+/// ExecutionEngine.
+llvm::Expected<HostTensor> runCompiled(MLIRContext &context,
+                                       const ModelDesc &model,
+                                       const MoeLayerDesc &group,
+                                       const ref::LayerConfig &cfg,
+                                       const TensorMap &hfWeights,
+                                       const HostTensor &input) {
+  auto packed = weights::packForKernels(cfg, hfWeights);
+  if (!packed)
+    return packed.takeError();
+  auto layer = CompiledLayer::compile(&context, model, group, optLevel,
+                                      !unfused, kernelTiles);
+  if (!layer)
+    return layer.takeError();
+  if (llvm::Error e = (*layer)->setWeights(*packed))
+    return std::move(e);
+  return (*layer)->run(input);
+}
+
+/// The layer of --emitted DIR, run by moert on weights written to a
+/// temporary safetensors file (moert packs them itself from the manifest).
+llvm::Expected<HostTensor> runEmitted(const ModelDesc &model, DType dtype,
+                                      const TensorMap &hfWeights,
+                                      const HostTensor &input,
+                                      st::DType ioType) {
+  // The function of the model's module that computes layerIndex.
+  MLIRContext context;
+  context.loadDialect<MoeDialect>();
+  OwningOpRef<ModuleOp> module = buildModule(model, &context);
+  std::string function;
+  if (module)
+    if (auto map = (*module)->getAttrOfType<DictionaryAttr>(
+            MoeDialect::kLayerMapAttrName))
+      for (NamedAttribute entry : map)
+        if (auto layers = dyn_cast<DenseI64ArrayAttr>(entry.getValue()))
+          if (llvm::is_contained(layers.asArrayRef(), layerIndex.getValue()))
+            function = entry.getName().str();
+  if (function.empty())
+    return llvm::createStringError("no layer function computes layer " +
+                                   llvm::Twine(layerIndex));
+  std::string weightsFile = weightsPath;
+  llvm::SmallString<128> temporary;
+  if (weightsFile.empty()) {
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+            "moe-run-weights", "safetensors", temporary))
+      return llvm::createStringError(ec, "a temporary weights file");
+    if (llvm::Error e = writeTensors(temporary, hfWeights, dtype))
+      return std::move(e);
+    weightsFile = temporary.str().str();
+  }
+  auto output = ::moe::runEmittedLayer(emittedDir, function, weightsFile,
+                                       layerIndex, input, ioType);
+  if (!temporary.empty())
+    llvm::sys::fs::remove(temporary);
+  return output;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -358,16 +425,11 @@ int main(int argc, char **argv) {
                                                  input.shape, input.data)}))
       return fail(std::move(e));
 
-  auto packed = weights::packForKernels(cfg, hfWeights);
-  if (!packed)
-    return fail(packed.takeError());
-  auto layer = CompiledLayer::compile(&context, *model, *group, optLevel,
-                                      !unfused, kernelTiles);
-  if (!layer)
-    return fail(layer.takeError());
-  if (llvm::Error e = (*layer)->setWeights(*packed))
-    return fail(std::move(e));
-  auto output = (*layer)->run(input);
+  llvm::Expected<HostTensor> output =
+      emittedDir.empty() ? runCompiled(context, *model, *group, cfg, hfWeights,
+                                       input)
+                         : runEmitted(*model, dtype, hfWeights, input,
+                                      outputType);
   if (!output)
     return fail(output.takeError());
 
