@@ -38,3 +38,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 # CUDA's compiler (compile-only checks of the GPU harness; no GPU needed).
 if os.path.exists("/usr/local/cuda/bin/nvcc"):
     config.available_features.add("nvcc")
+# ptxas: cubins from gpu-module-to-binary, and the static checks on them.
+if os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", "/usr/local/cuda/bin/ptxas"))

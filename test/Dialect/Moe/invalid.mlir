@@ -446,3 +446,45 @@ func.func @layer_shared_gate_shape(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>
   %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd, gate %sg) routing <scoring = softmax, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>, tensor<64xbf16>) -> tensor<?x64xbf16>
   return
 }
+
+// -----
+
+func.func @kernel_name_on_func() attributes {moe.kernel = "route"} {
+  // expected-error @-1 {{'moe.kernel' must be a string on an scf.forall}}
+  return
+}
+
+// -----
+
+func.func @tiles_not_positive(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.tiles' entry 'expert_rows' must be a positive integer}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {expert_rows = 0 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @kernel_abi_grid() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1"]}} {
+  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings]}}}
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'moe.kernel_abi' must be on a function}}
+module attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}} {
+}
+
+// -----
+
+func.func @buffers_without_type() attributes {moe.buffers = [{name = "x", kind = "input", shape = ["T"]}]} {
+  // expected-error @-1 {{'moe.buffers' must be an array of {name, kind, type = memref, shape = [string...]}}}
+  return
+}
+
+// -----
+
+func.func @launches_not_symbols() attributes {moe.launches = ["route"]} {
+  // expected-error @-1 {{'moe.launches' must be an array of kernel symbols}}
+  return
+}

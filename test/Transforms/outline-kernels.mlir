@@ -1,0 +1,60 @@
+// RUN: moe-opt %s --moe-kernel-abi | FileCheck %s
+// RUN: moe-opt %s --moe-kernel-abi="tiles=8,32,32,16,4" | FileCheck %s --check-prefix=TILES
+
+// Mixtral with a shared expert (Qwen2-MoE-like, ungated sum): every kernel
+// becomes a function with a pointer per buffer, then T; buffers whose shape
+// depends on T are rank-0 memrefs recast from T inside. The layer function
+// keeps the allocations, calls the kernels in order and lists its buffers
+// and launches; grids and shapes are formulas in T.
+
+// CHECK-LABEL: func.func @moe_layer_0_route(
+// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[T:[^:]*]]: index)
+// CHECK-SAME: moe.kernel_abi = {grid = ["ceildiv(T,16)", "1", "1"], kernel = "route", params = ["hidden_states", "weight0", "workspace0", "workspace1", "T"]}
+// CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
+// CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
+// CHECK: memref.reinterpret_cast %[[W]] to offset: [0], sizes: [%[[T]], 2], strides: [2, 1] : memref<f32> to memref<?x2xf32>
+// CHECK: scf.forall (%{{.*}}) in (%[[GRID]])
+// CHECK-NOT: memref.copy
+// CHECK: linalg.copy
+// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route"}
+
+// CHECK-LABEL: func.func @moe_layer_0_dispatch(
+// CHECK-SAME: grid = ["1", "1", "1"], kernel = "dispatch", params = ["workspace1", "workspace2", "workspace3", "workspace4", "T"]
+
+// CHECK-LABEL: func.func @moe_layer_0_gate_up(
+// CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
+// CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "gate_up"
+
+// CHECK-LABEL: func.func @moe_layer_0_down(
+// CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "down"
+
+// The combine kernel adds the shared expert and writes the result type.
+// CHECK-LABEL: func.func @moe_layer_0_combine(
+// CHECK-SAME: grid = ["ceildiv(T,16)", "1", "1"], kernel = "combine", params = ["hidden_states", "weight3", "weight4", "workspace0", "workspace4", "workspace6", "output", "T"]
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+
+// CHECK-LABEL: func.func @moe_layer_0(
+// CHECK-SAME: moe.buffers = [{kind = "input", name = "hidden_states", shape = ["T", "64"], type = memref<?x64xbf16>}
+// CHECK-SAME: {kind = "workspace", name = "workspace2", shape = ["T*2"], type = memref<?xi32>}
+// CHECK-SAME: {kind = "output", name = "output", shape = ["T", "64"], type = memref<?x64xbf16>}]
+// CHECK-SAME: moe.launches = [@moe_layer_0_route, @moe_layer_0_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down, @moe_layer_0_combine]
+// CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>
+// CHECK: call @moe_layer_0_route({{.*}}, %[[N]])
+// CHECK: call @moe_layer_0_dispatch(
+// CHECK: call @moe_layer_0_gate_up(
+// CHECK: call @moe_layer_0_down(
+// CHECK: call @moe_layer_0_combine(
+// CHECK-NOT: scf.forall
+// CHECK: return
+
+// TILES: grid = ["ceildiv(T,8)", "1", "1"], kernel = "route"
+// TILES: grid = ["ceildiv(T*2,32)+8", "2", "1"], kernel = "gate_up"
+// TILES: grid = ["ceildiv(T*2,32)+8", "4", "1"], kernel = "down"
+// TILES: grid = ["ceildiv(T,4)", "1", "1"], kernel = "combine"
+
+module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}, moe.model = {name = "m", num_layers = 1 : i64, source = "qwen2_moe"}} {
+  func.func @moe_layer_0(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x96x64xbf16>, %d: tensor<8x64x48xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {
+    %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x96x64xbf16>, tensor<8x64x48xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
+    return %0 : tensor<?x64xbf16>
+  }
+}
