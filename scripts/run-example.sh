@@ -2,9 +2,11 @@
 # The main job on a bundled example: import a real model description
 # (Mixtral-8x7B's Hugging Face config.json), verify it, decompose each MoE
 # layer, lower it for the CPU down to the LLVM dialect, export it back to
-# moe-opt's own schema; then compile and run a reduced Mixtral layer (same
-# routing, smaller sizes) on the CPU and check it against the fp64
-# reference. Installs and builds first.
+# moe-opt's own schema; compile it to kernels (cubin and PTX for sm_80 and
+# sm_90, a host library, a C header, manifest.json); then compile and run a
+# reduced Mixtral layer (same routing, smaller sizes) on the CPU and check it
+# against the fp64 reference, both as moe-run compiles it and as emitted
+# kernels run by the moert runtime. Installs and builds first.
 #
 # Usage: scripts/run-example.sh [MODEL.json [REDUCED_MODEL.json]]
 set -euo pipefail
@@ -33,7 +35,17 @@ echo "== exported in moe-opt's schema ($out/$name.moe.json)"
 build/bin/moe-translate --export-moe-json "$out/$name.mlir" -o "$out/$name.moe.json"
 cat "$out/$name.moe.json"
 
+echo "== moe-translate --emit-kernels $out/$name.kernels"
+build/bin/moe-translate "$model" --emit-kernels "$out/$name.kernels"
+ls -l "$out/$name.kernels"
+
 echo "== $reduced: layer 0 compiled and run on the CPU, 16 tokens, checked"
 build/bin/moe-run "$reduced" --layer 0 --seed 1 --tokens 16 --check \
   --output "$out/$(basename "$reduced" .json).output.safetensors"
+
+kernels="$out/$(basename "$reduced" .json).kernels"
+echo "== $reduced: emitted kernels ($kernels) run by moert's CPU backend, checked"
+build/bin/moe-translate "$reduced" --emit-kernels "$kernels"
+build/bin/moe-run "$reduced" --layer 0 --seed 1 --tokens 16 --check \
+  --emitted "$kernels"
 echo "== ok"
