@@ -145,4 +145,28 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def MoeSelectTiles : Pass<"moe-select-tiles", "::mlir::ModuleOp"> {
+  let summary = "Choose the kernel form's tiles, warps and stages per layer (cost model, tuning file)";
+  let description = [{
+    For each decomposed layer (its `moe.combine`), writes a `moe.tiles`
+    dictionary that `moe-form-kernels` reads: `route_tokens`,
+    `expert_rows`, `gate_up_columns`, `down_columns`, `combine_tokens`, and
+    for the expert GEMM kernels `gate_up_warps`, `down_warps`,
+    `gate_up_stages`, `down_stages`. The values come from an analytical
+    model of the expert GEMMs on `target` at `tokens` tokens (the regime
+    the build is for: decode, 1-64, or prefill, hundreds to thousands; the
+    kernels work for any token count) described in docs/tile-selection.md.
+    An entry of `tuning-file` whose shape, target and token range match
+    overrides the model, key by key. A `moe.tiles` already present is kept.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"sm_90\"",
+           "GPU the tiles are chosen for (sm_80 or sm_90)">,
+    Option<"tokens", "tokens", "int64_t", "1",
+           "Token count the tiles are chosen for">,
+    Option<"tuningFile", "tuning-file", "std::string", "\"\"",
+           "JSON file of per-shape overrides (docs/tile-selection.md)">,
+  ];
+}
+
 #endif // MOE_PASSES_TD

@@ -266,7 +266,10 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
 
   OwningOpRef<ModuleOp> abi = module.clone();
   PassManager pm(module.getContext());
-  buildMoeKernelAbiPipeline(pm, options.tiles);
+  TileSelection selection{options.chips.empty() ? "sm_90"
+                                                 : options.chips.front(),
+                          options.tokens, options.tuningFile};
+  buildMoeKernelAbiPipeline(pm, options.tiles, &selection);
   if (failed(pm.run(*abi)))
     return failure();
 

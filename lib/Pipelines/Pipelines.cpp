@@ -43,8 +43,16 @@ void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
 }
 
 void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
-                                          ArrayRef<int64_t> tiles) {
+                                          ArrayRef<int64_t> tiles,
+                                          const TileSelection *selection) {
   buildMoePreparePipeline(pm);
+  if (selection && tiles.size() != 5) {
+    MoeSelectTilesOptions select;
+    select.target = selection->target;
+    select.tokens = selection->tokens;
+    select.tuningFile = selection->tuningFile;
+    pm.addPass(createMoeSelectTiles(select));
+  }
   MoeFormKernelsOptions options;
   if (tiles.size() == 5) {
     options.routeTokens = tiles[0];
@@ -127,7 +135,11 @@ void mlir::moe::registerMoePassesAndPipelines() {
       "the manifest's ABI (the form the host library and the GPU kernels "
       "are compiled from)",
       [](OpPassManager &pm, const MoeKernelPipelineOptions &options) {
-        buildMoeKernelAbiPipeline(pm, options.tiles);
+        TileSelection selection{options.selectFor, options.tokens,
+                                options.tuningFile};
+        buildMoeKernelAbiPipeline(
+            pm, options.tiles,
+            options.selectFor.empty() ? nullptr : &selection);
       });
   PassPipelineRegistration<MoeNVVMPipelineOptions>(
       "moe-kernels-to-nvvm",

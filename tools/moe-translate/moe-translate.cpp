@@ -65,6 +65,15 @@ int main(int argc, char **argv) {
                      "expert-rows, gate-up-columns, down-columns, "
                      "combine-tokens)"),
       llvm::cl::cat(emitCategory));
+  llvm::cl::opt<int64_t> tokensHint(
+      "tokens", llvm::cl::init(1),
+      llvm::cl::desc("Token count moe-select-tiles chooses the tiles for "
+                     "(without --kernel-tiles)"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<std::string> tuningFile(
+      "tuning-file", llvm::cl::value_desc("FILE.json"),
+      llvm::cl::desc("moe-select-tiles overrides per shape"),
+      llvm::cl::cat(emitCategory));
   llvm::cl::opt<int64_t> maxTokens(
       "max-tokens", llvm::cl::init(65536),
       llvm::cl::desc("The manifest's max_tokens"), llvm::cl::cat(emitCategory));
@@ -84,6 +93,10 @@ int main(int argc, char **argv) {
        llvm::any_of(tiles, [](int64_t t) { return t < 1 || t > 4096; }))) {
     llvm::errs() << "moe-translate: --kernel-tiles takes five sizes in "
                     "[1, 4096]\n";
+    return 1;
+  }
+  if (tokensHint < 1) {
+    llvm::errs() << "moe-translate: --tokens must be positive\n";
     return 1;
   }
 
@@ -119,6 +132,8 @@ int main(int argc, char **argv) {
     options.hostLibrary = !noHostLibrary;
     options.tiles.assign(tiles.begin(), tiles.end());
     options.maxTokens = maxTokens;
+    options.tokens = tokensHint;
+    options.tuningFile = tuningFile;
     options.cudaPath = cudaPath;
     return failed(moe::emitKernels(*module, *model, emitDir, options)) ? 1 : 0;
   }

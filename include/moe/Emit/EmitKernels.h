@@ -22,8 +22,12 @@ namespace mlir::moe {
 struct EmitKernelsOptions {
   /// NVVM chips to build cubin and PTX for; none: no GPU code.
   std::vector<std::string> chips = {"sm_80", "sm_90"};
-  /// moe-form-kernels tile sizes (five, or none for the pass's defaults).
+  /// moe-form-kernels tile sizes (five), or none: moe-select-tiles chooses
+  /// them for the first chip (sm_90 without chips) at `tokens` tokens, with
+  /// `tuningFile` if not empty.
   std::vector<int64_t> tiles;
+  int64_t tokens = 1;
+  std::string tuningFile;
   /// The manifest's max_tokens.
   int64_t maxTokens = 65536;
   /// Build the host library (needs a C compiler driver to link it).

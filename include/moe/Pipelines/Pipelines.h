@@ -6,6 +6,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+#include <string>
+
 namespace mlir::moe {
 
 /// moe-prepare: decompose composite moe.layer ops, canonicalize, CSE.
@@ -20,14 +22,33 @@ struct MoeKernelPipelineOptions
       llvm::cl::desc("moe-form-kernels tile sizes: route-tokens, expert-rows, "
                      "gate-up-columns, down-columns, combine-tokens (all "
                      "five; default: the pass's)")};
+  Option<std::string> selectFor{
+      *this, "select-tiles-for",
+      llvm::cl::desc("Choose the tiles with moe-select-tiles for this chip "
+                     "(sm_80, sm_90) unless `tiles` is given")};
+  Option<int64_t> tokens{
+      *this, "tokens", llvm::cl::init(1),
+      llvm::cl::desc("moe-select-tiles: the token count to choose for")};
+  Option<std::string> tuningFile{
+      *this, "tuning-file",
+      llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
 };
 
-/// moe-kernel-abi: moe-prepare, moe-form-kernels, convert-moe-to-linalg,
+/// How moe-select-tiles chooses tiles when none are given.
+struct TileSelection {
+  std::string target = "sm_90";
+  int64_t tokens = 1;
+  std::string tuningFile;
+};
+
+/// moe-kernel-abi: moe-prepare, moe-select-tiles (with `selection`, unless
+/// `tiles` gives all five sizes), moe-form-kernels, convert-moe-to-linalg,
 /// One-Shot Bufferize, buffer deallocation and moe-outline-kernels: the
 /// kernel functions with the manifest's ABI, from which the host library
 /// and the GPU kernels are both compiled.
 void buildMoeKernelAbiPipeline(OpPassManager &pm,
-                               llvm::ArrayRef<int64_t> tiles = {});
+                               llvm::ArrayRef<int64_t> tiles = {},
+                               const TileSelection *selection = nullptr);
 
 /// Options of moe-to-llvm-cpu.
 struct MoeCpuPipelineOptions

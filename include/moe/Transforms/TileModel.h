@@ -1,0 +1,65 @@
+//===- TileModel.h - the cost model of moe-select-tiles ---------*- C++ -*-===//
+//
+// Picks the kernel form's tile sizes, warps and pipeline stages for one MoE
+// layer shape, an expected token count and a GPU target, from an analytical
+// model of the expert GEMM kernels (docs/tile-selection.md). Plain C++.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_TRANSFORMS_TILEMODEL_H
+#define MOE_TRANSFORMS_TILEMODEL_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mlir::moe {
+
+/// What the model needs to know of a layer.
+struct LayerShape {
+  int64_t hidden = 0;       // H
+  int64_t experts = 0;      // E
+  int64_t topK = 0;         // K
+  int64_t intermediate = 0; // I of one routed expert
+  int64_t weightBytes = 2;  // bytes per weight element
+};
+
+/// A GPU as the model sees it (dense bf16 tensor-core peak, HBM bandwidth,
+/// shared memory a block may use, the pipeline depth worth having).
+struct GpuTarget {
+  llvm::StringRef chip;
+  int64_t multiprocessors;
+  int64_t sharedMemoryPerBlock;
+  double bytesPerSecond;
+  double flopsPerSecond;
+  int64_t maxStages;
+};
+
+/// sm_80 (A100 SXM) and sm_90 (H100 SXM); none for other chips.
+std::optional<GpuTarget> lookupGpuTarget(llvm::StringRef chip);
+
+/// The choice, by the keys of the `moe.tiles` dictionary.
+struct TileChoice {
+  int64_t routeTokens = 16, expertRows = 16, gateUpColumns = 64,
+          downColumns = 64, combineTokens = 16;
+  int64_t gateUpWarps = 4, downWarps = 4, gateUpStages = 3, downStages = 3;
+  /// The model's estimate of the two expert GEMM kernels, in microseconds.
+  double estimatedMicroseconds = 0;
+
+  /// (key, value) pairs in a fixed order: the `moe.tiles` entries.
+  std::vector<std::pair<std::string, int64_t>> entries() const;
+  /// Sets the entry named `key`; false for an unknown key.
+  bool set(llvm::StringRef key, int64_t value);
+};
+
+/// The model's choice for `shape` at `tokens` tokens on `target`.
+TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,
+                       int64_t tokens);
+
+} // namespace mlir::moe
+
+#endif // MOE_TRANSFORMS_TILEMODEL_H

@@ -1,0 +1,210 @@
+//===- SelectTiles.cpp - the moe-select-tiles pass ------------------------===//
+//
+// Writes `moe.tiles` on each decomposed layer's moe.combine: the cost
+// model's choice (TileModel), overridden by a matching entry of a JSON
+// tuning file. See Passes.td and docs/tile-selection.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoeOps.h"
+#include "moe/Import/JsonDocument.h"
+#include "moe/Transforms/Passes.h"
+#include "moe/Transforms/TileModel.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <limits>
+#include <map>
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOESELECTTILES
+#include "dialect/Moe/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// One tuning-file entry: the shape keys it names must match (absent keys
+/// match anything), then its tiles replace the model's, key by key.
+struct TuningEntry {
+  std::map<std::string, int64_t> shape;
+  std::string target; // empty: any
+  int64_t minTokens = 1, maxTokens = std::numeric_limits<int64_t>::max();
+  std::vector<std::pair<std::string, int64_t>> tiles;
+};
+
+const char *const kShapeKeys[] = {"hidden", "experts", "top_k",
+                                  "intermediate"};
+
+/// Reads the tuning file; every problem is reported at its JSON path.
+FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
+                                                   MLIRContext *ctx) {
+  std::string error;
+  auto file = openInputFile(path, &error);
+  if (!file) {
+    emitError(UnknownLoc::get(ctx)) << "tuning file: " << error;
+    return failure();
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, ctx);
+  std::unique_ptr<JsonDocument> doc = JsonDocument::parse(sourceMgr, ctx);
+  if (!doc)
+    return failure();
+  const Json &root = doc->root();
+  if (!root.is_object() || !root.contains("entries") ||
+      !root["entries"].is_array() || root.size() != 1) {
+    doc->emitError("") << "a tuning file is {\"entries\": [...]}";
+    return failure();
+  }
+  TileChoice known; // for the valid tile keys
+  std::vector<TuningEntry> entries;
+  bool ok = true;
+  for (size_t i = 0; i < root["entries"].size(); ++i) {
+    std::string at = "entries[" + std::to_string(i) + "]";
+    const Json &e = root["entries"][i];
+    if (!e.is_object()) {
+      doc->emitError(at) << "an entry is an object";
+      ok = false;
+      continue;
+    }
+    TuningEntry entry;
+    auto positive = [&](const Json &v, const std::string &where,
+                        int64_t &out) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1) {
+        doc->emitError(where) << "must be a positive integer";
+        ok = false;
+        return false;
+      }
+      out = v.get<int64_t>();
+      return true;
+    };
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      std::string key = it.key(), where = at + "." + key;
+      if (llvm::is_contained(kShapeKeys, key)) {
+        int64_t v;
+        if (positive(*it, where, v))
+          entry.shape[key] = v;
+      } else if (key == "target") {
+        if (!it->is_string() || !lookupGpuTarget(it->get<std::string>())) {
+          doc->emitError(where) << "must be \"sm_80\" or \"sm_90\"";
+          ok = false;
+        } else {
+          entry.target = it->get<std::string>();
+        }
+      } else if (key == "min_tokens") {
+        positive(*it, where, entry.minTokens);
+      } else if (key == "max_tokens") {
+        positive(*it, where, entry.maxTokens);
+      } else if (key == "tiles") {
+        if (!it->is_object() || it->empty()) {
+          doc->emitError(where) << "must be a non-empty object";
+          ok = false;
+          continue;
+        }
+        for (auto t = it->begin(); t != it->end(); ++t) {
+          int64_t v;
+          if (!known.set(t.key(), 1)) {
+            doc->emitError(where + "." + t.key()) << "unknown tile key";
+            ok = false;
+          } else if (positive(*t, where + "." + t.key(), v)) {
+            entry.tiles.emplace_back(t.key(), v);
+          }
+        }
+      } else {
+        doc->emitError(where)
+            << "unknown key (expected hidden, experts, top_k, intermediate, "
+               "target, min_tokens, max_tokens, tiles)";
+        ok = false;
+      }
+    }
+    if (!e.contains("tiles")) {
+      doc->emitError(at) << "an entry needs \"tiles\"";
+      ok = false;
+    }
+    if (entry.minTokens > entry.maxTokens) {
+      doc->emitError(at) << "min_tokens is above max_tokens";
+      ok = false;
+    }
+    entries.push_back(std::move(entry));
+  }
+  if (!ok)
+    return failure();
+  return entries;
+}
+
+struct MoeSelectTilesPass
+    : public moe::impl::MoeSelectTilesBase<MoeSelectTilesPass> {
+  using Base::Base;
+
+  LogicalResult initialize(MLIRContext *ctx) override {
+    if (!lookupGpuTarget(target))
+      return emitError(UnknownLoc::get(ctx))
+             << "moe-select-tiles: unknown target '" << target
+             << "' (sm_80 or sm_90)";
+    if (tokens < 1)
+      return emitError(UnknownLoc::get(ctx))
+             << "moe-select-tiles: tokens must be positive";
+    if (tuningFile.empty())
+      return success();
+    FailureOr<std::vector<TuningEntry>> read =
+        readTuningFile(tuningFile, ctx);
+    if (failed(read))
+      return failure();
+    entries = std::move(*read);
+    return success();
+  }
+
+  void runOnOperation() override {
+    GpuTarget gpu = *lookupGpuTarget(target);
+    getOperation().walk([&](CombineOp combine) {
+      auto experts = combine.getRows().getDefiningOp<ExpertsOp>();
+      if (!experts || combine->hasAttr(MoeDialect::kTilesAttrName))
+        return;
+      auto down = cast<RankedTensorType>(experts.getDown().getType());
+      LayerShape shape;
+      shape.experts = down.getDimSize(0);
+      shape.hidden = down.getDimSize(1);
+      shape.intermediate = down.getDimSize(2);
+      shape.topK = combine.getTopK();
+      shape.weightBytes =
+          std::max<int64_t>(down.getElementTypeBitWidth() / 8, 1);
+      TileChoice choice = selectTiles(shape, gpu, tokens);
+      if (const TuningEntry *entry = match(shape))
+        for (auto &[key, value] : entry->tiles)
+          choice.set(key, value);
+      Builder b(combine.getContext());
+      SmallVector<NamedAttribute> attrs;
+      for (auto &[key, value] : choice.entries())
+        attrs.push_back(b.getNamedAttr(key, b.getI64IntegerAttr(value)));
+      combine->setAttr(MoeDialect::kTilesAttrName,
+                       b.getDictionaryAttr(attrs));
+    });
+  }
+
+  /// The first entry that matches, or null.
+  const TuningEntry *match(const LayerShape &shape) const {
+    std::map<std::string, int64_t> actual = {
+        {"hidden", shape.hidden},
+        {"experts", shape.experts},
+        {"top_k", shape.topK},
+        {"intermediate", shape.intermediate}};
+    for (const TuningEntry &entry : entries) {
+      bool fits = (entry.target.empty() || entry.target == target) &&
+                  entry.minTokens <= tokens && tokens <= entry.maxTokens;
+      for (auto &[key, value] : entry.shape)
+        fits &= actual[key] == value;
+      if (fits)
+        return &entry;
+    }
+    return nullptr;
+  }
+
+  std::vector<TuningEntry> entries;
+};
+
+} // namespace

@@ -1,0 +1,173 @@
+//===- TileModel.cpp - the cost model of moe-select-tiles -----------------===//
+//
+// See docs/tile-selection.md for the model and its assumptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Transforms/TileModel.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+using namespace mlir::moe;
+
+namespace {
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t nextPowerOfTwo(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p *= 2;
+  return p;
+}
+
+/// The depth of the K loop of a block (elements of the reduction per stage).
+constexpr int64_t kTile = 64;
+
+/// One expert GEMM kernel: `rows` routed rows in all, over `experts` active
+/// experts, times [reduction x columns] weights per expert.
+struct GemmProblem {
+  int64_t activeExperts, rowsPerExpert, columns, reduction, weightBytes;
+  /// Bytes of the weights each active expert reads (gate_up reads two
+  /// matrices per column tile).
+  int64_t weightMatrices;
+};
+
+struct GemmChoice {
+  int64_t columns = 0, warps = 0, stages = 0;
+  double seconds = std::numeric_limits<double>::infinity();
+};
+
+/// The best column tile for `rows` rows per block: the estimated time is
+/// the larger of the memory time (weights once, activation rows once per
+/// column tile) and the tensor-core time (padded rows), each slowed by how
+/// little of the machine the grid fills (occupancy) and by the last wave's
+/// idle multiprocessors (wave quantization).
+GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
+                         const GpuTarget &t) {
+  GemmChoice best;
+  int64_t rowBlocks = p.activeExperts * ceilDiv(p.rowsPerExpert, rows);
+  for (int64_t columns : {32, 64, 128, 256}) {
+    if (columns > 2 * nextPowerOfTwo(p.columns) && columns > 32)
+      break;
+    // Deepest pipeline whose staging buffers fit.
+    int64_t stages = t.maxStages;
+    auto smem = [&](int64_t s) {
+      return s * (rows + p.weightMatrices * columns) * kTile * p.weightBytes;
+    };
+    while (stages > 2 && smem(stages) > t.sharedMemoryPerBlock)
+      --stages;
+    if (smem(stages) > t.sharedMemoryPerBlock)
+      continue;
+    int64_t perSm = std::clamp<int64_t>(t.sharedMemoryPerBlock / smem(stages),
+                                        1, 4);
+    int64_t columnTiles = ceilDiv(p.columns, columns);
+    int64_t blocks = rowBlocks * columnTiles;
+    // Multiprocessors with work: a grid smaller than the machine leaves
+    // bandwidth and tensor cores idle. Past one wave, the last wave's empty
+    // slots idle the tensor cores (tail effect).
+    int64_t slots = t.multiprocessors * perSm;
+    int64_t waves = ceilDiv(blocks, slots);
+    double occupancy =
+        std::min(1.0, double(blocks) / double(t.multiprocessors));
+    double waveUse = waves == 1 ? occupancy
+                                : double(blocks) / double(waves * slots);
+    double bytes = double(p.activeExperts) * p.weightMatrices * p.columns *
+                       p.reduction * p.weightBytes +
+                   double(rowBlocks) * rows * p.reduction * p.weightBytes *
+                       columnTiles;
+    double flops = 2.0 * rowBlocks * rows * p.weightMatrices * p.columns *
+                   p.reduction;
+    double seconds =
+        std::max(bytes / (t.bytesPerSecond * occupancy),
+                 flops / (t.flopsPerSecond * waveUse));
+    // Ties (within 1%) go to the wider tile: fewer blocks re-read the rows.
+    if (seconds < best.seconds * 0.99 ||
+        (seconds <= best.seconds * 1.01 && columns > best.columns)) {
+      best.columns = columns;
+      best.stages = stages;
+      // One warp per 16 x 32 mma tile, 4 to 8 warps: below 4 the warps
+      // split the K loop (too few loads in flight otherwise).
+      best.warps = std::clamp<int64_t>((rows / 16) * (columns / 32), 4, 8);
+      best.seconds = seconds;
+    }
+  }
+  if (best.columns == 0) // nothing fit: the smallest tile, two stages
+    best = {32, 4, 2, best.seconds};
+  return best;
+}
+
+/// Tokens per block of a token-parallel kernel: enough blocks for every
+/// multiprocessor, at most 64 tokens.
+int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t) {
+  return std::clamp<int64_t>(
+      nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)), 1, 64);
+}
+
+} // namespace
+
+std::optional<GpuTarget> mlir::moe::lookupGpuTarget(llvm::StringRef chip) {
+  // Dense bf16 tensor-core peaks and HBM bandwidths of the SXM parts.
+  if (chip == "sm_80")
+    return GpuTarget{"sm_80", 108, 163 * 1024, 2.039e12, 312e12, 3};
+  if (chip == "sm_90")
+    return GpuTarget{"sm_90", 132, 227 * 1024, 3.35e12, 989e12, 4};
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, int64_t>> TileChoice::entries() const {
+  return {{"route_tokens", routeTokens},   {"expert_rows", expertRows},
+          {"gate_up_columns", gateUpColumns}, {"down_columns", downColumns},
+          {"combine_tokens", combineTokens}, {"gate_up_warps", gateUpWarps},
+          {"down_warps", downWarps},       {"gate_up_stages", gateUpStages},
+          {"down_stages", downStages}};
+}
+
+bool TileChoice::set(llvm::StringRef key, int64_t value) {
+  int64_t *fields[] = {&routeTokens,   &expertRows,   &gateUpColumns,
+                       &downColumns,   &combineTokens, &gateUpWarps,
+                       &downWarps,     &gateUpStages, &downStages};
+  auto names = entries();
+  for (auto [i, entry] : llvm::enumerate(names))
+    if (entry.first == key) {
+      *fields[i] = value;
+      return true;
+    }
+  return false;
+}
+
+TileChoice mlir::moe::selectTiles(const LayerShape &shape,
+                                  const GpuTarget &target, int64_t tokens) {
+  TileChoice choice;
+  tokens = std::max<int64_t>(tokens, 1);
+  int64_t routed = tokens * shape.topK;
+  // Routing spread evenly: the most experts that can have rows, and their
+  // rows each.
+  int64_t active = std::min(shape.experts, routed);
+  int64_t rowsPerExpert = ceilDiv(routed, active);
+  // Rows per block: the smallest mma-friendly tile that holds an expert's
+  // rows (16 is the mma M), at most 128.
+  choice.expertRows = std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16,
+                                          128);
+
+  GemmProblem gateUp{active,         rowsPerExpert,      shape.intermediate,
+                     shape.hidden,   shape.weightBytes, 2};
+  GemmProblem down{active,        rowsPerExpert,      shape.hidden,
+                   shape.intermediate, shape.weightBytes, 1};
+  GemmChoice g = chooseColumns(gateUp, choice.expertRows, target);
+  GemmChoice d = chooseColumns(down, choice.expertRows, target);
+  choice.gateUpColumns = g.columns;
+  choice.gateUpWarps = g.warps;
+  choice.gateUpStages = g.stages;
+  choice.downColumns = d.columns;
+  choice.downWarps = d.warps;
+  choice.downStages = d.stages;
+  choice.estimatedMicroseconds = (g.seconds + d.seconds) * 1e6;
+  choice.routeTokens = tokensPerBlock(tokens, target);
+  choice.combineTokens = tokensPerBlock(tokens, target);
+  return choice;
+}

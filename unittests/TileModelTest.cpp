@@ -1,0 +1,89 @@
+//===- TileModelTest.cpp - moe-select-tiles' cost model -------------------===//
+
+#include "moe/Transforms/TileModel.h"
+
+#include <gtest/gtest.h>
+
+using namespace mlir::moe;
+
+namespace {
+
+// Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V3 (routed experts), bf16.
+const LayerShape kShapes[] = {{4096, 8, 2, 14336, 2},
+                              {2048, 128, 8, 768, 2},
+                              {7168, 256, 8, 2048, 2}};
+const int64_t kTokens[] = {1, 8, 64, 512, 4096, 65536};
+
+TEST(TileModelTest, KnowsAmpereAndHopper) {
+  ASSERT_TRUE(lookupGpuTarget("sm_80"));
+  ASSERT_TRUE(lookupGpuTarget("sm_90"));
+  EXPECT_GT(lookupGpuTarget("sm_90")->multiprocessors,
+            lookupGpuTarget("sm_80")->multiprocessors);
+  EXPECT_FALSE(lookupGpuTarget("sm_70"));
+  EXPECT_FALSE(lookupGpuTarget(""));
+}
+
+TEST(TileModelTest, ChoicesFitTheTarget) {
+  for (llvm::StringRef chip : {"sm_80", "sm_90"}) {
+    GpuTarget target = *lookupGpuTarget(chip);
+    for (const LayerShape &shape : kShapes)
+      for (int64_t tokens : kTokens) {
+        TileChoice c = selectTiles(shape, target, tokens);
+        SCOPED_TRACE(chip.str() + " H=" + std::to_string(shape.hidden) +
+                     " T=" + std::to_string(tokens));
+        for (auto &[key, value] : c.entries())
+          EXPECT_GT(value, 0) << key;
+        // Staging buffers of the deepest pipeline fit in shared memory.
+        EXPECT_LE(c.gateUpStages * (c.expertRows + 2 * c.gateUpColumns) *
+                      64 * shape.weightBytes,
+                  target.sharedMemoryPerBlock);
+        EXPECT_LE(c.downStages * (c.expertRows + c.downColumns) * 64 *
+                      shape.weightBytes,
+                  target.sharedMemoryPerBlock);
+        EXPECT_GE(c.gateUpStages, 2);
+        EXPECT_LE(c.gateUpStages, target.maxStages);
+        EXPECT_GE(c.gateUpWarps, 4);
+        EXPECT_LE(c.gateUpWarps, 8);
+        EXPECT_LE(c.routeTokens, 64);
+        // Never faster than reading the active experts' weights once.
+        int64_t active = std::min(shape.experts, tokens * shape.topK);
+        double floor = double(active) * 3 * shape.intermediate *
+                       shape.hidden * shape.weightBytes /
+                       target.bytesPerSecond * 1e6;
+        EXPECT_GE(c.estimatedMicroseconds, floor * 0.999);
+      }
+  }
+}
+
+TEST(TileModelTest, RowTilesGrowWithTokens) {
+  GpuTarget target = *lookupGpuTarget("sm_90");
+  for (const LayerShape &shape : kShapes) {
+    int64_t previous = 0;
+    for (int64_t tokens : kTokens) {
+      int64_t rows = selectTiles(shape, target, tokens).expertRows;
+      EXPECT_GE(rows, previous) << "T=" << tokens;
+      EXPECT_TRUE(rows == 16 || rows == 32 || rows == 64 || rows == 128);
+      previous = rows;
+    }
+    // Decode: at most a few rows per expert, the smallest mma tile.
+    EXPECT_EQ(selectTiles(shape, target, 1).expertRows, 16);
+  }
+  // Mixtral prefill: 1024 rows per expert.
+  EXPECT_EQ(selectTiles(kShapes[0], target, 4096).expertRows, 128);
+}
+
+TEST(TileModelTest, EntriesRoundTrip) {
+  TileChoice c;
+  auto defaults = c.entries();
+  for (auto &[key, value] : defaults)
+    EXPECT_TRUE(c.set(key, value + 1)) << key;
+  auto changed = c.entries();
+  ASSERT_EQ(changed.size(), 9u);
+  for (size_t i = 0; i < changed.size(); ++i) {
+    EXPECT_EQ(changed[i].first, defaults[i].first);
+    EXPECT_EQ(changed[i].second, defaults[i].second + 1) << changed[i].first;
+  }
+  EXPECT_FALSE(c.set("expert_row", 8));
+}
+
+} // namespace
