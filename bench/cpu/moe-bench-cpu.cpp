@@ -3,7 +3,8 @@
 // moe-bench-cpu MODEL.json... [--tokens 1,16,128] [--min-time 0.5]
 //
 // For each model's first MoE layer, on seeded random weights: the layer
-// compiled by moe-to-llvm-cpu (what moe-run runs), the fp64 reference and
+// compiled by moe-to-llvm-cpu (what moe-run runs: the fused and tiled
+// kernel form), the same layer's unfused lowering, the fp64 reference and
 // the straightforward per-expert loop, each timed in the same process, and
 // the ratios between them. Speed is reported, never asserted.
 //
@@ -73,10 +74,11 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  llvm::outs() << "| model | dtype | tokens | compiled tok/s | per-expert loop "
-                  "tok/s | fp64 reference tok/s | compiled / loop | compiled "
-                  "/ reference | max |compiled - loop| / max|loop| |\n";
-  llvm::outs() << "|---|---|---|---|---|---|---|---|---|\n";
+  llvm::outs() << "| model | dtype | tokens | compiled tok/s | unfused tok/s "
+                  "| per-expert loop tok/s | fp64 reference tok/s | compiled "
+                  "/ unfused | compiled / loop | compiled / reference | max "
+                  "|compiled - loop| / max|loop| |\n";
+  llvm::outs() << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string &path : models) {
     std::string error;
     auto file = openInputFile(path, &error);
@@ -105,13 +107,17 @@ int main(int argc, char **argv) {
       return 1;
     }
     auto layer = CompiledLayer::compile(&context, *model, group);
-    if (!layer) {
-      llvm::errs() << llvm::toString(layer.takeError()) << "\n";
-      return 1;
-    }
-    if (llvm::Error e = (*layer)->setWeights(*packed)) {
-      llvm::errs() << llvm::toString(std::move(e)) << "\n";
-      return 1;
+    auto unfused = CompiledLayer::compile(&context, *model, group, 3,
+                                          /*kernelForm=*/false);
+    for (auto *l : {&layer, &unfused}) {
+      if (!*l) {
+        llvm::errs() << llvm::toString(l->takeError()) << "\n";
+        return 1;
+      }
+      if (llvm::Error e = (**l)->setWeights(*packed)) {
+        llvm::errs() << llvm::toString(std::move(e)) << "\n";
+        return 1;
+      }
     }
     bool loopSupported = ::moe::bench::perExpertLoopSupports(cfg);
 
@@ -125,6 +131,11 @@ int main(int argc, char **argv) {
         if (!out)
           llvm::report_fatal_error(out.takeError());
         compiledOut = std::move(*out);
+      });
+      double unfusedTime = timeIt([&] {
+        auto out = (*unfused)->run(x);
+        if (!out)
+          llvm::report_fatal_error(out.takeError());
       });
       double reference = timeIt([&] {
         auto out = ::moe::ref::forward(cfg, hf, x);
@@ -147,12 +158,14 @@ int main(int argc, char **argv) {
       auto rate = [&](double seconds) { return tokens / seconds; };
       llvm::outs() << "| " << model->name << " | "
                    << stringifyDType(model->dtype) << " | " << tokens << " | "
-                   << llvm::format("%.0f", rate(compiled)) << " | ";
+                   << llvm::format("%.0f", rate(compiled)) << " | "
+                   << llvm::format("%.0f", rate(unfusedTime)) << " | ";
       if (loopSupported)
         llvm::outs() << llvm::format("%.0f", rate(loop)) << " | ";
       else
         llvm::outs() << "n/a | ";
-      llvm::outs() << llvm::format("%.0f", rate(reference)) << " | ";
+      llvm::outs() << llvm::format("%.0f", rate(reference)) << " | "
+                   << llvm::format("%.2fx", unfusedTime / compiled) << " | ";
       if (loopSupported)
         llvm::outs() << llvm::format("%.2fx", loop / compiled) << " | ";
       else
