@@ -9,9 +9,8 @@ using namespace mlir::moe;
 namespace {
 
 // Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V3 (routed experts), bf16.
-const LayerShape kShapes[] = {{4096, 8, 2, 14336, 2},
-                              {2048, 128, 8, 768, 2},
-                              {7168, 256, 8, 2048, 2}};
+const LayerShape kShapes[] = {
+    {4096, 8, 2, 14336, 2}, {2048, 128, 8, 768, 2}, {7168, 256, 8, 2048, 2}};
 const int64_t kTokens[] = {1, 8, 64, 512, 4096, 65536};
 
 TEST(TileModelTest, KnowsAmpereAndHopper) {
@@ -34,8 +33,8 @@ TEST(TileModelTest, ChoicesFitTheTarget) {
         for (auto &[key, value] : c.entries())
           EXPECT_GT(value, 0) << key;
         // Staging buffers of the deepest pipeline fit in shared memory.
-        EXPECT_LE(c.gateUpStages * (c.expertRows + 2 * c.gateUpColumns) *
-                      64 * shape.weightBytes,
+        EXPECT_LE(c.gateUpStages * (c.expertRows + 2 * c.gateUpColumns) * 64 *
+                      shape.weightBytes,
                   target.sharedMemoryPerBlock);
         EXPECT_LE(c.downStages * (c.expertRows + c.downColumns) * 64 *
                       shape.weightBytes,
@@ -47,9 +46,8 @@ TEST(TileModelTest, ChoicesFitTheTarget) {
         EXPECT_LE(c.routeTokens, 64);
         // Never faster than reading the active experts' weights once.
         int64_t active = std::min(shape.experts, tokens * shape.topK);
-        double floor = double(active) * 3 * shape.intermediate *
-                       shape.hidden * shape.weightBytes /
-                       target.bytesPerSecond * 1e6;
+        double floor = double(active) * 3 * shape.intermediate * shape.hidden *
+                       shape.weightBytes / target.bytesPerSecond * 1e6;
         EXPECT_GE(c.estimatedMicroseconds, floor * 0.999);
       }
   }

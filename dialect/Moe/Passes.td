@@ -129,8 +129,11 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     becomes the kernel body, the iteration indices the block ids it maps
     to. A block runs its body on one thread (`known_block_size` [1, 1, 1]):
     mapping a block's work to threads, warps and tensor cores is not done
-    yet. Functions that are not kernels are erased, so the module is the
-    device code only.
+    yet. Per-block temporaries at the top of a kernel whose sizes have a
+    constant bound of at most 32 KiB become `memref.alloca` of the bound
+    (thread-local memory); the others stay `memref.alloc`, which NVVM turns
+    into device malloc. Functions that are not kernels are erased, so the
+    module is the device code only.
   }];
   let options = [
     ListOption<"chips", "chips", "std::string",

@@ -180,8 +180,7 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     return fail("an array of buffer dictionaries");
   for (Attribute entry : array) {
     auto dict = dyn_cast<DictionaryAttr>(entry);
-    auto type =
-        dict ? dyn_cast_or_null<TypeAttr>(dict.get("type")) : nullptr;
+    auto type = dict ? dyn_cast_or_null<TypeAttr>(dict.get("type")) : nullptr;
     if (!dict || !dict.getAs<StringAttr>("name") ||
         !dict.getAs<StringAttr>("kind") || !type ||
         !isa<MemRefType>(type.getValue()) || !strings(dict.get("shape")))

@@ -36,8 +36,7 @@ namespace {
 void addPackedWrappers(ModuleOp module) {
   MLIRContext *ctx = module.getContext();
   auto ptr = LLVM::LLVMPointerType::get(ctx);
-  auto type =
-      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr});
+  auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr});
   SmallVector<LLVM::LLVMFuncOp> kernels;
   for (auto func : module.getOps<LLVM::LLVMFuncOp>())
     if (func->hasAttr(MoeDialect::kKernelAbiAttrName))
@@ -53,9 +52,9 @@ void addPackedWrappers(ModuleOp module) {
     SmallVector<Value> args;
     for (auto [i, argType] :
          llvm::enumerate(kernel.getFunctionType().getParams())) {
-      Value slot = LLVM::GEPOp::create(
-          b, loc, ptr, ptr, entry->getArgument(0),
-          ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+      Value slot =
+          LLVM::GEPOp::create(b, loc, ptr, ptr, entry->getArgument(0),
+                              ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
       Value arg = LLVM::LoadOp::create(b, loc, ptr, slot);
       args.push_back(LLVM::LoadOp::create(b, loc, argType, arg));
     }
@@ -134,17 +133,17 @@ LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
     return fail(kernels, "no C compiler driver to link the host library "
                          "(set CC): " +
                              program.getError().message());
-  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o",
-                                             soPath, objectPath, "-lm"};
+  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared",  "-o",
+                                             soPath,   objectPath, "-lm"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                      &message);
   llvm::sys::fs::remove(objectPath);
   if (rc != 0)
-    return fail(kernels, "linking the host library failed (" + *program +
-                             "): " + (message.empty() ? "exit status " +
-                                                            std::to_string(rc)
-                                                      : message));
+    return fail(
+        kernels,
+        "linking the host library failed (" + *program + "): " +
+            (message.empty() ? "exit status " + std::to_string(rc) : message));
   return success();
 }
 

@@ -219,8 +219,8 @@ std::string LayerWriter::header() const {
      << "_NUM_KERNELS] = {\n";
   for (const json &l : entry["launches"])
     os << "    \"" << l.get<std::string>() << "\",\n";
-  os << "};\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* MOE_KERNELS_"
-     << upper << "_H */\n";
+  os << "};\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* MOE_KERNELS_" << upper
+     << "_H */\n";
   return text;
 }
 
@@ -262,12 +262,13 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
   auto layerMap =
       module->getAttrOfType<DictionaryAttr>(MoeDialect::kLayerMapAttrName);
   if (!layerMap)
-    return emitError(loc) << "the module has no " << MoeDialect::kLayerMapAttrName;
+    return emitError(loc) << "the module has no "
+                          << MoeDialect::kLayerMapAttrName;
 
   OwningOpRef<ModuleOp> abi = module.clone();
   PassManager pm(module.getContext());
   TileSelection selection{options.chips.empty() ? "sm_90"
-                                                 : options.chips.front(),
+                                                : options.chips.front(),
                           options.tokens, options.tuningFile};
   buildMoeKernelAbiPipeline(pm, options.tiles, &selection);
   if (failed(pm.run(*abi)))
@@ -276,12 +277,13 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
   // Everything goes to a scratch folder beside OUT_DIR first.
   llvm::SmallString<256> scratch(outDir);
   llvm::sys::path::remove_dots(scratch, true);
+  while (scratch.size() > 1 && llvm::sys::path::is_separator(scratch.back()))
+    scratch.pop_back(); // "out/" -> "out.partial-N", not "out/.partial-N"
   scratch += ".partial-" + std::to_string(llvm::sys::Process::getProcessId());
   if (std::error_code ec = llvm::sys::fs::create_directories(scratch))
     return emitError(loc) << "cannot create " << scratch << ": "
                           << ec.message();
-  llvm::scope_exit cleanup(
-      [&] { llvm::sys::fs::remove_directories(scratch); });
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
   auto in = [&](llvm::StringRef name) {
     llvm::SmallString<256> path(scratch);
     llvm::sys::path::append(path, name);
@@ -310,9 +312,9 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
       if (failed(code))
         return failure();
       for (auto &[chip, c] : *code) {
-        for (auto [ext, bytes] : {std::pair<std::string, std::string *>{
-                                      ".ptx", &c.ptx},
-                                  {".cubin", &c.cubin}}) {
+        for (auto [ext, bytes] :
+             {std::pair<std::string, std::string *>{".ptx", &c.ptx},
+              {".cubin", &c.cubin}}) {
           std::string name = (fn + "." + chip + ext).str();
           if (failed(writeFile(loc, in(name), *bytes)))
             return failure();
@@ -343,8 +345,7 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
   // Move the set in, the manifest last: a reader never sees a manifest
   // naming files of another run.
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
-    return emitError(loc) << "cannot create " << outDir << ": "
-                          << ec.message();
+    return emitError(loc) << "cannot create " << outDir << ": " << ec.message();
   for (const std::string &name : files) {
     llvm::SmallString<256> target(outDir);
     llvm::sys::path::append(target, name);

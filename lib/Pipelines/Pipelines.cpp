@@ -71,23 +71,22 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
 
 void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
                                             bool barePointers) {
-  addUpstream(pm,
-              "func.func(scf-forall-to-for),"
-              "func.func(convert-linalg-to-loops),"
-              // expand-strided-metadata emits affine.apply: lower-affine
-              // after it.
-              "expand-strided-metadata,"
-              "lower-affine,"
-              "convert-scf-to-cf,"
-              // bf16 conversions as integer code: not every CPU has them.
-              "arith-expand{include-bf16=true},"
-              "finalize-memref-to-llvm,"
-              "convert-math-to-llvm,"
-              // What LLVM has no intrinsic for (erf) becomes a libm call.
-              "convert-math-to-libm,"
-              "convert-arith-to-llvm,"
-              "convert-index-to-llvm,"
-              "convert-cf-to-llvm");
+  addUpstream(pm, "func.func(scf-forall-to-for),"
+                  "func.func(convert-linalg-to-loops),"
+                  // expand-strided-metadata emits affine.apply: lower-affine
+                  // after it.
+                  "expand-strided-metadata,"
+                  "lower-affine,"
+                  "convert-scf-to-cf,"
+                  // bf16 conversions as integer code: not every CPU has them.
+                  "arith-expand{include-bf16=true},"
+                  "finalize-memref-to-llvm,"
+                  "convert-math-to-llvm,"
+                  // What LLVM has no intrinsic for (erf) becomes a libm call.
+                  "convert-math-to-libm,"
+                  "convert-arith-to-llvm,"
+                  "convert-index-to-llvm,"
+                  "convert-cf-to-llvm");
   addUpstream(pm, barePointers
                       ? "convert-func-to-llvm{use-bare-ptr-memref-call-conv}"
                       : "convert-func-to-llvm");
@@ -137,9 +136,9 @@ void mlir::moe::registerMoePassesAndPipelines() {
       [](OpPassManager &pm, const MoeKernelPipelineOptions &options) {
         TileSelection selection{options.selectFor, options.tokens,
                                 options.tuningFile};
-        buildMoeKernelAbiPipeline(
-            pm, options.tiles,
-            options.selectFor.empty() ? nullptr : &selection);
+        buildMoeKernelAbiPipeline(pm, options.tiles,
+                                  options.selectFor.empty() ? nullptr
+                                                            : &selection);
       });
   PassPipelineRegistration<MoeNVVMPipelineOptions>(
       "moe-kernels-to-nvvm",

@@ -467,11 +467,11 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     return steps;
   }
   const Family &family = *findFamily(cfg.family);
-  std::string p = layerToken.empty()
-                      ? prefixOf(family, cfg.layer)
-                      : (llvm::Twine(family.head) + layerToken + "." +
-                         family.module + ".")
-                            .str();
+  std::string p =
+      layerToken.empty()
+          ? prefixOf(family, cfg.layer)
+          : (llvm::Twine(family.head) + layerToken + "." + family.module + ".")
+                .str();
   // A row-major [rows, cols] block of `tensor` at `srcOffset` into `buffer`
   // at `dstOffset` with row stride `dstRowStride`.
   auto block = [&](llvm::StringRef buffer, std::string tensor,
@@ -552,12 +552,11 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     // Expert x owns rows x*I .. x*I+I-1 of each [E*I, H] tensor; w1 and v1
     // rows are already [I, H] gate/up rows, w2's are the transposed down.
     for (int64_t x = 0; x < e; ++x) {
-      block("gate_up", p + "experts.mlp.w1", x * i * h, i, h, x * 2 * i * h,
-            h);
+      block("gate_up", p + "experts.mlp.w1", x * i * h, i, h, x * 2 * i * h, h);
       block("gate_up", p + "experts.mlp.v1", x * i * h, i, h,
             x * 2 * i * h + i * h, h);
-      transposed("down", p + "experts.mlp.w2", x * i * h, h, i, 1, h,
-                 x * h * i, i);
+      transposed("down", p + "experts.mlp.w2", x * i * h, h, i, 1, h, x * h * i,
+                 i);
     }
     break;
   case Layout::Kernel:
@@ -567,10 +566,10 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
   if (cfg.expertBias) {
     // Only gpt-oss among the Hugging Face families has expert biases; its
     // gate_up_proj_bias [E, 2I] interleaves gate and up like the weight.
-    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 0, e, i,
-               2 * i, 2, 0, 2 * i);
-    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 1, e, i,
-               2 * i, 2, i, 2 * i);
+    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 0, e, i, 2 * i,
+               2, 0, 2 * i);
+    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 1, e, i, 2 * i,
+               2, i, 2 * i);
     whole("down_bias", p + "experts.down_proj_bias", {e, h});
   }
   if (is > 0) {
@@ -603,8 +602,7 @@ moe::weights::packForKernels(const LayerConfig &cfg, const TensorMap &hf) {
     for (int64_t r = 0; r < step.rows; ++r)
       for (int64_t c = 0; c < step.cols; ++c)
         dst[step.dstOffset + r * step.dstRowStride + c * step.dstColStride] =
-            src[step.srcOffset + r * step.srcRowStride +
-                c * step.srcColStride];
+            src[step.srcOffset + r * step.srcRowStride + c * step.srcColStride];
   }
   return result;
 }

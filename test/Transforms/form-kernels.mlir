@@ -37,20 +37,28 @@
 // CHECK:   %[[FOUND:.*]]:3 = scf.for {{.*}} -> (index, index, index) {
 // CHECK:     tensor.extract %[[DISPATCH]]#1
 // CHECK:     arith.ceildivsi
-// CHECK:   linalg.generic
+//        gate rows c .. c + 64 and up rows 128 + c .. of the expert, each
+//        times the block's rows read through the permutation inside the
+//        GEMM (no gathered copy), then silu(g) * u.
+// CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
+// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK:     tensor.extract %[[DISPATCH]]#0
 // CHECK:     tensor.extract %[[X]]
-//        gate rows c .. c + 64 and up rows 128 + c .. of the expert, then silu(g) * u.
 // CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
-// CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
+// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:     tensor.extract %[[DISPATCH]]#0
+// CHECK:     tensor.extract %[[X]]
 // CHECK:   math.exp
 // CHECK:   arith.truncf %{{.*}} : f32 to bf16
 // CHECK:   scf.forall.in_parallel {
 // CHECK:     tensor.parallel_insert_slice %{{.*}} into %{{.*}} : tensor<?x?xbf16> into tensor<?x128xbf16>
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "gate_up"}
+//        down: the activated rows in bf16 straight into the GEMM (widened
+//        in its body, no f32 copy).
 // CHECK: %[[ROWS:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>) {
-// CHECK:   tensor.extract_slice %[[ACT]]
-// CHECK:   tensor.extract_slice %[[D]]
+// CHECK:   %[[AROWS:.*]] = tensor.extract_slice %[[ACT]]
+// CHECK:   %[[DROWS:.*]] = tensor.extract_slice %[[D]]
+// CHECK:   linalg.generic {{.*}} ins(%[[AROWS]], %[[DROWS]] : tensor<?x128xbf16>, tensor<?x128xbf16>)
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
 // CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {
 // CHECK:   tensor.extract_slice %[[ROUTE]]#0

@@ -14,14 +14,28 @@
 // CHECK-SAME: moe.kernel_abi = {grid = ["ceildiv(T,16)", "1", "1"], kernel = "route"
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: arith.muli %[[BX]], %{{.*}} : index
+// Per-block temporaries bounded by the tile (16 tokens) live on the stack,
+// viewed with their dynamic size; no device malloc, no dealloc.
+// CHECK: %[[COUNT:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
+// CHECK: %[[LOGITS:.*]] = memref.alloca() : memref<16x8xf32>
+// CHECK: memref.reinterpret_cast %[[LOGITS]] to offset: [0], sizes: [%[[COUNT]], 8], strides: [8, 1] : memref<16x8xf32> to memref<?x8xf32>
 // CHECK-NOT: scf.forall
+// CHECK-NOT: memref.alloc(
+// CHECK-NOT: memref.dealloc
 // CHECK: gpu.return
+// The dispatch kernel's static temporaries too; its [T * K] arrays have no
+// constant bound and stay allocations (device malloc).
 // CHECK: gpu.func @moe_layer_0_dispatch(
+// CHECK: memref.alloca() : memref<8xi32>
+// CHECK: memref.alloc(%{{.*}}) {{.*}} : memref<?xi32>
 // CHECK: gpu.func @moe_layer_0_gate_up(
 // CHECK: gpu.block_id x
 // CHECK: gpu.block_id y
+// CHECK-NOT: memref.alloc(
 // CHECK: gpu.func @moe_layer_0_down(
+// CHECK-NOT: memref.alloc(
 // CHECK: gpu.func @moe_layer_0_combine(
+// CHECK-NOT: memref.alloc(
 // CHECK-NOT: func.func
 
 // CHIPS: gpu.module @layer0 [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]

@@ -36,9 +36,9 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
       st::makeTensor("", ioType, input.shape, input.data).data;
   int64_t bytes = moert_layer_io_bytes(rt, tokens);
   if (bytes != static_cast<int64_t>(in.size()))
-    return llvm::createStringError(
-        "moert: the manifest's input is " + llvm::Twine(bytes) +
-        " bytes, the input " + llvm::Twine(in.size()));
+    return llvm::createStringError("moert: the manifest's input is " +
+                                   llvm::Twine(bytes) + " bytes, the input " +
+                                   llvm::Twine(in.size()));
   std::vector<uint8_t> out(bytes);
   if (moert_layer_run(rt, in.data(), out.data(), tokens, nullptr) !=
       MOERT_SUCCESS)

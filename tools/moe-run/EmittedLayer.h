@@ -20,12 +20,10 @@ namespace moe {
 /// Loads `function` of DIR/manifest.json on the CPU backend, packs the
 /// weights of decoder layer `layer` from `weightsFile` (Hugging Face names)
 /// and runs it on `input` [T, H], stored as `ioType`.
-llvm::Expected<HostTensor> runEmittedLayer(llvm::StringRef dir,
-                                           llvm::StringRef function,
-                                           llvm::StringRef weightsFile,
-                                           int64_t layer,
-                                           const HostTensor &input,
-                                           safetensors::DType ioType);
+llvm::Expected<HostTensor>
+runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
+                llvm::StringRef weightsFile, int64_t layer,
+                const HostTensor &input, safetensors::DType ioType);
 
 } // namespace moe
 

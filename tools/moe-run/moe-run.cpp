@@ -250,12 +250,10 @@ bool compare(const HostTensor &output, const ref::ReferenceResult &expected,
 }
 /// The layer compiled here (moe-to-llvm-cpu) and run by the
 /// ExecutionEngine.
-llvm::Expected<HostTensor> runCompiled(MLIRContext &context,
-                                       const ModelDesc &model,
-                                       const MoeLayerDesc &group,
-                                       const ref::LayerConfig &cfg,
-                                       const TensorMap &hfWeights,
-                                       const HostTensor &input) {
+llvm::Expected<HostTensor>
+runCompiled(MLIRContext &context, const ModelDesc &model,
+            const MoeLayerDesc &group, const ref::LayerConfig &cfg,
+            const TensorMap &hfWeights, const HostTensor &input) {
   auto packed = weights::packForKernels(cfg, hfWeights);
   if (!packed)
     return packed.takeError();
@@ -426,10 +424,9 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
 
   llvm::Expected<HostTensor> output =
-      emittedDir.empty() ? runCompiled(context, *model, *group, cfg, hfWeights,
-                                       input)
-                         : runEmitted(*model, dtype, hfWeights, input,
-                                      outputType);
+      emittedDir.empty()
+          ? runCompiled(context, *model, *group, cfg, hfWeights, input)
+          : runEmitted(*model, dtype, hfWeights, input, outputType);
   if (!output)
     return fail(output.takeError());
 

@@ -35,8 +35,9 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerTranslationCLOptions();
 
-  llvm::cl::opt<std::string> inputFilename(
-      llvm::cl::Positional, llvm::cl::desc("<input file>"), llvm::cl::init("-"));
+  llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
+                                           llvm::cl::desc("<input file>"),
+                                           llvm::cl::init("-"));
   llvm::cl::opt<std::string> outputFilename(
       "o", llvm::cl::desc("Output filename"), llvm::cl::value_desc("filename"),
       llvm::cl::init("-"));
@@ -74,9 +75,9 @@ int main(int argc, char **argv) {
       "tuning-file", llvm::cl::value_desc("FILE.json"),
       llvm::cl::desc("moe-select-tiles overrides per shape"),
       llvm::cl::cat(emitCategory));
-  llvm::cl::opt<int64_t> maxTokens(
-      "max-tokens", llvm::cl::init(65536),
-      llvm::cl::desc("The manifest's max_tokens"), llvm::cl::cat(emitCategory));
+  llvm::cl::opt<int64_t> maxTokens("max-tokens", llvm::cl::init(65536),
+                                   llvm::cl::desc("The manifest's max_tokens"),
+                                   llvm::cl::cat(emitCategory));
   llvm::cl::opt<std::string> cudaPath(
       "cuda-path", llvm::cl::init("/usr/local/cuda"),
       llvm::cl::desc("CUDA toolkit for ptxas and libdevice"),

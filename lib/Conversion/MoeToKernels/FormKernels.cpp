@@ -423,16 +423,16 @@ private:
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           IndexMath n{nb, nloc};
-          Value rows =
-              buildGatherRows(nb, nloc, experts.getInput(), permutation,
-                              rowScale, block.start, block.count, topK);
           // Gate rows c .. c + w and up rows I + c .. I + c + w of gate_up
-          // (relu: only the "up" block, rows c .. c + w).
+          // (relu: only the "up" block, rows c .. c + w), times the block's
+          // dispatched rows read through the permutation (no gathered
+          // copy: a block keeps only [rows, w] tiles).
           auto project = [&](Value firstRow) {
             Value product =
-                buildLinear(nb, nloc, rows,
-                            expertRows(nb, nloc, experts.getGateUp(),
-                                       block.expert, firstRow, width));
+                buildGatheredLinear(nb, nloc, experts.getInput(), permutation,
+                                    rowScale, block.start, block.count, topK,
+                                    expertRows(nb, nloc, experts.getGateUp(),
+                                               block.expert, firstRow, width));
             if (Value bias = experts.getGateUpBias())
               product = buildAddRowBias(
                   nb, nloc, product,
@@ -477,11 +477,11 @@ private:
         tiles.downColumns, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
-          Value rows = buildConvert(
-              nb, nloc,
+          // The activated rows in their stored type: buildLinear widens
+          // them in its body, so no f32 copy of the rows is kept.
+          Value rows =
               slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
-                    {block.count, nb.getIndexAttr(inter)}),
-              nb.getF32Type());
+                    {block.count, nb.getIndexAttr(inter)});
           Value product = buildLinear(nb, nloc, rows,
                                       expertRows(nb, nloc, experts.getDown(),
                                                  block.expert, column, width));
@@ -533,8 +533,8 @@ private:
             result =
                 arith::AddFOp::create(nb, nloc, combineFirst ? result : shared,
                                       combineFirst ? shared : result);
-            result = buildConvert(nb, nloc, result,
-                                  resultType.getElementType());
+            result =
+                buildConvert(nb, nloc, result, resultType.getElementType());
           }
           return SmallVector<TileInsert>{{result,
                                           0,

@@ -9,12 +9,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RowMajorView.h"
+
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEKERNELSTOGPU
@@ -48,6 +51,85 @@ LogicalResult inlineBlockForall(gpu::GPUFuncOp kernel) {
   rewriter.inlineBlockBefore(body, forall, ids);
   rewriter.eraseOp(forall);
   return success();
+}
+
+/// Per-block temporaries up to this size (the bound of their dynamic
+/// sizes) live on the thread's stack instead of the device malloc heap.
+constexpr int64_t kMaxStackBytes = 32 * 1024;
+
+/// A constant upper bound of the index `v`: ValueBoundsConstraintSet, which
+/// does not see through min/max/select, after the tile arithmetic of the
+/// kernel form (`min(rest, tile)`, `select(valid, max(min(...), 0), 0)`).
+std::optional<int64_t> upperBound(Value v) {
+  Operation *op = v.getDefiningOp();
+  auto both = [&](auto combine) -> std::optional<int64_t> {
+    std::optional<int64_t> a =
+        upperBound(op->getOperand(op->getNumOperands() - 2));
+    std::optional<int64_t> b =
+        upperBound(op->getOperand(op->getNumOperands() - 1));
+    return combine(a, b);
+  };
+  if (op && isa<arith::MinSIOp, arith::MinUIOp>(op))
+    return both([](auto a, auto b) -> std::optional<int64_t> {
+      if (a && b)
+        return std::min(*a, *b);
+      return a ? a : b;
+    });
+  if (op && isa<arith::MaxSIOp, arith::MaxUIOp, arith::SelectOp>(op))
+    return both([](auto a, auto b) -> std::optional<int64_t> {
+      if (a && b)
+        return std::max(*a, *b);
+      return std::nullopt;
+    });
+  FailureOr<int64_t> ub = ValueBoundsConstraintSet::computeConstantBound(
+      presburger::BoundType::UB, v, /*stopCondition=*/nullptr,
+      /*closedUB=*/true);
+  if (failed(ub))
+    return std::nullopt;
+  return *ub;
+}
+
+/// Replaces each `memref.alloc` at the top of `kernel` (not in a loop,
+/// where an alloca would grow the stack per iteration) whose dynamic sizes
+/// have constant upper bounds (upperBound) and whose bounded
+/// size is at most kMaxStackBytes by a `memref.alloca` of the bound, recast
+/// to the dynamic shape (row-major in the bounded buffer); its
+/// deallocations go. The others stay device malloc.
+void promoteBoundedAllocs(gpu::GPUFuncOp kernel) {
+  SmallVector<memref::AllocOp> allocs;
+  for (auto alloc : kernel.getBody().front().getOps<memref::AllocOp>())
+    allocs.push_back(alloc);
+  for (memref::AllocOp alloc : allocs) {
+    MemRefType type = alloc.getType();
+    SmallVector<int64_t> bound(type.getShape());
+    bool bounded = type.getLayout().isIdentity();
+    unsigned next = 0;
+    for (int64_t &size : bound) {
+      if (!bounded || !ShapedType::isDynamic(size))
+        continue;
+      std::optional<int64_t> ub = upperBound(alloc.getDynamicSizes()[next++]);
+      bounded = ub && *ub >= 0;
+      if (bounded)
+        size = std::max<int64_t>(*ub, 1);
+    }
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    for (int64_t size : bound)
+      bytes = bounded ? bytes * size : 0;
+    if (!bounded || bytes > kMaxStackBytes)
+      continue;
+    OpBuilder b(alloc);
+    Location loc = alloc.getLoc();
+    Value buffer = memref::AllocaOp::create(
+        b, loc, MemRefType::get(bound, type.getElementType()));
+    Value view = buffer;
+    if (!type.hasStaticShape())
+      view = buildRowMajorView(b, loc, buffer, type, alloc.getMixedSizes());
+    for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+      if (isa<memref::DeallocOp>(user))
+        user->erase();
+    alloc.replaceAllUsesWith(view);
+    alloc.erase();
+  }
 }
 
 struct MoeKernelsToGpuPass
@@ -99,6 +181,7 @@ struct MoeKernelsToGpuPass
       func.erase();
       if (failed(inlineBlockForall(kernel)))
         return signalPassFailure();
+      promoteBoundedAllocs(kernel);
     }
   }
 };

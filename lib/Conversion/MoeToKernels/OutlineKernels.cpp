@@ -12,6 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RowMajorView.h"
+
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
@@ -235,8 +237,7 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
 
   // The grid: each dimension's trip count where its block id goes.
   SmallVector<std::string> grid(3, "1");
-  for (auto [attr, bound] :
-       llvm::zip(*mapping, forall.getMixedUpperBound())) {
+  for (auto [attr, bound] : llvm::zip(*mapping, forall.getMixedUpperBound())) {
     auto block = dyn_cast<gpu::GPUBlockMappingAttr>(attr);
     if (!block || block.getMappingId() > 2)
       return forall.emitError("a kernel's scf.forall must map every "
@@ -315,11 +316,11 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
       map.map(buffer->value, arg);
       continue;
     }
-    // Recast the pointer to the buffer's shape; row-major strides.
-    SmallVector<OpFoldResult> sizes, strides(buffer->type.getRank());
+    // Recast the pointer to the buffer's shape.
+    SmallVector<OpFoldResult> sizes;
     auto alloc = buffer->value.getDefiningOp<memref::AllocOp>();
     unsigned dynamicIndex = 0;
-    for (auto [d, size] : llvm::enumerate(buffer->type.getShape())) {
+    for (int64_t size : buffer->type.getShape()) {
       if (!ShapedType::isDynamic(size))
         sizes.push_back(b.getIndexAttr(size));
       else if (alloc)
@@ -328,23 +329,7 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
       else
         sizes.push_back(tokens);
     }
-    OpFoldResult stride = b.getIndexAttr(1);
-    for (int64_t d = buffer->type.getRank() - 1; d >= 0; --d) {
-      strides[d] = stride;
-      std::optional<int64_t> s = getConstantIntValue(stride);
-      std::optional<int64_t> n = getConstantIntValue(sizes[d]);
-      if (s && n)
-        stride = b.getIndexAttr(*s * *n);
-      else
-        stride = arith::MulIOp::create(
-                     b, loc, getValueOrCreateConstantIndexOp(b, loc, stride),
-                     getValueOrCreateConstantIndexOp(b, loc, sizes[d]))
-                     .getResult();
-    }
-    map.map(buffer->value,
-            memref::ReinterpretCastOp::create(b, loc, buffer->type, arg,
-                                              b.getIndexAttr(0), sizes,
-                                              strides));
+    map.map(buffer->value, buildRowMajorView(b, loc, arg, buffer->type, sizes));
   }
   b.clone(*forall, map);
   func::ReturnOp::create(b, loc);

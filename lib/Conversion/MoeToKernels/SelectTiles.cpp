@@ -37,8 +37,7 @@ struct TuningEntry {
   std::vector<std::pair<std::string, int64_t>> tiles;
 };
 
-const char *const kShapeKeys[] = {"hidden", "experts", "top_k",
-                                  "intermediate"};
+const char *const kShapeKeys[] = {"hidden", "experts", "top_k", "intermediate"};
 
 /// Reads the tuning file; every problem is reported at its JSON path.
 FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
@@ -73,8 +72,7 @@ FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
       continue;
     }
     TuningEntry entry;
-    auto positive = [&](const Json &v, const std::string &where,
-                        int64_t &out) {
+    auto positive = [&](const Json &v, const std::string &where, int64_t &out) {
       if (!v.is_number_integer() || v.get<int64_t>() < 1) {
         doc->emitError(where) << "must be a positive integer";
         ok = false;
@@ -151,8 +149,7 @@ struct MoeSelectTilesPass
              << "moe-select-tiles: tokens must be positive";
     if (tuningFile.empty())
       return success();
-    FailureOr<std::vector<TuningEntry>> read =
-        readTuningFile(tuningFile, ctx);
+    FailureOr<std::vector<TuningEntry>> read = readTuningFile(tuningFile, ctx);
     if (failed(read))
       return failure();
     entries = std::move(*read);
@@ -181,8 +178,7 @@ struct MoeSelectTilesPass
       SmallVector<NamedAttribute> attrs;
       for (auto &[key, value] : choice.entries())
         attrs.push_back(b.getNamedAttr(key, b.getI64IntegerAttr(value)));
-      combine->setAttr(MoeDialect::kTilesAttrName,
-                       b.getDictionaryAttr(attrs));
+      combine->setAttr(MoeDialect::kTilesAttrName, b.getDictionaryAttr(attrs));
     });
   }
 

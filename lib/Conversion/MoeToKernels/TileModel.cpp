@@ -63,8 +63,8 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
       --stages;
     if (smem(stages) > t.sharedMemoryPerBlock)
       continue;
-    int64_t perSm = std::clamp<int64_t>(t.sharedMemoryPerBlock / smem(stages),
-                                        1, 4);
+    int64_t perSm =
+        std::clamp<int64_t>(t.sharedMemoryPerBlock / smem(stages), 1, 4);
     int64_t columnTiles = ceilDiv(p.columns, columns);
     int64_t blocks = rowBlocks * columnTiles;
     // Multiprocessors with work: a grid smaller than the machine leaves
@@ -74,17 +74,16 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
     int64_t waves = ceilDiv(blocks, slots);
     double occupancy =
         std::min(1.0, double(blocks) / double(t.multiprocessors));
-    double waveUse = waves == 1 ? occupancy
-                                : double(blocks) / double(waves * slots);
-    double bytes = double(p.activeExperts) * p.weightMatrices * p.columns *
-                       p.reduction * p.weightBytes +
-                   double(rowBlocks) * rows * p.reduction * p.weightBytes *
-                       columnTiles;
-    double flops = 2.0 * rowBlocks * rows * p.weightMatrices * p.columns *
-                   p.reduction;
-    double seconds =
-        std::max(bytes / (t.bytesPerSecond * occupancy),
-                 flops / (t.flopsPerSecond * waveUse));
+    double waveUse =
+        waves == 1 ? occupancy : double(blocks) / double(waves * slots);
+    double bytes =
+        double(p.activeExperts) * p.weightMatrices * p.columns * p.reduction *
+            p.weightBytes +
+        double(rowBlocks) * rows * p.reduction * p.weightBytes * columnTiles;
+    double flops =
+        2.0 * rowBlocks * rows * p.weightMatrices * p.columns * p.reduction;
+    double seconds = std::max(bytes / (t.bytesPerSecond * occupancy),
+                              flops / (t.flopsPerSecond * waveUse));
     // Ties (within 1%) go to the wider tile: fewer blocks re-read the rows.
     if (seconds < best.seconds * 0.99 ||
         (seconds <= best.seconds * 1.01 && columns > best.columns)) {
@@ -104,8 +103,8 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
 /// Tokens per block of a token-parallel kernel: enough blocks for every
 /// multiprocessor, at most 64 tokens.
 int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t) {
-  return std::clamp<int64_t>(
-      nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)), 1, 64);
+  return std::clamp<int64_t>(nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)),
+                             1, 64);
 }
 
 } // namespace
@@ -120,17 +119,17 @@ std::optional<GpuTarget> mlir::moe::lookupGpuTarget(llvm::StringRef chip) {
 }
 
 std::vector<std::pair<std::string, int64_t>> TileChoice::entries() const {
-  return {{"route_tokens", routeTokens},   {"expert_rows", expertRows},
+  return {{"route_tokens", routeTokens},      {"expert_rows", expertRows},
           {"gate_up_columns", gateUpColumns}, {"down_columns", downColumns},
-          {"combine_tokens", combineTokens}, {"gate_up_warps", gateUpWarps},
-          {"down_warps", downWarps},       {"gate_up_stages", gateUpStages},
+          {"combine_tokens", combineTokens},  {"gate_up_warps", gateUpWarps},
+          {"down_warps", downWarps},          {"gate_up_stages", gateUpStages},
           {"down_stages", downStages}};
 }
 
 bool TileChoice::set(llvm::StringRef key, int64_t value) {
-  int64_t *fields[] = {&routeTokens,   &expertRows,   &gateUpColumns,
-                       &downColumns,   &combineTokens, &gateUpWarps,
-                       &downWarps,     &gateUpStages, &downStages};
+  int64_t *fields[] = {&routeTokens, &expertRows,    &gateUpColumns,
+                       &downColumns, &combineTokens, &gateUpWarps,
+                       &downWarps,   &gateUpStages,  &downStages};
   auto names = entries();
   for (auto [i, entry] : llvm::enumerate(names))
     if (entry.first == key) {
@@ -151,13 +150,17 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   int64_t rowsPerExpert = ceilDiv(routed, active);
   // Rows per block: the smallest mma-friendly tile that holds an expert's
   // rows (16 is the mma M), at most 128.
-  choice.expertRows = std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16,
-                                          128);
+  choice.expertRows =
+      std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16, 128);
 
-  GemmProblem gateUp{active,         rowsPerExpert,      shape.intermediate,
-                     shape.hidden,   shape.weightBytes, 2};
-  GemmProblem down{active,        rowsPerExpert,      shape.hidden,
-                   shape.intermediate, shape.weightBytes, 1};
+  GemmProblem gateUp{active,       rowsPerExpert,     shape.intermediate,
+                     shape.hidden, shape.weightBytes, 2};
+  GemmProblem down{active,
+                   rowsPerExpert,
+                   shape.hidden,
+                   shape.intermediate,
+                   shape.weightBytes,
+                   1};
   GemmChoice g = chooseColumns(gateUp, choice.expertRows, target);
   GemmChoice d = chooseColumns(down, choice.expertRows, target);
   choice.gateUpColumns = g.columns;

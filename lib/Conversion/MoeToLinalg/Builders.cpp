@@ -247,6 +247,29 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
   return output;
 }
 
+/// f32(input[t, h]) (* rowScale[t, k]) of dispatched row start + i, inside a
+/// linalg body: s = permutation[start + i], t = s / topK, k = s % topK.
+static Value gatheredElement(OpBuilder &b, Location loc, Value input,
+                             Value permutation, Value rowScale, Value start,
+                             Value i, Value h, int64_t topK) {
+  Value slot = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(
+          b, loc, permutation,
+          ValueRange{arith::AddIOp::create(b, loc, start, i)}));
+  Value k = arith::ConstantIndexOp::create(b, loc, topK);
+  Value token = arith::DivUIOp::create(b, loc, slot, k);
+  Value value = toF32(
+      b, loc, tensor::ExtractOp::create(b, loc, input, ValueRange{token, h}));
+  if (rowScale) {
+    Value choice = arith::RemUIOp::create(b, loc, slot, k);
+    Value scale =
+        tensor::ExtractOp::create(b, loc, rowScale, ValueRange{token, choice});
+    value = arith::MulFOp::create(b, loc, value, scale);
+  }
+  return value;
+}
+
 Value mlir::moe::buildGatherRows(OpBuilder &b, Location loc, Value input,
                                  Value permutation, Value rowScale, Value start,
                                  Value count, int64_t topK) {
@@ -261,23 +284,44 @@ Value mlir::moe::buildGatherRows(OpBuilder &b, Location loc, Value input,
       [&](OpBuilder &nb, Location nloc, ValueRange) {
         Value i = linalg::IndexOp::create(nb, nloc, 0);
         Value h = linalg::IndexOp::create(nb, nloc, 1);
-        Value slot = arith::IndexCastOp::create(
-            nb, nloc, nb.getIndexType(),
-            tensor::ExtractOp::create(
-                nb, nloc, permutation,
-                ValueRange{arith::AddIOp::create(nb, nloc, start, i)}));
-        Value k = arith::ConstantIndexOp::create(nb, nloc, topK);
-        Value token = arith::DivUIOp::create(nb, nloc, slot, k);
-        Value value = toF32(
-            nb, nloc,
-            tensor::ExtractOp::create(nb, nloc, input, ValueRange{token, h}));
-        if (rowScale) {
-          Value choice = arith::RemUIOp::create(nb, nloc, slot, k);
-          Value scale = tensor::ExtractOp::create(nb, nloc, rowScale,
-                                                  ValueRange{token, choice});
-          value = arith::MulFOp::create(nb, nloc, value, scale);
-        }
-        linalg::YieldOp::create(nb, nloc, value);
+        linalg::YieldOp::create(nb, nloc,
+                                gatheredElement(nb, nloc, input, permutation,
+                                                rowScale, start, i, h, topK));
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::moe::buildGatheredLinear(OpBuilder &b, Location loc, Value input,
+                                     Value permutation, Value rowScale,
+                                     Value start, Value count, int64_t topK,
+                                     Value weight) {
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  auto resultType = RankedTensorType::get(
+      {ShapedType::kDynamic, weightType.getDimSize(0)}, b.getF32Type());
+  SmallVector<Value> sizes = {count};
+  if (resultType.isDynamicDim(1))
+    sizes.push_back(buildDim(b, loc, weight, 0));
+  Value init = buildFilled(b, loc, resultType, sizes, b.getF32FloatAttr(0.0));
+  // (m, n, k): gathered(m, k) * B(n, k) -> C(m, n); the rows are read
+  // through the permutation in the body, so no gathered copy is stored.
+  MLIRContext *ctx = b.getContext();
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {n, k}, ctx),
+                                 AffineMap::get(3, 0, {m, n}, ctx)};
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultType, ValueRange{weight}, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value a = gatheredElement(nb, nloc, input, permutation, rowScale, start,
+                                  linalg::IndexOp::create(nb, nloc, 0),
+                                  linalg::IndexOp::create(nb, nloc, 2), topK);
+        Value product =
+            arith::MulFOp::create(nb, nloc, a, toF32(nb, nloc, args[0]));
+        Value sum = arith::AddFOp::create(nb, nloc, args[1], product);
+        linalg::YieldOp::create(nb, nloc, sum);
       });
   return generic.getResult(0);
 }

@@ -73,6 +73,14 @@ Value buildGatherRows(OpBuilder &b, Location loc, Value input,
                       Value permutation, Value rowScale, Value start,
                       Value count, int64_t topK);
 
+/// buildLinear(buildGatherRows(...), weight) without the gathered copy:
+/// C[i, n] = sum_h rows[i, h] * f32(weight[n, h]) for i < count, the rows
+/// read through the permutation in the GEMM's body, in the same order of
+/// operations (so the same values).
+Value buildGatheredLinear(OpBuilder &b, Location loc, Value input,
+                          Value permutation, Value rowScale, Value start,
+                          Value count, int64_t topK, Value weight);
+
 /// inverse[permutation[r]] = r (i32) for r < rowCount: where each routed
 /// row t * K + k landed in dispatched order.
 Value buildInversePermutation(OpBuilder &b, Location loc, Value permutation,
