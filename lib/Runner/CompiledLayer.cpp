@@ -305,17 +305,9 @@ CompiledLayer::run(const ::moe::HostTensor &input) const {
   size_t elementBytes = st::elementSize(storage);
   const uint8_t *base = static_cast<const uint8_t *>(result.aligned()) +
                         result.offset() * elementBytes;
-  output.data.resize(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (storage == st::DType::F32) {
-      std::memcpy(&output.data[i], base + i * 4, 4);
-      continue;
-    }
-    uint16_t bits;
-    std::memcpy(&bits, base + i * 2, 2);
-    output.data[i] = storage == st::DType::BF16 ? st::bf16ToFloat(bits)
-                                                : st::f16ToFloat(bits);
-  }
+  output.data = st::TensorView{"output", storage, output.shape,
+                               llvm::ArrayRef(base, count * elementBytes)}
+                    .toFloats();
   // The result buffer was malloc'ed by the compiled code; the caller owns it.
   std::free(result.allocated());
   return output;

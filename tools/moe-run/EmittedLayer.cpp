@@ -9,8 +9,6 @@
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Path.h"
 
-#include <cstring>
-
 namespace st = moe::safetensors;
 
 llvm::Expected<moe::HostTensor>
@@ -46,21 +44,6 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
 
   HostTensor result;
   result.shape = input.shape;
-  result.data.resize(input.data.size());
-  for (size_t i = 0; i < result.data.size(); ++i) {
-    switch (ioType) {
-    case st::DType::F32:
-      std::memcpy(&result.data[i], &out[4 * i], 4);
-      break;
-    case st::DType::BF16:
-    case st::DType::F16: {
-      uint16_t bits;
-      std::memcpy(&bits, &out[2 * i], 2);
-      result.data[i] = ioType == st::DType::BF16 ? st::bf16ToFloat(bits)
-                                                 : st::f16ToFloat(bits);
-      break;
-    }
-    }
-  }
+  result.data = st::TensorView{"output", ioType, input.shape, out}.toFloats();
   return result;
 }

@@ -48,18 +48,28 @@ static SmallVector<Value> dynamicSizesOf(OpBuilder &b, Location loc,
   return sizes;
 }
 
+/// The zero f32 accumulator [M, N] of a linear layer on `weight` [N, K]: M
+/// is `rows`, whose value is `dynamicRows` when it is dynamic.
+static Value buildLinearAccumulator(OpBuilder &b, Location loc, int64_t rows,
+                                    Value dynamicRows, Value weight) {
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  auto type =
+      RankedTensorType::get({rows, weightType.getDimSize(0)}, b.getF32Type());
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(0))
+    sizes.push_back(dynamicRows);
+  if (type.isDynamicDim(1))
+    sizes.push_back(buildDim(b, loc, weight, 0));
+  return buildFilled(b, loc, type, sizes, b.getF32FloatAttr(0.0));
+}
+
 Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
                              Value weight) {
-  auto inputType = cast<RankedTensorType>(input.getType());
-  auto weightType = cast<RankedTensorType>(weight.getType());
-  auto resultType = RankedTensorType::get(
-      {inputType.getDimSize(0), weightType.getDimSize(0)}, b.getF32Type());
-  SmallVector<Value> sizes;
-  if (resultType.isDynamicDim(0))
-    sizes.push_back(buildDim(b, loc, input, 0));
-  if (resultType.isDynamicDim(1))
-    sizes.push_back(buildDim(b, loc, weight, 0));
-  Value init = buildFilled(b, loc, resultType, sizes, b.getF32FloatAttr(0.0));
+  int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
+  Value init = buildLinearAccumulator(
+      b, loc, rows,
+      ShapedType::isDynamic(rows) ? buildDim(b, loc, input, 0) : Value(),
+      weight);
   // (m, n, k): A(m, k) * B(n, k) -> C(m, n). Written as a generic rather
   // than linalg.matmul so the widening of bf16/f16 operands to the f32
   // accumulator is explicit in the body.
@@ -73,7 +83,7 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
   auto generic = linalg::GenericOp::create(
-      b, loc, resultType, ValueRange{input, weight}, ValueRange{init}, maps,
+      b, loc, init.getType(), ValueRange{input, weight}, ValueRange{init}, maps,
       iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
         Value product = arith::MulFOp::create(
             nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, args[1]));
@@ -295,13 +305,8 @@ Value mlir::moe::buildGatheredLinear(OpBuilder &b, Location loc, Value input,
                                      Value permutation, Value rowScale,
                                      Value start, Value count, int64_t topK,
                                      Value weight) {
-  auto weightType = cast<RankedTensorType>(weight.getType());
-  auto resultType = RankedTensorType::get(
-      {ShapedType::kDynamic, weightType.getDimSize(0)}, b.getF32Type());
-  SmallVector<Value> sizes = {count};
-  if (resultType.isDynamicDim(1))
-    sizes.push_back(buildDim(b, loc, weight, 0));
-  Value init = buildFilled(b, loc, resultType, sizes, b.getF32FloatAttr(0.0));
+  Value init =
+      buildLinearAccumulator(b, loc, ShapedType::kDynamic, count, weight);
   // (m, n, k): gathered(m, k) * B(n, k) -> C(m, n); the rows are read
   // through the permutation in the body, so no gathered copy is stored.
   MLIRContext *ctx = b.getContext();
@@ -313,8 +318,8 @@ Value mlir::moe::buildGatheredLinear(OpBuilder &b, Location loc, Value input,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
   auto generic = linalg::GenericOp::create(
-      b, loc, resultType, ValueRange{weight}, ValueRange{init}, maps, iterators,
-      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+      b, loc, init.getType(), ValueRange{weight}, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value a = gatheredElement(nb, nloc, input, permutation, rowScale, start,
                                   linalg::IndexOp::create(nb, nloc, 0),
                                   linalg::IndexOp::create(nb, nloc, 2), topK);
