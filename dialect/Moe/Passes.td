@@ -119,6 +119,44 @@ def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
+  let summary = "Share each outlined kernel's block work among the block's threads";
+  let description = [{
+    Runs after `moe-outline-kernels`, on the kernel functions (those with
+    `moe.kernel_abi`). A kernel is distributed when every temporary its
+    block allocates has a constant bound (the tile sizes) and together they
+    fit in `shared-memory` bytes, so that the GPU lowering can place them in
+    workgroup memory; it then gets `block = [threads, 1, 1]` in its
+    `moe.kernel_abi`. Otherwise (the dispatch kernel's `[T*K]` arrays,
+    prefill tiles past the budget) it keeps one thread per block,
+    `block = [1, 1, 1]`.
+
+    In a distributed kernel, every structured op (TilingInterface) of the
+    block body, also inside its `scf.for`/`scf.if`, moves into an
+    `scf.forall (%t) in (threads)` mapped to `#gpu.thread<x>`: thread `%t`
+    computes the iterations `%t, %t + threads, ...` of the op's parallel
+    loops flattened (the last fastest, so neighbouring threads write
+    neighbouring elements), each with all of its reduction loops, as a
+    slice of the op (`getTiledImplementation`). An op without a
+    parallel loop, or one that reads its output at other elements than it
+    writes, and any other op that writes memory, moves into an
+    `scf.forall (%t) in (1)` (thread 0). Index arithmetic and loads stay
+    outside and run on every thread. On the CPU the foralls are loops, so
+    the CPU tests run this form; moe-kernels-to-gpu turns them into thread
+    ids with barriers.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", "128",
+           "Threads per block of a distributed kernel">,
+    Option<"sharedMemory", "shared-memory", "int64_t", "48 * 1024",
+           "Bytes of per-block temporaries a distributed kernel may hold in "
+           "workgroup memory">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move the outlined kernel functions into a gpu.module as gpu.func kernels";
   let description = [{
@@ -127,13 +165,18 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     and attributes in `gpu.module @<module-name>`, whose targets are
     `#nvvm.target` for each chip of `chips`. Its block `scf.forall`
     becomes the kernel body, the iteration indices the block ids it maps
-    to. A block runs its body on one thread (`known_block_size` [1, 1, 1]):
-    mapping a block's work to threads, warps and tensor cores is not done
-    yet. Per-block temporaries at the top of a kernel whose sizes have a
-    constant bound of at most 32 KiB become `memref.alloca` of the bound
-    (thread-local memory); the others stay `memref.alloc`, which NVVM turns
-    into device malloc. Functions that are not kernels are erased, so the
-    module is the device code only.
+    to; `known_block_size` is the `block` of its `moe.kernel_abi`
+    (moe-distribute-threads; 1 thread without it). Each forall mapped to
+    `#gpu.thread<x>` becomes its body on the thread ids below its trip
+    count, followed by a `gpu.barrier`, and preceded by one unless nothing
+    since the last barrier may have read memory. The per-block temporaries
+    at the top of a kernel whose sizes have constant bounds become, in a
+    kernel of several threads, workgroup attributions of the bound (shared
+    memory, seen through `memref.memory_space_cast` so that their users keep
+    their types); in a one-thread kernel, `memref.alloca` of the bound if at
+    most 32 KiB. The others stay `memref.alloc`, which NVVM turns into
+    device malloc. Tensor cores are not used yet. Functions that are not
+    kernels are erased, so the module is the device code only.
   }];
   let options = [
     ListOption<"chips", "chips", "std::string",

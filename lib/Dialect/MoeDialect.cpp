@@ -172,7 +172,17 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     if (!dict || !dict.getAs<StringAttr>("kernel") ||
         !strings(dict.get("params")) || !strings(grid) || grid.size() != 3)
       return fail("{kernel = string, params = [string...], grid = [3 "
-                  "strings]}");
+                  "strings], block = [3 positive integers] (optional)}");
+    if (Attribute blockAttr = dict.get("block")) {
+      auto block = dyn_cast<ArrayAttr>(blockAttr);
+      if (!block || block.size() != 3 ||
+          !llvm::all_of(block, [](Attribute a) {
+            auto size = dyn_cast<IntegerAttr>(a);
+            return size && size.getInt() >= 1 && size.getInt() <= 1024;
+          }))
+        return fail("{kernel = string, params = [string...], grid = [3 "
+                    "strings], block = [3 positive integers] (optional)}");
+    }
     return success();
   }
   auto array = dyn_cast<ArrayAttr>(value);

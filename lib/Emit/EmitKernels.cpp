@@ -168,11 +168,15 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
            {"kind", p.getValue() == "T" ? "tokens" : "buffer"}});
     for (auto g : abiAttr.getAs<ArrayAttr>("grid").getAsRange<StringAttr>())
       grid.push_back(formulaJson(g.getValue()));
-    // One thread per block for now: moe-kernels-to-gpu does not map a
-    // block's work to threads yet.
+    // moe-distribute-threads' block; a kernel it did not share out runs
+    // on one thread.
+    json block = {1, 1, 1};
+    if (auto blockAttr = abiAttr.getAs<ArrayAttr>("block"))
+      for (auto [d, size] : llvm::enumerate(blockAttr))
+        block[d] = cast<IntegerAttr>(size).getInt();
     kernels.push_back({{"symbol", symbol.getValue().str()},
                        {"params", params},
-                       {"block", {1, 1, 1}},
+                       {"block", block},
                        {"grid", grid},
                        {"dynamic_shared_memory", 0}});
     order.push_back(symbol.getValue().str());

@@ -67,6 +67,8 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
   addBufferize(pm);
   pm.addPass(createMoeOutlineKernels());
   addCleanup(pm);
+  pm.addPass(createMoeDistributeThreads());
+  addCleanup(pm);
 }
 
 void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,

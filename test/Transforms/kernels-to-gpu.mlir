@@ -9,42 +9,79 @@
 // CHECK: module attributes {gpu.container_module
 // CHECK-NOT: moe.layer_map
 // CHECK: gpu.module @moe_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">, #nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
-// CHECK: gpu.func @moe_layer_0_route(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[T:.*]]: index) kernel
-// CHECK-SAME: known_block_size = array<i32: 1, 1, 1>
-// CHECK-SAME: moe.kernel_abi = {grid = ["ceildiv(T,16)", "1", "1"], kernel = "route"
+// A distributed kernel's per-block temporaries, bounded by the tile (16
+// tokens), are workgroup memory shared by its 128 threads, seen through a
+// cast to the generic address space with their dynamic size; no device
+// malloc, no dealloc.
+// CHECK: gpu.func @moe_layer_0_route(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[T:.*]]: index) workgroup(%[[LOGITS:[^ ]*]] : memref<16x8xf32, #gpu.address_space<workgroup>>,
+// CHECK-SAME: kernel
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route"
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: arith.muli %[[BX]], %{{.*}} : index
-// Per-block temporaries bounded by the tile (16 tokens) live on the stack,
-// viewed with their dynamic size; no device malloc, no dealloc.
 // CHECK: %[[COUNT:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
-// CHECK: %[[LOGITS:.*]] = memref.alloca() : memref<16x8xf32>
-// CHECK: memref.reinterpret_cast %[[LOGITS]] to offset: [0], sizes: [%[[COUNT]], 8], strides: [8, 1] : memref<16x8xf32> to memref<?x8xf32>
+// CHECK: %[[CAST:.*]] = memref.memory_space_cast %[[LOGITS]] : memref<16x8xf32, #gpu.address_space<workgroup>> to memref<16x8xf32>
+// CHECK: %[[VIEW:.*]] = memref.reinterpret_cast %[[CAST]] to offset: [0], sizes: [%[[COUNT]], 8], strides: [8, 1] : memref<16x8xf32> to memref<?x8xf32>
+// The fill of the logits: nothing read before it in the kernel, so no
+// barrier; thread t fills elements t, t + 128, ... of the flattened tile,
+// then a barrier.
+// CHECK-NOT: gpu.barrier
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[ELEMS:.*]] = arith.muli %[[COUNT]], %c8 : index
+// CHECK: scf.for %[[I:.*]] = %[[TID]] to %[[ELEMS]] step %c128 {
+// CHECK: %[[COL:.*]] = arith.remui %[[I]], %c8 : index
+// CHECK: %[[ROW:.*]] = arith.divui %[[I]], %c8 : index
+// CHECK: %[[ELEM:.*]] = memref.subview %[[VIEW]][%[[ROW]], %[[COL]]] [1, 1] [1, 1]
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[ELEM]] : memref<1x1xf32, strided<[8, 1], offset: ?>>)
+// CHECK: }
+// CHECK-NEXT: gpu.barrier
+// The router GEMM: thread t computes logits (row, expert) t, t + 128, ...
+// over the whole hidden dimension.
+// CHECK: scf.for
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : memref<1x64xbf16, {{.*}}>, memref<1x64xbf16, {{.*}}>) outs(%{{.*}} : memref<1x1xf32,
+// CHECK: gpu.barrier
 // CHECK-NOT: scf.forall
-// CHECK-NOT: memref.alloc(
+// CHECK-NOT: memref.alloc
 // CHECK-NOT: memref.dealloc
 // CHECK: gpu.return
-// The dispatch kernel's static temporaries too; its [T * K] arrays have no
-// constant bound and stay allocations (device malloc).
+// The dispatch kernel's [T * K] arrays have no constant bound: it keeps one
+// thread, its static temporaries on the stack, the others device malloc,
+// and no barrier.
 // CHECK: gpu.func @moe_layer_0_dispatch(
+// CHECK-SAME: known_block_size = array<i32: 1, 1, 1>
+// CHECK-SAME: block = [1, 1, 1]
+// CHECK-NOT: gpu.barrier
 // CHECK: memref.alloca() : memref<8xi32>
+// CHECK-NOT: gpu.barrier
 // CHECK: memref.alloc(%{{.*}}) {{.*}} : memref<?xi32>
+// CHECK-NOT: gpu.barrier
 // CHECK: gpu.func @moe_layer_0_gate_up(
+// CHECK-SAME: workgroup(
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: gpu.block_id x
 // CHECK: gpu.block_id y
-// CHECK-NOT: memref.alloc(
+// CHECK-NOT: memref.alloc
+// CHECK: gpu.thread_id x
 // CHECK: gpu.func @moe_layer_0_down(
-// CHECK-NOT: memref.alloc(
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-NOT: memref.alloc
 // CHECK: gpu.func @moe_layer_0_combine(
-// CHECK-NOT: memref.alloc(
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-NOT: memref.alloc
 // CHECK-NOT: func.func
 
 // CHIPS: gpu.module @layer0 [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
 
 // After moe-kernels-to-nvvm, the manifest's ABI: a pointer per buffer, then T as i64.
 // NVVM: gpu.module @moe_kernels
+// The workgroup attributions are shared-memory globals (address space 3).
+// NVVM: llvm.mlir.global internal @__wg_moe_layer_0_route_0() {addr_space = 3 : i32} : !llvm.array<128 x f32>
 // NVVM: llvm.func @moe_layer_0_route(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64)
 // NVVM-SAME: gpu.kernel
 // NVVM: nvvm.read.ptx.sreg.ctaid.x
+// NVVM: nvvm.read.ptx.sreg.tid.x range <i32, 0, 128>
+// NVVM: llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr
+// NVVM: nvvm.barrier0
 // NVVM: llvm.func @moe_layer_0_combine(
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}} {

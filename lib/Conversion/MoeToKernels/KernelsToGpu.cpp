@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "RowMajorView.h"
+#include "KernelBuffers.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -17,7 +17,8 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Interfaces/ValueBoundsOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEKERNELSTOGPU
@@ -54,73 +55,44 @@ LogicalResult inlineBlockForall(gpu::GPUFuncOp kernel) {
 }
 
 /// Per-block temporaries up to this size (the bound of their dynamic
-/// sizes) live on the thread's stack instead of the device malloc heap.
+/// sizes) live on the thread's stack in a one-thread kernel instead of the
+/// device malloc heap.
 constexpr int64_t kMaxStackBytes = 32 * 1024;
 
-/// A constant upper bound of the index `v`: ValueBoundsConstraintSet, which
-/// does not see through min/max/select, after the tile arithmetic of the
-/// kernel form (`min(rest, tile)`, `select(valid, max(min(...), 0), 0)`).
-std::optional<int64_t> upperBound(Value v) {
-  Operation *op = v.getDefiningOp();
-  auto both = [&](auto combine) -> std::optional<int64_t> {
-    std::optional<int64_t> a =
-        upperBound(op->getOperand(op->getNumOperands() - 2));
-    std::optional<int64_t> b =
-        upperBound(op->getOperand(op->getNumOperands() - 1));
-    return combine(a, b);
-  };
-  if (op && isa<arith::MinSIOp, arith::MinUIOp>(op))
-    return both([](auto a, auto b) -> std::optional<int64_t> {
-      if (a && b)
-        return std::min(*a, *b);
-      return a ? a : b;
-    });
-  if (op && isa<arith::MaxSIOp, arith::MaxUIOp, arith::SelectOp>(op))
-    return both([](auto a, auto b) -> std::optional<int64_t> {
-      if (a && b)
-        return std::max(*a, *b);
-      return std::nullopt;
-    });
-  FailureOr<int64_t> ub = ValueBoundsConstraintSet::computeConstantBound(
-      presburger::BoundType::UB, v, /*stopCondition=*/nullptr,
-      /*closedUB=*/true);
-  if (failed(ub))
-    return std::nullopt;
-  return *ub;
-}
-
 /// Replaces each `memref.alloc` at the top of `kernel` (not in a loop,
-/// where an alloca would grow the stack per iteration) whose dynamic sizes
-/// have constant upper bounds (upperBound) and whose bounded
-/// size is at most kMaxStackBytes by a `memref.alloca` of the bound, recast
-/// to the dynamic shape (row-major in the bounded buffer); its
-/// deallocations go. The others stay device malloc.
-void promoteBoundedAllocs(gpu::GPUFuncOp kernel) {
+/// where an alloca would grow the stack per iteration) that has a bounded
+/// shape (boundedShape) by a buffer of the bound, recast to the dynamic
+/// shape (row-major in the bounded buffer); its deallocations go. With
+/// `shared`, the block's threads share the buffer: it is a workgroup
+/// attribution, seen through a cast to the generic address space so that
+/// its users keep their types. Otherwise it is a `memref.alloca` of the
+/// thread if at most kMaxStackBytes. The others stay device malloc.
+void promoteBoundedAllocs(gpu::GPUFuncOp kernel, bool shared) {
   SmallVector<memref::AllocOp> allocs;
   for (auto alloc : kernel.getBody().front().getOps<memref::AllocOp>())
     allocs.push_back(alloc);
   for (memref::AllocOp alloc : allocs) {
     MemRefType type = alloc.getType();
-    SmallVector<int64_t> bound(type.getShape());
-    bool bounded = type.getLayout().isIdentity();
-    unsigned next = 0;
-    for (int64_t &size : bound) {
-      if (!bounded || !ShapedType::isDynamic(size))
-        continue;
-      std::optional<int64_t> ub = upperBound(alloc.getDynamicSizes()[next++]);
-      bounded = ub && *ub >= 0;
-      if (bounded)
-        size = std::max<int64_t>(*ub, 1);
-    }
-    int64_t bytes = type.getElementTypeBitWidth() / 8;
-    for (int64_t size : bound)
-      bytes = bounded ? bytes * size : 0;
-    if (!bounded || bytes > kMaxStackBytes)
+    std::optional<SmallVector<int64_t>> bound = boundedShape(alloc);
+    if (!bound || (!shared && bufferBytes(*bound, type.getElementType()) >
+                                  kMaxStackBytes))
       continue;
     OpBuilder b(alloc);
     Location loc = alloc.getLoc();
-    Value buffer = memref::AllocaOp::create(
-        b, loc, MemRefType::get(bound, type.getElementType()));
+    auto boundType = MemRefType::get(*bound, type.getElementType());
+    Value buffer;
+    if (shared) {
+      auto workgroup = gpu::AddressSpaceAttr::get(
+          b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+      BlockArgument attribution = kernel.addWorkgroupAttribution(
+          MemRefType::get(*bound, type.getElementType(), AffineMap(),
+                          workgroup),
+          loc);
+      buffer =
+          memref::MemorySpaceCastOp::create(b, loc, boundType, attribution);
+    } else {
+      buffer = memref::AllocaOp::create(b, loc, boundType);
+    }
     Value view = buffer;
     if (!type.hasStaticShape())
       view = buildRowMajorView(b, loc, buffer, type, alloc.getMixedSizes());
@@ -130,6 +102,72 @@ void promoteBoundedAllocs(gpu::GPUFuncOp kernel) {
     alloc.replaceAllUsesWith(view);
     alloc.erase();
   }
+}
+
+/// The threads of `kernel`'s block, from its `moe.kernel_abi` (1 if it was
+/// not distributed).
+int64_t blockThreads(gpu::GPUFuncOp kernel) {
+  auto abi =
+      kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
+  auto block = abi ? abi.getAs<ArrayAttr>("block") : nullptr;
+  return block ? cast<IntegerAttr>(block[0]).getInt() : 1;
+}
+
+/// Whether the ops before `op` in its block, back to a barrier, may read
+/// memory that `op` then writes: at the start of a block (a loop body, a
+/// branch) that is unknown, at the kernel's entry nothing was read.
+bool readsSinceBarrier(Operation *op) {
+  for (Operation *before = op->getPrevNode(); before;
+       before = before->getPrevNode()) {
+    if (isa<gpu::BarrierOp>(before))
+      return false;
+    if (before->getNumRegions() != 0 ||
+        mightHaveEffect<MemoryEffects::Read>(before))
+      return true;
+  }
+  return !isa<gpu::GPUFuncOp>(op->getParentOp());
+}
+
+/// Replaces each forall mapped to threads (moe-distribute-threads) by its
+/// body on the thread ids below its trip count, between barriers: the
+/// other threads' writes before it are visible to it, and its writes to
+/// what follows.
+LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
+  SmallVector<scf::ForallOp> foralls;
+  kernel.walk([&](scf::ForallOp forall) { foralls.push_back(forall); });
+  for (scf::ForallOp forall : foralls) {
+    std::optional<ArrayAttr> mapping = forall.getMapping();
+    auto thread =
+        mapping && mapping->size() == 1
+            ? dyn_cast<gpu::GPUThreadMappingAttr>((*mapping)[0])
+            : nullptr;
+    std::optional<int64_t> count =
+        getConstantIntValue(forall.getMixedUpperBound()[0]);
+    if (!thread || thread.getMappingId() != 0 || !count || *count > threads ||
+        !forall.getOutputs().empty() ||
+        forall->getParentOfType<scf::ForallOp>())
+      return forall.emitError("expected a forall over at most ")
+             << threads << " threads (x) of the block, not nested";
+    IRRewriter rewriter(forall);
+    Location loc = forall.getLoc();
+    if (readsSinceBarrier(forall))
+      gpu::BarrierOp::create(rewriter, loc);
+    Value id = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x);
+    Block *body = forall.getBody();
+    rewriter.eraseOp(body->getTerminator());
+    if (*count == threads) {
+      rewriter.inlineBlockBefore(body, forall, id);
+    } else {
+      Value active = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::ult, id,
+          arith::ConstantIndexOp::create(rewriter, loc, *count));
+      auto guard = scf::IfOp::create(rewriter, loc, active);
+      rewriter.inlineBlockBefore(body, guard.thenBlock()->getTerminator(), id);
+    }
+    gpu::BarrierOp::create(rewriter, loc);
+    rewriter.eraseOp(forall);
+  }
+  return success();
 }
 
 struct MoeKernelsToGpuPass
@@ -169,7 +207,9 @@ struct MoeKernelsToGpuPass
                       func->getAttr(MoeDialect::kKernelAbiAttrName));
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
                       b.getUnitAttr());
-      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({1, 1, 1}));
+      int64_t threads = blockThreads(kernel);
+      kernel.setKnownBlockSizeAttr(
+          b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
       // Move the body; the func.return becomes gpu.return.
       Region &body = kernel.getBody();
       body.getBlocks().clear();
@@ -181,7 +221,9 @@ struct MoeKernelsToGpuPass
       func.erase();
       if (failed(inlineBlockForall(kernel)))
         return signalPassFailure();
-      promoteBoundedAllocs(kernel);
+      promoteBoundedAllocs(kernel, /*shared=*/threads > 1);
+      if (failed(mapThreadForalls(kernel, threads)))
+        return signalPassFailure();
     }
   }
 };

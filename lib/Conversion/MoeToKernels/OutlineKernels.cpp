@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "RowMajorView.h"
+#include "KernelBuffers.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"

@@ -465,7 +465,14 @@ func.func @tiles_not_positive(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor
 // -----
 
 func.func @kernel_abi_grid() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1"]}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings]}}}
+  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers] (optional)}}}
+  return
+}
+
+// -----
+
+func.func @kernel_abi_block() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [128, 0, 1]}} {
+  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers] (optional)}}}
   return
 }
 

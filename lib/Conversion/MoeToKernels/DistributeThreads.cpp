@@ -1,0 +1,222 @@
+//===- DistributeThreads.cpp - the moe-distribute-threads pass -----------===//
+//
+// Shares a kernel block's work among its threads: each structured op of the
+// block body moves into an scf.forall mapped to #gpu.thread<x>. See
+// Passes.td.
+//
+// Written by hand rather than with tile_using_forall and
+// map_nested_forall_to_threads: the ops work on buffers whose sizes depend
+// on the token count and on the routed rows of a block, and their
+// iterations are dealt out cyclically (thread t takes t, t + threads, ...),
+// which tile_using_forall's contiguous chunks do not express; the block
+// forall itself is mapped by moe-kernels-to-gpu.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuffers.h"
+
+#include "moe/Dialect/MoeOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/TilingInterface.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEDISTRIBUTETHREADS
+#include "dialect/Moe/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// Whether `op` or an op nested in it may write memory. Allocations and
+/// deallocations do not count: they stay where they are (the GPU lowering
+/// places the temporaries).
+bool writesMemory(Operation *op) {
+  WalkResult result = op->walk([](Operation *nested) {
+    // Ops with recursive effects and no effects of their own (loops) are
+    // judged by their bodies, which the walk visits.
+    if (isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(nested) ||
+        (nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>() &&
+         !isa<MemoryEffectOpInterface>(nested)))
+      return WalkResult::advance();
+    return mightHaveEffect<MemoryEffects::Write>(nested)
+               ? WalkResult::interrupt()
+               : WalkResult::advance();
+  });
+  return result.wasInterrupted();
+}
+
+/// An scf.forall over `count` threads (x) before `op`, with its body's
+/// insertion point set for the caller.
+scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count) {
+  auto mapping = b.getArrayAttr(
+      {gpu::GPUThreadMappingAttr::get(b.getContext(), gpu::MappingId::DimX)});
+  auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(count)},
+                                      /*outputs=*/ValueRange{}, mapping);
+  b.setInsertionPoint(forall.getBody()->getTerminator());
+  return forall;
+}
+
+/// Moves `op` into a forall over one thread: thread 0 runs it.
+void runOnThreadZero(Operation *op) {
+  OpBuilder b(op);
+  buildThreadForall(b, op->getLoc(), 1);
+  op->moveBefore(b.getInsertionBlock(), b.getInsertionPoint());
+}
+
+/// Whether `op` reads one of its outputs at other elements than it writes
+/// there: then its iterations depend on each other across threads.
+bool readsOutputElsewhere(linalg::LinalgOp op) {
+  for (OpOperand &init : op.getDpsInitsMutable())
+    for (OpOperand *input : op.getDpsInputOperands())
+      if (input->get() == init.get() &&
+          op.getMatchingIndexingMap(input) != op.getMatchingIndexingMap(&init))
+        return true;
+  return false;
+}
+
+/// Deals `op`'s parallel iterations (its parallel loops flattened, the
+/// last fastest) out to `threads` threads cyclically, one slice of the
+/// reduction loops per iteration, so that neighbouring threads write
+/// neighbouring elements; an op that cannot be dealt out runs on thread 0.
+LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
+  Operation *op = linalgOp.getOperation();
+  auto tiling = cast<TilingInterface>(op);
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  SmallVector<Range> domain = tiling.getIterationDomain(b);
+  SmallVector<unsigned> parallel;
+  for (auto [d, iterator] : llvm::enumerate(tiling.getLoopIteratorTypes()))
+    if (iterator == utils::IteratorType::parallel)
+      parallel.push_back(d);
+  if (parallel.empty() || readsOutputElsewhere(linalgOp)) {
+    runOnThreadZero(op);
+    return success();
+  }
+  scf::ForallOp forall = buildThreadForall(b, loc, threads);
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (unsigned d : parallel)
+    count = arith::MulIOp::create(
+        b, loc, count,
+        getValueOrCreateConstantIndexOp(b, loc, domain[d].size));
+  Value step = arith::ConstantIndexOp::create(b, loc, threads);
+  auto loop = scf::ForOp::create(b, loc, forall.getInductionVar(0), count,
+                                 step);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  SmallVector<OpFoldResult> offsets, sizes;
+  for (const Range &range : domain) {
+    offsets.push_back(range.offset);
+    sizes.push_back(range.size);
+  }
+  Value rest = loop.getInductionVar();
+  for (unsigned d : llvm::reverse(parallel)) {
+    // The outermost index is what is left: below its size already.
+    Value index = rest;
+    if (d != parallel.front()) {
+      Value size = getValueOrCreateConstantIndexOp(b, loc, domain[d].size);
+      index = arith::RemUIOp::create(b, loc, rest, size);
+      rest = arith::DivUIOp::create(b, loc, rest, size);
+    }
+    offsets[d] = arith::AddIOp::create(
+                     b, loc,
+                     getValueOrCreateConstantIndexOp(b, loc, domain[d].offset),
+                     index)
+                     .getResult();
+    sizes[d] = b.getIndexAttr(1);
+  }
+  FailureOr<TilingResult> tiled =
+      tiling.getTiledImplementation(b, offsets, sizes);
+  if (failed(tiled))
+    return op->emitError("cannot slice this op among threads");
+  op->erase();
+  return success();
+}
+
+/// Distributes the ops of `block` (the block body of a kernel or a loop or
+/// branch in it): structured ops among the threads, other writes to thread
+/// 0; loops and branches, whose bounds and conditions every thread computes
+/// alike, are entered.
+LogicalResult distributeBlock(Block &block, int64_t threads) {
+  for (Operation &op : llvm::make_early_inc_range(block.without_terminator())) {
+    if (!writesMemory(&op))
+      continue;
+    if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op)) {
+      if (!linalgOp.hasPureBufferSemantics() || !isa<TilingInterface>(&op))
+        return op.emitError("expected a structured op on buffers");
+      if (failed(distributeOp(linalgOp, threads)))
+        return failure();
+      continue;
+    }
+    if (isa<scf::ForOp, scf::IfOp>(op)) {
+      for (Region &region : op.getRegions())
+        for (Block &nested : region)
+          if (failed(distributeBlock(nested, threads)))
+            return failure();
+      continue;
+    }
+    if (op.getNumResults() != 0)
+      return op.emitError("cannot run on one thread an op that writes memory "
+                          "and defines values");
+    runOnThreadZero(&op);
+  }
+  return success();
+}
+
+/// Whether the block temporaries of `forall` all sit at its top, have
+/// bounded sizes and fit in `budget` bytes together.
+bool temporariesFit(scf::ForallOp forall, int64_t budget) {
+  int64_t total = 0;
+  WalkResult result = forall.getBody()->walk([&](memref::AllocOp alloc) {
+    std::optional<SmallVector<int64_t>> shape = boundedShape(alloc);
+    if (alloc->getBlock() != forall.getBody() || !shape)
+      return WalkResult::interrupt();
+    total += bufferBytes(*shape, alloc.getType().getElementType());
+    return total > budget ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return !result.wasInterrupted();
+}
+
+struct MoeDistributeThreadsPass
+    : public moe::impl::MoeDistributeThreadsBase<MoeDistributeThreadsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (threads < 1 || threads > 1024 || sharedMemory < 0) {
+      getOperation().emitError("moe-distribute-threads: threads must be in "
+                               "1..1024 and shared-memory non-negative");
+      return signalPassFailure();
+    }
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      auto abi =
+          func->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
+      if (!abi || abi.get("block"))
+        continue;
+      auto foralls = func.getBody().front().getOps<scf::ForallOp>();
+      if (!llvm::hasSingleElement(foralls)) {
+        func.emitError("a kernel function must hold one block forall");
+        return signalPassFailure();
+      }
+      scf::ForallOp forall = *foralls.begin();
+      int64_t blockThreads =
+          temporariesFit(forall, sharedMemory) ? threads : int64_t{1};
+      if (blockThreads > 1 &&
+          failed(distributeBlock(*forall.getBody(), blockThreads)))
+        return signalPassFailure();
+      NamedAttrList entries(abi);
+      OpBuilder b(func);
+      entries.set("block", b.getI64ArrayAttr({blockThreads, 1, 1}));
+      func->setAttr(MoeDialect::kKernelAbiAttrName,
+                    entries.getDictionary(func.getContext()));
+    }
+  }
+};
+
+} // namespace

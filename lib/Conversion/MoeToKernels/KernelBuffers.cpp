@@ -1,0 +1,85 @@
+//===- KernelBuffers.cpp - buffers of the outlined kernels ----------------===//
+
+#include "KernelBuffers.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
+
+using namespace mlir;
+
+Value mlir::moe::buildRowMajorView(OpBuilder &b, Location loc, Value buffer,
+                                   MemRefType type,
+                                   ArrayRef<OpFoldResult> sizes) {
+  SmallVector<OpFoldResult> strides(sizes.size());
+  OpFoldResult stride = b.getIndexAttr(1);
+  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
+    strides[d] = stride;
+    std::optional<int64_t> s = getConstantIntValue(stride);
+    std::optional<int64_t> n = getConstantIntValue(sizes[d]);
+    if (s && n)
+      stride = b.getIndexAttr(*s * *n);
+    else
+      stride = arith::MulIOp::create(
+                   b, loc, getValueOrCreateConstantIndexOp(b, loc, stride),
+                   getValueOrCreateConstantIndexOp(b, loc, sizes[d]))
+                   .getResult();
+  }
+  return memref::ReinterpretCastOp::create(b, loc, type, buffer,
+                                           b.getIndexAttr(0), sizes, strides);
+}
+
+std::optional<int64_t> mlir::moe::upperBound(Value v) {
+  Operation *op = v.getDefiningOp();
+  auto both = [&](auto combine) -> std::optional<int64_t> {
+    std::optional<int64_t> a =
+        upperBound(op->getOperand(op->getNumOperands() - 2));
+    std::optional<int64_t> b =
+        upperBound(op->getOperand(op->getNumOperands() - 1));
+    return combine(a, b);
+  };
+  if (op && isa<arith::MinSIOp, arith::MinUIOp>(op))
+    return both([](auto a, auto b) -> std::optional<int64_t> {
+      if (a && b)
+        return std::min(*a, *b);
+      return a ? a : b;
+    });
+  if (op && isa<arith::MaxSIOp, arith::MaxUIOp, arith::SelectOp>(op))
+    return both([](auto a, auto b) -> std::optional<int64_t> {
+      if (a && b)
+        return std::max(*a, *b);
+      return std::nullopt;
+    });
+  FailureOr<int64_t> ub = ValueBoundsConstraintSet::computeConstantBound(
+      presburger::BoundType::UB, v, /*stopCondition=*/nullptr,
+      /*closedUB=*/true);
+  if (failed(ub))
+    return std::nullopt;
+  return *ub;
+}
+
+std::optional<SmallVector<int64_t>>
+mlir::moe::boundedShape(memref::AllocOp alloc) {
+  MemRefType type = alloc.getType();
+  if (!type.getLayout().isIdentity())
+    return std::nullopt;
+  SmallVector<int64_t> bound(type.getShape());
+  unsigned next = 0;
+  for (int64_t &size : bound) {
+    if (!ShapedType::isDynamic(size))
+      continue;
+    std::optional<int64_t> ub = upperBound(alloc.getDynamicSizes()[next++]);
+    if (!ub || *ub < 0)
+      return std::nullopt;
+    size = std::max<int64_t>(*ub, 1);
+  }
+  return bound;
+}
+
+int64_t mlir::moe::bufferBytes(ArrayRef<int64_t> shape, Type elementType) {
+  int64_t bytes = (elementType.getIntOrFloatBitWidth() + 7) / 8;
+  for (int64_t size : shape)
+    bytes *= size;
+  return bytes;
+}

@@ -1,0 +1,40 @@
+//===- KernelBuffers.h - buffers of the outlined kernels -------*- C++ -*-===//
+//
+// Internal to the kernel passes: the kernels' buffers arrive as pointers
+// (rank-0 memrefs) or bounded per-block buffers and are viewed with their
+// real, possibly T-dependent, shape; per-block temporaries are placed by
+// the constant bounds of their sizes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
+#define MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+#include <optional>
+
+namespace mlir::moe {
+
+/// `buffer` reinterpreted as `type` (identity layout) with `sizes`, dense
+/// row-major from offset 0; the strides are folded where the sizes are
+/// constants.
+Value buildRowMajorView(OpBuilder &b, Location loc, Value buffer,
+                        MemRefType type, ArrayRef<OpFoldResult> sizes);
+
+/// A constant upper bound of the index `v`, seeing through the tile
+/// arithmetic of the kernel form (min, max, select), which
+/// ValueBoundsConstraintSet alone does not.
+std::optional<int64_t> upperBound(Value v);
+
+/// The static shape that holds every instance of `alloc` (its dynamic sizes
+/// replaced by their upper bounds, at least 1), if it has an identity
+/// layout and all its dynamic sizes are bounded.
+std::optional<SmallVector<int64_t>> boundedShape(memref::AllocOp alloc);
+
+/// The bytes of a buffer of `shape` and `elementType`.
+int64_t bufferBytes(ArrayRef<int64_t> shape, Type elementType);
+
+} // namespace mlir::moe
+
+#endif // MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H

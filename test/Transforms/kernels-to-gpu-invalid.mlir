@@ -1,0 +1,29 @@
+// RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-kernels-to-gpu
+
+// A thread forall wider than the kernel's block.
+func.func @wide(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1]}} {
+  %one = arith.constant 1.0 : f32
+  scf.forall (%b) in (1) {
+    // expected-error @+1 {{expected a forall over at most 32 threads (x) of the block, not nested}}
+    scf.forall (%i) in (64) {
+      memref.store %one, %v[%i] : memref<64xf32>
+    } {mapping = [#gpu.thread<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
+// Thread foralls do not nest.
+func.func @nested(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1]}} {
+  %one = arith.constant 1.0 : f32
+  scf.forall (%b) in (1) {
+    scf.forall (%i) in (2) {
+      // expected-error @+1 {{expected a forall over at most 32 threads (x) of the block, not nested}}
+      scf.forall (%j) in (2) {
+        memref.store %one, %v[%j] : memref<64xf32>
+      } {mapping = [#gpu.thread<x>]}
+    } {mapping = [#gpu.thread<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}
