@@ -83,6 +83,15 @@ func.func @tile_kernel(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %out: memref<
 // CHECK: scf.forall (%{{.*}}) in (1) {
 // CHECK-NEXT: linalg.generic {{.*}} ins(%[[SQ:[^ ]*]] : memref<8x8xf32>) outs(%[[SQ]] : memref<8x8xf32>)
 // CHECK: } {mapping = [#gpu.thread<x>]}
+// Another view of the output's buffer as input (rows 0-3 into rows 4-7),
+// and a load in the body from the output's buffer: thread 0 as well.
+// CHECK: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: linalg.copy ins(%{{.*}} : memref<4x8xf32, strided<[8, 1]>>) outs(%{{.*}} : memref<4x8xf32, strided<[8, 1], offset: 32>>)
+// CHECK: } {mapping = [#gpu.thread<x>]}
+// CHECK: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: linalg.generic
+// CHECK: memref.load
+// CHECK: } {mapping = [#gpu.thread<x>]}
 // CHECK: } {mapping = [#gpu.block<x>]}
 
 #id = affine_map<(i, j) -> (i, j)>
@@ -102,6 +111,15 @@ func.func @mixed_kernel(%counts: memref<4xi32>, %v: memref<8x8xf32>, %t: index) 
     linalg.generic {indexing_maps = [#tr, #id], iterator_types = ["parallel", "parallel"]} ins(%v : memref<8x8xf32>) outs(%v : memref<8x8xf32>) {
     ^bb0(%a: f32, %o: f32):
       linalg.yield %a : f32
+    }
+    %top = memref.subview %v[0, 0] [4, 8] [1, 1] : memref<8x8xf32> to memref<4x8xf32, strided<[8, 1]>>
+    %bottom = memref.subview %v[4, 0] [4, 8] [1, 1] : memref<8x8xf32> to memref<4x8xf32, strided<[8, 1], offset: 32>>
+    linalg.copy ins(%top : memref<4x8xf32, strided<[8, 1]>>) outs(%bottom : memref<4x8xf32, strided<[8, 1], offset: 32>>)
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%v : memref<8x8xf32>) {
+    ^bb0(%o: f32):
+      %j = linalg.index 1 : index
+      %first = memref.load %v[%j, %c0] : memref<8x8xf32>
+      linalg.yield %first : f32
     }
   } {mapping = [#gpu.block<x>]}
   return

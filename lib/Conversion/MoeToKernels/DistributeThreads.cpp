@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEDISTRIBUTETHREADS
@@ -72,15 +73,39 @@ void runOnThreadZero(Operation *op) {
   op->moveBefore(b.getInsertionBlock(), b.getInsertionPoint());
 }
 
-/// Whether `op` reads one of its outputs at other elements than it writes
-/// there: then its iterations depend on each other across threads.
+/// The buffer `view` is a view of (through subviews, casts, reshapes).
+Value rootBuffer(Value view) {
+  while (auto viewLike = view.getDefiningOp<ViewLikeOpInterface>())
+    view = viewLike.getViewSource();
+  return view;
+}
+
+/// Whether `op` may read one of its outputs at other elements than it
+/// writes there (an input that is another view of an output's buffer or
+/// the same view through another indexing map, or a load in its body from
+/// an output's buffer): then its iterations depend on each other across
+/// threads.
 bool readsOutputElsewhere(linalg::LinalgOp op) {
+  llvm::SmallPtrSet<Value, 4> outputRoots;
   for (OpOperand &init : op.getDpsInitsMutable())
-    for (OpOperand *input : op.getDpsInputOperands())
-      if (input->get() == init.get() &&
-          op.getMatchingIndexingMap(input) != op.getMatchingIndexingMap(&init))
-        return true;
-  return false;
+    outputRoots.insert(rootBuffer(init.get()));
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    if (!outputRoots.contains(rootBuffer(input->get())))
+      continue;
+    OpOperand *same = nullptr;
+    for (OpOperand &init : op.getDpsInitsMutable())
+      if (init.get() == input->get())
+        same = &init;
+    if (!same ||
+        op.getMatchingIndexingMap(input) != op.getMatchingIndexingMap(same))
+      return true;
+  }
+  WalkResult loads = op->walk([&](memref::LoadOp load) {
+    return outputRoots.contains(rootBuffer(load.getMemRef()))
+               ? WalkResult::interrupt()
+               : WalkResult::advance();
+  });
+  return loads.wasInterrupted();
 }
 
 /// Deals `op`'s parallel iterations (its parallel loops flattened, the
