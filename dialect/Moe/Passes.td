@@ -127,8 +127,8 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     block allocates has a constant bound (the tile sizes) and together they
     fit in `shared-memory` bytes, so that the GPU lowering can place them in
     workgroup memory; it then gets `block = [threads, 1, 1]` in its
-    `moe.kernel_abi`. Otherwise (the dispatch kernel's `[T*K]` arrays,
-    prefill tiles past the budget) it keeps one thread per block,
+    `moe.kernel_abi`. Otherwise (prefill tiles past the budget, buffers
+    sized by the token count) it keeps one thread per block,
     `block = [1, 1, 1]`.
 
     In a distributed kernel, every structured op (TilingInterface) of the
@@ -138,8 +138,9 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     loops flattened (the last fastest, so neighbouring threads write
     neighbouring elements), each with all of its reduction loops, as a
     slice of the op (`getTiledImplementation`). An op without a
-    parallel loop, or one that reads its output at other elements than it
-    writes, and any other op that writes memory, moves into an
+    parallel loop, or one that may read its output at other elements than
+    it writes, a loop or branch without structured ops (run whole), and any
+    other op that writes memory, moves into an
     `scf.forall (%t) in (1)` (thread 0). Index arithmetic and loads stay
     outside and run on every thread. On the CPU the foralls are loops, so
     the CPU tests run this form; moe-kernels-to-gpu turns them into thread

@@ -31,6 +31,7 @@ void addCleanup(OpPassManager &pm) {
 
 void addBufferize(OpPassManager &pm) {
   addUpstream(pm, "func.func(convert-elementwise-to-linalg),"
+                  "eliminate-empty-tensors,"
                   "one-shot-bufferize{bufferize-function-boundaries "
                   "function-boundary-type-conversion=identity-layout-map},"
                   "buffer-deallocation-pipeline");

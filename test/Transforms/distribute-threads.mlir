@@ -62,9 +62,9 @@ func.func @tile_kernel(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %out: memref<
 
 // -----
 
-// Writes that are not structured ops run on thread 0; loops are entered
-// (every thread runs them alike) and the structured ops in them are dealt
-// out; an op that reads its output at other elements than it writes (an
+// Writes that are not structured ops run on thread 0; loops with
+// structured ops are entered (every thread runs them alike) and the
+// structured ops in them are dealt out; an op that reads its output at other elements than it writes (an
 // in-place transpose) runs on thread 0 whole. Loads stay on every thread.
 
 // CHECK-LABEL: func.func @mixed_kernel(
@@ -73,6 +73,14 @@ func.func @tile_kernel(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %out: memref<
 // CHECK: %[[N:.*]] = memref.load %{{.*}}[%c0] : memref<4xi32>
 // CHECK: scf.forall (%{{.*}}) in (1) {
 // CHECK-NEXT: memref.store %{{.*}}, %{{.*}}[%c1] : memref<4xi32>
+// CHECK-NEXT: } {mapping = [#gpu.thread<x>]}
+// A loop without structured ops runs whole on thread 0.
+// CHECK: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: memref.load
+// CHECK-NEXT: arith.index_cast
+// CHECK-NEXT: memref.store
+// CHECK-NEXT: }
 // CHECK-NEXT: } {mapping = [#gpu.thread<x>]}
 // CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 {
 // CHECK: scf.forall (%[[T:.*]]) in (128) {
@@ -105,6 +113,11 @@ func.func @mixed_kernel(%counts: memref<4xi32>, %v: memref<8x8xf32>, %t: index) 
     %n1 = arith.addi %n, %n : i32
     memref.store %n1, %counts[%c1] : memref<4xi32>
     %trips = arith.index_cast %n : i32 to index
+    scf.for %i = %c0 to %trips step %c1 {
+      %old = memref.load %counts[%i] : memref<4xi32>
+      %at = arith.index_cast %old : i32 to index
+      memref.store %n1, %counts[%at] : memref<4xi32>
+    }
     scf.for %i = %c0 to %trips step %c1 {
       linalg.fill ins(%one : f32) outs(%v : memref<8x8xf32>)
     }

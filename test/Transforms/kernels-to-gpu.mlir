@@ -44,17 +44,20 @@
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: memref.dealloc
 // CHECK: gpu.return
-// The dispatch kernel's [T * K] arrays have no constant bound: it keeps one
-// thread, its static temporaries on the stack, the others device malloc,
-// and no barrier.
-// CHECK: gpu.func @moe_layer_0_dispatch(
-// CHECK-SAME: known_block_size = array<i32: 1, 1, 1>
-// CHECK-SAME: block = [1, 1, 1]
-// CHECK-NOT: gpu.barrier
-// CHECK: memref.alloca() : memref<8xi32>
-// CHECK-NOT: gpu.barrier
-// CHECK: memref.alloc(%{{.*}}) {{.*}} : memref<?xi32>
-// CHECK-NOT: gpu.barrier
+// The dispatch kernel writes its [T * K] outputs directly; its counters are
+// workgroup memory, its fills spread over the threads and its counting
+// sort runs on thread 0 between barriers.
+// CHECK: gpu.func @moe_layer_0_dispatch({{.*}}) workgroup(%[[COUNTS:[^ ]*]] : memref<8xi32, #gpu.address_space<workgroup>>
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-SAME: block = [128, 1, 1]
+// CHECK: gpu.barrier
+// CHECK: %[[FIRST:.*]] = arith.cmpi ult, %thread_id_x{{.*}}, %c1{{.*}} : index
+// CHECK: scf.if %[[FIRST]] {
+// CHECK: scf.for
+// CHECK: memref.store
+// CHECK: }
+// CHECK: gpu.barrier
+// CHECK-NOT: memref.alloc
 // CHECK: gpu.func @moe_layer_0_gate_up(
 // CHECK-SAME: workgroup(
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>

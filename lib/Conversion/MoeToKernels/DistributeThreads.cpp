@@ -167,8 +167,8 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
 
 /// Distributes the ops of `block` (the block body of a kernel or a loop or
 /// branch in it): structured ops among the threads, other writes to thread
-/// 0; loops and branches, whose bounds and conditions every thread computes
-/// alike, are entered.
+/// 0; loops and branches with structured ops in them, whose bounds and
+/// conditions every thread computes alike, are entered.
 LogicalResult distributeBlock(Block &block, int64_t threads) {
   for (Operation &op : llvm::make_early_inc_range(block.without_terminator())) {
     if (!writesMemory(&op))
@@ -180,7 +180,14 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
         return failure();
       continue;
     }
-    if (isa<scf::ForOp, scf::IfOp>(op)) {
+    // A loop or branch without structured ops (the dispatch kernel's
+    // counting sort) runs whole on thread 0: one barrier, not one per
+    // iteration.
+    bool structured =
+        op.walk([](linalg::LinalgOp) { return WalkResult::interrupt(); })
+            .wasInterrupted();
+    if (isa<scf::ForOp, scf::IfOp>(op) &&
+        (structured || op.getNumResults() != 0)) {
       for (Region &region : op.getRegions())
         for (Block &nested : region)
           if (failed(distributeBlock(nested, threads)))
