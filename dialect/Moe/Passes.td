@@ -153,8 +153,10 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
            "Bytes of per-block temporaries a distributed kernel may hold in "
            "workgroup memory">,
   ];
-  let dependentDialects = ["::mlir::arith::ArithDialect",
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
 }
 

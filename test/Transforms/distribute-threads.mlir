@@ -4,7 +4,7 @@
 // A kernel whose block temporary is bounded by its tile (16 rows of 8 f32,
 // 512 bytes): its structured ops are dealt out to the block's threads,
 // the parallel iterations flattened, the last loop fastest; the reduction
-// stays whole in each slice.
+// stays whole in each slice, with its accumulator in a register.
 
 // CHECK-LABEL: func.func @tile_kernel(
 // CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"]
@@ -19,7 +19,17 @@
 // CHECK: %[[X:.*]] = memref.subview %{{.*}}[%[[ROW]], 0] [1, 32] [1, 1]
 // CHECK: %[[W:.*]] = memref.subview %{{.*}}[%[[COL]], 0] [1, 32] [1, 1]
 // CHECK: %[[O:.*]] = memref.subview %[[TMP]][%[[ROW]], %[[COL]]] [1, 1] [1, 1]
-// CHECK: linalg.generic {{.*}} ins(%[[X]], %[[W]] : memref<1x32xf32, {{.*}}>, memref<1x32xf32, {{.*}}>) outs(%[[O]] : memref<1x1xf32, {{.*}}>)
+// The slice's reduction is a loop that carries the output element as a
+// value (a register), loaded before and stored after.
+// CHECK: %[[INIT:.*]] = memref.load %[[O]][%c0, %c0] : memref<1x1xf32, {{.*}}>
+// CHECK: %[[SUM:.*]] = scf.for %[[K:.*]] = %c0 to %c32 step %c1 iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32) {
+// CHECK: %[[A:.*]] = memref.load %[[X]][%c0, %[[K]]]
+// CHECK: %[[BW:.*]] = memref.load %[[W]][%c0, %[[K]]]
+// CHECK: %[[M:.*]] = arith.mulf %[[A]], %[[BW]] : f32
+// CHECK: %[[S:.*]] = arith.addf %[[ACC]], %[[M]] : f32
+// CHECK: scf.yield %[[S]] : f32
+// CHECK: }
+// CHECK: memref.store %[[SUM]], %[[O]][%c0, %c0]
 // CHECK: } {mapping = [#gpu.thread<x>]}
 // The copy out: its own cyclic forall.
 // CHECK: scf.forall (%{{.*}}) in (128) {

@@ -36,9 +36,10 @@
 // CHECK: }
 // CHECK-NEXT: gpu.barrier
 // The router GEMM: thread t computes logits (row, expert) t, t + 128, ...
-// over the whole hidden dimension.
+// over the whole hidden dimension, accumulating in a register.
 // CHECK: scf.for
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : memref<1x64xbf16, {{.*}}>, memref<1x64xbf16, {{.*}}>) outs(%{{.*}} : memref<1x1xf32,
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32) {
+// CHECK: arith.extf %{{.*}} : bf16 to f32
 // CHECK: gpu.barrier
 // CHECK-NOT: scf.forall
 // CHECK-NOT: memref.alloc

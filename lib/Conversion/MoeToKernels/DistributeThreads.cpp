@@ -18,11 +18,13 @@
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -108,6 +110,115 @@ bool readsOutputElsewhere(linalg::LinalgOp op) {
   return loads.wasInterrupted();
 }
 
+/// Replaces `op`, a slice whose parallel loops all have one iteration, by
+/// scf.for loops over its reduction loops that carry the outputs' elements
+/// as values: the accumulators stay in registers (a thread's slice of a
+/// GEMM would otherwise load and store its output element in shared memory
+/// at every step of the reduction, and the CPU cannot keep it in a
+/// register either, for fear of aliasing). The same operations in the same
+/// order as convert-linalg-to-loops.
+///
+/// Written by hand: upstream lowers structured ops on buffers to loops that
+/// load and store the output at every iteration (convert-linalg-to-loops),
+/// and its register promotion works only on vectors and tensor subsets.
+void lowerUnitSliceReduction(linalg::LinalgOp op) {
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  SmallVector<Range> ranges = op.createLoopRanges(b, loc);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  SmallVector<Value> lbs, ubs, steps;
+  for (auto [d, iterator] : llvm::enumerate(iterators)) {
+    if (iterator != utils::IteratorType::reduction)
+      continue;
+    lbs.push_back(getValueOrCreateConstantIndexOp(b, loc, ranges[d].offset));
+    ubs.push_back(getValueOrCreateConstantIndexOp(b, loc, ranges[d].size));
+    steps.push_back(one);
+  }
+  // The loop indices: 0 for the unit parallel loops, the reduction loops'.
+  auto loopIndices = [&](ValueRange reductionIvs) {
+    SmallVector<Value> ivs;
+    unsigned next = 0;
+    for (utils::IteratorType iterator : iterators)
+      ivs.push_back(iterator == utils::IteratorType::reduction
+                        ? reductionIvs[next++]
+                        : zero);
+    return ivs;
+  };
+  auto operandIndices = [&](OpBuilder &nb, OpOperand *operand,
+                            ArrayRef<Value> ivs) {
+    SmallVector<Value> indices;
+    AffineMap map = op.getMatchingIndexingMap(operand);
+    for (AffineExpr expr : map.getResults())
+      indices.push_back(getValueOrCreateConstantIndexOp(
+          nb, loc,
+          affine::makeComposedFoldedAffineApply(
+              nb, loc, AffineMap::get(map.getNumDims(), 0, expr),
+              getAsOpFoldResult(ivs))));
+    return indices;
+  };
+  auto load = [&](OpBuilder &nb, OpOperand *operand, ArrayRef<Value> ivs) {
+    if (!isa<MemRefType>(operand->get().getType()))
+      return operand->get(); // a scalar input
+    return memref::LoadOp::create(nb, loc, operand->get(),
+                                  operandIndices(nb, operand, ivs))
+        .getResult();
+  };
+  SmallVector<Value> ivsAtZero = loopIndices(SmallVector<Value>(lbs.size(),
+                                                                zero));
+  SmallVector<Value> initial;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    initial.push_back(load(b, &init, ivsAtZero));
+  Block *body = op.getBlock();
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lbs, ubs, steps, initial,
+      [&](OpBuilder &nb, Location, ValueRange reductionIvs,
+          ValueRange accumulators) -> scf::ValueVector {
+        SmallVector<Value> ivs = loopIndices(reductionIvs);
+        IRMapping mapping;
+        for (OpOperand *input : op.getDpsInputOperands())
+          mapping.map(body->getArgument(input->getOperandNumber()),
+                      load(nb, input, ivs));
+        for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable()))
+          mapping.map(body->getArgument(init.getOperandNumber()),
+                      accumulators[i]);
+        for (Operation &nested : body->without_terminator()) {
+          if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+            mapping.map(index.getResult(), ivs[index.getDim()]);
+            continue;
+          }
+          nb.clone(nested, mapping);
+        }
+        scf::ValueVector results;
+        for (Value yielded : body->getTerminator()->getOperands())
+          results.push_back(mapping.lookupOrDefault(yielded));
+        return results;
+      });
+  for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable()))
+    memref::StoreOp::create(b, loc, nest.results[i], init.get(),
+                            operandIndices(b, &init, ivsAtZero));
+  op->erase();
+}
+
+/// Whether `op` is a slice lowerUnitSliceReduction handles: it has
+/// reduction loops, its outputs do not depend on them, and its parallel
+/// loops have one iteration.
+bool isUnitSliceReduction(linalg::LinalgOp op) {
+  if (op.getNumReductionLoops() == 0 || !op.hasPureBufferSemantics())
+    return false;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (auto [d, iterator] : llvm::enumerate(op.getIteratorTypesArray()))
+    if (iterator == utils::IteratorType::parallel && ranges[d] != 1)
+      return false;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    for (unsigned d = 0; d < ranges.size(); ++d)
+      if (op.getIteratorTypesArray()[d] == utils::IteratorType::reduction &&
+          op.getMatchingIndexingMap(&init).isFunctionOfDim(d))
+        return false;
+  return true;
+}
+
 /// Deals `op`'s parallel iterations (its parallel loops flattened, the
 /// last fastest) out to `threads` threads cyclically, one slice of the
 /// reduction loops per iteration, so that neighbouring threads write
@@ -162,6 +273,10 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
   if (failed(tiled))
     return op->emitError("cannot slice this op among threads");
   op->erase();
+  for (Operation *slice : tiled->tiledOps)
+    if (auto sliceOp = dyn_cast<linalg::LinalgOp>(slice);
+        sliceOp && isUnitSliceReduction(sliceOp))
+      lowerUnitSliceReduction(sliceOp);
   return success();
 }
 
