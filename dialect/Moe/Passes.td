@@ -126,8 +126,9 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     `moe.kernel_abi`). A kernel is distributed when every temporary its
     block allocates has a constant bound (the tile sizes) and together they
     fit in `shared-memory` bytes, so that the GPU lowering can place them in
-    workgroup memory; it then gets `block = [threads, 1, 1]` in its
-    `moe.kernel_abi`. Otherwise (prefill tiles past the budget, buffers
+    dynamic shared memory; it then gets `block = [threads, 1, 1]` and
+    `shared_memory` (the bytes of its temporaries, each 16-byte aligned) in
+    its `moe.kernel_abi`. Otherwise (prefill tiles past the budget, buffers
     sized by the token count) it keeps one thread per block,
     `block = [1, 1, 1]`.
 
@@ -149,9 +150,9 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
   let options = [
     Option<"threads", "threads", "int64_t", "128",
            "Threads per block of a distributed kernel">,
-    Option<"sharedMemory", "shared-memory", "int64_t", "48 * 1024",
+    Option<"sharedMemory", "shared-memory", "int64_t", "160 * 1024",
            "Bytes of per-block temporaries a distributed kernel may hold in "
-           "workgroup memory">,
+           "dynamic shared memory (sm_80 allows 163 KiB per block)">,
   ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
@@ -174,10 +175,11 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     count, followed by a `gpu.barrier`, and preceded by one unless nothing
     since the last barrier may have read memory. The per-block temporaries
     at the top of a kernel whose sizes have constant bounds become, in a
-    kernel of several threads, workgroup attributions of the bound (shared
-    memory, seen through `memref.memory_space_cast` so that their users keep
-    their types); in a one-thread kernel, `memref.alloca` of the bound if at
-    most 32 KiB. The others stay `memref.alloc`, which NVVM turns into
+    kernel of several threads, views of the bound into its dynamic shared
+    memory (`gpu.dynamic_shared_memory`, laid out as the `shared_memory` of
+    its `moe.kernel_abi` says; seen through `memref.memory_space_cast` so
+    that their users keep their types); in a one-thread kernel,
+    `memref.alloca` of the bound if at most 32 KiB. The others stay `memref.alloc`, which NVVM turns into
     device malloc. Tensor cores are not used yet. Functions that are not
     kernels are erased, so the module is the device code only.
   }];

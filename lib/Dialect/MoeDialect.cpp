@@ -183,6 +183,11 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
         return fail("{kernel = string, params = [string...], grid = [3 "
                     "strings], block = [3 positive integers] (optional)}");
     }
+    if (Attribute bytes = dict.get("shared_memory")) {
+      auto value = dyn_cast<IntegerAttr>(bytes);
+      if (!value || value.getInt() < 0)
+        return fail("{..., shared_memory = non-negative integer (optional)}");
+    }
     return success();
   }
   auto array = dyn_cast<ArrayAttr>(value);

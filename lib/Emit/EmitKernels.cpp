@@ -174,11 +174,16 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
     if (auto blockAttr = abiAttr.getAs<ArrayAttr>("block"))
       for (auto [d, size] : llvm::enumerate(blockAttr))
         block[d] = cast<IntegerAttr>(size).getInt();
+    // The block temporaries of a distributed kernel, in dynamic shared
+    // memory (moe-kernels-to-gpu places them there).
+    int64_t sharedBytes = 0;
+    if (auto bytes = abiAttr.getAs<IntegerAttr>("shared_memory"))
+      sharedBytes = bytes.getInt();
     kernels.push_back({{"symbol", symbol.getValue().str()},
                        {"params", params},
                        {"block", block},
                        {"grid", grid},
-                       {"dynamic_shared_memory", 0}});
+                       {"dynamic_shared_memory", sharedBytes}});
     order.push_back(symbol.getValue().str());
   }
   entry["kernels"] = kernels;

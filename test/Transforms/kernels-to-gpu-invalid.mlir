@@ -27,3 +27,19 @@ func.func @nested(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {k
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// The block temporaries must fit in the shared memory the launch asks for.
+// expected-error @+1 {{the block temporaries do not fit in the 64 bytes of shared memory of moe.kernel_abi}}
+func.func @small(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 64}} {
+  %one = arith.constant 1.0 : f32
+  scf.forall (%b) in (1) {
+    %tmp = memref.alloc() : memref<32xf32>
+    scf.forall (%i) in (32) {
+      memref.store %one, %tmp[%i] : memref<32xf32>
+    } {mapping = [#gpu.thread<x>]}
+    memref.dealloc %tmp : memref<32xf32>
+  } {mapping = [#gpu.block<x>]}
+  return
+}

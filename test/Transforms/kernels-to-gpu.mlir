@@ -10,16 +10,19 @@
 // CHECK-NOT: moe.layer_map
 // CHECK: gpu.module @moe_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">, #nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
 // A distributed kernel's per-block temporaries, bounded by the tile (16
-// tokens), are workgroup memory shared by its 128 threads, seen through a
-// cast to the generic address space with their dynamic size; no device
-// malloc, no dealloc.
-// CHECK: gpu.func @moe_layer_0_route(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[T:.*]]: index) workgroup(%[[LOGITS:[^ ]*]] : memref<16x8xf32, #gpu.address_space<workgroup>>,
-// CHECK-SAME: kernel
+// tokens), are views into the dynamic shared memory of its 128 threads at
+// 16-byte aligned offsets (moe.kernel_abi's shared_memory bytes in all),
+// seen through a cast to the generic address space with their dynamic
+// size; no device malloc, no dealloc.
+// CHECK: gpu.func @moe_layer_0_route(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[T:.*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route"
+// CHECK-SAME: shared_memory = 1600 : i64
+// CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: arith.muli %[[BX]], %{{.*}} : index
 // CHECK: %[[COUNT:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
+// CHECK: %[[LOGITS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x8xf32, #gpu.address_space<workgroup>>
 // CHECK: %[[CAST:.*]] = memref.memory_space_cast %[[LOGITS]] : memref<16x8xf32, #gpu.address_space<workgroup>> to memref<16x8xf32>
 // CHECK: %[[VIEW:.*]] = memref.reinterpret_cast %[[CAST]] to offset: [0], sizes: [%[[COUNT]], 8], strides: [8, 1] : memref<16x8xf32> to memref<?x8xf32>
 // The fill of the logits: nothing read before it in the kernel, so no
@@ -46,11 +49,12 @@
 // CHECK-NOT: memref.dealloc
 // CHECK: gpu.return
 // The dispatch kernel writes its [T * K] outputs directly; its counters are
-// workgroup memory, its fills spread over the threads and its counting
-// sort runs on thread 0 between barriers.
-// CHECK: gpu.func @moe_layer_0_dispatch({{.*}}) workgroup(%[[COUNTS:[^ ]*]] : memref<8xi32, #gpu.address_space<workgroup>>
+// shared memory, its fills spread over the threads and its counting sort
+// runs on thread 0 between barriers.
+// CHECK: gpu.func @moe_layer_0_dispatch(
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-SAME: block = [128, 1, 1]
+// CHECK: memref.view {{.*}} to memref<8xi32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK: %[[FIRST:.*]] = arith.cmpi ult, %thread_id_x{{.*}}, %c1{{.*}} : index
 // CHECK: scf.if %[[FIRST]] {
@@ -60,7 +64,6 @@
 // CHECK: gpu.barrier
 // CHECK-NOT: memref.alloc
 // CHECK: gpu.func @moe_layer_0_gate_up(
-// CHECK-SAME: workgroup(
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: gpu.block_id x
 // CHECK: gpu.block_id y
@@ -78,8 +81,8 @@
 
 // After moe-kernels-to-nvvm, the manifest's ABI: a pointer per buffer, then T as i64.
 // NVVM: gpu.module @moe_kernels
-// The workgroup attributions are shared-memory globals (address space 3).
-// NVVM: llvm.mlir.global internal @__wg_moe_layer_0_route_0() {addr_space = 3 : i32} : !llvm.array<128 x f32>
+// Dynamic shared memory is an external array in address space 3.
+// NVVM: llvm.mlir.global internal @__dynamic_shmem__0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
 // NVVM: llvm.func @moe_layer_0_route(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64)
 // NVVM-SAME: gpu.kernel
 // NVVM: nvvm.read.ptx.sreg.ctaid.x

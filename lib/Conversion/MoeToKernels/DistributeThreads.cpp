@@ -317,18 +317,20 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
   return success();
 }
 
-/// Whether the block temporaries of `forall` all sit at its top, have
-/// bounded sizes and fit in `budget` bytes together.
-bool temporariesFit(scf::ForallOp forall, int64_t budget) {
-  int64_t total = 0;
-  WalkResult result = forall.getBody()->walk([&](memref::AllocOp alloc) {
-    std::optional<SmallVector<int64_t>> shape = boundedShape(alloc);
-    if (alloc->getBlock() != forall.getBody() || !shape)
-      return WalkResult::interrupt();
-    total += bufferBytes(*shape, alloc.getType().getElementType());
-    return total > budget ? WalkResult::interrupt() : WalkResult::advance();
+/// The dynamic shared memory layout of `forall`'s block temporaries, if
+/// they all sit at its top, have bounded sizes and fit in `budget` bytes.
+std::optional<SharedLayout> sharedTemporaries(scf::ForallOp forall,
+                                              int64_t budget) {
+  SmallVector<memref::AllocOp> allocs;
+  bool nested = false;
+  forall.getBody()->walk([&](memref::AllocOp alloc) {
+    allocs.push_back(alloc);
+    nested |= alloc->getBlock() != forall.getBody();
   });
-  return !result.wasInterrupted();
+  FailureOr<SharedLayout> layout = layoutShared(allocs);
+  if (nested || failed(layout) || layout->bytes > budget)
+    return std::nullopt;
+  return *layout;
 }
 
 struct MoeDistributeThreadsPass
@@ -352,14 +354,17 @@ struct MoeDistributeThreadsPass
         return signalPassFailure();
       }
       scf::ForallOp forall = *foralls.begin();
-      int64_t blockThreads =
-          temporariesFit(forall, sharedMemory) ? threads : int64_t{1};
+      std::optional<SharedLayout> shared =
+          sharedTemporaries(forall, sharedMemory);
+      int64_t blockThreads = shared ? threads : int64_t{1};
       if (blockThreads > 1 &&
           failed(distributeBlock(*forall.getBody(), blockThreads)))
         return signalPassFailure();
       NamedAttrList entries(abi);
       OpBuilder b(func);
       entries.set("block", b.getI64ArrayAttr({blockThreads, 1, 1}));
+      if (blockThreads > 1)
+        entries.set("shared_memory", b.getI64IntegerAttr(shared->bytes));
       func->setAttr(MoeDialect::kKernelAbiAttrName,
                     entries.getDictionary(func.getContext()));
     }

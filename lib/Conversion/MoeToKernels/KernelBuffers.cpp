@@ -83,3 +83,17 @@ int64_t mlir::moe::bufferBytes(ArrayRef<int64_t> shape, Type elementType) {
     bytes *= size;
   return bytes;
 }
+
+FailureOr<mlir::moe::SharedLayout>
+mlir::moe::layoutShared(ArrayRef<memref::AllocOp> allocs) {
+  SharedLayout layout;
+  for (memref::AllocOp alloc : allocs) {
+    std::optional<SmallVector<int64_t>> shape = boundedShape(alloc);
+    if (!shape)
+      return failure();
+    layout.offsets.push_back(layout.bytes);
+    int64_t bytes = bufferBytes(*shape, alloc.getType().getElementType());
+    layout.bytes += (bytes + 15) / 16 * 16;
+  }
+  return layout;
+}

@@ -35,6 +35,16 @@ std::optional<SmallVector<int64_t>> boundedShape(memref::AllocOp alloc);
 /// The bytes of a buffer of `shape` and `elementType`.
 int64_t bufferBytes(ArrayRef<int64_t> shape, Type elementType);
 
+/// Where a distributed kernel's block temporaries (the allocations at the
+/// top of its block body, in order) lie in its dynamic shared memory: the
+/// byte offset of each, 16-byte aligned, and the bytes in all. Fails if one
+/// has no bounded shape.
+struct SharedLayout {
+  SmallVector<int64_t> offsets;
+  int64_t bytes = 0;
+};
+FailureOr<SharedLayout> layoutShared(ArrayRef<memref::AllocOp> allocs);
+
 } // namespace mlir::moe
 
 #endif // MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H

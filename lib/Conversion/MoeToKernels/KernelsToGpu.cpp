@@ -59,48 +59,78 @@ LogicalResult inlineBlockForall(gpu::GPUFuncOp kernel) {
 /// device malloc heap.
 constexpr int64_t kMaxStackBytes = 32 * 1024;
 
-/// Replaces each `memref.alloc` at the top of `kernel` (not in a loop,
-/// where an alloca would grow the stack per iteration) that has a bounded
-/// shape (boundedShape) by a buffer of the bound, recast to the dynamic
-/// shape (row-major in the bounded buffer); its deallocations go. With
-/// `shared`, the block's threads share the buffer: it is a workgroup
-/// attribution, seen through a cast to the generic address space so that
-/// its users keep their types. Otherwise it is a `memref.alloca` of the
-/// thread if at most kMaxStackBytes. The others stay device malloc.
-void promoteBoundedAllocs(gpu::GPUFuncOp kernel, bool shared) {
-  SmallVector<memref::AllocOp> allocs;
-  for (auto alloc : kernel.getBody().front().getOps<memref::AllocOp>())
-    allocs.push_back(alloc);
+/// `alloc` replaced by `buffer` (of its bounded shape) viewed with its
+/// dynamic shape, row-major; its deallocations go.
+void replaceByBoundedBuffer(OpBuilder &b, memref::AllocOp alloc,
+                            Value buffer) {
+  MemRefType type = alloc.getType();
+  Value view = buffer;
+  if (!type.hasStaticShape())
+    view = buildRowMajorView(b, alloc.getLoc(), buffer, type,
+                             alloc.getMixedSizes());
+  for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+    if (isa<memref::DeallocOp>(user))
+      user->erase();
+  alloc.replaceAllUsesWith(view);
+  alloc.erase();
+}
+
+/// Places the block temporaries (the `memref.alloc` at the top of
+/// `kernel`) of a kernel of several threads in its dynamic shared memory,
+/// at the offsets of layoutShared, which `sharedBytes` (moe.kernel_abi's
+/// `shared_memory`, what the manifest asks the launch for) must cover. Each
+/// is a `memref.view` of the bound, seen through a cast to the generic
+/// address space so that its users keep their types.
+LogicalResult placeInSharedMemory(gpu::GPUFuncOp kernel, int64_t sharedBytes) {
+  SmallVector<memref::AllocOp> allocs(
+      kernel.getBody().front().getOps<memref::AllocOp>());
+  FailureOr<SharedLayout> layout = layoutShared(allocs);
+  if (failed(layout) || layout->bytes > sharedBytes)
+    return kernel.emitError("the block temporaries do not fit in the ")
+           << sharedBytes << " bytes of shared memory of moe.kernel_abi";
+  if (allocs.empty())
+    return success();
+  OpBuilder b(kernel.getBody());
+  Location loc = kernel.getLoc();
+  auto workgroup = gpu::AddressSpaceAttr::get(
+      b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), AffineMap(),
+                      workgroup));
+  for (auto [alloc, offset] : llvm::zip(allocs, layout->offsets)) {
+    b.setInsertionPoint(alloc);
+    MemRefType type = alloc.getType();
+    SmallVector<int64_t> bound = *boundedShape(alloc);
+    Value shared = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get(bound, type.getElementType(), AffineMap(), workgroup),
+        base, arith::ConstantIndexOp::create(b, loc, offset),
+        /*sizes=*/ValueRange{});
+    Value generic = memref::MemorySpaceCastOp::create(
+        b, loc, MemRefType::get(bound, type.getElementType()), shared);
+    replaceByBoundedBuffer(b, alloc, generic);
+  }
+  return success();
+}
+
+/// In a one-thread kernel, replaces each `memref.alloc` at the top of
+/// `kernel` (not in a loop, where an alloca would grow the stack per
+/// iteration) that has a bounded shape of at most kMaxStackBytes by a
+/// `memref.alloca` of the bound. The others stay device malloc.
+void placeOnStack(gpu::GPUFuncOp kernel) {
+  SmallVector<memref::AllocOp> allocs(
+      kernel.getBody().front().getOps<memref::AllocOp>());
   for (memref::AllocOp alloc : allocs) {
     MemRefType type = alloc.getType();
     std::optional<SmallVector<int64_t>> bound = boundedShape(alloc);
-    if (!bound || (!shared && bufferBytes(*bound, type.getElementType()) >
-                                  kMaxStackBytes))
+    if (!bound ||
+        bufferBytes(*bound, type.getElementType()) > kMaxStackBytes)
       continue;
     OpBuilder b(alloc);
-    Location loc = alloc.getLoc();
-    auto boundType = MemRefType::get(*bound, type.getElementType());
-    Value buffer;
-    if (shared) {
-      auto workgroup = gpu::AddressSpaceAttr::get(
-          b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
-      BlockArgument attribution = kernel.addWorkgroupAttribution(
-          MemRefType::get(*bound, type.getElementType(), AffineMap(),
-                          workgroup),
-          loc);
-      buffer =
-          memref::MemorySpaceCastOp::create(b, loc, boundType, attribution);
-    } else {
-      buffer = memref::AllocaOp::create(b, loc, boundType);
-    }
-    Value view = buffer;
-    if (!type.hasStaticShape())
-      view = buildRowMajorView(b, loc, buffer, type, alloc.getMixedSizes());
-    for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
-      if (isa<memref::DeallocOp>(user))
-        user->erase();
-    alloc.replaceAllUsesWith(view);
-    alloc.erase();
+    Value buffer = memref::AllocaOp::create(
+        b, alloc.getLoc(), MemRefType::get(*bound, type.getElementType()));
+    replaceByBoundedBuffer(b, alloc, buffer);
   }
 }
 
@@ -111,6 +141,15 @@ int64_t blockThreads(gpu::GPUFuncOp kernel) {
       kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
   auto block = abi ? abi.getAs<ArrayAttr>("block") : nullptr;
   return block ? cast<IntegerAttr>(block[0]).getInt() : 1;
+}
+
+/// The bytes of dynamic shared memory `kernel` is launched with, from its
+/// `moe.kernel_abi` (0 if it was not distributed).
+int64_t sharedMemoryBytes(gpu::GPUFuncOp kernel) {
+  auto abi =
+      kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
+  auto bytes = abi ? abi.getAs<IntegerAttr>("shared_memory") : nullptr;
+  return bytes ? bytes.getInt() : 0;
 }
 
 /// Whether the ops before `op` in its block, back to a barrier, may read
@@ -221,7 +260,12 @@ struct MoeKernelsToGpuPass
       func.erase();
       if (failed(inlineBlockForall(kernel)))
         return signalPassFailure();
-      promoteBoundedAllocs(kernel, /*shared=*/threads > 1);
+      if (threads > 1) {
+        if (failed(placeInSharedMemory(kernel, sharedMemoryBytes(kernel))))
+          return signalPassFailure();
+      } else {
+        placeOnStack(kernel);
+      }
       if (failed(mapThreadForalls(kernel, threads)))
         return signalPassFailure();
     }

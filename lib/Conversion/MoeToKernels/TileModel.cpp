@@ -28,6 +28,12 @@ int64_t nextPowerOfTwo(int64_t v) {
 /// The depth of the K loop of a block (elements of the reduction per stage).
 constexpr int64_t kTile = 64;
 
+/// Shared memory the kernel form's block temporaries may use
+/// (moe-distribute-threads' default budget: a kernel past it runs on one
+/// thread).
+constexpr int64_t kTemporaryBudget = 160 * 1024;
+
+
 /// One expert GEMM kernel: `rows` routed rows in all, over `experts` active
 /// experts, times [reduction x columns] weights per expert.
 struct GemmProblem {
@@ -35,6 +41,9 @@ struct GemmProblem {
   /// Bytes of the weights each active expert reads (gate_up reads two
   /// matrices per column tile).
   int64_t weightMatrices;
+  /// Bytes per element of a [rows, columns] tile the kernel form keeps in
+  /// shared memory (gate_up: two f32 accumulators and the activated tile).
+  int64_t temporaryBytes;
 };
 
 struct GemmChoice {
@@ -54,6 +63,8 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
   for (int64_t columns : {32, 64, 128, 256}) {
     if (columns > 2 * nextPowerOfTwo(p.columns) && columns > 32)
       break;
+    if (rows * columns * p.temporaryBytes > kTemporaryBudget)
+      continue;
     // Deepest pipeline whose staging buffers fit.
     int64_t stages = t.maxStages;
     auto smem = [&](int64_t s) {
@@ -101,10 +112,16 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
 }
 
 /// Tokens per block of a token-parallel kernel: enough blocks for every
-/// multiprocessor, at most 64 tokens.
-int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t) {
-  return std::clamp<int64_t>(nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)),
-                             1, 64);
+/// multiprocessor, at most 64 tokens, and few enough that the block's
+/// temporaries of `bytesPerToken` fit in kTemporaryBudget.
+int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t,
+                       int64_t bytesPerToken) {
+  int64_t fit = std::max<int64_t>(kTemporaryBudget / bytesPerToken, 1);
+  // The largest power of two that fits.
+  int64_t fitPow2 = nextPowerOfTwo(fit + 1) / 2;
+  return std::clamp<int64_t>(
+      nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)), 1,
+      std::min<int64_t>(64, fitPow2));
 }
 
 } // namespace
@@ -153,14 +170,17 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.expertRows =
       std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16, 128);
 
-  GemmProblem gateUp{active,       rowsPerExpert,     shape.intermediate,
-                     shape.hidden, shape.weightBytes, 2};
+  GemmProblem gateUp{active,       rowsPerExpert,
+                     shape.intermediate,
+                     shape.hidden, shape.weightBytes,
+                     2,            4 + 4 + shape.weightBytes};
   GemmProblem down{active,
                    rowsPerExpert,
                    shape.hidden,
                    shape.intermediate,
                    shape.weightBytes,
-                   1};
+                   1,
+                   0};
   GemmChoice g = chooseColumns(gateUp, choice.expertRows, target);
   GemmChoice d = chooseColumns(down, choice.expertRows, target);
   choice.gateUpColumns = g.columns;
@@ -170,7 +190,12 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.downWarps = d.warps;
   choice.downStages = d.stages;
   choice.estimatedMicroseconds = (g.seconds + d.seconds) * 1e6;
-  choice.routeTokens = tokensPerBlock(tokens, target);
-  choice.combineTokens = tokensPerBlock(tokens, target);
+  // Route keeps about a dozen [tokens, E] f32/i32 arrays per block
+  // (scores, top-k, group scores); combine an f32 accumulator and its
+  // result, [tokens, H], 8 bytes per element at most.
+  choice.routeTokens =
+      tokensPerBlock(tokens, target, std::max<int64_t>(shape.experts, 1) * 48);
+  choice.combineTokens =
+      tokensPerBlock(tokens, target, std::max<int64_t>(shape.hidden, 1) * 8);
   return choice;
 }

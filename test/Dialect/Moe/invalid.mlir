@@ -478,6 +478,13 @@ func.func @kernel_abi_block() attributes {moe.kernel_abi = {kernel = "route", pa
 
 // -----
 
+func.func @kernel_abi_shared_memory() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [128, 1, 1], shared_memory = -16}} {
+  // expected-error @-1 {{'moe.kernel_abi' must be {..., shared_memory = non-negative integer (optional)}}}
+  return
+}
+
+// -----
+
 // expected-error @+1 {{'moe.kernel_abi' must be on a function}}
 module attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}} {
 }
