@@ -29,3 +29,8 @@ func.func @two_foralls(%v: memref<8xf32>, %t: index) attributes {moe.kernel_abi 
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// expected-error @+1 {{a kernel function must have a body}}
+func.func private @declared(%t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}}

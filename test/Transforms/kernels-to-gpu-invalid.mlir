@@ -43,3 +43,8 @@ func.func @small(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {ke
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// expected-error @+1 {{a kernel function must have a body}}
+func.func private @declared(%t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}}

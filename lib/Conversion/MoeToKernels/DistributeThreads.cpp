@@ -348,6 +348,10 @@ struct MoeDistributeThreadsPass
           func->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
       if (!abi || abi.get("block"))
         continue;
+      if (func.isExternal()) {
+        func.emitError("a kernel function must have a body");
+        return signalPassFailure();
+      }
       auto foralls = func.getBody().front().getOps<scf::ForallOp>();
       if (!llvm::hasSingleElement(foralls)) {
         func.emitError("a kernel function must hold one block forall");

@@ -239,6 +239,10 @@ struct MoeKernelsToGpuPass
         func.erase();
         continue;
       }
+      if (func.isExternal()) {
+        func.emitError("a kernel function must have a body");
+        return signalPassFailure();
+      }
       b.setInsertionPointToEnd(gpuModule.getBody());
       auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
                                            func.getFunctionType());
