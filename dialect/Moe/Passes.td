@@ -150,7 +150,8 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
   let options = [
     Option<"threads", "threads", "int64_t", "128",
            "Threads per block of a distributed kernel">,
-    Option<"sharedMemory", "shared-memory", "int64_t", "160 * 1024",
+    Option<"sharedMemory", "shared-memory", "int64_t",
+           "::mlir::moe::kKernelSharedMemoryBudget",
            "Bytes of per-block temporaries a distributed kernel may hold in "
            "dynamic shared memory (sm_80 allows 163 KiB per block)">,
   ];

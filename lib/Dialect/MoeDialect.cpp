@@ -172,16 +172,25 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     if (!dict || !dict.getAs<StringAttr>("kernel") ||
         !strings(dict.get("params")) || !strings(grid) || grid.size() != 3)
       return fail("{kernel = string, params = [string...], grid = [3 "
-                  "strings], block = [3 positive integers] (optional)}");
+                  "strings], block = [3 positive integers, at most 1024 threads] "
+                    "(optional)}");
     if (Attribute blockAttr = dict.get("block")) {
       auto block = dyn_cast<ArrayAttr>(blockAttr);
+      int64_t threads = 1;
       if (!block || block.size() != 3 ||
-          !llvm::all_of(block, [](Attribute a) {
-            auto size = dyn_cast<IntegerAttr>(a);
-            return size && size.getInt() >= 1 && size.getInt() <= 1024;
-          }))
+          !llvm::all_of(block,
+                        [&](Attribute a) {
+                          auto size = dyn_cast<IntegerAttr>(a);
+                          if (!size || size.getInt() < 1 ||
+                              size.getInt() > 1024)
+                            return false;
+                          threads *= size.getInt();
+                          return true;
+                        }) ||
+          threads > 1024)
         return fail("{kernel = string, params = [string...], grid = [3 "
-                    "strings], block = [3 positive integers] (optional)}");
+                    "strings], block = [3 positive integers, at most 1024 threads] "
+                    "(optional)}");
     }
     if (Attribute bytes = dict.get("shared_memory")) {
       auto value = dyn_cast<IntegerAttr>(bytes);

@@ -170,6 +170,63 @@ func.func @unbounded_kernel(%out: memref<?xi32>, %t: index) attributes {moe.kern
 
 // -----
 
+// Ops that several threads would get wrong run on thread 0: an output that
+// does not depend on a parallel loop (its elements written once per j), and
+// a reduction whose input is its output's buffer (not given a register
+// accumulator either). Index temporaries are 8 bytes each.
+
+// CHECK-LABEL: func.func @edge_kernel(
+// CHECK-SAME: block = [128, 1, 1]
+// CHECK-SAME: shared_memory = 128 : i64
+// CHECK: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: memref.alloc() : memref<16xindex>
+// CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+// CHECK: } {mapping = [#gpu.thread<x>]}
+// CHECK: scf.forall (%{{.*}}) in (128) {
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : memref<1xindex, {{.*}}>, memref<1x4xindex, {{.*}}>) outs(%{{.*}} : memref<1xindex, {{.*}}>)
+// CHECK: } {mapping = [#gpu.thread<x>]}
+
+#ij = affine_map<(i, j) -> (i, j)>
+#i = affine_map<(i, j) -> (i)>
+func.func @edge_kernel(%x: memref<16x4xindex>, %o: memref<16xindex>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
+  scf.forall (%b) in (1) {
+    %tmp = memref.alloc() : memref<16xindex>
+    linalg.generic {indexing_maps = [#ij, #i], iterator_types = ["parallel", "parallel"]} ins(%x : memref<16x4xindex>) outs(%tmp : memref<16xindex>) {
+    ^bb0(%a: index, %acc: index):
+      linalg.yield %a : index
+    }
+    linalg.generic {indexing_maps = [#i, #ij, #i], iterator_types = ["parallel", "reduction"]} ins(%tmp, %x : memref<16xindex>, memref<16x4xindex>) outs(%tmp : memref<16xindex>) {
+    ^bb0(%a: index, %xb: index, %acc: index):
+      %s = arith.addi %a, %xb : index
+      %s2 = arith.addi %s, %acc : index
+      linalg.yield %s2 : index
+    }
+    linalg.copy ins(%tmp : memref<16xindex>) outs(%o : memref<16xindex>)
+    memref.dealloc %tmp : memref<16xindex>
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
+// A stack buffer would be private to each thread: the kernel keeps one.
+
+// CHECK-LABEL: func.func @stack_kernel(
+// CHECK-SAME: block = [1, 1, 1]
+// CHECK-NOT: #gpu.thread
+func.func @stack_kernel(%out: memref<8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["output", "T"], grid = ["1", "1", "1"]}} {
+  %one = arith.constant 1.0 : f32
+  scf.forall (%b) in (1) {
+    %tmp = memref.alloca() : memref<8xf32>
+    linalg.fill ins(%one : f32) outs(%tmp : memref<8xf32>)
+    linalg.copy ins(%tmp : memref<8xf32>) outs(%out : memref<8xf32>)
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
 // Functions without moe.kernel_abi (the layer function) are left alone.
 
 // CHECK-LABEL: func.func @host(

@@ -48,3 +48,20 @@ func.func @small(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {ke
 
 // expected-error @+1 {{a kernel function must have a body}}
 func.func private @declared(%t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}}
+
+// -----
+
+// Shared memory holds only the temporaries at the top of the block body.
+// expected-error @+1 {{a kernel of several threads may allocate only at the top of its block body}}
+func.func @nested_alloc(%v: memref<32xf32>, %n: index, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 0}} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.forall (%b) in (1) {
+    scf.for %i = %c0 to %n step %c1 {
+      %tmp = memref.alloc() : memref<32xf32>
+      memref.copy %tmp, %v : memref<32xf32> to memref<32xf32>
+      memref.dealloc %tmp : memref<32xf32>
+    }
+  } {mapping = [#gpu.block<x>]}
+  return
+}

@@ -17,6 +17,11 @@
 
 namespace mlir::moe {
 
+/// Bytes of block temporaries a kernel may keep in dynamic shared memory
+/// (sm_80 allows 163 KiB per block): moe-distribute-threads' default
+/// budget, which moe-select-tiles keeps its tiles within.
+constexpr int64_t kKernelSharedMemoryBudget = 160 * 1024;
+
 #define GEN_PASS_DECL
 #include "dialect/Moe/Passes.h.inc"
 

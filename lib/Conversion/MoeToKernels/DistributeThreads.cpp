@@ -132,8 +132,11 @@ void lowerUnitSliceReduction(linalg::LinalgOp op) {
   for (auto [d, iterator] : llvm::enumerate(iterators)) {
     if (iterator != utils::IteratorType::reduction)
       continue;
-    lbs.push_back(getValueOrCreateConstantIndexOp(b, loc, ranges[d].offset));
-    ubs.push_back(getValueOrCreateConstantIndexOp(b, loc, ranges[d].size));
+    Value offset = getValueOrCreateConstantIndexOp(b, loc, ranges[d].offset);
+    lbs.push_back(offset);
+    ubs.push_back(arith::AddIOp::create(
+        b, loc, offset,
+        getValueOrCreateConstantIndexOp(b, loc, ranges[d].size)));
     steps.push_back(one);
   }
   // The loop indices: 0 for the unit parallel loops, the reduction loops'.
@@ -202,11 +205,16 @@ void lowerUnitSliceReduction(linalg::LinalgOp op) {
 }
 
 /// Whether `op` is a slice lowerUnitSliceReduction handles: it has
-/// reduction loops, its outputs do not depend on them, and its parallel
-/// loops have one iteration.
+/// reduction loops, its outputs do not depend on them, no input is a view
+/// of an output's buffer (the running value lives in a register), and its
+/// parallel loops have one iteration.
 bool isUnitSliceReduction(linalg::LinalgOp op) {
   if (op.getNumReductionLoops() == 0 || !op.hasPureBufferSemantics())
     return false;
+  for (OpOperand *input : op.getDpsInputOperands())
+    for (OpOperand &init : op.getDpsInitsMutable())
+      if (rootBuffer(input->get()) == rootBuffer(init.get()))
+        return false;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   for (auto [d, iterator] : llvm::enumerate(op.getIteratorTypesArray()))
     if (iterator == utils::IteratorType::parallel && ranges[d] != 1)
@@ -233,7 +241,15 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
   for (auto [d, iterator] : llvm::enumerate(tiling.getLoopIteratorTypes()))
     if (iterator == utils::IteratorType::parallel)
       parallel.push_back(d);
-  if (parallel.empty() || readsOutputElsewhere(linalgOp)) {
+  // Every output must depend on every parallel loop: otherwise several
+  // threads would write one element.
+  bool eachWriteOnce = llvm::all_of(
+      linalgOp.getDpsInitsMutable(), [&](OpOperand &init) {
+        AffineMap map = linalgOp.getMatchingIndexingMap(&init);
+        return llvm::all_of(
+            parallel, [&](unsigned d) { return map.isFunctionOfDim(d); });
+      });
+  if (parallel.empty() || !eachWriteOnce || readsOutputElsewhere(linalgOp)) {
     runOnThreadZero(op);
     return success();
   }
@@ -318,14 +334,19 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
 }
 
 /// The dynamic shared memory layout of `forall`'s block temporaries, if
-/// they all sit at its top, have bounded sizes and fit in `budget` bytes.
+/// they all sit at its top, have bounded sizes and fit in `budget` bytes,
+/// and there is no stack buffer.
 std::optional<SharedLayout> sharedTemporaries(scf::ForallOp forall,
                                               int64_t budget) {
   SmallVector<memref::AllocOp> allocs;
   bool nested = false;
-  forall.getBody()->walk([&](memref::AllocOp alloc) {
-    allocs.push_back(alloc);
-    nested |= alloc->getBlock() != forall.getBody();
+  forall.getBody()->walk([&](Operation *op) {
+    // A stack buffer would be private to each thread.
+    nested |= isa<memref::AllocaOp>(op);
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      allocs.push_back(alloc);
+      nested |= alloc->getBlock() != forall.getBody();
+    }
   });
   FailureOr<SharedLayout> layout = layoutShared(allocs);
   if (nested || failed(layout) || layout->bytes > budget)

@@ -62,7 +62,9 @@ std::optional<int64_t> mlir::moe::upperBound(Value v) {
 std::optional<SmallVector<int64_t>>
 mlir::moe::boundedShape(memref::AllocOp alloc) {
   MemRefType type = alloc.getType();
-  if (!type.getLayout().isIdentity())
+  Type element = type.getElementType();
+  if (!type.getLayout().isIdentity() ||
+      !(element.isIntOrFloat() || element.isIndex()))
     return std::nullopt;
   SmallVector<int64_t> bound(type.getShape());
   unsigned next = 0;
@@ -78,7 +80,10 @@ mlir::moe::boundedShape(memref::AllocOp alloc) {
 }
 
 int64_t mlir::moe::bufferBytes(ArrayRef<int64_t> shape, Type elementType) {
-  int64_t bytes = (elementType.getIntOrFloatBitWidth() + 7) / 8;
+  // index is 64-bit on both targets.
+  int64_t bytes = elementType.isIndex()
+                      ? 8
+                      : (elementType.getIntOrFloatBitWidth() + 7) / 8;
   for (int64_t size : shape)
     bytes *= size;
   return bytes;

@@ -29,10 +29,12 @@ std::optional<int64_t> upperBound(Value v);
 
 /// The static shape that holds every instance of `alloc` (its dynamic sizes
 /// replaced by their upper bounds, at least 1), if it has an identity
-/// layout and all its dynamic sizes are bounded.
+/// layout, integer, float or index elements and all its dynamic sizes are
+/// bounded.
 std::optional<SmallVector<int64_t>> boundedShape(memref::AllocOp alloc);
 
-/// The bytes of a buffer of `shape` and `elementType`.
+/// The bytes of a buffer of `shape` and `elementType` (integer, float or
+/// index).
 int64_t bufferBytes(ArrayRef<int64_t> shape, Type elementType);
 
 /// Where a distributed kernel's block temporaries (the allocations at the

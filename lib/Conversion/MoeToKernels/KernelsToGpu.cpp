@@ -88,6 +88,16 @@ LogicalResult placeInSharedMemory(gpu::GPUFuncOp kernel, int64_t sharedBytes) {
   if (failed(layout) || layout->bytes > sharedBytes)
     return kernel.emitError("the block temporaries do not fit in the ")
            << sharedBytes << " bytes of shared memory of moe.kernel_abi";
+  WalkResult nested = kernel.walk([&](Operation *op) {
+    bool top = op->getBlock() == &kernel.getBody().front();
+    return isa<memref::AllocaOp>(op) ||
+                   (isa<memref::AllocOp>(op) && !top)
+               ? WalkResult::interrupt()
+               : WalkResult::advance();
+  });
+  if (nested.wasInterrupted())
+    return kernel.emitError("a kernel of several threads may allocate "
+                            "only at the top of its block body");
   if (allocs.empty())
     return success();
   OpBuilder b(kernel.getBody());
@@ -182,7 +192,8 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
             : nullptr;
     std::optional<int64_t> count =
         getConstantIntValue(forall.getMixedUpperBound()[0]);
-    if (!thread || thread.getMappingId() != 0 || !count || *count > threads ||
+    if (!thread || thread.getThread() != gpu::MappingId::DimX || !count ||
+        *count > threads ||
         !forall.getOutputs().empty() ||
         forall->getParentOfType<scf::ForallOp>())
       return forall.emitError("expected a forall over at most ")

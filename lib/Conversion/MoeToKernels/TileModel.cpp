@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Transforms/TileModel.h"
+#include "moe/Transforms/Passes.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -28,10 +29,9 @@ int64_t nextPowerOfTwo(int64_t v) {
 /// The depth of the K loop of a block (elements of the reduction per stage).
 constexpr int64_t kTile = 64;
 
-/// Shared memory the kernel form's block temporaries may use
-/// (moe-distribute-threads' default budget: a kernel past it runs on one
-/// thread).
-constexpr int64_t kTemporaryBudget = 160 * 1024;
+/// Shared memory the kernel form's block temporaries may use (a kernel
+/// past it runs on one thread).
+constexpr int64_t kTemporaryBudget = kKernelSharedMemoryBudget;
 
 
 /// One expert GEMM kernel: `rows` routed rows in all, over `experts` active

@@ -465,14 +465,21 @@ func.func @tiles_not_positive(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor
 // -----
 
 func.func @kernel_abi_grid() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1"]}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers] (optional)}}}
+  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
   return
 }
 
 // -----
 
 func.func @kernel_abi_block() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [128, 0, 1]}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers] (optional)}}}
+  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
+  return
+}
+
+// -----
+
+func.func @kernel_abi_block_threads() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [64, 32, 1]}} {
+  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
   return
 }
 
