@@ -192,7 +192,9 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     Option<"moduleName", "module-name", "std::string", "\"moe_kernels\"",
            "Name of the gpu.module">,
   ];
-  let dependentDialects = ["::mlir::gpu::GPUDialect",
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
                            "::mlir::scf::SCFDialect"];
 }
