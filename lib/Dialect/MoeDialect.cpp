@@ -171,9 +171,10 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     auto grid = dict ? dyn_cast_or_null<ArrayAttr>(dict.get("grid")) : nullptr;
     if (!dict || !dict.getAs<StringAttr>("kernel") ||
         !strings(dict.get("params")) || !strings(grid) || grid.size() != 3)
-      return fail("{kernel = string, params = [string...], grid = [3 "
-                  "strings], block = [3 positive integers, at most 1024 threads] "
-                    "(optional)}");
+      return fail(
+          "{kernel = string, params = [string...], grid = [3 "
+          "strings], block = [3 positive integers, at most 1024 threads] "
+          "(optional)}");
     if (Attribute blockAttr = dict.get("block")) {
       auto block = dyn_cast<ArrayAttr>(blockAttr);
       int64_t threads = 1;
@@ -188,9 +189,10 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
                           return true;
                         }) ||
           threads > 1024)
-        return fail("{kernel = string, params = [string...], grid = [3 "
-                    "strings], block = [3 positive integers, at most 1024 threads] "
-                    "(optional)}");
+        return fail(
+            "{kernel = string, params = [string...], grid = [3 "
+            "strings], block = [3 positive integers, at most 1024 threads] "
+            "(optional)}");
     }
     if (Attribute bytes = dict.get("shared_memory")) {
       auto value = dyn_cast<IntegerAttr>(bytes);

@@ -168,8 +168,8 @@ void lowerUnitSliceReduction(linalg::LinalgOp op) {
                                   operandIndices(nb, operand, ivs))
         .getResult();
   };
-  SmallVector<Value> ivsAtZero = loopIndices(SmallVector<Value>(lbs.size(),
-                                                                zero));
+  SmallVector<Value> ivsAtZero =
+      loopIndices(SmallVector<Value>(lbs.size(), zero));
   SmallVector<Value> initial;
   for (OpOperand &init : op.getDpsInitsMutable())
     initial.push_back(load(b, &init, ivsAtZero));
@@ -243,11 +243,11 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
       parallel.push_back(d);
   // Every output must depend on every parallel loop: otherwise several
   // threads would write one element.
-  bool eachWriteOnce = llvm::all_of(
-      linalgOp.getDpsInitsMutable(), [&](OpOperand &init) {
+  bool eachWriteOnce =
+      llvm::all_of(linalgOp.getDpsInitsMutable(), [&](OpOperand &init) {
         AffineMap map = linalgOp.getMatchingIndexingMap(&init);
-        return llvm::all_of(
-            parallel, [&](unsigned d) { return map.isFunctionOfDim(d); });
+        return llvm::all_of(parallel,
+                            [&](unsigned d) { return map.isFunctionOfDim(d); });
       });
   if (parallel.empty() || !eachWriteOnce || readsOutputElsewhere(linalgOp)) {
     runOnThreadZero(op);
@@ -257,11 +257,10 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
   Value count = arith::ConstantIndexOp::create(b, loc, 1);
   for (unsigned d : parallel)
     count = arith::MulIOp::create(
-        b, loc, count,
-        getValueOrCreateConstantIndexOp(b, loc, domain[d].size));
+        b, loc, count, getValueOrCreateConstantIndexOp(b, loc, domain[d].size));
   Value step = arith::ConstantIndexOp::create(b, loc, threads);
-  auto loop = scf::ForOp::create(b, loc, forall.getInductionVar(0), count,
-                                 step);
+  auto loop =
+      scf::ForOp::create(b, loc, forall.getInductionVar(0), count, step);
   b.setInsertionPoint(loop.getBody()->getTerminator());
   SmallVector<OpFoldResult> offsets, sizes;
   for (const Range &range : domain) {
@@ -277,11 +276,11 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
       index = arith::RemUIOp::create(b, loc, rest, size);
       rest = arith::DivUIOp::create(b, loc, rest, size);
     }
-    offsets[d] = arith::AddIOp::create(
-                     b, loc,
-                     getValueOrCreateConstantIndexOp(b, loc, domain[d].offset),
-                     index)
-                     .getResult();
+    offsets[d] =
+        arith::AddIOp::create(
+            b, loc, getValueOrCreateConstantIndexOp(b, loc, domain[d].offset),
+            index)
+            .getResult();
     sizes[d] = b.getIndexAttr(1);
   }
   FailureOr<TilingResult> tiled =
@@ -314,9 +313,9 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
     // A loop or branch without structured ops (the dispatch kernel's
     // counting sort) runs whole on thread 0: one barrier, not one per
     // iteration.
-    bool structured =
-        op.walk([](linalg::LinalgOp) { return WalkResult::interrupt(); })
-            .wasInterrupted();
+    bool structured = op.walk([](linalg::LinalgOp) {
+                          return WalkResult::interrupt();
+                        }).wasInterrupted();
     if (isa<scf::ForOp, scf::IfOp>(op) &&
         (structured || op.getNumResults() != 0)) {
       for (Region &region : op.getRegions())

@@ -81,9 +81,8 @@ mlir::moe::boundedShape(memref::AllocOp alloc) {
 
 int64_t mlir::moe::bufferBytes(ArrayRef<int64_t> shape, Type elementType) {
   // index is 64-bit on both targets.
-  int64_t bytes = elementType.isIndex()
-                      ? 8
-                      : (elementType.getIntOrFloatBitWidth() + 7) / 8;
+  int64_t bytes =
+      elementType.isIndex() ? 8 : (elementType.getIntOrFloatBitWidth() + 7) / 8;
   for (int64_t size : shape)
     bytes *= size;
   return bytes;

@@ -15,10 +15,10 @@
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEKERNELSTOGPU
@@ -61,8 +61,7 @@ constexpr int64_t kMaxStackBytes = 32 * 1024;
 
 /// `alloc` replaced by `buffer` (of its bounded shape) viewed with its
 /// dynamic shape, row-major; its deallocations go.
-void replaceByBoundedBuffer(OpBuilder &b, memref::AllocOp alloc,
-                            Value buffer) {
+void replaceByBoundedBuffer(OpBuilder &b, memref::AllocOp alloc, Value buffer) {
   MemRefType type = alloc.getType();
   Value view = buffer;
   if (!type.hasStaticShape())
@@ -90,8 +89,7 @@ LogicalResult placeInSharedMemory(gpu::GPUFuncOp kernel, int64_t sharedBytes) {
            << sharedBytes << " bytes of shared memory of moe.kernel_abi";
   WalkResult nested = kernel.walk([&](Operation *op) {
     bool top = op->getBlock() == &kernel.getBody().front();
-    return isa<memref::AllocaOp>(op) ||
-                   (isa<memref::AllocOp>(op) && !top)
+    return isa<memref::AllocaOp>(op) || (isa<memref::AllocOp>(op) && !top)
                ? WalkResult::interrupt()
                : WalkResult::advance();
   });
@@ -134,8 +132,7 @@ void placeOnStack(gpu::GPUFuncOp kernel) {
   for (memref::AllocOp alloc : allocs) {
     MemRefType type = alloc.getType();
     std::optional<SmallVector<int64_t>> bound = boundedShape(alloc);
-    if (!bound ||
-        bufferBytes(*bound, type.getElementType()) > kMaxStackBytes)
+    if (!bound || bufferBytes(*bound, type.getElementType()) > kMaxStackBytes)
       continue;
     OpBuilder b(alloc);
     Value buffer = memref::AllocaOp::create(
@@ -186,15 +183,13 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
   kernel.walk([&](scf::ForallOp forall) { foralls.push_back(forall); });
   for (scf::ForallOp forall : foralls) {
     std::optional<ArrayAttr> mapping = forall.getMapping();
-    auto thread =
-        mapping && mapping->size() == 1
-            ? dyn_cast<gpu::GPUThreadMappingAttr>((*mapping)[0])
-            : nullptr;
+    auto thread = mapping && mapping->size() == 1
+                      ? dyn_cast<gpu::GPUThreadMappingAttr>((*mapping)[0])
+                      : nullptr;
     std::optional<int64_t> count =
         getConstantIntValue(forall.getMixedUpperBound()[0]);
     if (!thread || thread.getThread() != gpu::MappingId::DimX || !count ||
-        *count > threads ||
-        !forall.getOutputs().empty() ||
+        *count > threads || !forall.getOutputs().empty() ||
         forall->getParentOfType<scf::ForallOp>())
       return forall.emitError("expected a forall over at most ")
              << threads << " threads (x) of the block, not nested";

@@ -33,7 +33,6 @@ constexpr int64_t kTile = 64;
 /// past it runs on one thread).
 constexpr int64_t kTemporaryBudget = kKernelSharedMemoryBudget;
 
-
 /// One expert GEMM kernel: `rows` routed rows in all, over `experts` active
 /// experts, times [reduction x columns] weights per expert.
 struct GemmProblem {
@@ -119,9 +118,8 @@ int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t,
   int64_t fit = std::max<int64_t>(kTemporaryBudget / bytesPerToken, 1);
   // The largest power of two that fits.
   int64_t fitPow2 = nextPowerOfTwo(fit + 1) / 2;
-  return std::clamp<int64_t>(
-      nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)), 1,
-      std::min<int64_t>(64, fitPow2));
+  return std::clamp<int64_t>(nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)),
+                             1, std::min<int64_t>(64, fitPow2));
 }
 
 } // namespace
@@ -170,10 +168,13 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.expertRows =
       std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16, 128);
 
-  GemmProblem gateUp{active,       rowsPerExpert,
+  GemmProblem gateUp{active,
+                     rowsPerExpert,
                      shape.intermediate,
-                     shape.hidden, shape.weightBytes,
-                     2,            4 + 4 + shape.weightBytes};
+                     shape.hidden,
+                     shape.weightBytes,
+                     2,
+                     4 + 4 + shape.weightBytes};
   GemmProblem down{active,
                    rowsPerExpert,
                    shape.hidden,
