@@ -42,3 +42,8 @@ if os.path.exists("/usr/local/cuda/bin/nvcc"):
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", "/usr/local/cuda/bin/ptxas"))
+# cuobjdump: the SASS of the cubins (tensor-core instructions). Not every
+# CUDA install has it; the PTX checks stand in where it is missing.
+if os.path.exists("/usr/local/cuda/bin/cuobjdump"):
+    config.available_features.add("cuobjdump")
+    config.substitutions.append(("%cuobjdump", "/usr/local/cuda/bin/cuobjdump"))

@@ -39,6 +39,11 @@ def Moe_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kKernelAttrName = "moe.kernel";
     /// Tile sizes chosen by moe-select-tiles, on a layer's moe.combine.
     static constexpr ::llvm::StringLiteral kTilesAttrName = "moe.tiles";
+    /// On an expert GEMM chunk of the kernel form (moe-form-kernels): a
+    /// [16m, n] += [16m, k] x [n, k]^T contraction in bf16/f16 that
+    /// moe-distribute-threads shares among warps and moe-kernels-to-gpu
+    /// lowers to tensor-core mma.sync.
+    static constexpr ::llvm::StringLiteral kTensorCoreAttrName = "moe.tensor_core";
     /// Written by moe-outline-kernels. On a kernel function: its name,
     /// parameter names and grid formulas.
     static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";

@@ -54,6 +54,16 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
       activated values are stored;
     - `down`: per (row block, column tile), the activated rows times the
       expert's down rows (plus bias);
+
+    When the rows and weights are bf16 or f16, blocks have a multiple of 16
+    rows, column tiles a multiple of 32 columns dividing the width, and the
+    reduction a multiple of 16, the expert GEMMs take the tensor-core form:
+    a [rows, columns] f32 accumulator and a loop over chunks of the
+    reduction (64, 32 or 16) that stages the block's rows (padded past its
+    row count by repeating its last row; those products are dropped) in a
+    [rows, chunk] tile and multiplies it by the
+    weights' chunk in a contraction marked `moe.tensor_core` (gate and up
+    share the staged rows). An empty block runs no chunk.
     - `combine`: per tile of tokens, the weighted sum over k in ascending
       order (deterministic), plus the shared expert when there is one.
 
@@ -80,6 +90,7 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
            "Tokens per block of the combine kernel">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
@@ -142,7 +153,12 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     parallel loop, or one that may read its output at other elements than
     it writes, a loop or branch without structured ops (run whole), and any
     other op that writes memory, moves into an
-    `scf.forall (%t) in (1)` (thread 0). Index arithmetic and loads stay
+    `scf.forall (%t) in (1)` (thread 0). A contraction marked
+    `moe.tensor_core` with static [16m, n, k] loops, n a multiple of
+    8 * threads / 32 and k of 16, moves instead into an
+    `scf.forall (%w) in (threads / 32)` mapped to `#gpu.warp<x>`: warp `%w`
+    computes the columns `%w * n / warps ..` of it, all rows and the whole
+    reduction. Index arithmetic and loads stay
     outside and run on every thread. On the CPU the foralls are loops, so
     the CPU tests run this form; moe-kernels-to-gpu turns them into thread
     ids with barriers.
@@ -180,8 +196,12 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     memory (`gpu.dynamic_shared_memory`, laid out as the `shared_memory` of
     its `moe.kernel_abi` says; seen through `memref.memory_space_cast` so
     that their users keep their types); in a one-thread kernel,
-    `memref.alloca` of the bound if at most 32 KiB. The others stay `memref.alloc`, which NVVM turns into
-    device malloc. Tensor cores are not used yet. Functions that are not
+    `memref.alloca` of the bound if at most 32 KiB. The others stay
+    `memref.alloc`, which NVVM turns into device malloc. Each forall
+    mapped to `#gpu.warp<x>` over all the block's warps becomes its body on
+    the warp id (thread id / 32), between barriers as for threads, and the
+    `moe.tensor_core` contractions in it become per-lane fragment loads and
+    `nvvm.mma.sync` m16n8k16 (f32 accumulators). Functions that are not
     kernels are erased, so the module is the device code only.
   }];
   let options = [
@@ -194,9 +214,11 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MoeSelectTiles : Pass<"moe-select-tiles", "::mlir::ModuleOp"> {

@@ -2,6 +2,7 @@
 
 #include "moe/Dialect/MoeDialect.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "moe/Dialect/MoeOps.h"
 
@@ -237,6 +238,18 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be a positive integer";
     }
+    return success();
+  }
+  if (name == kTensorCoreAttrName) {
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    if (!isa<UnitAttr>(attr.getValue()) || !linalgOp ||
+        linalgOp.getNumLoops() != 3 || linalgOp.getNumDpsInputs() != 2 ||
+        linalgOp.getNumDpsInits() != 1 ||
+        linalgOp.getNumReductionLoops() != 1)
+      return op->emitError()
+             << "'" << name
+             << "' marks a unit on a structured op with two inputs, one "
+                "output and three loops, one a reduction";
     return success();
   }
   if (name == kKernelAbiAttrName || name == kBuffersAttrName ||

@@ -37,28 +37,50 @@
 // CHECK:   %[[FOUND:.*]]:3 = scf.for {{.*}} -> (index, index, index) {
 // CHECK:     tensor.extract %[[DISPATCH]]#1
 // CHECK:     arith.ceildivsi
-//        gate rows c .. c + 64 and up rows 128 + c .. of the expert, each
-//        times the block's rows read through the permutation inside the
-//        GEMM (no gathered copy), then silu(g) * u.
-// CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
-// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK:     tensor.extract %[[DISPATCH]]#0
-// CHECK:     tensor.extract %[[X]]
-// CHECK:   tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<?x64xbf16>
-// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK:     tensor.extract %[[DISPATCH]]#0
-// CHECK:     tensor.extract %[[X]]
-// CHECK:   math.exp
+//        gate rows c .. c + 64 and up rows 128 + c .. of the expert (static
+//        tiles: 64 divides 128) in the tensor-core form: two zero-filled
+//        [16, 64] f32 accumulators and a loop over chunks of 64 of the
+//        reduction, empty for an empty block, that stages the block's rows
+//        (read through the permutation, past its count the last row again)
+//        once for both GEMMs; then silu(g) * u over the gate product.
+// CHECK:   %[[GATEW:.*]] = tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, 64, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<64x64xbf16>
+// CHECK:   %[[UPW:.*]] = tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, 64, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<64x64xbf16>
+// CHECK:   %[[GACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
+// CHECK:   %[[GZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[GACC]] : tensor<16x64xf32>)
+// CHECK:   %[[UACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
+// CHECK:   %[[UZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[UACC]] : tensor<16x64xf32>)
+// CHECK:   %[[STAGING:.*]] = tensor.empty() : tensor<16x64xbf16>
+// CHECK:   %[[SOME:.*]] = arith.cmpi sgt, %[[COUNT:.*]], %{{.*}} : index
+// CHECK:   %[[END:.*]] = arith.select %[[SOME]], %{{.*}}, %{{.*}} : index
+// CHECK:   %[[PRODUCTS:.*]]:2 = scf.for %[[K0:.*]] = %{{.*}} to %[[END]] step %{{.*}} iter_args(%[[G:.*]] = %[[GZERO]], %[[U:.*]] = %[[UZERO]])
+// CHECK:     %[[STAGED:.*]] = linalg.generic {{.*}} outs(%[[STAGING]] : tensor<16x64xbf16>)
+// CHECK:       arith.minsi
+// CHECK:       tensor.extract %[[DISPATCH]]#0
+// CHECK:       tensor.extract %[[X]]
+// CHECK:     %[[GCHUNK:.*]] = tensor.extract_slice %[[GATEW]][0, %[[K0]]] [64, 64] [1, 1]
+// CHECK:     %[[G2:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[STAGED]], %[[GCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     %[[UCHUNK:.*]] = tensor.extract_slice %[[UPW]][0, %[[K0]]] [64, 64] [1, 1]
+// CHECK:     %[[U2:.*]] = linalg.generic {{.*}} ins(%[[STAGED]], %[[UCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     scf.yield %[[G2]], %[[U2]]
+// CHECK:   %[[GATE:.*]] = tensor.extract_slice %[[PRODUCTS]]#0[0, 0] [%[[COUNT]], %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
+// CHECK:   %[[UP:.*]] = tensor.extract_slice %[[PRODUCTS]]#1[0, 0] [%[[COUNT]], %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
+// CHECK:   linalg.generic {{.*}} ins(%[[GATE]], %[[UP]] : tensor<?x?xf32>, tensor<?x?xf32>) outs(%[[GATE]] : tensor<?x?xf32>)
+// CHECK:     math.exp
 // CHECK:   arith.truncf %{{.*}} : f32 to bf16
 // CHECK:   scf.forall.in_parallel {
 // CHECK:     tensor.parallel_insert_slice %{{.*}} into %{{.*}} : tensor<?x?xbf16> into tensor<?x128xbf16>
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "gate_up"}
-//        down: the activated rows in bf16 straight into the GEMM (widened
-//        in its body, no f32 copy).
+//        down: the activated rows, staged in bf16, times the expert's down
+//        rows in the tensor-core form, then copied (by all threads) into
+//        the output tile.
 // CHECK: %[[ROWS:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>) {
-// CHECK:   %[[AROWS:.*]] = tensor.extract_slice %[[ACT]]
-// CHECK:   %[[DROWS:.*]] = tensor.extract_slice %[[D]]
-// CHECK:   linalg.generic {{.*}} ins(%[[AROWS]], %[[DROWS]] : tensor<?x128xbf16>, tensor<?x128xbf16>)
+// CHECK:   %[[DROWS:.*]] = tensor.extract_slice %[[D]]{{.*}} : tensor<8x64x128xbf16> to tensor<64x128xbf16>
+// CHECK:   scf.for
+// CHECK:     linalg.generic
+// CHECK:       tensor.extract %[[ACT]]
+// CHECK:     linalg.generic {{.*}} attrs = {moe.tensor_core}
+// CHECK:   %[[PRODUCT:.*]] = tensor.extract_slice
+// CHECK:   linalg.generic {{.*}} ins(%[[PRODUCT]] : tensor<?x?xf32>)
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
 // CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {
 // CHECK:   tensor.extract_slice %[[ROUTE]]#0
@@ -71,14 +93,18 @@
 // CHECK-NOT: moe.combine
 // CHECK-NOT: moe.experts
 
+// Tiles from the options; down's 16 columns are not a multiple of 32: no
+// tensor cores there.
 // OPTS-LABEL: func.func @mixtral(
 // OPTS: arith.constant 8 : index
 // OPTS: moe.kernel = "route"
 // OPTS: moe.kernel = "dispatch"
-// OPTS: arith.constant 32 : index
 // OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// OPTS: bufferization.alloc_tensor() : tensor<32x32xf32>
+// OPTS: moe.tensor_core
 // OPTS: moe.kernel = "gate_up"
 // OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// OPTS-NOT: moe.tensor_core
 // OPTS: moe.kernel = "down"
 // OPTS: arith.constant 4 : index
 // OPTS: moe.kernel = "combine"

@@ -227,6 +227,50 @@ bool isUnitSliceReduction(linalg::LinalgOp op) {
   return true;
 }
 
+/// Threads per warp.
+constexpr int64_t kWarpSize = 32;
+
+/// If `op` is a moe.tensor_core contraction whose static loops [m, n, k]
+/// split among `warps` warps into mma.sync tiles (m16n8k16), moves it into
+/// an scf.forall over the warps (#gpu.warp<x>), warp w taking the columns
+/// w * n / warps .. with every row and the whole reduction.
+bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
+  Operation *op = linalgOp.getOperation();
+  if (!op->hasAttr(MoeDialect::kTensorCoreAttrName) || warps < 1)
+    return false;
+  SmallVector<int64_t> ranges = linalgOp.getStaticLoopRanges();
+  if (ranges.size() != 3 || ShapedType::isDynamicShape(ranges) ||
+      ranges[0] % 16 != 0 || ranges[1] % (8 * warps) != 0 ||
+      ranges[2] % 16 != 0)
+    return false;
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  auto mapping = b.getArrayAttr(
+      {gpu::GPUWarpMappingAttr::get(b.getContext(), gpu::MappingId::DimX)});
+  auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(warps)},
+                                      /*outputs=*/ValueRange{}, mapping);
+  b.setInsertionPoint(forall.getBody()->getTerminator());
+  int64_t columns = ranges[1] / warps;
+  Value first = arith::MulIOp::create(
+      b, loc, forall.getInductionVar(0),
+      arith::ConstantIndexOp::create(b, loc, columns));
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), first,
+                                       b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(ranges[0]),
+                                     b.getIndexAttr(columns),
+                                     b.getIndexAttr(ranges[2])};
+  FailureOr<TilingResult> tiled =
+      cast<TilingInterface>(op).getTiledImplementation(b, offsets, sizes);
+  if (failed(tiled)) {
+    forall.erase();
+    return false;
+  }
+  for (Operation *slice : tiled->tiledOps)
+    slice->setAttr(MoeDialect::kTensorCoreAttrName, b.getUnitAttr());
+  op->erase();
+  return true;
+}
+
 /// Deals `op`'s parallel iterations (its parallel loops flattened, the
 /// last fastest) out to `threads` threads cyclically, one slice of the
 /// reduction loops per iteration, so that neighbouring threads write
@@ -306,6 +350,11 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op)) {
       if (!linalgOp.hasPureBufferSemantics() || !isa<TilingInterface>(&op))
         return op.emitError("expected a structured op on buffers");
+      if (threads % kWarpSize == 0 &&
+          distributeOverWarps(linalgOp, threads / kWarpSize))
+        continue;
+      // Not in mma.sync tiles: the threads share it as any other op.
+      op.removeAttr(MoeDialect::kTensorCoreAttrName);
       if (failed(distributeOp(linalgOp, threads)))
         return failure();
       continue;

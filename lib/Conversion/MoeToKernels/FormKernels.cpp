@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "../MoeToLinalg/Builders.h"
+#include "TensorCoreTiles.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -21,6 +22,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -235,7 +237,8 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
     offsets.push_back(b.getIndexAttr(0));
     sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
   }
-  SmallVector<int64_t> shape = {ShapedType::kDynamic};
+  SmallVector<int64_t> shape = {
+      getConstantIntValue(size).value_or(ShapedType::kDynamic)};
   llvm::append_range(shape, type.getShape().drop_front(2));
   SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
   return tensor::ExtractSliceOp::create(
@@ -414,6 +417,15 @@ private:
     int64_t topK = experts.getTopK();
     Type storage = getElementTypeOrSelf(experts.getInput().getType());
     Value rowCount = m.dim(permutation, 0);
+    int64_t hidden =
+        cast<RankedTensorType>(experts.getInput().getType()).getDimSize(1);
+    // A row scale is applied to the gathered rows in f32: no tensor cores.
+    bool tensorCores =
+        !rowScale &&
+        useTensorCores(storage,
+                       getElementTypeOrSelf(experts.getGateUp().getType()),
+                       tiles.expertRows, inter, tiles.gateUpColumns, hidden,
+                       ffn.isGated() ? 2 : 1);
     auto activatedType =
         RankedTensorType::get({ShapedType::kDynamic, inter}, storage);
     Value output = buildEmpty(b, loc, activatedType, rowCount);
@@ -427,33 +439,68 @@ private:
           // (relu: only the "up" block, rows c .. c + w), times the block's
           // dispatched rows read through the permutation (no gathered
           // copy: a block keeps only [rows, w] tiles).
-          auto project = [&](Value firstRow) {
-            Value product =
-                buildGatheredLinear(nb, nloc, experts.getInput(), permutation,
-                                    rowScale, block.start, block.count, topK,
-                                    expertRows(nb, nloc, experts.getGateUp(),
-                                               block.expert, firstRow, width));
+          SmallVector<Value> firstRows = {column};
+          if (ffn.isGated())
+            firstRows.push_back(n.add(column, n.c(inter)));
+          // With tensor cores, gate and up share each staged chunk of the
+          // gathered rows.
+          SmallVector<Value> products;
+          if (tensorCores) {
+            SmallVector<Value> weights;
+            for (Value firstRow : firstRows)
+              weights.push_back(expertRows(nb, nloc, experts.getGateUp(),
+                                           block.expert, firstRow,
+                                           nb.getIndexAttr(tiles.gateUpColumns)));
+            products = buildTensorCoreLinears(
+                nb, nloc, tiles.expertRows, block.count, width, weights,
+                storage, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
+                  IndexMath r{rb, rloc};
+                  Value slot = r.load(permutation, r.add(block.start, row));
+                  Value token = arith::DivUIOp::create(rb, rloc, slot,
+                                                       r.c(topK));
+                  return tensor::ExtractOp::create(rb, rloc,
+                                                   experts.getInput(),
+                                                   ValueRange{token, k})
+                      .getResult();
+                });
+          } else {
+            for (Value firstRow : firstRows)
+              products.push_back(buildGatheredLinear(
+                  nb, nloc, experts.getInput(), permutation, rowScale,
+                  block.start, block.count, topK,
+                  expertRows(nb, nloc, experts.getGateUp(), block.expert,
+                             firstRow, width)));
+          }
+          auto project = [&](unsigned i) {
+            Value product = products[i];
             if (Value bias = experts.getGateUpBias())
               product = buildAddRowBias(
                   nb, nloc, product,
-                  expertRows(nb, nloc, bias, block.expert, firstRow, width));
+                  expertRows(nb, nloc, bias, block.expert, firstRows[i],
+                             width));
             return product;
           };
+          // In the tensor-core form the activation overwrites the gate
+          // product (a view of its accumulator), which nothing reads after:
+          // one [rows, columns] f32 temporary fewer in shared memory.
           Value activated;
           if (ffn.isGated()) {
-            Value gate = project(column);
-            Value up = project(n.add(column, n.c(inter)));
+            Value gate = project(0);
+            Value up = project(1);
             activated = buildMap(
                 nb, nloc, {gate, up}, nb.getF32Type(),
                 [&](OpBuilder &mb, Location mloc, ValueRange args) {
                   return buildActivation(mb, mloc, ffn, args[0], args[1]);
-                });
+                },
+                tensorCores ? gate : Value());
           } else {
+            Value up = project(0);
             activated = buildMap(
-                nb, nloc, project(column), nb.getF32Type(),
+                nb, nloc, up, nb.getF32Type(),
                 [&](OpBuilder &mb, Location mloc, ValueRange args) {
                   return buildActivation(mb, mloc, ffn, Value(), args[0]);
-                });
+                },
+                tensorCores ? up : Value());
           }
           return buildConvert(nb, nloc, activated, storage);
         });
@@ -471,6 +518,11 @@ private:
     int64_t inter = downType.getDimSize(2);
     Value rowCount = m.dim(activated, 0);
     auto resultType = dynamicRows(experts.getResult().getType());
+    Type storage = getElementTypeOrSelf(activated.getType());
+    bool tensorCores = useTensorCores(
+        storage, getElementTypeOrSelf(experts.getDown().getType()),
+        tiles.expertRows, resultType.getDimSize(1), tiles.downColumns, inter,
+        1);
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "down", offsets, numExperts, tiles.expertRows,
@@ -479,12 +531,32 @@ private:
             Value width) {
           // The activated rows in their stored type: buildLinear widens
           // them in its body, so no f32 copy of the rows is kept.
-          Value rows =
-              slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
-                    {block.count, nb.getIndexAttr(inter)});
-          Value product = buildLinear(nb, nloc, rows,
-                                      expertRows(nb, nloc, experts.getDown(),
-                                                 block.expert, column, width));
+          Value product;
+          if (tensorCores) {
+            Value weight =
+                expertRows(nb, nloc, experts.getDown(), block.expert, column,
+                           nb.getIndexAttr(tiles.downColumns));
+            Value padded = buildTensorCoreLinears(
+                nb, nloc, tiles.expertRows, block.count, width, weight,
+                storage, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
+                  Value at = arith::AddIOp::create(rb, rloc, block.start, row);
+                  return tensor::ExtractOp::create(rb, rloc, activated,
+                                                   ValueRange{at, k})
+                      .getResult();
+                })[0];
+            // A copy the threads share, into the output tile.
+            product = buildMap(nb, nloc, padded, nb.getF32Type(),
+                               [](OpBuilder &, Location, ValueRange args) {
+                                 return args[0];
+                               });
+          } else {
+            Value rows =
+                slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
+                      {block.count, nb.getIndexAttr(inter)});
+            product = buildLinear(nb, nloc, rows,
+                                  expertRows(nb, nloc, experts.getDown(),
+                                             block.expert, column, width));
+          }
           if (Value bias = experts.getDownBias())
             product = buildAddRowBias(
                 nb, nloc, product,

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuffers.h"
+#include "MmaSync.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -174,30 +175,57 @@ bool readsSinceBarrier(Operation *op) {
   return !isa<gpu::GPUFuncOp>(op->getParentOp());
 }
 
+/// Threads per warp.
+constexpr int64_t kWarpSize = 32;
+
 /// Replaces each forall mapped to threads (moe-distribute-threads) by its
-/// body on the thread ids below its trip count, between barriers: the
-/// other threads' writes before it are visible to it, and its writes to
-/// what follows.
+/// body on the thread ids below its trip count, and each forall mapped to
+/// warps by its body on the warp ids with its tensor-core contractions
+/// lowered to mma.sync, between barriers: the other threads' writes before
+/// it are visible to it, and its writes to what follows.
 LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
   SmallVector<scf::ForallOp> foralls;
   kernel.walk([&](scf::ForallOp forall) { foralls.push_back(forall); });
   for (scf::ForallOp forall : foralls) {
     std::optional<ArrayAttr> mapping = forall.getMapping();
-    auto thread = mapping && mapping->size() == 1
-                      ? dyn_cast<gpu::GPUThreadMappingAttr>((*mapping)[0])
-                      : nullptr;
+    Attribute only =
+        mapping && mapping->size() == 1 ? (*mapping)[0] : Attribute();
+    auto thread = dyn_cast_or_null<gpu::GPUThreadMappingAttr>(only);
+    auto warp = dyn_cast_or_null<gpu::GPUWarpMappingAttr>(only);
     std::optional<int64_t> count =
         getConstantIntValue(forall.getMixedUpperBound()[0]);
-    if (!thread || thread.getThread() != gpu::MappingId::DimX || !count ||
-        *count > threads || !forall.getOutputs().empty() ||
-        forall->getParentOfType<scf::ForallOp>())
+    bool nested = !forall.getOutputs().empty() ||
+                  forall->getParentOfType<scf::ForallOp>();
+    if (warp) {
+      // mma.sync needs every lane of each warp: a forall over all of them.
+      if (warp.getWarp() != gpu::MappingId::DimX || !count ||
+          *count * kWarpSize != threads || nested)
+        return forall.emitError("expected a forall over the ")
+               << threads / kWarpSize << " warps (x) of the block, not nested";
+      SmallVector<linalg::LinalgOp> contractions;
+      forall.walk([&](linalg::LinalgOp op) {
+        if (op->hasAttr(MoeDialect::kTensorCoreAttrName))
+          contractions.push_back(op);
+      });
+      for (linalg::LinalgOp op : contractions)
+        if (failed(lowerToMmaSync(op)))
+          return failure();
+    } else if (!thread || thread.getThread() != gpu::MappingId::DimX ||
+               !count || *count > threads || nested) {
       return forall.emitError("expected a forall over at most ")
              << threads << " threads (x) of the block, not nested";
+    }
     IRRewriter rewriter(forall);
     Location loc = forall.getLoc();
     if (readsSinceBarrier(forall))
       gpu::BarrierOp::create(rewriter, loc);
     Value id = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x);
+    if (warp) {
+      id = arith::DivUIOp::create(
+          rewriter, loc, id,
+          arith::ConstantIndexOp::create(rewriter, loc, kWarpSize));
+      count = threads;
+    }
     Block *body = forall.getBody();
     rewriter.eraseOp(body->getTerminator());
     if (*count == threads) {

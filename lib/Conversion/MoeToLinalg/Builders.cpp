@@ -116,11 +116,12 @@ Value mlir::moe::buildAddRowBias(OpBuilder &b, Location loc, Value matrix,
 
 Value mlir::moe::buildMap(
     OpBuilder &b, Location loc, ValueRange inputs, Type resultElementType,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body, Value init) {
   auto firstType = cast<RankedTensorType>(inputs.front().getType());
   auto resultType = firstType.clone(resultElementType);
-  Value init =
-      buildEmpty(b, loc, resultType, dynamicSizesOf(b, loc, inputs.front()));
+  if (!init)
+    init = buildEmpty(b, loc, resultType,
+                      dynamicSizesOf(b, loc, inputs.front()));
   AffineMap identity = b.getMultiDimIdentityMap(firstType.getRank());
   SmallVector<AffineMap> maps(inputs.size() + 1, identity);
   SmallVector<utils::IteratorType> iterators(firstType.getRank(),

@@ -40,10 +40,13 @@ Value buildAddRowBias(OpBuilder &b, Location loc, Value matrix, Value bias);
 
 /// An elementwise linalg.generic over tensors of the same shape: the result
 /// has `resultType`'s shape (dynamic sizes taken from the first input) and
-/// `body` maps the scalar inputs to the scalar result.
+/// `body` maps the scalar inputs to the scalar result. With `init` (a
+/// tensor of the result's type, typically the first input when nothing
+/// reads it later) the result is written over it instead of a new tensor.
 Value buildMap(OpBuilder &b, Location loc, ValueRange inputs,
                Type resultElementType,
-               function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+               function_ref<Value(OpBuilder &, Location, ValueRange)> body,
+               Value init = Value());
 
 /// Converts a float tensor to `elementType` (extf or truncf; no-op if same).
 Value buildConvert(OpBuilder &b, Location loc, Value tensor, Type elementType);

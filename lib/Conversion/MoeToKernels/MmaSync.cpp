@@ -1,0 +1,165 @@
+//===- MmaSync.cpp - moe.tensor_core contractions to mma.sync -------------===//
+//
+// Written by hand: upstream's convert-vector-to-gpu (use-nvgpu) and
+// convert-nvgpu-to-nvvm build mma.sync fragments for f16, tf32 and
+// integers but not bf16 (nvgpu::getMmaSyncRegisterType has no bf16 case),
+// and the expert weights of the models we take are bf16. The fragment
+// layouts are those of the PTX ISA for mma.m16n8k16 (row.col): with
+// g = lane / 4 and t = lane % 4, A holds rows g and g + 8 at columns
+// 2t, 2t + 1 and 2t + 8, 2t + 9; B (stored [n, k], "col") holds column g
+// at k = 2t, 2t + 1 and 2t + 8, 2t + 9; C holds rows g, g + 8 at columns
+// 2t, 2t + 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MmaSync.h"
+
+#include "moe/Dialect/MoeDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// Whether `type` is a static memref whose rows are contiguous.
+bool hasUnitStrideRows(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return type.hasStaticShape() && type.getRank() == 2 &&
+         succeeded(type.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
+/// Whether `op` computes C[m, n] += f(A[m, k]) * f(B[n, k]) with the
+/// indexing maps and loops of a transposed-B GEMM (the body is the one
+/// moe-form-kernels builds: widen, multiply, add).
+bool isTransposedBGemm(linalg::LinalgOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3)
+    return false;
+  MLIRContext *ctx = op->getContext();
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  SmallVector<AffineMap> expected = {AffineMap::get(3, 0, {m, k}, ctx),
+                                     AffineMap::get(3, 0, {n, k}, ctx),
+                                     AffineMap::get(3, 0, {m, n}, ctx)};
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  return op.getIndexingMapsArray() == expected &&
+         iterators[0] == utils::IteratorType::parallel &&
+         iterators[1] == utils::IteratorType::parallel &&
+         iterators[2] == utils::IteratorType::reduction;
+}
+
+} // namespace
+
+LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
+  auto error = [&] {
+    return op->emitError("expected a moe.tensor_core contraction of static "
+                         "[16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 "
+                         "or f16 with contiguous rows");
+  };
+  if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op))
+    return error();
+  Value a = op.getDpsInputOperand(0)->get();
+  Value bMatrix = op.getDpsInputOperand(1)->get();
+  Value c = op.getDpsInitOperand(0)->get();
+  auto aType = cast<MemRefType>(a.getType());
+  auto bType = cast<MemRefType>(bMatrix.getType());
+  auto cType = cast<MemRefType>(c.getType());
+  Type element = aType.getElementType();
+  if (!hasUnitStrideRows(aType) || !hasUnitStrideRows(bType) ||
+      !cType.hasStaticShape() || !(element.isBF16() || element.isF16()) ||
+      bType.getElementType() != element || !cType.getElementType().isF32())
+    return error();
+  int64_t rows = aType.getDimSize(0), depth = aType.getDimSize(1);
+  int64_t columns = bType.getDimSize(0);
+  if (rows % 16 != 0 || depth % 16 != 0 || columns % 8 != 0 ||
+      bType.getDimSize(1) != depth || cType.getDimSize(0) != rows ||
+      cType.getDimSize(1) != columns)
+    return error();
+
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  // Constants before the loops, which use them.
+  llvm::SmallDenseMap<int64_t, Value> constants;
+  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4},
+                    int64_t{8}, int64_t{16}, rows, columns, depth})
+    if (!constants.count(v))
+      constants[v] = arith::ConstantIndexOp::create(b, loc, v);
+  auto index = [&](int64_t v) { return constants.lookup(v); };
+  auto add = [&](OpBuilder &nb, Value x, Value y) {
+    return arith::AddIOp::create(nb, loc, x, y).getResult();
+  };
+  Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
+  Value group = arith::DivUIOp::create(b, loc, lane, index(4));
+  Value pair = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, lane, index(4)), index(2));
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto pairType = VectorType::get({2}, element);
+  auto wordType = VectorType::get({1}, i32);
+  // Two neighbouring elements of a row as one 32-bit register.
+  auto loadPair = [&](OpBuilder &nb, Value matrix, Value row, Value column) {
+    Value pairValue = vector::LoadOp::create(nb, loc, pairType, matrix,
+                                             ValueRange{row, column});
+    Value word = vector::BitCastOp::create(nb, loc, wordType, pairValue);
+    return vector::ExtractOp::create(nb, loc, word, ArrayRef<int64_t>{0})
+        .getResult();
+  };
+  NVVM::MMATypes ptxType =
+      element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(4, f32));
+
+  // Each 16 x 8 tile of C: its fragment in registers over the reduction.
+  scf::buildLoopNest(
+      b, loc, {index(0), index(0)}, {index(rows), index(columns)},
+      {index(16), index(8)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
+        Value top = add(nb, ivs[0], group);
+        Value bottom = add(nb, top, index(8));
+        Value left = add(nb, ivs[1], pair);
+        Value right = add(nb, left, index(1));
+        Value column = add(nb, ivs[1], group);
+        SmallVector<std::pair<Value, Value>> cCoords = {
+            {top, left}, {top, right}, {bottom, left}, {bottom, right}};
+        SmallVector<Value> accs;
+        for (auto [row, col] : cCoords)
+          accs.push_back(
+              memref::LoadOp::create(nb, loc, c, ValueRange{row, col}));
+        auto loop = scf::ForOp::create(
+            nb, loc, index(0), index(depth), index(16), accs,
+            [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
+              Value low = add(lb, k, pair);
+              Value high = add(lb, low, index(8));
+              SmallVector<Value> aRegs = {
+                  loadPair(lb, a, top, low), loadPair(lb, a, bottom, low),
+                  loadPair(lb, a, top, high), loadPair(lb, a, bottom, high)};
+              SmallVector<Value> bRegs = {loadPair(lb, bMatrix, column, low),
+                                          loadPair(lb, bMatrix, column, high)};
+              auto mma = NVVM::MmaOp::create(
+                  lb, loc, resultType, aRegs, bRegs, acc,
+                  /*shape=*/{16, 8, 16}, /*b1Op=*/std::nullopt,
+                  /*intOverflow=*/std::nullopt,
+                  std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+              SmallVector<Value> next;
+              for (int64_t i = 0; i < 4; ++i)
+                next.push_back(LLVM::ExtractValueOp::create(
+                    lb, loc, mma.getResult(), ArrayRef<int64_t>{i}));
+              scf::YieldOp::create(lb, loc, next);
+            });
+        for (auto [value, coords] : llvm::zip(loop.getResults(), cCoords))
+          memref::StoreOp::create(nb, loc, value, c,
+                                  ValueRange{coords.first, coords.second});
+      });
+  op->erase();
+  return success();
+}
