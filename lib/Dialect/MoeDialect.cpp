@@ -244,8 +244,7 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
     auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
     if (!isa<UnitAttr>(attr.getValue()) || !linalgOp ||
         linalgOp.getNumLoops() != 3 || linalgOp.getNumDpsInputs() != 2 ||
-        linalgOp.getNumDpsInits() != 1 ||
-        linalgOp.getNumReductionLoops() != 1)
+        linalgOp.getNumDpsInits() != 1 || linalgOp.getNumReductionLoops() != 1)
       return op->emitError()
              << "'" << name
              << "' marks a unit on a structured op with two inputs, one "

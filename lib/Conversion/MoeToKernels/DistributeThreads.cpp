@@ -251,9 +251,9 @@ bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
                                       /*outputs=*/ValueRange{}, mapping);
   b.setInsertionPoint(forall.getBody()->getTerminator());
   int64_t columns = ranges[1] / warps;
-  Value first = arith::MulIOp::create(
-      b, loc, forall.getInductionVar(0),
-      arith::ConstantIndexOp::create(b, loc, columns));
+  Value first =
+      arith::MulIOp::create(b, loc, forall.getInductionVar(0),
+                            arith::ConstantIndexOp::create(b, loc, columns));
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), first,
                                        b.getIndexAttr(0)};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(ranges[0]),

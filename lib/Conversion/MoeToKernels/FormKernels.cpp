@@ -448,18 +448,17 @@ private:
           if (tensorCores) {
             SmallVector<Value> weights;
             for (Value firstRow : firstRows)
-              weights.push_back(expertRows(nb, nloc, experts.getGateUp(),
-                                           block.expert, firstRow,
-                                           nb.getIndexAttr(tiles.gateUpColumns)));
+              weights.push_back(
+                  expertRows(nb, nloc, experts.getGateUp(), block.expert,
+                             firstRow, nb.getIndexAttr(tiles.gateUpColumns)));
             products = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weights,
                 storage, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
                   IndexMath r{rb, rloc};
                   Value slot = r.load(permutation, r.add(block.start, row));
-                  Value token = arith::DivUIOp::create(rb, rloc, slot,
-                                                       r.c(topK));
-                  return tensor::ExtractOp::create(rb, rloc,
-                                                   experts.getInput(),
+                  Value token =
+                      arith::DivUIOp::create(rb, rloc, slot, r.c(topK));
+                  return tensor::ExtractOp::create(rb, rloc, experts.getInput(),
                                                    ValueRange{token, k})
                       .getResult();
                 });
@@ -474,10 +473,9 @@ private:
           auto project = [&](unsigned i) {
             Value product = products[i];
             if (Value bias = experts.getGateUpBias())
-              product = buildAddRowBias(
-                  nb, nloc, product,
-                  expertRows(nb, nloc, bias, block.expert, firstRows[i],
-                             width));
+              product = buildAddRowBias(nb, nloc, product,
+                                        expertRows(nb, nloc, bias, block.expert,
+                                                   firstRows[i], width));
             return product;
           };
           // In the tensor-core form the activation overwrites the gate
@@ -537,18 +535,17 @@ private:
                 expertRows(nb, nloc, experts.getDown(), block.expert, column,
                            nb.getIndexAttr(tiles.downColumns));
             Value padded = buildTensorCoreLinears(
-                nb, nloc, tiles.expertRows, block.count, width, weight,
-                storage, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
+                nb, nloc, tiles.expertRows, block.count, width, weight, storage,
+                [&](OpBuilder &rb, Location rloc, Value row, Value k) {
                   Value at = arith::AddIOp::create(rb, rloc, block.start, row);
                   return tensor::ExtractOp::create(rb, rloc, activated,
                                                    ValueRange{at, k})
                       .getResult();
                 })[0];
             // A copy the threads share, into the output tile.
-            product = buildMap(nb, nloc, padded, nb.getF32Type(),
-                               [](OpBuilder &, Location, ValueRange args) {
-                                 return args[0];
-                               });
+            product = buildMap(
+                nb, nloc, padded, nb.getF32Type(),
+                [](OpBuilder &, Location, ValueRange args) { return args[0]; });
           } else {
             Value rows =
                 slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},

@@ -90,8 +90,8 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   Location loc = op->getLoc();
   // Constants before the loops, which use them.
   llvm::SmallDenseMap<int64_t, Value> constants;
-  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4},
-                    int64_t{8}, int64_t{16}, rows, columns, depth})
+  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4}, int64_t{8},
+                    int64_t{16}, rows, columns, depth})
     if (!constants.count(v))
       constants[v] = arith::ConstantIndexOp::create(b, loc, v);
   auto index = [&](int64_t v) { return constants.lookup(v); };
@@ -115,8 +115,8 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   };
   NVVM::MMATypes ptxType =
       element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(4, f32));
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                     SmallVector<Type>(4, f32));
 
   // Each 16 x 8 tile of C: its fragment in registers over the reduction.
   scf::buildLoopNest(

@@ -44,22 +44,25 @@ bool mlir::moe::useTensorCores(Type storage, Type weightType, int64_t blockRows,
   return bytes <= kKernelSharedMemoryBudget;
 }
 
-SmallVector<Value> mlir::moe::buildTensorCoreLinears(
-    OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
-    ValueRange weights, Type storage, RowElement rows) {
+SmallVector<Value>
+mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
+                                  Value count, Value width, ValueRange weights,
+                                  Type storage, RowElement rows) {
   MLIRContext *ctx = b.getContext();
   auto firstType = cast<RankedTensorType>(weights.front().getType());
   int64_t columns = firstType.getDimSize(0), k = firstType.getDimSize(1);
   int64_t chunk = tensorCoreChunk(k);
-  auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
   auto accType = RankedTensorType::get({blockRows, columns}, b.getF32Type());
   // alloc_tensor, not tensor.empty: CSE would merge the accumulators'
   // empty tensors and fills, and bufferization then copy them apart.
   Value zeroF32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
   SmallVector<Value> initial;
   for (size_t i = 0; i < weights.size(); ++i) {
-    Value acc = bufferization::AllocTensorOp::create(b, loc, accType,
-                                                     ValueRange{});
+    Value acc =
+        bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
     initial.push_back(
         linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
   }
@@ -67,8 +70,8 @@ SmallVector<Value> mlir::moe::buildTensorCoreLinears(
   auto stagedType = RankedTensorType::get({blockRows, chunk}, storage);
   Value staging = buildEmpty(b, loc, stagedType, ValueRange{});
   // An empty block (past the last expert's rows) reads no weights.
-  Value some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
-                                     index(0));
+  Value some =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count, index(0));
   Value end = arith::SelectOp::create(b, loc, some, index(k), index(0));
 
   AffineExpr m, n, r;

@@ -1,4 +1,5 @@
-//===- TensorCoreTiles.h - expert GEMM tiles in tensor-core form -*- C++ -*-===//
+//===- TensorCoreTiles.h - expert GEMM tiles in tensor-core form -*- C++
+//-*-===//
 //
 // The expert GEMMs of the gate_up and down kernels in the form the tensor
 // cores take: a [blockRows, width] f32 accumulator, the block's rows
@@ -26,8 +27,7 @@ int64_t tensorCoreChunk(int64_t k);
 /// 16-row multiples, widths of 32-column multiples, and the temporaries
 /// within the shared-memory budget.
 bool useTensorCores(Type storage, Type weightType, int64_t blockRows,
-                    int64_t columns, int64_t width, int64_t k,
-                    int64_t weights);
+                    int64_t columns, int64_t width, int64_t k, int64_t weights);
 
 /// Row `row` (below the block's row count), element `k` of the block's
 /// rows, in the storage type.

@@ -29,10 +29,6 @@ int64_t nextPowerOfTwo(int64_t v) {
 /// The depth of the K loop of a block (elements of the reduction per stage).
 constexpr int64_t kTile = 64;
 
-/// Shared memory the kernel form's block temporaries may use (a kernel
-/// past it runs on one thread).
-constexpr int64_t kTemporaryBudget = kKernelSharedMemoryBudget;
-
 /// One expert GEMM kernel: `rows` routed rows in all, over `experts` active
 /// experts, times [reduction x columns] weights per expert.
 struct GemmProblem {
@@ -41,7 +37,9 @@ struct GemmProblem {
   /// matrices per column tile).
   int64_t weightMatrices;
   /// Bytes per element of a [rows, columns] tile the kernel form keeps in
-  /// shared memory (gate_up: two f32 accumulators and the activated tile).
+  /// shared memory: its f32 accumulators in the tensor-core form (gate_up:
+  /// two, the activation overwrites the gate one; down: one). The staged
+  /// [rows, kTile] chunk of the rows comes on top.
   int64_t temporaryBytes;
 };
 
@@ -62,7 +60,8 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
   for (int64_t columns : {32, 64, 128, 256}) {
     if (columns > 2 * nextPowerOfTwo(p.columns) && columns > 32)
       break;
-    if (rows * columns * p.temporaryBytes > kTemporaryBudget)
+    if (rows * columns * p.temporaryBytes + rows * kTile * p.weightBytes >
+        kKernelSharedMemoryBudget)
       continue;
     // Deepest pipeline whose staging buffers fit.
     int64_t stages = t.maxStages;
@@ -112,10 +111,10 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
 
 /// Tokens per block of a token-parallel kernel: enough blocks for every
 /// multiprocessor, at most 64 tokens, and few enough that the block's
-/// temporaries of `bytesPerToken` fit in kTemporaryBudget.
+/// temporaries of `bytesPerToken` fit in kKernelSharedMemoryBudget.
 int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t,
                        int64_t bytesPerToken) {
-  int64_t fit = std::max<int64_t>(kTemporaryBudget / bytesPerToken, 1);
+  int64_t fit = std::max<int64_t>(kKernelSharedMemoryBudget / bytesPerToken, 1);
   // The largest power of two that fits.
   int64_t fitPow2 = nextPowerOfTwo(fit + 1) / 2;
   return std::clamp<int64_t>(nextPowerOfTwo(ceilDiv(tokens, t.multiprocessors)),
@@ -168,20 +167,16 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.expertRows =
       std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16, 128);
 
-  GemmProblem gateUp{active,
-                     rowsPerExpert,
-                     shape.intermediate,
-                     shape.hidden,
-                     shape.weightBytes,
-                     2,
-                     4 + 4 + shape.weightBytes};
+  GemmProblem gateUp{active,       rowsPerExpert,     shape.intermediate,
+                     shape.hidden, shape.weightBytes, 2,
+                     4 + 4};
   GemmProblem down{active,
                    rowsPerExpert,
                    shape.hidden,
                    shape.intermediate,
                    shape.weightBytes,
                    1,
-                   0};
+                   4};
   GemmChoice g = chooseColumns(gateUp, choice.expertRows, target);
   GemmChoice d = chooseColumns(down, choice.expertRows, target);
   choice.gateUpColumns = g.columns;

@@ -120,8 +120,8 @@ Value mlir::moe::buildMap(
   auto firstType = cast<RankedTensorType>(inputs.front().getType());
   auto resultType = firstType.clone(resultElementType);
   if (!init)
-    init = buildEmpty(b, loc, resultType,
-                      dynamicSizesOf(b, loc, inputs.front()));
+    init =
+        buildEmpty(b, loc, resultType, dynamicSizesOf(b, loc, inputs.front()));
   AffineMap identity = b.getMultiDimIdentityMap(firstType.getRank());
   SmallVector<AffineMap> maps(inputs.size() + 1, identity);
   SmallVector<utils::IteratorType> iterators(firstType.getRank(),

@@ -509,3 +509,22 @@ func.func @launches_not_symbols() attributes {moe.launches = ["route"]} {
   // expected-error @-1 {{'moe.launches' must be an array of kernel symbols}}
   return
 }
+
+// -----
+
+// moe.tensor_core marks a GEMM-shaped structured op (two inputs, one
+// output, loops m, n and the reduction k).
+func.func @tensor_core_on_fill(%out: memref<16x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  // expected-error @+1 {{'moe.tensor_core' marks a unit on a structured op with two inputs, one output and three loops, one a reduction}}
+  linalg.fill {moe.tensor_core} ins(%zero : f32) outs(%out : memref<16x16xf32>)
+  return
+}
+
+// -----
+
+func.func @tensor_core_not_unit(%a: memref<16x16xbf16>, %b: memref<16x16xbf16>, %c: memref<16x16xf32>) {
+  // expected-error @+1 {{'moe.tensor_core' marks a unit on a structured op}}
+  linalg.matmul {moe.tensor_core = 1 : i64} ins(%a, %b : memref<16x16xbf16>, memref<16x16xbf16>) outs(%c : memref<16x16xf32>)
+  return
+}

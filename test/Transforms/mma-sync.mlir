@@ -1,0 +1,89 @@
+// RUN: moe-opt %s --moe-distribute-threads --moe-kernels-to-gpu --canonicalize --cse | FileCheck %s
+// RUN: moe-opt %s --moe-distribute-threads --moe-kernels-to-nvvm | FileCheck %s --check-prefix=NVVM
+
+// A moe.tensor_core contraction, shared among the block's 4 warps by
+// moe-distribute-threads, becomes per-lane mma.sync m16n8k16 code: the
+// warp id is thread id / 32; each lane (g = lane / 4, t = lane % 4) loads
+// its C fragment (rows g and g + 8, columns 2t and 2t + 1 of each 16 x 8
+// tile), keeps it in registers over the reduction in steps of 16, loading
+// its A fragment (rows g, g + 8 at k = 2t and 2t + 8, two bf16 per 32-bit
+// register) and its B fragment (weight row g at the same k), and stores it
+// back. Barriers separate it from the staging before and what follows.
+
+#mm_a = affine_map<(m, n, k) -> (m, k)>
+#mm_b = affine_map<(m, n, k) -> (n, k)>
+#mm_c = affine_map<(m, n, k) -> (m, n)>
+
+// CHECK-LABEL: gpu.func @gemm_kernel(
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c32 {
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32 : index
+// CHECK: %[[COL0:.*]] = arith.muli %[[WARP]], %c16 : index
+// CHECK: %[[B:.*]] = memref.subview %{{.*}}[%[[COL0]], 0] [16, 32] [1, 1]
+// CHECK: %[[C:.*]] = memref.subview %{{.*}}[0, %[[COL0]]] [16, 16] [1, 1]
+// CHECK: %[[LANE:.*]] = gpu.lane_id
+// CHECK: %[[G:.*]] = arith.divui %[[LANE]], %c4 : index
+// CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4 : index
+// CHECK: %[[T2:.*]] = arith.muli %[[T]], %c2 : index
+// CHECK: scf.for %[[N:.*]] = %c0 to %c16 step %c8 {
+// CHECK: %[[ROW:.*]] = arith.addi %[[G]], %c8 : index
+// CHECK: %[[LEFT:.*]] = arith.addi %[[N]], %[[T2]] : index
+// CHECK: %[[RIGHT:.*]] = arith.addi %[[LEFT]], %c1 : index
+// CHECK: %[[BROW:.*]] = arith.addi %[[N]], %[[G]] : index
+// CHECK: %[[C0:.*]] = memref.load %[[C]][%[[G]], %[[LEFT]]]
+// CHECK: %[[C1:.*]] = memref.load %[[C]][%[[G]], %[[RIGHT]]]
+// CHECK: %[[C2:.*]] = memref.load %[[C]][%[[ROW]], %[[LEFT]]]
+// CHECK: %[[C3:.*]] = memref.load %[[C]][%[[ROW]], %[[RIGHT]]]
+// CHECK: %[[OUT:.*]]:4 = scf.for %[[K:.*]] = %c0 to %c32 step %c16 iter_args(%[[A0:.*]] = %[[C0]], %[[A1:.*]] = %[[C1]], %[[A2:.*]] = %[[C2]], %[[A3:.*]] = %[[C3]])
+// CHECK: %[[LOW:.*]] = arith.addi %[[K]], %[[T2]] : index
+// CHECK: %[[HIGH:.*]] = arith.addi %[[LOW]], %c8 : index
+// CHECK: vector.load %{{.*}}[%[[G]], %[[LOW]]] : memref<16x32xbf16>, vector<2xbf16>
+// CHECK: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// CHECK: vector.load %{{.*}}[%[[ROW]], %[[LOW]]]
+// CHECK: vector.load %{{.*}}[%[[G]], %[[HIGH]]]
+// CHECK: vector.load %{{.*}}[%[[ROW]], %[[HIGH]]]
+// CHECK: vector.load %[[B]][%[[BROW]], %[[LOW]]]
+// CHECK: vector.load %[[B]][%[[BROW]], %[[HIGH]]]
+// CHECK: %[[D:.*]] = nvvm.mma.sync A[{{.*}}, {{.*}}, {{.*}}, {{.*}}] B[{{.*}}, {{.*}}] C[%[[A0]], %[[A1]], %[[A2]], %[[A3]]] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: llvm.extractvalue %[[D]][0]
+// CHECK: llvm.extractvalue %[[D]][3]
+// CHECK: memref.store %[[OUT]]#0, %[[C]][%[[G]], %[[LEFT]]]
+// CHECK: memref.store %[[OUT]]#3, %[[C]][%[[ROW]], %[[RIGHT]]]
+// CHECK: gpu.barrier
+
+// After NVVM lowering, the mma is the bf16 one with f32 accumulators and
+// the fragments are 32-bit loads.
+// NVVM-LABEL: llvm.func @gemm_kernel(
+// NVVM-NOT: vector.
+// NVVM: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: memref<16x64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "output", "T"], grid = ["1", "1", "1"]}} {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  scf.forall (%b) in (1) {
+    %acc = memref.alloc() : memref<16x64xf32>
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    %stage = memref.alloc() : memref<16x32xbf16>
+    scf.for %k0 = %c0 to %c128 step %c32 {
+      %xs = memref.subview %x[0, %k0] [16, 32] [1, 1] : memref<16x128xbf16> to memref<16x32xbf16, strided<[128, 1], offset: ?>>
+      linalg.copy ins(%xs : memref<16x32xbf16, strided<[128, 1], offset: ?>>) outs(%stage : memref<16x32xbf16>)
+      %ws = memref.subview %w[0, %k0] [64, 32] [1, 1] : memref<64x128xbf16> to memref<64x32xbf16, strided<[128, 1], offset: ?>>
+      linalg.generic {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%stage, %ws : memref<16x32xbf16>, memref<64x32xbf16, strided<[128, 1], offset: ?>>) outs(%acc : memref<16x64xf32>) attrs = {moe.tensor_core} {
+      ^bb0(%a: bf16, %bw: bf16, %c: f32):
+        %af = arith.extf %a : bf16 to f32
+        %bf = arith.extf %bw : bf16 to f32
+        %m = arith.mulf %af, %bf : f32
+        %s = arith.addf %c, %m : f32
+        linalg.yield %s : f32
+      }
+    }
+    linalg.copy ins(%acc : memref<16x64xf32>) outs(%out : memref<16x64xf32>)
+    memref.dealloc %acc : memref<16x64xf32>
+    memref.dealloc %stage : memref<16x32xbf16>
+  } {mapping = [#gpu.block<x>]}
+  return
+}
