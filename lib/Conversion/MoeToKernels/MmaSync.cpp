@@ -29,13 +29,15 @@ using namespace mlir::moe;
 
 namespace {
 
-/// Whether `type` is a static memref whose rows are contiguous.
-bool hasUnitStrideRows(MemRefType type) {
+/// Whether `type` is a static 2-d memref whose rows are contiguous and
+/// start an even number of elements apart.
+bool hasEvenUnitStrideRows(MemRefType type) {
   SmallVector<int64_t> strides;
   int64_t offset;
   return type.hasStaticShape() && type.getRank() == 2 &&
          succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
+         strides.back() == 1 && !ShapedType::isDynamic(strides[0]) &&
+         strides[0] % 2 == 0;
 }
 
 /// Whether `op` computes C[m, n] += f(A[m, k]) * f(B[n, k]) with the
@@ -64,7 +66,7 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   auto error = [&] {
     return op->emitError("expected a moe.tensor_core contraction of static "
                          "[16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 "
-                         "or f16 with contiguous rows");
+                         "or f16 with contiguous rows an even stride apart");
   };
   if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op))
     return error();
@@ -75,7 +77,7 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   auto bType = cast<MemRefType>(bMatrix.getType());
   auto cType = cast<MemRefType>(c.getType());
   Type element = aType.getElementType();
-  if (!hasUnitStrideRows(aType) || !hasUnitStrideRows(bType) ||
+  if (!hasEvenUnitStrideRows(aType) || !hasEvenUnitStrideRows(bType) ||
       !cType.hasStaticShape() || !(element.isBF16() || element.isF16()) ||
       bType.getElementType() != element || !cType.getElementType().isF32())
     return error();
@@ -105,10 +107,14 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
   auto pairType = VectorType::get({2}, element);
   auto wordType = VectorType::get({1}, i32);
-  // Two neighbouring elements of a row as one 32-bit register.
+  // Two neighbouring elements of a row as one 32-bit register, read as one
+  // 32-bit load: the columns are even and so are the row strides (checked
+  // above) and the views' offsets (row starts and even chunk starts, as
+  // moe-form-kernels builds them), so the pair is 4-byte aligned.
   auto loadPair = [&](OpBuilder &nb, Value matrix, Value row, Value column) {
-    Value pairValue = vector::LoadOp::create(nb, loc, pairType, matrix,
-                                             ValueRange{row, column});
+    Value pairValue = vector::LoadOp::create(
+        nb, loc, pairType, matrix, ValueRange{row, column},
+        /*nontemporal=*/false, llvm::Align(4));
     Value word = vector::BitCastOp::create(nb, loc, wordType, pairValue);
     return vector::ExtractOp::create(nb, loc, word, ArrayRef<int64_t>{0})
         .getResult();

@@ -8,7 +8,8 @@
 namespace mlir::moe {
 
 /// Replaces `op`, a moe.tensor_core contraction C[m, n] += A[m, k] *
-/// B[n, k] on static buffers (A, B bf16 or f16 with unit-stride rows, C
+/// B[n, k] on static buffers (A, B bf16 or f16 with unit-stride rows an
+/// even, static stride apart and even offsets, C
 /// f32) that one warp runs, by the warp's per-lane fragment loads, nvvm
 /// mma.sync m16n8k16 and stores. Fails with a diagnostic otherwise.
 LogicalResult lowerToMmaSync(linalg::LinalgOp op);
