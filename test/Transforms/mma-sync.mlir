@@ -7,8 +7,8 @@
 // its C fragment (rows g and g + 8, columns 2t and 2t + 1 of each 16 x 8
 // tile), keeps it in registers over the reduction in steps of 16, loading
 // its A fragment (rows g, g + 8 at k = 2t and 2t + 8, two bf16 per 32-bit
-// register) and its B fragment (weight row g at the same k), and stores it
-// back. Barriers separate it from the staging before and what follows.
+// register) once per step for every column tile and the B fragment of
+// each column tile (weight row g of it at the same k), and stores it back. Barriers separate it from the staging before and what follows.
 
 #mm_a = affine_map<(m, n, k) -> (m, k)>
 #mm_b = affine_map<(m, n, k) -> (n, k)>
@@ -28,30 +28,38 @@
 // CHECK: %[[G:.*]] = arith.divui %[[LANE]], %c4 : index
 // CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4 : index
 // CHECK: %[[T2:.*]] = arith.muli %[[T]], %c2 : index
-// CHECK: scf.for %[[N:.*]] = %c0 to %c16 step %c8 {
-// CHECK: %[[ROW:.*]] = arith.addi %[[G]], %c8 : index
-// CHECK: %[[LEFT:.*]] = arith.addi %[[N]], %[[T2]] : index
-// CHECK: %[[RIGHT:.*]] = arith.addi %[[LEFT]], %c1 : index
-// CHECK: %[[BROW:.*]] = arith.addi %[[N]], %[[G]] : index
-// CHECK: %[[C0:.*]] = memref.load %[[C]][%[[G]], %[[LEFT]]]
-// CHECK: %[[C1:.*]] = memref.load %[[C]][%[[G]], %[[RIGHT]]]
-// CHECK: %[[C2:.*]] = memref.load %[[C]][%[[ROW]], %[[LEFT]]]
-// CHECK: %[[C3:.*]] = memref.load %[[C]][%[[ROW]], %[[RIGHT]]]
-// CHECK: %[[OUT:.*]]:4 = scf.for %[[K:.*]] = %c0 to %c32 step %c16 iter_args(%[[A0:.*]] = %[[C0]], %[[A1:.*]] = %[[C1]], %[[A2:.*]] = %[[C2]], %[[A3:.*]] = %[[C3]])
+// CHECK: %[[G8:.*]] = arith.addi %[[G]], %c8 : index
+// CHECK: %[[T21:.*]] = arith.addi %[[T2]], %c1 : index
+// CHECK: %[[T28:.*]] = arith.addi %[[T2]], %c8 : index
+// CHECK: %[[T29:.*]] = arith.addi %[[T2]], %c9 : index
+// The warp's [16, 16] slice of C is two 16 x 8 tiles: 8 values per lane.
+// CHECK: %[[C0:.*]] = memref.load %[[C]][%[[G]], %[[T2]]]
+// CHECK: %[[C1:.*]] = memref.load %[[C]][%[[G]], %[[T21]]]
+// CHECK: %[[C2:.*]] = memref.load %[[C]][%[[G8]], %[[T2]]]
+// CHECK: %[[C3:.*]] = memref.load %[[C]][%[[G8]], %[[T21]]]
+// CHECK: %[[C4:.*]] = memref.load %[[C]][%[[G]], %[[T28]]]
+// CHECK: %[[C7:.*]] = memref.load %[[C]][%[[G8]], %[[T29]]]
+// CHECK: %[[OUT:.*]]:8 = scf.for %[[K:.*]] = %c0 to %c32 step %c16 iter_args(%[[A0:.*]] = %[[C0]], %[[A1:.*]] = %[[C1]], %[[A2:.*]] = %[[C2]], %[[A3:.*]] = %[[C3]], %[[A4:.*]] = %[[C4]], {{.*}}, {{.*}}, %[[A7:.*]] = %[[C7]])
 // CHECK: %[[LOW:.*]] = arith.addi %[[K]], %[[T2]] : index
 // CHECK: %[[HIGH:.*]] = arith.addi %[[LOW]], %c8 : index
-// CHECK: vector.load %{{.*}}[%[[G]], %[[LOW]]] : memref<16x32xbf16>, vector<2xbf16>
-// CHECK: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
-// CHECK: vector.load %{{.*}}[%[[ROW]], %[[LOW]]]
+// A once per step, as four 32-bit registers of two bf16 each.
+// CHECK: %[[P0:.*]] = vector.load %{{.*}}[%[[G]], %[[LOW]]] {alignment = 4 : i64} : memref<16x32xbf16>, vector<2xbf16>
+// CHECK: vector.bitcast %[[P0]] : vector<2xbf16> to vector<1xi32>
+// CHECK: vector.load %{{.*}}[%[[G8]], %[[LOW]]]
 // CHECK: vector.load %{{.*}}[%[[G]], %[[HIGH]]]
-// CHECK: vector.load %{{.*}}[%[[ROW]], %[[HIGH]]]
-// CHECK: vector.load %[[B]][%[[BROW]], %[[LOW]]]
-// CHECK: vector.load %[[B]][%[[BROW]], %[[HIGH]]]
-// CHECK: %[[D:.*]] = nvvm.mma.sync A[{{.*}}, {{.*}}, {{.*}}, {{.*}}] B[{{.*}}, {{.*}}] C[%[[A0]], %[[A1]], %[[A2]], %[[A3]]] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: vector.load %{{.*}}[%[[G8]], %[[HIGH]]]
+// B for each of the two column tiles: weight rows g and 8 + g.
+// CHECK: vector.load %[[B]][%[[G]], %[[LOW]]]
+// CHECK: vector.load %[[B]][%[[G]], %[[HIGH]]]
+// CHECK: vector.load %[[B]][%[[G8]], %[[LOW]]]
+// CHECK: vector.load %[[B]][%[[G8]], %[[HIGH]]]
+// CHECK: %[[D:.*]] = nvvm.mma.sync A[%[[RA0:.*]], %[[RA1:.*]], %[[RA2:.*]], %[[RA3:.*]]] B[{{.*}}, {{.*}}] C[%[[A0]], %[[A1]], %[[A2]], %[[A3]]] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.extractvalue %[[D]][0]
 // CHECK: llvm.extractvalue %[[D]][3]
-// CHECK: memref.store %[[OUT]]#0, %[[C]][%[[G]], %[[LEFT]]]
-// CHECK: memref.store %[[OUT]]#3, %[[C]][%[[ROW]], %[[RIGHT]]]
+// CHECK: %[[D2:.*]] = nvvm.mma.sync A[%[[RA0]], %[[RA1]], %[[RA2]], %[[RA3]]] B[{{.*}}, {{.*}}] C[%[[A4]], {{.*}}, {{.*}}, %[[A7]]]
+// CHECK: scf.yield
+// CHECK: memref.store %[[OUT]]#0, %[[C]][%[[G]], %[[T2]]]
+// CHECK: memref.store %[[OUT]]#7, %[[C]][%[[G8]], %[[T29]]]
 // CHECK: gpu.barrier
 
 // After NVVM lowering, the mma is the bf16 one with f32 accumulators and
@@ -84,6 +92,33 @@ func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: m
     linalg.copy ins(%acc : memref<16x64xf32>) outs(%out : memref<16x64xf32>)
     memref.dealloc %acc : memref<16x64xf32>
     memref.dealloc %stage : memref<16x32xbf16>
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// A warp tile of 128 rows by 64 columns is 8 x 8 mma tiles: 256 f32
+// registers at once would spill, so its columns go in two groups of 32
+// tiles (128 registers), each a loop of its own over the reduction.
+// CHECK-LABEL: gpu.func @wide_kernel(
+// CHECK-COUNT-2: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args
+// CHECK-NOT: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args
+// CHECK: gpu.return
+// RUN: moe-opt %s --moe-distribute-threads --moe-kernels-to-gpu | awk '/gpu.func @wide_kernel/,/gpu.return/' | grep -c nvvm.mma.sync | FileCheck %s --check-prefix=WIDE
+// WIDE: 64
+func.func @wide_kernel(%x: memref<128x32xbf16>, %w: memref<256x32xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "T"], grid = ["1", "1", "1"]}} {
+  %zero = arith.constant 0.0 : f32
+  scf.forall (%b) in (1) {
+    %acc = memref.alloc() : memref<128x256xf32>
+    linalg.fill ins(%zero : f32) outs(%acc : memref<128x256xf32>)
+    linalg.generic {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<128x32xbf16>, memref<256x32xbf16>) outs(%acc : memref<128x256xf32>) attrs = {moe.tensor_core} {
+    ^bb0(%a: bf16, %bw: bf16, %c: f32):
+      %af = arith.extf %a : bf16 to f32
+      %bf = arith.extf %bw : bf16 to f32
+      %m = arith.mulf %af, %bf : f32
+      %s = arith.addf %c, %m : f32
+      linalg.yield %s : f32
+    }
+    memref.dealloc %acc : memref<128x256xf32>
   } {mapping = [#gpu.block<x>]}
   return
 }

@@ -124,48 +124,84 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(),
                                                      SmallVector<Type>(4, f32));
 
-  // Each 16 x 8 tile of C: its fragment in registers over the reduction.
-  scf::buildLoopNest(
-      b, loc, {index(0), index(0)}, {index(rows), index(columns)},
-      {index(16), index(8)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
-        Value top = add(nb, ivs[0], group);
-        Value bottom = add(nb, top, index(8));
-        Value left = add(nb, ivs[1], pair);
-        Value right = add(nb, left, index(1));
-        Value column = add(nb, ivs[1], group);
-        SmallVector<std::pair<Value, Value>> cCoords = {
-            {top, left}, {top, right}, {bottom, left}, {bottom, right}};
-        SmallVector<Value> accs;
-        for (auto [row, col] : cCoords)
+  // Every 16 x 8 tile of the warp's C in registers over the reduction: at
+  // each step of 16, the A fragment of each row tile and the B fragment of
+  // each column tile are loaded once and used by all the mma.sync of its
+  // row or column (the warp's tile is [rows, columns], rows / 16 x
+  // columns / 8 mma per step).
+  int64_t rowTiles = rows / 16, columnTiles = columns / 8;
+  auto offset = [&](Value base, int64_t v) {
+    return v == 0 ? base
+                  : add(b, base, arith::ConstantIndexOp::create(b, loc, v));
+  };
+  SmallVector<Value> tops, bottoms, lefts, rights, weightRows;
+  for (int64_t i = 0; i < rowTiles; ++i) {
+    tops.push_back(offset(group, 16 * i));
+    bottoms.push_back(offset(group, 16 * i + 8));
+  }
+  for (int64_t j = 0; j < columnTiles; ++j) {
+    lefts.push_back(offset(pair, 8 * j));
+    rights.push_back(offset(pair, 8 * j + 1));
+    weightRows.push_back(offset(group, 8 * j));
+  }
+  // C fragment of tile (i, j): rows top/bottom x columns left/right.
+  auto cCoords = [&](int64_t i, int64_t j) {
+    return SmallVector<std::pair<Value, Value>>{{tops[i], lefts[j]},
+                                                {tops[i], rights[j]},
+                                                {bottoms[i], lefts[j]},
+                                                {bottoms[i], rights[j]}};
+  };
+  // At most kMaxTiles tiles (4 f32 registers each) live at once: wider
+  // warp tiles go in groups of columns, each its own loop over the
+  // reduction (a 128 x 64 warp tile would need 256 registers and spill).
+  constexpr int64_t kMaxTiles = 32;
+  int64_t groupTiles = std::max<int64_t>(1, kMaxTiles / rowTiles);
+  for (int64_t j0 = 0; j0 < columnTiles; j0 += groupTiles) {
+    int64_t j1 = std::min(columnTiles, j0 + groupTiles);
+    SmallVector<Value> accs;
+    for (int64_t i = 0; i < rowTiles; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        for (auto [row, col] : cCoords(i, j))
           accs.push_back(
-              memref::LoadOp::create(nb, loc, c, ValueRange{row, col}));
-        auto loop = scf::ForOp::create(
-            nb, loc, index(0), index(depth), index(16), accs,
-            [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
-              Value low = add(lb, k, pair);
-              Value high = add(lb, low, index(8));
-              SmallVector<Value> aRegs = {
-                  loadPair(lb, a, top, low), loadPair(lb, a, bottom, low),
-                  loadPair(lb, a, top, high), loadPair(lb, a, bottom, high)};
-              SmallVector<Value> bRegs = {loadPair(lb, bMatrix, column, low),
-                                          loadPair(lb, bMatrix, column, high)};
+              memref::LoadOp::create(b, loc, c, ValueRange{row, col}));
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(depth), index(16), accs,
+        [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
+          Value low = add(lb, k, pair);
+          Value high = add(lb, low, index(8));
+          SmallVector<SmallVector<Value>> aRegs, bRegs;
+          for (int64_t i = 0; i < rowTiles; ++i)
+            aRegs.push_back({loadPair(lb, a, tops[i], low),
+                             loadPair(lb, a, bottoms[i], low),
+                             loadPair(lb, a, tops[i], high),
+                             loadPair(lb, a, bottoms[i], high)});
+          for (int64_t j = j0; j < j1; ++j)
+            bRegs.push_back({loadPair(lb, bMatrix, weightRows[j], low),
+                             loadPair(lb, bMatrix, weightRows[j], high)});
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < rowTiles; ++i)
+            for (int64_t j = j0; j < j1; ++j) {
+              ValueRange tileAcc = acc.slice(next.size(), 4);
               auto mma = NVVM::MmaOp::create(
-                  lb, loc, resultType, aRegs, bRegs, acc,
+                  lb, loc, resultType, aRegs[i], bRegs[j - j0], tileAcc,
                   /*shape=*/{16, 8, 16}, /*b1Op=*/std::nullopt,
                   /*intOverflow=*/std::nullopt,
                   std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
                   std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                                  NVVM::MMALayout::col});
-              SmallVector<Value> next;
-              for (int64_t i = 0; i < 4; ++i)
+              for (int64_t e = 0; e < 4; ++e)
                 next.push_back(LLVM::ExtractValueOp::create(
-                    lb, loc, mma.getResult(), ArrayRef<int64_t>{i}));
-              scf::YieldOp::create(lb, loc, next);
-            });
-        for (auto [value, coords] : llvm::zip(loop.getResults(), cCoords))
-          memref::StoreOp::create(nb, loc, value, c,
-                                  ValueRange{coords.first, coords.second});
-      });
+                    lb, loc, mma.getResult(), ArrayRef<int64_t>{e}));
+            }
+          scf::YieldOp::create(lb, loc, next);
+        });
+    unsigned result = 0;
+    for (int64_t i = 0; i < rowTiles; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        for (auto [row, col] : cCoords(i, j))
+          memref::StoreOp::create(b, loc, loop.getResult(result++), c,
+                                  ValueRange{row, col});
+  }
   op->erase();
   return success();
 }
