@@ -54,18 +54,19 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
       activated values are stored;
     - `down`: per (row block, column tile), the activated rows times the
       expert's down rows (plus bias);
-
-    When the rows and weights are bf16 or f16, blocks have a multiple of 16
-    rows, column tiles a multiple of 32 columns dividing the width, and the
-    reduction a multiple of 16, the expert GEMMs take the tensor-core form:
-    a [rows, columns] f32 accumulator and a loop over chunks of the
-    reduction (64, 32 or 16) that stages the block's rows (padded past its
-    row count by repeating its last row; those products are dropped) in a
-    [rows, chunk] tile and multiplies it by the
-    weights' chunk in a contraction marked `moe.tensor_core` (gate and up
-    share the staged rows). An empty block runs no chunk.
     - `combine`: per tile of tokens, the weighted sum over k in ascending
       order (deterministic), plus the shared expert when there is one.
+
+    With `tensor-cores` (the default), when the rows and weights are bf16
+    or f16, blocks have a multiple of 16 rows, column tiles a multiple of
+    32 columns dividing the width, and the reduction a multiple of 16, the
+    expert GEMMs take the tensor-core form: a [rows, columns] f32
+    accumulator and a loop over chunks of the reduction (64, 32 or 16) that
+    stages the block's rows (padded past its row count by repeating its
+    last row; those products are dropped) in a [rows, chunk] tile and
+    multiplies it by the weights' chunk in a contraction marked
+    `moe.tensor_core` (gate and up share the staged rows). An empty block
+    runs no chunk. Biases and the activation are then applied in place.
 
     Row blocks follow a flat schedule: block `b` belongs to the expert whose
     cumulative count of `ceildiv(rows_e, rows)` blocks covers `b`, so the
@@ -88,6 +89,9 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
            "Hidden columns per block of the down kernel">,
     Option<"combineTokens", "combine-tokens", "int64_t", "16",
            "Tokens per block of the combine kernel">,
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "Give the bf16/f16 expert GEMMs the tensor-core form (padded "
+           "16-row tiles; the GPU kernels' form, slower on the CPU)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",

@@ -45,7 +45,8 @@ void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
 
 void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
                                           ArrayRef<int64_t> tiles,
-                                          const TileSelection *selection) {
+                                          const TileSelection *selection,
+                                          bool tensorCores) {
   buildMoePreparePipeline(pm);
   if (selection && tiles.size() != 5) {
     MoeSelectTilesOptions select;
@@ -55,6 +56,7 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
     pm.addPass(createMoeSelectTiles(select));
   }
   MoeFormKernelsOptions options;
+  options.tensorCores = tensorCores;
   if (tiles.size() == 5) {
     options.routeTokens = tiles[0];
     options.expertRows = tiles[1];
@@ -114,7 +116,8 @@ void mlir::moe::buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
 void mlir::moe::buildMoeToLLVMCPUPipeline(
     OpPassManager &pm, const MoeCpuPipelineOptions &options) {
   if (options.kernelForm) {
-    buildMoeKernelAbiPipeline(pm, options.tiles);
+    buildMoeKernelAbiPipeline(pm, options.tiles, /*selection=*/nullptr,
+                              options.tensorCores);
   } else {
     buildMoePreparePipeline(pm);
     pm.addPass(createConvertMoeToLinalg());
@@ -139,9 +142,9 @@ void mlir::moe::registerMoePassesAndPipelines() {
       [](OpPassManager &pm, const MoeKernelPipelineOptions &options) {
         TileSelection selection{options.selectFor, options.tokens,
                                 options.tuningFile};
-        buildMoeKernelAbiPipeline(pm, options.tiles,
-                                  options.selectFor.empty() ? nullptr
-                                                            : &selection);
+        buildMoeKernelAbiPipeline(
+            pm, options.tiles, options.selectFor.empty() ? nullptr : &selection,
+            options.tensorCores);
       });
   PassPipelineRegistration<MoeNVVMPipelineOptions>(
       "moe-kernels-to-nvvm",

@@ -174,7 +174,8 @@ llvm::Error mlir::moe::optimizeModule(llvm::Module &module, unsigned level,
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
                        const MoeLayerDesc &group, unsigned optLevel,
-                       bool kernelForm, llvm::ArrayRef<int64_t> tiles) {
+                       bool kernelForm, llvm::ArrayRef<int64_t> tiles,
+                       bool tensorCores) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -214,6 +215,7 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   MoeCpuPipelineOptions pipelineOptions;
   pipelineOptions.kernelForm = kernelForm;
   pipelineOptions.tiles = llvm::to_vector(tiles);
+  pipelineOptions.tensorCores = tensorCores;
   buildMoeToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");

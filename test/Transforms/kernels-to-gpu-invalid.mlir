@@ -90,12 +90,35 @@ func.func @few_warps(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi =
 func.func @partial_tile(%x: memref<12x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<12x32xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 0}} {
   scf.forall (%b) in (1) {
     scf.forall (%warp) in (1) {
-      // expected-error @+1 {{expected a moe.tensor_core contraction of static [16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 or f16 with contiguous rows}}
+      // expected-error @+1 {{expected a moe.tensor_core contraction of static [16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 or f16 (widened, multiplied, added)}}
       linalg.generic {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<12x32xbf16>, memref<32x32xbf16>) outs(%acc : memref<12x32xf32>) attrs = {moe.tensor_core} {
       ^bb0(%a: bf16, %bw: bf16, %c: f32):
         %af = arith.extf %a : bf16 to f32
         %bf = arith.extf %bw : bf16 to f32
         %m = arith.mulf %af, %bf : f32
+        %s = arith.addf %c, %m : f32
+        linalg.yield %s : f32
+      }
+    } {mapping = [#gpu.warp<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
+// Only a multiply-accumulate body is what mma.sync computes.
+#mm_a = affine_map<(m, n, k) -> (m, k)>
+#mm_b = affine_map<(m, n, k) -> (n, k)>
+#mm_c = affine_map<(m, n, k) -> (m, n)>
+func.func @not_a_gemm(%x: memref<16x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<16x32xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 0}} {
+  scf.forall (%b) in (1) {
+    scf.forall (%warp) in (1) {
+      // expected-error @+1 {{expected a moe.tensor_core contraction}}
+      linalg.generic {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<16x32xbf16>, memref<32x32xbf16>) outs(%acc : memref<16x32xf32>) attrs = {moe.tensor_core} {
+      ^bb0(%a: bf16, %bw: bf16, %c: f32):
+        %af = arith.extf %a : bf16 to f32
+        %bf = arith.extf %bw : bf16 to f32
+        %m = arith.subf %af, %bf : f32
         %s = arith.addf %c, %m : f32
         linalg.yield %s : f32
       }

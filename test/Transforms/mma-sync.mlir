@@ -122,3 +122,7 @@ func.func @wide_kernel(%x: memref<128x32xbf16>, %w: memref<256x32xbf16>, %t: ind
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// bf16 mma.sync m16n8k16 needs sm_80 or newer.
+// RUN: not moe-opt %s --moe-distribute-threads --moe-kernels-to-gpu="chips=sm_75" 2>&1 | FileCheck %s --check-prefix=CHIP
+// CHIP: error: the expert GEMMs use mma.sync m16n8k16, which sm_75 lacks (sm_80 or newer)

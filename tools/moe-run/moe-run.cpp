@@ -91,6 +91,11 @@ llvm::cl::list<int64_t> kernelTiles(
     llvm::cl::desc("Tile sizes of the kernel form: route tokens, expert rows, "
                    "gate_up columns, down columns, combine tokens (five "
                    "positive numbers)"));
+llvm::cl::opt<bool> tensorCores(
+    "tensor-cores", llvm::cl::init(false),
+    llvm::cl::desc("Give the kernel form's bf16/f16 expert GEMMs their "
+                   "tensor-core form, as the GPU kernels have it (padded "
+                   "16-row tiles: slower on the CPU)"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -258,7 +263,7 @@ runCompiled(MLIRContext &context, const ModelDesc &model,
   if (!packed)
     return packed.takeError();
   auto layer = CompiledLayer::compile(&context, model, group, optLevel,
-                                      !unfused, kernelTiles);
+                                      !unfused, kernelTiles, tensorCores);
   if (!layer)
     return layer.takeError();
   if (llvm::Error e = (*layer)->setWeights(*packed))
@@ -317,6 +322,8 @@ int main(int argc, char **argv) {
       (kernelTiles.size() != 5 ||
        llvm::any_of(kernelTiles, [](int64_t t) { return t <= 0 || t > 4096; })))
     return fail("--kernel-tiles takes five sizes in 1..4096");
+  if (tensorCores && unfused)
+    return fail("--tensor-cores applies to the kernel form, not --unfused");
   if (!kernelTiles.empty() && unfused)
     return fail("--kernel-tiles applies to the kernel form, not --unfused");
 

@@ -32,6 +32,10 @@ struct MoeKernelPipelineOptions
   Option<std::string> tuningFile{
       *this, "tuning-file",
       llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
+  Option<bool> tensorCores{
+      *this, "tensor-cores", llvm::cl::init(true),
+      llvm::cl::desc("moe-form-kernels' tensor-core form of the bf16/f16 "
+                     "expert GEMMs (the GPU kernels')")};
 };
 
 /// How moe-select-tiles chooses tiles when none are given.
@@ -48,7 +52,8 @@ struct TileSelection {
 /// and the GPU kernels are both compiled.
 void buildMoeKernelAbiPipeline(OpPassManager &pm,
                                llvm::ArrayRef<int64_t> tiles = {},
-                               const TileSelection *selection = nullptr);
+                               const TileSelection *selection = nullptr,
+                               bool tensorCores = true);
 
 /// Options of moe-to-llvm-cpu.
 struct MoeCpuPipelineOptions
@@ -64,6 +69,11 @@ struct MoeCpuPipelineOptions
       llvm::cl::desc("moe-form-kernels tile sizes: route-tokens, expert-rows, "
                      "gate-up-columns, down-columns, combine-tokens (all "
                      "five; default: the pass's)")};
+  Option<bool> tensorCores{
+      *this, "tensor-cores", llvm::cl::init(false),
+      llvm::cl::desc("With the kernel form, the tensor-core form of the "
+                     "bf16/f16 expert GEMMs (the GPU kernels'; its padded "
+                     "16-row tiles are slower on the CPU at few tokens)")};
 };
 
 /// moe-to-llvm-cpu: moe-kernel-abi (or, with kernel-form=false, the

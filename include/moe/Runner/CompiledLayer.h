@@ -49,11 +49,14 @@ public:
   /// Builds the module for `model`, lowers it for the CPU and JIT-compiles
   /// the function of `group`. `optLevel` is LLVM's (0-3); `kernelForm`
   /// runs the fused and tiled kernel form (moe-form-kernels), false the
-  /// unfused lowering; `tiles` (five sizes or none) are moe-form-kernels'.
+  /// unfused lowering; `tiles` (five sizes or none) are moe-form-kernels';
+  /// `tensorCores` gives the kernel form's expert GEMMs their tensor-core
+  /// form (the GPU kernels').
   static llvm::Expected<std::unique_ptr<CompiledLayer>>
   compile(MLIRContext *context, const ModelDesc &model,
           const MoeLayerDesc &group, unsigned optLevel = 3,
-          bool kernelForm = true, llvm::ArrayRef<int64_t> tiles = {});
+          bool kernelForm = true, llvm::ArrayRef<int64_t> tiles = {},
+          bool tensorCores = false);
 
   /// Converts the weights in the kernels' layout (weights::packForKernels)
   /// to their storage types and keeps them for every later run().

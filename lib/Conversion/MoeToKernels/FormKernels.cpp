@@ -38,6 +38,8 @@ namespace {
 
 struct Tiles {
   int64_t routeTokens, expertRows, gateUpColumns, downColumns, combineTokens;
+  /// Whether the expert GEMMs may take the tensor-core form.
+  bool tensorCores;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -421,7 +423,7 @@ private:
         cast<RankedTensorType>(experts.getInput().getType()).getDimSize(1);
     // A row scale is applied to the gathered rows in f32: no tensor cores.
     bool tensorCores =
-        !rowScale &&
+        tiles.tensorCores && !rowScale &&
         useTensorCores(storage,
                        getElementTypeOrSelf(experts.getGateUp().getType()),
                        tiles.expertRows, inter, tiles.gateUpColumns, hidden,
@@ -473,9 +475,10 @@ private:
           auto project = [&](unsigned i) {
             Value product = products[i];
             if (Value bias = experts.getGateUpBias())
-              product = buildAddRowBias(nb, nloc, product,
-                                        expertRows(nb, nloc, bias, block.expert,
-                                                   firstRows[i], width));
+              product = buildAddRowBias(
+                  nb, nloc, product,
+                  expertRows(nb, nloc, bias, block.expert, firstRows[i], width),
+                  /*inPlace=*/tensorCores);
             return product;
           };
           // In the tensor-core form the activation overwrites the gate
@@ -517,10 +520,12 @@ private:
     Value rowCount = m.dim(activated, 0);
     auto resultType = dynamicRows(experts.getResult().getType());
     Type storage = getElementTypeOrSelf(activated.getType());
-    bool tensorCores = useTensorCores(
-        storage, getElementTypeOrSelf(experts.getDown().getType()),
-        tiles.expertRows, resultType.getDimSize(1), tiles.downColumns, inter,
-        1);
+    bool tensorCores =
+        tiles.tensorCores &&
+        useTensorCores(storage,
+                       getElementTypeOrSelf(experts.getDown().getType()),
+                       tiles.expertRows, resultType.getDimSize(1),
+                       tiles.downColumns, inter, 1);
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "down", offsets, numExperts, tiles.expertRows,
@@ -557,7 +562,8 @@ private:
           if (Value bias = experts.getDownBias())
             product = buildAddRowBias(
                 nb, nloc, product,
-                expertRows(nb, nloc, bias, block.expert, column, width));
+                expertRows(nb, nloc, bias, block.expert, column, width),
+                /*inPlace=*/tensorCores);
           return product;
         });
     return kernel.getResult(0);
@@ -630,8 +636,8 @@ struct MoeFormKernelsPass : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
                                   "positive");
         return signalPassFailure();
       }
-    Tiles tiles{routeTokens, expertRows, gateUpColumns, downColumns,
-                combineTokens};
+    Tiles tiles{routeTokens, expertRows,    gateUpColumns,
+                downColumns, combineTokens, tensorCores};
     RewritePatternSet patterns(&getContext());
     patterns.add<FormLayerKernels>(&getContext(), tiles);
     // One rewrite per layer; the replaced ops die with the canonicalizer.

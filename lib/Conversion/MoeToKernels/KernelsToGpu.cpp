@@ -20,6 +20,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringExtras.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEKERNELSTOGPU
@@ -306,6 +307,20 @@ struct MoeKernelsToGpuPass
       }
       if (failed(mapThreadForalls(kernel, threads)))
         return signalPassFailure();
+    }
+    // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer.
+    bool mma = false;
+    gpuModule.walk([&](NVVM::MmaOp) { mma = true; });
+    for (const std::string &chip : chipList) {
+      unsigned number = 0;
+      StringRef digits = StringRef(chip).drop_front(3).take_while(
+          [](char c) { return llvm::isDigit(c); });
+      if (mma && (!StringRef(chip).starts_with("sm_") ||
+                  digits.getAsInteger(10, number) || number < 80)) {
+        module.emitError("the expert GEMMs use mma.sync m16n8k16, which ")
+            << chip << " lacks (sm_80 or newer)";
+        return signalPassFailure();
+      }
     }
   }
 };

@@ -37,7 +37,33 @@ bool hasEvenUnitStrideRows(MemRefType type) {
   return type.hasStaticShape() && type.getRank() == 2 &&
          succeeded(type.getStridesAndOffset(strides, offset)) &&
          strides.back() == 1 && !ShapedType::isDynamic(strides[0]) &&
-         strides[0] % 2 == 0;
+         strides[0] % 2 == 0 &&
+         (ShapedType::isDynamic(offset) || offset % 2 == 0);
+}
+
+/// Whether `op`'s body is the GEMM step this lowering implements:
+/// out + f32(a) * f32(b), in either operand order.
+bool isMultiplyAccumulate(linalg::LinalgOp op) {
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || add->getBlock() != body)
+    return false;
+  Value acc = body->getArgument(2);
+  Value product = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  if ((add.getLhs() == acc) == (add.getRhs() == acc))
+    return false;
+  auto mul = product.getDefiningOp<arith::MulFOp>();
+  if (!mul || mul->getBlock() != body)
+    return false;
+  auto widened = [&](Value v) -> Value {
+    if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+      return ext.getIn();
+    return v;
+  };
+  Value lhs = widened(mul.getLhs()), rhs = widened(mul.getRhs());
+  Value a = body->getArgument(0), b = body->getArgument(1);
+  return (lhs == a && rhs == b) || (lhs == b && rhs == a);
 }
 
 /// Whether `op` computes C[m, n] += f(A[m, k]) * f(B[n, k]) with the
@@ -66,9 +92,11 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   auto error = [&] {
     return op->emitError("expected a moe.tensor_core contraction of static "
                          "[16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 "
-                         "or f16 with contiguous rows an even stride apart");
+                         "or f16 (widened, multiplied, added) with "
+                         "contiguous rows an even stride apart");
   };
-  if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op))
+  if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op) ||
+      !isMultiplyAccumulate(op))
     return error();
   Value a = op.getDpsInputOperand(0)->get();
   Value bMatrix = op.getDpsInputOperand(1)->get();
@@ -110,11 +138,16 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   // Two neighbouring elements of a row as one 32-bit register, read as one
   // 32-bit load: the columns are even and so are the row strides (checked
   // above) and the views' offsets (row starts and even chunk starts, as
-  // moe-form-kernels builds them), so the pair is 4-byte aligned.
-  auto loadPair = [&](OpBuilder &nb, Value matrix, Value row, Value column) {
+  // moe-form-kernels builds them; static ones are checked), so the pair is
+  // 4-byte aligned. NVVM takes f16 pairs as vector<2xf16>, bf16 pairs as
+  // i32.
+  auto loadPair = [&](OpBuilder &nb, Value matrix, Value row,
+                      Value column) -> Value {
     Value pairValue = vector::LoadOp::create(
         nb, loc, pairType, matrix, ValueRange{row, column},
         /*nontemporal=*/false, llvm::Align(4));
+    if (element.isF16())
+      return pairValue;
     Value word = vector::BitCastOp::create(nb, loc, wordType, pairValue);
     return vector::ExtractOp::create(nb, loc, word, ArrayRef<int64_t>{0})
         .getResult();

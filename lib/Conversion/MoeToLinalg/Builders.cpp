@@ -94,7 +94,7 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
 }
 
 Value mlir::moe::buildAddRowBias(OpBuilder &b, Location loc, Value matrix,
-                                 Value bias) {
+                                 Value bias, bool inPlace) {
   MLIRContext *ctx = b.getContext();
   AffineExpr m, n;
   bindDims(ctx, m, n);
@@ -102,7 +102,9 @@ Value mlir::moe::buildAddRowBias(OpBuilder &b, Location loc, Value matrix,
                                  AffineMap::get(2, 0, {n}, ctx),
                                  AffineMap::get(2, 0, {m, n}, ctx)};
   auto type = cast<RankedTensorType>(matrix.getType());
-  Value init = buildEmpty(b, loc, type, dynamicSizesOf(b, loc, matrix));
+  Value init = inPlace
+                   ? matrix
+                   : buildEmpty(b, loc, type, dynamicSizesOf(b, loc, matrix));
   auto generic = linalg::GenericOp::create(
       b, loc, type, ValueRange{matrix, bias}, ValueRange{init}, maps,
       {utils::IteratorType::parallel, utils::IteratorType::parallel},

@@ -35,8 +35,10 @@ Value toF32(OpBuilder &b, Location loc, Value scalar);
 /// weight in [out, in] layout. A is [M, K] with M dynamic; B is [N, K].
 Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight);
 
-/// Adds `bias` [N] (any float type) to each row of `matrix` [M, N] (f32).
-Value buildAddRowBias(OpBuilder &b, Location loc, Value matrix, Value bias);
+/// Adds `bias` [N] (any float type) to each row of `matrix` [M, N] (f32);
+/// with `inPlace`, over `matrix` itself (nothing may read it after).
+Value buildAddRowBias(OpBuilder &b, Location loc, Value matrix, Value bias,
+                      bool inPlace = false);
 
 /// An elementwise linalg.generic over tensors of the same shape: the result
 /// has `resultType`'s shape (dynamic sizes taken from the first input) and
