@@ -10,6 +10,7 @@
 
 #include "CodeGen.h"
 
+#include "moe/Dialect/KernelAbi.h"
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runner/CompiledLayer.h"
@@ -168,17 +169,11 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
            {"kind", p.getValue() == "T" ? "tokens" : "buffer"}});
     for (auto g : abiAttr.getAs<ArrayAttr>("grid").getAsRange<StringAttr>())
       grid.push_back(formulaJson(g.getValue()));
-    // moe-distribute-threads' block; a kernel it did not share out runs
-    // on one thread.
-    json block = {1, 1, 1};
-    if (auto blockAttr = abiAttr.getAs<ArrayAttr>("block"))
-      for (auto [d, size] : llvm::enumerate(blockAttr))
-        block[d] = cast<IntegerAttr>(size).getInt();
-    // The block temporaries of a distributed kernel, in dynamic shared
-    // memory (moe-kernels-to-gpu places them there).
-    int64_t sharedBytes = 0;
-    if (auto bytes = abiAttr.getAs<IntegerAttr>("shared_memory"))
-      sharedBytes = bytes.getInt();
+    // moe-distribute-threads' block and the bytes of its temporaries in
+    // dynamic shared memory (moe-kernels-to-gpu places them there).
+    std::array<int64_t, 3> blockSizes = kernelBlock(abiAttr);
+    json block = {blockSizes[0], blockSizes[1], blockSizes[2]};
+    int64_t sharedBytes = kernelSharedMemory(abiAttr);
     kernels.push_back({{"symbol", symbol.getValue().str()},
                        {"params", params},
                        {"block", block},

@@ -12,6 +12,7 @@
 #include "KernelBuffers.h"
 #include "MmaSync.h"
 
+#include "moe/Dialect/KernelAbi.h"
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
@@ -143,22 +144,9 @@ void placeOnStack(gpu::GPUFuncOp kernel) {
   }
 }
 
-/// The threads of `kernel`'s block, from its `moe.kernel_abi` (1 if it was
-/// not distributed).
-int64_t blockThreads(gpu::GPUFuncOp kernel) {
-  auto abi =
-      kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
-  auto block = abi ? abi.getAs<ArrayAttr>("block") : nullptr;
-  return block ? cast<IntegerAttr>(block[0]).getInt() : 1;
-}
-
-/// The bytes of dynamic shared memory `kernel` is launched with, from its
-/// `moe.kernel_abi` (0 if it was not distributed).
-int64_t sharedMemoryBytes(gpu::GPUFuncOp kernel) {
-  auto abi =
-      kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
-  auto bytes = abi ? abi.getAs<IntegerAttr>("shared_memory") : nullptr;
-  return bytes ? bytes.getInt() : 0;
+/// `kernel`'s moe.kernel_abi.
+DictionaryAttr kernelAbi(gpu::GPUFuncOp kernel) {
+  return kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
 }
 
 /// Whether the ops before `op` in its block, back to a barrier, may read
@@ -285,7 +273,8 @@ struct MoeKernelsToGpuPass
                       func->getAttr(MoeDialect::kKernelAbiAttrName));
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
                       b.getUnitAttr());
-      int64_t threads = blockThreads(kernel);
+      // moe-distribute-threads shares blocks out along x only.
+      int64_t threads = kernelBlock(kernelAbi(kernel))[0];
       kernel.setKnownBlockSizeAttr(
           b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
       // Move the body; the func.return becomes gpu.return.
@@ -300,7 +289,8 @@ struct MoeKernelsToGpuPass
       if (failed(inlineBlockForall(kernel)))
         return signalPassFailure();
       if (threads > 1) {
-        if (failed(placeInSharedMemory(kernel, sharedMemoryBytes(kernel))))
+        if (failed(placeInSharedMemory(kernel,
+                                       kernelSharedMemory(kernelAbi(kernel)))))
           return signalPassFailure();
       } else {
         placeOnStack(kernel);
