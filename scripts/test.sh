@@ -34,10 +34,11 @@ for binary in "$build"/bin/Moe*Tests; do
   [ "$rc" -eq 0 ] || gtest_rc=$rc
 done
 
-# lit prints "  Passed: N" and, when any, "  Failed: N" / "  Unexpectedly Passed: N".
+# lit prints "  Passed: N" and, when any, "  Failed: N" / "  Unexpectedly Passed: N",
+# padded before the colon when another category (Unsupported) is longer.
 count() {
   local n
-  n=$(grep -E "^ *$1: *[0-9]+" "$lit_log" | grep -oE "[0-9]+" | head -1)
+  n=$(grep -E "^ *$1 *: *[0-9]+" "$lit_log" | grep -oE "[0-9]+" | head -1)
   echo "${n:-0}"
 }
 lit_passed=$(count "Passed")
