@@ -227,9 +227,6 @@ bool isUnitSliceReduction(linalg::LinalgOp op) {
   return true;
 }
 
-/// Threads per warp.
-constexpr int64_t kWarpSize = 32;
-
 /// If `op` is a moe.tensor_core contraction whose static loops [m, n, k]
 /// split among `warps` warps into mma.sync tiles (m16n8k16), moves it into
 /// an scf.forall over the warps (#gpu.warp<x>), warp w taking the columns

@@ -456,10 +456,8 @@ private:
             products = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weights,
                 storage, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
-                  IndexMath r{rb, rloc};
-                  Value slot = r.load(permutation, r.add(block.start, row));
-                  Value token =
-                      arith::DivUIOp::create(rb, rloc, slot, r.c(topK));
+                  Value token = buildDispatchedToken(rb, rloc, permutation,
+                                                     block.start, row, topK);
                   return tensor::ExtractOp::create(rb, rloc, experts.getInput(),
                                                    ValueRange{token, k})
                       .getResult();

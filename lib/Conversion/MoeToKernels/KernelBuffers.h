@@ -16,6 +16,9 @@
 
 namespace mlir::moe {
 
+/// Threads per warp.
+constexpr int64_t kWarpSize = 32;
+
 /// `buffer` reinterpreted as `type` (identity layout) with `sizes`, dense
 /// row-major from offset 0; the strides are folded where the sizes are
 /// constants.

@@ -164,9 +164,6 @@ bool readsSinceBarrier(Operation *op) {
   return !isa<gpu::GPUFuncOp>(op->getParentOp());
 }
 
-/// Threads per warp.
-constexpr int64_t kWarpSize = 32;
-
 /// Replaces each forall mapped to threads (moe-distribute-threads) by its
 /// body on the thread ids below its trip count, and each forall mapped to
 /// warps by its body on the warp ids with its tensor-core contractions

@@ -48,7 +48,6 @@ SmallVector<Value>
 mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
                                   Value count, Value width, ValueRange weights,
                                   Type storage, RowElement rows) {
-  MLIRContext *ctx = b.getContext();
   auto firstType = cast<RankedTensorType>(weights.front().getType());
   int64_t columns = firstType.getDimSize(0), k = firstType.getDimSize(1);
   int64_t chunk = tensorCoreChunk(k);
@@ -74,14 +73,6 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count, index(0));
   Value end = arith::SelectOp::create(b, loc, some, index(k), index(0));
 
-  AffineExpr m, n, r;
-  bindDims(ctx, m, n, r);
-  SmallVector<AffineMap> gemmMaps = {AffineMap::get(3, 0, {m, r}, ctx),
-                                     AffineMap::get(3, 0, {n, r}, ctx),
-                                     AffineMap::get(3, 0, {m, n}, ctx)};
-  SmallVector<utils::IteratorType> gemmIterators = {
-      utils::IteratorType::parallel, utils::IteratorType::parallel,
-      utils::IteratorType::reduction};
   auto loop = scf::ForOp::create(
       b, loc, index(0), end, index(chunk), initial,
       [&](OpBuilder &nb, Location nloc, Value k0, ValueRange accs) {
@@ -110,20 +101,11 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
           SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
           Value weightChunk = tensor::ExtractSliceOp::create(
               nb, nloc, weight, offsets, sizes, strides);
-          auto gemm = linalg::GenericOp::create(
-              nb, nloc, accType, ValueRange{stage.getResult(0), weightChunk},
-              ValueRange{acc}, gemmMaps, gemmIterators,
-              [](OpBuilder &gb, Location gloc, ValueRange args) {
-                Value product =
-                    arith::MulFOp::create(gb, gloc, toF32(gb, gloc, args[0]),
-                                          toF32(gb, gloc, args[1]));
-                linalg::YieldOp::create(
-                    gb, gloc,
-                    arith::AddFOp::create(gb, gloc, args[2], product)
-                        .getResult());
-              });
-          gemm->setAttr(MoeDialect::kTensorCoreAttrName, nb.getUnitAttr());
-          next.push_back(gemm.getResult(0));
+          Value gemm =
+              buildLinear(nb, nloc, stage.getResult(0), weightChunk, acc);
+          gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
+                                        nb.getUnitAttr());
+          next.push_back(gemm);
         }
         scf::YieldOp::create(nb, nloc, next);
       });

@@ -64,12 +64,15 @@ static Value buildLinearAccumulator(OpBuilder &b, Location loc, int64_t rows,
 }
 
 Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
-                             Value weight) {
+                             Value weight, Value accumulator) {
   int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
-  Value init = buildLinearAccumulator(
-      b, loc, rows,
-      ShapedType::isDynamic(rows) ? buildDim(b, loc, input, 0) : Value(),
-      weight);
+  Value init = accumulator
+                   ? accumulator
+                   : buildLinearAccumulator(b, loc, rows,
+                                            ShapedType::isDynamic(rows)
+                                                ? buildDim(b, loc, input, 0)
+                                                : Value(),
+                                            weight);
   // (m, n, k): A(m, k) * B(n, k) -> C(m, n). Written as a generic rather
   // than linalg.matmul so the widening of bf16/f16 operands to the f32
   // accumulator is explicit in the body.
@@ -260,16 +263,30 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
   return output;
 }
 
+/// The slot s = permutation[start + i] of dispatched row start + i.
+static Value dispatchedSlot(OpBuilder &b, Location loc, Value permutation,
+                            Value start, Value i) {
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(
+          b, loc, permutation,
+          ValueRange{arith::AddIOp::create(b, loc, start, i)}));
+}
+
+Value mlir::moe::buildDispatchedToken(OpBuilder &b, Location loc,
+                                      Value permutation, Value start, Value i,
+                                      int64_t topK) {
+  return arith::DivUIOp::create(b, loc,
+                                dispatchedSlot(b, loc, permutation, start, i),
+                                arith::ConstantIndexOp::create(b, loc, topK));
+}
+
 /// f32(input[t, h]) (* rowScale[t, k]) of dispatched row start + i, inside a
 /// linalg body: s = permutation[start + i], t = s / topK, k = s % topK.
 static Value gatheredElement(OpBuilder &b, Location loc, Value input,
                              Value permutation, Value rowScale, Value start,
                              Value i, Value h, int64_t topK) {
-  Value slot = arith::IndexCastOp::create(
-      b, loc, b.getIndexType(),
-      tensor::ExtractOp::create(
-          b, loc, permutation,
-          ValueRange{arith::AddIOp::create(b, loc, start, i)}));
+  Value slot = dispatchedSlot(b, loc, permutation, start, i);
   Value k = arith::ConstantIndexOp::create(b, loc, topK);
   Value token = arith::DivUIOp::create(b, loc, slot, k);
   Value value = toF32(

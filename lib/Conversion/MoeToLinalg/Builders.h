@@ -33,7 +33,15 @@ Value toF32(OpBuilder &b, Location loc, Value scalar);
 
 /// C[m, n] = sum_k f32(A[m, k]) * f32(B[n, k]), a linear layer with its
 /// weight in [out, in] layout. A is [M, K] with M dynamic; B is [N, K].
-Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight);
+/// With `accumulator` (an f32 [M, N] tensor), C is added to it instead of
+/// a zero-filled one.
+Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight,
+                  Value accumulator = Value());
+
+/// The token t = permutation[start + i] / topK whose choice dispatched row
+/// start + i is (an index; inside a linalg body or not).
+Value buildDispatchedToken(OpBuilder &b, Location loc, Value permutation,
+                           Value start, Value i, int64_t topK);
 
 /// Adds `bias` [N] (any float type) to each row of `matrix` [M, N] (f32);
 /// with `inPlace`, over `matrix` itself (nothing may read it after).
