@@ -102,13 +102,48 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def MoeFuseLaunches : Pass<"moe-fuse-launches", "::mlir::func::FuncOp"> {
+  let summary = "Run a one-block kernel in the last finishing block of the kernel before it";
+  let description = [{
+    Runs on the bufferized kernel form, before `moe-outline-kernels`. Where
+    a kernel whose grid is one block (the `dispatch` kernel's counting
+    sort) follows another kernel, the two become one launch: each block of
+    the first kernel, when done, takes a ticket from a counter in a
+    one-element `i32` buffer (`memref.atomic_rmw addi`, by one thread), and
+    the block that takes the last ticket (the grid's block count minus one)
+    runs the one-block kernel's body after it. Every other block has
+    finished its writes by then, so the counter replaces the launch
+    boundary without any block waiting for another (no spin loop, nothing
+    that needs the blocks to be resident together).
+
+    The counter is allocated with the layer's buffers and zeroed by a
+    `linalg.fill` in the layer function, which `moe-outline-kernels` turns
+    into the buffer's `zero_init` (the runtime zeroes it before each run of
+    the layer). The merged kernel is named `<first>_<second>` (`route_dispatch`).
+    Index arithmetic and allocations between the two kernels move before
+    the first; anything else between them keeps them apart. The one-block
+    kernel's temporaries move out of the branch, so that they stay block
+    temporaries (shared memory on the GPU).
+
+    On the GPU, `moe-kernels-to-gpu` brackets the ticket with
+    `nvvm.memory.barrier #nvvm.mem_scope<gpu>` (`__threadfence`): the NVPTX
+    backend drops the ordering of an atomic read-modify-write.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Outline the bufferized kernel form into kernel functions with the manifest's ABI";
   let description = [{
     Runs on the kernel form after One-Shot Bufferize. Each layer function
     must then consist only of `memref.dim` of its input (the token count
-    `T`), index arithmetic on it, allocations, the kernels' `scf.forall`
-    loops (named by `moe.kernel`), deallocations and the return.
+    `T`), index arithmetic on it, allocations, zero fills of allocations
+    before the first kernel, the kernels' `scf.forall` loops (named by
+    `moe.kernel`), deallocations and the return.
 
     Each kernel becomes a function `@<layer>_<kernel>` with the bare-pointer
     ABI of docs/kernel-manifest.md: one parameter per buffer it touches
@@ -125,7 +160,10 @@ def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
     buffer: name, kind, type and shape as formulas) and `moe.launches`.
     Buffers are named `hidden_states` (the input), `weight<i>` (the i-th
     weight argument), `output` (the returned allocation) and
-    `workspace<i>`. Anything the manifest cannot express is an error.
+    `workspace<i>`. A `linalg.fill` of zero into a whole allocation before
+    the first kernel (moe-fuse-launches' ticket counter) stays in the layer
+    function and marks the buffer `zero_init` (the runtime zeroes it).
+    Anything else the manifest cannot express is an error.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -210,9 +210,10 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     auto type = dict ? dyn_cast_or_null<TypeAttr>(dict.get("type")) : nullptr;
     if (!dict || !dict.getAs<StringAttr>("name") ||
         !dict.getAs<StringAttr>("kind") || !type ||
-        !isa<MemRefType>(type.getValue()) || !strings(dict.get("shape")))
+        !isa<MemRefType>(type.getValue()) || !strings(dict.get("shape")) ||
+        (dict.get("zero_init") && !dict.getAs<UnitAttr>("zero_init")))
       return fail("an array of {name, kind, type = memref, shape = [string"
-                  "...]}");
+                  "...], zero_init (optional unit)}");
   }
   return success();
 }

@@ -127,11 +127,13 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
     std::string dtype = dtypeName(type.getElementType());
     if (dtype.empty())
       return layer.emitError("no manifest dtype for ") << type;
-    bufferList.push_back(
-        {{"name", bufferName(dict.getAs<StringAttr>("name").getValue())},
-         {"kind", kind.str()},
-         {"dtype", dtype},
-         {"shape", shape}});
+    json buffer = {{"name", bufferName(dict.getAs<StringAttr>("name").getValue())},
+                   {"kind", kind.str()},
+                   {"dtype", dtype},
+                   {"shape", shape}};
+    if (dict.get("zero_init"))
+      buffer["zero_init"] = true;
+    bufferList.push_back(buffer);
   }
   if (weights != specs.size())
     return layer.emitError("the layer takes ")

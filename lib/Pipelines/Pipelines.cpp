@@ -3,6 +3,7 @@
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Transforms/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -68,6 +69,7 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
   pm.addPass(createConvertMoeToLinalg());
   addCleanup(pm);
   addBufferize(pm);
+  pm.addNestedPass<func::FuncOp>(createMoeFuseLaunches());
   pm.addPass(createMoeOutlineKernels());
   addCleanup(pm);
   pm.addPass(createMoeDistributeThreads());

@@ -14,11 +14,13 @@
 // 16-byte aligned offsets (moe.kernel_abi's shared_memory bytes in all),
 // seen through a cast to the generic address space with their dynamic
 // size; no device malloc, no dealloc.
-// CHECK: gpu.func @moe_layer_0_route(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[T:.*]]: index) kernel
+// The route kernel carries the dispatch kernel (moe-fuse-launches).
+// CHECK: gpu.func @moe_layer_0_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route"
-// CHECK-SAME: shared_memory = 1600 : i64
+// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch"
+// CHECK-SAME: shared_memory = 1680 : i64
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %c16 : index
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: arith.muli %[[BX]], %{{.*}} : index
 // CHECK: %[[COUNT:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
@@ -43,18 +45,28 @@
 // CHECK: scf.for
 // CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32) {
 // CHECK: arith.extf %{{.*}} : bf16 to f32
+// Then the ticket: after a barrier (every thread's writes done), thread 0
+// takes it between gpu-scope fences and leaves it in shared memory.
 // CHECK: gpu.barrier
-// CHECK-NOT: scf.forall
-// CHECK-NOT: memref.alloc
-// CHECK-NOT: memref.dealloc
-// CHECK: gpu.return
-// The dispatch kernel writes its [T * K] outputs directly; its counters are
-// shared memory, its fills spread over the threads and its counting sort
-// runs on thread 0 between barriers.
-// CHECK: gpu.func @moe_layer_0_dispatch(
-// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: block = [128, 1, 1]
+// CHECK: %[[TICKET:.*]] = memref.memory_space_cast %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>> to memref<1xi32>
+// CHECK: %[[ZERO:.*]] = arith.cmpi ult, %thread_id_x{{.*}}, %c1{{.*}} : index
+// CHECK-NEXT: scf.if %[[ZERO]] {
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: %[[TAKEN:.*]] = memref.atomic_rmw addi %c1_i32, %[[COUNTER]][%c0] : (i32, memref<1xi32>) -> i32
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: memref.store %[[TAKEN]], %[[TICKET]][%c0] : memref<1xi32>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[MINE:.*]] = memref.load %[[TICKET]][%c0] : memref<1xi32>
+// CHECK-NEXT: %[[LAST_INDEX:.*]] = arith.subi %[[GRID]], %c1 : index
+// CHECK-NEXT: %[[LAST:.*]] = arith.index_cast %[[LAST_INDEX]] : index to i32
+// CHECK-NEXT: %[[IS_LAST:.*]] = arith.cmpi eq, %[[MINE]], %[[LAST]] : i32
+// The block with the last ticket runs the dispatch kernel's body: it
+// writes its [T * K] outputs directly; its counters are shared memory,
+// its fills spread over the threads and its counting sort runs on thread 0
+// between barriers.
 // CHECK: memref.view {{.*}} to memref<8xi32, #gpu.address_space<workgroup>>
+// CHECK: scf.if %[[IS_LAST]] {
 // CHECK: gpu.barrier
 // CHECK: %[[FIRST:.*]] = arith.cmpi ult, %thread_id_x{{.*}}, %c1{{.*}} : index
 // CHECK: scf.if %[[FIRST]] {
@@ -62,7 +74,10 @@
 // CHECK: memref.store
 // CHECK: }
 // CHECK: gpu.barrier
+// CHECK-NOT: scf.forall
 // CHECK-NOT: memref.alloc
+// CHECK-NOT: memref.dealloc
+// CHECK: gpu.return
 // CHECK: gpu.func @moe_layer_0_gate_up(
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: gpu.block_id x
@@ -83,12 +98,15 @@
 // NVVM: gpu.module @moe_kernels
 // Dynamic shared memory is an external array in address space 3.
 // NVVM: llvm.mlir.global internal @__dynamic_shmem__0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
-// NVVM: llvm.func @moe_layer_0_route(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64)
+// NVVM: llvm.func @moe_layer_0_route_dispatch(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64)
 // NVVM-SAME: gpu.kernel
 // NVVM: nvvm.read.ptx.sreg.ctaid.x
 // NVVM: nvvm.read.ptx.sreg.tid.x range <i32, 0, 128>
 // NVVM: llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr
 // NVVM: nvvm.barrier0
+// NVVM: nvvm.memory.barrier <gpu>
+// NVVM: llvm.atomicrmw add %{{.*}}, %{{.*}} acq_rel : !llvm.ptr, i32
+// NVVM-NEXT: nvvm.memory.barrier <gpu>
 // NVVM: llvm.func @moe_layer_0_combine(
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}} {

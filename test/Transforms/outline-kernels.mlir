@@ -7,19 +7,19 @@
 // keeps the allocations, calls the kernels in order and lists its buffers
 // and launches; grids and shapes are formulas in T.
 
-// CHECK-LABEL: func.func @moe_layer_0_route(
-// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route", params = ["hidden_states", "weight0", "workspace0", "workspace1", "T"], shared_memory = 1600 : i64}
+// The dispatch kernel runs in the route kernel's last block
+// (moe-fuse-launches): one kernel, with the ticket counter workspace5.
+// CHECK-LABEL: func.func @moe_layer_0_route_dispatch(
+// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
+// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "T"], shared_memory = 1680 : i64}
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
 // CHECK: memref.reinterpret_cast %[[W]] to offset: [0], sizes: [%[[T]], 2], strides: [2, 1] : memref<f32> to memref<?x2xf32>
 // CHECK: scf.forall (%{{.*}}) in (%[[GRID]])
 // CHECK-NOT: memref.copy
 // CHECK: linalg.copy
-// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route"}
-
-// CHECK-LABEL: func.func @moe_layer_0_dispatch(
-// CHECK-SAME: grid = ["1", "1", "1"], kernel = "dispatch", params = ["workspace1", "workspace2", "workspace3", "workspace4", "T"]
+// CHECK: memref.atomic_rmw addi
+// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route_dispatch"}
 
 // CHECK-LABEL: func.func @moe_layer_0_gate_up(
 // CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
@@ -30,24 +30,27 @@
 
 // The combine kernel adds the shared expert and writes the result type.
 // CHECK-LABEL: func.func @moe_layer_0_combine(
-// CHECK-SAME: grid = ["ceildiv(T,16)", "1", "1"], kernel = "combine", params = ["hidden_states", "weight3", "weight4", "workspace0", "workspace4", "workspace6", "output", "T"]
+// CHECK-SAME: grid = ["ceildiv(T,16)", "1", "1"], kernel = "combine", params = ["hidden_states", "weight3", "weight4", "workspace0", "workspace4", "workspace7", "output", "T"]
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 
 // CHECK-LABEL: func.func @moe_layer_0(
 // CHECK-SAME: moe.buffers = [{kind = "input", name = "hidden_states", shape = ["T", "64"], type = memref<?x64xbf16>}
 // CHECK-SAME: {kind = "workspace", name = "workspace2", shape = ["T*2"], type = memref<?xi32>}
+// CHECK-SAME: {kind = "workspace", name = "workspace5", shape = ["1"], type = memref<1xi32>, zero_init}
 // CHECK-SAME: {kind = "output", name = "output", shape = ["T", "64"], type = memref<?x64xbf16>}]
-// CHECK-SAME: moe.launches = [@moe_layer_0_route, @moe_layer_0_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down, @moe_layer_0_combine]
+// CHECK-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down, @moe_layer_0_combine]
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>
-// CHECK: call @moe_layer_0_route({{.*}}, %[[N]])
-// CHECK: call @moe_layer_0_dispatch(
+// The layer zeroes the counter before the kernels: the manifest's zero_init.
+// CHECK: %[[COUNTER:.*]] = memref.alloc() : memref<1xi32>
+// CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<1xi32>)
+// CHECK: call @moe_layer_0_route_dispatch({{.*}}, %[[COUNTER]], %[[N]])
 // CHECK: call @moe_layer_0_gate_up(
 // CHECK: call @moe_layer_0_down(
 // CHECK: call @moe_layer_0_combine(
 // CHECK-NOT: scf.forall
 // CHECK: return
 
-// TILES: grid = ["ceildiv(T,8)", "1", "1"], kernel = "route"
+// TILES: grid = ["ceildiv(T,8)", "1", "1"], kernel = "route_dispatch"
 // TILES: grid = ["ceildiv(T*2,32)+8", "2", "1"], kernel = "gate_up"
 // TILES: grid = ["ceildiv(T*2,32)+8", "4", "1"], kernel = "down"
 // TILES: grid = ["ceildiv(T,4)", "1", "1"], kernel = "combine"

@@ -68,6 +68,17 @@ scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count) {
   return forall;
 }
 
+/// Whether `op` is already a forall mapped to threads (moe-fuse-launches'
+/// ticket): it stays as it is.
+bool isThreadForall(Operation *op) {
+  auto forall = dyn_cast<scf::ForallOp>(op);
+  std::optional<ArrayAttr> mapping =
+      forall ? forall.getMapping() : std::nullopt;
+  return mapping && llvm::all_of(*mapping, [](Attribute a) {
+           return isa<gpu::GPUThreadMappingAttr>(a);
+         });
+}
+
 /// Moves `op` into a forall over one thread: thread 0 runs it.
 void runOnThreadZero(Operation *op) {
   OpBuilder b(op);
@@ -342,7 +353,7 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
 /// conditions every thread computes alike, are entered.
 LogicalResult distributeBlock(Block &block, int64_t threads) {
   for (Operation &op : llvm::make_early_inc_range(block.without_terminator())) {
-    if (!writesMemory(&op))
+    if (!writesMemory(&op) || isThreadForall(&op))
       continue;
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op)) {
       if (!linalgOp.hasPureBufferSemantics() || !isa<TilingInterface>(&op))

@@ -229,6 +229,21 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
   return success();
 }
 
+/// Brackets each atomic read-modify-write (moe-fuse-launches' ticket) with
+/// gpu-scope fences (`__threadfence`): the kernel form gives it
+/// acquire-release order (as memref.atomic_rmw has on the CPU), which the
+/// NVPTX backend drops (it emits a relaxed `atom`). The barrier before it
+/// orders the other threads' writes of the block; the one after it, their
+/// reads of what the other blocks wrote.
+void fenceAtomics(gpu::GPUFuncOp kernel) {
+  kernel.walk([](memref::AtomicRMWOp atomic) {
+    OpBuilder b(atomic);
+    NVVM::MembarOp::create(b, atomic.getLoc(), NVVM::MemScopeKind::GPU);
+    b.setInsertionPointAfter(atomic);
+    NVVM::MembarOp::create(b, atomic.getLoc(), NVVM::MemScopeKind::GPU);
+  });
+}
+
 struct MoeKernelsToGpuPass
     : public moe::impl::MoeKernelsToGpuBase<MoeKernelsToGpuPass> {
   using Base::Base;
@@ -294,6 +309,7 @@ struct MoeKernelsToGpuPass
       }
       if (failed(mapThreadForalls(kernel, threads)))
         return signalPassFailure();
+      fenceAtomics(kernel);
     }
     // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer.
     bool mma = false;

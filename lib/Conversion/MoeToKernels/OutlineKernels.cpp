@@ -19,7 +19,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -118,6 +120,27 @@ private:
   Value input;
 };
 
+/// Whether `op` zeroes a whole top-level allocation of the layer before
+/// its kernels (moe-fuse-launches' ticket counter): the manifest's
+/// zero_init, which the runtime does itself.
+memref::AllocOp zeroedAllocation(Operation *op) {
+  auto fill = dyn_cast<linalg::FillOp>(op);
+  if (!fill || !fill.hasPureBufferSemantics())
+    return {};
+  bool zero = matchPattern(fill.value(), m_Zero()) ||
+              matchPattern(fill.value(), m_AnyZeroFloat());
+  if (!zero)
+    return {};
+  auto alloc = fill.output().getDefiningOp<memref::AllocOp>();
+  if (!alloc || alloc->getBlock() != op->getBlock())
+    return {};
+  for (Operation *before = op->getPrevNode(); before;
+       before = before->getPrevNode())
+    if (isa<scf::ForallOp>(before))
+      return {};
+  return alloc;
+}
+
 /// One buffer of a layer: a function argument or a top-level allocation.
 struct Buffer {
   std::string name;
@@ -126,6 +149,8 @@ struct Buffer {
   MemRefType type;
   /// The formula of each dimension.
   SmallVector<Formula> shape;
+  /// Zeroed by the layer before its kernels (the manifest's zero_init).
+  bool zeroInit = false;
   /// The type a kernel parameter has: the buffer's when static, else a
   /// rank-0 memref (the pointer to the first element).
   MemRefType paramType() const {
@@ -201,6 +226,11 @@ LogicalResult LayerOutliner::collectBuffers() {
       return failure();
   unsigned workspaces = 0;
   for (Operation &op : body) {
+    if (memref::AllocOp zeroed = zeroedAllocation(&op)) {
+      for (auto &buffer : buffers)
+        buffer->zeroInit |= buffer->value == zeroed.getResult();
+      continue;
+    }
     auto alloc = dyn_cast<memref::AllocOp>(op);
     if (!alloc)
       continue;
@@ -231,7 +261,7 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
     return forall.emitError("a kernel must be a normalized scf.forall on "
                             "memrefs");
   std::optional<ArrayAttr> mapping = forall.getMapping();
-  if (!mapping || mapping->size() != forall.getRank())
+  if (!mapping || mapping->size() != static_cast<size_t>(forall.getRank()))
     return forall.emitError("a kernel's scf.forall must map every "
                             "dimension to GPU blocks");
 
@@ -375,6 +405,7 @@ LogicalResult LayerOutliner::run() {
       continue;
     }
     if (isa<memref::AllocOp, memref::DeallocOp, func::ReturnOp>(op) ||
+        zeroedAllocation(&op) ||
         (op.getNumResults() == 1 && op.getResult(0).getType().isIndex() &&
          math.formula(op.getResult(0))) ||
         matchPattern(&op, m_Constant()))
@@ -401,12 +432,14 @@ LogicalResult LayerOutliner::run() {
     SmallVector<Attribute> shape;
     for (const Formula &f : buffer->shape)
       shape.push_back(b.getStringAttr(f.text));
-    descriptions.push_back(b.getDictionaryAttr({
-        b.getNamedAttr("name", b.getStringAttr(buffer->name)),
-        b.getNamedAttr("kind", b.getStringAttr(buffer->kind)),
-        b.getNamedAttr("type", TypeAttr::get(buffer->type)),
-        b.getNamedAttr("shape", b.getArrayAttr(shape)),
-    }));
+    NamedAttrList entries;
+    entries.append("name", b.getStringAttr(buffer->name));
+    entries.append("kind", b.getStringAttr(buffer->kind));
+    entries.append("type", TypeAttr::get(buffer->type));
+    entries.append("shape", b.getArrayAttr(shape));
+    if (buffer->zeroInit)
+      entries.append("zero_init", b.getUnitAttr());
+    descriptions.push_back(entries.getDictionary(func.getContext()));
   }
   func->setAttr(MoeDialect::kBuffersAttrName, b.getArrayAttr(descriptions));
   func->setAttr(MoeDialect::kLaunchesAttrName, b.getArrayAttr(launches));

@@ -499,7 +499,7 @@ module attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["
 // -----
 
 func.func @buffers_without_type() attributes {moe.buffers = [{name = "x", kind = "input", shape = ["T"]}]} {
-  // expected-error @-1 {{'moe.buffers' must be an array of {name, kind, type = memref, shape = [string...]}}}
+  // expected-error @-1 {{'moe.buffers' must be an array of {name, kind, type = memref, shape = [string...], zero_init (optional unit)}}}
   return
 }
 

@@ -1,0 +1,94 @@
+// RUN: moe-opt %s --pass-pipeline="builtin.module(func.func(moe-fuse-launches))" -split-input-file | FileCheck %s
+
+// A one-block kernel after a kernel over a 2-d grid runs in that kernel's
+// last block: the allocation and index math between them move before it,
+// the layer zeroes a counter, each block takes a ticket on one thread, and
+// the block whose ticket is grid - 1 runs the second body with its block
+// id 0; the second kernel's temporary is allocated outside the branch.
+
+// CHECK-LABEL: func.func @fuse(
+// CHECK-SAME: %[[X:.*]]: memref<?xf32>
+// CHECK: %[[T:.*]] = memref.dim %[[X]]
+// CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %c4
+// CHECK: %[[SUM:.*]] = memref.alloc() : memref<1xf32>
+// CHECK: %[[COUNTER:.*]] = memref.alloc() : memref<1xi32>
+// CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<1xi32>)
+// CHECK-NEXT: scf.forall (%[[B:.*]], %[[C:.*]]) in (%[[GRID]], 3) {
+// CHECK: memref.store %{{.*}}, %[[X]][%{{.*}}]
+// CHECK: %[[TICKET:.*]] = memref.alloc() : memref<1xi32>
+// CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: %[[TAKEN:.*]] = memref.atomic_rmw addi %{{.*}}, %[[COUNTER]][%{{.*}}] : (i32, memref<1xi32>) -> i32
+// CHECK-NEXT: memref.store %[[TAKEN]], %[[TICKET]][%{{.*}}] : memref<1xi32>
+// CHECK-NEXT: } {mapping = [#gpu.thread<x>]}
+// CHECK-NEXT: %[[MINE:.*]] = memref.load %[[TICKET]]
+// CHECK: %[[BLOCKS:.*]] = arith.muli %[[GRID]], %c3{{.*}} : index
+// CHECK: %[[LAST:.*]] = arith.subi %[[BLOCKS]], %c1{{.*}} : index
+// CHECK-NEXT: %[[LAST32:.*]] = arith.index_cast %[[LAST]] : index to i32
+// CHECK-NEXT: %[[IS_LAST:.*]] = arith.cmpi eq, %[[MINE]], %[[LAST32]] : i32
+// CHECK-NEXT: %[[TEMP:.*]] = memref.alloc() : memref<4xf32>
+// CHECK-NEXT: scf.if %[[IS_LAST]] {
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[ZERO:.*]]] : memref<?xf32>
+// CHECK-NEXT: memref.store %[[V]], %[[TEMP]][%[[ZERO]]]
+// CHECK-NEXT: memref.store %[[V]], %[[SUM]][%[[ZERO]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: memref.dealloc %[[TEMP]]
+// CHECK-NEXT: memref.dealloc %[[TICKET]]
+// CHECK-NEXT: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "scale_sum"}
+// CHECK-NOT: scf.forall
+// CHECK: memref.dealloc %[[COUNTER]]
+// CHECK-NEXT: return %[[SUM]]
+func.func @fuse(%x: memref<?xf32>) -> memref<1xf32> {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %two = arith.constant 2.0 : f32
+  %t = memref.dim %x, %c0 : memref<?xf32>
+  %grid = arith.ceildivsi %t, %c4 : index
+  scf.forall (%b, %c) in (%grid, 3) {
+    %i = arith.muli %b, %c4 : index
+    %v = memref.load %x[%i] : memref<?xf32>
+    %w = arith.mulf %v, %two : f32
+    memref.store %w, %x[%i] : memref<?xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "scale"}
+  %sum = memref.alloc() : memref<1xf32>
+  scf.forall (%b) in (1) {
+    %temp = memref.alloc() : memref<4xf32>
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %temp[%b] : memref<4xf32>
+    memref.store %v, %sum[%b] : memref<1xf32>
+    memref.dealloc %temp : memref<4xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "sum"}
+  return %sum : memref<1xf32>
+}
+
+// -----
+
+// A kernel over more than one block after it, or work between the two that
+// is not an allocation or index math, keeps the launches apart.
+
+// CHECK-LABEL: func.func @apart(
+// CHECK-NOT: atomic_rmw
+// CHECK: moe.kernel = "first"
+// CHECK: linalg.fill
+// CHECK: moe.kernel = "one"
+// CHECK: moe.kernel = "many"
+// CHECK-NOT: atomic_rmw
+func.func @apart(%x: memref<?xf32>) -> memref<2xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?xf32>
+  scf.forall (%b) in (%t) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %x[%b] : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "first"}
+  %out = memref.alloc() : memref<2xf32>
+  linalg.fill ins(%zero : f32) outs(%out : memref<2xf32>)
+  scf.forall (%b) in (1) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %out[%b] : memref<2xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "one"}
+  scf.forall (%b) in (2) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %out[%b] : memref<2xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "many"}
+  return %out : memref<2xf32>
+}
