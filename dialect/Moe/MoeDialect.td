@@ -44,6 +44,10 @@ def Moe_Dialect : Dialect {
     /// moe-distribute-threads shares among warps and moe-kernels-to-gpu
     /// lowers to tensor-core mma.sync.
     static constexpr ::llvm::StringLiteral kTensorCoreAttrName = "moe.tensor_core";
+    /// On a kernel's block forall (moe-form-kernels, from moe-select-tiles'
+    /// warps): the threads of its block, a multiple of 32 up to 1024, which
+    /// moe-distribute-threads uses instead of its `threads` option.
+    static constexpr ::llvm::StringLiteral kBlockThreadsAttrName = "moe.block_threads";
     /// Written by moe-outline-kernels. On a kernel function: its name,
     /// parameter names and grid formulas.
     static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";

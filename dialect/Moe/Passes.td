@@ -75,7 +75,9 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     shared expert) stay moe ops on tiles for `convert-moe-to-linalg`.
 
     Tile sizes come from a `moe.tiles` dictionary on the `moe.combine` op
-    (written by `moe-select-tiles`) or the pass options. Layers that do not
+    (written by `moe-select-tiles`) or the pass options; the dictionary's
+    `gate_up_warps` and `down_warps` become `moe.block_threads` (32 per
+    warp) on those kernels. Layers that do not
     have this shape are left alone.
   }];
   let options = [
@@ -179,9 +181,10 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     `moe.kernel_abi`). A kernel is distributed when every temporary its
     block allocates has a constant bound (the tile sizes) and together they
     fit in `shared-memory` bytes, so that the GPU lowering can place them in
-    dynamic shared memory; it then gets `block = [threads, 1, 1]` and
-    `shared_memory` (the bytes of its temporaries, each 16-byte aligned) in
-    its `moe.kernel_abi`. Otherwise (prefill tiles past the budget, buffers
+    dynamic shared memory; it then gets `block = [threads, 1, 1]` (or the
+    `moe.block_threads` of its block forall: moe-select-tiles' warps for
+    the expert kernels) and `shared_memory` (the bytes of its temporaries,
+    each 16-byte aligned) in its `moe.kernel_abi`. Otherwise (prefill tiles past the budget, buffers
     sized by the token count) it keeps one thread per block,
     `block = [1, 1, 1]`.
 

@@ -227,6 +227,16 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
              << "'" << name << "' must be a string on an scf.forall";
     return success();
   }
+  if (name == kBlockThreadsAttrName) {
+    auto threads = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!threads || !op->hasAttr(kKernelAttrName) || threads.getInt() < 32 ||
+        threads.getInt() > 1024 || threads.getInt() % 32 != 0)
+      return op->emitError()
+             << "'" << name
+             << "' must be a multiple of 32 up to 1024 on a kernel's "
+                "scf.forall (moe.kernel)";
+    return success();
+  }
   if (name == kTilesAttrName) {
     auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
     if (!dict || !isa<CombineOp>(op))
@@ -238,6 +248,12 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
         return op->emitError()
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be a positive integer";
+      // A block has at most 1024 threads.
+      if (entry.getName().getValue().ends_with("_warps") &&
+          value.getInt() > 32)
+        return op->emitError()
+               << "'" << name << "' entry '" << entry.getName().getValue()
+               << "' must be at most 32 warps";
     }
     return success();
   }

@@ -98,3 +98,41 @@ func.func @ragged_kernel(%x: memref<16x32xbf16>, %w: memref<40x32xbf16>, %t: ind
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// moe.block_threads on the block forall (moe-select-tiles' warps) wins over
+// the threads option: 256 threads, eight warps of 8 columns each.
+
+#mm_a = affine_map<(m, n, k) -> (m, k)>
+#mm_b = affine_map<(m, n, k) -> (n, k)>
+#mm_c = affine_map<(m, n, k) -> (m, n)>
+
+// CHECK-LABEL: func.func @eight_warps(
+// CHECK-SAME: block = [256, 1, 1]
+// CHECK: scf.forall (%{{.*}}) in (256) {
+// CHECK: } {mapping = [#gpu.thread<x>]}
+// CHECK: scf.forall (%[[WARP:.*]]) in (8) {
+// CHECK: arith.muli %[[WARP]], %c8 : index
+// CHECK: attrs = {moe.tensor_core}
+// CHECK: } {mapping = [#gpu.warp<x>]}
+// TWO-LABEL: func.func @eight_warps(
+// TWO-SAME: block = [256, 1, 1]
+// TWO: scf.forall (%{{.*}}) in (8) {
+func.func @eight_warps(%x: memref<16x32xbf16>, %w: memref<64x32xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "T"], grid = ["1", "1", "1"]}} {
+  %zero = arith.constant 0.0 : f32
+  scf.forall (%b) in (1) {
+    %acc = memref.alloc() : memref<16x64xf32>
+    linalg.fill ins(%zero : f32) outs(%acc : memref<16x64xf32>)
+    linalg.generic {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<16x32xbf16>, memref<64x32xbf16>) outs(%acc : memref<16x64xf32>) attrs = {moe.tensor_core} {
+    ^bb0(%a: bf16, %bw: bf16, %c: f32):
+      %af = arith.extf %a : bf16 to f32
+      %bf = arith.extf %bw : bf16 to f32
+      %m = arith.mulf %af, %bf : f32
+      %s = arith.addf %c, %m : f32
+      linalg.yield %s : f32
+    }
+    memref.dealloc %acc : memref<16x64xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "down", moe.block_threads = 256 : i64}
+  return
+}

@@ -437,7 +437,12 @@ struct MoeDistributeThreadsPass
       scf::ForallOp forall = *foralls.begin();
       std::optional<SharedLayout> shared =
           sharedTemporaries(forall, sharedMemory);
-      int64_t blockThreads = shared ? threads : int64_t{1};
+      // moe-select-tiles' warps for this kernel, else the option.
+      int64_t wanted = threads;
+      if (auto attr = forall->getAttrOfType<IntegerAttr>(
+              MoeDialect::kBlockThreadsAttrName))
+        wanted = attr.getInt();
+      int64_t blockThreads = shared ? wanted : int64_t{1};
       if (blockThreads > 1 &&
           failed(distributeBlock(*forall.getBody(), blockThreads)))
         return signalPassFailure();

@@ -40,6 +40,9 @@ struct Tiles {
   int64_t routeTokens, expertRows, gateUpColumns, downColumns, combineTokens;
   /// Whether the expert GEMMs may take the tensor-core form.
   bool tensorCores;
+  /// Warps per block of the expert kernels (moe-select-tiles); 0: the
+  /// default of moe-distribute-threads.
+  int64_t gateUpWarps = 0, downWarps = 0;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -255,7 +258,7 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
 scf::ForallOp
 buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
                   int64_t numExperts, int64_t blockRows, int64_t columnTile,
-                  Value output,
+                  int64_t warps, Value output,
                   function_ref<Value(OpBuilder &, Location, const RowBlock &,
                                      Value column, Value width)>
                       body) {
@@ -264,7 +267,7 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
   Value rowBlocks =
       m.add(m.ceilDiv(m.dim(output, 0), blockRows), m.c(numExperts));
   int64_t columnTiles = llvm::divideCeil(columns, columnTile);
-  return buildKernel(
+  scf::ForallOp kernel = buildKernel(
       b, loc, name, {rowBlocks, b.getIndexAttr(columnTiles)}, output,
       [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
         IndexMath n{nb, nloc};
@@ -276,6 +279,14 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
         return SmallVector<TileInsert>{
             {tile, 0, {block.start, column}, {block.count, width}}};
       });
+  // Warps split the column tile into 8-column mma tiles (moe-distribute-
+  // threads): the most warps, down to the default 4, that divide it.
+  while (warps > 4 && columnTile % (8 * warps) != 0)
+    --warps;
+  if (warps > 0)
+    kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
+                    b.getI64IntegerAttr(warps * 32));
+  return kernel;
 }
 
 struct FormLayerKernels : OpRewritePattern<CombineOp> {
@@ -331,6 +342,8 @@ private:
     read("gate_up_columns", tiles.gateUpColumns);
     read("down_columns", tiles.downColumns);
     read("combine_tokens", tiles.combineTokens);
+    read("gate_up_warps", tiles.gateUpWarps);
+    read("down_warps", tiles.downWarps);
     return tiles;
   }
 
@@ -433,7 +446,7 @@ private:
     Value output = buildEmpty(b, loc, activatedType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "gate_up", offsets, numExperts, tiles.expertRows,
-        tiles.gateUpColumns, output,
+        tiles.gateUpColumns, tiles.gateUpWarps, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           IndexMath n{nb, nloc};
@@ -527,7 +540,7 @@ private:
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "down", offsets, numExperts, tiles.expertRows,
-        tiles.downColumns, output,
+        tiles.downColumns, tiles.downWarps, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           // The activated rows in their stored type: buildLinear widens

@@ -464,6 +464,32 @@ func.func @tiles_not_positive(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor
 
 // -----
 
+func.func @tiles_too_many_warps(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.tiles' entry 'down_warps' must be at most 32 warps}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {down_warps = 33 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @block_threads_not_warps(%t: index) {
+  // expected-error @+1 {{'moe.block_threads' must be a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
+  scf.forall (%b) in (%t) {
+  } {mapping = [#gpu.block<x>], moe.kernel = "down", moe.block_threads = 48 : i64}
+  return
+}
+
+// -----
+
+func.func @block_threads_not_a_kernel(%t: index) {
+  // expected-error @+1 {{'moe.block_threads' must be a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
+  scf.forall (%b) in (%t) {
+  } {mapping = [#gpu.block<x>], moe.block_threads = 64 : i64}
+  return
+}
+
+// -----
+
 func.func @kernel_abi_grid() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1"]}} {
   // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
   return
