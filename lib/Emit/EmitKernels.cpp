@@ -205,11 +205,13 @@ std::string LayerWriter::header() const {
      << entry["hidden_size"].get<int64_t>() << "\n"
      << "#define " << upper << "_NUM_KERNELS " << entry["kernels"].size()
      << "\n\n";
-  os << "/* Buffers: name, kind, dtype, shape (formulas in T). */\n";
+  os << "/* Buffers: name, kind, dtype, shape (formulas in T); zero_init:\n"
+     << " * zero it before each run's first launch (the kernels rely on it). */\n";
   for (const json &b : entry["buffers"])
     os << "/*   " << b["name"].get<std::string>() << ": "
        << b["kind"].get<std::string>() << ", " << b["dtype"].get<std::string>()
-       << ", " << b["shape"].dump() << " */\n";
+       << ", " << b["shape"].dump()
+       << (b.value("zero_init", false) ? ", zero_init" : "") << " */\n";
   os << "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   for (const json &k : entry["kernels"]) {
     std::string symbol = k["symbol"];

@@ -191,6 +191,21 @@ func.func @tiles_attribute(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: t
 
 // -----
 
+// Fewer than 4 warps asked for: the most that split the 32 columns into
+// 8-column tiles, 2 of 3 (64 threads).
+// CHECK-LABEL: func.func @three_warps(
+// CHECK: moe.block_threads = 64 : i64, moe.kernel = "gate_up"
+func.func @three_warps(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
+  %logits = moe.router %x, %rw : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+  %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
+  %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = {gate_up_columns = 32, gate_up_warps = 3}} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  return %out : tensor<?x64xbf16>
+}
+
+// -----
+
 // A combine whose rows do not come from the chain is left alone.
 // CHECK-LABEL: func.func @not_a_layer(
 // CHECK-NOT: scf.forall

@@ -15,6 +15,7 @@
 // CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<1xi32>)
 // CHECK-NEXT: scf.forall (%[[B:.*]], %[[C:.*]]) in (%[[GRID]], 3) {
 // CHECK: memref.store %{{.*}}, %[[X]][%{{.*}}]
+// CHECK: %[[ZERO:.*]] = arith.constant 0 : index
 // CHECK: %[[TICKET:.*]] = memref.alloc() : memref<1xi32>
 // CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
 // CHECK-NEXT: %[[TAKEN:.*]] = memref.atomic_rmw addi %{{.*}}, %[[COUNTER]][%{{.*}}] : (i32, memref<1xi32>) -> i32
@@ -27,7 +28,7 @@
 // CHECK-NEXT: %[[IS_LAST:.*]] = arith.cmpi eq, %[[MINE]], %[[LAST32]] : i32
 // CHECK-NEXT: %[[TEMP:.*]] = memref.alloc() : memref<4xf32>
 // CHECK-NEXT: scf.if %[[IS_LAST]] {
-// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[ZERO:.*]]] : memref<?xf32>
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[ZERO]]] : memref<?xf32>
 // CHECK-NEXT: memref.store %[[V]], %[[TEMP]][%[[ZERO]]]
 // CHECK-NEXT: memref.store %[[V]], %[[SUM]][%[[ZERO]]]
 // CHECK-NEXT: }
@@ -91,4 +92,62 @@ func.func @apart(%x: memref<?xf32>) -> memref<2xf32> {
     memref.store %v, %out[%b] : memref<2xf32>
   } {mapping = [#gpu.block<x>], moe.kernel = "many"}
   return %out : memref<2xf32>
+}
+
+// -----
+
+// The counter is zeroed before the layer's first kernel, also when the
+// merged pair comes later (moe-outline-kernels accepts a zero fill only
+// there).
+
+// CHECK-LABEL: func.func @later_pair(
+// CHECK: %[[COUNTER:.*]] = memref.alloc() : memref<1xi32>
+// CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<1xi32>)
+// CHECK-NEXT: scf.forall
+// CHECK: moe.kernel = "pre"
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[COUNTER]]
+// CHECK: moe.kernel = "first_one"
+func.func @later_pair(%x: memref<?xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?xf32>
+  scf.forall (%b) in (%t) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %x[%b] : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "pre"}
+  scf.forall (%b) in (%t) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %x[%b] : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "first"}
+  scf.forall (%b) in (1) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %x[%b] : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "one"}
+  return %x : memref<?xf32>
+}
+
+// -----
+
+// A one-block kernel whose temporary's size it computes itself would put
+// that temporary inside the branch (not a block temporary: the merged
+// kernel would lose its threads): the launches stay apart.
+
+// CHECK-LABEL: func.func @inner_size(
+// CHECK-NOT: atomic_rmw
+// CHECK: moe.kernel = "first"
+// CHECK: moe.kernel = "one"
+func.func @inner_size(%x: memref<?xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?xf32>
+  scf.forall (%b) in (%t) {
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %x[%b] : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "first"}
+  scf.forall (%b) in (1) {
+    %n = arith.addi %t, %b : index
+    %temp = memref.alloc(%n) : memref<?xf32>
+    %v = memref.load %x[%b] : memref<?xf32>
+    memref.store %v, %temp[%b] : memref<?xf32>
+    memref.dealloc %temp : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "one"}
+  return %x : memref<?xf32>
 }

@@ -18,6 +18,58 @@ func.func @fill_outside(%x: memref<?x4xf32>) -> memref<?x4xf32> {
 
 // -----
 
+// A zero fill is zero_init only before the first kernel, of a whole
+// allocation, with +0.
+func.func @zero_fill_after_kernel(%x: memref<?x4xf32>) -> memref<?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x4xf32>
+  %out = memref.alloc(%t) : memref<?x4xf32>
+  scf.forall (%i) in (%t) {
+    %v = memref.load %x[%i, %c0] : memref<?x4xf32>
+    memref.store %v, %out[%i, %c0] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "copy"}
+  // expected-error @below {{the manifest cannot express this operation outside a kernel}}
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x4xf32>)
+  return %out : memref<?x4xf32>
+}
+
+// -----
+
+func.func @zero_fill_of_a_view(%x: memref<?x4xf32>) -> memref<?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x4xf32>
+  %out = memref.alloc(%t) : memref<?x4xf32>
+  // A view of a buffer is not a buffer of the manifest.
+  // expected-error @below {{the manifest cannot express this operation outside a kernel}}
+  %view = memref.subview %out[0, 0] [1, 4] [1, 1] : memref<?x4xf32> to memref<1x4xf32, strided<[4, 1]>>
+  linalg.fill ins(%zero : f32) outs(%view : memref<1x4xf32, strided<[4, 1]>>)
+  scf.forall (%i) in (%t) {
+    %v = memref.load %x[%i, %c0] : memref<?x4xf32>
+    memref.store %v, %out[%i, %c0] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "copy"}
+  return %out : memref<?x4xf32>
+}
+
+// -----
+
+func.func @negative_zero_fill(%x: memref<?x4xf32>) -> memref<?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant -0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x4xf32>
+  %out = memref.alloc(%t) : memref<?x4xf32>
+  // expected-error @below {{the manifest cannot express this operation outside a kernel}}
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x4xf32>)
+  scf.forall (%i) in (%t) {
+    %v = memref.load %x[%i, %c0] : memref<?x4xf32>
+    memref.store %v, %out[%i, %c0] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "copy"}
+  return %out : memref<?x4xf32>
+}
+
+// -----
+
 func.func @unnamed_forall(%x: memref<?x4xf32>) -> memref<?x4xf32> {
   %c0 = arith.constant 0 : index
   %t = memref.dim %x, %c0 : memref<?x4xf32>

@@ -280,9 +280,13 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
             {tile, 0, {block.start, column}, {block.count, width}}};
       });
   // Warps split the column tile into 8-column mma tiles (moe-distribute-
-  // threads): the most warps, down to the default 4, that divide it.
-  while (warps > 4 && columnTile % (8 * warps) != 0)
-    --warps;
+  // threads): the most warps, up to those asked for, that divide it (4
+  // always do for the tensor-core form's 32-column multiples); when fewer
+  // than 4 would, and 4 or more were asked for, the default 4.
+  int64_t dividing = warps;
+  while (dividing > 1 && columnTile % (8 * dividing) != 0)
+    --dividing;
+  warps = warps >= 4 ? std::max<int64_t>(dividing, 4) : dividing;
   if (warps > 0)
     kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
                     b.getI64IntegerAttr(warps * 32));

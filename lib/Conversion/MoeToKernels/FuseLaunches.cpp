@@ -66,8 +66,22 @@ bool definedOutside(memref::AllocOp alloc, scf::IfOp branch) {
   });
 }
 
+/// Whether the allocations at the top of `second`'s body have sizes
+/// defined outside it: they can move before the branch and stay block
+/// temporaries (otherwise the merged kernel could lose its threads).
+bool temporariesHoistable(scf::ForallOp second) {
+  return llvm::all_of(
+      second.getBody()->getOps<memref::AllocOp>(), [&](memref::AllocOp a) {
+        return llvm::all_of(a->getOperands(), [&](Value v) {
+          return !second->isAncestor(v.getParentBlock()->getParentOp());
+        });
+      });
+}
+
 /// Merges `second`, a one-block kernel, into the end of `first`'s block
-/// body behind a ticket; `second` is erased.
+/// body behind a ticket; `second` is erased. `first` must have at least one
+/// block (T >= 1, which moert and moe-run require), or nothing runs
+/// `second`.
 void fuse(scf::ForallOp first, scf::ForallOp second) {
   Location loc = first.getLoc();
   OpBuilder b(first);
@@ -75,14 +89,18 @@ void fuse(scf::ForallOp first, scf::ForallOp second) {
   while (first->getNextNode() != second.getOperation())
     first->getNextNode()->moveBefore(first);
 
-  // The ticket counter, zeroed by the layer before the launch.
+  // The ticket counter, zeroed by the layer before its first kernel (the
+  // manifest's zero_init).
   auto counterType = MemRefType::get({1}, b.getI32Type());
-  Value counter = memref::AllocOp::create(b, loc, counterType);
-  Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
-  linalg::FillOp::create(b, loc, zero32, counter);
   Block &layer = *first->getBlock();
+  Value counter;
   {
     OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(&*llvm::find_if(
+        layer, [](Operation &op) { return isa<scf::ForallOp>(op); }));
+    counter = memref::AllocOp::create(b, loc, counterType);
+    Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
+    linalg::FillOp::create(b, loc, zero32, counter);
     b.setInsertionPoint(layer.getTerminator());
     memref::DeallocOp::create(b, loc, counter);
   }
@@ -163,7 +181,7 @@ struct MoeFuseLaunchesPass
       scf::ForallOp first = kernels[i], second = kernels[i + 1];
       if (isOneBlockKernel(first) || !isOneBlockKernel(second) ||
           !first.getOutputs().empty() || !first.isNormalized() ||
-          !canHoistBetween(first, second))
+          !canHoistBetween(first, second) || !temporariesHoistable(second))
         continue;
       fuse(first, second);
       ++i;

@@ -128,7 +128,7 @@ memref::AllocOp zeroedAllocation(Operation *op) {
   if (!fill || !fill.hasPureBufferSemantics())
     return {};
   bool zero = matchPattern(fill.value(), m_Zero()) ||
-              matchPattern(fill.value(), m_AnyZeroFloat());
+              matchPattern(fill.value(), m_PosZeroFloat());
   if (!zero)
     return {};
   auto alloc = fill.output().getDefiningOp<memref::AllocOp>();
