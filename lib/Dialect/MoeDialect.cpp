@@ -249,8 +249,7 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be a positive integer";
       // A block has at most 1024 threads.
-      if (entry.getName().getValue().ends_with("_warps") &&
-          value.getInt() > 32)
+      if (entry.getName().getValue().ends_with("_warps") && value.getInt() > 32)
         return op->emitError()
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be at most 32 warps";

@@ -127,10 +127,11 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
     std::string dtype = dtypeName(type.getElementType());
     if (dtype.empty())
       return layer.emitError("no manifest dtype for ") << type;
-    json buffer = {{"name", bufferName(dict.getAs<StringAttr>("name").getValue())},
-                   {"kind", kind.str()},
-                   {"dtype", dtype},
-                   {"shape", shape}};
+    json buffer = {
+        {"name", bufferName(dict.getAs<StringAttr>("name").getValue())},
+        {"kind", kind.str()},
+        {"dtype", dtype},
+        {"shape", shape}};
     if (dict.get("zero_init"))
       buffer["zero_init"] = true;
     bufferList.push_back(buffer);
@@ -206,7 +207,8 @@ std::string LayerWriter::header() const {
      << "#define " << upper << "_NUM_KERNELS " << entry["kernels"].size()
      << "\n\n";
   os << "/* Buffers: name, kind, dtype, shape (formulas in T); zero_init:\n"
-     << " * zero it before each run's first launch (the kernels rely on it). */\n";
+     << " * zero it before each run's first launch (the kernels rely on it). "
+        "*/\n";
   for (const json &b : entry["buffers"])
     os << "/*   " << b["name"].get<std::string>() << ": "
        << b["kind"].get<std::string>() << ", " << b["dtype"].get<std::string>()

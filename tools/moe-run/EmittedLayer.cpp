@@ -31,10 +31,11 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
 
   int64_t tokens = input.shape[0];
   if (tokens > moert_layer_max_tokens(rt))
-    return llvm::createStringError(
-        "moert: " + llvm::Twine(tokens) + " tokens are more than the "
-        "manifest's max_tokens, " + llvm::Twine(moert_layer_max_tokens(rt)) +
-        " (moe-translate --max-tokens)");
+    return llvm::createStringError("moert: " + llvm::Twine(tokens) +
+                                   " tokens are more than the "
+                                   "manifest's max_tokens, " +
+                                   llvm::Twine(moert_layer_max_tokens(rt)) +
+                                   " (moe-translate --max-tokens)");
   std::vector<uint8_t> in =
       st::makeTensor("", ioType, input.shape, input.data).data;
   int64_t bytes = moert_layer_io_bytes(rt, tokens);

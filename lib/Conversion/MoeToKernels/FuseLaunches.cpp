@@ -58,14 +58,6 @@ bool canHoistBetween(scf::ForallOp first, scf::ForallOp second) {
   return true;
 }
 
-/// Whether `alloc` (in `branch`'s then-block) has its sizes defined outside
-/// the branch, so it can be a block temporary allocated before it.
-bool definedOutside(memref::AllocOp alloc, scf::IfOp branch) {
-  return llvm::all_of(alloc->getOperands(), [&](Value v) {
-    return !branch->isAncestor(v.getParentBlock()->getParentOp());
-  });
-}
-
 /// Whether the allocations at the top of `second`'s body have sizes
 /// defined outside it: they can move before the branch and stay block
 /// temporaries (otherwise the merged kernel could lose its threads).
@@ -118,9 +110,8 @@ void fuse(scf::ForallOp first, scf::ForallOp second) {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(thread.getBody()->getTerminator());
-    Value taken =
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, one32,
-                                    counter, ValueRange{zero});
+    Value taken = memref::AtomicRMWOp::create(
+        b, loc, arith::AtomicRMWKind::addi, one32, counter, ValueRange{zero});
     memref::StoreOp::create(b, loc, taken, ticket, ValueRange{zero});
   }
   Value taken = memref::LoadOp::create(b, loc, ticket, ValueRange{zero});
@@ -149,11 +140,10 @@ void fuse(scf::ForallOp first, scf::ForallOp second) {
       b.clone(op, map);
   }
   // Its temporaries stay block temporaries (shared memory on the GPU):
-  // allocated before the branch, freed after it.
+  // allocated before the branch, freed after it (their sizes are defined
+  // outside it: temporariesHoistable).
   for (auto alloc : llvm::make_early_inc_range(
            branch.thenBlock()->getOps<memref::AllocOp>())) {
-    if (!definedOutside(alloc, branch))
-      continue;
     alloc->moveBefore(branch);
     for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
       if (isa<memref::DeallocOp>(user) &&
