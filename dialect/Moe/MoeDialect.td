@@ -44,6 +44,14 @@ def Moe_Dialect : Dialect {
     /// moe-distribute-threads shares among warps and moe-kernels-to-gpu
     /// lowers to tensor-core mma.sync.
     static constexpr ::llvm::StringLiteral kTensorCoreAttrName = "moe.tensor_core";
+    /// On a staging copy of the kernel form (moe-form-kernels): a
+    /// linalg.generic writing a static [rows, columns] block temporary whose
+    /// every row is a contiguous run of a row in memory (the body loads
+    /// element [.., x + column]), with x and the row strides such that each
+    /// 16 bytes of a row start 16-byte aligned. moe-distribute-threads copies
+    /// it 16 bytes per thread (vector.load/vector.store, the store marked
+    /// too); moe-kernels-to-gpu turns the marked stores into cp.async.
+    static constexpr ::llvm::StringLiteral kAsyncCopyAttrName = "moe.async_copy";
     /// On a kernel's block forall (moe-form-kernels, from moe-select-tiles'
     /// warps): the threads of its block, a multiple of 32 up to 1024, which
     /// moe-distribute-threads uses instead of its `threads` option.

@@ -203,7 +203,13 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     8 * threads / 32 and k of 16, moves instead into an
     `scf.forall (%w) in (threads / 32)` mapped to `#gpu.warp<x>`: warp `%w`
     computes the columns `%w * n / warps ..` of it, all rows and the whole
-    reduction. Index arithmetic and loads stay
+    reduction. A staging copy marked `moe.async_copy` (a static [rows,
+    columns] temporary whose rows are contiguous runs of memory rows) moves
+    into a thread forall in 16-byte runs: thread `%t` copies the runs
+    `%t, %t + threads, ...` (row-major), each with one `vector.load` and
+    one `vector.store` (marked `moe.async_copy`), its body's index
+    arithmetic and other loads (the permutation) once per run; one that is
+    not such a copy is shared as any op. Index arithmetic and loads stay
     outside and run on every thread. On the CPU the foralls are loops, so
     the CPU tests run this form; moe-kernels-to-gpu turns them into thread
     ids with barriers.
@@ -220,7 +226,8 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
@@ -246,7 +253,11 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     mapped to `#gpu.warp<x>` over all the block's warps becomes its body on
     the warp id (thread id / 32), between barriers as for threads, and the
     `moe.tensor_core` contractions in it become per-lane fragment loads and
-    `nvvm.mma.sync` m16n8k16 (f32 accumulators). Functions that are not
+    `nvvm.mma.sync` m16n8k16 (f32 accumulators). In a thread forall, each
+    16-byte run marked `moe.async_copy` whose destination is a block
+    temporary in shared memory becomes `nvgpu.device_async_copy` (cp.async,
+    L1 bypassed); each thread then commits its copies as one group and
+    waits for it before the barrier. Functions that are not
     kernels are erased, so the module is the device code only.
   }];
   let options = [
@@ -262,6 +273,7 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
 }

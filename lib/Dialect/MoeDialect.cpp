@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "moe/Dialect/MoeOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -265,6 +266,22 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
              << "'" << name
              << "' marks a unit on a structured op with two inputs, one "
                 "output and three loops, one a reduction";
+    return success();
+  }
+  if (name == kAsyncCopyAttrName) {
+    // The staging op (moe-form-kernels) or one 16-byte run of it
+    // (moe-distribute-threads).
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    bool staging = linalgOp && linalgOp.getNumLoops() == 2 &&
+                   linalgOp.getNumDpsInputs() == 0 &&
+                   linalgOp.getNumDpsInits() == 1 &&
+                   linalgOp.getNumReductionLoops() == 0;
+    if (!isa<UnitAttr>(attr.getValue()) ||
+        !(staging || isa<vector::StoreOp>(op)))
+      return op->emitError()
+             << "'" << name
+             << "' marks a unit on a structured op with no input, one output "
+                "and two parallel loops, or on a vector.store";
     return success();
   }
   if (name == kKernelAbiAttrName || name == kBuffersAttrName ||

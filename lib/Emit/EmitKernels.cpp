@@ -198,7 +198,8 @@ std::string LayerWriter::header() const {
      << " * " << fn << " of " << model.name
      << ": the kernels of manifest.json, in launch order\n"
      << " * (docs/kernel-manifest.md). Each kernel takes its buffers'\n"
-     << " * pointers, then the token count T as int64_t. */\n"
+     << " * pointers (16-byte aligned: rows are copied 16 bytes at a\n"
+     << " * time), then the token count T as int64_t. */\n"
      << "#ifndef MOE_KERNELS_" << upper << "_H\n"
      << "#define MOE_KERNELS_" << upper << "_H\n\n"
      << "#include <stdint.h>\n\n"

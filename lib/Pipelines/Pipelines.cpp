@@ -87,6 +87,8 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
                   "convert-scf-to-cf,"
                   // bf16 conversions as integer code: not every CPU has them.
                   "arith-expand{include-bf16=true},"
+                  // The staging copies' 16-byte vector loads and stores.
+                  "convert-vector-to-llvm,"
                   "finalize-memref-to-llvm,"
                   "convert-math-to-llvm,"
                   // What LLVM has no intrinsic for (erf) becomes a libm call.
@@ -109,6 +111,8 @@ void mlir::moe::buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
                   "expand-strided-metadata,"
                   "lower-affine,"
                   "convert-scf-to-cf,"
+                  // cp.async (the staging copies).
+                  "gpu.module(convert-nvgpu-to-nvvm),"
                   // The manifest's ABI: a pointer per buffer, then T.
                   "gpu.module(convert-gpu-to-nvvm{"
                   "use-bare-ptr-memref-call-conv=1}),"

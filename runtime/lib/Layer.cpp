@@ -304,6 +304,11 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
                  void *stream) {
   if (!input || !output)
     return makeError(MOERT_ERROR_INVALID_ARGUMENT, "input or output is NULL");
+  // The expert kernels copy the input's rows 16 bytes at a time (cp.async
+  // on the GPU), from 16-byte aligned row starts.
+  if (reinterpret_cast<uintptr_t>(input) % 16 != 0)
+    return makeError(MOERT_ERROR_INVALID_ARGUMENT,
+                     "input is not 16-byte aligned");
   if (Error e = checkTokens(tokens))
     return e;
   if (Error e = checkWeightsReady())

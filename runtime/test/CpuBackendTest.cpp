@@ -172,6 +172,11 @@ TEST_F(CpuLayer, TokenCountsOutsideTheRangeAreRefused) {
             MOERT_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(moert_layer_run(layer.get(), nullptr, y.data(), 1, nullptr),
             MOERT_ERROR_INVALID_ARGUMENT);
+  // One float past an aligned start: 4-byte, not 16-byte, aligned.
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(x.data()) % 16, 0u);
+  EXPECT_EQ(moert_layer_run(layer.get(), x.data() + 1, y.data(), 1, nullptr),
+            MOERT_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(moert_last_error(), "input is not 16-byte aligned"));
   for (float v : y)
     ASSERT_EQ(v, 5.0f); // nothing ran
   EXPECT_EQ(moert_layer_reserved_tokens(layer.get()), 0);

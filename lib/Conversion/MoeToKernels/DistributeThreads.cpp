@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuffers.h"
+#include "StagingCopies.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -55,17 +56,6 @@ bool writesMemory(Operation *op) {
                : WalkResult::advance();
   });
   return result.wasInterrupted();
-}
-
-/// An scf.forall over `count` threads (x) before `op`, with its body's
-/// insertion point set for the caller.
-scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count) {
-  auto mapping = b.getArrayAttr(
-      {gpu::GPUThreadMappingAttr::get(b.getContext(), gpu::MappingId::DimX)});
-  auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(count)},
-                                      /*outputs=*/ValueRange{}, mapping);
-  b.setInsertionPoint(forall.getBody()->getTerminator());
-  return forall;
 }
 
 /// Whether `op` is already a forall mapped to threads (moe-fuse-launches'
@@ -358,11 +348,16 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op)) {
       if (!linalgOp.hasPureBufferSemantics() || !isa<TilingInterface>(&op))
         return op.emitError("expected a structured op on buffers");
-      if (threads % kWarpSize == 0 &&
-          distributeOverWarps(linalgOp, threads / kWarpSize))
+      if (threads % moe::kWarpSize == 0 &&
+          distributeOverWarps(linalgOp, threads / moe::kWarpSize))
         continue;
-      // Not in mma.sync tiles: the threads share it as any other op.
+      if (auto generic = dyn_cast<linalg::GenericOp>(&op);
+          generic && distributeStagingCopy(generic, threads))
+        continue;
+      // Not in mma.sync tiles or 16-byte runs: the threads share it as any
+      // other op.
       op.removeAttr(MoeDialect::kTensorCoreAttrName);
+      op.removeAttr(MoeDialect::kAsyncCopyAttrName);
       if (failed(distributeOp(linalgOp, threads)))
         return failure();
       continue;

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
 
@@ -100,4 +101,14 @@ mlir::moe::layoutShared(ArrayRef<memref::AllocOp> allocs) {
     layout.bytes += (bytes + 15) / 16 * 16;
   }
   return layout;
+}
+
+scf::ForallOp mlir::moe::buildThreadForall(OpBuilder &b, Location loc,
+                                           int64_t count) {
+  auto mapping = b.getArrayAttr(
+      {gpu::GPUThreadMappingAttr::get(b.getContext(), gpu::MappingId::DimX)});
+  auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(count)},
+                                      /*outputs=*/ValueRange{}, mapping);
+  b.setInsertionPoint(forall.getBody()->getTerminator());
+  return forall;
 }

@@ -3,7 +3,8 @@
 // Internal to the kernel passes: the kernels' buffers arrive as pointers
 // (rank-0 memrefs) or bounded per-block buffers and are viewed with their
 // real, possibly T-dependent, shape; per-block temporaries are placed by
-// the constant bounds of their sizes.
+// the constant bounds of their sizes; their block work is shared out in
+// thread foralls.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,7 @@
 #define MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <optional>
 
@@ -49,6 +51,10 @@ struct SharedLayout {
   int64_t bytes = 0;
 };
 FailureOr<SharedLayout> layoutShared(ArrayRef<memref::AllocOp> allocs);
+
+/// An scf.forall over `count` threads (#gpu.thread<x>) at `b`'s insertion
+/// point, which moves into its body.
+scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count);
 
 } // namespace mlir::moe
 

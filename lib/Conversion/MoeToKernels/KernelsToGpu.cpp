@@ -11,6 +11,7 @@
 
 #include "KernelBuffers.h"
 #include "MmaSync.h"
+#include "StagingCopies.h"
 
 #include "moe/Dialect/KernelAbi.h"
 #include "moe/Dialect/MoeOps.h"
@@ -185,9 +186,9 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
     if (warp) {
       // mma.sync needs every lane of each warp: a forall over all of them.
       if (warp.getWarp() != gpu::MappingId::DimX || !count ||
-          *count * kWarpSize != threads || nested)
+          *count * moe::kWarpSize != threads || nested)
         return forall.emitError("expected a forall over the ")
-               << threads / kWarpSize << " warps (x) of the block, not nested";
+               << threads / moe::kWarpSize << " warps (x) of the block, not nested";
       SmallVector<linalg::LinalgOp> contractions;
       forall.walk([&](linalg::LinalgOp op) {
         if (op->hasAttr(MoeDialect::kTensorCoreAttrName))
@@ -201,6 +202,8 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
       return forall.emitError("expected a forall over at most ")
              << threads << " threads (x) of the block, not nested";
     }
+    if (thread)
+      lowerToAsyncCopies(forall);
     IRRewriter rewriter(forall);
     Location loc = forall.getLoc();
     if (readsSinceBarrier(forall))
@@ -209,7 +212,7 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
     if (warp) {
       id = arith::DivUIOp::create(
           rewriter, loc, id,
-          arith::ConstantIndexOp::create(rewriter, loc, kWarpSize));
+          arith::ConstantIndexOp::create(rewriter, loc, moe::kWarpSize));
       count = threads;
     }
     Block *body = forall.getBody();

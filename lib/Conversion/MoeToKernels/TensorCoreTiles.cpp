@@ -93,6 +93,10 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
               Value at = arith::AddIOp::create(gb, gloc, k0, j);
               linalg::YieldOp::create(gb, gloc, rows(gb, gloc, row, at));
             });
+        // Each staged row is a run of chunk elements from column k0, k0 a
+        // multiple of chunk (16 or more) and the rows' length k too: 16-byte
+        // runs aligned to 16 bytes, which the GPU copies asynchronously.
+        stage->setAttr(MoeDialect::kAsyncCopyAttrName, nb.getUnitAttr());
         SmallVector<Value> next;
         for (auto [weight, acc] : llvm::zip(weights, accs)) {
           SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};

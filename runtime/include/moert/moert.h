@@ -95,13 +95,15 @@ MOERT_API moert_status moert_layer_reserve(moert_layer *layer,
 
 /**
  * Runs the layer on `tokens` rows: input and output are dense
- * [tokens, hidden_size] arrays of the layer's dtype (see moert_layer_io_bytes).
+ * [tokens, hidden_size] arrays of the layer's dtype (see moert_layer_io_bytes);
+ * input 16-byte aligned (the expert kernels copy its rows 16 bytes at a time).
  * CUDA: device pointers, `stream` a CUstream (NULL: the legacy default
  * stream); asynchronous, nothing synchronises with the host unless
  * workspaces must grow (tokens above the reserved count). CPU: host pointers,
  * `stream` ignored, returns when done.
  * Fails with MOERT_ERROR_WEIGHTS if some weight element was never packed,
- * MOERT_ERROR_INVALID_ARGUMENT if tokens < 1, MOERT_ERROR_TOO_MANY_TOKENS if
+ * MOERT_ERROR_INVALID_ARGUMENT if tokens < 1 or input is NULL or not
+ * 16-byte aligned, MOERT_ERROR_TOO_MANY_TOKENS if
  * tokens > max_tokens.
  */
 MOERT_API moert_status moert_layer_run(moert_layer *layer, const void *input,

@@ -554,3 +554,31 @@ func.func @tensor_core_not_unit(%a: memref<16x16xbf16>, %b: memref<16x16xbf16>, 
   linalg.matmul {moe.tensor_core = 1 : i64} ins(%a, %b : memref<16x16xbf16>, memref<16x16xbf16>) outs(%c : memref<16x16xf32>)
   return
 }
+
+// -----
+
+// moe.async_copy marks a staging copy (no input: its body loads) or one
+// 16-byte run of it (a vector.store).
+func.func @async_copy_on_fill(%out: memref<16x16xbf16>) {
+  %zero = arith.constant 0.0 : bf16
+  // expected-error @+1 {{'moe.async_copy' marks a unit on a structured op with no input, one output and two parallel loops, or on a vector.store}}
+  linalg.fill {moe.async_copy} ins(%zero : bf16) outs(%out : memref<16x16xbf16>)
+  return
+}
+
+// -----
+
+func.func @async_copy_on_load(%in: memref<16x16xbf16>, %i: index) -> vector<8xbf16> {
+  // expected-error @+1 {{'moe.async_copy' marks a unit on a structured op}}
+  %v = vector.load %in[%i, %i] {moe.async_copy} : memref<16x16xbf16>, vector<8xbf16>
+  return %v : vector<8xbf16>
+}
+
+// -----
+
+func.func @async_copy_not_unit(%in: memref<16x16xbf16>, %i: index) {
+  %v = vector.load %in[%i, %i] : memref<16x16xbf16>, vector<8xbf16>
+  // expected-error @+1 {{'moe.async_copy' marks a unit on a structured op}}
+  vector.store %v, %in[%i, %i] {moe.async_copy = 2 : i64} : memref<16x16xbf16>, vector<8xbf16>
+  return
+}

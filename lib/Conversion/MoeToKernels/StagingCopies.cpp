@@ -1,0 +1,197 @@
+//===- StagingCopies.cpp - moe.async_copy staging copies ------------------===//
+//
+// The expert GEMMs stage each chunk of their rows in shared memory. As a
+// structured op dealt out element by element, that is one 2-byte load per
+// thread and step (and, for gathered rows, a load of the permutation with
+// it); here a thread moves 16 bytes at once, and on the GPU without
+// registers in between (cp.async).
+//
+// Written by hand: upstream vectorizes a gather (the rows come through the
+// permutation) only as a vector.gather of elements, and
+// transform.nvgpu.create_async_groups needs vector.transfer_read/write
+// pairs with a static source, not our row index computed per run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "StagingCopies.h"
+
+#include "KernelBuffers.h"
+
+#include "moe/Dialect/MoeDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// Whether `v` may vary with `op`'s loop `dim`: it is computed in `op`'s
+/// body from linalg.index `dim` or from an element of an operand
+/// (conservatively, also from anything with regions).
+bool variesWith(linalg::GenericOp op, Value v, unsigned dim,
+                llvm::SmallDenseMap<Value, bool> &known) {
+  if (auto arg = dyn_cast<BlockArgument>(v))
+    return arg.getOwner() == op.getBlock();
+  Operation *def = v.getDefiningOp();
+  if (!def || !op->isProperAncestor(def))
+    return false;
+  if (auto it = known.find(v); it != known.end())
+    return it->second;
+  bool varies;
+  if (auto index = dyn_cast<linalg::IndexOp>(def))
+    varies = index.getDim() == dim;
+  else
+    varies = def->getNumRegions() != 0 ||
+             llvm::any_of(def->getOperands(), [&](Value operand) {
+               return variesWith(op, operand, dim, known);
+             });
+  known[v] = varies;
+  return varies;
+}
+
+/// The load whose value `op` yields, if `op` is a staging copy that
+/// distributeStagingCopy handles; `width` is set to the elements of a run.
+memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width) {
+  if (!op->hasAttr(MoeDialect::kAsyncCopyAttrName) ||
+      !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 0 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
+      op.getNumReductionLoops() != 0 ||
+      !op.getIndexingMapsArray()[0].isIdentity())
+    return {};
+  auto outType = cast<MemRefType>(op.getDpsInitOperand(0)->get().getType());
+  Type element = outType.getElementType();
+  if (!outType.hasStaticShape() || !outType.isLastDimUnitStride() ||
+      !element.isIntOrFloat() ||
+      (element.getIntOrFloatBitWidth() != 16 &&
+       element.getIntOrFloatBitWidth() != 32))
+    return {};
+  width = kStagingCopyBytes * 8 / element.getIntOrFloatBitWidth();
+  if (outType.getDimSize(1) % width != 0)
+    return {};
+  // Loads and index arithmetic only: nothing else may run once per run
+  // instead of once per element.
+  for (Operation &nested : op.getBlock()->without_terminator())
+    if (!isa<memref::LoadOp>(nested) && !isMemoryEffectFree(&nested))
+      return {};
+  auto load = op.getBlock()->getTerminator()->getOperand(0).getDefiningOp<
+      memref::LoadOp>();
+  Operation *source = load ? load.getMemRef().getDefiningOp() : nullptr;
+  if (!load || (source && op->isProperAncestor(source)) ||
+      !load.getMemRefType().isLastDimUnitStride() ||
+      load.getMemRefType().getElementType() != element)
+    return {};
+  // The last index is x + column, x and the others the same along a row.
+  llvm::SmallDenseMap<Value, bool> known;
+  auto isColumn = [&](Value v) {
+    auto index = v.getDefiningOp<linalg::IndexOp>();
+    return index && index.getDim() == 1 && index->getBlock() == op.getBlock();
+  };
+  ValueRange indices = load.getIndices();
+  for (Value index : indices.drop_back())
+    if (variesWith(op, index, 1, known))
+      return {};
+  Value last = indices.back();
+  if (isColumn(last))
+    return load;
+  auto sum = last.getDefiningOp<arith::AddIOp>();
+  if (!sum)
+    return {};
+  if ((isColumn(sum.getRhs()) && !variesWith(op, sum.getLhs(), 1, known)) ||
+      (isColumn(sum.getLhs()) && !variesWith(op, sum.getRhs(), 1, known)))
+    return load;
+  return {};
+}
+
+} // namespace
+
+bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
+  int64_t width = 0;
+  memref::LoadOp load = matchStagingCopy(op, width);
+  if (!load)
+    return false;
+  Value out = op.getDpsInitOperand(0)->get();
+  auto outType = cast<MemRefType>(out.getType());
+  int64_t runsPerRow = outType.getDimSize(1) / width;
+  int64_t runs = outType.getDimSize(0) * runsPerRow;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  scf::ForallOp forall = buildThreadForall(b, loc, threads);
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto loop = scf::ForOp::create(b, loc, forall.getInductionVar(0),
+                                 index(runs), index(threads));
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  Value run = loop.getInductionVar();
+  Value row = arith::DivUIOp::create(b, loc, run, index(runsPerRow));
+  Value column = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, run, index(runsPerRow)),
+      index(width));
+  // The body at the run's first element, its load widened to the run.
+  IRMapping mapping;
+  for (Operation &nested : op.getBlock()->without_terminator()) {
+    if (auto loopIndex = dyn_cast<linalg::IndexOp>(nested)) {
+      mapping.map(loopIndex.getResult(), loopIndex.getDim() == 0 ? row : column);
+      continue;
+    }
+    if (&nested != load.getOperation())
+      b.clone(nested, mapping);
+  }
+  SmallVector<Value> from = llvm::map_to_vector(
+      load.getIndices(), [&](Value v) { return mapping.lookupOrDefault(v); });
+  auto runType = VectorType::get({width}, outType.getElementType());
+  Value values =
+      vector::LoadOp::create(b, loc, runType, load.getMemRef(), from);
+  auto store =
+      vector::StoreOp::create(b, loc, values, out, ValueRange{row, column});
+  store->setAttr(MoeDialect::kAsyncCopyAttrName, b.getUnitAttr());
+  op->erase();
+  return true;
+}
+
+void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
+  SmallVector<vector::StoreOp> stores;
+  forall.walk([&](vector::StoreOp store) {
+    if (store->hasAttr(MoeDialect::kAsyncCopyAttrName))
+      stores.push_back(store);
+  });
+  bool copied = false;
+  for (vector::StoreOp store : stores) {
+    store->removeAttr(MoeDialect::kAsyncCopyAttrName);
+    // The block temporaries are views of workgroup memory seen through a
+    // cast to the generic address space (moe-kernels-to-gpu).
+    auto view = store.getBase().getDefiningOp<memref::MemorySpaceCastOp>();
+    auto load = store.getValueToStore().getDefiningOp<vector::LoadOp>();
+    if (!view || !load || !load->hasOneUse() ||
+        !gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(
+            cast<MemRefType>(view.getSource().getType())) ||
+        store.getVectorType().getNumElements() *
+                store.getVectorType().getElementTypeBitWidth() !=
+            kStagingCopyBytes * 8)
+      continue;
+    OpBuilder b(store);
+    nvgpu::DeviceAsyncCopyOp::create(
+        b, store.getLoc(), view.getSource(), store.getIndices(),
+        load.getBase(), load.getIndices(),
+        b.getIndexAttr(store.getVectorType().getNumElements()),
+        /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
+    store->erase();
+    load->erase();
+    copied = true;
+  }
+  if (!copied)
+    return;
+  // Each thread waits for its own copies; the barrier that follows the
+  // forall then makes every thread's visible to all.
+  OpBuilder b(forall.getBody()->getTerminator());
+  Location loc = forall.getLoc();
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+}
