@@ -48,9 +48,12 @@ def Moe_Dialect : Dialect {
     /// linalg.generic writing a static [rows, columns] block temporary whose
     /// every row is a contiguous run of a row in memory (the body loads
     /// element [.., x + column]), with x and the row strides such that each
-    /// 16 bytes of a row start 16-byte aligned. moe-distribute-threads copies
-    /// it 16 bytes per thread (vector.load/vector.store, the store marked
-    /// too); moe-kernels-to-gpu turns the marked stores into cp.async.
+    /// 16 bytes of a row start 16-byte aligned. Its value N: nothing reads
+    /// the copy before N more marked copies have been made (a pipeline of
+    /// N + 1 stages). moe-distribute-threads copies it 16 bytes per thread
+    /// (vector.load/vector.store, the store marked too); moe-kernels-to-gpu
+    /// turns the marked stores into cp.async and waits until at most N
+    /// groups are in flight.
     static constexpr ::llvm::StringLiteral kAsyncCopyAttrName = "moe.async_copy";
     /// On a kernel's block forall (moe-form-kernels, from moe-select-tiles'
     /// warps): the threads of its block, a multiple of 32 up to 1024, which

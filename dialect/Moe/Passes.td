@@ -63,10 +63,17 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     expert GEMMs take the tensor-core form: a [rows, columns] f32
     accumulator and a loop over chunks of the reduction (64, 32 or 16) that
     stages the block's rows (padded past its row count by repeating its
-    last row; those products are dropped) in a [rows, chunk] tile and
-    multiplies it by the weights' chunk in a contraction marked
-    `moe.tensor_core` (gate and up share the staged rows). An empty block
-    runs no chunk. Biases and the activation are then applied in place.
+    last row; those products are dropped) in [rows, chunk] tiles (copies
+    marked `moe.async_copy`) and multiplies them by the weights' chunk in
+    contractions marked `moe.tensor_core` (gate and up share the staged
+    rows). The staging is a software pipeline of S tiles (`moe.tiles`'
+    `gate_up_stages`/`down_stages`, 2 without them, fewer where the
+    temporaries would pass the shared-memory budget): a prologue stages
+    chunks 0 .. S - 2, and each step of the loop (unrolled by S, so that
+    each tile is a fixed loop value carried in place) stages chunk
+    m + S - 1 (clamped to the last chunk; such copies are not read) before
+    multiplying chunk m. An empty block stages and multiplies nothing.
+    Biases and the activation are then applied in place.
 
     Row blocks follow a flat schedule: block `b` belongs to the expert whose
     cumulative count of `ceildiv(rows_e, rows)` blocks covers `b`, so the

@@ -276,12 +276,14 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                    linalgOp.getNumDpsInputs() == 0 &&
                    linalgOp.getNumDpsInits() == 1 &&
                    linalgOp.getNumReductionLoops() == 0;
-    if (!isa<UnitAttr>(attr.getValue()) ||
+    auto pending = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!pending || pending.getInt() < 0 ||
         !(staging || isa<vector::StoreOp>(op)))
       return op->emitError()
              << "'" << name
-             << "' marks a unit on a structured op with no input, one output "
-                "and two parallel loops, or on a vector.store";
+             << "' must be a non-negative integer on a structured op with no "
+                "input, one output and two parallel loops, or on a "
+                "vector.store";
     return success();
   }
   if (name == kKernelAbiAttrName || name == kBuffersAttrName ||

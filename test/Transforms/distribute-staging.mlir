@@ -8,7 +8,8 @@
 
 #id = affine_map<(i, j) -> (i, j)>
 
-// Gathered rows (the gate_up form): 16 x 64 bf16, 128 runs of 8.
+// Gathered rows (the gate_up form): 16 x 64 bf16, 128 runs of 8; the
+// stores keep the mark's value (copies that may follow before a read).
 // CHECK-LABEL: func.func @gathered_rows(
 // CHECK-SAME: %[[X:[^:]*]]: memref<?x256xbf16>, %[[PERM:[^:]*]]: memref<?xi32>
 // CHECK: %[[STAGE:.*]] = memref.alloc() : memref<16x64xbf16>
@@ -24,7 +25,7 @@
 // CHECK-NEXT: %[[SLOT:.*]] = memref.load %[[PERM]][%[[LAST]]] : memref<?xi32>
 // CHECK-NEXT: %[[TOKEN:.*]] = arith.index_cast %[[SLOT]] : i32 to index
 // CHECK-NEXT: %[[RUN8:.*]] = vector.load %[[X]][%[[TOKEN]], %[[AT]]] : memref<?x256xbf16>, vector<8xbf16>
-// CHECK-NEXT: vector.store %[[RUN8]], %[[STAGE]][%[[ROW]], %[[COL]]] {moe.async_copy} : memref<16x64xbf16>, vector<8xbf16>
+// CHECK-NEXT: vector.store %[[RUN8]], %[[STAGE]][%[[ROW]], %[[COL]]] {moe.async_copy = 1 : i64} : memref<16x64xbf16>, vector<8xbf16>
 // CHECK-NEXT: }
 // CHECK-NEXT: } {mapping = [#gpu.thread<x>]}
 // CHECK-NOT: linalg.generic
@@ -36,7 +37,7 @@ func.func @gathered_rows(%x: memref<?x256xbf16>, %perm: memref<?xi32>, %count: i
   scf.forall (%b) in (1) {
     %stage = memref.alloc() : memref<16x64xbf16>
     scf.for %k0 = %c0 to %c256 step %c64 {
-      linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<16x64xbf16>) attrs = {moe.async_copy} {
+      linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<16x64xbf16>) attrs = {moe.async_copy = 1 : i64} {
       ^bb0(%out: bf16):
         %i = linalg.index 0 : index
         %j = linalg.index 1 : index
@@ -68,11 +69,11 @@ func.func @gathered_rows(%x: memref<?x256xbf16>, %perm: memref<?xi32>, %count: i
 // CHECK-NEXT: %[[RUN_COL:.*]] = arith.remui %[[PIECE]], %c2 : index
 // CHECK-NEXT: %[[COL:.*]] = arith.muli %[[RUN_COL]], %c4 : index
 // CHECK-NEXT: %[[RUN4:.*]] = vector.load %[[X]][%[[ROW]], %[[COL]]] : memref<32x8xf32>, vector<4xf32>
-// CHECK-NEXT: vector.store %[[RUN4]], %{{.*}}[%[[ROW]], %[[COL]]] {moe.async_copy} : memref<32x8xf32>, vector<4xf32>
+// CHECK-NEXT: vector.store %[[RUN4]], %{{.*}}[%[[ROW]], %[[COL]]] {moe.async_copy = 0 : i64} : memref<32x8xf32>, vector<4xf32>
 func.func @f32_rows(%x: memref<32x8xf32>, %out: memref<32x8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "output", "T"], grid = ["1", "1", "1"]}} {
   scf.forall (%b) in (1) {
     %stage = memref.alloc() : memref<32x8xf32>
-    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<32x8xf32>) attrs = {moe.async_copy} {
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<32x8xf32>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: f32):
       %i = linalg.index 0 : index
       %j = linalg.index 1 : index
@@ -104,7 +105,7 @@ func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128,
   %c2 = arith.constant 2 : index
   scf.forall (%b) in (1) {
     %a = memref.alloc() : memref<16x16xbf16>
-    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%a : memref<16x16xbf16>) attrs = {moe.async_copy} {
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%a : memref<16x16xbf16>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: bf16):
       %i = linalg.index 0 : index
       %j = linalg.index 1 : index
@@ -113,7 +114,7 @@ func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128,
       linalg.yield %v : bf16
     }
     %c = memref.alloc() : memref<16x16xbf16>
-    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%c : memref<16x16xbf16>) attrs = {moe.async_copy} {
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%c : memref<16x16xbf16>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: bf16):
       %i = linalg.index 0 : index
       %j = linalg.index 1 : index
@@ -122,7 +123,7 @@ func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128,
       linalg.yield %v : bf16
     }
     %d = memref.alloc() : memref<16x12xbf16>
-    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%d : memref<16x12xbf16>) attrs = {moe.async_copy} {
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%d : memref<16x12xbf16>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: bf16):
       %i = linalg.index 0 : index
       %j = linalg.index 1 : index
@@ -130,7 +131,7 @@ func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128,
       linalg.yield %v : bf16
     }
     %e = memref.alloc() : memref<16x16xbf16>
-    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%e : memref<16x16xbf16>) attrs = {moe.async_copy} {
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%e : memref<16x16xbf16>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: bf16):
       %i = linalg.index 0 : index
       %j = linalg.index 1 : index

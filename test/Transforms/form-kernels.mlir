@@ -39,29 +39,53 @@
 // CHECK:     arith.ceildivsi
 //        gate rows c .. c + 64 and up rows 128 + c .. of the expert (static
 //        tiles: 64 divides 128) in the tensor-core form: two zero-filled
-//        [16, 64] f32 accumulators and a loop over chunks of 64 of the
-//        reduction, empty for an empty block, that stages the block's rows
-//        (read through the permutation, past its count the last row again)
-//        once for both GEMMs; then silu(g) * u over the gate product.
+//        [16, 64] f32 accumulators and a two-stage pipeline over the chunks
+//        of 64 of the reduction (one chunk here), empty for an empty block:
+//        the prologue stages chunk 0 into the first tile; each step of the
+//        loop (unrolled by two) stages the next chunk (clamped to the last)
+//        into the other tile, then multiplies the current one, the
+//        block's rows read through the permutation (past its count the
+//        last row again) and shared by both GEMMs; the unrolled second
+//        step multiplies only below the chunk count. Then silu(g) * u over
+//        the gate product.
 // CHECK:   %[[GATEW:.*]] = tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, 64, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<64x64xbf16>
 // CHECK:   %[[UPW:.*]] = tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, 64, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<64x64xbf16>
 // CHECK:   %[[GACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
 // CHECK:   %[[GZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[GACC]] : tensor<16x64xf32>)
 // CHECK:   %[[UACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
 // CHECK:   %[[UZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[UACC]] : tensor<16x64xf32>)
-// CHECK:   %[[STAGING:.*]] = tensor.empty() : tensor<16x64xbf16>
+// CHECK:   %[[TILE0:.*]] = bufferization.alloc_tensor() : tensor<16x64xbf16>
+// CHECK:   %[[TILE1:.*]] = bufferization.alloc_tensor() : tensor<16x64xbf16>
 // CHECK:   %[[SOME:.*]] = arith.cmpi sgt, %[[COUNT:.*]], %{{.*}} : index
-// CHECK:   %[[END:.*]] = arith.select %[[SOME]], %{{.*}}, %{{.*}} : index
-// CHECK:   %[[PRODUCTS:.*]]:2 = scf.for %[[K0:.*]] = %{{.*}} to %[[END]] step %{{.*}} iter_args(%[[G:.*]] = %[[GZERO]], %[[U:.*]] = %[[UZERO]])
-// CHECK:     %[[STAGED:.*]] = linalg.generic {{.*}} outs(%[[STAGING]] : tensor<16x64xbf16>)
+// CHECK:   %[[CHUNKS:.*]] = arith.select %[[SOME]], %c1, %c0 : index
+// CHECK:   %[[PROLOGUE:.*]] = scf.if %[[SOME]] -> (tensor<16x64xbf16>) {
+// CHECK:     %[[FIRST:.*]] = linalg.generic {{.*}} outs(%[[TILE0]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
+// CHECK:     scf.yield %[[FIRST]]
+// CHECK:   } else {
+// CHECK:     scf.yield %[[TILE0]]
+// CHECK:   %[[PRODUCTS:.*]]:4 = scf.for %[[C:.*]] = %c0 to %[[CHUNKS]] step %c2 iter_args(%[[G:.*]] = %[[GZERO]], %[[U:.*]] = %[[UZERO]], %[[T0:.*]] = %[[PROLOGUE]], %[[T1:.*]] = %[[TILE1]])
+// CHECK:     %[[NEXT:.*]] = arith.addi %[[C]], %c1 : index
+// CHECK:     %[[LAST:.*]] = arith.subi %[[CHUNKS]], %c1 : index
+// CHECK:     %[[CLAMPED:.*]] = arith.minsi %[[NEXT]], %[[LAST]] : index
+// CHECK:     %[[NEXTK0:.*]] = arith.muli %[[CLAMPED]], %c64 : index
+// CHECK:     %[[STAGED1:.*]] = linalg.generic {{.*}} outs(%[[T1]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
 // CHECK:       arith.minsi
+// CHECK:       arith.addi %[[NEXTK0]]
 // CHECK:       tensor.extract %[[DISPATCH]]#0
 // CHECK:       tensor.extract %[[X]]
+// CHECK:     %[[K0:.*]] = arith.muli %[[C]], %c64 : index
 // CHECK:     %[[GCHUNK:.*]] = tensor.extract_slice %[[GATEW]][0, %[[K0]]] [64, 64] [1, 1]
-// CHECK:     %[[G2:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[STAGED]], %[[GCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     %[[G2:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[T0]], %[[GCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
 // CHECK:     %[[UCHUNK:.*]] = tensor.extract_slice %[[UPW]][0, %[[K0]]] [64, 64] [1, 1]
-// CHECK:     %[[U2:.*]] = linalg.generic {{.*}} ins(%[[STAGED]], %[[UCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
-// CHECK:     scf.yield %[[G2]], %[[U2]]
+// CHECK:     %[[U2:.*]] = linalg.generic {{.*}} ins(%[[T0]], %[[UCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     %[[STAGED0:.*]] = linalg.generic {{.*}} outs(%[[T0]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
+// CHECK:     %[[INRANGE:.*]] = arith.cmpi slt, %[[NEXT2:.*]], %[[CHUNKS]] : index
+// CHECK:     %[[STEP:.*]]:2 = scf.if %[[INRANGE]] -> (tensor<16x64xf32>, tensor<16x64xf32>) {
+// CHECK:       linalg.generic {{.*}} ins(%[[STAGED1]], %{{.*}} : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G2]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:       linalg.generic {{.*}} ins(%[[STAGED1]], %{{.*}} : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U2]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     } else {
+// CHECK:       scf.yield %[[G2]], %[[U2]]
+// CHECK:     scf.yield %[[STEP]]#0, %[[STEP]]#1, %[[STAGED0]], %[[STAGED1]]
 // CHECK:   %[[GATE:.*]] = tensor.extract_slice %[[PRODUCTS]]#0[0, 0] [%[[COUNT]], %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   %[[UP:.*]] = tensor.extract_slice %[[PRODUCTS]]#1[0, 0] [%[[COUNT]], %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   linalg.generic {{.*}} ins(%[[GATE]], %[[UP]] : tensor<?x?xf32>, tensor<?x?xf32>) outs(%[[GATE]] : tensor<?x?xf32>)
@@ -79,7 +103,7 @@
 // CHECK:     linalg.generic
 // CHECK:       tensor.extract %[[ACT]]
 // CHECK:     linalg.generic {{.*}} attrs = {moe.tensor_core}
-// CHECK:   %[[PRODUCT:.*]] = tensor.extract_slice
+// CHECK:   %[[PRODUCT:.*]] = tensor.extract_slice %{{.*}}#0[0, 0] [%{{.*}}, %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   linalg.generic {{.*}} ins(%[[PRODUCT]] : tensor<?x?xf32>)
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
 // CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {

@@ -3,8 +3,10 @@
 // A staging copy into a block temporary (shared memory) on the GPU: each
 // thread's 16-byte runs become cp.async (nvgpu.device_async_copy, L1
 // bypassed) from the global rows into the workgroup view, then the thread
-// commits them as one group and waits for it, and the barrier after the
-// forall makes every thread's copies visible to the contraction.
+// commits them as one group and waits until at most the mark's number of
+// later groups (2: a three-stage pipeline) are in flight, and the barrier
+// after the forall makes every thread's completed copies visible. Before
+// the kernel returns, every thread waits for all its copies.
 
 #id = affine_map<(i, j) -> (i, j)>
 
@@ -20,11 +22,13 @@
 // CHECK-NEXT: nvgpu.device_async_copy %[[X]][%[[ROW]], %[[AT]]], %[[VIEW]][%[[ROW]], %[[COL]]], 8 {bypassL1} : memref<64x256xbf16> to memref<16x64xbf16, #gpu.address_space<workgroup>>
 // CHECK-NEXT: }
 // CHECK-NEXT: %[[GROUP:.*]] = nvgpu.device_async_create_group
-// CHECK-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
+// CHECK-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 2 : i32}
 // CHECK-NEXT: gpu.barrier
 // CHECK-NOT: vector.load
 // CHECK-NOT: vector.store
-// CHECK: gpu.return
+// CHECK: %[[LAST:.*]] = nvgpu.device_async_create_group
+// CHECK-NEXT: nvgpu.device_async_wait %[[LAST]] {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.return
 func.func @stage_rows(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "stage", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
   %c0 = arith.constant 0 : index
   %c64 = arith.constant 64 : index
@@ -32,7 +36,7 @@ func.func @stage_rows(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: ind
   scf.forall (%b) in (1) {
     %stage = memref.alloc() : memref<16x64xbf16>
     scf.for %k0 = %c0 to %c256 step %c64 {
-      linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<16x64xbf16>) attrs = {moe.async_copy} {
+      linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<16x64xbf16>) attrs = {moe.async_copy = 2 : i64} {
       ^bb0(%o: bf16):
         %i = linalg.index 0 : index
         %j = linalg.index 1 : index
@@ -61,7 +65,7 @@ func.func @stage_rows(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: ind
 // CHECK: gpu.return
 func.func @to_global(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
   scf.forall (%b) in (1) {
-    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%out : memref<16x64xbf16>) attrs = {moe.async_copy} {
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%out : memref<16x64xbf16>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: bf16):
       %i = linalg.index 0 : index
       %j = linalg.index 1 : index

@@ -43,6 +43,9 @@ struct Tiles {
   /// Warps per block of the expert kernels (moe-select-tiles); 0: the
   /// default of moe-distribute-threads.
   int64_t gateUpWarps = 0, downWarps = 0;
+  /// Staging tiles of the expert GEMMs' software pipeline
+  /// (moe-select-tiles; two without it), fewer where they do not fit.
+  int64_t gateUpStages = 2, downStages = 2;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -348,6 +351,8 @@ private:
     read("combine_tokens", tiles.combineTokens);
     read("gate_up_warps", tiles.gateUpWarps);
     read("down_warps", tiles.downWarps);
+    read("gate_up_stages", tiles.gateUpStages);
+    read("down_stages", tiles.downStages);
     return tiles;
   }
 
@@ -439,12 +444,14 @@ private:
     int64_t hidden =
         cast<RankedTensorType>(experts.getInput().getType()).getDimSize(1);
     // A row scale is applied to the gathered rows in f32: no tensor cores.
-    bool tensorCores =
-        tiles.tensorCores && !rowScale &&
-        useTensorCores(storage,
-                       getElementTypeOrSelf(experts.getGateUp().getType()),
-                       tiles.expertRows, inter, tiles.gateUpColumns, hidden,
-                       ffn.isGated() ? 2 : 1);
+    int64_t stages =
+        tiles.tensorCores && !rowScale
+            ? tensorCoreStages(
+                  storage, getElementTypeOrSelf(experts.getGateUp().getType()),
+                  tiles.expertRows, inter, tiles.gateUpColumns, hidden,
+                  ffn.isGated() ? 2 : 1, tiles.gateUpStages)
+            : 0;
+    bool tensorCores = stages > 0;
     auto activatedType =
         RankedTensorType::get({ShapedType::kDynamic, inter}, storage);
     Value output = buildEmpty(b, loc, activatedType, rowCount);
@@ -472,7 +479,8 @@ private:
                              firstRow, nb.getIndexAttr(tiles.gateUpColumns)));
             products = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weights,
-                storage, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
+                storage, stages,
+                [&](OpBuilder &rb, Location rloc, Value row, Value k) {
                   Value token = buildDispatchedToken(rb, rloc, permutation,
                                                      block.start, row, topK);
                   return tensor::ExtractOp::create(rb, rloc, experts.getInput(),
@@ -535,12 +543,14 @@ private:
     Value rowCount = m.dim(activated, 0);
     auto resultType = dynamicRows(experts.getResult().getType());
     Type storage = getElementTypeOrSelf(activated.getType());
-    bool tensorCores =
-        tiles.tensorCores &&
-        useTensorCores(storage,
-                       getElementTypeOrSelf(experts.getDown().getType()),
-                       tiles.expertRows, resultType.getDimSize(1),
-                       tiles.downColumns, inter, 1);
+    int64_t stages =
+        tiles.tensorCores
+            ? tensorCoreStages(
+                  storage, getElementTypeOrSelf(experts.getDown().getType()),
+                  tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
+                  inter, 1, tiles.downStages)
+            : 0;
+    bool tensorCores = stages > 0;
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "down", offsets, numExperts, tiles.expertRows,
@@ -556,7 +566,7 @@ private:
                            nb.getIndexAttr(tiles.downColumns));
             Value padded = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weight, storage,
-                [&](OpBuilder &rb, Location rloc, Value row, Value k) {
+                stages, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
                   Value at = arith::AddIOp::create(rb, rloc, block.start, row);
                   return tensor::ExtractOp::create(rb, rloc, activated,
                                                    ValueRange{at, k})

@@ -312,6 +312,7 @@ struct MoeKernelsToGpuPass
       }
       if (failed(mapThreadForalls(kernel, threads)))
         return signalPassFailure();
+      waitForAsyncCopies(kernel);
       fenceAtomics(kernel);
     }
     // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer.

@@ -150,7 +150,8 @@ bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
       vector::LoadOp::create(b, loc, runType, load.getMemRef(), from);
   auto store =
       vector::StoreOp::create(b, loc, values, out, ValueRange{row, column});
-  store->setAttr(MoeDialect::kAsyncCopyAttrName, b.getUnitAttr());
+  store->setAttr(MoeDialect::kAsyncCopyAttrName,
+                 op->getAttr(MoeDialect::kAsyncCopyAttrName));
   op->erase();
   return true;
 }
@@ -162,7 +163,10 @@ void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
       stores.push_back(store);
   });
   bool copied = false;
+  int64_t pending = 0;
   for (vector::StoreOp store : stores) {
+    auto inFlight =
+        store->getAttrOfType<IntegerAttr>(MoeDialect::kAsyncCopyAttrName);
     store->removeAttr(MoeDialect::kAsyncCopyAttrName);
     // The block temporaries are views of workgroup memory seen through a
     // cast to the generic address space (moe-kernels-to-gpu).
@@ -184,14 +188,35 @@ void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
     store->erase();
     load->erase();
     copied = true;
+    pending = std::max<int64_t>(pending, inFlight ? inFlight.getInt() : 0);
   }
   if (!copied)
     return;
-  // Each thread waits for its own copies; the barrier that follows the
-  // forall then makes every thread's visible to all.
+  // Each thread commits its copies as one group and waits for its own
+  // groups but the `pending` latest (those of the next chunks of a
+  // pipeline); the barrier that follows the forall then makes every
+  // thread's completed copies visible to all.
   OpBuilder b(forall.getBody()->getTerminator());
   Location loc = forall.getLoc();
   Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
       b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, group,
+                                   b.getI32IntegerAttr(pending));
+}
+
+void mlir::moe::waitForAsyncCopies(gpu::GPUFuncOp kernel) {
+  if (!kernel.walk([](nvgpu::DeviceAsyncCopyOp) {
+               return WalkResult::interrupt();
+             }).wasInterrupted())
+    return;
+  // A pipeline's last copies (of chunks past the end) may still be in
+  // flight: none may outlive the block.
+  kernel.walk([](gpu::ReturnOp ret) {
+    OpBuilder b(ret);
+    Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, ret.getLoc(), nvgpu::DeviceAsyncTokenType::get(b.getContext()),
+        ValueRange{});
+    nvgpu::DeviceAsyncWaitOp::create(b, ret.getLoc(), group,
+                                     b.getI32IntegerAttr(0));
+  });
 }

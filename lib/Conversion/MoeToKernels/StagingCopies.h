@@ -3,6 +3,7 @@
 #ifndef MOE_LIB_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
 #define MOE_LIB_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -25,9 +26,13 @@ bool distributeStagingCopy(linalg::GenericOp op, int64_t threads);
 /// Replaces each marked vector.store in `forall` (a thread forall of a GPU
 /// kernel) that copies the 16 bytes of a vector.load into a view of
 /// workgroup memory by nvgpu.device_async_copy (cp.async, L1 bypassed),
-/// and ends the forall's body with a commit and a wait for all of them.
-/// Other marked stores stay plain vector copies.
+/// and ends the forall's body with a commit and a wait until at most N
+/// groups (the mark's value) are in flight. Other marked stores stay plain
+/// vector copies.
 void lowerToAsyncCopies(scf::ForallOp forall);
+
+/// Waits for every async copy before `kernel` returns, if it makes any.
+void waitForAsyncCopies(gpu::GPUFuncOp kernel);
 
 } // namespace mlir::moe
 

@@ -32,89 +32,168 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
   return 0;
 }
 
-bool mlir::moe::useTensorCores(Type storage, Type weightType, int64_t blockRows,
-                               int64_t columns, int64_t width, int64_t k,
-                               int64_t weights) {
+int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
+                                    int64_t blockRows, int64_t columns,
+                                    int64_t width, int64_t k, int64_t weights,
+                                    int64_t wanted) {
   int64_t chunk = tensorCoreChunk(k);
   if (!(storage.isBF16() || storage.isF16()) || storage != weightType ||
       chunk == 0 || blockRows % 16 != 0 || width % 32 != 0 ||
       columns % width != 0)
-    return false;
-  int64_t bytes = weights * blockRows * width * 4 + blockRows * chunk * 2;
-  return bytes <= kKernelSharedMemoryBudget;
+    return 0;
+  for (int64_t stages = std::max<int64_t>(wanted, 1); stages >= 1; --stages) {
+    int64_t bytes =
+        weights * blockRows * width * 4 + stages * blockRows * chunk * 2;
+    if (bytes <= kKernelSharedMemoryBudget)
+      return stages;
+  }
+  return 0;
 }
 
 SmallVector<Value>
 mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
                                   Value count, Value width, ValueRange weights,
-                                  Type storage, RowElement rows) {
+                                  Type storage, int64_t stages,
+                                  RowElement rows) {
   auto firstType = cast<RankedTensorType>(weights.front().getType());
   int64_t columns = firstType.getDimSize(0), k = firstType.getDimSize(1);
   int64_t chunk = tensorCoreChunk(k);
-  auto index = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
+  auto index = [&](OpBuilder &nb, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(nb, loc, v);
   };
   auto accType = RankedTensorType::get({blockRows, columns}, b.getF32Type());
-  // alloc_tensor, not tensor.empty: CSE would merge the accumulators'
-  // empty tensors and fills, and bufferization then copy them apart.
+  // alloc_tensor, not tensor.empty: CSE would merge the accumulators' (and
+  // the staging tiles') empty tensors and fills, and bufferization then
+  // copy them apart.
   Value zeroF32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  SmallVector<Value> initial;
+  SmallVector<Value> accs;
   for (size_t i = 0; i < weights.size(); ++i) {
     Value acc =
         bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
-    initial.push_back(
-        linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
+    accs.push_back(linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
   }
-  // One staging tile for every chunk: bufferized once, at the block's top.
+  // One staging tile per stage, each bufferized once at the block's top.
   auto stagedType = RankedTensorType::get({blockRows, chunk}, storage);
-  Value staging = buildEmpty(b, loc, stagedType, ValueRange{});
-  // An empty block (past the last expert's rows) reads no weights.
-  Value some =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count, index(0));
-  Value end = arith::SelectOp::create(b, loc, some, index(k), index(0));
+  SmallVector<Value> tiles;
+  for (int64_t s = 0; s < stages; ++s)
+    tiles.push_back(
+        bufferization::AllocTensorOp::create(b, loc, stagedType, ValueRange{}));
+  // An empty block (past the last expert's rows) stages and reads nothing.
+  Value some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
+                                     index(b, 0));
+  Value chunks =
+      arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
 
+  // Stages chunk `c` (past the last, the last again: its copy is not read)
+  // into `tile`: tile[i, j] = rows[min(i, count - 1), k0 + j]. The padding
+  // repeats the last row (staging runs only when count > 0). Row i of a
+  // product depends on staged row i alone, and the rows past count are not
+  // kept, so any finite padding would do.
+  auto stage = [&](OpBuilder &nb, Location nloc, Value tile, Value c) {
+    Value last = arith::SubIOp::create(nb, nloc, chunks, index(nb, 1));
+    Value k0 = arith::MulIOp::create(
+        nb, nloc, arith::MinSIOp::create(nb, nloc, c, last), index(nb, chunk));
+    auto op = linalg::GenericOp::create(
+        nb, nloc, stagedType, ValueRange{}, ValueRange{tile},
+        {nb.getMultiDimIdentityMap(2)},
+        {utils::IteratorType::parallel, utils::IteratorType::parallel},
+        [&](OpBuilder &gb, Location gloc, ValueRange) {
+          Value i = linalg::IndexOp::create(gb, gloc, 0);
+          Value j = linalg::IndexOp::create(gb, gloc, 1);
+          Value lastRow = arith::SubIOp::create(
+              gb, gloc, count, arith::ConstantIndexOp::create(gb, gloc, 1));
+          Value row = arith::MinSIOp::create(gb, gloc, i, lastRow);
+          Value at = arith::AddIOp::create(gb, gloc, k0, j);
+          linalg::YieldOp::create(gb, gloc, rows(gb, gloc, row, at));
+        });
+    // Each staged row is a run of chunk elements from column k0, k0 a
+    // multiple of chunk (16 or more) and the rows' length k too: 16-byte
+    // runs aligned to 16 bytes, which the GPU copies asynchronously. The
+    // copy is read only after stages - 1 more stagings.
+    op->setAttr(MoeDialect::kAsyncCopyAttrName,
+                nb.getI64IntegerAttr(stages - 1));
+    return op.getResult(0);
+  };
+  // acc += staged x weight[:, chunk c]^T for each weight.
+  auto multiply = [&](OpBuilder &nb, Location nloc, Value staged, Value c,
+                      ValueRange current) {
+    Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
+    SmallVector<Value> next;
+    for (auto [weight, acc] : llvm::zip(weights, current)) {
+      SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};
+      SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(columns),
+                                         nb.getIndexAttr(chunk)};
+      SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+      Value weightChunk = tensor::ExtractSliceOp::create(
+          nb, nloc, weight, offsets, sizes, strides);
+      Value gemm = buildLinear(nb, nloc, staged, weightChunk, acc);
+      gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
+                                    nb.getUnitAttr());
+      next.push_back(gemm);
+    }
+    return next;
+  };
+
+  // A software pipeline of `stages` tiles: chunk m is staged into tile
+  // m % stages while chunk m - stages + 1 is multiplied, so the copies of
+  // the next chunks are in flight during the products (on the GPU; on the
+  // CPU the same order runs synchronously). The prologue stages chunks
+  // 0 .. stages - 2; the loop is unrolled by `stages` so that each tile
+  // is a fixed value of the loop, carried in place.
+  if (stages > 1) {
+    auto prologue = scf::IfOp::create(
+        b, loc, some,
+        [&](OpBuilder &nb, Location nloc) {
+          SmallVector<Value> staged;
+          for (int64_t s = 0; s + 1 < stages; ++s)
+            staged.push_back(stage(nb, nloc, tiles[s], index(nb, s)));
+          scf::YieldOp::create(nb, nloc, staged);
+        },
+        [&](OpBuilder &nb, Location nloc) {
+          scf::YieldOp::create(nb, nloc,
+                               ArrayRef<Value>(tiles).drop_back());
+        });
+    for (int64_t s = 0; s + 1 < stages; ++s)
+      tiles[s] = prologue.getResult(s);
+  }
+  SmallVector<Value> initial = accs;
+  llvm::append_range(initial, tiles);
+  size_t numAccs = accs.size();
   auto loop = scf::ForOp::create(
-      b, loc, index(0), end, index(chunk), initial,
-      [&](OpBuilder &nb, Location nloc, Value k0, ValueRange accs) {
-        // staged[i, j] = rows[min(i, count - 1), k0 + j]: the padding
-        // repeats the last row (the loop runs only when count > 0). Row i
-        // of a product depends on staged row i alone, and the rows past
-        // count are not kept, so any finite padding would do.
-        auto stage = linalg::GenericOp::create(
-            nb, nloc, stagedType, ValueRange{}, ValueRange{staging},
-            {nb.getMultiDimIdentityMap(2)},
-            {utils::IteratorType::parallel, utils::IteratorType::parallel},
-            [&](OpBuilder &gb, Location gloc, ValueRange) {
-              Value i = linalg::IndexOp::create(gb, gloc, 0);
-              Value j = linalg::IndexOp::create(gb, gloc, 1);
-              Value last = arith::SubIOp::create(
-                  gb, gloc, count, arith::ConstantIndexOp::create(gb, gloc, 1));
-              Value row = arith::MinSIOp::create(gb, gloc, i, last);
-              Value at = arith::AddIOp::create(gb, gloc, k0, j);
-              linalg::YieldOp::create(gb, gloc, rows(gb, gloc, row, at));
-            });
-        // Each staged row is a run of chunk elements from column k0, k0 a
-        // multiple of chunk (16 or more) and the rows' length k too: 16-byte
-        // runs aligned to 16 bytes, which the GPU copies asynchronously.
-        stage->setAttr(MoeDialect::kAsyncCopyAttrName, nb.getUnitAttr());
-        SmallVector<Value> next;
-        for (auto [weight, acc] : llvm::zip(weights, accs)) {
-          SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};
-          SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(columns),
-                                             nb.getIndexAttr(chunk)};
-          SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
-          Value weightChunk = tensor::ExtractSliceOp::create(
-              nb, nloc, weight, offsets, sizes, strides);
-          Value gemm =
-              buildLinear(nb, nloc, stage.getResult(0), weightChunk, acc);
-          gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
-                                        nb.getUnitAttr());
-          next.push_back(gemm);
+      b, loc, index(b, 0), chunks, index(b, stages), initial,
+      [&](OpBuilder &nb, Location nloc, Value c, ValueRange carried) {
+        SmallVector<Value> current(carried.take_front(numAccs));
+        SmallVector<Value> staged(carried.drop_front(numAccs));
+        for (int64_t u = 0; u < stages; ++u) {
+          Value m = arith::AddIOp::create(nb, nloc, c, index(nb, u));
+          int64_t ahead = (u + stages - 1) % stages;
+          staged[ahead] = stage(
+              nb, nloc, staged[ahead],
+              arith::AddIOp::create(nb, nloc, m, index(nb, stages - 1)));
+          if (u == 0) {
+            current = multiply(nb, nloc, staged[0], m, current);
+            continue;
+          }
+          // The unrolled steps past the last chunk multiply nothing.
+          Value inRange = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::slt, m, chunks);
+          auto step = scf::IfOp::create(
+              nb, nloc, inRange,
+              [&](OpBuilder &ib, Location iloc) {
+                scf::YieldOp::create(
+                    ib, iloc, multiply(ib, iloc, staged[u], m, current));
+              },
+              [&](OpBuilder &ib, Location iloc) {
+                scf::YieldOp::create(ib, iloc, current);
+              });
+          current.assign(step.getResults().begin(), step.getResults().end());
         }
-        scf::YieldOp::create(nb, nloc, next);
+        SmallVector<Value> yielded = current;
+        llvm::append_range(yielded, staged);
+        scf::YieldOp::create(nb, nloc, yielded);
       });
   SmallVector<Value> products;
-  for (Value acc : loop.getResults()) {
+  for (Value acc : loop.getResults().take_front(numAccs)) {
     SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
     SmallVector<OpFoldResult> sizes = {count, width};
     SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));

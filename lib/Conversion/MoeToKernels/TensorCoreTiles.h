@@ -3,9 +3,10 @@
 //
 // The expert GEMMs of the gate_up and down kernels in the form the tensor
 // cores take: a [blockRows, width] f32 accumulator, the block's rows
-// staged chunk by chunk of the reduction into a [blockRows, chunk] tile in
-// the storage type (padded past the block's rows with its last row), and one
-// contraction per chunk marked moe.tensor_core.
+// staged chunk by chunk of the reduction into [blockRows, chunk] tiles in
+// the storage type (padded past the block's rows with its last row), a
+// pipeline of `stages` of them, and one contraction per chunk marked
+// moe.tensor_core.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,14 +21,16 @@ namespace mlir::moe {
 /// 0 when it cannot take it.
 int64_t tensorCoreChunk(int64_t k);
 
-/// Whether expert GEMM tiles of `blockRows` rows and `width` columns of
-/// `columns` (a static width on every tile), a reduction of `k` and
-/// `weights` weight tiles (gate and up: 2) sharing the staged rows take the
-/// tensor-core form: f16/bf16 rows and weights of one type, blocks of
-/// 16-row multiples, widths of 32-column multiples, and the temporaries
-/// within the shared-memory budget.
-bool useTensorCores(Type storage, Type weightType, int64_t blockRows,
-                    int64_t columns, int64_t width, int64_t k, int64_t weights);
+/// The staging tiles (pipeline stages, at most `wanted`) with which expert
+/// GEMM tiles of `blockRows` rows and `width` columns of `columns` (a
+/// static width on every tile), a reduction of `k` and `weights` weight
+/// tiles (gate and up: 2) sharing the staged rows take the tensor-core
+/// form: f16/bf16 rows and weights of one type, blocks of 16-row
+/// multiples, widths of 32-column multiples, and the temporaries within the
+/// shared-memory budget. 0 when they cannot take it.
+int64_t tensorCoreStages(Type storage, Type weightType, int64_t blockRows,
+                         int64_t columns, int64_t width, int64_t k,
+                         int64_t weights, int64_t wanted);
 
 /// Row `row` (below the block's row count), element `k` of the block's
 /// rows, in the storage type.
@@ -36,11 +39,13 @@ using RowElement =
 
 /// For each of `weights` ([width, K] tensors, width static), the f32
 /// product rows x weight^T [count, width] of the block's `count` rows
-/// (at most `blockRows`), in the tensor-core form.
+/// (at most `blockRows`), in the tensor-core form, the rows staged through
+/// `stages` tiles (tensorCoreStages) in a software pipeline.
 SmallVector<Value> buildTensorCoreLinears(OpBuilder &b, Location loc,
                                           int64_t blockRows, Value count,
                                           Value width, ValueRange weights,
-                                          Type storage, RowElement rows);
+                                          Type storage, int64_t stages,
+                                          RowElement rows);
 
 } // namespace mlir::moe
 

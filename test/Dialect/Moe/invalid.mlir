@@ -558,27 +558,37 @@ func.func @tensor_core_not_unit(%a: memref<16x16xbf16>, %b: memref<16x16xbf16>, 
 // -----
 
 // moe.async_copy marks a staging copy (no input: its body loads) or one
-// 16-byte run of it (a vector.store).
+// 16-byte run of it (a vector.store) with the copies that may follow it
+// before it is read.
 func.func @async_copy_on_fill(%out: memref<16x16xbf16>) {
   %zero = arith.constant 0.0 : bf16
-  // expected-error @+1 {{'moe.async_copy' marks a unit on a structured op with no input, one output and two parallel loops, or on a vector.store}}
-  linalg.fill {moe.async_copy} ins(%zero : bf16) outs(%out : memref<16x16xbf16>)
+  // expected-error @+1 {{'moe.async_copy' must be a non-negative integer on a structured op with no input, one output and two parallel loops, or on a vector.store}}
+  linalg.fill {moe.async_copy = 0 : i64} ins(%zero : bf16) outs(%out : memref<16x16xbf16>)
   return
 }
 
 // -----
 
 func.func @async_copy_on_load(%in: memref<16x16xbf16>, %i: index) -> vector<8xbf16> {
-  // expected-error @+1 {{'moe.async_copy' marks a unit on a structured op}}
-  %v = vector.load %in[%i, %i] {moe.async_copy} : memref<16x16xbf16>, vector<8xbf16>
+  // expected-error @+1 {{'moe.async_copy' must be a non-negative integer on a structured op}}
+  %v = vector.load %in[%i, %i] {moe.async_copy = 0 : i64} : memref<16x16xbf16>, vector<8xbf16>
   return %v : vector<8xbf16>
 }
 
 // -----
 
-func.func @async_copy_not_unit(%in: memref<16x16xbf16>, %i: index) {
+func.func @async_copy_unit(%in: memref<16x16xbf16>, %i: index) {
   %v = vector.load %in[%i, %i] : memref<16x16xbf16>, vector<8xbf16>
-  // expected-error @+1 {{'moe.async_copy' marks a unit on a structured op}}
-  vector.store %v, %in[%i, %i] {moe.async_copy = 2 : i64} : memref<16x16xbf16>, vector<8xbf16>
+  // expected-error @+1 {{'moe.async_copy' must be a non-negative integer}}
+  vector.store %v, %in[%i, %i] {moe.async_copy} : memref<16x16xbf16>, vector<8xbf16>
+  return
+}
+
+// -----
+
+func.func @async_copy_negative(%in: memref<16x16xbf16>, %i: index) {
+  %v = vector.load %in[%i, %i] : memref<16x16xbf16>, vector<8xbf16>
+  // expected-error @+1 {{'moe.async_copy' must be a non-negative integer}}
+  vector.store %v, %in[%i, %i] {moe.async_copy = -1 : i64} : memref<16x16xbf16>, vector<8xbf16>
   return
 }
