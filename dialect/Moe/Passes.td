@@ -214,9 +214,13 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     columns] temporary whose rows are contiguous runs of memory rows) moves
     into a thread forall in 16-byte runs: thread `%t` copies the runs
     `%t, %t + threads, ...` (row-major), each with one `vector.load` and
-    one `vector.store` (marked `moe.async_copy`), its body's index
-    arithmetic and other loads (the permutation) once per run; one that is
-    not such a copy is shared as any op. Index arithmetic and loads stay
+    one `vector.store` (marked `moe.async_copy` where the run provably
+    starts 16-byte aligned: static row strides and offset, and a column
+    offset, that are multiples of the run), its body's index arithmetic
+    and other loads (the permutation) once per run; one that is not such a
+    copy is shared as any op. An `scf.forall` without mapping and outputs
+    (the dispatch's scatter, one iteration per expert) is dealt out the
+    same way, its iterations cyclically. Index arithmetic and loads stay
     outside and run on every thread. On the CPU the foralls are loops, so
     the CPU tests run this form; moe-kernels-to-gpu turns them into thread
     ids with barriers.

@@ -91,17 +91,17 @@ func.func @f32_rows(%x: memref<32x8xf32>, %out: memref<32x8xf32>, %t: index) att
 // What is not a row of contiguous runs is dealt out element by element as
 // any op, and loses the mark: a strided column (2j), a row that varies
 // along the columns (i + j), a row of 12 bf16 (not whole 16-byte runs), a
-// column read from a buffer with strided rows.
+// column read from a buffer with strided rows, a scalar (rank-0) load.
 #id = affine_map<(i, j) -> (i, j)>
 
 // CHECK-LABEL: func.func @not_runs(
 // CHECK-NOT: vector.
 // CHECK-NOT: moe.async_copy
-// CHECK-COUNT-4: linalg.generic
+// CHECK-COUNT-5: linalg.generic
 // CHECK-NOT: vector.
 // CHECK-NOT: moe.async_copy
 // CHECK: return
-func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128, 2]>>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "workspace1", "T"], grid = ["1", "1", "1"]}} {
+func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128, 2]>>, %z: memref<bf16>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "workspace1", "workspace2", "T"], grid = ["1", "1", "1"]}} {
   %c2 = arith.constant 2 : index
   scf.forall (%b) in (1) {
     %a = memref.alloc() : memref<16x16xbf16>
@@ -138,10 +138,64 @@ func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128,
       %v = memref.load %y[%i, %j] : memref<64x64xbf16, strided<[128, 2]>>
       linalg.yield %v : bf16
     }
+    %f = memref.alloc() : memref<16x16xbf16>
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%f : memref<16x16xbf16>) attrs = {moe.async_copy = 0 : i64} {
+    ^bb0(%o: bf16):
+      %v = memref.load %z[] : memref<bf16>
+      linalg.yield %v : bf16
+    }
     memref.dealloc %a : memref<16x16xbf16>
+    memref.dealloc %f : memref<16x16xbf16>
     memref.dealloc %c : memref<16x16xbf16>
     memref.dealloc %d : memref<16x12xbf16>
     memref.dealloc %e : memref<16x16xbf16>
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
+// Runs that cannot be shown to start 16-byte aligned (x = k0 + 4, or a
+// source of dynamic row stride) are still copied 16 bytes at a time, but
+// without the mark: they may not become cp.async.
+#id = affine_map<(i, j) -> (i, j)>
+
+// CHECK-LABEL: func.func @unaligned(
+// CHECK-NOT: moe.async_copy
+// CHECK: vector.load %{{.*}} : memref<64x256xbf16>, vector<8xbf16>
+// CHECK-NEXT: vector.store %{{.*}}[%{{.*}}, %{{.*}}] : memref<16x64xbf16>, vector<8xbf16>
+// CHECK-NOT: moe.async_copy
+// CHECK: vector.load %{{.*}} : memref<64x?xbf16, strided<[?, 1]>>, vector<8xbf16>
+// CHECK-NEXT: vector.store %{{.*}}[%{{.*}}, %{{.*}}] : memref<16x64xbf16>, vector<8xbf16>
+// CHECK-NOT: moe.async_copy
+// CHECK: return
+func.func @unaligned(%x: memref<64x256xbf16>, %y: memref<64x?xbf16, strided<[?, 1]>>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "workspace1", "T"], grid = ["1", "1", "1"]}} {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %c64 = arith.constant 64 : index
+  %c192 = arith.constant 192 : index
+  scf.forall (%b) in (1) {
+    %stage = memref.alloc() : memref<16x64xbf16>
+    scf.for %k0 = %c0 to %c192 step %c64 {
+      linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<16x64xbf16>) attrs = {moe.async_copy = 0 : i64} {
+      ^bb0(%o: bf16):
+        %i = linalg.index 0 : index
+        %j = linalg.index 1 : index
+        %k4 = arith.addi %k0, %c4 : index
+        %at = arith.addi %k4, %j : index
+        %v = memref.load %x[%i, %at] : memref<64x256xbf16>
+        linalg.yield %v : bf16
+      }
+      linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<16x64xbf16>) attrs = {moe.async_copy = 0 : i64} {
+      ^bb0(%o: bf16):
+        %i = linalg.index 0 : index
+        %j = linalg.index 1 : index
+        %at = arith.addi %k0, %j : index
+        %v = memref.load %y[%i, %at] : memref<64x?xbf16, strided<[?, 1]>>
+        linalg.yield %v : bf16
+      }
+    }
+    memref.dealloc %stage : memref<16x64xbf16>
   } {mapping = [#gpu.block<x>]}
   return
 }

@@ -75,3 +75,34 @@ func.func @to_global(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: inde
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// From a block temporary (shared memory) into another: cp.async reads only
+// global memory, so the runs stay 16-byte vector copies.
+#id = affine_map<(i, j) -> (i, j)>
+
+// CHECK-LABEL: gpu.func @shared_to_shared(
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK: vector.load %{{.*}} : memref<16x64xbf16>, vector<8xbf16>
+// CHECK-NEXT: vector.store %{{.*}} : memref<16x64xbf16>, vector<8xbf16>
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK: gpu.return
+func.func @shared_to_shared(%x: memref<16x64xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "stage", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
+  scf.forall (%b) in (1) {
+    %first = memref.alloc() : memref<16x64xbf16>
+    linalg.copy ins(%x : memref<16x64xbf16>) outs(%first : memref<16x64xbf16>)
+    %second = memref.alloc() : memref<16x64xbf16>
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%second : memref<16x64xbf16>) attrs = {moe.async_copy = 0 : i64} {
+    ^bb0(%o: bf16):
+      %i = linalg.index 0 : index
+      %j = linalg.index 1 : index
+      %v = memref.load %first[%i, %j] : memref<16x64xbf16>
+      linalg.yield %v : bf16
+    }
+    linalg.copy ins(%second : memref<16x64xbf16>) outs(%out : memref<16x64xbf16>)
+    memref.dealloc %first : memref<16x64xbf16>
+    memref.dealloc %second : memref<16x64xbf16>
+  } {mapping = [#gpu.block<x>]}
+  return
+}

@@ -11,7 +11,7 @@
 // (moe-fuse-launches): one kernel, with the ticket counter workspace5.
 // CHECK-LABEL: func.func @moe_layer_0_route_dispatch(
 // CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "T"], shared_memory = 1680 : i64}
+// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "T"], shared_memory = 1648 : i64}
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
 // CHECK: memref.reinterpret_cast %[[W]] to offset: [0], sizes: [%[[T]], 2], strides: [2, 1] : memref<f32> to memref<?x2xf32>

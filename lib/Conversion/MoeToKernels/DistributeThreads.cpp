@@ -337,6 +337,47 @@ LogicalResult distributeOp(linalg::LinalgOp linalgOp, int64_t threads) {
   return success();
 }
 
+/// Whether `op` is an scf.forall with no mapping (the dispatch's scatter,
+/// one iteration per expert, on buffers): its iterations are independent.
+bool isUnmappedForall(Operation *op) {
+  auto forall = dyn_cast<scf::ForallOp>(op);
+  return forall && !forall.getMapping();
+}
+
+/// Deals the iterations of `forall`, an unmapped 1-d forall without
+/// outputs, out to `threads` threads cyclically: thread t runs iterations
+/// t, t + threads, ... in an scf.for.
+LogicalResult distributeForall(scf::ForallOp forall, int64_t threads) {
+  if (forall.getRank() != 1 || !forall.getOutputs().empty())
+    return forall.emitError("expected a 1-d scf.forall without outputs in a "
+                            "kernel block");
+  OpBuilder b(forall);
+  Location loc = forall.getLoc();
+  auto value = [&](OpFoldResult v) {
+    return getValueOrCreateConstantIndexOp(b, loc, v);
+  };
+  Value lb = value(forall.getMixedLowerBound()[0]);
+  Value ub = value(forall.getMixedUpperBound()[0]);
+  Value step = value(forall.getMixedStep()[0]);
+  Value trips = arith::CeilDivSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, ub, lb), step);
+  scf::ForallOp threadForall = buildThreadForall(b, loc, threads);
+  auto loop = scf::ForOp::create(
+      b, loc, threadForall.getInductionVar(0), trips,
+      arith::ConstantIndexOp::create(b, loc, threads));
+  b.setInsertionPointToStart(loop.getBody());
+  Value iv = arith::AddIOp::create(
+      b, loc, lb,
+      arith::MulIOp::create(b, loc, loop.getInductionVar(), step));
+  Block *body = forall.getBody();
+  body->getTerminator()->erase(); // scf.forall.in_parallel, empty
+  forall.getInductionVar(0).replaceAllUsesWith(iv);
+  loop.getBody()->getOperations().splice(
+      loop.getBody()->getTerminator()->getIterator(), body->getOperations());
+  forall.erase();
+  return success();
+}
+
 /// Distributes the ops of `block` (the block body of a kernel or a loop or
 /// branch in it): structured ops among the threads, other writes to thread
 /// 0; loops and branches with structured ops in them, whose bounds and
@@ -345,6 +386,11 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
   for (Operation &op : llvm::make_early_inc_range(block.without_terminator())) {
     if (!writesMemory(&op) || isThreadForall(&op))
       continue;
+    if (isUnmappedForall(&op)) {
+      if (failed(distributeForall(cast<scf::ForallOp>(op), threads)))
+        return failure();
+      continue;
+    }
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op)) {
       if (!linalgOp.hasPureBufferSemantics() || !isa<TilingInterface>(&op))
         return op.emitError("expected a structured op on buffers");
@@ -441,6 +487,18 @@ struct MoeDistributeThreadsPass
       if (blockThreads > 1 &&
           failed(distributeBlock(*forall.getBody(), blockThreads)))
         return signalPassFailure();
+      // One thread runs the independent iterations of an unmapped forall
+      // in order.
+      if (blockThreads == 1) {
+        SmallVector<scf::ForallOp> unmapped;
+        forall.getBody()->walk([&](scf::ForallOp nested) {
+          if (isUnmappedForall(nested))
+            unmapped.push_back(nested);
+        });
+        for (scf::ForallOp nested : unmapped)
+          if (failed(distributeForall(nested, 1)))
+            return signalPassFailure();
+      }
       NamedAttrList entries(abi);
       OpBuilder b(func);
       entries.set("block", b.getI64ArrayAttr({blockThreads, 1, 1}));

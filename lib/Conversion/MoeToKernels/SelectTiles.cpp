@@ -110,7 +110,19 @@ FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
             doc->emitError(where + "." + t.key()) << "unknown tile key";
             ok = false;
           } else if (positive(*t, where + "." + t.key(), v)) {
-            entry.tiles.emplace_back(t.key(), v);
+            // The dialect's bounds (moe.tiles): a block has at most 32
+            // warps, and the staging pipeline is unrolled by its stages.
+            StringRef name = t.key();
+            int64_t most = name.ends_with("_warps")    ? 32
+                           : name.ends_with("_stages") ? 8
+                                                       : v;
+            if (v > most) {
+              doc->emitError(where + "." + t.key()) << "must be at most "
+                                                    << most;
+              ok = false;
+            } else {
+              entry.tiles.emplace_back(t.key(), v);
+            }
           }
         }
       } else {

@@ -23,8 +23,10 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -55,9 +57,49 @@ bool variesWith(linalg::GenericOp op, Value v, unsigned dim,
   return varies;
 }
 
+/// Whether the index `v` is a multiple of `n` for certain: a constant
+/// multiple, a product with one, sums, differences, minima and maxima of
+/// such, or the index of an scf.for whose start and step are.
+bool isMultipleOf(Value v, int64_t n, int depth = 0) {
+  if (depth > 8)
+    return false;
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return *c % n == 0;
+  auto multiple = [&](Value x) { return isMultipleOf(x, n, depth + 1); };
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
+    return loop && loop.getInductionVar() == v &&
+           multiple(loop.getLowerBound()) && multiple(loop.getStep());
+  }
+  Operation *def = v.getDefiningOp();
+  if (auto mul = dyn_cast_or_null<arith::MulIOp>(def))
+    return multiple(mul.getLhs()) || multiple(mul.getRhs());
+  if (isa_and_nonnull<arith::AddIOp, arith::SubIOp, arith::MinSIOp,
+                      arith::MaxSIOp, arith::MinUIOp, arith::MaxUIOp>(def))
+    return multiple(def->getOperand(0)) && multiple(def->getOperand(1));
+  return false;
+}
+
+/// Whether a run of `width` elements from [.., x + column] of `source` (a
+/// column a multiple of `width`) starts 16-byte aligned wherever the
+/// buffer does: its static row strides and offset, and x, are multiples of
+/// `width`.
+bool runsAligned(MemRefType source, Value x, int64_t width) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(source.getStridesAndOffset(strides, offset)) ||
+      ShapedType::isDynamic(offset) || offset % width != 0)
+    return false;
+  for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
+    if (ShapedType::isDynamic(stride) || stride % width != 0)
+      return false;
+  return !x || isMultipleOf(x, width);
+}
+
 /// The load whose value `op` yields, if `op` is a staging copy that
 /// distributeStagingCopy handles; `width` is set to the elements of a run.
-memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width) {
+memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width,
+                                Value &x) {
   if (!op->hasAttr(MoeDialect::kAsyncCopyAttrName) ||
       !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 0 ||
       op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
@@ -93,6 +135,8 @@ memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width) {
     return index && index.getDim() == 1 && index->getBlock() == op.getBlock();
   };
   ValueRange indices = load.getIndices();
+  if (indices.empty())
+    return {};
   for (Value index : indices.drop_back())
     if (variesWith(op, index, 1, known))
       return {};
@@ -102,19 +146,25 @@ memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width) {
   auto sum = last.getDefiningOp<arith::AddIOp>();
   if (!sum)
     return {};
-  if ((isColumn(sum.getRhs()) && !variesWith(op, sum.getLhs(), 1, known)) ||
-      (isColumn(sum.getLhs()) && !variesWith(op, sum.getRhs(), 1, known)))
-    return load;
-  return {};
+  if (isColumn(sum.getRhs()) && !variesWith(op, sum.getLhs(), 1, known))
+    x = sum.getLhs();
+  else if (isColumn(sum.getLhs()) && !variesWith(op, sum.getRhs(), 1, known))
+    x = sum.getRhs();
+  else
+    return {};
+  return load;
 }
 
 } // namespace
 
 bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
   int64_t width = 0;
-  memref::LoadOp load = matchStagingCopy(op, width);
+  Value x;
+  memref::LoadOp load = matchStagingCopy(op, width, x);
   if (!load)
     return false;
+  // On the body as it is (x may be computed in it or outside).
+  bool aligned = runsAligned(load.getMemRefType(), x, width);
   Value out = op.getDpsInitOperand(0)->get();
   auto outType = cast<MemRefType>(out.getType());
   int64_t runsPerRow = outType.getDimSize(1) / width;
@@ -150,10 +200,27 @@ bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
       vector::LoadOp::create(b, loc, runType, load.getMemRef(), from);
   auto store =
       vector::StoreOp::create(b, loc, values, out, ValueRange{row, column});
-  store->setAttr(MoeDialect::kAsyncCopyAttrName,
-                 op->getAttr(MoeDialect::kAsyncCopyAttrName));
+  // Only runs that start 16-byte aligned (for certain) may become
+  // cp.async; the others stay vector copies.
+  if (aligned)
+    store->setAttr(MoeDialect::kAsyncCopyAttrName,
+                   op->getAttr(MoeDialect::kAsyncCopyAttrName));
   op->erase();
   return true;
+}
+
+/// Whether `buffer` is, through views, a view of workgroup memory (a block
+/// temporary, seen through a cast to the generic address space).
+static bool readsSharedMemory(Value buffer) {
+  while (true) {
+    if (auto type = dyn_cast<MemRefType>(buffer.getType());
+        type && gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(type))
+      return true;
+    auto viewLike = buffer.getDefiningOp<ViewLikeOpInterface>();
+    if (!viewLike)
+      return false;
+    buffer = viewLike.getViewSource();
+  }
 }
 
 void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
@@ -172,7 +239,10 @@ void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
     // cast to the generic address space (moe-kernels-to-gpu).
     auto view = store.getBase().getDefiningOp<memref::MemorySpaceCastOp>();
     auto load = store.getValueToStore().getDefiningOp<vector::LoadOp>();
-    if (!view || !load || !load->hasOneUse() ||
+    // cp.async reads global memory: not a block temporary.
+    if (!load || readsSharedMemory(load.getBase()))
+      continue;
+    if (!view || !load->hasOneUse() ||
         !gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(
             cast<MemRefType>(view.getSource().getType())) ||
         store.getVectorType().getNumElements() *

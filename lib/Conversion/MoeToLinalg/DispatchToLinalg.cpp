@@ -1,10 +1,11 @@
 //===- DispatchToLinalg.cpp - moe.dispatch and moe.combine ----------------===//
 //
-// Dispatch is a counting sort: a histogram of the expert ids, its prefix
-// sum, and a scatter that visits the routed rows in order (so each expert's
-// rows stay in ascending row order). These are sequential scf.for loops over
-// tensors; nothing in linalg expresses a histogram or a scatter with
-// conflicts. The combine is a linalg reduction over k in ascending order, so
+// Dispatch is a counting sort: a histogram of the expert ids (a linalg
+// reduction over the rows per expert), its prefix sum (an scf.for over the
+// experts), and a scatter in which each expert walks the routed rows in
+// order and appends its own to its segment (an scf.forall over the experts,
+// so each expert's rows stay in ascending row order). Nothing in linalg
+// expresses a scatter with conflicts; per expert there are none. The combine is a linalg reduction over k in ascending order, so
 // its sum is the same on every run.
 //
 //===----------------------------------------------------------------------===//
@@ -15,6 +16,7 @@
 #include "moe/Dialect/MoeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -51,7 +53,6 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     int64_t numExperts = op.getNumExperts();
     Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value oneI32 = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
     Value experts = arith::ConstantIndexOp::create(b, loc, numExperts);
 
     // Routed row s = t * K + k.
@@ -61,25 +62,30 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
         arith::MulIOp::create(b, loc, buildDim(b, loc, op.getIndices(), 0),
                               arith::ConstantIndexOp::create(b, loc, topK));
 
-    // Histogram of expert ids.
+    // Histogram of expert ids: counts[e] = #{s : flat[s] == e}, a
+    // reduction over the rows per expert, so the experts' counts can be
+    // taken in parallel (moe-distribute-threads: a thread per expert).
     auto countsType = RankedTensorType::get({numExperts}, b.getI32Type());
-    Value counts = buildFilled(b, loc, countsType, {}, b.getI32IntegerAttr(0));
-    counts = scf::ForOp::create(
-                 b, loc, zero, rows, one, ValueRange{counts},
-                 [&](OpBuilder &nb, Location nloc, Value s, ValueRange iter) {
-                   Value expert = indexOf(
-                       nb, nloc, tensor::ExtractOp::create(nb, nloc, flat, s));
-                   Value count =
-                       tensor::ExtractOp::create(nb, nloc, iter[0], expert);
-                   Value incremented =
-                       arith::AddIOp::create(nb, nloc, count, oneI32);
-                   Value next = tensor::InsertOp::create(
-                       nb, nloc, incremented, iter[0], ValueRange{expert});
-                   scf::YieldOp::create(nb, nloc, next);
-                 })
-                 .getResult(0);
+    Value zeros = buildFilled(b, loc, countsType, {}, b.getI32IntegerAttr(0));
+    MLIRContext *ctx = b.getContext();
+    AffineExpr e, s;
+    bindDims(ctx, e, s);
+    Value counts =
+        linalg::GenericOp::create(
+            b, loc, countsType, ValueRange{flat}, ValueRange{zeros},
+            {AffineMap::get(2, 0, {s}, ctx), AffineMap::get(2, 0, {e}, ctx)},
+            {utils::IteratorType::parallel, utils::IteratorType::reduction},
+            [&](OpBuilder &nb, Location nloc, ValueRange args) {
+              Value expert = i32Of(nb, nloc, linalg::IndexOp::create(nb, nloc, 0));
+              Value mine = arith::CmpIOp::create(
+                  nb, nloc, arith::CmpIPredicate::eq, args[0], expert);
+              Value one = arith::ExtUIOp::create(nb, nloc, nb.getI32Type(), mine);
+              linalg::YieldOp::create(
+                  nb, nloc, arith::AddIOp::create(nb, nloc, args[1], one).getResult());
+            })
+            .getResult(0);
 
-    // offsets[e + 1] = offsets[e] + counts[e].
+    // offsets[e + 1] = offsets[e] + counts[e]: E steps, in order.
     auto offsetsType = op.getOffsets().getType();
     Value offsets =
         buildFilled(b, loc, offsetsType, {}, b.getI32IntegerAttr(0));
@@ -97,28 +103,54 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
             })
             .getResult(0);
 
-    // Scatter each row to its expert's next free position.
-    Value cursor = tensor::ExtractSliceOp::create(
-        b, loc, countsType, offsets, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(numExperts)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    // Each expert (in parallel: their segments of the permutation are
+    // disjoint) walks the rows in order and appends its own to its segment
+    // offsets[e] .. offsets[e + 1], so each expert's rows stay in
+    // ascending order. The segment is a slice of the permutation, filled
+    // in place.
     Value permutation =
         buildEmptyVector(b, loc, op.getPermutation().getType(), rows);
-    auto scatter = scf::ForOp::create(
-        b, loc, zero, rows, one, ValueRange{permutation, cursor},
-        [&](OpBuilder &nb, Location nloc, Value s, ValueRange iter) {
-          Value expert =
-              indexOf(nb, nloc, tensor::ExtractOp::create(nb, nloc, flat, s));
-          Value position = tensor::ExtractOp::create(nb, nloc, iter[1], expert);
-          Value placed =
-              tensor::InsertOp::create(nb, nloc, i32Of(nb, nloc, s), iter[0],
-                                       indexOf(nb, nloc, position));
-          Value nextPosition =
-              arith::AddIOp::create(nb, nloc, position, oneI32);
-          Value advanced = tensor::InsertOp::create(
-              nb, nloc, nextPosition, iter[1], ValueRange{expert});
-          scf::YieldOp::create(nb, nloc, ValueRange{placed, advanced});
-        });
+    auto scatter = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numExperts)},
+        ValueRange{permutation}, /*mapping=*/std::nullopt);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(scatter.getTerminator());
+      Value expert = scatter.getInductionVar(0);
+      Value whole = scatter.getRegionIterArgs()[0];
+      Value start =
+          indexOf(b, loc, tensor::ExtractOp::create(b, loc, offsets, expert));
+      Value count =
+          indexOf(b, loc, tensor::ExtractOp::create(b, loc, counts, expert));
+      SmallVector<OpFoldResult> offset = {start}, size = {count},
+                                stride = {b.getIndexAttr(1)};
+      Value segment =
+          tensor::ExtractSliceOp::create(b, loc, whole, offset, size, stride);
+      Value expertI32 = i32Of(b, loc, expert);
+      auto walk = scf::ForOp::create(
+          b, loc, zero, rows, one, ValueRange{segment, zero},
+          [&](OpBuilder &lb, Location lloc, Value row, ValueRange iter) {
+            Value id = tensor::ExtractOp::create(lb, lloc, flat, row);
+            Value mine = arith::CmpIOp::create(
+                lb, lloc, arith::CmpIPredicate::eq, id, expertI32);
+            auto append = scf::IfOp::create(
+                lb, lloc, mine,
+                [&](OpBuilder &ib, Location iloc) {
+                  Value placed = tensor::InsertOp::create(
+                      ib, iloc, i32Of(ib, iloc, row), iter[0],
+                      ValueRange{iter[1]});
+                  Value next = arith::AddIOp::create(ib, iloc, iter[1], one);
+                  scf::YieldOp::create(ib, iloc, ValueRange{placed, next});
+                },
+                [&](OpBuilder &ib, Location iloc) {
+                  scf::YieldOp::create(ib, iloc, iter);
+                });
+            scf::YieldOp::create(lb, lloc, append.getResults());
+          });
+      b.setInsertionPointToEnd(scatter.getTerminator().getBody());
+      tensor::ParallelInsertSliceOp::create(b, loc, walk.getResult(0), whole,
+                                            offset, size, stride);
+    }
     rewriter.replaceOp(op, {scatter.getResult(0), offsets});
     return success();
   }

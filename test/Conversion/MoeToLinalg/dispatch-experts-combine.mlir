@@ -1,23 +1,43 @@
 // RUN: moe-opt %s --convert-moe-to-linalg --canonicalize | FileCheck %s
 
-// Dispatch is a counting sort: histogram, prefix sum, then a scatter that
-// visits routed rows in order, advancing a per-expert cursor.
+// Dispatch is a counting sort: a histogram (a reduction over the rows per
+// expert), the prefix sum over the experts, then per expert (in parallel,
+// an scf.forall) a walk over the routed rows in order that appends the
+// expert's own to its segment of the permutation, filled in place.
 // CHECK-LABEL: func.func @dispatch(
 // CHECK-SAME: %[[IDS:.*]]: tensor<?x2xi32>) -> (tensor<?xi32>, tensor<9xi32>)
 // CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[IDS]] {{\[}}[0, 1]] : tensor<?x2xi32> into tensor<?xi32>
 // CHECK: %[[ROWS:.*]] = arith.muli
-// CHECK: %[[COUNTS:.*]] = scf.for %[[S:.*]] = %{{.*}} to %[[ROWS]] {{.*}} iter_args(%[[C:.*]] = %{{.*}}) -> (tensor<8xi32>)
-// CHECK: tensor.extract %[[FLAT]][%[[S]]]
-// CHECK: tensor.insert {{.*}} into %[[C]]
-// CHECK: %[[OFFSETS:.*]] = scf.for %[[E:.*]] = %{{.*}} to %[[C8]] {{.*}} -> (tensor<9xi32>)
-// CHECK: tensor.extract %[[COUNTS]][%[[E]]]
-// CHECK: %[[CURSOR:.*]] = tensor.extract_slice %[[OFFSETS]][0] [8] [1] : tensor<9xi32> to tensor<8xi32>
-// CHECK: %[[PERM:.*]]:2 = scf.for {{.*}} to %[[ROWS]] {{.*}} iter_args(%[[P:.*]] = %{{.*}}, %[[CUR:.*]] = %[[CURSOR]]) -> (tensor<?xi32>, tensor<8xi32>)
-// CHECK: %[[POS:.*]] = tensor.extract %[[CUR]]
-// CHECK: tensor.insert %{{.*}} into %[[P]]
-// CHECK: tensor.insert %{{.*}} into %[[CUR]]
-// CHECK: return %[[PERM]]#0, %[[OFFSETS]]
+// CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<8xi32>)
+// CHECK: %[[COUNTS:.*]] = linalg.generic {indexing_maps = [#[[$ROWMAP:.*]], #[[$EXPERTMAP:.*]]], iterator_types = ["parallel", "reduction"]} ins(%[[FLAT]] : tensor<?xi32>) outs(%[[ZEROS]] : tensor<8xi32>)
+// CHECK: ^bb0(%[[ID:.*]]: i32, %[[COUNT:.*]]: i32):
+// CHECK: %[[E:.*]] = linalg.index 0 : index
+// CHECK: %[[E32:.*]] = arith.index_cast %[[E]] : index to i32
+// CHECK: %[[MINE:.*]] = arith.cmpi eq, %[[ID]], %[[E32]] : i32
+// CHECK: %[[ONE:.*]] = arith.extui %[[MINE]] : i1 to i32
+// CHECK: %[[SUM:.*]] = arith.addi %[[COUNT]], %[[ONE]] : i32
+// CHECK: linalg.yield %[[SUM]]
+// CHECK: %[[OFFSETS:.*]] = scf.for %[[X:.*]] = %{{.*}} to %[[C8]] {{.*}} -> (tensor<9xi32>)
+// CHECK: tensor.extract %[[COUNTS]][%[[X]]]
+// CHECK: %[[EMPTY:.*]] = tensor.empty(%[[ROWS]]) : tensor<?xi32>
+// CHECK: %[[PERM:.*]] = scf.forall (%[[EXPERT:.*]]) in (8) shared_outs(%[[P:.*]] = %[[EMPTY]]) -> (tensor<?xi32>) {
+// CHECK: %[[START32:.*]] = tensor.extract %[[OFFSETS]][%[[EXPERT]]]
+// CHECK: %[[START:.*]] = arith.index_cast %[[START32]]
+// CHECK: %[[N32:.*]] = tensor.extract %[[COUNTS]][%[[EXPERT]]]
+// CHECK: %[[N:.*]] = arith.index_cast %[[N32]]
+// CHECK: %[[SEGMENT:.*]] = tensor.extract_slice %[[P]][%[[START]]] [%[[N]]] [1]
+// CHECK: %[[FILLED:.*]]:2 = scf.for %[[S:.*]] = %{{.*}} to %[[ROWS]] {{.*}} iter_args(%[[SEG:.*]] = %[[SEGMENT]], %[[CURSOR:.*]] = %{{.*}}) -> (tensor<?xi32>, index)
+// CHECK: %[[SID:.*]] = tensor.extract %[[FLAT]][%[[S]]]
+// CHECK: %[[OURS:.*]] = arith.cmpi eq, %[[SID]], %{{.*}} : i32
+// CHECK: scf.if %[[OURS]] -> (tensor<?xi32>, index) {
+// CHECK: tensor.insert %{{.*}} into %[[SEG]][%[[CURSOR]]]
+// CHECK: arith.addi %[[CURSOR]]
+// CHECK: } else {
+// CHECK: scf.yield %[[SEG]], %[[CURSOR]]
+// CHECK: scf.forall.in_parallel {
+// CHECK: tensor.parallel_insert_slice %[[FILLED]]#0 into %[[P]][%[[START]]] [%[[N]]] [1]
+// CHECK: return %[[PERM]], %[[OFFSETS]]
 func.func @dispatch(%ids: tensor<?x2xi32>) -> (tensor<?xi32>, tensor<9xi32>) {
   %p, %o = moe.dispatch %ids {num_experts = 8} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
   return %p, %o : tensor<?xi32>, tensor<9xi32>
