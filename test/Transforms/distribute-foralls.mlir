@@ -22,6 +22,7 @@
 // ONE-LABEL: func.func @segments(
 // ONE-SAME: block = [1, 1, 1]
 // ONE: scf.forall (%{{.*}}) in (1) {
+// ONE-NEXT: scf.forall (%{{.*}}) in (1) {
 // ONE-NEXT: scf.for %[[K:.*]] = %c0 to %c10 step %c1 {
 // ONE: memref.store
 // ONE: } {mapping = [#gpu.thread<x>]}
