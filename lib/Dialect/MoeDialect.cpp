@@ -255,8 +255,7 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be at most 32 warps";
       // moe-form-kernels unrolls the staging pipeline by its stages.
-      if (entry.getName().getValue().ends_with("_stages") &&
-          value.getInt() > 8)
+      if (entry.getName().getValue().ends_with("_stages") && value.getInt() > 8)
         return op->emitError()
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be at most 8 stages";

@@ -58,6 +58,7 @@
 // CHECK:   %[[TILE1:.*]] = bufferization.alloc_tensor() : tensor<16x64xbf16>
 // CHECK:   %[[SOME:.*]] = arith.cmpi sgt, %[[COUNT:.*]], %{{.*}} : index
 // CHECK:   %[[CHUNKS:.*]] = arith.select %[[SOME]], %c1, %c0 : index
+// CHECK:   %[[LAST:.*]] = arith.subi %[[CHUNKS]], %c1 : index
 // CHECK:   %[[PROLOGUE:.*]] = scf.if %[[SOME]] -> (tensor<16x64xbf16>) {
 // CHECK:     %[[FIRST:.*]] = linalg.generic {{.*}} outs(%[[TILE0]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
 // CHECK:     scf.yield %[[FIRST]]
@@ -65,7 +66,6 @@
 // CHECK:     scf.yield %[[TILE0]]
 // CHECK:   %[[PRODUCTS:.*]]:4 = scf.for %[[C:.*]] = %c0 to %[[CHUNKS]] step %c2 iter_args(%[[G:.*]] = %[[GZERO]], %[[U:.*]] = %[[UZERO]], %[[T0:.*]] = %[[PROLOGUE]], %[[T1:.*]] = %[[TILE1]])
 // CHECK:     %[[NEXT:.*]] = arith.addi %[[C]], %c1 : index
-// CHECK:     %[[LAST:.*]] = arith.subi %[[CHUNKS]], %c1 : index
 // CHECK:     %[[CLAMPED:.*]] = arith.minsi %[[NEXT]], %[[LAST]] : index
 // CHECK:     %[[NEXTK0:.*]] = arith.muli %[[CLAMPED]], %c64 : index
 // CHECK:     %[[STAGED1:.*]] = linalg.generic {{.*}} outs(%[[T1]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}

@@ -76,13 +76,6 @@ void runOnThreadZero(Operation *op) {
   op->moveBefore(b.getInsertionBlock(), b.getInsertionPoint());
 }
 
-/// The buffer `view` is a view of (through subviews, casts, reshapes).
-Value rootBuffer(Value view) {
-  while (auto viewLike = view.getDefiningOp<ViewLikeOpInterface>())
-    view = viewLike.getViewSource();
-  return view;
-}
-
 /// Whether `op` may read one of its outputs at other elements than it
 /// writes there (an input that is another view of an output's buffer or
 /// the same view through another indexing map, or a load in its body from
@@ -362,13 +355,12 @@ LogicalResult distributeForall(scf::ForallOp forall, int64_t threads) {
   Value trips = arith::CeilDivSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, ub, lb), step);
   scf::ForallOp threadForall = buildThreadForall(b, loc, threads);
-  auto loop = scf::ForOp::create(
-      b, loc, threadForall.getInductionVar(0), trips,
-      arith::ConstantIndexOp::create(b, loc, threads));
+  auto loop =
+      scf::ForOp::create(b, loc, threadForall.getInductionVar(0), trips,
+                         arith::ConstantIndexOp::create(b, loc, threads));
   b.setInsertionPointToStart(loop.getBody());
   Value iv = arith::AddIOp::create(
-      b, loc, lb,
-      arith::MulIOp::create(b, loc, loop.getInductionVar(), step));
+      b, loc, lb, arith::MulIOp::create(b, loc, loop.getInductionVar(), step));
   Block *body = forall.getBody();
   body->getTerminator()->erase(); // scf.forall.in_parallel, empty
   forall.getInductionVar(0).replaceAllUsesWith(iv);

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 
@@ -111,4 +112,10 @@ scf::ForallOp mlir::moe::buildThreadForall(OpBuilder &b, Location loc,
                                       /*outputs=*/ValueRange{}, mapping);
   b.setInsertionPoint(forall.getBody()->getTerminator());
   return forall;
+}
+
+Value mlir::moe::rootBuffer(Value view) {
+  while (auto viewLike = view.getDefiningOp<ViewLikeOpInterface>())
+    view = viewLike.getViewSource();
+  return view;
 }

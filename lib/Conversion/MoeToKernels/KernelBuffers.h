@@ -52,6 +52,9 @@ struct SharedLayout {
 };
 FailureOr<SharedLayout> layoutShared(ArrayRef<memref::AllocOp> allocs);
 
+/// The buffer `view` is a view of (through subviews, casts, reshapes).
+Value rootBuffer(Value view);
+
 /// An scf.forall over `count` threads (#gpu.thread<x>) at `b`'s insertion
 /// point, which moves into its body.
 scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count);

@@ -188,7 +188,8 @@ LogicalResult mapThreadForalls(gpu::GPUFuncOp kernel, int64_t threads) {
       if (warp.getWarp() != gpu::MappingId::DimX || !count ||
           *count * moe::kWarpSize != threads || nested)
         return forall.emitError("expected a forall over the ")
-               << threads / moe::kWarpSize << " warps (x) of the block, not nested";
+               << threads / moe::kWarpSize
+               << " warps (x) of the block, not nested";
       SmallVector<linalg::LinalgOp> contractions;
       forall.walk([&](linalg::LinalgOp op) {
         if (op->hasAttr(MoeDialect::kTensorCoreAttrName))

@@ -117,8 +117,8 @@ FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
                            : name.ends_with("_stages") ? 8
                                                        : v;
             if (v > most) {
-              doc->emitError(where + "." + t.key()) << "must be at most "
-                                                    << most;
+              doc->emitError(where + "." + t.key())
+                  << "must be at most " << most;
               ok = false;
             } else {
               entry.tiles.emplace_back(t.key(), v);

@@ -22,11 +22,10 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -121,8 +120,10 @@ memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width,
   for (Operation &nested : op.getBlock()->without_terminator())
     if (!isa<memref::LoadOp>(nested) && !isMemoryEffectFree(&nested))
       return {};
-  auto load = op.getBlock()->getTerminator()->getOperand(0).getDefiningOp<
-      memref::LoadOp>();
+  auto load = op.getBlock()
+                  ->getTerminator()
+                  ->getOperand(0)
+                  .getDefiningOp<memref::LoadOp>();
   Operation *source = load ? load.getMemRef().getDefiningOp() : nullptr;
   if (!load || (source && op->isProperAncestor(source)) ||
       !load.getMemRefType().isLastDimUnitStride() ||
@@ -175,8 +176,8 @@ bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  auto loop = scf::ForOp::create(b, loc, forall.getInductionVar(0),
-                                 index(runs), index(threads));
+  auto loop = scf::ForOp::create(b, loc, forall.getInductionVar(0), index(runs),
+                                 index(threads));
   b.setInsertionPoint(loop.getBody()->getTerminator());
   Value run = loop.getInductionVar();
   Value row = arith::DivUIOp::create(b, loc, run, index(runsPerRow));
@@ -187,7 +188,8 @@ bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
   IRMapping mapping;
   for (Operation &nested : op.getBlock()->without_terminator()) {
     if (auto loopIndex = dyn_cast<linalg::IndexOp>(nested)) {
-      mapping.map(loopIndex.getResult(), loopIndex.getDim() == 0 ? row : column);
+      mapping.map(loopIndex.getResult(),
+                  loopIndex.getDim() == 0 ? row : column);
       continue;
     }
     if (&nested != load.getOperation())
@@ -209,18 +211,12 @@ bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
   return true;
 }
 
-/// Whether `buffer` is, through views, a view of workgroup memory (a block
-/// temporary, seen through a cast to the generic address space).
-static bool readsSharedMemory(Value buffer) {
-  while (true) {
-    if (auto type = dyn_cast<MemRefType>(buffer.getType());
-        type && gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(type))
-      return true;
-    auto viewLike = buffer.getDefiningOp<ViewLikeOpInterface>();
-    if (!viewLike)
-      return false;
-    buffer = viewLike.getViewSource();
-  }
+/// Commits the thread's async copies as one group at `b`'s insertion point
+/// and waits until at most `pending` of its groups are in flight.
+static void commitAndWait(OpBuilder &b, Location loc, int64_t pending) {
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(pending));
 }
 
 void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
@@ -239,8 +235,12 @@ void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
     // cast to the generic address space (moe-kernels-to-gpu).
     auto view = store.getBase().getDefiningOp<memref::MemorySpaceCastOp>();
     auto load = store.getValueToStore().getDefiningOp<vector::LoadOp>();
-    // cp.async reads global memory: not a block temporary.
-    if (!load || readsSharedMemory(load.getBase()))
+    // cp.async reads global memory: not a block temporary (a view of the
+    // workgroup memory).
+    auto source =
+        load ? dyn_cast<MemRefType>(rootBuffer(load.getBase()).getType())
+             : MemRefType();
+    if (!source || gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(source))
       continue;
     if (!view || !load->hasOneUse() ||
         !gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(
@@ -251,8 +251,8 @@ void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
       continue;
     OpBuilder b(store);
     nvgpu::DeviceAsyncCopyOp::create(
-        b, store.getLoc(), view.getSource(), store.getIndices(),
-        load.getBase(), load.getIndices(),
+        b, store.getLoc(), view.getSource(), store.getIndices(), load.getBase(),
+        load.getIndices(),
         b.getIndexAttr(store.getVectorType().getNumElements()),
         /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
     store->erase();
@@ -267,26 +267,19 @@ void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
   // pipeline); the barrier that follows the forall then makes every
   // thread's completed copies visible to all.
   OpBuilder b(forall.getBody()->getTerminator());
-  Location loc = forall.getLoc();
-  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
-      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, group,
-                                   b.getI32IntegerAttr(pending));
+  commitAndWait(b, forall.getLoc(), pending);
 }
 
 void mlir::moe::waitForAsyncCopies(gpu::GPUFuncOp kernel) {
-  if (!kernel.walk([](nvgpu::DeviceAsyncCopyOp) {
-               return WalkResult::interrupt();
-             }).wasInterrupted())
+  if (!kernel
+           .walk(
+               [](nvgpu::DeviceAsyncCopyOp) { return WalkResult::interrupt(); })
+           .wasInterrupted())
     return;
   // A pipeline's last copies (of chunks past the end) may still be in
   // flight: none may outlive the block.
   kernel.walk([](gpu::ReturnOp ret) {
     OpBuilder b(ret);
-    Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
-        b, ret.getLoc(), nvgpu::DeviceAsyncTokenType::get(b.getContext()),
-        ValueRange{});
-    nvgpu::DeviceAsyncWaitOp::create(b, ret.getLoc(), group,
-                                     b.getI32IntegerAttr(0));
+    commitAndWait(b, ret.getLoc(), /*pending=*/0);
   });
 }

@@ -50,11 +50,9 @@ int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
   return 0;
 }
 
-SmallVector<Value>
-mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
-                                  Value count, Value width, ValueRange weights,
-                                  Type storage, int64_t stages,
-                                  RowElement rows) {
+SmallVector<Value> mlir::moe::buildTensorCoreLinears(
+    OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
+    ValueRange weights, Type storage, int64_t stages, RowElement rows) {
   auto firstType = cast<RankedTensorType>(weights.front().getType());
   int64_t columns = firstType.getDimSize(0), k = firstType.getDimSize(1);
   int64_t chunk = tensorCoreChunk(k);
@@ -89,10 +87,11 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
   // repeats the last row (staging runs only when count > 0). Row i of a
   // product depends on staged row i alone, and the rows past count are not
   // kept, so any finite padding would do.
+  Value lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
   auto stage = [&](OpBuilder &nb, Location nloc, Value tile, Value c) {
-    Value last = arith::SubIOp::create(nb, nloc, chunks, index(nb, 1));
     Value k0 = arith::MulIOp::create(
-        nb, nloc, arith::MinSIOp::create(nb, nloc, c, last), index(nb, chunk));
+        nb, nloc, arith::MinSIOp::create(nb, nloc, c, lastChunk),
+        index(nb, chunk));
     auto op = linalg::GenericOp::create(
         nb, nloc, stagedType, ValueRange{}, ValueRange{tile},
         {nb.getMultiDimIdentityMap(2)},
@@ -150,8 +149,7 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
           scf::YieldOp::create(nb, nloc, staged);
         },
         [&](OpBuilder &nb, Location nloc) {
-          scf::YieldOp::create(nb, nloc,
-                               ArrayRef<Value>(tiles).drop_back());
+          scf::YieldOp::create(nb, nloc, ArrayRef<Value>(tiles).drop_back());
         });
     for (int64_t s = 0; s + 1 < stages; ++s)
       tiles[s] = prologue.getResult(s);
@@ -167,9 +165,9 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
         for (int64_t u = 0; u < stages; ++u) {
           Value m = arith::AddIOp::create(nb, nloc, c, index(nb, u));
           int64_t ahead = (u + stages - 1) % stages;
-          staged[ahead] = stage(
-              nb, nloc, staged[ahead],
-              arith::AddIOp::create(nb, nloc, m, index(nb, stages - 1)));
+          staged[ahead] =
+              stage(nb, nloc, staged[ahead],
+                    arith::AddIOp::create(nb, nloc, m, index(nb, stages - 1)));
           if (u == 0) {
             current = multiply(nb, nloc, staged[0], m, current);
             continue;
@@ -180,8 +178,8 @@ mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
           auto step = scf::IfOp::create(
               nb, nloc, inRange,
               [&](OpBuilder &ib, Location iloc) {
-                scf::YieldOp::create(
-                    ib, iloc, multiply(ib, iloc, staged[u], m, current));
+                scf::YieldOp::create(ib, iloc,
+                                     multiply(ib, iloc, staged[u], m, current));
               },
               [&](OpBuilder &ib, Location iloc) {
                 scf::YieldOp::create(ib, iloc, current);

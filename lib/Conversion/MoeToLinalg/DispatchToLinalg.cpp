@@ -5,8 +5,9 @@
 // experts), and a scatter in which each expert walks the routed rows in
 // order and appends its own to its segment (an scf.forall over the experts,
 // so each expert's rows stay in ascending row order). Nothing in linalg
-// expresses a scatter with conflicts; per expert there are none. The combine is a linalg reduction over k in ascending order, so
-// its sum is the same on every run.
+// expresses a scatter with conflicts; per expert there are none. The combine is
+// a linalg reduction over k in ascending order, so its sum is the same on every
+// run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -76,12 +77,15 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
             {AffineMap::get(2, 0, {s}, ctx), AffineMap::get(2, 0, {e}, ctx)},
             {utils::IteratorType::parallel, utils::IteratorType::reduction},
             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-              Value expert = i32Of(nb, nloc, linalg::IndexOp::create(nb, nloc, 0));
+              Value expert =
+                  i32Of(nb, nloc, linalg::IndexOp::create(nb, nloc, 0));
               Value mine = arith::CmpIOp::create(
                   nb, nloc, arith::CmpIPredicate::eq, args[0], expert);
-              Value one = arith::ExtUIOp::create(nb, nloc, nb.getI32Type(), mine);
+              Value one =
+                  arith::ExtUIOp::create(nb, nloc, nb.getI32Type(), mine);
               linalg::YieldOp::create(
-                  nb, nloc, arith::AddIOp::create(nb, nloc, args[1], one).getResult());
+                  nb, nloc,
+                  arith::AddIOp::create(nb, nloc, args[1], one).getResult());
             })
             .getResult(0);
 
@@ -136,9 +140,9 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
             auto append = scf::IfOp::create(
                 lb, lloc, mine,
                 [&](OpBuilder &ib, Location iloc) {
-                  Value placed = tensor::InsertOp::create(
-                      ib, iloc, i32Of(ib, iloc, row), iter[0],
-                      ValueRange{iter[1]});
+                  Value placed =
+                      tensor::InsertOp::create(ib, iloc, i32Of(ib, iloc, row),
+                                               iter[0], ValueRange{iter[1]});
                   Value next = arith::AddIOp::create(ib, iloc, iter[1], one);
                   scf::YieldOp::create(ib, iloc, ValueRange{placed, next});
                 },
