@@ -59,6 +59,12 @@ def Moe_Dialect : Dialect {
     /// warps): the threads of its block, a multiple of 32 up to 1024, which
     /// moe-distribute-threads uses instead of its `threads` option.
     static constexpr ::llvm::StringLiteral kBlockThreadsAttrName = "moe.block_threads";
+    /// On a kernel's block forall over (x, columns) (moe-form-kernels, the
+    /// combine): its block (j, c) reads, of what the kernel launched before
+    /// it writes, only what that kernel's blocks (*, c) write. So
+    /// moe-fuse-launches may run column c's blocks in the block of column
+    /// c that finishes last.
+    static constexpr ::llvm::StringLiteral kColumnLocalAttrName = "moe.column_local";
     /// Written by moe-outline-kernels. On a kernel function: its name,
     /// parameter names and grid formulas.
     static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";

@@ -112,27 +112,34 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
 }
 
 def MoeFuseLaunches : Pass<"moe-fuse-launches", "::mlir::func::FuncOp"> {
-  let summary = "Run a one-block kernel in the last finishing block of the kernel before it";
+  let summary = "Run a kernel in the last finishing blocks of the kernel before it";
   let description = [{
-    Runs on the bufferized kernel form, before `moe-outline-kernels`. Where
-    a kernel whose grid is one block (the `dispatch` kernel's counting
-    sort) follows another kernel, the two become one launch: each block of
-    the first kernel, when done, takes a ticket from a counter in a
-    one-element `i32` buffer (`memref.atomic_rmw addi`, by one thread), and
-    the block that takes the last ticket (the grid's block count minus one)
-    runs the one-block kernel's body after it. Every other block has
-    finished its writes by then, so the counter replaces the launch
-    boundary without any block waiting for another (no spin loop, nothing
-    that needs the blocks to be resident together).
+    Runs on the bufferized kernel form, before `moe-outline-kernels`. Two
+    kernels in a row whose grids are (x) or (x, C) with the same constant
+    number of columns C become one launch when the second is one block
+    (the `dispatch` kernel's counting sort, after `route`) or marked
+    `moe.column_local` (the `combine`, after `down`: its column c reads
+    only what down's column c writes). Each block of the first kernel,
+    when done, takes a ticket from its column's counter in a `[C]` `i32`
+    buffer (`memref.atomic_rmw addi`, by one thread), and the block that
+    takes the last ticket of its column (the column's block count minus
+    one) runs the second kernel's blocks of that column after it, in
+    order of x (a loop when there are several). Every other block of the
+    column has finished its writes by then, so the counters replace the
+    launch boundary without any block waiting for another (no spin loop,
+    nothing that needs the blocks to be resident together). The combine
+    stays deterministic: each output element is summed in one order by
+    one thread, whichever block runs it.
 
     The counter is allocated with the layer's buffers and zeroed by a
     `linalg.fill` in the layer function, which `moe-outline-kernels` turns
     into the buffer's `zero_init` (the runtime zeroes it before each run of
-    the layer). The merged kernel is named `<first>_<second>` (`route_dispatch`).
+    the layer). The merged kernel is named `<first>_<second>`
+    (`route_dispatch`, `down_combine`).
     Index arithmetic and allocations between the two kernels move before
-    the first; anything else between them keeps them apart. The one-block
-    kernel's temporaries move out of the branch, so that they stay block
-    temporaries (shared memory on the GPU).
+    the first; anything else between them keeps them apart. The second
+    kernel's temporaries move out of the branch (and its loop), so that
+    they stay block temporaries (shared memory on the GPU).
 
     On the GPU, `moe-kernels-to-gpu` brackets the ticket with
     `nvvm.memory.barrier #nvvm.mem_scope<gpu>` (`__threadfence`): the NVPTX
@@ -229,9 +236,10 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     Option<"threads", "threads", "int64_t", "128",
            "Threads per block of a distributed kernel">,
     Option<"sharedMemory", "shared-memory", "int64_t",
-           "::mlir::moe::kKernelSharedMemoryBudget",
+           "::mlir::moe::kKernelSharedMemoryLimit",
            "Bytes of per-block temporaries a distributed kernel may hold in "
-           "dynamic shared memory (sm_80 allows 163 KiB per block)">,
+           "dynamic shared memory (sm_80 allows 163 KiB per block; the "
+           "tiles are planned within 160 KiB)">,
   ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",

@@ -238,6 +238,16 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                 "scf.forall (moe.kernel)";
     return success();
   }
+  if (name == kColumnLocalAttrName) {
+    auto forall = dyn_cast<scf::ForallOp>(op);
+    if (!isa<UnitAttr>(attr.getValue()) || !forall ||
+        !op->hasAttr(kKernelAttrName) || forall.getRank() != 2)
+      return op->emitError()
+             << "'" << name
+             << "' must be a unit on a kernel's two-dimensional scf.forall "
+                "(moe.kernel)";
+    return success();
+  }
   if (name == kTilesAttrName) {
     auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
     if (!dict || !isa<CombineOp>(op))

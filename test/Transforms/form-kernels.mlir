@@ -5,7 +5,9 @@
 // kernel runs router and gate on a tile of 16 tokens; dispatch is one block
 // and also inverts the permutation; gate_up and down walk the flat schedule
 // of ceildiv(T * K, 16) + E row blocks times column tiles (128 / 64 and
-// 64 / 64); combine sums over k with the inverse, per tile of tokens.
+// 64 / 64); combine sums over k with the inverse, per tile of 16 tokens
+// and of down's 64 columns, in one elementwise op with the sum over k in
+// its body (no temporaries), marked column-local for moe-fuse-launches.
 // CHECK-LABEL: func.func @mixtral(
 // CHECK-SAME: %[[X:[^:]*]]: tensor<?x64xbf16>, %[[RW:[^:]*]]: tensor<8x64xbf16>, %[[GU:[^:]*]]: tensor<8x256x64xbf16>, %[[D:[^:]*]]: tensor<8x64x128xbf16>)
 // CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
@@ -106,13 +108,23 @@
 // CHECK:   %[[PRODUCT:.*]] = tensor.extract_slice %{{.*}}#0[0, 0] [%{{.*}}, %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   linalg.generic {{.*}} ins(%[[PRODUCT]] : tensor<?x?xf32>)
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
-// CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {
-// CHECK:   tensor.extract_slice %[[ROUTE]]#0
-// CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK:     tensor.extract %[[DISPATCH]]#2
-// CHECK:     tensor.extract %[[ROWS]]
-// CHECK:   arith.truncf %{{.*}} : f32 to bf16
-// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "combine"}
+// CHECK: %[[OUT:.*]] = scf.forall (%[[CT:.*]], %[[CC:.*]]) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {
+// CHECK:   %[[CFIRST:.*]] = arith.muli %[[CT]], %[[C16]]
+// CHECK:   %[[CCOL:.*]] = arith.muli %[[CC]], %{{.*}}
+// CHECK:   %[[TILE:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} outs(%{{.*}} : tensor<?x?xbf16>) {
+// CHECK:     %[[TOK:.*]] = arith.addi %[[CFIRST]], %{{.*}}
+// CHECK:     %[[COLUMN:.*]] = arith.addi %[[CCOL]], %{{.*}}
+// CHECK:     %[[SUM:.*]] = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32) {
+// CHECK:       %[[ROW:.*]] = tensor.extract %[[DISPATCH]]#2
+// CHECK:       %[[ROWI:.*]] = arith.index_cast %[[ROW]]
+// CHECK:       %[[V:.*]] = tensor.extract %[[ROWS]][%[[ROWI]], %[[COLUMN]]]
+// CHECK:       %[[W:.*]] = tensor.extract %[[ROUTE]]#0[%[[TOK]], %[[K]]]
+// CHECK:       %[[WV:.*]] = arith.mulf %[[W]], %[[V]]
+// CHECK:       %[[NEXT:.*]] = arith.addf %[[ACC]], %[[WV]]
+// CHECK:       scf.yield %[[NEXT]]
+// CHECK:     arith.truncf %[[SUM]] : f32 to bf16
+// CHECK:   tensor.parallel_insert_slice %[[TILE]] into %{{.*}}[%[[CFIRST]], %[[CCOL]]]
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
 // CHECK: return %[[OUT]]
 // CHECK-NOT: moe.combine
 // CHECK-NOT: moe.experts
@@ -130,7 +142,9 @@
 // OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
 // OPTS-NOT: moe.tensor_core
 // OPTS: moe.kernel = "down"
-// OPTS: arith.constant 4 : index
+// OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// OPTS: arith.muli %{{.*}}, %c4
+// OPTS: arith.muli %{{.*}}, %c16
 // OPTS: moe.kernel = "combine"
 func.func @mixtral(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
   %0 = moe.layer %x, %rw experts(%gu, %d) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xbf16>
@@ -140,22 +154,29 @@ func.func @mixtral(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x
 // -----
 
 // DeepSeek-style: a static token count (the kernels still take it as a
-// size, the result is cast back), correction bias in the route kernel, the
-// shared expert added in the combine kernel.
+// size, the result is cast back), correction bias and the shared expert
+// in the route kernel (its third output), the shared expert's output added
+// in the combine kernel.
 // CHECK-LABEL: func.func @deepseek(
 // CHECK-SAME: %[[X:[^:]*]]: tensor<4x64xf32>, %[[RW:[^:]*]]: tensor<16x64xf32>, %[[CB:[^:]*]]: tensor<16xf32>
-// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x4xf32>, tensor<?x4xi32>)
+// CHECK: %[[ROUTE:.*]]:3 = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x4xf32>, tensor<?x4xi32>, tensor<?x64xf32>)
 // CHECK:   moe.gate %{{.*}} correction_bias %[[CB]] routing <scoring = sigmoid, topK = 4
+// CHECK:   %[[SHARED:.*]] = moe.shared_expert %{{.*}}, %{{.*}}, %{{.*}} ffn <activation = silu_glu> : (tensor<?x64xf32>, tensor<128x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+// CHECK:   tensor.parallel_insert_slice %[[SHARED]] into %{{.*}}[%{{.*}}, 0] [%{{.*}}, 64] [1, 1] : tensor<?x64xf32> into tensor<?x64xf32>
 // CHECK: moe.kernel = "route"
 // CHECK: moe.kernel = "dispatch"
 // CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x32xf32>)
 // CHECK: moe.kernel = "gate_up"
 // CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
 // CHECK: moe.kernel = "down"
-// CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x64xf32>)
-// CHECK:   %[[ROUTED:.*]] = linalg.generic
-// CHECK:   %[[SHARED:.*]] = moe.shared_expert %{{.*}}, %{{.*}}, %{{.*}} ffn <activation = silu_glu> : (tensor<?x64xf32>, tensor<128x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
-// CHECK:   arith.addf %[[ROUTED]], %[[SHARED]] : tensor<?x64xf32>
+// CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
+// CHECK-NOT: moe.shared_expert
+// CHECK:   %[[SLICE:.*]] = tensor.extract_slice %[[ROUTE]]#2
+// CHECK:   linalg.generic {{.*}} ins(%[[SLICE]] : tensor<?x?xf32>)
+// CHECK:   ^bb0(%[[S:.*]]: f32, %{{.*}}: f32):
+// CHECK:     %[[ROUTED:.*]] = scf.for
+// CHECK:     %[[ADDED:.*]] = arith.addf %[[ROUTED]], %[[S]] : f32
+// CHECK:     linalg.yield %[[ADDED]] : f32
 // CHECK: moe.kernel = "combine"
 // CHECK: %[[CAST:.*]] = tensor.cast %[[OUT]] : tensor<?x64xf32> to tensor<4x64xf32>
 // CHECK: return %[[CAST]] : tensor<4x64xf32>
@@ -167,9 +188,9 @@ func.func @deepseek(%x: tensor<4x64xf32>, %rw: tensor<16x64xf32>, %cb: tensor<16
 // -----
 
 // Llama 4: the routing weight scales the gathered rows in gate_up; the
-// combine sums unweighted (its [count, K] input is an empty tensor).
+// combine sums unweighted.
 // CHECK-LABEL: func.func @llama4(
-// CHECK: %[[ROUTE:.*]]:2 = scf.forall
+// CHECK: %[[ROUTE:.*]]:3 = scf.forall
 // CHECK: moe.kernel = "route"
 // CHECK: scf.forall
 // CHECK:   linalg.generic
@@ -179,11 +200,13 @@ func.func @deepseek(%x: tensor<4x64xf32>, %rw: tensor<16x64xf32>, %cb: tensor<16
 // CHECK: moe.kernel = "gate_up"
 // CHECK: moe.kernel = "down"
 // CHECK: scf.forall
-// CHECK-NOT: tensor.extract_slice %[[ROUTE]]#0
+// CHECK-NOT: tensor.extract %[[ROUTE]]#0
 // CHECK:   linalg.generic
+// CHECK:     scf.for
 // CHECK-NOT: arith.mulf
-// CHECK:   linalg.yield
-// CHECK:   moe.shared_expert
+// CHECK:       scf.yield
+// CHECK:     %[[SUM:.*]] = arith.addf
+// CHECK:     arith.truncf %[[SUM]] : f32 to bf16
 // CHECK: moe.kernel = "combine"
 func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x64x64xbf16>, %d: tensor<4x64x32xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {
   %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd) routing <scoring = sigmoid_after_topk, topK = 1, placement = input> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<4x64xbf16>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>

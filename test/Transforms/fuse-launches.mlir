@@ -151,3 +151,89 @@ func.func @inner_size(%x: memref<?xf32>) -> memref<?xf32> {
   } {mapping = [#gpu.block<x>], moe.kernel = "one"}
   return %x : memref<?xf32>
 }
+
+// -----
+
+// A column-local kernel over (x, 2) after a kernel over (x, 2) runs in the
+// last block of each column: one counter per column, the ticket taken from
+// the block's own column, the last ticket the column's block count minus
+// one, and the second kernel's blocks of that column run in a loop over
+// their x with the column's id.
+
+// CHECK-LABEL: func.func @per_column(
+// CHECK-SAME: %[[X:[^:]*]]: memref<?x8xf32>, %[[Y:[^:]*]]: memref<?x8xf32>
+// CHECK: %[[T:.*]] = memref.dim %[[X]]
+// CHECK: %[[ROWS:.*]] = arith.ceildivsi %[[T]], %c4
+// CHECK: %[[TOKENS:.*]] = arith.ceildivsi %[[T]], %c2
+// CHECK: %[[COUNTER:.*]] = memref.alloc() : memref<2xi32>
+// CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<2xi32>)
+// CHECK-NEXT: scf.forall (%[[B:.*]], %[[C:.*]]) in (%[[ROWS]], 2) {
+// CHECK: memref.store %{{.*}}, %[[X]]
+// CHECK: %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK: %[[TICKET:.*]] = memref.alloc() : memref<1xi32>
+// CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: %[[TAKEN:.*]] = memref.atomic_rmw addi %{{.*}}, %[[COUNTER]][%[[C]]] : (i32, memref<2xi32>) -> i32
+// CHECK: %[[MINE:.*]] = memref.load %[[TICKET]]
+// CHECK: %[[LAST:.*]] = arith.subi %[[ROWS]], %c1{{.*}} : index
+// CHECK-NEXT: %[[LAST32:.*]] = arith.index_cast %[[LAST]] : index to i32
+// CHECK-NEXT: %[[IS_LAST:.*]] = arith.cmpi eq, %[[MINE]], %[[LAST32]] : i32
+// CHECK-NEXT: scf.if %[[IS_LAST]] {
+// CHECK: scf.for %[[J:.*]] = %[[ZERO]] to %[[TOKENS]] step %{{.*}} {
+// CHECK-NEXT: %[[COL:.*]] = arith.muli %[[C]], %c4
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[J]], %[[COL]]]
+// CHECK-NEXT: memref.store %[[V]], %[[Y]][%[[J]], %[[COL]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NEXT: memref.dealloc %[[TICKET]]
+// CHECK-NEXT: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down_combine"}
+// CHECK-NOT: scf.forall
+// CHECK: memref.dealloc %[[COUNTER]]
+func.func @per_column(%x: memref<?x8xf32>, %y: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  %rows = arith.ceildivsi %t, %c4 : index
+  scf.forall (%b, %c) in (%rows, 2) {
+    %col = arith.muli %c, %c4 : index
+    %v = memref.load %x[%b, %col] : memref<?x8xf32>
+    memref.store %v, %x[%b, %col] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
+  %tokens = arith.ceildivsi %t, %c2 : index
+  scf.forall (%j, %c) in (%tokens, 2) {
+    %col = arith.muli %c, %c4 : index
+    %v = memref.load %x[%j, %col] : memref<?x8xf32>
+    memref.store %v, %y[%j, %col] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
+  return
+}
+
+// -----
+
+// Over more blocks than one, only a column-local kernel with the same
+// columns nests: not one with other columns, nor one that may read any
+// column (gate_up then down).
+
+// CHECK-LABEL: func.func @columns_apart(
+// CHECK-NOT: atomic_rmw
+// CHECK: moe.kernel = "first"
+// CHECK: moe.kernel = "other_columns"
+// CHECK: moe.kernel = "any_column"
+// CHECK-NOT: atomic_rmw
+func.func @columns_apart(%x: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = memref.load %x[%b, %c] : memref<?x8xf32>
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "first"}
+  scf.forall (%b, %c) in (%t, 4) {
+    %v = memref.load %x[%b, %c] : memref<?x8xf32>
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "other_columns"}
+  scf.forall (%b, %c) in (%t, 4) {
+    %v = memref.load %x[%b, %c] : memref<?x8xf32>
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "any_column"}
+  return
+}

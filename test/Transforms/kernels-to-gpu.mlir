@@ -84,12 +84,26 @@
 // CHECK: gpu.block_id y
 // CHECK-NOT: memref.alloc
 // CHECK: gpu.thread_id x
-// CHECK: gpu.func @moe_layer_0_down(
+// The down kernel carries the combine (moe-fuse-launches): the block of
+// the column with the last ticket walks the combine's tiles of 16 tokens,
+// each shared among the threads, the sum over k in a register.
+// CHECK: gpu.func @moe_layer_0_down_combine(
+// CHECK-SAME: %[[COLUMNS:[^:]*]]: memref<1xi32>, %{{[^:]*}}: memref<bf16>, %{{[^:]*}}: memref<f32>, %{{[^:]*}}: memref<bf16>, %[[DT:[^:]*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-NOT: memref.alloc
-// CHECK: gpu.func @moe_layer_0_combine(
-// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK: %[[TILES:.*]] = arith.ceildivsi %[[DT]], %c16
+// One column (64 / 64): its counter is element 0.
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: memref.atomic_rmw addi %c1_i32, %[[COLUMNS]][%c0]
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK: scf.if %{{.*}} {
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %[[TILES]] step %c1 {
+// CHECK: gpu.thread_id x
+// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32) {
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: gpu.barrier
 // CHECK-NOT: memref.alloc
+// CHECK: gpu.return
 // CHECK-NOT: func.func
 
 // CHIPS: gpu.module @layer0 [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
@@ -107,7 +121,7 @@
 // NVVM: nvvm.memory.barrier <gpu>
 // NVVM: llvm.atomicrmw add %{{.*}}, %{{.*}} acq_rel : !llvm.ptr, i32
 // NVVM-NEXT: nvvm.memory.barrier <gpu>
-// NVVM: llvm.func @moe_layer_0_combine(
+// NVVM: llvm.func @moe_layer_0_down_combine(
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}} {
 func.func @moe_layer_0(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x96x64xbf16>, %d: tensor<8x64x48xbf16>) -> tensor<?x64xbf16> {

@@ -8,13 +8,15 @@
 // and launches; grids and shapes are formulas in T.
 
 // The dispatch kernel runs in the route kernel's last block
-// (moe-fuse-launches): one kernel, with the ticket counter workspace5.
+// (moe-fuse-launches): one kernel, with the ticket counter workspace6. The
+// route kernel also runs the shared expert (workspace2, [T, 64] f32).
 // CHECK-LABEL: func.func @moe_layer_0_route_dispatch(
-// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "T"], shared_memory = 1648 : i64}
+// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[SGU:[^:]*]]: memref<64x64xbf16>, %[[SD:[^:]*]]: memref<64x32xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[SH:[^:]*]]: memref<f32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
+// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch", params = ["hidden_states", "weight0", "weight3", "weight4", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "T"], shared_memory = 7792 : i64}
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
 // CHECK: memref.reinterpret_cast %[[W]] to offset: [0], sizes: [%[[T]], 2], strides: [2, 1] : memref<f32> to memref<?x2xf32>
+// CHECK: memref.reinterpret_cast %[[SH]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<f32> to memref<?x64xf32>
 // CHECK: scf.forall (%{{.*}}) in (%[[GRID]])
 // CHECK-NOT: memref.copy
 // CHECK: linalg.copy
@@ -25,35 +27,44 @@
 // CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
 // CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "gate_up"
 
-// CHECK-LABEL: func.func @moe_layer_0_down(
-// CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "down"
-
-// The combine kernel adds the shared expert and writes the result type.
-// CHECK-LABEL: func.func @moe_layer_0_combine(
-// CHECK-SAME: grid = ["ceildiv(T,16)", "1", "1"], kernel = "combine", params = ["hidden_states", "weight3", "weight4", "workspace0", "workspace4", "workspace7", "output", "T"]
+// The combine runs in the last block of each of down's columns (one
+// here): its own counter, workspace7; it adds the shared expert's output
+// and writes the result type.
+// CHECK-LABEL: func.func @moe_layer_0_down_combine(
+// CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "down_combine", params = ["weight2", "workspace0", "workspace2", "workspace4", "workspace5", "workspace7", "workspace8", "workspace9", "output", "T"]
+// CHECK: memref.atomic_rmw addi
+// CHECK: scf.if
+// CHECK: scf.for
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down_combine"}
 
 // CHECK-LABEL: func.func @moe_layer_0(
 // CHECK-SAME: moe.buffers = [{kind = "input", name = "hidden_states", shape = ["T", "64"], type = memref<?x64xbf16>}
-// CHECK-SAME: {kind = "workspace", name = "workspace2", shape = ["T*2"], type = memref<?xi32>}
-// CHECK-SAME: {kind = "workspace", name = "workspace5", shape = ["1"], type = memref<1xi32>, zero_init}
+// CHECK-SAME: {kind = "workspace", name = "workspace2", shape = ["T", "64"], type = memref<?x64xf32>}
+// CHECK-SAME: {kind = "workspace", name = "workspace3", shape = ["T*2"], type = memref<?xi32>}
+// CHECK-SAME: {kind = "workspace", name = "workspace6", shape = ["1"], type = memref<1xi32>, zero_init}
+// CHECK-SAME: {kind = "workspace", name = "workspace7", shape = ["1"], type = memref<1xi32>, zero_init}
 // CHECK-SAME: {kind = "output", name = "output", shape = ["T", "64"], type = memref<?x64xbf16>}]
-// CHECK-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down, @moe_layer_0_combine]
+// CHECK-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down_combine]
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>
-// The layer zeroes the counter before the kernels: the manifest's zero_init.
+// The layer zeroes the counters before the kernels: the manifest's zero_init.
 // CHECK: %[[COUNTER:.*]] = memref.alloc() : memref<1xi32>
 // CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<1xi32>)
+// CHECK-NEXT: %[[COLUMNS:.*]] = memref.alloc() : memref<1xi32>
+// CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[COLUMNS]] : memref<1xi32>)
 // CHECK: call @moe_layer_0_route_dispatch({{.*}}, %[[COUNTER]], %[[N]])
 // CHECK: call @moe_layer_0_gate_up(
-// CHECK: call @moe_layer_0_down(
-// CHECK: call @moe_layer_0_combine(
+// CHECK: call @moe_layer_0_down_combine({{.*}}, %[[COLUMNS]], {{.*}}, %[[N]])
+// CHECK-NOT: call
 // CHECK-NOT: scf.forall
 // CHECK: return
 
 // TILES: grid = ["ceildiv(T,8)", "1", "1"], kernel = "route_dispatch"
 // TILES: grid = ["ceildiv(T*2,32)+8", "2", "1"], kernel = "gate_up"
-// TILES: grid = ["ceildiv(T*2,32)+8", "4", "1"], kernel = "down"
-// TILES: grid = ["ceildiv(T,4)", "1", "1"], kernel = "combine"
+// TILES: grid = ["ceildiv(T*2,32)+8", "4", "1"], kernel = "down_combine"
+// TILES: moe.buffers =
+// TILES-SAME: shape = ["4"], type = memref<4xi32>, zero_init}
+// TILES-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down_combine]
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}, moe.model = {name = "m", num_layers = 1 : i64, source = "qwen2_moe"}} {
   func.func @moe_layer_0(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x96x64xbf16>, %d: tensor<8x64x48xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {

@@ -20,9 +20,14 @@
 
 namespace mlir::moe {
 
-/// Bytes of block temporaries a kernel may keep in dynamic shared memory
-/// (sm_80 allows 163 KiB per block): moe-distribute-threads' default
-/// budget, which moe-select-tiles keeps its tiles within.
+/// Bytes of block temporaries a kernel may keep in dynamic shared memory:
+/// sm_80's limit per block (sm_90 allows 227 KiB), moe-distribute-threads'
+/// default.
+constexpr int64_t kKernelSharedMemoryLimit = 163 * 1024;
+
+/// The part of it the tiles may take (moe-select-tiles, the tensor-core
+/// pipeline's stages): the rest is left for a kernel's small temporaries,
+/// such as moe-fuse-launches' ticket.
 constexpr int64_t kKernelSharedMemoryBudget = 160 * 1024;
 
 #define GEN_PASS_DECL

@@ -26,6 +26,7 @@ struct LayerShape {
   int64_t topK = 0;         // K
   int64_t intermediate = 0; // I of one routed expert
   int64_t weightBytes = 2;  // bytes per weight element
+  int64_t sharedIntermediate = 0; // I of the shared expert (0: none)
 };
 
 /// A GPU as the model sees it (dense bf16 tensor-core peak, HBM bandwidth,

@@ -315,7 +315,7 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
 
     Value input = c.router.getInput();
     Value tokens = m.dim(input, 0);
-    auto [weights, indices] = buildRoute(b, loc, c, tiles, tokens);
+    auto [weights, indices, shared] = buildRoute(b, loc, c, tiles, tokens);
     auto [permutation, offsets, inverse] =
         buildDispatch(b, loc, c, indices, tokens);
     Value weightsOrScale = c.experts.getRowScale() ? weights : Value();
@@ -323,7 +323,8 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
         buildGateUp(b, loc, c, tiles, permutation, offsets, weightsOrScale);
     Value rows = buildDown(b, loc, c, tiles, offsets, activated);
     Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
-                                c.combine.getWeights() ? weights : Value());
+                                c.combine.getWeights() ? weights : Value(),
+                                shared);
     rewriter.replaceOp(root, result);
     return success();
   }
@@ -356,10 +357,14 @@ private:
     return tiles;
   }
 
-  /// route: router GEMM and gating per tile of tokens.
-  static std::pair<Value, Value> buildRoute(OpBuilder &b, Location loc,
-                                            LayerChain &c, const Tiles &tiles,
-                                            Value tokens) {
+  /// route: router GEMM and gating per tile of tokens, and the shared
+  /// expert's output for those tokens (null without one): the combine then
+  /// only reads it, so it can run inside the down kernel
+  /// (moe-fuse-launches).
+  static std::tuple<Value, Value, Value> buildRoute(OpBuilder &b, Location loc,
+                                                    LayerChain &c,
+                                                    const Tiles &tiles,
+                                                    Value tokens) {
     IndexMath m{b, loc};
     auto weightsType = dynamicRows(c.gate.getWeights().getType());
     auto indicesType = dynamicRows(c.gate.getIndices().getType());
@@ -368,6 +373,9 @@ private:
         cast<RankedTensorType>(c.router.getInput().getType()).getDimSize(1);
     SmallVector<Value> outputs = {buildEmpty(b, loc, weightsType, tokens),
                                   buildEmpty(b, loc, indicesType, tokens)};
+    if (c.shared)
+      outputs.push_back(buildEmpty(
+          b, loc, dynamicRows(c.shared.getResult().getType()), tokens));
     auto kernel = buildKernel(
         b, loc, "route", {OpFoldResult(m.ceilDiv(tokens, tiles.routeTokens))},
         outputs, [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
@@ -383,11 +391,18 @@ private:
           Operation *gate = cloneOnTile(nb, c.gate, mapping);
           SmallVector<OpFoldResult> offsets = {first, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(topK)};
-          return SmallVector<TileInsert>{
+          SmallVector<TileInsert> inserts = {
               {gate->getResult(0), 0, offsets, sizes},
               {gate->getResult(1), 1, offsets, sizes}};
+          if (c.shared)
+            inserts.push_back({cloneOnTile(nb, c.shared, mapping)->getResult(0),
+                               2,
+                               offsets,
+                               {count, nb.getIndexAttr(hidden)}});
+          return inserts;
         });
-    return {kernel.getResult(0), kernel.getResult(1)};
+    return {kernel.getResult(0), kernel.getResult(1),
+            c.shared ? kernel.getResult(2) : Value()};
   }
 
   /// dispatch: the counting sort (one block) and the inverse permutation
@@ -594,58 +609,116 @@ private:
     return kernel.getResult(0);
   }
 
-  /// combine: per tile of tokens, sum over k in ascending order of
-  /// weights[t, k] * rows[inverse[t * K + k]], plus the shared expert.
+  /// combine: per tile of tokens and of down's columns, sum over k in
+  /// ascending order of weights[t, k] * rows[inverse[t * K + k]], plus the
+  /// shared expert's output. One elementwise op with the sum over k in its
+  /// body: no temporaries, so the tiles can run in the last block of each
+  /// column of the down kernel (moe-fuse-launches).
   static Value buildCombine(OpBuilder &b, Location loc, LayerChain &c,
                             const Tiles &tiles, Value tokens, Value rows,
-                            Value inverse, Value weights) {
+                            Value inverse, Value weights, Value shared) {
     IndexMath m{b, loc};
     Operation *root = c.root();
     auto resultType = dynamicRows(root->getResult(0).getType());
     int64_t hidden = resultType.getDimSize(1);
-    int64_t topK = c.combine.getTopK();
+    int64_t columnTile = std::min(tiles.downColumns, hidden);
     Value output = buildEmpty(b, loc, resultType, tokens);
     auto kernel = buildKernel(
         b, loc, "combine",
-        {OpFoldResult(m.ceilDiv(tokens, tiles.combineTokens))}, output,
-        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+        {OpFoldResult(m.ceilDiv(tokens, tiles.combineTokens)),
+         b.getIndexAttr(llvm::divideCeil(hidden, columnTile))},
+        output, [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
           IndexMath n{nb, nloc};
           Value first = n.mul(ivs[0], n.c(tiles.combineTokens));
           Value count = n.min(n.c(tiles.combineTokens), n.sub(tokens, first));
-          Value tileWeights =
-              weights ? slice(nb, nloc, weights, {first, nb.getIndexAttr(0)},
-                              {count, nb.getIndexAttr(topK)})
-                      : Value();
-          Value sum = buildCombineRows(nb, nloc, rows, inverse, tileWeights,
-                                       first, count, topK);
-          // As the unfused layer: the combine in its own type, the shared
-          // expert added in that type, then the layer's conversion if any.
-          Value result = buildConvert(
-              nb, nloc, sum, getElementTypeOrSelf(c.combine.getType()));
-          if (c.shared) {
-            IRMapping mapping;
-            mapping.map(c.shared.getInput(),
-                        slice(nb, nloc, c.shared.getInput(),
-                              {first, nb.getIndexAttr(0)},
-                              {count, nb.getIndexAttr(hidden)}));
-            Value shared = cloneOnTile(nb, c.shared, mapping)->getResult(0);
-            bool combineFirst = c.sum.getLhs() == c.combine.getResult();
-            result =
-                arith::AddFOp::create(nb, nloc, combineFirst ? result : shared,
-                                      combineFirst ? shared : result);
-            result =
-                buildConvert(nb, nloc, result, resultType.getElementType());
-          }
-          return SmallVector<TileInsert>{{result,
-                                          0,
-                                          {first, nb.getIndexAttr(0)},
-                                          {count, nb.getIndexAttr(hidden)}}};
+          Value column = n.mul(ivs[1], n.c(columnTile));
+          Value width = n.min(n.c(columnTile), n.sub(n.c(hidden), column));
+          SmallVector<OpFoldResult> offsets = {first, column};
+          SmallVector<OpFoldResult> sizes = {count, width};
+          SmallVector<Value> inputs;
+          if (shared)
+            inputs.push_back(slice(nb, nloc, shared, offsets, sizes));
+          auto tileType = RankedTensorType::get(
+              {ShapedType::kDynamic, ShapedType::kDynamic},
+              resultType.getElementType());
+          Value init = buildEmpty(nb, nloc, tileType, ValueRange{count, width});
+          AffineMap identity = nb.getMultiDimIdentityMap(2);
+          SmallVector<AffineMap> maps(inputs.size() + 1, identity);
+          Value tile =
+              linalg::GenericOp::create(
+                  nb, nloc, tileType, inputs, ValueRange{init}, maps,
+                  {utils::IteratorType::parallel,
+                   utils::IteratorType::parallel},
+                  [&](OpBuilder &mb, Location mloc, ValueRange args) {
+                    Value token = arith::AddIOp::create(
+                        mb, mloc, first, linalg::IndexOp::create(mb, mloc, 0));
+                    Value at = arith::AddIOp::create(
+                        mb, mloc, column, linalg::IndexOp::create(mb, mloc, 1));
+                    linalg::YieldOp::create(
+                        mb, mloc,
+                        buildCombinedElement(
+                            mb, mloc, c, rows, inverse, weights, token, at,
+                            shared ? args[0] : Value(),
+                            resultType.getElementType()));
+                  })
+                  .getResult(0);
+          return SmallVector<TileInsert>{{tile, 0, offsets, sizes}};
         });
+    // Tile (j, c) reads only columns c of down's output.
+    kernel->setAttr(MoeDialect::kColumnLocalAttrName, b.getUnitAttr());
     Value result = kernel.getResult(0);
     Type rootType = root->getResult(0).getType();
     if (result.getType() != rootType)
       result = tensor::CastOp::create(b, loc, rootType, result);
     return result;
+  }
+
+  /// One element of the layer's result at (token, column), as the unfused
+  /// layer computes it: the combine in f32 (k ascending), converted to the
+  /// combine's type; with a shared expert, its output added in that type
+  /// (the sum's operand order) and converted to the result type.
+  static Value buildCombinedElement(OpBuilder &b, Location loc, LayerChain &c,
+                                    Value rows, Value inverse, Value weights,
+                                    Value token, Value column, Value shared,
+                                    Type resultType) {
+    IndexMath m{b, loc};
+    int64_t topK = c.combine.getTopK();
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+    auto loop = scf::ForOp::create(
+        b, loc, m.c(0), m.c(topK), m.c(1), ValueRange{zero},
+        [&](OpBuilder &lb, Location lloc, Value k, ValueRange acc) {
+          IndexMath l{lb, lloc};
+          Value row = l.load(inverse, l.add(l.mul(token, l.c(topK)), k));
+          Value value =
+              tensor::ExtractOp::create(lb, lloc, rows, ValueRange{row, column});
+          value = castScalar(lb, lloc, value, lb.getF32Type());
+          if (weights)
+            value = arith::MulFOp::create(
+                lb, lloc,
+                tensor::ExtractOp::create(lb, lloc, weights,
+                                          ValueRange{token, k}),
+                value);
+          scf::YieldOp::create(
+              lb, lloc, arith::AddFOp::create(lb, lloc, acc[0], value).getResult());
+        });
+    Value result = castScalar(b, loc, loop.getResult(0),
+                              getElementTypeOrSelf(c.combine.getType()));
+    if (!shared)
+      return result;
+    bool combineFirst = c.sum.getLhs() == c.combine.getResult();
+    result = arith::AddFOp::create(b, loc, combineFirst ? result : shared,
+                                   combineFirst ? shared : result);
+    return castScalar(b, loc, result, resultType);
+  }
+
+  /// `value` extended or truncated to the float type `type`.
+  static Value castScalar(OpBuilder &b, Location loc, Value value, Type type) {
+    Type from = value.getType();
+    if (from == type)
+      return value;
+    if (from.getIntOrFloatBitWidth() < type.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, loc, type, value);
+    return arith::TruncFOp::create(b, loc, type, value);
   }
 };
 

@@ -1,8 +1,8 @@
 //===- FuseLaunches.cpp - the moe-fuse-launches pass ----------------------===//
 //
-// Runs a one-block kernel in the block of the kernel before it that finishes
-// last, found with an atomic ticket: one launch fewer, and no host
-// synchronisation. See the pass description in Passes.td.
+// Runs a kernel in the blocks of the kernel before it that finish last (per
+// column of the grid), found with atomic tickets: one launch fewer, and no
+// host synchronisation. See the pass description in Passes.td.
 //
 // Written by hand: upstream has no fusion across a grid-wide dependence
 // (the forall fusions need independent iterations; a cooperative grid
@@ -37,13 +37,42 @@ StringAttr kernelName(scf::ForallOp forall) {
   return forall->getAttrOfType<StringAttr>(MoeDialect::kKernelAttrName);
 }
 
-/// A kernel on buffers whose grid is a single block.
-bool isOneBlockKernel(scf::ForallOp forall) {
-  return kernelName(forall) && forall.getOutputs().empty() &&
-         forall.isNormalized() &&
-         llvm::all_of(forall.getMixedUpperBound(), [](OpFoldResult bound) {
-           return isConstantIntValue(bound, 1);
-         });
+/// The constant extent of a kernel's column dimension (y of a 2-D grid; 1
+/// for a 1-D grid), or nullopt.
+std::optional<int64_t> columnCount(scf::ForallOp forall) {
+  if (forall.getRank() == 1)
+    return 1;
+  if (forall.getRank() != 2)
+    return std::nullopt;
+  return getConstantIntValue(forall.getMixedUpperBound()[1]);
+}
+
+/// How `second` may run inside `first`'s blocks.
+enum class Nesting {
+  None,
+  /// `second` is one block: the last of all `first`'s blocks runs it.
+  OneBlock,
+  /// `second` is moe.column_local with `first`'s columns: the last block
+  /// of each column c runs `second`'s blocks of column c.
+  PerColumn,
+};
+
+/// Both kernels on buffers with normalized grids; `second` one block
+/// after anything, or column-local over (x, C) after an (x, C) kernel.
+Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
+  if (!kernelName(first) || !kernelName(second) ||
+      !first.getOutputs().empty() || !second.getOutputs().empty() ||
+      !first.isNormalized() || !second.isNormalized())
+    return Nesting::None;
+  if (llvm::all_of(second.getMixedUpperBound(), [](OpFoldResult bound) {
+        return isConstantIntValue(bound, 1);
+      }))
+    return Nesting::OneBlock;
+  std::optional<int64_t> columns = columnCount(first);
+  if (second->hasAttr(MoeDialect::kColumnLocalAttrName) && columns &&
+      first.getRank() == 2 && columnCount(second) == columns)
+    return Nesting::PerColumn;
+  return Nesting::None;
 }
 
 /// Whether every op between `first` and `second` can move before `first`:
@@ -70,20 +99,24 @@ bool temporariesHoistable(scf::ForallOp second) {
       });
 }
 
-/// Merges `second`, a one-block kernel, into the end of `first`'s block
-/// body behind a ticket; `second` is erased. `first` must have at least one
-/// block (T >= 1, which moert and moe-run require), or nothing runs
-/// `second`.
-void fuse(scf::ForallOp first, scf::ForallOp second) {
+/// Merges `second` into the end of `first`'s block body behind a ticket:
+/// the block that finishes last (per column, `how`) runs `second`'s blocks
+/// (j, c) in order of j; `second` is erased. `first` must have at
+/// least one block per column (T >= 1, which moert and moe-run require),
+/// or nothing runs `second`.
+void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
+  bool perColumn = how == Nesting::PerColumn;
   Location loc = first.getLoc();
   OpBuilder b(first);
   // What `second` uses from between the two moves before `first`.
   while (first->getNextNode() != second.getOperation())
     first->getNextNode()->moveBefore(first);
 
-  // The ticket counter, zeroed by the layer before its first kernel (the
-  // manifest's zero_init).
-  auto counterType = MemRefType::get({1}, b.getI32Type());
+  // The ticket counters, one per column (one in all for a one-block
+  // `second`), zeroed by the layer before its first kernel (the manifest's
+  // zero_init).
+  int64_t columns = perColumn ? *columnCount(first) : 1;
+  auto counterType = MemRefType::get({columns}, b.getI32Type());
   Block &layer = *first->getBlock();
   Value counter;
   {
@@ -97,12 +130,14 @@ void fuse(scf::ForallOp first, scf::ForallOp second) {
     memref::DeallocOp::create(b, loc, counter);
   }
 
-  // At the end of each block of `first`: one thread takes a ticket and
-  // leaves it in a block temporary for the others.
+  // At the end of each block of `first`: one thread takes a ticket of the
+  // block's column and leaves it in a block temporary for the others.
   b.setInsertionPoint(first.getTerminator());
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one32 = arith::ConstantIntOp::create(b, loc, 1, 32);
-  Value ticket = memref::AllocOp::create(b, loc, counterType);
+  Value column = perColumn ? first.getInductionVar(1) : zero;
+  auto ticketType = MemRefType::get({1}, b.getI32Type());
+  Value ticket = memref::AllocOp::create(b, loc, ticketType);
   auto thread = scf::ForallOp::create(
       b, loc, {b.getIndexAttr(1)}, /*outputs=*/ValueRange{},
       b.getArrayAttr({gpu::GPUThreadMappingAttr::get(b.getContext(),
@@ -111,12 +146,16 @@ void fuse(scf::ForallOp first, scf::ForallOp second) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(thread.getBody()->getTerminator());
     Value taken = memref::AtomicRMWOp::create(
-        b, loc, arith::AtomicRMWKind::addi, one32, counter, ValueRange{zero});
+        b, loc, arith::AtomicRMWKind::addi, one32, counter, ValueRange{column});
     memref::StoreOp::create(b, loc, taken, ticket, ValueRange{zero});
   }
   Value taken = memref::LoadOp::create(b, loc, ticket, ValueRange{zero});
+  // The blocks that take tickets from one counter: a column's (the x
+  // extent), or all of them.
   Value blocks;
-  for (OpFoldResult bound : first.getMixedUpperBound()) {
+  SmallVector<OpFoldResult> bounds = first.getMixedUpperBound();
+  for (OpFoldResult bound :
+       ArrayRef(bounds).take_front(perColumn ? 1 : bounds.size())) {
     Value size = getValueOrCreateConstantIndexOp(b, loc, bound);
     blocks = blocks ? arith::MulIOp::create(b, loc, blocks, size) : size;
   }
@@ -129,25 +168,39 @@ void fuse(scf::ForallOp first, scf::ForallOp second) {
   auto branch = scf::IfOp::create(b, loc, isLast, /*withElseRegion=*/false);
   memref::DeallocOp::create(b, loc, ticket);
 
-  // The last block runs `second`'s body, its block ids all 0.
+  // The last block runs `second`'s blocks of its column: their x in order
+  // (no loop for one), their column its own.
+  Block *body;
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(branch.thenBlock()->getTerminator());
+    OpFoldResult secondBlocks = second.getMixedUpperBound()[0];
+    Value x = zero;
+    body = branch.thenBlock();
+    if (!isConstantIntValue(secondBlocks, 1)) {
+      auto loop = scf::ForOp::create(
+          b, loc, zero,
+          getValueOrCreateConstantIndexOp(b, loc, secondBlocks),
+          arith::ConstantIndexOp::create(b, loc, 1));
+      x = loop.getInductionVar();
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      body = loop.getBody();
+    }
     IRMapping map;
-    for (Value iv : second.getInductionVars())
-      map.map(iv, zero);
+    map.map(second.getInductionVar(0), x);
+    if (second.getRank() == 2)
+      map.map(second.getInductionVar(1), perColumn ? column : zero);
     for (Operation &op : second.getBody()->without_terminator())
       b.clone(op, map);
   }
   // Its temporaries stay block temporaries (shared memory on the GPU):
   // allocated before the branch, freed after it (their sizes are defined
   // outside it: temporariesHoistable).
-  for (auto alloc : llvm::make_early_inc_range(
-           branch.thenBlock()->getOps<memref::AllocOp>())) {
+  for (auto alloc :
+       llvm::make_early_inc_range(body->getOps<memref::AllocOp>())) {
     alloc->moveBefore(branch);
     for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
-      if (isa<memref::DeallocOp>(user) &&
-          user->getBlock() == branch.thenBlock())
+      if (isa<memref::DeallocOp>(user) && user->getBlock() == body)
         user->moveAfter(branch);
   }
 
@@ -165,15 +218,15 @@ struct MoeFuseLaunchesPass
     for (auto forall : body.getOps<scf::ForallOp>())
       if (kernelName(forall))
         kernels.push_back(forall);
-    // Pairs (kernel, one-block kernel after it); a merged kernel is not
+    // Pairs (kernel, kernel after it that canNest); a merged kernel is not
     // merged again.
     for (size_t i = 0; i + 1 < kernels.size(); ++i) {
       scf::ForallOp first = kernels[i], second = kernels[i + 1];
-      if (isOneBlockKernel(first) || !isOneBlockKernel(second) ||
-          !first.getOutputs().empty() || !first.isNormalized() ||
-          !canHoistBetween(first, second) || !temporariesHoistable(second))
+      Nesting how = nesting(first, second);
+      if (how == Nesting::None || !canHoistBetween(first, second) ||
+          !temporariesHoistable(second))
         continue;
-      fuse(first, second);
+      fuse(first, second, how);
       ++i;
     }
   }

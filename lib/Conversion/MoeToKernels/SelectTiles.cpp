@@ -11,6 +11,7 @@
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/TileModel.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/SourceMgr.h"
@@ -182,6 +183,15 @@ struct MoeSelectTilesPass
       shape.topK = combine.getTopK();
       shape.weightBytes =
           std::max<int64_t>(down.getElementTypeBitWidth() / 8, 1);
+      // The shared expert added to the combine (moe-form-kernels runs it
+      // in the route kernel).
+      if (combine->hasOneUse())
+        if (auto sum = dyn_cast<arith::AddFOp>(*combine->user_begin()))
+          for (Value operand : sum->getOperands())
+            if (auto shared = operand.getDefiningOp<SharedExpertOp>())
+              shape.sharedIntermediate =
+                  cast<RankedTensorType>(shared.getDown().getType())
+                      .getDimSize(1);
       TileChoice choice = selectTiles(shape, gpu, tokens);
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)

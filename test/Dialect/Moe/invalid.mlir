@@ -498,6 +498,33 @@ func.func @block_threads_not_a_kernel(%t: index) {
 
 // -----
 
+func.func @column_local_one_dimension(%t: index) {
+  // expected-error @+1 {{'moe.column_local' must be a unit on a kernel's two-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b) in (%t) {
+  } {mapping = [#gpu.block<x>], moe.kernel = "combine", moe.column_local}
+  return
+}
+
+// -----
+
+func.func @column_local_not_a_kernel(%t: index) {
+  // expected-error @+1 {{'moe.column_local' must be a unit on a kernel's two-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b, %c) in (%t, 2) {
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local}
+  return
+}
+
+// -----
+
+func.func @column_local_not_unit(%t: index) {
+  // expected-error @+1 {{'moe.column_local' must be a unit on a kernel's two-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b, %c) in (%t, 2) {
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "combine", moe.column_local = 1 : i64}
+  return
+}
+
+// -----
+
 func.func @kernel_abi_grid() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1"]}} {
   // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
   return
