@@ -1,6 +1,7 @@
 //===- TileModelTest.cpp - moe-select-tiles' cost model -------------------===//
 
 #include "moe/Transforms/TileModel.h"
+#include "moe/Transforms/Passes.h"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,41 @@ TEST(TileModelTest, RowTilesGrowWithTokens) {
   }
   // Mixtral prefill: 1024 rows per expert.
   EXPECT_EQ(selectTiles(kShapes[0], target, 4096).expertRows, 128);
+}
+
+TEST(TileModelTest, RouteTokensMakeRoomForTheSharedExpert) {
+  GpuTarget target = *lookupGpuTarget("sm_90");
+  // DeepSeek-V3 with its shared expert (I 2048) in the route kernel: the
+  // route tile's temporaries, about 48 E + 4 (3 I + H) bytes per token,
+  // stay within the budget.
+  LayerShape shared = kShapes[2];
+  shared.sharedIntermediate = 2048;
+  for (int64_t tokens : kTokens) {
+    TileChoice plain = selectTiles(kShapes[2], target, tokens);
+    TileChoice c = selectTiles(shared, target, tokens);
+    SCOPED_TRACE("T=" + std::to_string(tokens));
+    EXPECT_LE(c.routeTokens, plain.routeTokens);
+    EXPECT_LE(c.routeTokens * (48 * 256 + 4 * (3 * 2048 + 7168)),
+              kKernelSharedMemoryBudget);
+  }
+  // 12 KiB per token without it (8 tokens fit), 64 KiB with it (2 fit).
+  EXPECT_EQ(selectTiles(kShapes[2], target, 4096).routeTokens, 8);
+  EXPECT_EQ(selectTiles(shared, target, 4096).routeTokens, 2);
+}
+
+TEST(TileModelTest, CombineStepsAreAboutAThousandElements) {
+  GpuTarget target = *lookupGpuTarget("sm_90");
+  for (const LayerShape &shape : kShapes)
+    for (int64_t tokens : kTokens) {
+      TileChoice c = selectTiles(shape, target, tokens);
+      SCOPED_TRACE("H=" + std::to_string(shape.hidden) +
+                   " T=" + std::to_string(tokens));
+      // No more tokens than there are (rounded up to a power of two).
+      EXPECT_LE(c.combineTokens, std::max<int64_t>(tokens, 1) * 2 - 1);
+      EXPECT_LE(c.combineTokens * c.downColumns, 1024);
+      if (tokens >= 64)
+        EXPECT_EQ(c.combineTokens * c.downColumns, 1024);
+    }
 }
 
 TEST(TileModelTest, EntriesRoundTrip) {

@@ -47,15 +47,19 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     attribute:
 
     - `route`: router GEMM, scoring, top-k and normalization per tile of
-      tokens (the logits never leave the tile);
+      tokens (the logits never leave the tile), and the shared expert's
+      output for those tokens when there is one;
     - `dispatch`: histogram, prefix offsets, permutation and its inverse;
     - `gate_up`: per (row block, column tile), the gathered rows times the
       expert's gate and up rows with the activation as epilogue, so only
       activated values are stored;
     - `down`: per (row block, column tile), the activated rows times the
       expert's down rows (plus bias);
-    - `combine`: per tile of tokens, the weighted sum over k in ascending
-      order (deterministic), plus the shared expert when there is one.
+    - `combine`: per tile of tokens and of down's columns, one elementwise
+      op whose element is the weighted sum over k in ascending order
+      (deterministic, in a register), plus the shared expert's output;
+      no temporaries. Marked `moe.column_local`: moe-fuse-launches runs
+      it in down's blocks.
 
     With `tensor-cores` (the default), when the rows and weights are bf16
     or f16, blocks have a multiple of 16 rows, column tiles a multiple of

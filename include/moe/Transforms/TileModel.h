@@ -21,11 +21,11 @@ namespace mlir::moe {
 
 /// What the model needs to know of a layer.
 struct LayerShape {
-  int64_t hidden = 0;       // H
-  int64_t experts = 0;      // E
-  int64_t topK = 0;         // K
-  int64_t intermediate = 0; // I of one routed expert
-  int64_t weightBytes = 2;  // bytes per weight element
+  int64_t hidden = 0;             // H
+  int64_t experts = 0;            // E
+  int64_t topK = 0;               // K
+  int64_t intermediate = 0;       // I of one routed expert
+  int64_t weightBytes = 2;        // bytes per weight element
   int64_t sharedIntermediate = 0; // I of the shared expert (0: none)
 };
 

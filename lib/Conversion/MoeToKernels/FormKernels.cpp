@@ -322,9 +322,9 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
     Value activated =
         buildGateUp(b, loc, c, tiles, permutation, offsets, weightsOrScale);
     Value rows = buildDown(b, loc, c, tiles, offsets, activated);
-    Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
-                                c.combine.getWeights() ? weights : Value(),
-                                shared);
+    Value result =
+        buildCombine(b, loc, c, tiles, tokens, rows, inverse,
+                     c.combine.getWeights() ? weights : Value(), shared);
     rewriter.replaceOp(root, result);
     return success();
   }
@@ -656,10 +656,10 @@ private:
                         mb, mloc, column, linalg::IndexOp::create(mb, mloc, 1));
                     linalg::YieldOp::create(
                         mb, mloc,
-                        buildCombinedElement(
-                            mb, mloc, c, rows, inverse, weights, token, at,
-                            shared ? args[0] : Value(),
-                            resultType.getElementType()));
+                        buildCombinedElement(mb, mloc, c, rows, inverse,
+                                             weights, token, at,
+                                             shared ? args[0] : Value(),
+                                             resultType.getElementType()));
                   })
                   .getResult(0);
           return SmallVector<TileInsert>{{tile, 0, offsets, sizes}};
@@ -689,8 +689,8 @@ private:
         [&](OpBuilder &lb, Location lloc, Value k, ValueRange acc) {
           IndexMath l{lb, lloc};
           Value row = l.load(inverse, l.add(l.mul(token, l.c(topK)), k));
-          Value value =
-              tensor::ExtractOp::create(lb, lloc, rows, ValueRange{row, column});
+          Value value = tensor::ExtractOp::create(lb, lloc, rows,
+                                                  ValueRange{row, column});
           value = castScalar(lb, lloc, value, lb.getF32Type());
           if (weights)
             value = arith::MulFOp::create(
@@ -699,7 +699,8 @@ private:
                                           ValueRange{token, k}),
                 value);
           scf::YieldOp::create(
-              lb, lloc, arith::AddFOp::create(lb, lloc, acc[0], value).getResult());
+              lb, lloc,
+              arith::AddFOp::create(lb, lloc, acc[0], value).getResult());
         });
     Value result = castScalar(b, loc, loop.getResult(0),
                               getElementTypeOrSelf(c.combine.getType()));

@@ -179,8 +179,7 @@ void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
     body = branch.thenBlock();
     if (!isConstantIntValue(secondBlocks, 1)) {
       auto loop = scf::ForOp::create(
-          b, loc, zero,
-          getValueOrCreateConstantIndexOp(b, loc, secondBlocks),
+          b, loc, zero, getValueOrCreateConstantIndexOp(b, loc, secondBlocks),
           arith::ConstantIndexOp::create(b, loc, 1));
       x = loop.getInductionVar();
       b.setInsertionPoint(loop.getBody()->getTerminator());

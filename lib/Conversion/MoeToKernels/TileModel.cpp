@@ -189,17 +189,17 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   // Route keeps about a dozen [tokens, E] f32/i32 arrays per block
   // (scores, top-k, group scores) and, with a shared expert, its f32
   // products ([tokens, 2I] and [tokens, I]) and output row.
-  choice.routeTokens = tokensPerBlock(
-      tokens, target,
-      std::max<int64_t>(shape.experts, 1) * 48 +
-          (3 * shape.sharedIntermediate + shape.hidden) * 4 *
-              (shape.sharedIntermediate > 0));
+  choice.routeTokens =
+      tokensPerBlock(tokens, target,
+                     std::max<int64_t>(shape.experts, 1) * 48 +
+                         (3 * shape.sharedIntermediate + shape.hidden) * 4 *
+                             (shape.sharedIntermediate > 0));
   // The combine runs in the last block of each of down's columns
   // (moe-fuse-launches), a step of [combine_tokens, down columns] output
   // elements at a time with no temporaries: about 1024 elements per step,
   // 8 for each of 128 threads, and no more tokens than there are.
-  choice.combineTokens = std::clamp<int64_t>(
-      1024 / std::max<int64_t>(choice.downColumns, 1), 1,
-      std::min<int64_t>(64, nextPowerOfTwo(tokens)));
+  choice.combineTokens =
+      std::clamp<int64_t>(1024 / std::max<int64_t>(choice.downColumns, 1), 1,
+                          std::min<int64_t>(64, nextPowerOfTwo(tokens)));
   return choice;
 }
