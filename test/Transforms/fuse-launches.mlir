@@ -237,3 +237,40 @@ func.func @columns_apart(%x: memref<?x8xf32>) {
   } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "any_column"}
   return
 }
+
+// -----
+
+// The column-local kernel's temporary moves out of the loop over its
+// blocks and the branch: one block temporary (shared memory on the GPU),
+// freed after the branch.
+
+// CHECK-LABEL: func.func @per_column_temporary(
+// CHECK: %[[TICKET:.*]] = memref.alloc() : memref<1xi32>
+// CHECK: %[[TEMP:.*]] = memref.alloc() : memref<4xf32>
+// CHECK-NEXT: scf.if
+// CHECK: scf.for
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: memref.dealloc
+// CHECK: memref.store %{{.*}}, %[[TEMP]]
+// CHECK: }
+// CHECK-NEXT: }
+// CHECK-NEXT: memref.dealloc %[[TEMP]]
+// CHECK-NEXT: memref.dealloc %[[TICKET]]
+// CHECK-NEXT: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down_combine"}
+func.func @per_column_temporary(%x: memref<?x8xf32>, %y: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = memref.load %x[%b, %c] : memref<?x8xf32>
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
+  scf.forall (%j, %c) in (%t, 2) {
+    %temp = memref.alloc() : memref<4xf32>
+    %v = memref.load %x[%j, %c] : memref<?x8xf32>
+    memref.store %v, %temp[%c0] : memref<4xf32>
+    %w = memref.load %temp[%c0] : memref<4xf32>
+    memref.store %w, %y[%j, %c] : memref<?x8xf32>
+    memref.dealloc %temp : memref<4xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
+  return
+}
