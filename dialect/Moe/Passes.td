@@ -101,7 +101,7 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     Option<"downColumns", "down-columns", "int64_t", "64",
            "Hidden columns per block of the down kernel">,
     Option<"combineTokens", "combine-tokens", "int64_t", "16",
-           "Tokens per block of the combine kernel">,
+           "Tokens per block (per step, run in down's blocks) of the combine kernel">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "Give the bf16/f16 expert GEMMs the tensor-core form (padded "
            "16-row tiles; the GPU kernels' form, slower on the CPU)">,
