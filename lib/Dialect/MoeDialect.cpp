@@ -264,6 +264,10 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
         return op->emitError()
                << "'" << name << "' entry '" << entry.getName().getValue()
                << "' must be at most 32 warps";
+      if (entry.getName().getValue() == "launches" && value.getInt() != 3 &&
+          value.getInt() != 4)
+        return op->emitError()
+               << "'" << name << "' entry 'launches' must be 3 or 4";
       // moe-form-kernels unrolls the staging pipeline by its stages.
       if (entry.getName().getValue().ends_with("_stages") && value.getInt() > 8)
         return op->emitError()

@@ -226,13 +226,15 @@ func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x6
 // columns take 4 (the default block).
 // CHECK: moe.block_threads = 128 : i64, moe.kernel = "gate_up"
 // CHECK: moe.block_threads = 256 : i64, moe.kernel = "down"
+// launches = 4: the combine stays a kernel of its own (not column-local).
+// CHECK-NOT: moe.column_local
 // CHECK: moe.kernel = "combine"
 func.func @tiles_attribute(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
   %logits = moe.router %x, %rw : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
   %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
-  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = {route_tokens = 4, gate_up_columns = 16, gate_up_warps = 8, down_columns = 64, down_warps = 8}} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = {route_tokens = 4, gate_up_columns = 16, gate_up_warps = 8, down_columns = 64, down_warps = 8, launches = 4}} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
   return %out : tensor<?x64xbf16>
 }
 

@@ -274,3 +274,30 @@ func.func @per_column_temporary(%x: memref<?x8xf32>, %y: memref<?x8xf32>) {
   } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
   return
 }
+
+// -----
+
+// A temporary nested in the second kernel's branch would stay inside the
+// merged branch (not a block temporary): the launches stay apart.
+
+// CHECK-LABEL: func.func @nested_temporary(
+// CHECK-NOT: atomic_rmw
+// CHECK: moe.kernel = "down"
+// CHECK: moe.kernel = "combine"
+func.func @nested_temporary(%x: memref<?x8xf32>, %p: i1) {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = memref.load %x[%b, %c] : memref<?x8xf32>
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
+  scf.forall (%j, %c) in (%t, 2) {
+    scf.if %p {
+      %temp = memref.alloc() : memref<4xf32>
+      %v = memref.load %x[%j, %c] : memref<?x8xf32>
+      memref.store %v, %temp[%c0] : memref<4xf32>
+      memref.dealloc %temp : memref<4xf32>
+    }
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
+  return
+}

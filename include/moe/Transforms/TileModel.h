@@ -48,6 +48,9 @@ struct TileChoice {
   int64_t routeTokens = 16, expertRows = 16, gateUpColumns = 64,
           downColumns = 64, combineTokens = 16;
   int64_t gateUpWarps = 4, downWarps = 4, gateUpStages = 3, downStages = 3;
+  /// Launches per layer: 3 runs the combine in the last block of each of
+  /// down's columns (moe-fuse-launches), 4 keeps it a kernel of its own.
+  int64_t launches = 3;
   /// The model's estimate of the two expert GEMM kernels, in microseconds.
   double estimatedMicroseconds = 0;
 

@@ -46,6 +46,9 @@ struct Tiles {
   /// Staging tiles of the expert GEMMs' software pipeline
   /// (moe-select-tiles; two without it), fewer where they do not fit.
   int64_t gateUpStages = 2, downStages = 2;
+  /// Whether the combine may run in down's blocks (moe-select-tiles'
+  /// `launches`: 3, the default; 4 keeps it apart).
+  bool combineInDown = true;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -354,6 +357,9 @@ private:
     read("down_warps", tiles.downWarps);
     read("gate_up_stages", tiles.gateUpStages);
     read("down_stages", tiles.downStages);
+    int64_t launches = 3;
+    read("launches", launches);
+    tiles.combineInDown = launches == 3;
     return tiles;
   }
 
@@ -665,7 +671,8 @@ private:
           return SmallVector<TileInsert>{{tile, 0, offsets, sizes}};
         });
     // Tile (j, c) reads only columns c of down's output.
-    kernel->setAttr(MoeDialect::kColumnLocalAttrName, b.getUnitAttr());
+    if (tiles.combineInDown)
+      kernel->setAttr(MoeDialect::kColumnLocalAttrName, b.getUnitAttr());
     Value result = kernel.getResult(0);
     Type rootType = root->getResult(0).getType();
     if (result.getType() != rootType)

@@ -91,6 +91,13 @@ bool canHoistBetween(scf::ForallOp first, scf::ForallOp second) {
 /// defined outside it: they can move before the branch and stay block
 /// temporaries (otherwise the merged kernel could lose its threads).
 bool temporariesHoistable(scf::ForallOp second) {
+  // Only the body's own allocations move; one nested deeper would stay in
+  // the branch, and the merged kernel lose its threads.
+  bool nested = false;
+  second.getBody()->walk(
+      [&](memref::AllocOp a) { nested |= a->getBlock() != second.getBody(); });
+  if (nested)
+    return false;
   return llvm::all_of(
       second.getBody()->getOps<memref::AllocOp>(), [&](memref::AllocOp a) {
         return llvm::all_of(a->getOperands(), [&](Value v) {
@@ -186,9 +193,11 @@ void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
       body = loop.getBody();
     }
     IRMapping map;
+    for (Value iv : second.getInductionVars())
+      map.map(iv, zero);
     map.map(second.getInductionVar(0), x);
-    if (second.getRank() == 2)
-      map.map(second.getInductionVar(1), perColumn ? column : zero);
+    if (perColumn)
+      map.map(second.getInductionVar(1), column);
     for (Operation &op : second.getBody()->without_terminator())
       b.clone(op, map);
   }

@@ -113,13 +113,17 @@ FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
           } else if (positive(*t, where + "." + t.key(), v)) {
             // The dialect's bounds (moe.tiles): a block has at most 32
             // warps, and the staging pipeline is unrolled by its stages.
-            StringRef name = t.key();
+            std::string keyName = t.key();
+            StringRef name = keyName;
             int64_t most = name.ends_with("_warps")    ? 32
                            : name.ends_with("_stages") ? 8
                                                        : v;
             if (v > most) {
               doc->emitError(where + "." + t.key())
                   << "must be at most " << most;
+              ok = false;
+            } else if (name == "launches" && v != 3 && v != 4) {
+              doc->emitError(where + "." + t.key()) << "must be 3 or 4";
               ok = false;
             } else {
               entry.tiles.emplace_back(t.key(), v);

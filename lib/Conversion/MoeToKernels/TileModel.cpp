@@ -137,13 +137,13 @@ std::vector<std::pair<std::string, int64_t>> TileChoice::entries() const {
           {"gate_up_columns", gateUpColumns}, {"down_columns", downColumns},
           {"combine_tokens", combineTokens},  {"gate_up_warps", gateUpWarps},
           {"down_warps", downWarps},          {"gate_up_stages", gateUpStages},
-          {"down_stages", downStages}};
+          {"down_stages", downStages},        {"launches", launches}};
 }
 
 bool TileChoice::set(llvm::StringRef key, int64_t value) {
-  int64_t *fields[] = {&routeTokens, &expertRows,    &gateUpColumns,
-                       &downColumns, &combineTokens, &gateUpWarps,
-                       &downWarps,   &gateUpStages,  &downStages};
+  int64_t *fields[] = {
+      &routeTokens, &expertRows, &gateUpColumns, &downColumns, &combineTokens,
+      &gateUpWarps, &downWarps,  &gateUpStages,  &downStages,  &launches};
   auto names = entries();
   for (auto [i, entry] : llvm::enumerate(names))
     if (entry.first == key) {
@@ -201,5 +201,14 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.combineTokens =
       std::clamp<int64_t>(1024 / std::max<int64_t>(choice.downColumns, 1), 1,
                           std::min<int64_t>(64, nextPowerOfTwo(tokens)));
+  // The combine in down's blocks saves a launch but is a serial tail: the
+  // last block of each column walks all T tokens of its columns, each
+  // thread an element at a time, two dependent reads (the inverse, then
+  // the row) per element, about 0.5 us. Worth it while a thread has at
+  // most 8 elements (~4 us, about a launch); past that, the combine keeps
+  // its own launch over the whole GPU.
+  int64_t tail = ceilDiv(tokens * std::min(choice.downColumns, shape.hidden),
+                         choice.downWarps * 32);
+  choice.launches = tail <= 8 ? 3 : 4;
   return choice;
 }

@@ -480,6 +480,14 @@ func.func @tiles_too_many_stages(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> ten
 
 // -----
 
+func.func @tiles_launches(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.tiles' entry 'launches' must be 3 or 4}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {launches = 2 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
 func.func @block_threads_not_warps(%t: index) {
   // expected-error @+1 {{'moe.block_threads' must be a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
   scf.forall (%b) in (%t) {
