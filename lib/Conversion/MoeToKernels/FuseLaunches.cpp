@@ -226,8 +226,8 @@ struct MoeFuseLaunchesPass
     for (auto forall : body.getOps<scf::ForallOp>())
       if (kernelName(forall))
         kernels.push_back(forall);
-    // Pairs (kernel, kernel after it that canNest); a merged kernel is not
-    // merged again.
+    // Pairs (kernel, the kernel after it where nesting() allows); a merged
+    // kernel is not merged again.
     for (size_t i = 0; i + 1 < kernels.size(); ++i) {
       scf::ForallOp first = kernels[i], second = kernels[i + 1];
       Nesting how = nesting(first, second);
