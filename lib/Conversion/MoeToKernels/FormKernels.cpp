@@ -698,7 +698,7 @@ private:
           Value row = l.load(inverse, l.add(l.mul(token, l.c(topK)), k));
           Value value = tensor::ExtractOp::create(lb, lloc, rows,
                                                   ValueRange{row, column});
-          value = castScalar(lb, lloc, value, lb.getF32Type());
+          value = buildScalarConvert(lb, lloc, value, lb.getF32Type());
           if (weights)
             value = arith::MulFOp::create(
                 lb, lloc,
@@ -709,24 +709,14 @@ private:
               lb, lloc,
               arith::AddFOp::create(lb, lloc, acc[0], value).getResult());
         });
-    Value result = castScalar(b, loc, loop.getResult(0),
-                              getElementTypeOrSelf(c.combine.getType()));
+    Value result = buildScalarConvert(
+        b, loc, loop.getResult(0), getElementTypeOrSelf(c.combine.getType()));
     if (!shared)
       return result;
     bool combineFirst = c.sum.getLhs() == c.combine.getResult();
     result = arith::AddFOp::create(b, loc, combineFirst ? result : shared,
                                    combineFirst ? shared : result);
-    return castScalar(b, loc, result, resultType);
-  }
-
-  /// `value` extended or truncated to the float type `type`.
-  static Value castScalar(OpBuilder &b, Location loc, Value value, Type type) {
-    Type from = value.getType();
-    if (from == type)
-      return value;
-    if (from.getIntOrFloatBitWidth() < type.getIntOrFloatBitWidth())
-      return arith::ExtFOp::create(b, loc, type, value);
-    return arith::TruncFOp::create(b, loc, type, value);
+    return buildScalarConvert(b, loc, result, resultType);
   }
 };
 

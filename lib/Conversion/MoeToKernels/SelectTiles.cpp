@@ -113,8 +113,7 @@ FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
           } else if (positive(*t, where + "." + t.key(), v)) {
             // The dialect's bounds (moe.tiles): a block has at most 32
             // warps, and the staging pipeline is unrolled by its stages.
-            std::string keyName = t.key();
-            StringRef name = keyName;
+            StringRef name = t.key();
             int64_t most = name.ends_with("_warps")    ? 32
                            : name.ends_with("_stages") ? 8
                                                        : v;

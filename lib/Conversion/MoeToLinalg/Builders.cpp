@@ -139,20 +139,24 @@ Value mlir::moe::buildMap(
   return generic.getResult(0);
 }
 
+Value mlir::moe::buildScalarConvert(OpBuilder &b, Location loc, Value value,
+                                    Type type) {
+  Type from = value.getType();
+  if (from == type)
+    return value;
+  if (from.getIntOrFloatBitWidth() < type.getIntOrFloatBitWidth())
+    return arith::ExtFOp::create(b, loc, type, value);
+  return arith::TruncFOp::create(b, loc, type, value);
+}
+
 Value mlir::moe::buildConvert(OpBuilder &b, Location loc, Value tensor,
                               Type elementType) {
-  Type from = getElementTypeOrSelf(tensor.getType());
-  if (from == elementType)
+  if (getElementTypeOrSelf(tensor.getType()) == elementType)
     return tensor;
-  bool widen =
-      from.getIntOrFloatBitWidth() < elementType.getIntOrFloatBitWidth();
-  return buildMap(
-      b, loc, tensor, elementType,
-      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        if (widen)
-          return arith::ExtFOp::create(nb, nloc, elementType, args[0]);
-        return arith::TruncFOp::create(nb, nloc, elementType, args[0]);
-      });
+  return buildMap(b, loc, tensor, elementType,
+                  [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                    return buildScalarConvert(nb, nloc, args[0], elementType);
+                  });
 }
 
 Value mlir::moe::buildResult(OpBuilder &b, Location loc, Value f32Tensor,

@@ -58,7 +58,11 @@ Value buildMap(OpBuilder &b, Location loc, ValueRange inputs,
                function_ref<Value(OpBuilder &, Location, ValueRange)> body,
                Value init = Value());
 
-/// Converts a float tensor to `elementType` (extf or truncf; no-op if same).
+/// Converts a float scalar to the float type `type` (extf or truncf; no-op
+/// if same).
+Value buildScalarConvert(OpBuilder &b, Location loc, Value value, Type type);
+
+/// Converts a float tensor to `elementType` (buildScalarConvert per element).
 Value buildConvert(OpBuilder &b, Location loc, Value tensor, Type elementType);
 
 /// Converts an f32 result to `resultType`'s element type and, if the static
