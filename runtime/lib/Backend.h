@@ -9,6 +9,7 @@
 #ifndef MOERT_BACKEND_H
 #define MOERT_BACKEND_H
 
+#include "Emulator.h"
 #include "Error.h"
 #include "Manifest.h"
 
@@ -35,6 +36,9 @@ public:
   /// makes its context current on the calling thread).
   virtual Error enter() { return Error::success(); }
 
+  /// The emulator's counters (cuda-emu only; null elsewhere).
+  virtual const EmulatorStats *emulatorStats() const { return nullptr; }
+
   /// Allocates `bytes` (> 0), at least 256-byte aligned.
   virtual Error allocate(size_t bytes, uint64_t &address) = 0;
   virtual void release(uint64_t address) = 0;
@@ -43,9 +47,12 @@ public:
   /// Zeroes `bytes` at `dst`, ordered on `stream`.
   virtual Error zero(uint64_t dst, size_t bytes, void *stream) = 0;
   /// Launches kernel `index` of the layer with the cuLaunchKernel-style
-  /// parameter array, ordered on `stream`.
+  /// parameter array, ordered on `stream`. `buffers`: what each buffer
+  /// parameter may touch at this token count (the emulator checks it).
   virtual Error launch(size_t index, const std::array<uint32_t, 3> &grid,
-                       void **params, void *stream) = 0;
+                       void **params,
+                       const std::vector<EmulatedBuffer> &buffers,
+                       void *stream) = 0;
 };
 
 /// dlopen()s the layer's host library and resolves "_mlir_<symbol>" for
@@ -55,6 +62,13 @@ Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out);
 /// Loads the CUDA driver, retains the primary context of the current device
 /// and loads the layer's module for that device's compute capability.
 Error createCudaBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out);
+
+/// Runs the layer's emulator library (the target of `chip`, or the highest
+/// chip that has one when `chip` is empty) on the SIMT emulator, with the
+/// CUDA backend's memory model: device allocations, staged weight uploads.
+Error createEmulatorBackend(const LayerDesc &layer, const std::string &chip,
+                            const EmulatorOptions &options,
+                            std::unique_ptr<Backend> &out);
 
 /// The target chosen for a device: index into layer.targets and whether its
 /// PTX (rather than its cubin) must be loaded.

@@ -80,7 +80,7 @@ public:
   }
 
   Error launch(size_t index, const std::array<uint32_t, 3> &, void **params,
-               void *) override {
+               const std::vector<EmulatedBuffer> &, void *) override {
     kernels[index](params);
     return Error::success();
   }

@@ -209,7 +209,7 @@ public:
   }
 
   Error launch(size_t index, const std::array<uint32_t, 3> &grid, void **params,
-               void *stream) override {
+               const std::vector<EmulatedBuffer> &, void *stream) override {
     const Kernel &k = kernels[index];
     return check(
         driver.cuLaunchKernel(k.function, grid[0], grid[1], grid[2], k.block[0],

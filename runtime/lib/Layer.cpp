@@ -9,7 +9,8 @@
 namespace moert {
 
 Error Layer::load(const std::string &manifestPath, const char *function,
-                  moert_backend backend, std::unique_ptr<Layer> &out) {
+                  moert_backend backend, const EmulatorChoice &emulator,
+                  std::unique_ptr<Layer> &out) {
   Manifest manifest;
   if (Error e = loadManifest(manifestPath, manifest))
     return e;
@@ -34,6 +35,9 @@ Error Layer::load(const std::string &manifestPath, const char *function,
     created = createCpuBackend(layer->desc_, layer->backend_);
   else if (backend == MOERT_BACKEND_CUDA)
     created = createCudaBackend(layer->desc_, layer->backend_);
+  else if (backend == MOERT_BACKEND_CUDA_EMU)
+    created = createEmulatorBackend(layer->desc_, emulator.chip,
+                                    emulator.options, layer->backend_);
   else
     created = makeError(MOERT_ERROR_INVALID_ARGUMENT, "unknown backend ",
                         int(backend));
@@ -371,7 +375,22 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
                          "' grid[", d, "] is ", v, " at T=", tokens);
       grid[d] = uint32_t(v);
     }
-    if (Error e = backend_->launch(k, grid, params_[k].data(), stream))
+    std::vector<EmulatedBuffer> extents;
+    for (const KernelParam &param : kernel.params) {
+      if (param.kind != KernelParam::Kind::Buffer)
+        continue;
+      const BufferDesc &buffer = desc_.buffers[param.buffer];
+      int64_t bytes;
+      if (Error e = buffer.bytesAt(tokens, bytes))
+        return e;
+      const Arg &arg = args_[param.buffer];
+      extents.push_back({backend_->hostAddressable()
+                             ? uint64_t(reinterpret_cast<uintptr_t>(arg.pointer))
+                             : arg.address,
+                         uint64_t(bytes), buffer.name});
+    }
+    if (Error e =
+            backend_->launch(k, grid, params_[k].data(), extents, stream))
       return e.withPrefix("kernel '" + kernel.symbol + "'");
   }
   return Error::success();

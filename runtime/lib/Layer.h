@@ -21,12 +21,19 @@
 
 namespace moert {
 
+/// The cuda-emu backend's settings (moert_emu_options).
+struct EmulatorChoice {
+  std::string chip; ///< Empty: the highest chip with an emulator library.
+  EmulatorOptions options;
+};
+
 class Layer {
 public:
   /// Loads `function` (null: the first layer) of the manifest at
   /// `manifestPath` on the given backend.
   static Error load(const std::string &manifestPath, const char *function,
-                    moert_backend backend, std::unique_ptr<Layer> &out);
+                    moert_backend backend, const EmulatorChoice &emulator,
+                    std::unique_ptr<Layer> &out);
 
   Layer(const Layer &) = delete;
   Layer &operator=(const Layer &) = delete;

@@ -310,6 +310,11 @@ Error ManifestParser::parseTarget(const json &value, const std::string &path,
     return e;
   if (!ptx.empty())
     target.ptx = resolve(ptx);
+  std::string emulator;
+  if (Error e = getString(value, path, "emulator", emulator, false))
+    return e;
+  if (!emulator.empty())
+    target.emulator = resolve(emulator);
   return Error::success();
 }
 

@@ -82,6 +82,9 @@ struct TargetDesc {
   char suffix = 0;    ///< 0, 'a' (arch-specific) or 'f' (family).
   std::string cubin;  ///< Resolved path.
   std::string ptx;    ///< Resolved path, empty if none.
+  /// The same module built for the SIMT emulator (moert_emu_abi.h);
+  /// resolved path, empty if none.
+  std::string emulator;
 };
 
 struct LayerDesc {

@@ -66,10 +66,58 @@ moert_status moert_layer_load(const char *manifest_path, const char *function,
   if (!manifest_path)
     return invalid("moert_layer_load: manifest_path is NULL");
   std::unique_ptr<moert::Layer> layer;
-  if (moert::Error e =
-          moert::Layer::load(manifest_path, function, backend, layer))
+  if (moert::Error e = moert::Layer::load(manifest_path, function, backend,
+                                          moert::EmulatorChoice(), layer))
     return fail(e);
   *out = new moert_layer{std::move(layer)};
+  return MOERT_SUCCESS;
+}
+
+moert_status moert_layer_load_emulated(const char *manifest_path,
+                                       const char *function,
+                                       const moert_emu_options *options,
+                                       moert_layer **out) {
+  if (!out)
+    return invalid("moert_layer_load_emulated: out is NULL");
+  *out = nullptr;
+  if (!manifest_path)
+    return invalid("moert_layer_load_emulated: manifest_path is NULL");
+  moert::EmulatorChoice choice;
+  if (options) {
+    if (options->concurrent_blocks < 0 || options->concurrent_blocks > 2)
+      return invalid("moert_layer_load_emulated: concurrent_blocks must be "
+                     "0, 1 or 2");
+    choice.chip = options->chip ? options->chip : "";
+    choice.options.shuffle = options->shuffle_seed != 0;
+    choice.options.seed = options->shuffle_seed;
+    choice.options.concurrentBlocks =
+        options->concurrent_blocks ? unsigned(options->concurrent_blocks) : 1;
+    choice.options.checks = !options->unchecked;
+  }
+  std::unique_ptr<moert::Layer> layer;
+  if (moert::Error e = moert::Layer::load(manifest_path, function,
+                                          MOERT_BACKEND_CUDA_EMU, choice,
+                                          layer))
+    return fail(e);
+  *out = new moert_layer{std::move(layer)};
+  return MOERT_SUCCESS;
+}
+
+moert_status moert_layer_emu_stats(const moert_layer *layer,
+                                   moert_emu_stats *out) {
+  if (!layer || !out)
+    return invalid("moert_layer_emu_stats: layer or out is NULL");
+  *out = moert_emu_stats();
+  if (const moert::EmulatorStats *s =
+          layer->impl->backend().emulatorStats()) {
+    out->launches = s->launches;
+    out->blocks = s->blocks;
+    out->threads = s->threads;
+    out->barriers = s->barriers;
+    out->mmas = s->mmas;
+    out->async_copies = s->asyncCopies;
+    out->checked_accesses = s->checkedAccesses;
+  }
   return MOERT_SUCCESS;
 }
 

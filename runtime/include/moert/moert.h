@@ -33,7 +33,13 @@ typedef enum moert_backend {
   /** The manifest's host_library, called in this process; host pointers. */
   MOERT_BACKEND_CPU = 0,
   /** The cubin (or PTX) for the current CUDA device; device pointers. */
-  MOERT_BACKEND_CUDA = 1
+  MOERT_BACKEND_CUDA = 1,
+  /** The CUDA path on the SIMT emulator: the manifest's emulator library
+   *  (the same NVVM module as the cubin, built for the host) runs on the
+   *  CPU with CUDA's semantics; "device" memory is host memory that only
+   *  the layer's own allocations and the caller's input and output may
+   *  be touched through. See moert_layer_load_emulated. */
+  MOERT_BACKEND_CUDA_EMU = 2
 } moert_backend;
 
 typedef enum moert_status {
@@ -70,6 +76,42 @@ MOERT_API moert_status moert_layer_load(const char *manifest_path,
                                         const char *function,
                                         moert_backend backend,
                                         moert_layer **out);
+
+/** Settings of the cuda-emu backend; zero-initialise, then set fields. */
+typedef struct moert_emu_options {
+  /** The chip whose module runs ("sm_80", "sm_90"); NULL: the highest chip
+   *  that has an emulator library. */
+  const char *chip;
+  /** Blocks run in grid order when 0; else in an order shuffled by this
+   *  seed (the last block to finish is then not the last in the grid). */
+  uint64_t shuffle_seed;
+  /** Blocks in flight at once: 0 or 1, or 2 (interleaved at barriers,
+   *  fences and atomics, so the atomic tickets meet a rival block). */
+  int concurrent_blocks;
+  /** Nonzero: no bounds and race checks (faster; barriers, warps and
+   *  cp.async groups are still checked). */
+  int unchecked;
+} moert_emu_options;
+
+/**
+ * moert_layer_load with MOERT_BACKEND_CUDA_EMU and these settings (NULL:
+ * all defaults). Errors found while running (a race, an access outside
+ * every buffer, a barrier not all threads reach, a warp short of lanes at
+ * mma.sync) fail moert_layer_run with MOERT_ERROR_BACKEND and a message
+ * naming the kernel, block, threads and source location.
+ */
+MOERT_API moert_status moert_layer_load_emulated(
+    const char *manifest_path, const char *function,
+    const moert_emu_options *options, moert_layer **out);
+
+/** What the emulator counted so far, for a layer on the cuda-emu backend
+ *  (all zero on other backends). */
+typedef struct moert_emu_stats {
+  uint64_t launches, blocks, threads, barriers, mmas, async_copies,
+      checked_accesses;
+} moert_emu_stats;
+MOERT_API moert_status moert_layer_emu_stats(const moert_layer *layer,
+                                             moert_emu_stats *out);
 
 /**
  * Runs every weight_packing step whose tensor (with "{L}" replaced by

@@ -1,0 +1,89 @@
+//===- EmuMma.cpp - mma.sync m16n8k16 as a warp-collective op -------------===//
+
+#include "EmuMma.h"
+
+#include <cstring>
+
+namespace moert {
+
+void MmaFragmentLayout::a(unsigned lane, unsigned i, unsigned &row,
+                          unsigned &col) {
+  unsigned g = lane >> 2, t = lane & 3;
+  row = g + ((i & 2) ? 8 : 0);
+  col = 2 * t + (i & 1) + (i >= 4 ? 8 : 0);
+}
+
+void MmaFragmentLayout::b(unsigned lane, unsigned i, unsigned &row,
+                          unsigned &col) {
+  unsigned g = lane >> 2, t = lane & 3;
+  row = 2 * t + (i & 1) + (i >= 2 ? 8 : 0);
+  col = g;
+}
+
+void MmaFragmentLayout::c(unsigned lane, unsigned i, unsigned &row,
+                          unsigned &col) {
+  unsigned g = lane >> 2, t = lane & 3;
+  row = g + (i >= 2 ? 8 : 0);
+  col = 2 * t + (i & 1);
+}
+
+float halfToFloat(moert_emu_mma_type type, uint16_t bits) {
+  uint32_t out;
+  if (type == MOERT_EMU_MMA_BF16) {
+    out = uint32_t(bits) << 16;
+  } else {
+    uint32_t sign = uint32_t(bits & 0x8000) << 16;
+    uint32_t exponent = (bits >> 10) & 0x1F, mantissa = bits & 0x3FF;
+    if (exponent == 0x1F) { // Inf, NaN
+      out = sign | 0x7F800000 | (mantissa << 13);
+    } else if (exponent != 0) {
+      out = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+      out = sign;
+    } else { // Subnormal: normalise.
+      int e = -1;
+      do {
+        ++e;
+        mantissa <<= 1;
+      } while (!(mantissa & 0x400));
+      out = sign | (uint32_t(112 - e) << 23) | ((mantissa & 0x3FF) << 13);
+    }
+  }
+  float f;
+  std::memcpy(&f, &out, sizeof f);
+  return f;
+}
+
+void mmaM16N8K16(moert_emu_mma_type type, const MmaLaneOperands lanes[32],
+                 float d[32][4]) {
+  float a[16][16], b[16][8], c[16][8];
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    unsigned row, col;
+    for (unsigned i = 0; i < 8; ++i) {
+      MmaFragmentLayout::a(lane, i, row, col);
+      a[row][col] = halfToFloat(
+          type, uint16_t(lanes[lane].a[i / 2] >> ((i & 1) ? 16 : 0)));
+    }
+    for (unsigned i = 0; i < 4; ++i) {
+      MmaFragmentLayout::b(lane, i, row, col);
+      b[row][col] = halfToFloat(
+          type, uint16_t(lanes[lane].b[i / 2] >> ((i & 1) ? 16 : 0)));
+    }
+    for (unsigned i = 0; i < 4; ++i) {
+      MmaFragmentLayout::c(lane, i, row, col);
+      c[row][col] = lanes[lane].c[i];
+    }
+  }
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    for (unsigned i = 0; i < 4; ++i) {
+      unsigned row, col;
+      MmaFragmentLayout::c(lane, i, row, col);
+      float sum = c[row][col];
+      for (unsigned k = 0; k < 16; ++k)
+        sum += a[row][k] * b[k][col];
+      d[lane][i] = sum;
+    }
+  }
+}
+
+} // namespace moert

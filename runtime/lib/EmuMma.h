@@ -1,0 +1,52 @@
+//===- EmuMma.h - mma.sync m16n8k16 as a warp-collective op -----*- C++ -*-===//
+//
+// The emulator gathers the fragment registers of all 32 lanes of a warp and
+// computes D = A * B + C the way the tensor core sees the operands: each
+// lane's registers are placed in the 16x16 A, 16x8 B and 16x8 C tiles by the
+// PTX ISA's fragment layouts (PTX ISA 8.x, section 9.7.14.5.8 "Matrix
+// Fragments for mma.m16n8k16 with floating point type"), for .bf16 and .f16
+// inputs with .f32 accumulators, A row-major and B column-major (.row.col).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOERT_EMUMMA_H
+#define MOERT_EMUMMA_H
+
+#include "moert/moert_emu_abi.h"
+
+#include <cstdint>
+
+namespace moert {
+
+/// One lane's operands: A's 8 halves in 4 registers, B's 4 in 2 (the even
+/// element in the lower 16 bits), C's 4 f32.
+struct MmaLaneOperands {
+  uint32_t a[4];
+  uint32_t b[2];
+  float c[4];
+};
+
+/// Where a lane's fragment element lands, per the ISA's layouts.
+/// g = lane / 4 (groupID), t = lane % 4 (threadID_in_group).
+struct MmaFragmentLayout {
+  /// A element i (0..7) of `lane`: row g (+8 for i in {2,3,6,7}), column
+  /// 2t + (i & 1) (+8 for i >= 4).
+  static void a(unsigned lane, unsigned i, unsigned &row, unsigned &col);
+  /// B element i (0..3): row (k) 2t + (i & 1) (+8 for i >= 2), column g.
+  static void b(unsigned lane, unsigned i, unsigned &row, unsigned &col);
+  /// C/D element i (0..3): row g (+8 for i >= 2), column 2t + (i & 1).
+  static void c(unsigned lane, unsigned i, unsigned &row, unsigned &col);
+};
+
+/// D of every lane from the operands of every lane, products and sums in
+/// f32, summed over k in increasing order (the hardware's order is not
+/// specified; our tolerance is bf16's).
+void mmaM16N8K16(moert_emu_mma_type type, const MmaLaneOperands lanes[32],
+                 float d[32][4]);
+
+/// A 16-bit float (bf16 or f16) as f32.
+float halfToFloat(moert_emu_mma_type type, uint16_t bits);
+
+} // namespace moert
+
+#endif // MOERT_EMUMMA_H

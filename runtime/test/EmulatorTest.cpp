@@ -1,0 +1,279 @@
+//===- EmulatorTest.cpp - The SIMT emulator on hand-written kernels -------===//
+//
+// EmuToyKernels.c is an emulator library written by hand; each test runs
+// one of its kernels through the Emulator and checks the numbers, or that
+// the emulator reports what a GPU would get wrong (a race, a barrier not
+// every thread reaches, a warp short of lanes, a read before cp.async
+// landed, an access out of bounds) instead of hanging or passing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EmuMma.h"
+#include "Emulator.h"
+
+#include "TestUtil.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace moert;
+using moert_test::contains;
+
+namespace {
+
+const std::vector<std::string> kKernels = {
+    "block_sum",       "block_sum_racy", "divergent_exit", "divergent_sites",
+    "global_overflow", "shared_overflow", "mma",           "mma_short",
+    "stage",           "ticket"};
+
+size_t kernelIndex(const std::string &name) {
+  for (size_t i = 0; i < kKernels.size(); ++i)
+    if (kKernels[i] == name)
+      return i;
+  ADD_FAILURE() << "no toy kernel " << name;
+  return 0;
+}
+
+class EmulatorTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    Error e = library.load(MOERT_EMU_TOY_LIBRARY, kKernels);
+    ASSERT_FALSE(e) << e.message();
+  }
+
+  template <typename T> EmulatedBuffer buffer(std::vector<T> &v,
+                                              const char *name) {
+    return {uint64_t(reinterpret_cast<uintptr_t>(v.data())),
+            uint64_t(v.size() * sizeof(T)), name};
+  }
+
+  Error run(const std::string &kernel, std::array<uint32_t, 3> grid,
+            uint32_t threads, uint32_t sharedBytes, std::vector<void *> params,
+            std::vector<EmulatedBuffer> buffers,
+            EmulatorOptions options = EmulatorOptions()) {
+    Emulator emulator(options);
+    Error e = emulator.launch(library, kernelIndex(kernel), kernel, grid,
+                              {threads, 1, 1}, sharedBytes, params.data(),
+                              buffers);
+    stats = emulator.stats();
+    return e;
+  }
+
+  EmulatorLibrary library;
+  EmulatorStats stats;
+};
+
+TEST_F(EmulatorTest, BarrierSynchronisesABlock) {
+  std::vector<float> in(4 * 64), out(4, -1.0f);
+  for (size_t i = 0; i < in.size(); ++i)
+    in[i] = float(i % 7);
+  float *pin = in.data(), *pout = out.data();
+  Error e = run("block_sum", {4, 1, 1}, 64, 64 * 4, {&pin, &pout},
+                {buffer(in, "in"), buffer(out, "out")});
+  ASSERT_FALSE(e) << e.message();
+  for (int b = 0; b < 4; ++b) {
+    float want = 0;
+    for (int i = 0; i < 64; ++i)
+      want += in[b * 64 + i];
+    EXPECT_EQ(out[b], want) << "block " << b;
+  }
+  EXPECT_EQ(stats.blocks, 4u);
+  EXPECT_EQ(stats.threads, 256u);
+  EXPECT_EQ(stats.barriers, 256u);
+}
+
+TEST_F(EmulatorTest, MissingBarrierIsARace) {
+  std::vector<float> in(64, 1.0f), out(1);
+  float *pin = in.data(), *pout = out.data();
+  Error e = run("block_sum_racy", {1, 1, 1}, 64, 64 * 4, {&pin, &pout},
+                {buffer(in, "in"), buffer(out, "out")});
+  ASSERT_TRUE(e);
+  // Thread 0 runs first, to its end: it reads thread 1's float (bytes
+  // 4..7) before thread 1 has written it, with no barrier between.
+  EXPECT_TRUE(contains(e.message(), "shared-memory race (write after read)"));
+  EXPECT_TRUE(contains(e.message(), "kernel 'block_sum_racy' block (0,0,0)"));
+  EXPECT_TRUE(contains(e.message(), "thread 1 writes byte offset 4"));
+  EXPECT_TRUE(contains(e.message(), "that thread 0 read"));
+}
+
+TEST_F(EmulatorTest, UncheckedModeSkipsTheRaceCheck) {
+  std::vector<float> in(64, 1.0f), out(1);
+  float *pin = in.data(), *pout = out.data();
+  EmulatorOptions options;
+  options.checks = false;
+  Error e = run("block_sum_racy", {1, 1, 1}, 64, 64 * 4, {&pin, &pout},
+                {buffer(in, "in"), buffer(out, "out")}, options);
+  EXPECT_FALSE(e) << e.message();
+}
+
+TEST_F(EmulatorTest, BarrierSomeThreadsSkipIsAnErrorNotAHang) {
+  Error e = run("divergent_exit", {1, 1, 1}, 8, 0, {}, {});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "barrier reached by only some threads"));
+  EXPECT_TRUE(contains(e.message(), "exited"));
+  EXPECT_TRUE(contains(e.message(), "barrier0 A in toy"));
+}
+
+TEST_F(EmulatorTest, ThreadsAtDifferentBarriersAreDivergent) {
+  Error e = run("divergent_sites", {1, 1, 1}, 8, 0, {}, {});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "wait at different barriers"));
+  EXPECT_TRUE(contains(e.message(), "barrier0 B in toy"));
+}
+
+TEST_F(EmulatorTest, GlobalAccessPastTheBufferIsReported) {
+  std::vector<float> out(10);
+  float *p = out.data();
+  int64_t n = 10;
+  Error e = run("global_overflow", {1, 1, 1}, 32, 0, {&p, &n},
+                {buffer(out, "out")});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "global-memory store out of bounds"));
+  EXPECT_TRUE(contains(e.message(), "at offset 40 of buffer 'out' (40 bytes)"));
+  EXPECT_TRUE(contains(e.message(), "thread 0"));
+}
+
+TEST_F(EmulatorTest, SharedAccessPastTheDynamicSizeIsReported) {
+  int64_t bytes = 256;
+  Error e = run("shared_overflow", {1, 1, 1}, 32, 256, {&bytes}, {});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "shared-memory load out of bounds"));
+  EXPECT_TRUE(contains(e.message(), "offset 256 of 256 bytes"));
+}
+
+/// bf16 bits of small integers and halves: exact in both formats.
+uint16_t bits(moert_emu_mma_type type, float f) {
+  if (type == MOERT_EMU_MMA_BF16)
+    return moert_test::exactBf16(f);
+  // f16 of a value k / 4 with |k| < 64: exponent and mantissa by hand.
+  if (f == 0)
+    return 0;
+  uint16_t sign = f < 0 ? 0x8000 : 0;
+  float m = std::fabs(f);
+  int e = 0;
+  while (m >= 2) {
+    m /= 2;
+    ++e;
+  }
+  while (m < 1) {
+    m *= 2;
+    --e;
+  }
+  return uint16_t(sign | ((e + 15) << 10) | uint16_t((m - 1) * 1024));
+}
+
+TEST_F(EmulatorTest, MmaMatchesAPlainProductWithCuteLayouts) {
+  for (moert_emu_mma_type type : {MOERT_EMU_MMA_BF16, MOERT_EMU_MMA_F16}) {
+    std::vector<uint16_t> a(16 * 16), b(16 * 8);
+    std::vector<float> av(a.size()), bv(b.size()), d(16 * 8, NAN);
+    for (int m = 0; m < 16; ++m)
+      for (int k = 0; k < 16; ++k)
+        av[m * 16 + k] = float((m * 7 + k * 3) % 11 - 5) / 4;
+    for (int k = 0; k < 16; ++k)
+      for (int n = 0; n < 8; ++n)
+        bv[k * 8 + n] = float((k * 5 + n * 9) % 13 - 6) / 2;
+    for (size_t i = 0; i < a.size(); ++i)
+      a[i] = bits(type, av[i]);
+    for (size_t i = 0; i < b.size(); ++i)
+      b[i] = bits(type, bv[i]);
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_EQ(halfToFloat(type, a[i]), av[i]) << "element " << i;
+    uint16_t *pa = a.data(), *pb = b.data();
+    float *pd = d.data();
+    int64_t t = type;
+    Error e = run("mma", {1, 1, 1}, 64, 0, {&pa, &pb, &pd, &t}, {});
+    ASSERT_FALSE(e) << e.message();
+    EXPECT_EQ(stats.mmas, 2u); // One per warp.
+    for (int m = 0; m < 16; ++m)
+      for (int n = 0; n < 8; ++n) {
+        float want = 0;
+        for (int k = 0; k < 16; ++k)
+          want += av[m * 16 + k] * bv[k * 8 + n];
+        EXPECT_EQ(d[m * 8 + n], want) << "type " << type << " d[" << m
+                                      << "][" << n << "]";
+      }
+  }
+}
+
+TEST_F(EmulatorTest, MmaWithMissingLanesIsAnError) {
+  std::vector<uint16_t> a(256), b(128);
+  std::vector<float> d(128);
+  uint16_t *pa = a.data(), *pb = b.data();
+  float *pd = d.data();
+  int64_t t = MOERT_EMU_MMA_BF16;
+  Error e = run("mma_short", {1, 1, 1}, 32, 0, {&pa, &pb, &pd, &t}, {});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "waits at mma.sync for lanes that never "
+                                    "arrive"));
+  EXPECT_TRUE(contains(e.message(), "threads 0-15 at mma in toy"));
+  EXPECT_TRUE(contains(e.message(), "threads 16-31 exited"));
+}
+
+TEST_F(EmulatorTest, AsyncCopiesLandAtTheirWait) {
+  for (int64_t wait : {0, 1}) {
+    std::vector<float> in(8 * 4), out(8 * 4, 0.0f);
+    for (size_t i = 0; i < in.size(); ++i)
+      in[i] = float(i);
+    float *pin = in.data(), *pout = out.data();
+    Error e = run("stage", {1, 1, 1}, 8, 8 * 16, {&pin, &pout, &wait},
+                  {buffer(in, "in"), buffer(out, "out")});
+    ASSERT_FALSE(e) << e.message();
+    EXPECT_EQ(stats.asyncCopies, 8u);
+    for (int tid = 0; tid < 8; ++tid)
+      for (int i = 0; i < 4; ++i) {
+        float v = out[tid * 4 + i];
+        if (wait == 1 && tid % 2 == 1) {
+          uint32_t raw;
+          std::memcpy(&raw, &v, 4);
+          EXPECT_EQ(raw, 0xFFFFFFFFu) << "thread " << tid << " read early";
+        } else {
+          EXPECT_EQ(v, in[tid * 4 + i]) << "wait " << wait << " thread "
+                                        << tid;
+        }
+      }
+  }
+}
+
+TEST_F(EmulatorTest, TicketsFindTheLastBlockInEveryOrder) {
+  const uint32_t blocks = 6;
+  std::vector<uint32_t> winners;
+  for (unsigned concurrent : {1u, 2u})
+    for (uint64_t seed : {0u, 1u, 2u, 3u}) {
+      std::vector<float> partial(blocks), out(2, -1.0f);
+      std::vector<int32_t> counter(1, 0);
+      float *pp = partial.data(), *po = out.data();
+      int32_t *pc = counter.data();
+      EmulatorOptions options;
+      options.shuffle = seed != 0;
+      options.seed = seed;
+      options.concurrentBlocks = concurrent;
+      Error e = run("ticket", {blocks, 1, 1}, 32, 16, {&pp, &pc, &po},
+                    {buffer(partial, "partial"), buffer(counter, "counter"),
+                     buffer(out, "out")},
+                    options);
+      ASSERT_FALSE(e) << e.message();
+      EXPECT_EQ(out[0], float(blocks * (blocks + 1) / 2))
+          << "seed " << seed << " concurrent " << concurrent;
+      EXPECT_EQ(counter[0], int32_t(blocks));
+      winners.push_back(uint32_t(out[1]));
+    }
+  // Grid order ends with the last block; some shuffle ends elsewhere.
+  EXPECT_EQ(winners[0], blocks - 1);
+  bool other = false;
+  for (uint32_t w : winners)
+    other |= w != blocks - 1;
+  EXPECT_TRUE(other) << "no order made another block the last";
+}
+
+TEST_F(EmulatorTest, LibraryWithoutTheAbiIsRefused) {
+  EmulatorLibrary wrong;
+  Error e = wrong.load(MOERT_TOY_LIBRARY, {});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "is not an emulator library"));
+  EmulatorLibrary missing;
+  e = missing.load(MOERT_EMU_TOY_LIBRARY, {"no_such_kernel"});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "__moe_emu_kernel_no_such_kernel"));
+}
+
+} // namespace
