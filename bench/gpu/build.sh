@@ -57,7 +57,7 @@ if [ $usecmake = 1 ] && command -v cmake >/dev/null; then
 else
   # The flags of runtime/CMakeLists.txt's moert target.
   ${CXX:-c++} -std=c++17 "$opt" -fPIC -shared -fvisibility=hidden -fvisibility-inlines-hidden \
-    -fno-exceptions -DJSON_NOEXCEPTION -Iruntime/include "${nl_sys[@]}" runtime/lib/*.cpp \
+    -fno-exceptions -DJSON_NOEXCEPTION -Iruntime/include "${nl_sys[@]}" runtime/lib/*.cpp runtime/lib/*.S \
     -Wl,--version-script=runtime/lib/moert.map -ldl -o "$rt/lib/libmoert.so"
 fi
 ok=$?

@@ -325,4 +325,78 @@ def MoeSelectTiles : Pass<"moe-select-tiles", "::mlir::ModuleOp"> {
   ];
 }
 
+def MoeNvvmToEmulator
+    : Pass<"moe-nvvm-to-emulator", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Turn a gpu.module lowered to NVVM into host code that calls the SIMT emulator";
+  let description = [{
+    Runs on `moe-kernels-to-nvvm`'s output, one `gpu.module` at a time, and
+    rewrites its device code into LLVM dialect the host can compile, whose
+    NVVM operations call moert's SIMT emulator through the contract of
+    `runtime/include/moert/moert_emu_abi.h`. `moe-translate --emit-kernels
+    --emulator` compiles the result into `<fn>.<chip>.emu.so`.
+
+    - `nvvm.read.ptx.sreg.*` (tid, ntid, ctaid, nctaid in x/y/z, laneid,
+      warpid): `MOERT_EMU_SREG`.
+    - `nvvm.barrier0` and a plain `nvvm.barrier`: `MOERT_EMU_BARRIER`.
+    - `nvvm.mma.sync` m16n8k16 row.col, bf16 or f16 multiplicands, f32
+      accumulators: the lane's registers through memory (entry-block
+      allocas) to `MOERT_EMU_MMA_M16N8K16`.
+    - `nvvm.cp.async.shared.global`, `commit.group`, `wait.group`:
+      `MOERT_EMU_CP_ASYNC`, `_COMMIT`, `_WAIT`.
+    - `nvvm.memory.barrier`, `nvvm.fence.sc.cluster`: `MOERT_EMU_FENCE`;
+      one is also called before each `llvm.atomicrmw`, `llvm.cmpxchg` and
+      `llvm.fence`, which stay.
+    - The zero-sized `addr_space = 3` globals (dynamic shared memory):
+      `MOERT_EMU_SHARED_BASE`.
+    - Before each load, store, atomic and memory intrinsic whose pointer
+      may be shared or global memory (not traced back to an `llvm.alloca`
+      or `malloc`): `MOERT_EMU_CHECK_ACCESS` with the access's size and
+      direction, plus the memory space where the pointer's origin tells.
+    - Calls of libdevice's `__nv_<f>`: the C library's `<f>`.
+    - `llvm.fptrunc` f32 -> bf16: integer code rounding to nearest even (a
+      library call on x86 that older libgcc lacks).
+
+    Every call goes through the table `@__moe_emu_api`, which the runtime
+    fills after loading the library; `@__moe_emu_sites` names each
+    rewritten operation for the runtime's messages. Each kernel becomes an
+    internal function called by `__moe_emu_kernel_<symbol>(void **params)`.
+    Any other NVVM operation, libdevice function or static shared memory is
+    an error naming it.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", "\"\"",
+           "Rewrite only gpu.modules with an #nvvm.target of this chip "
+           "(default: every gpu.module)">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def MoeTestMutateNvvm : Pass<"moe-test-mutate-nvvm", "::mlir::ModuleOp"> {
+  let summary = "Test only: plant one synchronization or tensor-core bug in NVVM kernels";
+  let description = [{
+    Mutation tests of the SIMT emulator: each mutation breaks the
+    `index`-th (0-based, in walk order) operation of its kind in the
+    functions whose name contains `kernel`, in a way the emulator must
+    catch or that must change the results.
+
+    - `drop-barrier`: erases an `nvvm.barrier0`.
+    - `swap-mma-lanes`: swaps the first two A registers of an
+      `nvvm.mma.sync` (rows g and g + 8 of the fragment).
+    - `wait-group-off`: `nvvm.cp.async.wait.group N` waits for N + 1.
+    - `divergent-barrier`: an `nvvm.barrier0` runs only on even `tid.x`.
+
+    An `index` past the last such operation is an error.
+  }];
+  let options = [
+    Option<"mutation", "mutation", "std::string", "\"\"",
+           "drop-barrier, swap-mma-lanes, wait-group-off or divergent-barrier">,
+    Option<"index", "index", "int64_t", "0",
+           "Which operation of the kind, in walk order (0-based)">,
+    Option<"kernel", "kernel", "std::string", "\"\"",
+           "Only functions whose name contains this">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 #endif // MOE_PASSES_TD

@@ -2,6 +2,7 @@
 
 #include "CodeGen.h"
 
+#include "moe/Conversion/PackedWrapper.h"
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runner/CompiledLayer.h"
@@ -34,33 +35,12 @@ namespace {
 /// `_mlir_<symbol>(void **params)` for each kernel: params[i] points to the
 /// i-th argument (a pointer or an int64), as cuLaunchKernel's array does.
 void addPackedWrappers(ModuleOp module) {
-  MLIRContext *ctx = module.getContext();
-  auto ptr = LLVM::LLVMPointerType::get(ctx);
-  auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr});
   SmallVector<LLVM::LLVMFuncOp> kernels;
   for (auto func : module.getOps<LLVM::LLVMFuncOp>())
     if (func->hasAttr(MoeDialect::kKernelAbiAttrName))
       kernels.push_back(func);
-  OpBuilder b(ctx);
-  for (LLVM::LLVMFuncOp kernel : kernels) {
-    Location loc = kernel.getLoc();
-    b.setInsertionPointToEnd(module.getBody());
-    auto wrapper = LLVM::LLVMFuncOp::create(
-        b, loc, ("_mlir_" + kernel.getName()).str(), type);
-    Block *entry = wrapper.addEntryBlock(b);
-    b.setInsertionPointToStart(entry);
-    SmallVector<Value> args;
-    for (auto [i, argType] :
-         llvm::enumerate(kernel.getFunctionType().getParams())) {
-      Value slot =
-          LLVM::GEPOp::create(b, loc, ptr, ptr, entry->getArgument(0),
-                              ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
-      Value arg = LLVM::LoadOp::create(b, loc, ptr, slot);
-      args.push_back(LLVM::LoadOp::create(b, loc, argType, arg));
-    }
-    LLVM::CallOp::create(b, loc, kernel, args);
-    LLVM::ReturnOp::create(b, loc, ValueRange{});
-  }
+  for (LLVM::LLVMFuncOp kernel : kernels)
+    addPackedWrapper(kernel, ("_mlir_" + kernel.getName()).str());
 }
 
 LogicalResult fail(ModuleOp module, const llvm::Twine &message) {
@@ -71,29 +51,34 @@ LogicalResult fail(ModuleOp module, const llvm::Twine &message) {
 
 LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
                                           llvm::StringRef soPath) {
+  OwningOpRef<ModuleOp> module = kernels.clone();
+  PassManager pm(module->getContext());
+  buildMoeLoopsToLLVMPipeline(pm, /*barePointers=*/true);
+  if (failed(pm.run(*module)))
+    return fail(kernels, "lowering the kernels for the host failed");
+  addPackedWrappers(*module);
+  return buildSharedObject(*module, soPath, /*optLevel=*/3);
+}
+
+LogicalResult mlir::moe::buildSharedObject(ModuleOp module,
+                                           llvm::StringRef soPath,
+                                           unsigned optLevel) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     return true;
   }();
   (void)initialized;
-  OwningOpRef<ModuleOp> module = kernels.clone();
   MLIRContext *ctx = module->getContext();
   DialectRegistry registry;
   registerAllToLLVMIRTranslations(registry);
   ctx->appendDialectRegistry(registry);
 
-  PassManager pm(ctx);
-  buildMoeLoopsToLLVMPipeline(pm, /*barePointers=*/true);
-  if (failed(pm.run(*module)))
-    return fail(kernels, "lowering the kernels for the host failed");
-  addPackedWrappers(*module);
-
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(*module, llvmContext);
+      translateModuleToLLVMIR(module, llvmContext);
   if (!llvmModule)
-    return fail(kernels, "translating the host kernels to LLVM IR failed");
+    return fail(module, "translating the host code to LLVM IR failed");
 
   // The process's triple with a generic CPU: the library may run on any
   // machine of this architecture, not only the one that built it.
@@ -102,14 +87,14 @@ LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return fail(kernels, "no LLVM target for the host: " + error);
+    return fail(module, "no LLVM target for the host: " + error);
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       triple, "generic", "", llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
-  if (llvm::Error e = optimizeModule(*llvmModule, 3, machine.get()))
-    return fail(kernels, llvm::toString(std::move(e)));
+  if (llvm::Error e = optimizeModule(*llvmModule, optLevel, machine.get()))
+    return fail(module, llvm::toString(std::move(e)));
 
   llvm::SmallString<128> objectPath(soPath);
   objectPath += ".o";
@@ -117,11 +102,11 @@ LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
     std::error_code ec;
     llvm::raw_fd_ostream os(objectPath, ec);
     if (ec)
-      return fail(kernels, "cannot write " + objectPath + ": " + ec.message());
+      return fail(module, "cannot write " + objectPath + ": " + ec.message());
     llvm::legacy::PassManager codegen;
     if (machine->addPassesToEmitFile(codegen, os, nullptr,
                                      llvm::CodeGenFileType::ObjectFile))
-      return fail(kernels, "LLVM cannot emit a host object file");
+      return fail(module, "LLVM cannot emit a host object file");
     codegen.run(*llvmModule);
   }
 
@@ -130,9 +115,9 @@ LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
   const char *cc = std::getenv("CC");
   auto program = llvm::sys::findProgramByName(cc && *cc ? cc : "cc");
   if (!program)
-    return fail(kernels, "no C compiler driver to link the host library "
-                         "(set CC): " +
-                             program.getError().message());
+    return fail(module, "no C compiler driver to link "
+                        "(set CC): " +
+                            program.getError().message());
   llvm::SmallVector<llvm::StringRef> args = {*program, "-shared",  "-o",
                                              soPath,   objectPath, "-lm"};
   std::string message;
@@ -141,15 +126,15 @@ LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
   llvm::sys::fs::remove(objectPath);
   if (rc != 0)
     return fail(
-        kernels,
-        "linking the host library failed (" + *program + "): " +
+        module,
+        "linking " + soPath + " failed (" + *program + "): " +
             (message.empty() ? "exit status " + std::to_string(rc) : message));
   return success();
 }
 
-FailureOr<std::map<std::string, DeviceCode>>
-mlir::moe::buildDeviceCode(ModuleOp kernels, llvm::ArrayRef<std::string> chips,
-                           llvm::StringRef cudaPath) {
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::moe::lowerKernelsToNVVM(ModuleOp kernels,
+                              llvm::ArrayRef<std::string> chips) {
   MLIRContext *ctx = kernels.getContext();
   DialectRegistry registry;
   // convert-gpu-to-nvvm takes its patterns from the dialects' ToLLVM
@@ -165,17 +150,23 @@ mlir::moe::buildDeviceCode(ModuleOp kernels, llvm::ArrayRef<std::string> chips,
   buildMoeKernelsToNVVMPipeline(pm, chips);
   if (failed(pm.run(*lowered)))
     return fail(kernels, "lowering the kernels to NVVM failed");
+  return lowered;
+}
 
+FailureOr<std::map<std::string, DeviceCode>>
+mlir::moe::buildDeviceCode(ModuleOp lowered, llvm::ArrayRef<std::string> chips,
+                           llvm::StringRef cudaPath) {
+  MLIRContext *ctx = lowered.getContext();
   std::map<std::string, DeviceCode> result;
   for (llvm::StringRef format : {"isa", "bin"}) {
-    OwningOpRef<ModuleOp> module = lowered->clone();
+    OwningOpRef<ModuleOp> module = lowered.clone();
     PassManager binary(ctx);
     if (failed(parsePassPipeline(("gpu-module-to-binary{format=" + format +
                                   " toolkit=" + cudaPath + "}")
                                      .str(),
                                  binary)) ||
         failed(binary.run(*module)))
-      return fail(kernels, "gpu-module-to-binary (" + format + ") failed");
+      return fail(lowered, "gpu-module-to-binary (" + format + ") failed");
     module->walk([&](gpu::BinaryOp op) {
       for (Attribute attr : op.getObjects()) {
         auto object = cast<gpu::ObjectAttr>(attr);
@@ -188,6 +179,6 @@ mlir::moe::buildDeviceCode(ModuleOp kernels, llvm::ArrayRef<std::string> chips,
   }
   for (const std::string &chip : chips)
     if (result[chip].ptx.empty() || result[chip].cubin.empty())
-      return fail(kernels, "no code for " + chip);
+      return fail(lowered, "no code for " + chip);
   return result;
 }

@@ -1,8 +1,8 @@
 //===- CodeGen.h - host and device code of outlined kernels -----*- C++ -*-===//
 //
-// Internal to MoeEmit. Both take a module holding only kernel functions
+// Internal to MoeEmit. `kernels` is a module holding only kernel functions
 // with the manifest's ABI (moe-kernel-abi's output, layer functions
-// removed), which they clone and lower.
+// removed); they clone it before lowering.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,20 +18,31 @@
 namespace mlir::moe {
 
 /// The kernels as a host shared library exporting `_mlir_<symbol>(void **)`
-/// per kernel (the manifest's CPU ABI), written to `soPath`: an object file
-/// from LLVM for the host triple, linked by the system's C compiler driver.
+/// per kernel (the manifest's CPU ABI), written to `soPath`.
 LogicalResult buildHostLibrary(ModuleOp kernels, llvm::StringRef soPath);
+
+/// `module` (LLVM dialect) as a shared object at `soPath`: LLVM's pipeline
+/// at `optLevel`, an object file for the host triple with a generic CPU,
+/// linked by the system's C compiler driver ($CC, else cc) with -lm.
+LogicalResult buildSharedObject(ModuleOp module, llvm::StringRef soPath,
+                                unsigned optLevel);
+
+/// moe-kernels-to-nvvm on a clone of `kernels`: one gpu.module with a
+/// target per chip, the input of both buildDeviceCode and
+/// buildEmulatorLibrary (moe/Emit/EmulatorLibrary.h), so the cubin and the
+/// emulator run the same code.
+FailureOr<OwningOpRef<ModuleOp>>
+lowerKernelsToNVVM(ModuleOp kernels, llvm::ArrayRef<std::string> chips);
 
 /// PTX text and cubin bytes of one chip.
 struct DeviceCode {
   std::string ptx, cubin;
 };
 
-/// The kernels compiled for each chip: moe-kernels-to-nvvm, then
-/// gpu-module-to-binary once as PTX and once as cubin (ptxas from
-/// `cudaPath`).
+/// lowerKernelsToNVVM's module compiled for each chip: gpu-module-to-binary
+/// once as PTX and once as cubin (ptxas from `cudaPath`).
 FailureOr<std::map<std::string, DeviceCode>>
-buildDeviceCode(ModuleOp kernels, llvm::ArrayRef<std::string> chips,
+buildDeviceCode(ModuleOp lowered, llvm::ArrayRef<std::string> chips,
                 llvm::StringRef cudaPath);
 
 } // namespace mlir::moe

@@ -12,6 +12,7 @@
 
 #include "moe/Dialect/KernelAbi.h"
 #include "moe/Dialect/MoeDialect.h"
+#include "moe/Emit/EmulatorLibrary.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runner/CompiledLayer.h"
 #include "moe/Weights/HfWeights.h"
@@ -106,10 +107,14 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   entry["hidden_size"] = model.hiddenSize;
   entry["max_tokens"] = options.maxTokens;
   json targets = json::array();
-  for (const std::string &chip : options.chips)
-    targets.push_back({{"chip", chip},
-                       {"cubin", fn + "." + chip + ".cubin"},
-                       {"ptx", fn + "." + chip + ".ptx"}});
+  for (const std::string &chip : options.chips) {
+    json target = {{"chip", chip},
+                   {"cubin", fn + "." + chip + ".cubin"},
+                   {"ptx", fn + "." + chip + ".ptx"}};
+    if (options.emulator)
+      target["emulator"] = fn + "." + chip + ".emu.so";
+    targets.push_back(target);
+  }
   entry["targets"] = targets;
   if (options.hostLibrary)
     entry["host_library"] = fn + ".host.so";
@@ -270,6 +275,9 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
   Location loc = module.getLoc();
   if (options.maxTokens < 1)
     return emitError(loc) << "max_tokens must be positive";
+  if (options.emulator && options.chips.empty())
+    return emitError(loc) << "emulator libraries are built per target chip: "
+                             "they need the device code";
   auto layerMap =
       module->getAttrOfType<DictionaryAttr>(MoeDialect::kLayerMapAttrName);
   if (!layerMap)
@@ -319,7 +327,11 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
         layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
     OwningOpRef<ModuleOp> kernels = kernelsOnly(*abi, launches);
     if (!options.chips.empty()) {
-      auto code = buildDeviceCode(*kernels, options.chips, options.cudaPath);
+      // One NVVM module for the cubins and the emulator libraries alike.
+      auto lowered = lowerKernelsToNVVM(*kernels, options.chips);
+      if (failed(lowered))
+        return failure();
+      auto code = buildDeviceCode(**lowered, options.chips, options.cudaPath);
       if (failed(code))
         return failure();
       for (auto &[chip, c] : *code) {
@@ -331,6 +343,16 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
             return failure();
           files.push_back(name);
         }
+      }
+      // Per chip although today's chips share one gpu.module: a chip's
+      // library is its own module's, whatever moe-kernels-to-gpu makes.
+      for (const std::string &chip : options.chips) {
+        if (!options.emulator)
+          continue;
+        std::string name = (fn + "." + chip + ".emu.so").str();
+        if (failed(buildEmulatorLibrary(**lowered, chip, in(name))))
+          return failure();
+        files.push_back(name);
       }
     }
     if (options.hostLibrary) {

@@ -17,8 +17,7 @@
 
 #ifdef MOERT_ASAN
 extern "C" void __sanitizer_start_switch_fiber(void **fake_stack_save,
-                                               const void *bottom,
-                                               size_t size);
+                                               const void *bottom, size_t size);
 extern "C" void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                                 const void **bottom_old,
                                                 size_t *size_old);
@@ -83,12 +82,12 @@ void Fiber::start(FiberStack &stack, Entry entry, void *arg) {
   uint64_t *frame = ret - 7;
   uint32_t controls[2] = {0x1F80, 0x037F}; // Defaults: all exceptions masked.
   std::memcpy(&frame[0], controls, sizeof controls);
-  frame[1] = 0;                                // r15
-  frame[2] = 0;                                // r14
-  frame[3] = 0;                                // r13
+  frame[1] = 0;                                 // r15
+  frame[2] = 0;                                 // r14
+  frame[3] = 0;                                 // r13
   frame[4] = reinterpret_cast<uint64_t>(entry); // r12
   frame[5] = reinterpret_cast<uint64_t>(arg);   // rbx
-  frame[6] = 0;                                // rbp
+  frame[6] = 0;                                 // rbp
   ret[0] = reinterpret_cast<uint64_t>(&moert_emu_fiber_start);
   sp_ = frame;
 }

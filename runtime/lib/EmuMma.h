@@ -3,9 +3,10 @@
 // The emulator gathers the fragment registers of all 32 lanes of a warp and
 // computes D = A * B + C the way the tensor core sees the operands: each
 // lane's registers are placed in the 16x16 A, 16x8 B and 16x8 C tiles by the
-// PTX ISA's fragment layouts (PTX ISA 8.x, section 9.7.14.5.8 "Matrix
-// Fragments for mma.m16n8k16 with floating point type"), for .bf16 and .f16
-// inputs with .f32 accumulators, A row-major and B column-major (.row.col).
+// PTX ISA's fragment layouts (the section "Matrix Fragments for
+// mma.m16n8k16 with floating point type" under "Warp-level Matrix Multiply-
+// Accumulate Instructions"), for .bf16 and .f16 inputs with .f32
+// accumulators, A row-major and B column-major (.row.col).
 //
 //===----------------------------------------------------------------------===//
 

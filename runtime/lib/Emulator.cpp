@@ -72,10 +72,10 @@ Error EmulatorLibrary::load(const std::string &path,
   auto *version = static_cast<const uint32_t *>(
       dlsym(handle_, MOERT_EMU_ABI_VERSION_SYMBOL));
   auto *table = static_cast<void **>(dlsym(handle_, MOERT_EMU_API_SYMBOL));
-  auto *numSites = static_cast<const uint32_t *>(
-      dlsym(handle_, MOERT_EMU_NUM_SITES_SYMBOL));
-  sites_ = static_cast<const char *const *>(
-      dlsym(handle_, MOERT_EMU_SITES_SYMBOL));
+  auto *numSites =
+      static_cast<const uint32_t *>(dlsym(handle_, MOERT_EMU_NUM_SITES_SYMBOL));
+  sites_ =
+      static_cast<const char *const *>(dlsym(handle_, MOERT_EMU_SITES_SYMBOL));
   if (!version || !table || !numSites || (*numSites && !sites_))
     return makeError(MOERT_ERROR_BACKEND, "'", path,
                      "' is not an emulator library (no ",
@@ -110,6 +110,8 @@ Error EmulatorLibrary::load(const std::string &path,
 }
 
 std::string EmulatorLibrary::site(uint32_t index) const {
+  if (index == ~uint32_t(0))
+    return "cp.async landing at the thread's end";
   if (index < numSites_ && sites_[index])
     return sites_[index];
   return str("site #", index);
@@ -152,11 +154,16 @@ struct Thread {
   uint64_t committedGroups = 0;
 };
 
-/// Last write and read of one shared byte, by barrier interval (epoch).
+/// Last write and read of one shared byte, by barrier interval (epoch),
+/// and the cp.async copies into it that have not landed yet.
 struct Shadow {
   uint32_t writeEpoch = 0, readEpoch = 0;
   uint16_t writer = 0, reader = 0;
+  uint16_t inFlight = 0;
 };
+
+/// The site of the copies that land when their thread ends.
+constexpr uint32_t kThreadEnd = ~uint32_t(0);
 
 /// One slot of blocks in flight: its threads' stacks, shared memory and
 /// shadow stay allocated across the blocks that use it.
@@ -235,12 +242,21 @@ void suspend(Thread &t) {
 // Memory checks
 //===----------------------------------------------------------------------===//
 
-void raceCheck(Thread &t, size_t offset, uint64_t bytes, bool write,
-               bool read, uint32_t site) {
+void raceCheck(Thread &t, size_t offset, uint64_t bytes, bool write, bool read,
+               uint32_t site) {
   Block &b = *t.block;
   uint16_t me = uint16_t(t.linear);
   for (uint64_t i = 0; i < bytes; ++i) {
     Shadow &s = b.shadow[offset + i];
+    if (s.inFlight)
+      FAIL(t, emuError(str(
+                  "shared-memory race (cp.async in flight) in ",
+                  currentLaunch->where(*t.block), ": thread ", t.linear, " ",
+                  write ? "writes" : "reads", " byte offset ", offset + i, " (",
+                  currentLaunch->site(site),
+                  ") while a cp.async into it is in flight (it lands at its "
+                  "thread's wait.group that covers its group; other threads "
+                  "see it after a barrier)")));
     const char *hazard = nullptr, *otherDid = nullptr;
     uint16_t other = 0;
     if (s.writeEpoch == b.epoch && s.writer != me) {
@@ -253,15 +269,15 @@ void raceCheck(Thread &t, size_t offset, uint64_t bytes, bool write,
       otherDid = "read";
     }
     if (hazard)
-      FAIL(t, emuError(str(
-                  "shared-memory race (", hazard, ") in ",
-                  currentLaunch->where(*t.block), ": thread ", t.linear, " ",
-                  write ? "writes" : "reads", " byte offset ", offset + i,
-                  " (a ", bytes, "-byte access, ", currentLaunch->site(site),
-                  ") that ",
-                  other == kManyReaders ? std::string("several threads")
-                                        : str("thread ", other),
-                  " ", otherDid, " with no barrier between")));
+      FAIL(t,
+           emuError(str("shared-memory race (", hazard, ") in ",
+                        currentLaunch->where(*t.block), ": thread ", t.linear,
+                        " ", write ? "writes" : "reads", " byte offset ",
+                        offset + i, " (a ", bytes, "-byte access, ",
+                        currentLaunch->site(site), ") that ",
+                        other == kManyReaders ? std::string("several threads")
+                                              : str("thread ", other),
+                        " ", otherDid, " with no barrier between")));
     if (write) {
       s.writeEpoch = b.epoch;
       s.writer = me;
@@ -288,11 +304,12 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
   bool inShared = address >= shared && address < shared + b.shadow.size();
   if ((flags & MOERT_EMU_ACCESS_SHARED) || inShared) {
     if (!inShared || address + bytes > shared + launch.sharedBytes)
-      FAIL(t, emuError(str(
-                  "shared-memory ", what, " out of bounds in ",
-                  launch.where(t), ": ", bytes, " bytes at offset ",
-                  int64_t(address - shared), " of ", launch.sharedBytes,
-                  " bytes of dynamic shared memory (", launch.site(site), ")")));
+      FAIL(t,
+           emuError(str("shared-memory ", what, " out of bounds in ",
+                        launch.where(t), ": ", bytes, " bytes at offset ",
+                        int64_t(address - shared), " of ", launch.sharedBytes,
+                        " bytes of dynamic shared memory (", launch.site(site),
+                        ")")));
     raceCheck(t, address - shared, bytes, flags & MOERT_EMU_ACCESS_WRITE,
               flags & MOERT_EMU_ACCESS_READ, site);
     return;
@@ -307,14 +324,13 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
       return;
     FAIL(t, emuError(str("global-memory ", what, " out of bounds in ",
                          launch.where(t), ": ", bytes, " bytes at offset ",
-                         address - buf.address, " of buffer '", buf.name,
-                         "' (", buf.bytes, " bytes) (", launch.site(site),
-                         ")")));
+                         address - buf.address, " of buffer '", buf.name, "' (",
+                         buf.bytes, " bytes) (", launch.site(site), ")")));
   }
-  FAIL(t, emuError(str("global-memory ", what, " of ", bytes, " bytes at ", p,
-                       " in ", launch.where(t),
-                       " is in no buffer of the launch (", launch.site(site),
-                       ")")));
+  FAIL(t,
+       emuError(str("global-memory ", what, " of ", bytes, " bytes at ", p,
+                    " in ", launch.where(t), " is in no buffer of the launch (",
+                    launch.site(site), ")")));
 }
 
 //===----------------------------------------------------------------------===//
@@ -376,11 +392,11 @@ void apiMma(uint32_t type, uint32_t site, const uint32_t *a, const uint32_t *b,
   if (blk.warpArrived[warp] == 0) {
     blk.warpSite[warp] = site;
   } else if (blk.warpSite[warp] != site) {
-    FAIL(t, emuError(str("warp ", warp, " of ", launch.where(blk),
-                         " is split between two mma.sync: lane ",
-                         t.linear % kWarpSize, " at ", launch.site(site),
-                         ", other lanes at ",
-                         launch.site(blk.warpSite[warp]))));
+    FAIL(t,
+         emuError(str("warp ", warp, " of ", launch.where(blk),
+                      " is split between two mma.sync: lane ",
+                      t.linear % kWarpSize, " at ", launch.site(site),
+                      ", other lanes at ", launch.site(blk.warpSite[warp]))));
   }
   t.mmaType = type;
   t.a = a;
@@ -415,12 +431,21 @@ void apiMma(uint32_t type, uint32_t site, const uint32_t *a, const uint32_t *b,
   }
 }
 
+/// Counts a cp.async into [dst, dst + bytes) in (+1) or out (-1) of flight.
+void markInFlight(Thread &t, void *dst, uint32_t bytes, int delta) {
+  size_t offset = static_cast<unsigned char *>(dst) - t.block->shared;
+  for (uint32_t i = 0; i < bytes; ++i)
+    t.block->shadow[offset + i].inFlight += delta;
+}
+
 /// Lands the copies of committed groups up to `group` (all when ~0).
 void landCopies(Thread &t, uint64_t group, uint32_t site) {
   auto landed = [&](const AsyncCopy &copy) { return copy.group <= group; };
   for (const AsyncCopy &copy : t.copies) {
     if (!landed(copy))
       continue;
+    if (currentLaunch->options->checks)
+      markInFlight(t, copy.dst, copy.bytes, -1);
     if (currentLaunch->options->checks)
       checkAccess(t, copy.dst, copy.bytes,
                   MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_SHARED, site,
@@ -460,6 +485,7 @@ void apiCpAsync(void *dst, const void *src, uint32_t bytes, uint32_t srcBytes,
       checkAccess(t, src, std::min(bytes, srcBytes),
                   MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL, site,
                   "cp.async source");
+    markInFlight(t, dst, bytes, +1);
   }
   t.copies.push_back({dst, src, bytes, srcBytes, t.committedGroups + 1});
 }
@@ -490,9 +516,10 @@ void apiCheckAccess(const void *p, uint64_t bytes, uint32_t flags,
   if (!currentLaunch->options->checks)
     return;
   Thread &t = self();
-  const char *what = (flags & MOERT_EMU_ACCESS_WRITE)
-                         ? ((flags & MOERT_EMU_ACCESS_READ) ? "atomic" : "store")
-                         : "load";
+  const char *what =
+      (flags & MOERT_EMU_ACCESS_WRITE)
+          ? ((flags & MOERT_EMU_ACCESS_READ) ? "atomic" : "store")
+          : "load";
   checkAccess(t, p, bytes, flags, site, what);
 }
 
@@ -502,7 +529,7 @@ void threadEntry(void *arg) {
   current = &t;
   currentLaunch->kernel(currentLaunch->params);
   // Copies still in flight land before the thread is gone.
-  landCopies(t, ~uint64_t(0), 0);
+  landCopies(t, ~uint64_t(0), kThreadEnd);
   t.state = State::Done;
   current = nullptr;
   Fiber::switchTo(t.fiber, currentLaunch->scheduler);
@@ -513,7 +540,32 @@ void threadEntry(void *arg) {
 // The scheduler
 //===----------------------------------------------------------------------===//
 
-/// "threads 0-31, 64 at barrier0 in ...": threads grouped by what they do.
+/// "0-31,64", "0-126 step 2" (even threads), or the first runs and a count.
+std::string listThreads(const std::vector<uint32_t> &ids) {
+  if (ids.size() > 3) {
+    uint32_t step = ids[1] - ids[0];
+    bool progression = step > 1;
+    for (size_t i = 2; progression && i < ids.size(); ++i)
+      progression = ids[i] - ids[i - 1] == step;
+    if (progression)
+      return str(ids.front(), "-", ids.back(), " step ", step);
+  }
+  std::string list;
+  size_t runs = 0;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1)
+      ++j;
+    if (++runs > 8)
+      return list + str(",... (", ids.size(), " threads)");
+    list += (list.empty() ? "" : ",") + std::to_string(ids[i]) +
+            (j > i ? "-" + std::to_string(ids[j]) : "");
+    i = j + 1;
+  }
+  return list;
+}
+
+/// "threads 0-31,64 at barrier0 in ...": threads grouped by what they do.
 std::string describeThreads(const Launch &launch, const Block &b) {
   std::map<std::string, std::vector<uint32_t>> groups;
   for (const auto &t : b.threads) {
@@ -538,18 +590,9 @@ std::string describeThreads(const Launch &launch, const Block &b) {
     groups[what].push_back(t->linear);
   }
   std::string text;
-  for (const auto &[what, ids] : groups) {
-    std::string list;
-    for (size_t i = 0; i < ids.size();) {
-      size_t j = i;
-      while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1)
-        ++j;
-      list += (list.empty() ? "" : ",") + std::to_string(ids[i]) +
-              (j > i ? "-" + std::to_string(ids[j]) : "");
-      i = j + 1;
-    }
-    text += str("; thread", ids.size() > 1 ? "s " : " ", list, " ", what);
-  }
+  for (const auto &[what, ids] : groups)
+    text += str("; thread", ids.size() > 1 ? "s " : " ", listThreads(ids), " ",
+                what);
   return text.substr(2);
 }
 

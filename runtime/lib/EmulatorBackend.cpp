@@ -34,14 +34,14 @@ public:
         chosen = &t;
     }
     if (!chosen)
-      return makeError(
-          MOERT_ERROR_BACKEND, "cuda-emu backend: layer '", layer.function,
-          "' has no emulator library",
-          wanted.empty() ? std::string() : " for " + wanted, " (",
-          chips.empty() ? std::string("none in the manifest; emit the "
-                                      "kernels with --emulator")
-                        : "the manifest has " + chips,
-          ")");
+      return makeError(MOERT_ERROR_BACKEND, "cuda-emu backend: layer '",
+                       layer.function, "' has no emulator library",
+                       wanted.empty() ? std::string() : " for " + wanted, " (",
+                       chips.empty()
+                           ? std::string("none in the manifest; emit the "
+                                         "kernels with --emulator")
+                           : "the manifest has " + chips,
+                       ")");
     chip = chosen->chip;
     file = chosen->emulator;
     for (const KernelDesc &kernel : layer.kernels) {

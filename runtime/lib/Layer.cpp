@@ -384,13 +384,13 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
       if (Error e = buffer.bytesAt(tokens, bytes))
         return e;
       const Arg &arg = args_[param.buffer];
-      extents.push_back({backend_->hostAddressable()
-                             ? uint64_t(reinterpret_cast<uintptr_t>(arg.pointer))
-                             : arg.address,
-                         uint64_t(bytes), buffer.name});
+      extents.push_back(
+          {backend_->hostAddressable()
+               ? uint64_t(reinterpret_cast<uintptr_t>(arg.pointer))
+               : arg.address,
+           uint64_t(bytes), buffer.name});
     }
-    if (Error e =
-            backend_->launch(k, grid, params_[k].data(), extents, stream))
+    if (Error e = backend_->launch(k, grid, params_[k].data(), extents, stream))
       return e.withPrefix("kernel '" + kernel.symbol + "'");
   }
   return Error::success();

@@ -95,9 +95,8 @@ moert_status moert_layer_load_emulated(const char *manifest_path,
     choice.options.checks = !options->unchecked;
   }
   std::unique_ptr<moert::Layer> layer;
-  if (moert::Error e = moert::Layer::load(manifest_path, function,
-                                          MOERT_BACKEND_CUDA_EMU, choice,
-                                          layer))
+  if (moert::Error e = moert::Layer::load(
+          manifest_path, function, MOERT_BACKEND_CUDA_EMU, choice, layer))
     return fail(e);
   *out = new moert_layer{std::move(layer)};
   return MOERT_SUCCESS;
@@ -108,8 +107,7 @@ moert_status moert_layer_emu_stats(const moert_layer *layer,
   if (!layer || !out)
     return invalid("moert_layer_emu_stats: layer or out is NULL");
   *out = moert_emu_stats();
-  if (const moert::EmulatorStats *s =
-          layer->impl->backend().emulatorStats()) {
+  if (const moert::EmulatorStats *s = layer->impl->backend().emulatorStats()) {
     out->launches = s->launches;
     out->blocks = s->blocks;
     out->threads = s->threads;

@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "EmuMma.h"
 #include "Emulator.h"
+#include "EmuMma.h"
 
 #include "TestUtil.h"
 
@@ -21,10 +21,16 @@ using moert_test::contains;
 
 namespace {
 
-const std::vector<std::string> kKernels = {
-    "block_sum",       "block_sum_racy", "divergent_exit", "divergent_sites",
-    "global_overflow", "shared_overflow", "mma",           "mma_short",
-    "stage",           "ticket"};
+const std::vector<std::string> kKernels = {"block_sum",
+                                           "block_sum_racy",
+                                           "divergent_exit",
+                                           "divergent_sites",
+                                           "global_overflow",
+                                           "shared_overflow",
+                                           "mma",
+                                           "mma_short",
+                                           "stage",
+                                           "ticket"};
 
 size_t kernelIndex(const std::string &name) {
   for (size_t i = 0; i < kKernels.size(); ++i)
@@ -41,8 +47,8 @@ protected:
     ASSERT_FALSE(e) << e.message();
   }
 
-  template <typename T> EmulatedBuffer buffer(std::vector<T> &v,
-                                              const char *name) {
+  template <typename T>
+  EmulatedBuffer buffer(std::vector<T> &v, const char *name) {
     return {uint64_t(reinterpret_cast<uintptr_t>(v.data())),
             uint64_t(v.size() * sizeof(T)), name};
   }
@@ -52,9 +58,9 @@ protected:
             std::vector<EmulatedBuffer> buffers,
             EmulatorOptions options = EmulatorOptions()) {
     Emulator emulator(options);
-    Error e = emulator.launch(library, kernelIndex(kernel), kernel, grid,
-                              {threads, 1, 1}, sharedBytes, params.data(),
-                              buffers);
+    Error e =
+        emulator.launch(library, kernelIndex(kernel), kernel, grid,
+                        {threads, 1, 1}, sharedBytes, params.data(), buffers);
     stats = emulator.stats();
     return e;
   }
@@ -118,15 +124,16 @@ TEST_F(EmulatorTest, ThreadsAtDifferentBarriersAreDivergent) {
   Error e = run("divergent_sites", {1, 1, 1}, 8, 0, {}, {});
   ASSERT_TRUE(e);
   EXPECT_TRUE(contains(e.message(), "wait at different barriers"));
-  EXPECT_TRUE(contains(e.message(), "barrier0 B in toy"));
+  EXPECT_TRUE(contains(e.message(), "threads 0-6 step 2 at barrier0 A in toy"));
+  EXPECT_TRUE(contains(e.message(), "threads 1-7 step 2 at barrier0 B in toy"));
 }
 
 TEST_F(EmulatorTest, GlobalAccessPastTheBufferIsReported) {
   std::vector<float> out(10);
   float *p = out.data();
   int64_t n = 10;
-  Error e = run("global_overflow", {1, 1, 1}, 32, 0, {&p, &n},
-                {buffer(out, "out")});
+  Error e =
+      run("global_overflow", {1, 1, 1}, 32, 0, {&p, &n}, {buffer(out, "out")});
   ASSERT_TRUE(e);
   EXPECT_TRUE(contains(e.message(), "global-memory store out of bounds"));
   EXPECT_TRUE(contains(e.message(), "at offset 40 of buffer 'out' (40 bytes)"));
@@ -189,8 +196,8 @@ TEST_F(EmulatorTest, MmaMatchesAPlainProductWithCuteLayouts) {
         float want = 0;
         for (int k = 0; k < 16; ++k)
           want += av[m * 16 + k] * bv[k * 8 + n];
-        EXPECT_EQ(d[m * 8 + n], want) << "type " << type << " d[" << m
-                                      << "][" << n << "]";
+        EXPECT_EQ(d[m * 8 + n], want)
+            << "type " << type << " d[" << m << "][" << n << "]";
       }
   }
 }
@@ -210,28 +217,44 @@ TEST_F(EmulatorTest, MmaWithMissingLanesIsAnError) {
 }
 
 TEST_F(EmulatorTest, AsyncCopiesLandAtTheirWait) {
-  for (int64_t wait : {0, 1}) {
-    std::vector<float> in(8 * 4), out(8 * 4, 0.0f);
-    for (size_t i = 0; i < in.size(); ++i)
-      in[i] = float(i);
-    float *pin = in.data(), *pout = out.data();
-    Error e = run("stage", {1, 1, 1}, 8, 8 * 16, {&pin, &pout, &wait},
-                  {buffer(in, "in"), buffer(out, "out")});
-    ASSERT_FALSE(e) << e.message();
-    EXPECT_EQ(stats.asyncCopies, 8u);
-    for (int tid = 0; tid < 8; ++tid)
-      for (int i = 0; i < 4; ++i) {
-        float v = out[tid * 4 + i];
-        if (wait == 1 && tid % 2 == 1) {
-          uint32_t raw;
-          std::memcpy(&raw, &v, 4);
-          EXPECT_EQ(raw, 0xFFFFFFFFu) << "thread " << tid << " read early";
-        } else {
-          EXPECT_EQ(v, in[tid * 4 + i]) << "wait " << wait << " thread "
-                                        << tid;
-        }
+  // wait_group 0 lands both groups; wait_group 1 leaves the odd threads'
+  // group in flight: unchecked, they read the 0xFF poison; checked, the
+  // read is reported.
+  for (int64_t wait : {0, 1})
+    for (bool checks : {false, true}) {
+      std::vector<float> in(8 * 4), out(8 * 4, 0.0f);
+      for (size_t i = 0; i < in.size(); ++i)
+        in[i] = float(i);
+      float *pin = in.data(), *pout = out.data();
+      EmulatorOptions options;
+      options.checks = checks;
+      Error e = run("stage", {1, 1, 1}, 8, 8 * 16, {&pin, &pout, &wait},
+                    {buffer(in, "in"), buffer(out, "out")}, options);
+      if (wait == 1 && checks) {
+        ASSERT_TRUE(e);
+        EXPECT_TRUE(contains(e.message(),
+                             "shared-memory race (cp.async in flight) in "
+                             "kernel 'stage' block (0,0,0): thread 1 reads "
+                             "byte offset 16"));
+        EXPECT_TRUE(contains(e.message(), "while a cp.async into it is in "
+                                          "flight"));
+        continue;
       }
-  }
+      ASSERT_FALSE(e) << e.message();
+      EXPECT_EQ(stats.asyncCopies, 8u);
+      for (int tid = 0; tid < 8; ++tid)
+        for (int i = 0; i < 4; ++i) {
+          float v = out[tid * 4 + i];
+          if (wait == 1 && tid % 2 == 1) {
+            uint32_t raw;
+            std::memcpy(&raw, &v, 4);
+            EXPECT_EQ(raw, 0xFFFFFFFFu) << "thread " << tid << " read early";
+          } else {
+            EXPECT_EQ(v, in[tid * 4 + i])
+                << "wait " << wait << " thread " << tid;
+          }
+        }
+    }
 }
 
 TEST_F(EmulatorTest, TicketsFindTheLastBlockInEveryOrder) {

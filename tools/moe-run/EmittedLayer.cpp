@@ -14,15 +14,29 @@ namespace st = moe::safetensors;
 llvm::Expected<moe::HostTensor>
 moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
                      llvm::StringRef weightsFile, int64_t layer,
-                     const HostTensor &input, st::DType ioType) {
+                     const HostTensor &input, st::DType ioType,
+                     const EmittedBackend &backend, llvm::raw_ostream &log) {
   auto error = [](const llvm::Twine &what) {
     return llvm::createStringError(what + ": " + moert_last_error());
   };
   llvm::SmallString<256> manifest(dir);
   llvm::sys::path::append(manifest, "manifest.json");
   moert_layer *rt = nullptr;
-  if (moert_layer_load(manifest.c_str(), function.str().c_str(),
-                       MOERT_BACKEND_CPU, &rt) != MOERT_SUCCESS)
+  std::string name = function.str();
+  moert_status loaded;
+  if (backend.backend == MOERT_BACKEND_CUDA_EMU) {
+    moert_emu_options options = {};
+    options.chip = backend.chip.empty() ? nullptr : backend.chip.c_str();
+    options.shuffle_seed = backend.shuffleSeed;
+    options.concurrent_blocks = backend.blocksAtOnce;
+    options.unchecked = backend.unchecked;
+    loaded = moert_layer_load_emulated(manifest.c_str(), name.c_str(), &options,
+                                       &rt);
+  } else {
+    loaded = moert_layer_load(manifest.c_str(), name.c_str(),
+                              moert_backend(backend.backend), &rt);
+  }
+  if (loaded != MOERT_SUCCESS)
     return error("moert: loading " + manifest);
   llvm::scope_exit destroy([&] { moert_layer_destroy(rt); });
   if (moert_layer_load_weights(rt, weightsFile.str().c_str(), layer) !=
@@ -47,6 +61,15 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
   if (moert_layer_run(rt, in.data(), out.data(), tokens, nullptr) !=
       MOERT_SUCCESS)
     return error("moert: running the layer");
+  if (backend.backend == MOERT_BACKEND_CUDA_EMU) {
+    moert_emu_stats stats;
+    if (moert_layer_emu_stats(rt, &stats) == MOERT_SUCCESS)
+      log << "emulator: " << moert_layer_target(rt) << ", " << stats.launches
+          << " launches, " << stats.blocks << " blocks, " << stats.threads
+          << " threads, " << stats.barriers << " barrier arrivals, "
+          << stats.mmas << " warp mma.sync, " << stats.async_copies
+          << " cp.async, " << stats.checked_accesses << " checked accesses\n";
+  }
 
   HostTensor result;
   result.shape = input.shape;

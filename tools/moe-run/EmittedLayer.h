@@ -1,9 +1,10 @@
 //===- EmittedLayer.h - run a layer emitted by --emit-kernels ---*- C++ -*-===//
 //
 // moe-run --emitted DIR: the layer from `moe-translate --emit-kernels DIR`,
-// run by the moert runtime's CPU backend (its host library), so that the
-// emitted artifacts are checked against the same fp64 reference as the
-// layer moe-run compiles itself.
+// run by the moert runtime's CPU backend (its host library) or its cuda-emu
+// backend (the GPU kernels on the SIMT emulator), so that the emitted
+// artifacts are checked against the same fp64 reference as the layer
+// moe-run compiles itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,16 +15,34 @@
 #include "moe/Weights/HfWeights.h"
 
 #include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
 
 namespace moe {
 
-/// Loads `function` of DIR/manifest.json on the CPU backend, packs the
-/// weights of decoder layer `layer` from `weightsFile` (Hugging Face names)
-/// and runs it on `input` [T, H], stored as `ioType`.
+/// Which moert backend runs the emitted layer.
+struct EmittedBackend {
+  /// MOERT_BACKEND_CPU (the host library) or MOERT_BACKEND_CUDA_EMU (the
+  /// GPU kernels' NVVM module on the SIMT emulator).
+  int backend = 0;
+  /// cuda-emu only: the chip ("": the highest with an emulator library),
+  /// 0 or a shuffle seed, blocks at once, checks off.
+  std::string chip;
+  uint64_t shuffleSeed = 0;
+  int blocksAtOnce = 1;
+  bool unchecked = false;
+};
+
+/// Loads `function` of DIR/manifest.json on `backend`, packs the weights of
+/// decoder layer `layer` from `weightsFile` (Hugging Face names) and runs it
+/// on `input` [T, H], stored as `ioType`. On cuda-emu, prints what the
+/// emulator ran to `log`.
 llvm::Expected<HostTensor>
 runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
                 llvm::StringRef weightsFile, int64_t layer,
-                const HostTensor &input, safetensors::DType ioType);
+                const HostTensor &input, safetensors::DType ioType,
+                const EmittedBackend &backend, llvm::raw_ostream &log);
 
 } // namespace moe
 

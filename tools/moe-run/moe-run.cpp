@@ -9,11 +9,16 @@
 // own Hugging Face tensor names (packed into the kernels' layout here), and
 // with --check compares the result with the independent fp64 reference.
 // With --emitted DIR the layer comes from `moe-translate --emit-kernels DIR`
-// instead, run by the moert runtime's CPU backend.
+// instead, run by the moert runtime's CPU backend (or, with --backend
+// cuda-emu, its GPU kernels on the SIMT emulator); --target gpu-emulator
+// emits the GPU kernels itself and runs them on the emulator.
 //
 //===----------------------------------------------------------------------===//
 
 #include "EmittedLayer.h"
+
+#include "moe/Emit/EmitKernels.h"
+#include "moert/moert.h"
 
 #include "moe/Import/Import.h"
 #include "moe/Reference/Reference.h"
@@ -24,10 +29,12 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
@@ -98,6 +105,48 @@ llvm::cl::opt<bool> tensorCores(
                    "16-row tiles: slower on the CPU)"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
+
+llvm::cl::OptionCategory emulatorCategory(
+    "The GPU kernels on the SIMT emulator (--target gpu-emulator, "
+    "--backend cuda-emu)");
+llvm::cl::opt<std::string> target(
+    "target", llvm::cl::init("cpu"), llvm::cl::value_desc("cpu|gpu-emulator"),
+    llvm::cl::desc("cpu: compile the layer for the CPU (default); "
+                   "gpu-emulator: emit its GPU kernels (moe-translate "
+                   "--emit-kernels --emulator, tiles from moe-select-tiles "
+                   "for --chip at this token count) and run their NVVM code "
+                   "on the SIMT emulator through moert's cuda-emu backend"),
+    llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<std::string> backendName(
+    "backend", llvm::cl::init("cpu"), llvm::cl::value_desc("cpu|cuda-emu"),
+    llvm::cl::desc("moert backend of --emitted: the host library (cpu) or "
+                   "the emulator libraries (cuda-emu)"),
+    llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<std::string> chip(
+    "chip", llvm::cl::value_desc("sm_80|sm_90"),
+    llvm::cl::desc("the chip whose kernels the emulator runs (default sm_90 "
+                   "for --target gpu-emulator, the highest emitted for "
+                   "--emitted)"),
+    llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<std::string> blockOrder(
+    "emulator-block-order", llvm::cl::init("grid"),
+    llvm::cl::value_desc("grid|shuffle:SEED"),
+    llvm::cl::desc("the order the emulator runs each grid's blocks in"),
+    llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<int> blocksAtOnce(
+    "emulator-blocks-at-once", llvm::cl::init(1),
+    llvm::cl::desc("blocks in flight at once, 1 or 2 (interleaved at "
+                   "barriers, fences and atomics)"),
+    llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<bool> emulatorUnchecked(
+    "emulator-unchecked",
+    llvm::cl::desc("skip the bounds and shared-memory race checks"),
+    llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<std::string> tuningFile(
+    "tuning-file", llvm::cl::value_desc("FILE.json"),
+    llvm::cl::desc("--target gpu-emulator: moe-select-tiles overrides per "
+                   "shape"),
+    llvm::cl::cat(emulatorCategory));
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "moe-run: error: " << message << "\n";
@@ -271,27 +320,54 @@ runCompiled(MLIRContext &context, const ModelDesc &model,
   return (*layer)->run(input);
 }
 
-/// The layer of --emitted DIR, run by moert on weights written to a
-/// temporary safetensors file (moert packs them itself from the manifest).
-llvm::Expected<HostTensor> runEmitted(const ModelDesc &model, DType dtype,
-                                      const TensorMap &hfWeights,
-                                      const HostTensor &input,
-                                      st::DType ioType) {
-  // The function of the model's module that computes layerIndex.
+/// The function of the model's module that computes layerIndex.
+llvm::Expected<std::string> layerFunction(const ModelDesc &model) {
   MLIRContext context;
   context.loadDialect<MoeDialect>();
   OwningOpRef<ModuleOp> module = buildModule(model, &context);
-  std::string function;
   if (module)
     if (auto map = (*module)->getAttrOfType<DictionaryAttr>(
             MoeDialect::kLayerMapAttrName))
       for (NamedAttribute entry : map)
         if (auto layers = dyn_cast<DenseI64ArrayAttr>(entry.getValue()))
           if (llvm::is_contained(layers.asArrayRef(), layerIndex.getValue()))
-            function = entry.getName().str();
-  if (function.empty())
-    return llvm::createStringError("no layer function computes layer " +
-                                   llvm::Twine(layerIndex));
+            return entry.getName().str();
+  return llvm::createStringError("no layer function computes layer " +
+                                 llvm::Twine(layerIndex));
+}
+
+/// --emulator-block-order and friends, checked.
+llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
+  ::moe::EmittedBackend backend;
+  backend.backend = MOERT_BACKEND_CUDA_EMU;
+  backend.chip = chip;
+  llvm::StringRef order = blockOrder;
+  if (order.consume_front("shuffle:")) {
+    if (order.getAsInteger(10, backend.shuffleSeed) || !backend.shuffleSeed)
+      return llvm::createStringError(
+          "--emulator-block-order=shuffle:SEED takes a positive seed");
+  } else if (order != "grid") {
+    return llvm::createStringError(
+        "--emulator-block-order is grid or shuffle:SEED, not '" + order + "'");
+  }
+  if (blocksAtOnce != 1 && blocksAtOnce != 2)
+    return llvm::createStringError("--emulator-blocks-at-once is 1 or 2");
+  backend.blocksAtOnce = blocksAtOnce;
+  backend.unchecked = emulatorUnchecked;
+  return backend;
+}
+
+/// The layer of DIR (--emit-kernels' output), run by moert on weights
+/// written to a temporary safetensors file (moert packs them itself from
+/// the manifest).
+llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir,
+                                      const ModelDesc &model, DType dtype,
+                                      const TensorMap &hfWeights,
+                                      const HostTensor &input, st::DType ioType,
+                                      const ::moe::EmittedBackend &backend) {
+  auto function = layerFunction(model);
+  if (!function)
+    return function.takeError();
   std::string weightsFile = weightsPath;
   llvm::SmallString<128> temporary;
   if (weightsFile.empty()) {
@@ -302,11 +378,47 @@ llvm::Expected<HostTensor> runEmitted(const ModelDesc &model, DType dtype,
       return std::move(e);
     weightsFile = temporary.str().str();
   }
-  auto output = ::moe::runEmittedLayer(emittedDir, function, weightsFile,
-                                       layerIndex, input, ioType);
+  auto output = ::moe::runEmittedLayer(dir, *function, weightsFile, layerIndex,
+                                       input, ioType, backend, llvm::outs());
   if (!temporary.empty())
     llvm::sys::fs::remove(temporary);
   return output;
+}
+
+/// --target gpu-emulator: the layer's GPU kernels for --chip, emitted into
+/// a temporary folder with their emulator library and run on cuda-emu.
+llvm::Expected<HostTensor> runOnEmulator(MLIRContext &context,
+                                         const ModelDesc &model, DType dtype,
+                                         const TensorMap &hfWeights,
+                                         const HostTensor &input,
+                                         st::DType ioType) {
+  auto backend = emulatedBackend();
+  if (!backend)
+    return backend.takeError();
+  if (backend->chip.empty())
+    backend->chip = "sm_90";
+  llvm::SmallString<128> scratch;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("moe-run-emulator", scratch))
+    return llvm::createStringError(ec, "a temporary folder");
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
+  llvm::SmallString<128> dir(scratch);
+  llvm::sys::path::append(dir, "kernels");
+
+  OwningOpRef<ModuleOp> module = buildModule(model, &context);
+  if (!module)
+    return llvm::createStringError("importing the model failed");
+  EmitKernelsOptions options;
+  options.chips = {backend->chip};
+  options.hostLibrary = false;
+  options.emulator = true;
+  options.tiles.assign(kernelTiles.begin(), kernelTiles.end());
+  options.tokens = input.shape[0];
+  options.tuningFile = tuningFile;
+  options.maxTokens = std::max<int64_t>(input.shape[0], 1);
+  if (failed(emitKernels(*module, model, dir, options)))
+    return llvm::createStringError("emitting the GPU kernels failed");
+  return runEmitted(dir, model, dtype, hfWeights, input, ioType, *backend);
 }
 } // namespace
 
@@ -326,6 +438,25 @@ int main(int argc, char **argv) {
     return fail("--tensor-cores applies to the kernel form, not --unfused");
   if (!kernelTiles.empty() && unfused)
     return fail("--kernel-tiles applies to the kernel form, not --unfused");
+  if (target != "cpu" && target != "gpu-emulator")
+    return fail("--target is cpu or gpu-emulator, not '" + target + "'");
+  if (backendName != "cpu" && backendName != "cuda-emu")
+    return fail("--backend is cpu or cuda-emu, not '" + backendName + "'");
+  if (backendName != "cpu" && emittedDir.empty())
+    return fail("--backend applies to --emitted DIR");
+  if (target != "cpu" && !emittedDir.empty())
+    return fail("--target gpu-emulator compiles the layer; --emitted runs "
+                "an emitted one (with --backend cuda-emu)");
+  if (target != "cpu" && (unfused || tensorCores))
+    return fail("--unfused and --tensor-cores apply to --target cpu");
+  bool emulated = target == "gpu-emulator" || backendName == "cuda-emu";
+  for (llvm::cl::Option *option : std::initializer_list<llvm::cl::Option *>{
+           &chip, &blockOrder, &blocksAtOnce, &emulatorUnchecked})
+    if (option->getNumOccurrences() && !emulated)
+      return fail("--" + option->ArgStr +
+                  " applies to --target gpu-emulator or --backend cuda-emu");
+  if (tuningFile.getNumOccurrences() && target != "gpu-emulator")
+    return fail("--tuning-file applies to --target gpu-emulator");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -431,9 +562,23 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
 
   llvm::Expected<HostTensor> output =
-      emittedDir.empty()
-          ? runCompiled(context, *model, *group, cfg, hfWeights, input)
-          : runEmitted(*model, dtype, hfWeights, input, outputType);
+      llvm::createStringError("no way to run the layer");
+  if (!emittedDir.empty()) {
+    ::moe::EmittedBackend backend;
+    if (backendName == "cuda-emu") {
+      auto emulated = emulatedBackend();
+      if (!emulated)
+        return fail(emulated.takeError());
+      backend = *emulated;
+    }
+    output = runEmitted(emittedDir, *model, dtype, hfWeights, input, outputType,
+                        backend);
+  } else if (target == "gpu-emulator") {
+    output =
+        runOnEmulator(context, *model, dtype, hfWeights, input, outputType);
+  } else {
+    output = runCompiled(context, *model, *group, cfg, hfWeights, input);
+  }
   if (!output)
     return fail(output.takeError());
 

@@ -6,11 +6,15 @@
 //
 // --emit-kernels OUT_DIR compiles a JSON model description to the kernel
 // artifacts of docs/kernel-manifest.md instead (cubin/PTX per chip, host
-// library, C header, manifest.json).
+// library, C header, manifest.json; --emulator: an emulator library per
+// chip). --emulator-library OUT.so builds one emulator library from an NVVM
+// module (moe-opt --moe-kernels-to-nvvm's output, maybe mutated by hand or
+// by --moe-test-mutate-nvvm).
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Emit/EmitKernels.h"
+#include "moe/Emit/EmulatorLibrary.h"
 #include "moe/Import/Import.h"
 
 #include "mlir/IR/AsmState.h"
@@ -18,11 +22,14 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/InitAllDialects.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -78,6 +85,21 @@ int main(int argc, char **argv) {
   llvm::cl::opt<int64_t> maxTokens("max-tokens", llvm::cl::init(65536),
                                    llvm::cl::desc("The manifest's max_tokens"),
                                    llvm::cl::cat(emitCategory));
+  llvm::cl::opt<bool> emulator(
+      "emulator",
+      llvm::cl::desc("--emit-kernels also builds <fn>.<chip>.emu.so per chip: "
+                     "the device code for moert's SIMT emulator"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<std::string> emulatorLibrary(
+      "emulator-library", llvm::cl::value_desc("OUT.so"),
+      llvm::cl::desc("Build the emulator library of an NVVM module (the "
+                     "output of moe-opt --moe-kernels-to-nvvm) into OUT.so"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<std::string> emulatorChip(
+      "chip", llvm::cl::value_desc("CHIP"),
+      llvm::cl::desc("--emulator-library: the gpu.module targeting CHIP "
+                     "(default: the module's only gpu.module)"),
+      llvm::cl::cat(emitCategory));
   llvm::cl::opt<std::string> cudaPath(
       "cuda-path", llvm::cl::init("/usr/local/cuda"),
       llvm::cl::desc("CUDA toolkit for ptxas and libdevice"),
@@ -85,8 +107,9 @@ int main(int argc, char **argv) {
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "moe-translate: JSON model descriptions to and from the moe dialect\n");
-  if (!translation && emitDir.empty()) {
-    llvm::errs() << "moe-translate: give a translation or --emit-kernels\n";
+  if (!translation && emitDir.empty() && emulatorLibrary.empty()) {
+    llvm::errs() << "moe-translate: give a translation, --emit-kernels or "
+                    "--emulator-library\n";
     return 1;
   }
   if (!tiles.empty() &&
@@ -114,6 +137,31 @@ int main(int argc, char **argv) {
   context.allowUnregisteredDialects(false);
   SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
 
+  if (!emulatorLibrary.empty()) {
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registry.insert<moe::MoeDialect>();
+    context.appendDialectRegistry(registry);
+    OwningOpRef<ModuleOp> module =
+        parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+    if (!module)
+      return 1;
+    // Built beside OUT.so and renamed over it: no partial library.
+    std::string partial = emulatorLibrary + ".partial-" +
+                          std::to_string(llvm::sys::Process::getProcessId());
+    if (failed(moe::buildEmulatorLibrary(*module, emulatorChip, partial))) {
+      llvm::sys::fs::remove(partial);
+      return 1;
+    }
+    if (std::error_code ec = llvm::sys::fs::rename(partial, emulatorLibrary)) {
+      llvm::errs() << "moe-translate: cannot write " << emulatorLibrary << ": "
+                   << ec.message() << "\n";
+      llvm::sys::fs::remove(partial);
+      return 1;
+    }
+    return 0;
+  }
+
   if (!emitDir.empty()) {
     DialectRegistry registry;
     registerAllDialects(registry);
@@ -131,6 +179,7 @@ int main(int argc, char **argv) {
     else if (!chips.empty())
       options.chips.assign(chips.begin(), chips.end());
     options.hostLibrary = !noHostLibrary;
+    options.emulator = emulator;
     options.tiles.assign(tiles.begin(), tiles.end());
     options.maxTokens = maxTokens;
     options.tokens = tokensHint;

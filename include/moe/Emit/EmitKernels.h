@@ -2,8 +2,9 @@
 //
 // `moe-translate --emit-kernels OUT_DIR`: compiles every MoE layer function
 // of a model to the artifacts of docs/kernel-manifest.md: a cubin and PTX
-// per target chip, a host shared library of the same kernels, a C header,
-// and manifest.json, which the runtime (runtime/, moert) loads.
+// per target chip (and, on request, an emulator library per chip), a host
+// shared library of the same kernels, a C header, and manifest.json, which
+// the runtime (runtime/, moert) loads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,6 +33,9 @@ struct EmitKernelsOptions {
   int64_t maxTokens = 65536;
   /// Build the host library (needs a C compiler driver to link it).
   bool hostLibrary = true;
+  /// Also build each chip's device code for moert's SIMT emulator,
+  /// `<fn>.<chip>.emu.so` (needs `chips` and a C compiler driver).
+  bool emulator = false;
   /// The CUDA toolkit (ptxas, libdevice) for the cubins.
   std::string cudaPath = "/usr/local/cuda";
 };
