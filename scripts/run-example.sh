@@ -5,8 +5,9 @@
 # moe-opt's own schema; compile it to kernels (cubin and PTX for sm_80 and
 # sm_90, a host library, a C header, manifest.json); then compile and run a
 # reduced Mixtral layer (same routing, smaller sizes) on the CPU and check it
-# against the fp64 reference, both as moe-run compiles it and as emitted
-# kernels run by the moert runtime. Installs and builds first.
+# against the fp64 reference, as moe-run compiles it, as emitted kernels run
+# by the moert runtime's CPU backend, and as the emitted GPU kernels' device
+# code (sm_80 and sm_90) run on the SIMT emulator. Installs and builds first.
 #
 # Usage: scripts/run-example.sh [MODEL.json [REDUCED_MODEL.json]]
 set -euo pipefail
@@ -45,7 +46,13 @@ build/bin/moe-run "$reduced" --layer 0 --seed 1 --tokens 16 --check \
 
 kernels="$out/$(basename "$reduced" .json).kernels"
 echo "== $reduced: emitted kernels ($kernels) run by moert's CPU backend, checked"
-build/bin/moe-translate "$reduced" --emit-kernels "$kernels"
+build/bin/moe-translate "$reduced" --emit-kernels "$kernels" --emulator
 build/bin/moe-run "$reduced" --layer 0 --seed 1 --tokens 16 --check \
   --emitted "$kernels"
+
+for chip in sm_80 sm_90; do
+  echo "== $reduced: the $chip GPU kernels' device code on the SIMT emulator (moert cuda-emu), checked"
+  build/bin/moe-run "$reduced" --layer 0 --seed 1 --tokens 16 --check \
+    --emitted "$kernels" --backend cuda-emu --chip "$chip"
+done
 echo "== ok"

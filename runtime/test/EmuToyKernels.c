@@ -208,3 +208,56 @@ EXPORT void __moe_emu_kernel_ticket(void **params) {
     storeGlobal(&out[1], (float)block);
   }
 }
+
+/* ToyKernels.c's layer (ToyLayer.h) as GPU threads, for the cuda-emu
+ * backend's tests; same float operation order as its reference. */
+EXPORT void __moe_emu_kernel_toy_count(void **params) {
+  int32_t *counter = *(int32_t **)params[0];
+  check(counter, 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE |
+                        MOERT_EMU_ACCESS_GLOBAL);
+  counter[0] += 1;
+}
+
+/* Blocks of 16 tokens, 8 threads per token (one per h); thread h = 0 adds
+ * the row's products to rowsum in order after a barrier. */
+EXPORT void __moe_emu_kernel_toy_scale(void **params) {
+  const float *x = *(const float **)params[0];
+  const float *scale = *(const float **)params[1];
+  float *tmp = *(float **)params[2];
+  float *rowsum = *(float **)params[3];
+  int64_t tokens = *(const int64_t *)params[4];
+  uint32_t tid = sreg(MOERT_EMU_TID_X);
+  int64_t t = (int64_t)sreg(MOERT_EMU_CTAID_X) * 16 + tid / 8;
+  uint32_t h = tid % 8;
+  if (t < tokens)
+    storeGlobal(&tmp[t * 8 + h], loadGlobal(&x[t * 8 + h]) *
+                                     loadGlobal(&scale[h]));
+  barrier(1);
+  if (t < tokens && h == 0) {
+    float sum = loadGlobal(&rowsum[t]);
+    for (int i = 0; i < 8; ++i)
+      sum += loadGlobal(&tmp[t * 8 + i]);
+    storeGlobal(&rowsum[t], sum);
+  }
+}
+
+/* Blocks of 4 tokens (grid.y is redundant: its second row returns), one
+ * thread per (token, j) among the block's first 32. */
+EXPORT void __moe_emu_kernel_toy_accumulate(void **params) {
+  const float *tmp = *(const float **)params[0];
+  const float *proj = *(const float **)params[1];
+  const float *rowsum = *(const float **)params[2];
+  const int32_t *counter = *(const int32_t **)params[3];
+  float *y = *(float **)params[4];
+  int64_t tokens = *(const int64_t *)params[5];
+  uint32_t local = sreg(MOERT_EMU_TID_X) + 64 * sreg(MOERT_EMU_TID_Y);
+  int64_t t = (int64_t)sreg(MOERT_EMU_CTAID_X) * 4 + local / 8;
+  uint32_t j = local % 8;
+  if (sreg(MOERT_EMU_CTAID_Y) != 0 || local >= 32 || t >= tokens)
+    return;
+  check(counter, 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL);
+  float acc = loadGlobal(&rowsum[t]) + (float)counter[0];
+  for (int h = 0; h < 8; ++h)
+    acc += loadGlobal(&tmp[t * 8 + h]) * loadGlobal(&proj[h * 8 + j]);
+  storeGlobal(&y[t * 8 + j], acc);
+}
