@@ -36,6 +36,10 @@ public:
   /// makes its context current on the calling thread).
   virtual Error enter() { return Error::success(); }
 
+  /// True if launch() checks accesses against its `buffers` (the layer
+  /// builds them only then).
+  virtual bool checksBuffers() const { return false; }
+
   /// The emulator's counters (cuda-emu only; null elsewhere).
   virtual const EmulatorStats *emulatorStats() const { return nullptr; }
 

@@ -21,6 +21,8 @@ extern "C" void __sanitizer_start_switch_fiber(void **fake_stack_save,
 extern "C" void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                                 const void **bottom_old,
                                                 size_t *size_old);
+extern "C" void __asan_unpoison_memory_region(void const volatile *addr,
+                                              size_t size);
 #endif
 
 #if defined(__x86_64__)
@@ -69,10 +71,18 @@ void Fiber::entered() {
 #endif
 }
 
+void FiberStack::unpoison() {
+#ifdef MOERT_ASAN
+  if (base_)
+    __asan_unpoison_memory_region(base_, size_);
+#endif
+}
+
 #if defined(__x86_64__)
 void Fiber::start(FiberStack &stack, Entry entry, void *arg) {
   stackBottom_ = stack.bottom();
   stackSize_ = stack.size();
+  fakeStack_ = nullptr;
   // The frame moert_emu_switch pops (EmuFiberSwitch.S), lowest address
   // first: MXCSR and x87 control word, r15, r14, r13, r12, rbx, rbp, return
   // address. After its `ret`, rsp is 16-byte aligned, as the entry's call
@@ -102,6 +112,15 @@ void Fiber::switchTo(Fiber &from, Fiber &to) {
   __sanitizer_finish_switch_fiber(from.fakeStack_, nullptr, nullptr);
 #endif
 }
+
+void Fiber::exitTo(Fiber &from, Fiber &to) {
+#ifdef MOERT_ASAN
+  // A null save slot lets AddressSanitizer free this fiber's fake stack.
+  __sanitizer_start_switch_fiber(nullptr, to.stackBottom_, to.stackSize_);
+#endif
+  moert_emu_switch(&from.sp_, to.sp_);
+  __builtin_unreachable();
+}
 #else
 void Fiber::trampoline(unsigned hi, unsigned lo) {
   Fiber *self = reinterpret_cast<Fiber *>((uintptr_t(hi) << 32) | lo);
@@ -111,6 +130,7 @@ void Fiber::trampoline(unsigned hi, unsigned lo) {
 void Fiber::start(FiberStack &stack, Entry entry, void *arg) {
   stackBottom_ = stack.bottom();
   stackSize_ = stack.size();
+  fakeStack_ = nullptr;
   entry_ = entry;
   arg_ = arg;
   getcontext(&context_);
@@ -131,6 +151,14 @@ void Fiber::switchTo(Fiber &from, Fiber &to) {
 #ifdef MOERT_ASAN
   __sanitizer_finish_switch_fiber(from.fakeStack_, nullptr, nullptr);
 #endif
+}
+
+void Fiber::exitTo(Fiber &from, Fiber &to) {
+#ifdef MOERT_ASAN
+  __sanitizer_start_switch_fiber(nullptr, to.stackBottom_, to.stackSize_);
+#endif
+  swapcontext(&from.context_, &to.context_);
+  __builtin_unreachable();
 }
 #endif
 

@@ -33,6 +33,9 @@ public:
   bool allocate(size_t bytes);
   void *bottom() const { return base_; }
   size_t size() const { return size_; }
+  /// Clears AddressSanitizer's marks left by frames that never returned
+  /// (threads abandoned after an error); a no-op without it.
+  void unpoison();
 
 private:
   void *mapping_ = nullptr;
@@ -57,6 +60,8 @@ public:
 
   /// Saves the current context into `from` and continues `to`.
   static void switchTo(Fiber &from, Fiber &to);
+  /// Leaves `from` for good (it is never resumed, only started again).
+  static void exitTo(Fiber &from, Fiber &to);
 
   /// The first thing an entry function calls (completes the switch into
   /// the new fiber for AddressSanitizer).

@@ -124,6 +124,7 @@ std::string EmulatorLibrary::site(uint32_t index) const {
 namespace {
 
 constexpr size_t kStackBytes = size_t(1) << 20;
+constexpr size_t kSharedAlignment = 1024;
 constexpr unsigned kWarpSize = 32;
 constexpr uint16_t kManyReaders = 0xFFFF;
 
@@ -176,7 +177,7 @@ struct Block {
   std::vector<unsigned> warpArrived;
   std::vector<uint32_t> warpSite;
   std::vector<unsigned char> sharedStorage;
-  unsigned char *shared = nullptr; ///< 16-byte aligned in sharedStorage.
+  unsigned char *shared = nullptr; ///< 1 KiB aligned in sharedStorage.
   std::vector<Shadow> shadow;
 };
 
@@ -384,11 +385,11 @@ void apiMma(uint32_t type, uint32_t site, const uint32_t *a, const uint32_t *b,
   if (type != MOERT_EMU_MMA_BF16 && type != MOERT_EMU_MMA_F16)
     FAIL(t, emuError(str("mma.sync with unknown type ", type, " in ",
                          launch.where(t))));
-  if (launch.threadsPerBlock % kWarpSize != 0)
+  unsigned warp = t.linear / kWarpSize;
+  if ((warp + 1) * kWarpSize > launch.threadsPerBlock)
     FAIL(t, emuError(str("mma.sync in a partial warp: ", launch.where(t),
                          " of a block of ", launch.threadsPerBlock,
                          " threads (", launch.site(site), ")")));
-  unsigned warp = t.linear / kWarpSize;
   if (blk.warpArrived[warp] == 0) {
     blk.warpSite[warp] = site;
   } else if (blk.warpSite[warp] != site) {
@@ -485,6 +486,9 @@ void apiCpAsync(void *dst, const void *src, uint32_t bytes, uint32_t srcBytes,
       checkAccess(t, src, std::min(bytes, srcBytes),
                   MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL, site,
                   "cp.async source");
+    // The copy may write at any time from its issue on: a read or write
+    // of these bytes by another thread since the last barrier is a race.
+    raceCheck(t, d - shared, bytes, /*write=*/true, /*read=*/false, site);
     markInFlight(t, dst, bytes, +1);
   }
   t.copies.push_back({dst, src, bytes, srcBytes, t.committedGroups + 1});
@@ -532,8 +536,7 @@ void threadEntry(void *arg) {
   landCopies(t, ~uint64_t(0), kThreadEnd);
   t.state = State::Done;
   current = nullptr;
-  Fiber::switchTo(t.fiber, currentLaunch->scheduler);
-  __builtin_unreachable(); // A finished thread is never resumed.
+  Fiber::exitTo(t.fiber, currentLaunch->scheduler);
 }
 
 //===----------------------------------------------------------------------===//
@@ -600,7 +603,10 @@ std::string describeThreads(const Launch &launch, const Block &b) {
 
 struct Emulator::Impl {
   std::vector<std::unique_ptr<Block>> slots;
+  /// Barrier intervals of this launch (the shadow starts afresh with it).
   uint32_t epochCounter = 0;
+  /// A launch failed: its threads never returned from their frames.
+  bool abandoned = false;
 
   Error prepare(Block &b, const Launch &launch) {
     size_t n = launch.threadsPerBlock;
@@ -617,13 +623,18 @@ struct Emulator::Impl {
         t = std::make_unique<Thread>();
     b.warpArrived.assign((n + kWarpSize - 1) / kWarpSize, 0);
     b.warpSite.assign(b.warpArrived.size(), 0);
+    // Threads abandoned by a failed launch left frames on these stacks.
+    if (abandoned)
+      for (auto &stack : b.stacks)
+        stack->unpoison();
     // A non-empty arena even for kernels without shared memory, so its
-    // address is never another allocation's.
+    // address is never another allocation's; aligned as a GPU's (1 KiB).
     size_t bytes = std::max<size_t>(launch.sharedBytes, 16);
-    if (b.sharedStorage.size() < bytes + 16)
-      b.sharedStorage.assign(bytes + 16, 0);
+    if (b.sharedStorage.size() < bytes + kSharedAlignment)
+      b.sharedStorage.assign(bytes + kSharedAlignment, 0);
     uintptr_t base = reinterpret_cast<uintptr_t>(b.sharedStorage.data());
-    b.shared = b.sharedStorage.data() + ((16 - base % 16) % 16);
+    b.shared = b.sharedStorage.data() +
+               (kSharedAlignment - base % kSharedAlignment) % kSharedAlignment;
     b.shadow.assign(bytes, Shadow());
     return Error::success();
   }
@@ -712,11 +723,13 @@ struct Emulator::Impl {
     unsigned inFlight = std::max(1u, launch.options->concurrentBlocks);
     while (slots.size() < inFlight)
       slots.push_back(std::make_unique<Block>());
+    epochCounter = 0;
     for (unsigned s = 0; s < inFlight; ++s) {
       slots[s]->busy = false;
       if (Error e = prepare(*slots[s], launch))
         return e;
     }
+    abandoned = false;
     launch.scheduler.adoptCurrentThread();
     uint64_t next = 0;
     for (;;) {
@@ -739,11 +752,15 @@ struct Emulator::Impl {
           current = t.get();
           Fiber::switchTo(launch.scheduler, t->fiber);
           current = nullptr;
-          if (launch.error)
+          if (launch.error) {
+            abandoned = true;
             return launch.error;
+          }
         }
-        if (Error e = resolve(b, launch))
+        if (Error e = resolve(b, launch)) {
+          abandoned = true;
           return e;
+        }
       }
     }
   }

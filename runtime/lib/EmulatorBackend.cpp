@@ -54,6 +54,7 @@ public:
   const std::string &target() const override { return chip; }
   const std::string &targetFile() const override { return file; }
   bool hostAddressable() const override { return false; }
+  bool checksBuffers() const override { return true; }
 
   Error allocate(size_t bytes, uint64_t &address) override {
     size_t rounded = (bytes + 255) / 256 * 256;
@@ -61,6 +62,9 @@ public:
     if (!p)
       return makeError(MOERT_ERROR_OUT_OF_MEMORY, "cuda-emu: cannot allocate ",
                        bytes, " bytes");
+    // cuMemAlloc's memory is not zeroed: a kernel that reads a workspace
+    // it never wrote, and that is not zero_init, must not pass by luck.
+    std::memset(p, 0xFF, rounded);
     address = reinterpret_cast<uintptr_t>(p);
     return Error::success();
   }

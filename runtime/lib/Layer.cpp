@@ -377,7 +377,7 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
     }
     std::vector<EmulatedBuffer> extents;
     for (const KernelParam &param : kernel.params) {
-      if (param.kind != KernelParam::Kind::Buffer)
+      if (param.kind != KernelParam::Kind::Buffer || !backend_->checksBuffers())
         continue;
       const BufferDesc &buffer = desc_.buffers[param.buffer];
       int64_t bytes;

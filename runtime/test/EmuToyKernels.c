@@ -261,3 +261,23 @@ EXPORT void __moe_emu_kernel_toy_accumulate(void **params) {
     acc += loadGlobal(&tmp[t * 8 + h]) * loadGlobal(&proj[h * 8 + j]);
   storeGlobal(&y[t * 8 + j], acc);
 }
+
+/* A pipeline stage overwritten too early: thread 0 reads thread 1's chunk
+ * of shared memory, then (no barrier between) thread 1 issues a cp.async
+ * into it, waits and meets thread 0 at a barrier. */
+EXPORT void __moe_emu_kernel_stage_overwrite(void **params) {
+  const float *in = *(const float **)params[0];
+  uint32_t tid = sreg(MOERT_EMU_TID_X);
+  float *s = shared();
+  if (tid == 0)
+    (void)loadShared(&s[4]);
+  if (tid == 1) {
+    ((void (*)(void *, const void *, uint32_t, uint32_t,
+               uint32_t))__moe_emu_api[MOERT_EMU_CP_ASYNC])(&s[4], &in[4], 16,
+                                                           16, 0);
+    ((void (*)(void))__moe_emu_api[MOERT_EMU_CP_ASYNC_COMMIT])();
+    ((void (*)(uint32_t, uint32_t))__moe_emu_api[MOERT_EMU_CP_ASYNC_WAIT])(0,
+                                                                         0);
+  }
+  barrier(1);
+}

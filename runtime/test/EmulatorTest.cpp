@@ -30,7 +30,8 @@ const std::vector<std::string> kKernels = {"block_sum",
                                            "mma",
                                            "mma_short",
                                            "stage",
-                                           "ticket"};
+                                           "ticket",
+                                           "stage_overwrite"};
 
 size_t kernelIndex(const std::string &name) {
   for (size_t i = 0; i < kKernels.size(); ++i)
@@ -255,6 +256,40 @@ TEST_F(EmulatorTest, AsyncCopiesLandAtTheirWait) {
           }
         }
     }
+}
+
+TEST_F(EmulatorTest, AsyncCopyIntoBytesAnotherThreadReadIsARace) {
+  std::vector<float> in(8, 1.0f);
+  float *pin = in.data();
+  Error e =
+      run("stage_overwrite", {1, 1, 1}, 2, 64, {&pin}, {buffer(in, "in")});
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e.message(), "shared-memory race (write after read)"));
+  EXPECT_TRUE(contains(e.message(), "thread 1 writes byte offset 16"));
+  EXPECT_TRUE(contains(e.message(), "that thread 0 read"));
+}
+
+TEST_F(EmulatorTest, AnEmulatorRunsOnAfterAFailedLaunch) {
+  // The failed launch abandons its threads mid-call; the next launch on
+  // the same emulator reuses their stacks.
+  Emulator emulator{EmulatorOptions()};
+  std::vector<uint16_t> a(256), b(128);
+  std::vector<float> d(128);
+  uint16_t *pa = a.data(), *pb = b.data();
+  float *pd = d.data();
+  int64_t t = MOERT_EMU_MMA_BF16;
+  std::vector<void *> mmaParams = {&pa, &pb, &pd, &t};
+  Error e = emulator.launch(library, kernelIndex("mma_short"), "mma_short",
+                            {1, 1, 1}, {64, 1, 1}, 0, mmaParams.data(), {});
+  ASSERT_TRUE(e);
+  std::vector<float> in(64, 2.0f), out(1);
+  float *pin = in.data(), *pout = out.data();
+  std::vector<void *> sumParams = {&pin, &pout};
+  e = emulator.launch(library, kernelIndex("block_sum"), "block_sum", {1, 1, 1},
+                      {64, 1, 1}, 256, sumParams.data(),
+                      {buffer(in, "in"), buffer(out, "out")});
+  ASSERT_FALSE(e) << e.message();
+  EXPECT_EQ(out[0], 128.0f);
 }
 
 TEST_F(EmulatorTest, TicketsFindTheLastBlockInEveryOrder) {
