@@ -59,6 +59,24 @@ public:
                        void *stream) = 0;
 };
 
+/// Memory in the host's address space, for the backends that run kernels
+/// on the CPU: 256-byte aligned allocations, copies and memsets that are
+/// done when they return.
+class HostMemoryBackend : public Backend {
+public:
+  Error allocate(size_t bytes, uint64_t &address) override;
+  void release(uint64_t address) override;
+  Error upload(uint64_t dst, const void *src, size_t bytes) override;
+  Error zero(uint64_t dst, size_t bytes, void *stream) override;
+
+protected:
+  /// Each new allocation's bytes (uninitialised memory made visible).
+  explicit HostMemoryBackend(int fill = -1) : fill(fill) {}
+
+private:
+  int fill; ///< A byte value, or -1 to leave allocations as they come.
+};
+
 /// dlopen()s the layer's host library and resolves "_mlir_<symbol>" for
 /// every kernel.
 Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out);

@@ -2,6 +2,7 @@
 //
 // The host library exports `void _mlir_<symbol>(void **params)` per kernel;
 // one call runs the whole grid, so launch() ignores the grid and stream.
+// Also HostMemoryBackend, the host memory it shares with cuda-emu.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,7 +19,7 @@ namespace {
 
 using KernelFn = void (*)(void **);
 
-class CpuBackend : public Backend {
+class CpuBackend : public HostMemoryBackend {
 public:
   ~CpuBackend() override {
     if (handle)
@@ -55,30 +56,6 @@ public:
   const std::string &targetFile() const override { return file; }
   bool hostAddressable() const override { return true; }
 
-  Error allocate(size_t bytes, uint64_t &address) override {
-    size_t rounded = (bytes + 255) / 256 * 256;
-    void *p = rounded >= bytes ? std::aligned_alloc(256, rounded) : nullptr;
-    if (!p)
-      return makeError(MOERT_ERROR_OUT_OF_MEMORY, "cannot allocate ", bytes,
-                       " bytes of host memory");
-    address = reinterpret_cast<uintptr_t>(p);
-    return Error::success();
-  }
-
-  void release(uint64_t address) override {
-    std::free(reinterpret_cast<void *>(uintptr_t(address)));
-  }
-
-  Error upload(uint64_t dst, const void *src, size_t bytes) override {
-    std::memcpy(reinterpret_cast<void *>(uintptr_t(dst)), src, bytes);
-    return Error::success();
-  }
-
-  Error zero(uint64_t dst, size_t bytes, void *) override {
-    std::memset(reinterpret_cast<void *>(uintptr_t(dst)), 0, bytes);
-    return Error::success();
-  }
-
   Error launch(size_t index, const std::array<uint32_t, 3> &, void **params,
                const std::vector<EmulatedBuffer> &, void *) override {
     kernels[index](params);
@@ -93,6 +70,32 @@ private:
 };
 
 } // namespace
+
+Error HostMemoryBackend::allocate(size_t bytes, uint64_t &address) {
+  size_t rounded = (bytes + 255) / 256 * 256;
+  void *p = rounded >= bytes ? std::aligned_alloc(256, rounded) : nullptr;
+  if (!p)
+    return makeError(MOERT_ERROR_OUT_OF_MEMORY, "cannot allocate ", bytes,
+                     " bytes of host memory");
+  if (fill >= 0)
+    std::memset(p, fill, rounded);
+  address = reinterpret_cast<uintptr_t>(p);
+  return Error::success();
+}
+
+void HostMemoryBackend::release(uint64_t address) {
+  std::free(reinterpret_cast<void *>(uintptr_t(address)));
+}
+
+Error HostMemoryBackend::upload(uint64_t dst, const void *src, size_t bytes) {
+  std::memcpy(reinterpret_cast<void *>(uintptr_t(dst)), src, bytes);
+  return Error::success();
+}
+
+Error HostMemoryBackend::zero(uint64_t dst, size_t bytes, void *) {
+  std::memset(reinterpret_cast<void *>(uintptr_t(dst)), 0, bytes);
+  return Error::success();
+}
 
 Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out) {
   std::unique_ptr<CpuBackend> backend(new CpuBackend());

@@ -10,17 +10,16 @@
 
 #include "Backend.h"
 
-#include <cstdlib>
-#include <cstring>
-
 namespace moert {
 
 namespace {
 
-class EmulatorBackend : public Backend {
+class EmulatorBackend : public HostMemoryBackend {
 public:
+  // cuMemAlloc's memory is not zeroed: a kernel that reads a workspace it
+  // never wrote, and that is not zero_init, must not pass by luck.
   explicit EmulatorBackend(const EmulatorOptions &options)
-      : emulator(options) {}
+      : HostMemoryBackend(0xFF), emulator(options) {}
 
   Error load(const LayerDesc &layer, const std::string &wanted) {
     const TargetDesc *chosen = nullptr;
@@ -55,33 +54,6 @@ public:
   const std::string &targetFile() const override { return file; }
   bool hostAddressable() const override { return false; }
   bool checksBuffers() const override { return true; }
-
-  Error allocate(size_t bytes, uint64_t &address) override {
-    size_t rounded = (bytes + 255) / 256 * 256;
-    void *p = rounded >= bytes ? std::aligned_alloc(256, rounded) : nullptr;
-    if (!p)
-      return makeError(MOERT_ERROR_OUT_OF_MEMORY, "cuda-emu: cannot allocate ",
-                       bytes, " bytes");
-    // cuMemAlloc's memory is not zeroed: a kernel that reads a workspace
-    // it never wrote, and that is not zero_init, must not pass by luck.
-    std::memset(p, 0xFF, rounded);
-    address = reinterpret_cast<uintptr_t>(p);
-    return Error::success();
-  }
-
-  void release(uint64_t address) override {
-    std::free(reinterpret_cast<void *>(uintptr_t(address)));
-  }
-
-  Error upload(uint64_t dst, const void *src, size_t bytes) override {
-    std::memcpy(reinterpret_cast<void *>(uintptr_t(dst)), src, bytes);
-    return Error::success();
-  }
-
-  Error zero(uint64_t dst, size_t bytes, void *) override {
-    std::memset(reinterpret_cast<void *>(uintptr_t(dst)), 0, bytes);
-    return Error::success();
-  }
 
   // Launches run to completion in order: the stream's ordering holds.
   Error launch(size_t index, const std::array<uint32_t, 3> &grid, void **params,
