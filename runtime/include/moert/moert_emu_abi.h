@@ -25,7 +25,7 @@
  *   uint32_t    __moe_emu_abi_version;          MOERT_EMU_ABI_VERSION
  *   void       *__moe_emu_api[MOERT_EMU_NUM_SLOTS];   filled by the runtime
  *   uint32_t    __moe_emu_num_sites;
- *   const char *__moe_emu_sites[];               "barrier0 at file:line:col"
+ *   const char *__moe_emu_sites[];   "barrier0 #2 in <kernel> at file:line:col"
  *   void        __moe_emu_kernel_<symbol>(void **params);
  * A kernel entry runs one GPU thread: the runtime calls it once per thread,
  * each on its own fiber, with cuLaunchKernel's parameter array. */
@@ -59,7 +59,7 @@ enum moert_emu_slot {
   /* void (uint32_t site): nvvm.memory.barrier and before each atomic: a
    * point where another block may run (--emulator-block-order=...). */
   MOERT_EMU_FENCE = 6,
-  /* void *(void): the block's dynamic shared memory. */
+  /* void *(void): the block's dynamic shared memory (1 KiB aligned). */
   MOERT_EMU_SHARED_BASE = 7,
   /* void (const void *p, uint64_t bytes, uint32_t flags, uint32_t site):
    * before every load, store and atomic of shared or global memory;
@@ -88,11 +88,14 @@ enum moert_emu_sreg {
 
 enum moert_emu_mma_type { MOERT_EMU_MMA_BF16 = 0, MOERT_EMU_MMA_F16 = 1 };
 
+/* The space bits say where the compiler traced the pointer to (shared
+ * memory, or a kernel parameter); with neither, the runtime finds the space
+ * from the address. */
 enum moert_emu_access {
   MOERT_EMU_ACCESS_WRITE = 1,  /* a store (an atomic is read + write) */
   MOERT_EMU_ACCESS_READ = 2,   /* a load */
-  MOERT_EMU_ACCESS_SHARED = 4, /* the pointer is in addrspace(3) */
-  MOERT_EMU_ACCESS_GLOBAL = 8  /* the pointer is in addrspace(1) */
+  MOERT_EMU_ACCESS_SHARED = 4, /* derived from the dynamic shared memory */
+  MOERT_EMU_ACCESS_GLOBAL = 8  /* derived from a kernel parameter */
 };
 
 #endif /* MOERT_MOERT_EMU_ABI_H */
