@@ -155,11 +155,12 @@ struct Thread {
   uint64_t committedGroups = 0;
 };
 
-/// Last write and read of one shared byte, by barrier interval (epoch),
-/// and the cp.async copies into it that have not landed yet.
+/// Last write, read and atomic update of one shared byte, by barrier
+/// interval (epoch), and the cp.async copies into it that have not landed
+/// yet. kManyReaders stands for several threads.
 struct Shadow {
-  uint32_t writeEpoch = 0, readEpoch = 0;
-  uint16_t writer = 0, reader = 0;
+  uint32_t writeEpoch = 0, readEpoch = 0, atomicEpoch = 0;
+  uint16_t writer = 0, reader = 0, atomicThread = 0;
   uint16_t inFlight = 0;
 };
 
@@ -258,6 +259,9 @@ void raceCheck(Thread &t, size_t offset, uint64_t bytes, bool write, bool read,
                   ") while a cp.async into it is in flight (it lands at its "
                   "thread's wait.group that covers its group; other threads "
                   "see it after a barrier)")));
+    // An atomic (a read and a write in one access) does not race with
+    // another atomic, only with plain accesses, as in racecheck.
+    bool atomic = write && read;
     const char *hazard = nullptr, *otherDid = nullptr;
     uint16_t other = 0;
     if (s.writeEpoch == b.epoch && s.writer != me) {
@@ -268,17 +272,29 @@ void raceCheck(Thread &t, size_t offset, uint64_t bytes, bool write, bool read,
       hazard = "write after read";
       other = s.reader;
       otherDid = "read";
+    } else if (!atomic && s.atomicEpoch == b.epoch && s.atomicThread != me) {
+      hazard = write ? "write after atomic" : "read after atomic";
+      other = s.atomicThread;
+      otherDid = "updated atomically";
     }
     if (hazard)
-      FAIL(t,
-           emuError(str("shared-memory race (", hazard, ") in ",
-                        currentLaunch->where(*t.block), ": thread ", t.linear,
-                        " ", write ? "writes" : "reads", " byte offset ",
-                        offset + i, " (a ", bytes, "-byte access, ",
-                        currentLaunch->site(site), ") that ",
-                        other == kManyReaders ? std::string("several threads")
-                                              : str("thread ", other),
-                        " ", otherDid, " with no barrier between")));
+      FAIL(t, emuError(str(
+                  "shared-memory race (", hazard, ") in ",
+                  currentLaunch->where(*t.block), ": thread ", t.linear, " ",
+                  atomic  ? "updates"
+                  : write ? "writes"
+                          : "reads",
+                  " byte offset ", offset + i, " (a ", bytes, "-byte access, ",
+                  currentLaunch->site(site), ") that ",
+                  other == kManyReaders ? std::string("several threads")
+                                        : str("thread ", other),
+                  " ", otherDid, " with no barrier between")));
+    if (atomic) {
+      s.atomicThread =
+          s.atomicEpoch == b.epoch && s.atomicThread != me ? kManyReaders : me;
+      s.atomicEpoch = b.epoch;
+      continue;
+    }
     if (write) {
       s.writeEpoch = b.epoch;
       s.writer = me;

@@ -281,3 +281,31 @@ EXPORT void __moe_emu_kernel_stage_overwrite(void **params) {
   }
   barrier(1);
 }
+
+/* Shared-memory atomics: every thread adds 1 to one shared word; thread 0
+ * zeroes it first and reads it after the barrier (params: out [1], and
+ * `plain` 1 to have thread 0 also read it before the barrier: a race). */
+EXPORT void __moe_emu_kernel_shared_atomics(void **params) {
+  float *out = *(float **)params[0];
+  int64_t plain = *(const int64_t *)params[1];
+  uint32_t tid = sreg(MOERT_EMU_TID_X);
+  int32_t *word = (int32_t *)shared();
+  if (tid == 0) {
+    check(word, 4, MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_SHARED);
+    *word = 0;
+  }
+  barrier(1);
+  check(word, 4,
+        MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE |
+            MOERT_EMU_ACCESS_SHARED);
+  __atomic_fetch_add(word, 1, __ATOMIC_RELAXED);
+  if (plain && tid == 0) {
+    check(word, 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_SHARED);
+    (void)*(volatile int32_t *)word;
+  }
+  barrier(2);
+  if (tid == 0) {
+    check(word, 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_SHARED);
+    storeGlobal(&out[0], (float)*word);
+  }
+}

@@ -31,7 +31,8 @@ const std::vector<std::string> kKernels = {"block_sum",
                                            "mma_short",
                                            "stage",
                                            "ticket",
-                                           "stage_overwrite"};
+                                           "stage_overwrite",
+                                           "shared_atomics"};
 
 size_t kernelIndex(const std::string &name) {
   for (size_t i = 0; i < kKernels.size(); ++i)
@@ -290,6 +291,24 @@ TEST_F(EmulatorTest, AnEmulatorRunsOnAfterAFailedLaunch) {
                       {buffer(in, "in"), buffer(out, "out")});
   ASSERT_FALSE(e) << e.message();
   EXPECT_EQ(out[0], 128.0f);
+}
+
+TEST_F(EmulatorTest, SharedAtomicsRaceOnlyWithPlainAccesses) {
+  std::vector<float> out(1);
+  float *pout = out.data();
+  int64_t plain = 0;
+  Error e = run("shared_atomics", {1, 1, 1}, 64, 16, {&pout, &plain},
+                {buffer(out, "out")});
+  ASSERT_FALSE(e) << e.message();
+  EXPECT_EQ(out[0], 64.0f);
+  plain = 1;
+  e = run("shared_atomics", {1, 1, 1}, 64, 16, {&pout, &plain},
+          {buffer(out, "out")});
+  ASSERT_TRUE(e);
+  // Thread 0 reads the word it updated atomically; thread 1 then updates it.
+  EXPECT_TRUE(contains(e.message(), "shared-memory race (write after read)"));
+  EXPECT_TRUE(contains(e.message(), "thread 1 updates byte offset 0"));
+  EXPECT_TRUE(contains(e.message(), "that thread 0 read"));
 }
 
 TEST_F(EmulatorTest, TicketsFindTheLastBlockInEveryOrder) {
