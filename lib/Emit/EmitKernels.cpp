@@ -346,13 +346,13 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
       }
       // Per chip although today's chips share one gpu.module: a chip's
       // library is its own module's, whatever moe-kernels-to-gpu makes.
-      for (const std::string &chip : options.chips) {
-        if (!options.emulator)
-          continue;
-        std::string name = (fn + "." + chip + ".emu.so").str();
-        if (failed(buildEmulatorLibrary(**lowered, chip, in(name))))
-          return failure();
-        files.push_back(name);
+      if (options.emulator) {
+        for (const std::string &chip : options.chips) {
+          std::string name = (fn + "." + chip + ".emu.so").str();
+          if (failed(buildEmulatorLibrary(**lowered, chip, in(name))))
+            return failure();
+          files.push_back(name);
+        }
       }
     }
     if (options.hostLibrary) {

@@ -102,24 +102,8 @@ void Fiber::start(FiberStack &stack, Entry entry, void *arg) {
   sp_ = frame;
 }
 
-void Fiber::switchTo(Fiber &from, Fiber &to) {
-#ifdef MOERT_ASAN
-  __sanitizer_start_switch_fiber(&from.fakeStack_, to.stackBottom_,
-                                 to.stackSize_);
-#endif
+void Fiber::jump(Fiber &from, Fiber &to) {
   moert_emu_switch(&from.sp_, to.sp_);
-#ifdef MOERT_ASAN
-  __sanitizer_finish_switch_fiber(from.fakeStack_, nullptr, nullptr);
-#endif
-}
-
-void Fiber::exitTo(Fiber &from, Fiber &to) {
-#ifdef MOERT_ASAN
-  // A null save slot lets AddressSanitizer free this fiber's fake stack.
-  __sanitizer_start_switch_fiber(nullptr, to.stackBottom_, to.stackSize_);
-#endif
-  moert_emu_switch(&from.sp_, to.sp_);
-  __builtin_unreachable();
 }
 #else
 void Fiber::trampoline(unsigned hi, unsigned lo) {
@@ -142,12 +126,17 @@ void Fiber::start(FiberStack &stack, Entry entry, void *arg) {
               unsigned(self >> 32), unsigned(self));
 }
 
+void Fiber::jump(Fiber &from, Fiber &to) {
+  swapcontext(&from.context_, &to.context_);
+}
+#endif
+
 void Fiber::switchTo(Fiber &from, Fiber &to) {
 #ifdef MOERT_ASAN
   __sanitizer_start_switch_fiber(&from.fakeStack_, to.stackBottom_,
                                  to.stackSize_);
 #endif
-  swapcontext(&from.context_, &to.context_);
+  jump(from, to);
 #ifdef MOERT_ASAN
   __sanitizer_finish_switch_fiber(from.fakeStack_, nullptr, nullptr);
 #endif
@@ -155,11 +144,11 @@ void Fiber::switchTo(Fiber &from, Fiber &to) {
 
 void Fiber::exitTo(Fiber &from, Fiber &to) {
 #ifdef MOERT_ASAN
+  // A null save slot lets AddressSanitizer free this fiber's fake stack.
   __sanitizer_start_switch_fiber(nullptr, to.stackBottom_, to.stackSize_);
 #endif
-  swapcontext(&from.context_, &to.context_);
+  jump(from, to);
   __builtin_unreachable();
 }
-#endif
 
 } // namespace moert

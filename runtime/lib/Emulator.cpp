@@ -30,6 +30,9 @@ namespace moert {
 //===----------------------------------------------------------------------===//
 
 namespace {
+/// The site of the copies that land when their thread ends.
+constexpr uint32_t kThreadEnd = ~uint32_t(0);
+
 struct Thread;
 struct Launch;
 /// The thread whose fiber is running (one scheduler per OS thread).
@@ -110,7 +113,7 @@ Error EmulatorLibrary::load(const std::string &path,
 }
 
 std::string EmulatorLibrary::site(uint32_t index) const {
-  if (index == ~uint32_t(0))
+  if (index == kThreadEnd)
     return "cp.async landing at the thread's end";
   if (index < numSites_ && sites_[index])
     return sites_[index];
@@ -164,9 +167,6 @@ struct Shadow {
   uint16_t inFlight = 0;
 };
 
-/// The site of the copies that land when their thread ends.
-constexpr uint32_t kThreadEnd = ~uint32_t(0);
-
 /// One slot of blocks in flight: its threads' stacks, shared memory and
 /// shadow stay allocated across the blocks that use it.
 struct Block {
@@ -192,7 +192,6 @@ struct Launch {
   std::vector<EmulatedBuffer> buffers; ///< Sorted by address.
   const EmulatorOptions *options = nullptr;
   EmulatorStats *stats = nullptr;
-  uint32_t *epochCounter = nullptr;
   Fiber scheduler;
   Error error;
 
@@ -594,8 +593,6 @@ std::string describeThreads(const Launch &launch, const Block &b) {
       what = "runnable";
       break;
     case State::AtBarrier:
-      what = "at " + launch.site(t->site);
-      break;
     case State::AtMma:
       what = "at " + launch.site(t->site);
       break;
@@ -682,24 +679,11 @@ struct Emulator::Impl {
   /// After a sweep: opens a barrier every thread waits at, finishes a block
   /// whose threads all exited, and reports a block stuck otherwise.
   Error resolve(Block &b, Launch &launch) {
-    unsigned runnable = 0, atBarrier = 0, atMma = 0, done = 0;
+    unsigned runnable = 0, atMma = 0, done = 0;
     for (const auto &t : b.threads) {
-      switch (t->state) {
-      case State::Runnable:
-        ++runnable;
-        break;
-      case State::AtBarrier:
-        ++atBarrier;
-        break;
-      case State::AtMma:
-        ++atMma;
-        break;
-      case State::Done:
-        ++done;
-        break;
-      case State::Failed:
-        break;
-      }
+      runnable += t->state == State::Runnable;
+      atMma += t->state == State::AtMma;
+      done += t->state == State::Done;
     }
     if (runnable)
       return Error::success();

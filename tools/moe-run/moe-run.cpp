@@ -320,13 +320,10 @@ runCompiled(MLIRContext &context, const ModelDesc &model,
   return (*layer)->run(input);
 }
 
-/// The function of the model's module that computes layerIndex.
-llvm::Expected<std::string> layerFunction(const ModelDesc &model) {
-  MLIRContext context;
-  context.loadDialect<MoeDialect>();
-  OwningOpRef<ModuleOp> module = buildModule(model, &context);
+/// The function of the model's imported module that computes layerIndex.
+llvm::Expected<std::string> layerFunction(ModuleOp module) {
   if (module)
-    if (auto map = (*module)->getAttrOfType<DictionaryAttr>(
+    if (auto map = module->getAttrOfType<DictionaryAttr>(
             MoeDialect::kLayerMapAttrName))
       for (NamedAttribute entry : map)
         if (auto layers = dyn_cast<DenseI64ArrayAttr>(entry.getValue()))
@@ -360,12 +357,11 @@ llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
 /// The layer of DIR (--emit-kernels' output), run by moert on weights
 /// written to a temporary safetensors file (moert packs them itself from
 /// the manifest).
-llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir,
-                                      const ModelDesc &model, DType dtype,
-                                      const TensorMap &hfWeights,
+llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir, ModuleOp module,
+                                      DType dtype, const TensorMap &hfWeights,
                                       const HostTensor &input, st::DType ioType,
                                       const ::moe::EmittedBackend &backend) {
-  auto function = layerFunction(model);
+  auto function = layerFunction(module);
   if (!function)
     return function.takeError();
   std::string weightsFile = weightsPath;
@@ -418,7 +414,7 @@ llvm::Expected<HostTensor> runOnEmulator(MLIRContext &context,
   options.maxTokens = std::max<int64_t>(input.shape[0], 1);
   if (failed(emitKernels(*module, model, dir, options)))
     return llvm::createStringError("emitting the GPU kernels failed");
-  return runEmitted(dir, model, dtype, hfWeights, input, ioType, *backend);
+  return runEmitted(dir, *module, dtype, hfWeights, input, ioType, *backend);
 }
 } // namespace
 
@@ -571,8 +567,9 @@ int main(int argc, char **argv) {
         return fail(emulated.takeError());
       backend = *emulated;
     }
-    output = runEmitted(emittedDir, *model, dtype, hfWeights, input, outputType,
-                        backend);
+    OwningOpRef<ModuleOp> module = buildModule(*model, &context);
+    output = runEmitted(emittedDir, *module, dtype, hfWeights, input,
+                        outputType, backend);
   } else if (target == "gpu-emulator") {
     output =
         runOnEmulator(context, *model, dtype, hfWeights, input, outputType);

@@ -1,5 +1,4 @@
-//===- EmulatorLibrary.h - device code as a host library for moert -*- C++
-//-*-===//
+//===- EmulatorLibrary.h - device code as a host library -------*- C++ -*-===//
 //
 // `<fn>.<chip>.emu.so`: the NVVM module the cubin is compiled from, built for
 // the host with every NVVM operation calling moert's SIMT emulator

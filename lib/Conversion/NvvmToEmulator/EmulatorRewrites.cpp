@@ -272,6 +272,28 @@ void EmulatorRewriter::truncateToBF16(LLVM::FPTruncOp op) {
   op.erase();
 }
 
+/// An atomic (atomicrmw, cmpxchg): a fence, where another block may run
+/// (the point of an atomic ticket), then the check of a read and a write.
+template <typename AtomicOp>
+void EmulatorRewriter::rewriteAtomic(OpBuilder &b, AtomicOp op, StringRef name,
+                                     Value &site) {
+  site = api.site(b, op, name);
+  api.call(b, op.getLoc(), MOERT_EMU_FENCE, Type(), {site});
+  checkAccess(b, op, op.getPtrMutable().getOperandNumber(),
+              op.getVal().getType(),
+              MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE, name, site);
+}
+
+/// memcpy, memmove: the destination written, the source read.
+template <typename CopyOp>
+void EmulatorRewriter::checkCopy(OpBuilder &b, CopyOp op, StringRef name,
+                                 Value &site) {
+  checkAccess(b, op, op.getDstMutable().getOperandNumber(), op.getLen(),
+              MOERT_EMU_ACCESS_WRITE, name, site);
+  checkAccess(b, op, op.getSrcMutable().getOperandNumber(), op.getLen(),
+              MOERT_EMU_ACCESS_READ, name, site);
+}
+
 void EmulatorRewriter::rewrite(Operation *op) {
   OpBuilder b(op);
   Location loc = op->getLoc();
@@ -316,19 +338,9 @@ void EmulatorRewriter::rewrite(Operation *op) {
     site = api.site(b, op, "fence");
     api.call(b, loc, MOERT_EMU_FENCE, Type(), {site});
   } else if (auto rmw = dyn_cast<LLVM::AtomicRMWOp>(op)) {
-    // Another block may run at the fence: the point of an atomic ticket.
-    site = api.site(b, op, "atomicrmw");
-    api.call(b, loc, MOERT_EMU_FENCE, Type(), {site});
-    checkAccess(
-        b, op, rmw.getPtrMutable().getOperandNumber(), rmw.getVal().getType(),
-        MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE, "atomicrmw", site);
+    rewriteAtomic(b, rmw, "atomicrmw", site);
   } else if (auto cmpxchg = dyn_cast<LLVM::AtomicCmpXchgOp>(op)) {
-    site = api.site(b, op, "cmpxchg");
-    api.call(b, loc, MOERT_EMU_FENCE, Type(), {site});
-    checkAccess(b, op, cmpxchg.getPtrMutable().getOperandNumber(),
-                cmpxchg.getVal().getType(),
-                MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE, "cmpxchg",
-                site);
+    rewriteAtomic(b, cmpxchg, "cmpxchg", site);
   } else if (auto load = dyn_cast<LLVM::LoadOp>(op)) {
     checkAccess(b, op, load.getAddrMutable().getOperandNumber(), load.getType(),
                 MOERT_EMU_ACCESS_READ, "load", site);
@@ -337,15 +349,9 @@ void EmulatorRewriter::rewrite(Operation *op) {
                 store.getValue().getType(), MOERT_EMU_ACCESS_WRITE, "store",
                 site);
   } else if (auto copy = dyn_cast<LLVM::MemcpyOp>(op)) {
-    checkAccess(b, op, copy.getDstMutable().getOperandNumber(), copy.getLen(),
-                MOERT_EMU_ACCESS_WRITE, "memcpy", site);
-    checkAccess(b, op, copy.getSrcMutable().getOperandNumber(), copy.getLen(),
-                MOERT_EMU_ACCESS_READ, "memcpy", site);
+    checkCopy(b, copy, "memcpy", site);
   } else if (auto move = dyn_cast<LLVM::MemmoveOp>(op)) {
-    checkAccess(b, op, move.getDstMutable().getOperandNumber(), move.getLen(),
-                MOERT_EMU_ACCESS_WRITE, "memmove", site);
-    checkAccess(b, op, move.getSrcMutable().getOperandNumber(), move.getLen(),
-                MOERT_EMU_ACCESS_READ, "memmove", site);
+    checkCopy(b, move, "memmove", site);
   } else if (auto set = dyn_cast<LLVM::MemsetOp>(op)) {
     checkAccess(b, op, set.getDstMutable().getOperandNumber(), set.getLen(),
                 MOERT_EMU_ACCESS_WRITE, "memset", site);

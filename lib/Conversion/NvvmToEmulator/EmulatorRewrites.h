@@ -43,6 +43,11 @@ private:
   MmaBuffers buffers(Operation *op);
   void rewriteMma(NVVM::MmaOp op);
   void truncateToBF16(LLVM::FPTruncOp op);
+  template <typename AtomicOp>
+  void rewriteAtomic(OpBuilder &b, AtomicOp op, llvm::StringRef name,
+                     Value &site);
+  template <typename CopyOp>
+  void checkCopy(OpBuilder &b, CopyOp op, llvm::StringRef name, Value &site);
   /// MOERT_EMU_CHECK_ACCESS of `bytes` (an integer value, or the size of a
   /// type) through operand `operand` of `op`, unless that points to the
   /// thread's own memory. `site` is made ("<what> #k ...") if still null.

@@ -100,9 +100,9 @@ typedef struct moert_emu_options {
  * mma.sync) fail moert_layer_run with MOERT_ERROR_BACKEND and a message
  * naming the kernel, block, threads and source location.
  */
-MOERT_API moert_status moert_layer_load_emulated(
-    const char *manifest_path, const char *function,
-    const moert_emu_options *options, moert_layer **out);
+MOERT_API moert_status
+moert_layer_load_emulated(const char *manifest_path, const char *function,
+                          const moert_emu_options *options, moert_layer **out);
 
 /** What the emulator counted so far, for a layer on the cuda-emu backend
  *  (all zero on other backends). */
