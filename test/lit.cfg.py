@@ -27,10 +27,19 @@ config.substitutions.append(
      "/usr/bin/python3 " + os.path.join(config.test_source_root, "Docs",
                                         "validate-schema.py")))
 
+# The numpy oracle: hf_numpy_reference.py's files through moe-run, compared.
+config.substitutions.append(
+    ("%crosscheck",
+     "bash " + os.path.join(config.test_source_root, "Integration", "CPU",
+                            "Inputs", "crosscheck.sh")))
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
-tool_dirs = [config.moe_tools_dir, config.llvm_tools_dir]
+# --param moe_tools_dir=DIR runs the suite with the tools in DIR (the
+# tolerance headroom benchmark wraps moe-run to record its --check figures).
+tool_dirs = [lit_config.params.get("moe_tools_dir", config.moe_tools_dir),
+             config.llvm_tools_dir]
 tools = ["moe-opt", "moe-translate", "moe-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CheckOutput.h"
 #include "EmittedLayer.h"
 
 #include "moe/Emit/EmitKernels.h"
@@ -243,65 +244,6 @@ llvm::Error writeTensors(llvm::StringRef path, const TensorMap &map,
   return st::write(path, tensors);
 }
 
-/// Element-wise tolerance |y - r| <= rtol * |r| + atol * max|r| per dtype:
-/// accumulation is f32 everywhere, so the dtype's final rounding dominates.
-struct Tolerance {
-  double rtol, atol;
-};
-Tolerance toleranceFor(DType dtype) {
-  switch (dtype) {
-  case DType::f32:
-    return {1e-4, 1e-5};
-  case DType::f16:
-    return {4e-3, 2e-3};
-  case DType::bf16:
-    return {2e-2, 1e-2};
-  }
-  llvm_unreachable("unknown dtype");
-}
-
-/// Compares and prints the error figures; false when beyond tolerance.
-bool compare(const HostTensor &output, const ref::ReferenceResult &expected,
-             DType dtype, int64_t hidden) {
-  Tolerance tol = toleranceFor(dtype);
-  double maxRef = 0;
-  for (double r : expected.output)
-    maxRef = std::max(maxRef, std::fabs(r));
-  double maxAbs = 0, maxRel = 0, sumAbs = 0;
-  int64_t compared = 0, violations = 0, skipped = 0;
-  int64_t tokenCount = output.shape[0];
-  for (int64_t t = 0; t < tokenCount; ++t) {
-    // A token whose expert choice hangs on a margin below rounding noise may
-    // legitimately pick another expert in f32: it is reported, not compared.
-    if (expected.nearTie[t]) {
-      ++skipped;
-      continue;
-    }
-    for (int64_t h = 0; h < hidden; ++h) {
-      double y = output.data[t * hidden + h];
-      double r = expected.output[t * hidden + h];
-      double err = std::fabs(y - r);
-      maxAbs = std::max(maxAbs, err);
-      if (std::fabs(r) > 1e-3 * maxRef)
-        maxRel = std::max(maxRel, err / std::fabs(r));
-      sumAbs += err;
-      ++compared;
-      if (!(err <= tol.rtol * std::fabs(r) + tol.atol * maxRef))
-        ++violations;
-    }
-  }
-  llvm::outs() << llvm::format(
-      "check: max|ref| %.4g, max abs error %.3g, mean abs error %.3g, max "
-      "rel error %.3g (|ref| > 1e-3 max), tolerance rtol %.1g atol %.1g*max\n",
-      maxRef, maxAbs, compared ? sumAbs / compared : 0.0, maxRel, tol.rtol,
-      tol.atol);
-  llvm::outs() << "check: " << compared << " values compared, " << violations
-               << " beyond tolerance, " << skipped
-               << " near-tie tokens skipped\n";
-  bool ok = violations == 0 && compared > 0 && std::isfinite(maxAbs);
-  llvm::outs() << "check: " << (ok ? "PASS" : "FAIL") << "\n";
-  return ok;
-}
 /// The layer compiled here (moe-to-llvm-cpu) and run by the
 /// ExecutionEngine.
 llvm::Expected<HostTensor>
@@ -593,7 +535,8 @@ int main(int argc, char **argv) {
     auto expected = ref::forward(cfg, hfWeights, input, tieTolerance);
     if (!expected)
       return fail(expected.takeError());
-    if (!compare(*output, *expected, dtype, cfg.hidden))
+    if (!::moe::checkOutput(*output, *expected, dtype, cfg.hidden,
+                             llvm::outs()))
       return 1;
   }
   return 0;

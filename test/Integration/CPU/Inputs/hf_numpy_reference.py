@@ -49,6 +49,11 @@ import numpy as np
 
 NEAR_TIE = 1e-6
 
+# What the data reached, printed as `branch: ...` lines so that a test can
+# require its data to exercise a rule (not just pass through it).
+STATS = {"exact ties": 0, "best expert in a dropped group": 0,
+         "dropped-group expert chosen": 0, "values past swiglu_limit": 0}
+
 
 def fail(message):
     sys.stderr.write("hf_numpy_reference.py: error: %s\n" % message)
@@ -82,6 +87,9 @@ def round_to(values, dtype):
     if dtype == "BF16":
         bits = bf16_bits(values)
         return bf16_to_f64(bits), bits.astype("<u2").tobytes(), "BF16"
+    if dtype == "F16":
+        f16 = np.asarray(values, dtype=np.float64).astype(np.float16)
+        return f16.astype(np.float64), f16.astype("<f2").tobytes(), "F16"
     f32 = np.asarray(values, dtype=np.float32)
     return f32.astype(np.float64), f32.astype("<f4").tobytes(), "F32"
 
@@ -132,9 +140,56 @@ def layer_kind(spec, layer):
              % (layer, spec["family"], sorted(spec["moe_layers"])))
 
 
-def read_config(path):
+def read_own_schema(root, layer):
+    """moe-opt's own schema (docs/model-schema.md), read from that document:
+    the entry of moe_layers that lists `layer`, as a generic spec."""
+    if root.get("format") != "moe-opt/v1":
+        fail("format %r is not moe-opt/v1" % root.get("format"))
+    entry = None
+    layers = set()
+    for e in root["moe_layers"]:
+        layers.update(e["layers"])
+        if layer in e["layers"]:
+            entry = e
+    spec = {"family": "moe-opt", "num_layers": root["num_layers"],
+            "moe_layers": layers, "H": root["hidden_size"],
+            "config_dtype": {"f32": "float32", "f16": "float16",
+                             "bf16": "bfloat16"}[root.get("dtype", "bf16")]}
+    if entry is None:
+        return spec
+    r = entry["routing"]
+    ex = entry.get("experts", {})
+    sh = entry.get("shared_expert", {})
+    act = ex.get("activation", "silu_glu")
+    spec.update(E=entry["num_experts"], I=entry["intermediate_size"],
+                K=r["top_k"], routing="generic",
+                scoring=r.get("scoring", "softmax"),
+                normalization=r.get("normalization", "none"),
+                norm_p=float(r.get("norm_p", 1.0)),
+                norm_eps=float(r.get("norm_epsilon", 0.0)),
+                n_group=r.get("n_group", 1), topk_group=r.get("topk_group", 1),
+                group_score=r.get("group_score", "max"),
+                scaling=float(r.get("scaling_factor", 1.0)),
+                placement=r.get("placement", "output"),
+                router_bias=bool(r.get("router_bias", False)),
+                correction_bias=bool(r.get("correction_bias", False)),
+                act={"silu_glu": "silu", "gelu_glu": "gelu",
+                     "swiglu_oai": "swiglu_oai", "relu": "relu_ungated"}[act],
+                limit=float(ex.get("limit", 7.0)),
+                alpha=float(ex.get("alpha", 1.702)),
+                expert_bias=bool(ex.get("bias", False)),
+                shared=sh.get("intermediate_size", 0),
+                shared_gate=bool(sh.get("sigmoid_gate", False)))
+    return spec
+
+
+def read_config(path, layer):
     with open(path) as f:
         root = json.load(f)
+    if "format" in root:
+        spec = read_own_schema(root, layer)
+        layer_kind(spec, layer)
+        return spec
     family = root.get("model_type")
     cfg = root
     if family == "llama4":
@@ -256,6 +311,7 @@ def read_config(path):
         spec["moe_layers"] = set(range(spec["num_layers"]))
     else:
         fail("unsupported model_type %r" % family)
+    layer_kind(spec, layer)
 
     if not 1 <= spec["K"] <= spec["E"]:
         fail("top_k %d must be in [1, %d]" % (spec["K"], spec["E"]))
@@ -274,25 +330,65 @@ def read_config(path):
 # --------------------------------------------------------------------------
 
 class WeightFile:
-    def __init__(self, rng, dtype):
+    def __init__(self, rng, dtype, shape_router=None):
         self.rng, self.dtype, self.tensors = rng, dtype, []
+        self.shape_router = shape_router
 
-    def add(self, name, shape, bound, keep_f32=False):
+    def add(self, name, shape, bound, keep_f32=False, role=None):
         values = self.rng.uniform(-bound, bound, size=shape)
+        if role and self.shape_router:
+            values = self.shape_router(role, values, self.rng)
         rounded, raw, st_dtype = round_to(values, "F32" if keep_f32 else self.dtype)
         self.tensors.append((name, shape, st_dtype, raw))
         return rounded.reshape(shape)
 
-    def weight(self, name, shape, fan_in):
-        return self.add(name, shape, 1.0 / math.sqrt(fan_in))
+    def weight(self, name, shape, fan_in, role=None):
+        return self.add(name, shape, 1.0 / math.sqrt(fan_in), role=role)
 
-    def bias(self, name, shape):
-        return self.add(name, shape, 0.1)
+    def bias(self, name, shape, role=None):
+        return self.add(name, shape, 0.1, role=role)
 
 
-def make_weights(spec, layer, rng, dtype):
+def stress_router(spec):
+    """--stress: reshapes the router's tensors as they are drawn so that
+    selection meets its corner cases: experts E-1 and E-2 tie exactly
+    (equal rows and biases: the lower index wins on both sides); E-3 and
+    E-4 differ by about 1% of a row (a near tie that f32 still resolves);
+    with the top-2-sum group score, expert 0 dominates its group on some
+    tokens while its group-mates are suppressed, so its group can be
+    dropped although it holds the best expert; correction biases are
+    negative or exactly zero (a negative kept score loses to a dropped
+    expert's 0.0)."""
+    E, G = spec["E"], spec.get("n_group", 1)
+    gs = E // G
+
+    def shape(role, values, rng):
+        v = values.copy()
+        if role == "router" and G > 1 and gs >= 2 and \
+                spec.get("group_score", "top2_sum" if spec["routing"]
+                         == "deepseek_v3" else "max") == "top2_sum":
+            v[0] = 6.0 * v[0]
+            v[1:gs] = -v[0] / 6.0 + 0.1 * v[1:gs]
+        if role == "correction_bias":
+            v = rng.uniform(-0.1, 0.03, size=v.shape)
+            v[::3] = 0.0
+        if role in ("router", "router_bias", "correction_bias") and E >= 4:
+            v[E - 1] = v[E - 2]
+            if E >= 6 and role == "router":
+                v[E - 3] = v[E - 4] + 0.01 * v[E - 5]
+        return v
+    return shape
+
+
+# --stress: token t's input is scaled by TOKEN_SCALES[t % 8], so one batch
+# holds tokens whose outputs differ by five orders of magnitude (and, for
+# gpt-oss, pre-activations far past swiglu_limit).
+TOKEN_SCALES = [1.0, 1e-3, 30.0, 0.05, 8.0, 1.0, 0.3, 60.0]
+
+
+def make_weights(spec, layer, rng, dtype, stress=False):
     H, E, I = spec["H"], spec["E"], spec["I"]
-    wf = WeightFile(rng, dtype)
+    wf = WeightFile(rng, dtype, stress_router(spec) if stress else None)
     w = {"router_bias": None, "correction_bias": None, "gate_b": None,
          "up_b": None, "down_b": None, "shared": None, "shared_gate": None}
     family = spec["family"]
@@ -308,7 +404,8 @@ def make_weights(spec, layer, rng, dtype):
 
     if family == "mixtral":
         p = "model.layers.%d.block_sparse_moe" % layer
-        w["router"] = wf.weight(p + ".gate.weight", (E, H), H)
+        w["router"] = wf.weight(p + ".gate.weight", (E, H), H,
+                                role="router")
         for e in range(E):
             q = "%s.experts.%d" % (p, e)
             gate[e] = wf.weight(q + ".w1.weight", (I, H), H)
@@ -317,10 +414,12 @@ def make_weights(spec, layer, rng, dtype):
     elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v2",
                     "deepseek_v3", "kimi_k2"):
         p = "model.layers.%d.mlp" % layer
-        w["router"] = wf.weight(p + ".gate.weight", (E, H), H)
+        w["router"] = wf.weight(p + ".gate.weight", (E, H), H,
+                                role="router")
         if family in ("deepseek_v3", "kimi_k2"):
             w["correction_bias"] = wf.add(p + ".gate.e_score_correction_bias",
-                                          (E,), 0.05, keep_f32=True)
+                                          (E,), 0.05, keep_f32=True,
+                                          role="correction_bias")
         for e in range(E):
             q = "%s.experts.%d" % (p, e)
             gate[e] = wf.weight(q + ".gate_proj.weight", (I, H), H)
@@ -335,8 +434,10 @@ def make_weights(spec, layer, rng, dtype):
                 w["shared"] = shared_mlp(p + ".shared_experts", spec["shared"])
     elif family == "gpt_oss":
         p = "model.layers.%d.mlp" % layer
-        w["router"] = wf.weight(p + ".router.weight", (E, H), H)
-        w["router_bias"] = wf.bias(p + ".router.bias", (E,))
+        w["router"] = wf.weight(p + ".router.weight", (E, H), H,
+                                role="router")
+        w["router_bias"] = wf.bias(p + ".router.bias", (E,),
+                                  role="router_bias")
         gu = wf.weight(p + ".experts.gate_up_proj", (E, H, 2 * I), H)
         gub = wf.bias(p + ".experts.gate_up_proj_bias", (E, 2 * I))
         dn = wf.weight(p + ".experts.down_proj", (E, I, H), I)
@@ -349,7 +450,8 @@ def make_weights(spec, layer, rng, dtype):
     elif family in ("llama4", "llama4_text"):
         p = "%smodel.layers.%d.feed_forward" % (
             "language_model." if family == "llama4" else "", layer)
-        w["router"] = wf.weight(p + ".router.weight", (E, H), H)
+        w["router"] = wf.weight(p + ".router.weight", (E, H), H,
+                                role="router")
         gu = wf.weight(p + ".experts.gate_up_proj", (E, H, 2 * I), H)
         dn = wf.weight(p + ".experts.down_proj", (E, I, H), I)
         # gate_up.chunk(2, dim=-1): gate = first I columns, up = last I.
@@ -357,9 +459,39 @@ def make_weights(spec, layer, rng, dtype):
         up = np.transpose(gu[:, :, I:], (0, 2, 1))
         down = np.transpose(dn, (0, 2, 1))
         w["shared"] = shared_mlp(p + ".shared_expert", spec["shared"])
+    elif family == "moe-opt":
+        # The kernels' layout (docs/model-schema.md): gate rows, then up rows.
+        p = "model.layers.%d.moe." % layer
+        gated = spec["act"] != "relu_ungated"
+        rows = 2 * I if gated else I
+        w["router"] = wf.weight(p + "router_weight", (E, H), H,
+                                role="router")
+        if spec["router_bias"]:
+            w["router_bias"] = wf.bias(p + "router_bias", (E,),
+                                      role="router_bias")
+        if spec["correction_bias"]:
+            w["correction_bias"] = wf.add(p + "correction_bias", (E,), 0.05,
+                                          keep_f32=True,
+                                          role="correction_bias")
+        gu = wf.weight(p + "gate_up", (E, rows, H), H)
+        down = wf.weight(p + "down", (E, H, I), I)
+        gate, up = (gu[:, :I], gu[:, I:]) if gated else (None, gu)
+        if spec["expert_bias"]:
+            gub = wf.bias(p + "gate_up_bias", (E, rows))
+            w["gate_b"], w["up_b"] = (gub[:, :I], gub[:, I:]) if gated \
+                else (None, gub)
+            w["down_b"] = wf.bias(p + "down_bias", (E, H))
+        Is = spec["shared"]
+        if Is > 0:
+            sgu = wf.weight(p + "shared_gate_up", (2 * Is if gated else Is, H), H)
+            sd = wf.weight(p + "shared_down", (H, Is), Is)
+            w["shared"] = (sgu[:Is], sgu[Is:], sd) if gated else (None, sgu, sd)
+        if spec["shared_gate"]:
+            w["shared_gate"] = wf.weight(p + "shared_gate", (1, H), H)
     elif family == "dbrx":
         p = "transformer.blocks.%d.ffn" % layer
-        w["router"] = wf.weight(p + ".router.layer.weight", (E, H), H)
+        w["router"] = wf.weight(p + ".router.layer.weight", (E, H), H,
+                                role="router")
         w1 = wf.weight(p + ".experts.mlp.w1", (E * I, H), H)
         v1 = wf.weight(p + ".experts.mlp.v1", (E * I, H), H)
         w2 = wf.weight(p + ".experts.mlp.w2", (E * I, H), I)
@@ -393,11 +525,28 @@ def topk(scores, k):
 
 
 def gap_ties(scores, k):
-    """Tokens whose k-th and (k+1)-th largest scores differ by < NEAR_TIE."""
+    """Tokens whose k-th and (k+1)-th largest scores differ by < NEAR_TIE
+    (exact ties are counted: both sides take the lower index)."""
     if k >= scores.shape[1]:
         return np.zeros(scores.shape[0], dtype=bool)
     s = -np.sort(-scores, axis=-1)
-    return (s[:, k - 1] - s[:, k]) < NEAR_TIE
+    gap = s[:, k - 1] - s[:, k]
+    STATS["exact ties"] += int(np.count_nonzero(gap == 0))
+    return gap < NEAR_TIE
+
+
+def drop_groups(choice, mask, k):
+    """transformers' masked_fill(~mask, 0.0) before the final top-k: an
+    expert of a dropped group scores 0.0, and so beats a kept expert whose
+    biased score is negative."""
+    best = np.argmax(choice, axis=1)
+    STATS["best expert in a dropped group"] += int(np.count_nonzero(
+        ~mask[np.arange(choice.shape[0]), best]))
+    masked = np.where(mask, choice, 0.0)
+    chosen = np.take_along_axis(mask, topk(masked, k), axis=1)
+    STATS["dropped-group expert chosen"] += int(np.count_nonzero(
+        ~chosen.all(axis=1)))
+    return masked
 
 
 def group_mask(group_scores, topk_group, group_size):
@@ -435,8 +584,7 @@ def route(spec, w, x):
             G, TG = spec["n_group"], spec["topk_group"]
             gscores = probs.reshape(T, G, E // G).max(axis=2)
             ties |= gap_ties(gscores, TG)
-            mask = group_mask(gscores, TG, E // G)
-            scores = np.where(mask, probs, 0.0)
+            scores = drop_groups(probs, group_mask(gscores, TG, E // G), K)
         idx = topk(scores, K)
         wts = np.take_along_axis(scores, idx, axis=1)
         ties |= gap_ties(scores, K)
@@ -454,8 +602,7 @@ def route(spec, w, x):
         top2 = -np.sort(-choice.reshape(T, G, gs), axis=2)[:, :, :2]
         gscores = top2.sum(axis=2)
         ties |= gap_ties(gscores, TG)
-        mask = group_mask(gscores, TG, gs)
-        choice = np.where(mask, choice, 0.0)
+        choice = drop_groups(choice, group_mask(gscores, TG, gs), K)
         idx = topk(choice, K)
         ties |= gap_ties(choice, K)
         wts = np.take_along_axis(s, idx, axis=1)
@@ -470,9 +617,46 @@ def route(spec, w, x):
         idx = topk(logits, K)
         ties |= gap_ties(logits, K)
         wts = sigmoid(np.take_along_axis(logits, idx, axis=1))
+    elif kind == "generic":
+        idx, wts, ties = route_generic(spec, w, logits, ties)
     else:
         raise AssertionError(kind)
     return idx, wts, ties
+
+
+def route_generic(spec, w, logits, ties):
+    """moe-opt's own schema, as docs/model-schema.md describes its fields."""
+    E, K = spec["E"], spec["K"]
+    T = logits.shape[0]
+    if spec["scoring"] in ("softmax_after_topk", "sigmoid_after_topk"):
+        idx = topk(logits, K)
+        ties |= gap_ties(logits, K)
+        chosen = np.take_along_axis(logits, idx, axis=1)
+        wts = softmax(chosen) if spec["scoring"] == "softmax_after_topk" \
+            else sigmoid(chosen)
+    else:
+        s = softmax(logits) if spec["scoring"] == "softmax" else sigmoid(logits)
+        choice = s
+        if w["correction_bias"] is not None:
+            choice = s + w["correction_bias"][None, :]
+        G, TG = spec["n_group"], spec["topk_group"]
+        if G > 1:
+            gs = E // G
+            grouped = -np.sort(-choice.reshape(T, G, gs), axis=2)
+            gscores = grouped[:, :, 0] if spec["group_score"] == "max" \
+                else grouped[:, :, :2].sum(axis=2)
+            ties |= gap_ties(gscores, TG)
+            choice = drop_groups(choice, group_mask(gscores, TG, gs), K)
+        idx = topk(choice, K)
+        ties |= gap_ties(choice, K)
+        wts = np.take_along_axis(s, idx, axis=1)
+    if spec["normalization"] == "sum":
+        wts = wts / (wts.sum(axis=1, keepdims=True) + spec["norm_eps"])
+    elif spec["normalization"] == "pnorm":
+        p = spec["norm_p"]
+        norm = (np.abs(wts) ** p).sum(axis=1, keepdims=True) ** (1.0 / p)
+        wts = wts / (norm + spec["norm_eps"])
+    return idx, wts * spec["scaling"], ties
 
 
 # --------------------------------------------------------------------------
@@ -495,18 +679,32 @@ def act(name, v):
     raise AssertionError(name)
 
 
+def ffn(spec, gate, up, down, xs, gate_b=None, up_b=None, down_b=None):
+    """One gated (or, for relu_ungated, plain) FFN on rows xs."""
+    u = xs @ up.T + (0.0 if up_b is None else up_b)
+    if spec["act"] == "relu_ungated":
+        h = np.maximum(u, 0.0)
+    else:
+        g = xs @ gate.T + (0.0 if gate_b is None else gate_b)
+        if spec["act"] == "swiglu_oai":
+            # gpt-oss: the gate clamped from above only, up both ways and
+            # shifted by one.
+            limit, alpha = spec["limit"], spec["alpha"]
+            STATS["values past swiglu_limit"] += int(
+                np.count_nonzero((g > limit) | (np.abs(u) > limit)))
+            g = np.minimum(g, limit)
+            u = np.clip(u, -limit, limit)
+            h = (u + 1.0) * (g * sigmoid(alpha * g))
+        else:
+            h = act(spec["act"], g) * u
+    return h @ down.T + (0.0 if down_b is None else down_b)
+
+
 def expert_ffn(spec, w, e, xs):
-    g = xs @ w["gate"][e].T
-    u = xs @ w["up"][e].T
-    if spec["act"] == "swiglu_oai":
-        g = g + w["gate_b"][e]
-        u = u + w["up_b"][e]
-        limit, alpha = spec["limit"], spec["alpha"]
-        g = np.minimum(g, limit)
-        u = np.clip(u, -limit, limit)
-        h = (u + 1.0) * (g * sigmoid(alpha * g))
-        return h @ w["down"][e].T + w["down_b"][e]
-    return (act(spec["act"], g) * u) @ w["down"][e].T
+    def pick(name):
+        return None if w[name] is None else w[name][e]
+    return ffn(spec, None if w["gate"] is None else w["gate"][e], w["up"][e],
+               w["down"][e], xs, pick("gate_b"), pick("up_b"), pick("down_b"))
 
 
 def moe_block(spec, w, x):
@@ -524,7 +722,7 @@ def moe_block(spec, w, x):
             y[tok] += expert_ffn(spec, w, e, x[tok]) * weight
     if w["shared"] is not None:
         g, u, d = w["shared"]
-        out = (act(spec["act"], x @ g.T) * (x @ u.T)) @ d.T
+        out = ffn(spec, g, u, d, x)
         if w["shared_gate"] is not None:
             out = out * sigmoid(x @ w["shared_gate"].T)
         y += out
@@ -532,31 +730,43 @@ def moe_block(spec, w, x):
 
 
 def main():
+    global NEAR_TIE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config")
     parser.add_argument("--layer", type=int, required=True)
     parser.add_argument("--tokens", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--dtype", choices=["f32", "bf16"], required=True)
+    parser.add_argument("--dtype", choices=["f32", "f16", "bf16"], required=True)
     parser.add_argument("--weights-out", required=True)
     parser.add_argument("--input-out", required=True)
     parser.add_argument("--expected-out", required=True)
+    parser.add_argument("--stress", action="store_true",
+                        help="shape the router and the input to reach ties, "
+                        "dropped groups, negative biases, the swiglu clamp "
+                        "and tokens of very different magnitudes")
+    parser.add_argument("--near-tie", type=float, default=NEAR_TIE,
+                        help="selection margin below which a token is named "
+                        "(0: none is, and exact ties go to the lower index "
+                        "on both sides)")
     args = parser.parse_args()
     if args.tokens < 1:
         fail("--tokens must be positive")
+    NEAR_TIE = args.near_tie
 
-    spec = read_config(args.config)
-    layer_kind(spec, args.layer)
-    st_dtype = "BF16" if args.dtype == "bf16" else "F32"
-    expected = {"f32": "float32", "bf16": "bfloat16"}[args.dtype]
+    spec = read_config(args.config, args.layer)
+    st_dtype = {"f32": "F32", "f16": "F16", "bf16": "BF16"}[args.dtype]
+    expected = {"f32": "float32", "f16": "float16",
+                "bf16": "bfloat16"}[args.dtype]
     if spec["config_dtype"] not in (None, expected):
         note("warning: --dtype %s but the config says %s"
              % (args.dtype, spec["config_dtype"]))
 
     rng = np.random.default_rng(args.seed)
-    w, tensors = make_weights(spec, args.layer, rng, st_dtype)
-    x, x_raw, _ = round_to(rng.uniform(-1.0, 1.0, size=(args.tokens, spec["H"])),
-                           st_dtype)
+    w, tensors = make_weights(spec, args.layer, rng, st_dtype, args.stress)
+    x = rng.uniform(-1.0, 1.0, size=(args.tokens, spec["H"]))
+    if args.stress:
+        x *= np.resize(TOKEN_SCALES, args.tokens)[:, None]
+    x, x_raw, _ = round_to(x, st_dtype)
     x = x.reshape(args.tokens, spec["H"])
     write_safetensors(args.weights_out, tensors)
     write_safetensors(args.input_out,
@@ -568,6 +778,16 @@ def main():
                         y.astype("<f4").tobytes())])
     for t in np.nonzero(ties)[0]:
         print("near-tie token %d" % t)
+    for name, count in STATS.items():
+        print("branch: %s: %d" % (name, count))
+    if w["correction_bias"] is not None:
+        b = w["correction_bias"]
+        print("branch: correction biases negative/zero: %d/%d"
+              % (np.count_nonzero(b < 0), np.count_nonzero(b == 0)))
+    mags = np.abs(y).max(axis=1)
+    print("branch: tokens below 1e-3 of the largest token: %d (max|y| %.3g "
+          "to %.3g)" % (np.count_nonzero(mags < 1e-3 * mags.max()),
+                        mags.min(), mags.max()))
     note("%s layer %d: H %d, %d experts, top-%d, I %d, shared %d; %d tokens, "
          "%s; %d near-tie tokens"
          % (spec["family"], args.layer, spec["H"], spec["E"], spec["K"],
