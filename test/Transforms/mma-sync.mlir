@@ -42,21 +42,40 @@
 // CHECK: %[[OUT:.*]]:8 = scf.for %[[K:.*]] = %c0 to %c32 step %c16 iter_args(%[[A0:.*]] = %[[C0]], %[[A1:.*]] = %[[C1]], %[[A2:.*]] = %[[C2]], %[[A3:.*]] = %[[C3]], %[[A4:.*]] = %[[C4]], {{.*}}, {{.*}}, %[[A7:.*]] = %[[C7]])
 // CHECK: %[[LOW:.*]] = arith.addi %[[K]], %[[T2]] : index
 // CHECK: %[[HIGH:.*]] = arith.addi %[[LOW]], %c8 : index
-// A once per step, as four 32-bit registers of two bf16 each.
-// CHECK: %[[P0:.*]] = vector.load %{{.*}}[%[[G]], %[[LOW]]] {alignment = 4 : i64} : memref<16x32xbf16>, vector<2xbf16>
-// CHECK: vector.bitcast %[[P0]] : vector<2xbf16> to vector<1xi32>
-// CHECK: vector.load %{{.*}}[%[[G8]], %[[LOW]]]
-// CHECK: vector.load %{{.*}}[%[[G]], %[[HIGH]]]
-// CHECK: vector.load %{{.*}}[%[[G8]], %[[HIGH]]]
-// B for each of the two column tiles: weight rows g and 8 + g.
-// CHECK: vector.load %[[B]][%[[G]], %[[LOW]]]
-// CHECK: vector.load %[[B]][%[[G]], %[[HIGH]]]
-// CHECK: vector.load %[[B]][%[[G8]], %[[LOW]]]
-// CHECK: vector.load %[[B]][%[[G8]], %[[HIGH]]]
-// CHECK: %[[D:.*]] = nvvm.mma.sync A[%[[RA0:.*]], %[[RA1:.*]], %[[RA2:.*]], %[[RA3:.*]]] B[{{.*}}, {{.*}}] C[%[[A0]], %[[A1]], %[[A2]], %[[A3]]] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// A once per step, as four 32-bit registers of two bf16 each, and B for
+// each of the two column tiles (weight rows g and 8 + g). Each register is
+// named by the element it starts at, so the operand order of the mma below
+// is checked against the PTX ISA fragment layout (a0: row g, k 2t; a1: row
+// g + 8, k 2t; a2: row g, k 2t + 8; a3: row g + 8, k 2t + 8; b0: k 2t;
+// b1: k 2t + 8), whatever order the loads come in.
+// CHECK-DAG: %[[PA0:.*]] = vector.load %[[AS:.*]][%[[G]], %[[LOW]]] {alignment = 4 : i64} : memref<16x32xbf16>, vector<2xbf16>
+// CHECK-DAG: %[[PA1:.*]] = vector.load %[[AS]][%[[G8]], %[[LOW]]]
+// CHECK-DAG: %[[PA2:.*]] = vector.load %[[AS]][%[[G]], %[[HIGH]]]
+// CHECK-DAG: %[[PA3:.*]] = vector.load %[[AS]][%[[G8]], %[[HIGH]]]
+// CHECK-DAG: %[[PB0:.*]] = vector.load %[[B]][%[[G]], %[[LOW]]]
+// CHECK-DAG: %[[PB1:.*]] = vector.load %[[B]][%[[G]], %[[HIGH]]]
+// CHECK-DAG: %[[PB2:.*]] = vector.load %[[B]][%[[G8]], %[[LOW]]]
+// CHECK-DAG: %[[PB3:.*]] = vector.load %[[B]][%[[G8]], %[[HIGH]]]
+// CHECK-DAG: %[[QA0:.*]] = vector.bitcast %[[PA0]] : vector<2xbf16> to vector<1xi32>
+// CHECK-DAG: %[[QA1:.*]] = vector.bitcast %[[PA1]]
+// CHECK-DAG: %[[QA2:.*]] = vector.bitcast %[[PA2]]
+// CHECK-DAG: %[[QA3:.*]] = vector.bitcast %[[PA3]]
+// CHECK-DAG: %[[QB0:.*]] = vector.bitcast %[[PB0]]
+// CHECK-DAG: %[[QB1:.*]] = vector.bitcast %[[PB1]]
+// CHECK-DAG: %[[QB2:.*]] = vector.bitcast %[[PB2]]
+// CHECK-DAG: %[[QB3:.*]] = vector.bitcast %[[PB3]]
+// CHECK-DAG: %[[RA0:.*]] = vector.extract %[[QA0]][0]
+// CHECK-DAG: %[[RA1:.*]] = vector.extract %[[QA1]][0]
+// CHECK-DAG: %[[RA2:.*]] = vector.extract %[[QA2]][0]
+// CHECK-DAG: %[[RA3:.*]] = vector.extract %[[QA3]][0]
+// CHECK-DAG: %[[RB0:.*]] = vector.extract %[[QB0]][0]
+// CHECK-DAG: %[[RB1:.*]] = vector.extract %[[QB1]][0]
+// CHECK-DAG: %[[RB2:.*]] = vector.extract %[[QB2]][0]
+// CHECK-DAG: %[[RB3:.*]] = vector.extract %[[QB3]][0]
+// CHECK: %[[D:.*]] = nvvm.mma.sync A[%[[RA0]], %[[RA1]], %[[RA2]], %[[RA3]]] B[%[[RB0]], %[[RB1]]] C[%[[A0]], %[[A1]], %[[A2]], %[[A3]]] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.extractvalue %[[D]][0]
 // CHECK: llvm.extractvalue %[[D]][3]
-// CHECK: %[[D2:.*]] = nvvm.mma.sync A[%[[RA0]], %[[RA1]], %[[RA2]], %[[RA3]]] B[{{.*}}, {{.*}}] C[%[[A4]], {{.*}}, {{.*}}, %[[A7]]]
+// CHECK: %[[D2:.*]] = nvvm.mma.sync A[%[[RA0]], %[[RA1]], %[[RA2]], %[[RA3]]] B[%[[RB2]], %[[RB3]]] C[%[[A4]], {{.*}}, {{.*}}, %[[A7]]]
 // CHECK: scf.yield
 // CHECK: memref.store %[[OUT]]#0, %[[C]][%[[G]], %[[T2]]]
 // CHECK: memref.store %[[OUT]]#7, %[[C]][%[[G8]], %[[T29]]]

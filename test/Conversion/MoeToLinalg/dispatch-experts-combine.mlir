@@ -75,15 +75,32 @@ func.func @experts(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, 
   return %0 : tensor<?x64xf32>
 }
 
-// gpt-oss experts: biases added after both GEMMs, the clamped SwiGLU.
+// gpt-oss experts: biases added after both GEMMs, the clamped SwiGLU: the
+// gate (first half) clamped from above only, up (second half) both ways
+// and shifted by one: (clamp(u) + 1) * g * sigmoid(1.702 g).
 // CHECK-LABEL: func.func @experts_swiglu_oai(
-// CHECK-DAG: arith.constant 1.702000e+00 : f32
-// CHECK-DAG: arith.constant 7.000000e+00 : f32
-// CHECK-DAG: arith.constant -7.000000e+00 : f32
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG: %[[ALPHA:.*]] = arith.constant 1.702000e+00 : f32
+// CHECK-DAG: %[[LIMIT:.*]] = arith.constant 7.000000e+00 : f32
+// CHECK-DAG: %[[NLIMIT:.*]] = arith.constant -7.000000e+00 : f32
 // CHECK: scf.for
 // CHECK: tensor.extract_slice %{{.*}} : tensor<8x64xbf16> to tensor<64xbf16>
-// CHECK: arith.minimumf
-// CHECK: arith.maximumf
+// CHECK: %[[HGATE:.*]] = tensor.extract_slice %{{.*}}[0, 0] [%{{.*}}, 32] [1, 1]
+// CHECK: %[[HUP:.*]] = tensor.extract_slice %{{.*}}[0, 32] [%{{.*}}, 32] [1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[HGATE]], %[[HUP]] : tensor<?x32xf32>, tensor<?x32xf32>)
+// CHECK-NEXT: ^bb0(%[[G:.*]]: f32, %[[U:.*]]: f32, %{{.*}}: f32):
+// CHECK-DAG: %[[GC:.*]] = arith.minimumf %[[G]], %[[LIMIT]] : f32
+// CHECK-DAG: %[[UHI:.*]] = arith.minimumf %[[U]], %[[LIMIT]] : f32
+// CHECK-DAG: %[[UC:.*]] = arith.maximumf %[[UHI]], %[[NLIMIT]] : f32
+// CHECK-DAG: %[[AG:.*]] = arith.mulf %[[GC]], %[[ALPHA]] : f32
+// CHECK-DAG: %[[NEG:.*]] = arith.negf %[[AG]] : f32
+// CHECK-DAG: %[[EXP:.*]] = math.exp %[[NEG]] : f32
+// CHECK-DAG: %[[DEN:.*]] = arith.addf %[[EXP]], %[[ONE]] : f32
+// CHECK-DAG: %[[SIG:.*]] = arith.divf %[[ONE]], %[[DEN]] : f32
+// CHECK-DAG: %[[GLU:.*]] = arith.mulf %[[GC]], %[[SIG]] : f32
+// CHECK-DAG: %[[U1:.*]] = arith.addf %[[UC]], %[[ONE]] : f32
+// CHECK-DAG: %[[R:.*]] = arith.mulf %[[U1]], %[[GLU]] : f32
+// CHECK: linalg.yield %[[R]] : f32
 func.func @experts_swiglu_oai(%x: tensor<?x64xbf16>, %p: tensor<?xi32>, %o: tensor<9xi32>, %gu: tensor<8x64x64xbf16>, %d: tensor<8x64x32xbf16>, %gub: tensor<8x64xbf16>, %db: tensor<8x64xbf16>) -> tensor<?x64xf32> {
   %0 = moe.experts %x, %p, %o, %gu, %d gate_up_bias %gub down_bias %db ffn <activation = swiglu_oai> {top_k = 2} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x64x64xbf16>, tensor<8x64x32xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
