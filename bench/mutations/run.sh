@@ -5,19 +5,24 @@
 # caught it. A benchmark, not part of CI: the first build of the scratch
 # tree takes as long as a fresh build, each mutation a few minutes.
 #
-# Usage: bench/mutations/run.sh [--scratch DIR] [--max-failures N] [NAME...]
+# Usage: bench/mutations/run.sh [--scratch DIR] [--max-failures N]
+#                               [--commit REV] [NAME...]
 #   DIR defaults to /tmp/moe-mutations (kept between runs, so later runs
-#   rebuild only what changed); N (default 3) stops lit after N failures.
+#   rebuild only what changed); N (default 3) stops lit after N failures;
+#   REV (default HEAD) is the commit whose suite is judged (an older one
+#   shows what the suite used to miss).
 # Prints a markdown report; bench/results/mutations.md is its last run.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=/tmp/moe-mutations
 max_failures=3
+commit=HEAD
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --scratch) scratch=$2; shift 2 ;;
     --max-failures) max_failures=$2; shift 2 ;;
+    --commit) commit=$2; shift 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -25,7 +30,7 @@ list="$repo/bench/mutations/LIST"
 [ ${#names[@]} -gt 0 ] || mapfile -t names < <(grep -v '^#' "$list" | cut -f1)
 lit=/usr/lib/llvm-22/bin/lit
 src="$scratch/src" build="$scratch/build"
-head=$(git -C "$repo" rev-parse HEAD)
+head=$(git -C "$repo" rev-parse --verify "$commit^{commit}") || exit 2
 
 # The scratch tree: a clone of HEAD (committed state only).
 mkdir -p "$scratch"
@@ -55,7 +60,7 @@ suite() {
 
 echo "# Mutation report"
 echo
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD), lit stops after $max_failures failures. Command: \`bench/mutations/run.sh\`"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), suite of $(git -C "$repo" rev-parse --short "$head"), lit stops after $max_failures failures. Command: \`bench/mutations/run.sh${commit:+ --commit $commit}\`"
 echo
 # The lit suite needs the three tools; the unit tests are built only when
 # lit misses a mutation.
