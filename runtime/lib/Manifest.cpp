@@ -4,9 +4,12 @@
 #include "Json.h"
 
 #include <cctype>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
+#include <sys/stat.h>
 
 namespace moert {
 
@@ -109,10 +112,36 @@ private:
     return Error(MOERT_ERROR_MANIFEST, name + ": " + path + ": " + message);
   }
 
-  std::string resolve(const std::string &file) const {
-    if (!file.empty() && file[0] == '/')
-      return file;
-    return directory + "/" + file;
+  /// `file` (at JSON path `path`) inside the manifest's folder. An emitted
+  /// folder is passed around, and moert dlopen()s what it names: a name
+  /// must be a plain file name (no '/', no "..", no absolute path), and an
+  /// existing symlink must not lead out of the folder.
+  Error resolve(const std::string &file, const std::string &path,
+                std::string &out) const {
+    bool plain = !file.empty() && file.size() <= 255 && file != "." &&
+                 file != "..";
+    for (char c : file)
+      if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+        plain = false;
+    if (!plain)
+      return fail(path, "'" + file +
+                            "' is not a plain file name in the manifest's "
+                            "folder (no '/', '..' or absolute path)");
+    out = directory + "/" + file;
+    struct stat link;
+    if (lstat(out.c_str(), &link) != 0 || !S_ISLNK(link.st_mode))
+      return Error::success();
+    char target[PATH_MAX], folder[PATH_MAX];
+    if (!realpath(out.c_str(), target) ||
+        !realpath(directory.c_str(), folder))
+      return fail(path, "'" + file + "' is a symlink that does not resolve");
+    std::string resolved(target), inside = std::string(folder) + "/";
+    if (resolved.compare(0, inside.size(), inside) != 0 ||
+        resolved.find('/', inside.size()) != std::string::npos)
+      return fail(path, "'" + file + "' is a symlink leading out of the "
+                                     "manifest's folder (to '" +
+                            resolved + "')");
+    return Error::success();
   }
 
   Error expectObject(const json &value, const std::string &path) const {
@@ -305,16 +334,19 @@ Error ManifestParser::parseTarget(const json &value, const std::string &path,
     return e;
   if (cubin.empty())
     return fail(join(path, "cubin"), "empty file name");
-  target.cubin = resolve(cubin);
+  if (Error e = resolve(cubin, join(path, "cubin"), target.cubin))
+    return e;
   if (Error e = getString(value, path, "ptx", ptx, false))
     return e;
   if (!ptx.empty())
-    target.ptx = resolve(ptx);
+    if (Error e = resolve(ptx, join(path, "ptx"), target.ptx))
+      return e;
   std::string emulator;
   if (Error e = getString(value, path, "emulator", emulator, false))
     return e;
   if (!emulator.empty())
-    target.emulator = resolve(emulator);
+    if (Error e = resolve(emulator, join(path, "emulator"), target.emulator))
+      return e;
   return Error::success();
 }
 
@@ -631,7 +663,9 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
   if (Error e = getString(value, path, "host_library", hostLibrary, false))
     return e;
   if (!hostLibrary.empty())
-    layer.hostLibrary = resolve(hostLibrary);
+    if (Error e = resolve(hostLibrary, join(path, "host_library"),
+                          layer.hostLibrary))
+      return e;
 
   // Buffers.
   const json *buffers;

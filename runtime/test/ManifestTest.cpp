@@ -10,6 +10,7 @@
 #include "ToyLayer.h"
 
 #include <functional>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 using namespace moert;
@@ -23,7 +24,7 @@ json goodManifest() {
       {{"chip", "sm_80"},
        {"cubin", "toy.sm_80.cubin"},
        {"ptx", "toy.sm_80.ptx"}},
-      {{"chip", "sm_90a"}, {"cubin", "/abs/toy.sm_90a.cubin"}}};
+      {{"chip", "sm_90a"}, {"cubin", "toy.sm_90a.cubin"}}};
   return m;
 }
 
@@ -51,7 +52,7 @@ TEST(Manifest, ParsesTheToyManifest) {
   EXPECT_EQ(l.targets[0].ptx, "/models/toy/toy.sm_80.ptx");
   EXPECT_EQ(l.targets[1].capability, 90);
   EXPECT_EQ(l.targets[1].suffix, 'a');
-  EXPECT_EQ(l.targets[1].cubin, "/abs/toy.sm_90a.cubin");
+  EXPECT_EQ(l.targets[1].cubin, "/models/toy/toy.sm_90a.cubin");
   EXPECT_TRUE(l.targets[1].ptx.empty());
   ASSERT_EQ(l.buffers.size(), 7u);
   EXPECT_EQ(l.input, 0u);
@@ -85,6 +86,28 @@ TEST(Manifest, LoadsFromAFileRelativeToItsFolder) {
   Error e = loadManifest(dir.file("manifest.json"), m);
   ASSERT_FALSE(e) << e.message();
   EXPECT_EQ(m.layers[0].hostLibrary, dir.file("toy.host.so"));
+
+  // A symlink inside the folder to a file inside it is fine; one leading
+  // out of the folder is refused.
+  ASSERT_TRUE(moert_test::writeFile(dir.file("real.host.so"), "x"));
+  ASSERT_EQ(symlink("real.host.so", dir.file("toy.host.so").c_str()), 0);
+  e = loadManifest(dir.file("manifest.json"), m);
+  ASSERT_FALSE(e) << e.message();
+  ASSERT_EQ(unlink(dir.file("toy.host.so").c_str()), 0);
+  ASSERT_EQ(symlink("/bin/sh", dir.file("toy.host.so").c_str()), 0);
+  e = loadManifest(dir.file("manifest.json"), m);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e.message().find("layers[0].host_library: 'toy.host.so' is a "
+                             "symlink leading out of the manifest's folder"),
+            std::string::npos)
+      << e.message();
+  ASSERT_EQ(unlink(dir.file("toy.host.so").c_str()), 0);
+  ASSERT_EQ(symlink("absent.so", dir.file("toy.host.so").c_str()), 0);
+  e = loadManifest(dir.file("manifest.json"), m);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e.message().find("is a symlink that does not resolve"),
+            std::string::npos)
+      << e.message();
 
   Error missing = loadManifest(dir.file("nope.json"), m);
   EXPECT_EQ(missing.code(), MOERT_ERROR_IO);
@@ -279,6 +302,24 @@ const BadCase kBadCases[] = {
      "layers[0].decoder_layers[1]: decoder layer 2 is listed twice"},
     {"DuplicateFunction", [](json &m) { m["layers"].push_back(layer0(m)); },
      "layers[1].function: duplicate function 'toy_layer' (also layers[0])"},
+    // Hostile file names: moert dlopen()s what a manifest names.
+    {"AbsoluteHostLibrary",
+     [](json &m) { layer0(m)["host_library"] = "/usr/lib/libevil.so"; },
+     "layers[0].host_library: '/usr/lib/libevil.so' is not a plain file "
+     "name in the manifest's folder"},
+    {"ParentCubin",
+     [](json &m) { layer0(m)["targets"][0]["cubin"] = "../other/x.cubin"; },
+     "layers[0].targets[0].cubin: '../other/x.cubin' is not a plain file "
+     "name"},
+    {"DotDotPtx", [](json &m) { layer0(m)["targets"][0]["ptx"] = ".."; },
+     "layers[0].targets[0].ptx: '..' is not a plain file name"},
+    {"SubfolderEmulator",
+     [](json &m) { layer0(m)["targets"][1]["emulator"] = "sub/x.emu.so"; },
+     "layers[0].targets[1].emulator: 'sub/x.emu.so' is not a plain file "
+     "name"},
+    {"ControlCharacter",
+     [](json &m) { layer0(m)["host_library"] = "toy\n.so"; },
+     "layers[0].host_library: 'toy\n.so' is not a plain file name"},
     {"HugeUnsigned",
      [](json &m) { layer0(m)["hidden_size"] = uint64_t(1) << 63; },
      "layers[0].hidden_size: integer out of range"},
