@@ -8,6 +8,7 @@
 #include "moe/Runner/CompiledLayer.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/InitAllExtensions.h"
@@ -161,11 +162,11 @@ mlir::moe::buildDeviceCode(ModuleOp lowered, llvm::ArrayRef<std::string> chips,
   for (llvm::StringRef format : {"isa", "bin"}) {
     OwningOpRef<ModuleOp> module = lowered.clone();
     PassManager binary(ctx);
-    if (failed(parsePassPipeline(("gpu-module-to-binary{format=" + format +
-                                  " toolkit=" + cudaPath + "}")
-                                     .str(),
-                                 binary)) ||
-        failed(binary.run(*module)))
+    GpuModuleToBinaryPassOptions options;
+    options.compilationTarget = format.str();
+    options.toolkitPath = cudaPath.str();
+    binary.addPass(createGpuModuleToBinaryPass(options));
+    if (failed(binary.run(*module)))
       return fail(lowered, "gpu-module-to-binary (" + format + ") failed");
     module->walk([&](gpu::BinaryOp op) {
       for (Attribute attr : op.getObjects()) {

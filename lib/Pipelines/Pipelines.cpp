@@ -3,39 +3,38 @@
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Transforms/Passes.h"
 
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/InitAllPasses.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
+// Every pipeline is built from typed pass constructors (as upstream's
+// GPUToNVVMPipeline.cpp is), so a misspelt pass or option is a compile
+// error, not a run-time parse failure.
 namespace {
-/// Upstream passes by their registered names: the textual form keeps the
-/// options visible and the order easy to compare with mlir-opt runs. Tools
-/// other than moe-opt (moe-run, the tests) have not registered them.
-void addUpstream(OpPassManager &pm, StringRef pipeline) {
-  static bool registered = [] {
-    registerAllPasses();
-    return true;
-  }();
-  (void)registered;
-  LogicalResult parsed = parsePassPipeline(pipeline, pm);
-  (void)parsed;
-  assert(succeeded(parsed) && "a moe pipeline's text must parse");
-}
-
 void addCleanup(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
 
 void addBufferize(OpPassManager &pm) {
-  addUpstream(pm, "func.func(convert-elementwise-to-linalg),"
-                  "eliminate-empty-tensors,"
-                  "one-shot-bufferize{bufferize-function-boundaries "
-                  "function-boundary-type-conversion=identity-layout-map},"
-                  "buffer-deallocation-pipeline");
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions oneShot;
+  oneShot.bufferizeFunctionBoundaries = true;
+  oneShot.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(oneShot));
+  bufferization::buildBufferDeallocationPipeline(pm);
 }
 } // namespace
 
@@ -78,28 +77,29 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
 
 void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
                                             bool barePointers) {
-  addUpstream(pm, "func.func(scf-forall-to-for),"
-                  "func.func(convert-linalg-to-loops),"
-                  // expand-strided-metadata emits affine.apply: lower-affine
-                  // after it.
-                  "expand-strided-metadata,"
-                  "lower-affine,"
-                  "convert-scf-to-cf,"
-                  // bf16 conversions as integer code: not every CPU has them.
-                  "arith-expand{include-bf16=true},"
-                  // The staging copies' 16-byte vector loads and stores.
-                  "convert-vector-to-llvm,"
-                  "finalize-memref-to-llvm,"
-                  "convert-math-to-llvm,"
-                  // What LLVM has no intrinsic for (erf) becomes a libm call.
-                  "convert-math-to-libm,"
-                  "convert-arith-to-llvm,"
-                  "convert-index-to-llvm,"
-                  "convert-cf-to-llvm");
-  addUpstream(pm, barePointers
-                      ? "convert-func-to-llvm{use-bare-ptr-memref-call-conv}"
-                      : "convert-func-to-llvm");
-  addUpstream(pm, "reconcile-unrealized-casts");
+  pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // expand-strided-metadata emits affine.apply: lower-affine after it.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  // bf16 conversions as integer code: not every CPU has them.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  // The staging copies' 16-byte vector loads and stores.
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  // What LLVM has no intrinsic for (erf) becomes a libm call.
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  ConvertFuncToLLVMPassOptions func;
+  func.useBarePtrCallConv = barePointers;
+  pm.addPass(createConvertFuncToLLVMPass(func));
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void mlir::moe::buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
@@ -107,16 +107,17 @@ void mlir::moe::buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
   MoeKernelsToGpuOptions options;
   options.chips = llvm::to_vector(chips);
   pm.addPass(createMoeKernelsToGpu(options));
-  addUpstream(pm, "convert-linalg-to-loops,"
-                  "expand-strided-metadata,"
-                  "lower-affine,"
-                  "convert-scf-to-cf,"
-                  // cp.async (the staging copies).
-                  "gpu.module(convert-nvgpu-to-nvvm),"
-                  // The manifest's ABI: a pointer per buffer, then T.
-                  "gpu.module(convert-gpu-to-nvvm{"
-                  "use-bare-ptr-memref-call-conv=1}),"
-                  "reconcile-unrealized-casts");
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  // cp.async (the staging copies).
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertNVGPUToNVVMPass());
+  // The manifest's ABI: a pointer per buffer, then T.
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.useBarePtrCallConv = true;
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps(nvvm));
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void mlir::moe::buildMoeToLLVMCPUPipeline(
