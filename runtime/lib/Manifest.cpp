@@ -118,8 +118,8 @@ private:
   /// existing symlink must not lead out of the folder.
   Error resolve(const std::string &file, const std::string &path,
                 std::string &out) const {
-    bool plain = !file.empty() && file.size() <= 255 && file != "." &&
-                 file != "..";
+    bool plain =
+        !file.empty() && file.size() <= 255 && file != "." && file != "..";
     for (char c : file)
       if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
         plain = false;
@@ -132,14 +132,14 @@ private:
     if (lstat(out.c_str(), &link) != 0 || !S_ISLNK(link.st_mode))
       return Error::success();
     char target[PATH_MAX], folder[PATH_MAX];
-    if (!realpath(out.c_str(), target) ||
-        !realpath(directory.c_str(), folder))
+    if (!realpath(out.c_str(), target) || !realpath(directory.c_str(), folder))
       return fail(path, "'" + file + "' is a symlink that does not resolve");
     std::string resolved(target), inside = std::string(folder) + "/";
     if (resolved.compare(0, inside.size(), inside) != 0 ||
         resolved.find('/', inside.size()) != std::string::npos)
-      return fail(path, "'" + file + "' is a symlink leading out of the "
-                                     "manifest's folder (to '" +
+      return fail(path, "'" + file +
+                            "' is a symlink leading out of the "
+                            "manifest's folder (to '" +
                             resolved + "')");
     return Error::success();
   }
@@ -663,8 +663,8 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
   if (Error e = getString(value, path, "host_library", hostLibrary, false))
     return e;
   if (!hostLibrary.empty())
-    if (Error e = resolve(hostLibrary, join(path, "host_library"),
-                          layer.hostLibrary))
+    if (Error e =
+            resolve(hostLibrary, join(path, "host_library"), layer.hostLibrary))
       return e;
 
   // Buffers.

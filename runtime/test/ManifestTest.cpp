@@ -10,8 +10,8 @@
 #include "ToyLayer.h"
 
 #include <functional>
-#include <unistd.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 using namespace moert;
 using nlohmann::json;

@@ -7,7 +7,8 @@
 //   |y[t,h] - r[t,h]| <= rtol * |r[t,h]| + atol * max(max_h |r[t,h]|, floor)
 //
 // so each token is judged against its own magnitude, never the batch's
-// largest token (floor: the dtype's smallest normal number). docs/cpu-execution.md gives the figures and their headroom.
+// largest token (floor: the dtype's smallest normal number).
+// docs/cpu-execution.md gives the figures and their headroom.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,9 +35,8 @@ Tolerance toleranceFor(mlir::moe::DType dtype);
 /// Compares `output` [T, hidden] with the reference, skipping near-tie
 /// tokens, and prints the figures and the worst token to `os`; false when
 /// any compared element is beyond tolerance (or nothing was compared).
-bool checkOutput(const HostTensor &output,
-                 const ref::ReferenceResult &expected, mlir::moe::DType dtype,
-                 int64_t hidden, llvm::raw_ostream &os);
+bool checkOutput(const HostTensor &output, const ref::ReferenceResult &expected,
+                 mlir::moe::DType dtype, int64_t hidden, llvm::raw_ostream &os);
 
 } // namespace moe
 

@@ -536,7 +536,7 @@ int main(int argc, char **argv) {
     if (!expected)
       return fail(expected.takeError());
     if (!::moe::checkOutput(*output, *expected, dtype, cfg.hidden,
-                             llvm::outs()))
+                            llvm::outs()))
       return 1;
   }
   return 0;
