@@ -127,7 +127,7 @@ TEST(HuggingFace, Llama4ReadsTheNestedTextConfigAndTopLevelDtype) {
       "intermediate_size": 16, "interleave_moe_layer_step": 2}})");
   FailureOr<ModelDesc> model = read(f);
   ASSERT_TRUE(succeeded(model));
-  EXPECT_EQ(model->dtype, DType::f16);
+  EXPECT_EQ(model->dtype, DType::F16);
   EXPECT_EQ(model->hiddenSize, 32);
   const MoeLayerDesc &layer = model->moeLayers.at(0);
   EXPECT_EQ(layer.layers, (std::vector<int64_t>{1, 3}));
@@ -187,7 +187,7 @@ TEST(BuildAndReadModule, RoundTripsEveryField) {
   EXPECT_EQ(back->source, "x");
   EXPECT_EQ(back->hiddenSize, 16);
   EXPECT_EQ(back->numLayers, 3);
-  EXPECT_EQ(back->dtype, DType::bf16);
+  EXPECT_EQ(back->dtype, DType::BF16);
   ASSERT_EQ(back->moeLayers.size(), 1u);
   const MoeLayerDesc &a = model->moeLayers[0], &b = back->moeLayers[0];
   EXPECT_TRUE(a.sameShape(b));

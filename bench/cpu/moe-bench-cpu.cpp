@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
     const MoeLayerDesc &group = model->moeLayers.front();
     int64_t layerIndex = group.layers.front();
     ::moe::ref::LayerConfig cfg = makeLayerConfig(*model, group, layerIndex);
-    st::DType storage = toStorageType(model->dtype);
+    st::DType storage = model->dtype;
 
     ::moe::TensorMap hf = ::moe::weights::randomHfWeights(cfg, 1);
     for (auto &[name, tensor] : hf)

@@ -37,13 +37,18 @@ if [ -f "$HERE/.bundle/include/nlohmann/json.hpp" ]; then
 elif [ -f /usr/include/nlohmann/json.hpp ]; then nl=/usr/include
 else echo "build.sh: nlohmann/json.hpp not found: run 'bench/gpu/run.sh --prepare-bundle' where it is and carry $HERE/.bundle" >&2; exit 1
 fi
-nv=("$NVCC" -std=c++17 "$opt" -arch=sm_90 -I"$HERE" "${nl_inc[@]}")
+nv=("$NVCC" -std=c++17 "$opt" -arch=sm_90 -I"$HERE" -Isupport/include "${nl_inc[@]}")
+# The support library (support/: safetensors, dtypes) is built without
+# exceptions, as everywhere; nothing it uses of nlohmann leaves its objects.
+support=(-std=c++17 "$opt" -fPIC -fno-exceptions -DJSON_NOEXCEPTION -Isupport/include "${nl_sys[@]}")
 set -x
 # shellcheck disable=SC2015  # any failing step ends the build
 "${nv[@]}" -c "$HERE/moe_gpu_bench.cu" -o "$dir/moe_gpu_bench.o" &&
   "${nv[@]}" -c "$HERE/safetensors_io.cpp" -o "$dir/safetensors_io.o" &&
+  ${CXX:-c++} "${support[@]}" -c support/lib/DType.cpp -o "$dir/support_dtype.o" &&
+  ${CXX:-c++} "${support[@]}" -c support/lib/SafeTensors.cpp -o "$dir/support_safetensors.o" &&
   "${nv[@]}" -c "$HERE/moert_stub.cpp" -o "$dir/moert_stub.o" &&
-  "$NVCC" -arch=sm_90 "$dir/moe_gpu_bench.o" "$dir/safetensors_io.o" "$dir/moert_stub.o" \
+  "$NVCC" -arch=sm_90 "$dir/moe_gpu_bench.o" "$dir/safetensors_io.o" "$dir"/support_*.o "$dir/moert_stub.o" \
     -lcublas -ldl -o "$dir/moe_gpu_bench" || { set +x; echo "build.sh: harness build failed" >&2; exit 1; }
 { set +x; } 2>/dev/null
 
@@ -53,11 +58,12 @@ rm -rf "$rt" && mkdir -p "$rt/lib"
 set -x
 if [ $usecmake = 1 ] && command -v cmake >/dev/null; then
   cmake -S runtime -B "$rt" -DCMAKE_BUILD_TYPE=Release -DMOERT_BUILD_TESTS=OFF \
-    -DMOERT_NLOHMANN_INCLUDE="$nl" >/dev/null && cmake --build "$rt" --target moert -j "${BUILD_JOBS:-1}"
+    -DMOE_SUPPORT_NLOHMANN_INCLUDE="$nl" >/dev/null && cmake --build "$rt" --target moert -j "${BUILD_JOBS:-1}"
 else
   # The flags of runtime/CMakeLists.txt's moert target.
   ${CXX:-c++} -std=c++17 "$opt" -fPIC -shared -fvisibility=hidden -fvisibility-inlines-hidden \
-    -fno-exceptions -DJSON_NOEXCEPTION -Iruntime/include "${nl_sys[@]}" runtime/lib/*.cpp runtime/lib/*.S \
+    -fno-exceptions -DJSON_NOEXCEPTION -Iruntime/include -Isupport/include "${nl_sys[@]}" \
+    runtime/lib/*.cpp runtime/lib/*.S support/lib/*.cpp \
     -Wl,--version-script=runtime/lib/moert.map -ldl -o "$rt/lib/libmoert.so"
 fi
 ok=$?
@@ -67,7 +73,7 @@ if [ $ok != 0 ] || [ ! -f "$rt/lib/libmoert.so" ]; then echo "moert: no (libmoer
 # exceptions) and the harness's stay apart.
 set -x
 "${nv[@]}" -Iruntime/include -c "$HERE/moert_adapter.cpp" -o "$dir/moert_adapter.o" &&
-  "$NVCC" -arch=sm_90 "$dir/moe_gpu_bench.o" "$dir/safetensors_io.o" "$dir/moert_adapter.o" \
+  "$NVCC" -arch=sm_90 "$dir/moe_gpu_bench.o" "$dir/safetensors_io.o" "$dir"/support_*.o "$dir/moert_adapter.o" \
     -L"$rt/lib" -lmoert -Xlinker -rpath="$rt/lib" -lcublas -ldl -o "$dir/moe_gpu_bench.moert" &&
   mv "$dir/moe_gpu_bench.moert" "$dir/moe_gpu_bench"
 ok=$?

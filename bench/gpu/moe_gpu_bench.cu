@@ -233,8 +233,8 @@ std::string tokensFile(const std::string &dir, int64_t T) {
 // hidden_states BF16 [T,H], topk_ids I32 [T,K], topk_weights F32 [T,K]
 // (the fp32 reference's routing) and reference F32 [T,H].
 Plan filePlan(const Shape &s, const SafetensorsFile &f, int64_t T) {
-  const TensorView &ids = f.get("topk_ids", DType::I32, {T, s.K});
-  const TensorView &w = f.get("topk_weights", DType::F32, {T, s.K});
+  const TensorInfo &ids = f.get("topk_ids", DType::I32, {T, s.K});
+  const TensorInfo &w = f.get("topk_weights", DType::F32, {T, s.K});
   std::vector<int32_t> vi(T * s.K);
   std::vector<float> vw(T * s.K);
   std::memcpy(vi.data(), ids.data, ids.bytes);
@@ -458,7 +458,7 @@ struct Reporter {
 // Copies a [rows, cols] BF16 or F32 tensor to the device as bf16 at `dst`.
 void uploadWeight(const SafetensorsFile &f, const std::string &name, int64_t rows,
                   int64_t cols, __nv_bfloat16 *dst) {
-  const TensorView &t = f.get(name);
+  const TensorInfo &t = f.get(name);
   if (t.shape != std::vector<int64_t>{rows, cols})
     fail(f.path() + ": '" + name + "' has the wrong shape (expected [" +
          std::to_string(rows) + "," + std::to_string(cols) + "])");
@@ -466,8 +466,8 @@ void uploadWeight(const SafetensorsFile &f, const std::string &name, int64_t row
     CK(cudaMemcpy(dst, t.data, t.bytes, cudaMemcpyHostToDevice));
   } else if (t.dtype == DType::F32) {
     std::vector<uint16_t> tmp(rows * cols);
-    const float *src = static_cast<const float *>(t.data);
-    for (size_t i = 0; i < tmp.size(); ++i) tmp[i] = floatToBf16(src[i]);
+    // element() reads the (possibly unaligned) little-endian bytes.
+    for (size_t i = 0; i < tmp.size(); ++i) tmp[i] = moe::support::floatToBfloat16(t.element(i));
     CK(cudaMemcpy(dst, tmp.data(), tmp.size() * 2, cudaMemcpyHostToDevice));
   } else {
     fail(f.path() + ": '" + name + "' must be BF16 or F32");
@@ -566,7 +566,7 @@ int runCublas(const Options &o) {
       if (!o.routingDir.empty()) {
         SafetensorsFile tf(tokensFile(o.routingDir, T));
         p = filePlan(s, tf, T);
-        const TensorView &hs = tf.get("hidden_states", DType::BF16, {T, H});
+        const TensorInfo &hs = tf.get("hidden_states", DType::BF16, {T, H});
         CK(cudaMemcpy(x.p, hs.data, hs.bytes, cudaMemcpyHostToDevice));
       } else {
         p = randomPlan(s, T, o.seed);
@@ -679,7 +679,7 @@ int runMoert(const Options &o) {
     try {
       SafetensorsFile tf(tokensFile(o.routingDir, T));
       Plan p = filePlan(s, tf, T); // the reference's routing, for the byte model
-      const TensorView &hs = tf.get("hidden_states", DType::BF16, {T, H});
+      const TensorInfo &hs = tf.get("hidden_states", DType::BF16, {T, H});
       CK(cudaMemcpy(in.p, hs.data, hs.bytes, cudaMemcpyHostToDevice));
 
       CK(cudaMemsetAsync(out.p, 0xff, T * H * 2, stream)); // poison: NaN

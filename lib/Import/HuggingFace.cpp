@@ -50,7 +50,7 @@ struct CommonFields {
 LogicalResult readDType(const JsonObjectReader &obj, ModelDesc &model) {
   llvm::StringRef key = obj.has("torch_dtype") ? "torch_dtype" : "dtype";
   if (!obj.has(key)) {
-    model.dtype = DType::bf16;
+    model.dtype = DType::BF16;
     return success();
   }
   auto name = obj.getChoice(key, {"bfloat16", "float16", "float32"});

@@ -1,7 +1,7 @@
 //===- JsonDocument.cpp - JSON parsing with value locations ---------------===//
 
 #include "moe/Import/JsonDocument.h"
-#include "moe/Support/JsonParser.h"
+#include "moe-support/Json.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/MLIRContext.h"
@@ -133,9 +133,9 @@ JsonDocument::parse(const llvm::SourceMgr &sourceMgr, MLIRContext *context) {
       new JsonDocument(context, buffer->getBufferIdentifier().str()));
   llvm::StringRef text = buffer->getBuffer();
 
-  ::moe::JsonParseResult parsed =
-      ::moe::parseJson(text.begin(), text.end(), kMaxJsonDepth,
-                       /*rejectDuplicateKeys=*/true);
+  ::moe::support::JsonParseResult parsed =
+      ::moe::support::parseJson(text.begin(), text.end(), kMaxJsonDepth,
+                                /*rejectDuplicateKeys=*/true);
   if (parsed.tooDeep) {
     mlir::emitError(FileLineColLoc::get(context, doc->fileName, 1, 1))
         << "malformed JSON: objects and arrays nested deeper than "

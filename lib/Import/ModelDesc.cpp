@@ -13,35 +13,28 @@ using namespace mlir;
 using namespace mlir::moe;
 
 llvm::StringRef mlir::moe::stringifyDType(DType type) {
-  switch (type) {
-  case DType::f32:
-    return "f32";
-  case DType::f16:
-    return "f16";
-  case DType::bf16:
-    return "bf16";
-  }
-  llvm_unreachable("unknown dtype");
+  return ::moe::support::manifestName(type);
 }
 
 std::optional<DType> mlir::moe::parseDType(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<DType>>(name)
-      .Cases({"f32", "float32"}, DType::f32)
-      .Cases({"f16", "float16"}, DType::f16)
-      .Cases({"bf16", "bfloat16"}, DType::bf16)
+      .Cases({"f32", "float32"}, DType::F32)
+      .Cases({"f16", "float16"}, DType::F16)
+      .Cases({"bf16", "bfloat16"}, DType::BF16)
       .Default(std::nullopt);
 }
 
 Type mlir::moe::getDTypeType(MLIRContext *context, DType type) {
   switch (type) {
-  case DType::f32:
+  case DType::F32:
     return Float32Type::get(context);
-  case DType::f16:
+  case DType::F16:
     return Float16Type::get(context);
-  case DType::bf16:
+  case DType::BF16:
     return BFloat16Type::get(context);
+  default:
+    llvm_unreachable("not a compute dtype");
   }
-  llvm_unreachable("unknown dtype");
 }
 
 /// Sizes above this are refused: the kernels index rows and columns with

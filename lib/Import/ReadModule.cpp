@@ -13,11 +13,11 @@ using namespace mlir::moe;
 
 static std::optional<DType> dtypeOf(Type element) {
   if (element.isF32())
-    return DType::f32;
+    return DType::F32;
   if (element.isF16())
-    return DType::f16;
+    return DType::F16;
   if (element.isBF16())
-    return DType::bf16;
+    return DType::BF16;
   return std::nullopt;
 }
 

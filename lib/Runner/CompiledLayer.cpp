@@ -23,21 +23,8 @@ using namespace mlir::moe;
 namespace st = ::moe::safetensors;
 namespace ref = ::moe::ref;
 
-st::DType mlir::moe::toStorageType(DType dtype) {
-  switch (dtype) {
-  case DType::f32:
-    return st::DType::F32;
-  case DType::f16:
-    return st::DType::F16;
-  case DType::bf16:
-    return st::DType::BF16;
-  }
-  llvm_unreachable("unknown dtype");
-}
-
 st::DType mlir::moe::hfStorageType(llvm::StringRef name, DType dtype) {
-  return name.ends_with("e_score_correction_bias") ? st::DType::F32
-                                                   : toStorageType(dtype);
+  return name.ends_with("e_score_correction_bias") ? st::DType::F32 : dtype;
 }
 
 const MoeLayerDesc *mlir::moe::findLayerGroup(const ModelDesc &model,
@@ -206,9 +193,8 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
     layer->weightShapes.emplace_back(tensor.getShape().begin(),
                                      tensor.getShape().end());
     // The model dtype, except DeepSeek-V3's f32 correction bias.
-    layer->weightTypes.push_back(tensor.getElementType().isF32()
-                                     ? st::DType::F32
-                                     : toStorageType(model.dtype));
+    layer->weightTypes.push_back(
+        tensor.getElementType().isF32() ? st::DType::F32 : model.dtype);
   }
 
   PassManager pm(context);
@@ -279,7 +265,7 @@ CompiledLayer::run(const ::moe::HostTensor &input) const {
         static_cast<long long>(hidden));
   if (weightBuffers.size() != weightShapes.size())
     return llvm::createStringError("moe-run: run() before setWeights()");
-  st::DType storage = toStorageType(dtype);
+  st::DType storage = dtype;
   std::vector<uint8_t> inputBuffer = encode(storage, input.data);
   // The descriptors point into the buffers; the compiled code only reads
   // its arguments.

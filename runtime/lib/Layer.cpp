@@ -132,7 +132,7 @@ void Layer::restartWeight(size_t buffer) {
 Error Layer::startWeight(size_t buffer) {
   Weight &w = *weights_[buffer];
   const BufferDesc &desc = desc_.buffers[buffer];
-  size_t bytes = size_t(desc.weightElements) * dtypeSize(desc.dtype);
+  size_t bytes = size_t(desc.weightElements) * elementSize(desc.dtype);
   if (backend_->hostAddressable()) {
     if (!w.address)
       if (Error e = backend_->allocate(bytes, w.address))
@@ -156,7 +156,7 @@ Error Layer::finishWeight(size_t buffer) {
     return Error::success();
   const BufferDesc &desc = desc_.buffers[buffer];
   if (!backend_->hostAddressable()) {
-    size_t bytes = size_t(desc.weightElements) * dtypeSize(desc.dtype);
+    size_t bytes = size_t(desc.weightElements) * elementSize(desc.dtype);
     if (!w.address)
       if (Error e = backend_->allocate(bytes, w.address))
         return e.withPrefix("weight '" + desc.name + "'");
@@ -186,17 +186,22 @@ Error Layer::loadWeights(const std::string &path, int64_t decoderLayer) {
   }
   if (Error e = backend_->enter())
     return e;
-  std::unique_ptr<SafeTensorsFile> file;
-  if (Error e = SafeTensorsFile::open(path, file))
-    return e;
+  moe::support::SafeTensorsError openError;
+  std::unique_ptr<moe::support::SafeTensorsFile> file =
+      moe::support::SafeTensorsFile::open(path, openError);
+  if (!file)
+    return Error(openError.kind == moe::support::SafeTensorsError::Io
+                     ? MOERT_ERROR_IO
+                     : MOERT_ERROR_WEIGHTS,
+                 openError.message);
 
   // Check every step this file feeds before writing anything.
-  std::vector<std::pair<size_t, const SafeTensorsFile::Tensor *>> steps;
+  std::vector<std::pair<size_t, const moe::support::TensorInfo *>> steps;
   std::set<size_t> touched;
   for (size_t i = 0; i < desc_.packing.size(); ++i) {
     const PackStep &step = desc_.packing[i];
     std::string name = tensorName(step.tensor, decoderLayer);
-    const SafeTensorsFile::Tensor *tensor = file->find(name);
+    const moe::support::TensorInfo *tensor = file->find(name);
     if (!tensor)
       continue;
     if (Error e = checkPackStep(step, *tensor, name))

@@ -1,7 +1,7 @@
 //===- Manifest.cpp - The kernel manifest, parsed and validated -----------===//
 
 #include "Manifest.h"
-#include "Json.h"
+#include "moe-support/Json.h"
 
 #include <cctype>
 #include <climits>
@@ -13,6 +13,9 @@
 
 namespace moert {
 
+using json = nlohmann::json;
+using moe::support::jsonTypeName;
+
 static bool checkedMul(int64_t a, int64_t b, int64_t &out) {
   return !__builtin_mul_overflow(a, b, &out);
 }
@@ -21,7 +24,7 @@ static bool checkedAdd(int64_t a, int64_t b, int64_t &out) {
 }
 
 Error BufferDesc::bytesAt(int64_t tokens, int64_t &bytes) const {
-  int64_t total = int64_t(dtypeSize(dtype));
+  int64_t total = int64_t(elementSize(dtype));
   for (size_t i = 0; i < shape.size(); ++i) {
     int64_t dim;
     if (Error e = shape[i].evaluate(tokens, dim))
@@ -38,7 +41,7 @@ Error BufferDesc::bytesAt(int64_t tokens, int64_t &bytes) const {
 }
 
 Error BufferDesc::maxBytes(int64_t tokens, int64_t &bytes) const {
-  int64_t total = int64_t(dtypeSize(dtype));
+  int64_t total = int64_t(elementSize(dtype));
   for (size_t i = 0; i < shape.size(); ++i) {
     int64_t lo, hi;
     if (Error e = shape[i].bounds(1, tokens, lo, hi))
@@ -243,10 +246,12 @@ private:
     std::string text;
     if (Error e = getString(object, path, "dtype", text))
       return e;
-    if (!parseDType(text, out))
+    std::optional<DType> dtype = moe::support::parseManifestName(text);
+    if (!dtype)
       return fail(join(path, "dtype"), "unknown dtype '" + text +
                                            "' (expected f32, f16, bf16, "
                                            "i32 or i64)");
+    out = *dtype;
     return Error::success();
   }
 
@@ -423,12 +428,12 @@ Error ManifestParser::parseBuffer(const json &value, const std::string &path,
     for (const Expr &dim : buffer.shape)
       if (!dim.isConstant())
         return fail(shapePath, "a weight's shape must not depend on T");
-    if (!isFloat(buffer.dtype))
+    if (!isComputeFloat(buffer.dtype))
       return fail(join(path, "dtype"), "a weight must be f32, f16 or bf16");
     int64_t bytes;
     if (Error e = buffer.bytesAt(1, bytes))
       return fail(shapePath, e.message());
-    buffer.weightElements = bytes / int64_t(dtypeSize(buffer.dtype));
+    buffer.weightElements = bytes / int64_t(elementSize(buffer.dtype));
     if (buffer.weightElements == 0)
       return fail(shapePath, "a weight must have at least one element");
   }
@@ -450,7 +455,8 @@ Error ManifestParser::checkIOBuffer(const LayerDesc &layer, size_t index,
   if (buffer.dtype != layer.dtype)
     return fail(join(path, "dtype"),
                 str("the ", what, " buffer must have the layer's dtype ",
-                    dtypeName(layer.dtype), ", not ", dtypeName(buffer.dtype)));
+                    manifestName(layer.dtype), ", not ",
+                    manifestName(buffer.dtype)));
   return Error::success();
 }
 
@@ -636,7 +642,7 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
 
   if (Error e = parseDTypeField(value, path, layer.dtype))
     return e;
-  if (!isFloat(layer.dtype))
+  if (!isComputeFloat(layer.dtype))
     return fail(join(path, "dtype"), "a layer's dtype must be f32, f16 or "
                                      "bf16");
   if (Error e = getInt(value, path, "hidden_size", 1,
@@ -773,11 +779,24 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
 
 Error parseManifest(const std::string &text, const std::string &name,
                     const std::string &directory, Manifest &out) {
-  json root;
-  std::string message;
-  if (!parseJson(text, root, message))
-    return Error(MOERT_ERROR_MANIFEST, name + ": " + message);
-  return ManifestParser(name, directory).parse(root, out);
+  // A manifest nests a few levels; a deep one is hostile, and a key given
+  // twice would leave which one counts to chance.
+  moe::support::JsonParseResult parsed = moe::support::parseJson(
+      text.data(), text.data() + text.size(), /*maxDepth=*/32,
+      /*rejectDuplicateKeys=*/true);
+  if (parsed.nulByte)
+    return Error(MOERT_ERROR_MANIFEST,
+                 str(name, ": NUL byte at offset ", *parsed.nulByte));
+  if (parsed.tooDeep)
+    return Error(MOERT_ERROR_MANIFEST,
+                 name + ": objects and arrays nest deeper than 32 levels");
+  if (parsed.duplicateKey)
+    return Error(MOERT_ERROR_MANIFEST, name + ": the key '" +
+                                           *parsed.duplicateKey +
+                                           "' is given twice");
+  if (!parsed.ok())
+    return Error(MOERT_ERROR_MANIFEST, name + ": " + parsed.syntaxError());
+  return ManifestParser(name, directory).parse(parsed.value, out);
 }
 
 Error loadManifest(const std::string &path, Manifest &out) {

@@ -12,7 +12,6 @@
 #ifndef MOERT_MANIFEST_H
 #define MOERT_MANIFEST_H
 
-#include "DType.h"
 #include "Error.h"
 #include "Expr.h"
 
@@ -21,7 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "moe-support/DType.h"
+
 namespace moert {
+
+using moe::support::DType;
 
 /// Limits that reject absurd manifests before anything is allocated.
 struct ManifestLimits {

@@ -149,7 +149,8 @@ const char *moert_layer_function(const moert_layer *layer) {
 }
 
 const char *moert_layer_dtype(const moert_layer *layer) {
-  return layer ? moert::dtypeName(layer->impl->desc().dtype) : nullptr;
+  return layer ? moe::support::manifestName(layer->impl->desc().dtype)
+               : nullptr;
 }
 
 int64_t moert_layer_hidden_size(const moert_layer *layer) {
@@ -171,7 +172,8 @@ int64_t moert_layer_io_bytes(const moert_layer *layer, int64_t tokens) {
   if (tokens < 1 || tokens > desc.maxTokens)
     return -1;
   // max_tokens <= 2^24, hidden_size <= 2^20, 2 or 4 bytes: no overflow.
-  return tokens * desc.hiddenSize * int64_t(moert::dtypeSize(desc.dtype));
+  return tokens * desc.hiddenSize *
+         int64_t(moe::support::elementSize(desc.dtype));
 }
 
 int64_t moert_layer_workspace_bytes(const moert_layer *layer) {

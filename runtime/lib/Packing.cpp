@@ -55,17 +55,10 @@ int64_t Coverage::firstUnwritten() const {
 
 namespace {
 
-bool sourceDType(const std::string &name, DType &out) {
-  if (name == "F32")
-    out = DType::F32;
-  else if (name == "F16")
-    out = DType::F16;
-  else if (name == "BF16")
-    out = DType::BF16;
-  else
-    return false;
-  return true;
-}
+using moe::support::bfloat16ToFloat;
+using moe::support::floatToBfloat16;
+using moe::support::floatToHalf;
+using moe::support::halfToFloat;
 
 /// Reads element i of a possibly unaligned array as f32 (exact for all
 /// three source types).
@@ -95,7 +88,7 @@ template <DType Dst> void store(unsigned char *base, int64_t i, float v) {
 /// is exact in f32, so the one rounding is the final one.
 template <DType Src, DType Dst>
 void copy(const PackStep &s, const unsigned char *src, unsigned char *dst) {
-  const size_t size = dtypeSize(Dst);
+  const size_t size = elementSize(Dst);
   for (int64_t r = 0; r < s.rows; ++r) {
     int64_t si = s.srcOffset + r * s.srcRowStride;
     int64_t di = s.dstOffset + r * s.dstRowStride;
@@ -130,15 +123,16 @@ void copyFrom(const PackStep &s, const unsigned char *src, unsigned char *dst,
 
 } // namespace
 
-Error checkPackStep(const PackStep &step, const SafeTensorsFile::Tensor &src,
+Error checkPackStep(const PackStep &step, const moe::support::TensorInfo &src,
                     const std::string &tensorName) {
   auto bad = [&](const std::string &message) {
     return Error(MOERT_ERROR_WEIGHTS,
                  "tensor '" + tensorName + "': " + message);
   };
-  DType dtype;
-  if (!sourceDType(src.dtype, dtype))
-    return bad("dtype " + src.dtype + " cannot be packed (F32, F16 or BF16)");
+  if (!moe::support::isComputeFloat(src.dtype))
+    return bad(std::string("dtype ") +
+               moe::support::safeTensorsName(src.dtype) +
+               " cannot be packed (F32, F16 or BF16)");
   if (src.shape.empty() || src.shape.size() > 3)
     return bad(str("rank ", src.shape.size(),
                    "; packing reads 1-D to 3-D "
@@ -154,12 +148,10 @@ Error checkPackStep(const PackStep &step, const SafeTensorsFile::Tensor &src,
   return Error::success();
 }
 
-void runPackStep(const PackStep &step, const SafeTensorsFile::Tensor &src,
+void runPackStep(const PackStep &step, const moe::support::TensorInfo &src,
                  void *dst, DType dstType, Coverage &coverage) {
-  DType srcType = DType::F32;
-  sourceDType(src.dtype, srcType);
   unsigned char *out = static_cast<unsigned char *>(dst);
-  switch (srcType) {
+  switch (src.dtype) {
   case DType::F32:
     copyFrom<DType::F32>(step, src.data, out, dstType);
     break;

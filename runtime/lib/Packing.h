@@ -11,10 +11,10 @@
 #ifndef MOERT_PACKING_H
 #define MOERT_PACKING_H
 
-#include "DType.h"
 #include "Error.h"
 #include "Manifest.h"
-#include "SafeTensorsFile.h"
+
+#include "moe-support/SafeTensors.h"
 
 #include <cstdint>
 
@@ -53,12 +53,12 @@ private:
 /// Checks a step against its source tensor: 1-D to 3-D, dtype F32/F16/BF16,
 /// and the strided view inside the tensor's elements. MOERT_ERROR_WEIGHTS
 /// with a message naming `tensorName`.
-Error checkPackStep(const PackStep &step, const SafeTensorsFile::Tensor &src,
+Error checkPackStep(const PackStep &step, const moe::support::TensorInfo &src,
                     const std::string &tensorName);
 
 /// Runs a checked step into `dst` (a host buffer of `dstType` elements
 /// holding the whole weight), marking the written elements in `coverage`.
-void runPackStep(const PackStep &step, const SafeTensorsFile::Tensor &src,
+void runPackStep(const PackStep &step, const moe::support::TensorInfo &src,
                  void *dst, DType dstType, Coverage &coverage);
 
 } // namespace moert

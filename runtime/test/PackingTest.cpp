@@ -37,7 +37,7 @@ float aValue(int r, int c) { return float(10 * r + c); }
 class Packing : public ::testing::Test {
 protected:
   TempDir dir;
-  std::unique_ptr<SafeTensorsFile> file;
+  std::unique_ptr<moe::support::SafeTensorsFile> file;
 
   // A[3][0..5]: each tie case of f32 -> bf16 and its neighbours.
   static constexpr uint32_t kRoundingBits[6] = {
@@ -70,12 +70,14 @@ protected:
     w.addF32("R4", {1, 1, 2, 1}, {1, 2});
     w.addF32("Flat", {3, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
     ASSERT_TRUE(w.write(dir.file("w.safetensors")));
-    Error e = SafeTensorsFile::open(dir.file("w.safetensors"), file);
-    ASSERT_FALSE(e) << e.message();
+    moe::support::SafeTensorsError error;
+    file =
+        moe::support::SafeTensorsFile::open(dir.file("w.safetensors"), error);
+    ASSERT_NE(file, nullptr) << error.message;
   }
 
-  const SafeTensorsFile::Tensor &tensor(const char *name) {
-    const SafeTensorsFile::Tensor *t = file->find(name);
+  const moe::support::TensorInfo &tensor(const char *name) {
+    const moe::support::TensorInfo *t = file->find(name);
     EXPECT_NE(t, nullptr) << name;
     return *t;
   }

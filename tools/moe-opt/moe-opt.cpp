@@ -44,7 +44,8 @@ importJsonInput(std::unique_ptr<llvm::MemoryBuffer> file,
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   MLIRContext context(registry);
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = moe::importModelJson(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      mlir::moe::importModelJson(sourceMgr, &context);
   if (!module)
     return nullptr;
   std::string text;
@@ -60,9 +61,9 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   // gpu-module-to-binary translates the device code to LLVM IR.
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<moe::MoeDialect>();
+  registry.insert<mlir::moe::MoeDialect>();
   registerAllPasses();
-  moe::registerMoePassesAndPipelines();
+  mlir::moe::registerMoePassesAndPipelines();
 
   auto [inputFilename, outputFilename] = registerAndParseCLIOptions(
       argc, argv,

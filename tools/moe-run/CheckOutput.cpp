@@ -16,14 +16,15 @@ Tolerance toleranceFor(DType dtype) {
   // The floor is the dtype's smallest normal number: an f16 token whose
   // outputs are ~1e-7 has subnormal intermediates, which hold fewer bits.
   switch (dtype) {
-  case DType::f32:
+  case DType::F32:
     return {1e-5, 2e-5, 0x1p-126};
-  case DType::f16:
+  case DType::F16:
     return {4e-3, 2e-3, 0x1p-14};
-  case DType::bf16:
+  case DType::BF16:
     return {2e-2, 1e-2, 0x1p-126};
+  default:
+    llvm_unreachable("not a compute dtype");
   }
-  llvm_unreachable("unknown dtype");
 }
 
 bool checkOutput(const HostTensor &output, const ref::ReferenceResult &expected,

@@ -423,7 +423,7 @@ int main(int argc, char **argv) {
   }
   ref::LayerConfig cfg = makeLayerConfig(*model, *group, layerIndex);
   DType dtype = model->dtype;
-  st::DType storage = toStorageType(dtype);
+  st::DType storage = dtype;
 
   // Resource bounds, checked before anything is allocated.
   double weightBytes = 0;

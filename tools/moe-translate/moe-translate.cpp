@@ -37,7 +37,7 @@ using namespace mlir;
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  moe::registerMoeTranslations();
+  mlir::moe::registerMoeTranslations();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerTranslationCLOptions();
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
   if (!emulatorLibrary.empty()) {
     DialectRegistry registry;
     registerAllDialects(registry);
-    registry.insert<moe::MoeDialect>();
+    registry.insert<mlir::moe::MoeDialect>();
     context.appendDialectRegistry(registry);
     OwningOpRef<ModuleOp> module =
         parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
@@ -149,7 +149,8 @@ int main(int argc, char **argv) {
     // Built beside OUT.so and renamed over it: no partial library.
     std::string partial = emulatorLibrary + ".partial-" +
                           std::to_string(llvm::sys::Process::getProcessId());
-    if (failed(moe::buildEmulatorLibrary(*module, emulatorChip, partial))) {
+    if (failed(
+            mlir::moe::buildEmulatorLibrary(*module, emulatorChip, partial))) {
       llvm::sys::fs::remove(partial);
       return 1;
     }
@@ -165,15 +166,16 @@ int main(int argc, char **argv) {
   if (!emitDir.empty()) {
     DialectRegistry registry;
     registerAllDialects(registry);
-    registry.insert<moe::MoeDialect>();
+    registry.insert<mlir::moe::MoeDialect>();
     context.appendDialectRegistry(registry);
-    FailureOr<moe::ModelDesc> model = moe::readModelJson(*sourceMgr, &context);
+    FailureOr<mlir::moe::ModelDesc> model =
+        mlir::moe::readModelJson(*sourceMgr, &context);
     if (failed(model))
       return 1;
-    OwningOpRef<ModuleOp> module = moe::buildModule(*model, &context);
+    OwningOpRef<ModuleOp> module = mlir::moe::buildModule(*model, &context);
     if (!module || failed(verify(*module)))
       return 1;
-    moe::EmitKernelsOptions options;
+    mlir::moe::EmitKernelsOptions options;
     if (noDeviceCode)
       options.chips.clear();
     else if (!chips.empty())
@@ -185,7 +187,9 @@ int main(int argc, char **argv) {
     options.tokens = tokensHint;
     options.tuningFile = tuningFile;
     options.cudaPath = cudaPath;
-    return failed(moe::emitKernels(*module, *model, emitDir, options)) ? 1 : 0;
+    return failed(mlir::moe::emitKernels(*module, *model, emitDir, options))
+               ? 1
+               : 0;
   }
 
   // Translate into memory first: nothing touches the output path unless the

@@ -13,6 +13,8 @@
 
 #include "moe/Dialect/MoeDialect.h"
 
+#include "moe-support/DType.h"
+
 #include "llvm/ADT/StringMap.h"
 
 #include <cstdint>
@@ -25,7 +27,9 @@ namespace mlir::moe {
 
 class JsonDocument;
 
-enum class DType { f32, f16, bf16 };
+/// A layer's compute type: F32, F16 or BF16 (support's isComputeFloat), the
+/// one element-type enum of the compiler, the runtime and the benchmarks.
+using DType = ::moe::support::DType;
 
 llvm::StringRef stringifyDType(DType type);
 std::optional<DType> parseDType(llvm::StringRef name);
@@ -104,7 +108,7 @@ struct ModelDesc {
   std::string source;
   int64_t hiddenSize = 0;
   int64_t numLayers = 0;
-  DType dtype = DType::bf16;
+  DType dtype = DType::BF16;
   std::vector<MoeLayerDesc> moeLayers;
   /// JSON paths of the model-level fields ("hidden_size", "num_layers").
   llvm::StringMap<std::string> paths;

@@ -28,9 +28,6 @@ namespace mlir::moe {
                                         const MoeLayerDesc &group,
                                         int64_t layer);
 
-/// The safetensors storage type of a model dtype.
-::moe::safetensors::DType toStorageType(DType dtype);
-
 /// The storage type a Hugging Face tensor of a `dtype` model has: the
 /// model's dtype, except DeepSeek-V3's correction bias, kept in f32 by its
 /// checkpoints.
@@ -74,7 +71,7 @@ private:
 
   std::unique_ptr<ExecutionEngine> engine;
   std::string functionName;
-  DType dtype = DType::f32;
+  DType dtype = DType::F32;
   /// Static shape and storage type of each weight argument.
   std::vector<std::vector<int64_t>> weightShapes;
   std::vector<::moe::safetensors::DType> weightTypes;

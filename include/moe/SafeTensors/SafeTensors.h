@@ -1,22 +1,20 @@
-//===- SafeTensors.h - Hugging Face safetensors files -----------*- C++ -*-===//
+//===- SafeTensors.h - safetensors files for LLVM-style code ----*- C++ -*-===//
 //
-// Reads and writes the Hugging Face safetensors format: an 8-byte
-// little-endian header length N, N bytes of JSON header (tensor name ->
-// {"dtype", "shape", "data_offsets"}, plus an optional "__metadata__" object
-// of strings), then the data block that the offsets point into.
-//
-// The reader maps the file and validates every header entry before it hands
-// out a view, so a hostile or truncated file yields an llvm::Error and never
-// an out-of-bounds read. Only the floating-point types the compiler uses
-// (F32, F16, BF16) are supported. This library does not depend on MLIR.
+// The compiler's view of the support library's safetensors reader and writer
+// (support/include/moe-support/SafeTensors.h, which does the parsing and all
+// bounds checks): errors as llvm::Error, views as ArrayRef, and only the
+// floating-point types the compiler computes in (F32, F16, BF16) accepted.
+// This library does not depend on MLIR.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_SAFETENSORS_SAFETENSORS_H
 #define MOE_SAFETENSORS_SAFETENSORS_H
 
+#include "moe-support/DType.h"
+#include "moe-support/SafeTensors.h"
+
 #include "llvm/ADT/ArrayRef.h"
-#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -31,29 +29,17 @@
 
 namespace moe::safetensors {
 
-/// The element types this library reads and writes.
-enum class DType { F32, F16, BF16 };
+using ::moe::support::DType;
+using ::moe::support::elementSize;
+using ::moe::support::roundTo;
 
-/// Bytes per element: 4 for F32, 2 for F16 and BF16.
-size_t elementSize(DType dtype);
+/// The name the header uses: "F32", "F16", "BF16", ...
+inline llvm::StringRef dtypeName(DType dtype) {
+  return ::moe::support::safeTensorsName(dtype);
+}
 
-/// The name the header uses: "F32", "F16" or "BF16".
-llvm::StringRef dtypeName(DType dtype);
-
-/// The DType named `name` (exact, case-sensitive), or nullopt.
-std::optional<DType> parseDType(llvm::StringRef name);
-
-/// Conversions between float and the 16-bit formats. To float is exact; from
-/// float rounds to nearest, ties to even, keeps NaN a (quiet) NaN and the
-/// sign of zero, and overflows to infinity.
-float bf16ToFloat(uint16_t bits);
-uint16_t floatToBf16(float value);
-float f16ToFloat(uint16_t bits);
-uint16_t floatToF16(float value);
-
-/// Rounds `value` to the nearest value representable in `dtype` (identity for
-/// F32).
-float roundTo(DType dtype, float value);
+/// The types File::open and File::parse accept.
+const std::vector<DType> &computeTypes();
 
 /// One tensor of an open File. `bytes` points into the file's buffer and is
 /// valid as long as that File lives (moving the File keeps it valid).
@@ -72,7 +58,7 @@ struct TensorView {
   std::vector<float> toFloats() const;
 };
 
-/// A validated safetensors file; owns its (usually memory-mapped) buffer.
+/// A validated safetensors file of F32, F16 and BF16 tensors.
 class File {
 public:
   /// Maps the file at `path` and validates it. Errors start with `path`.
@@ -95,20 +81,22 @@ public:
 
   /// The "__metadata__" entries (empty if the header has none).
   const std::map<std::string, std::string> &metadata() const {
-    return metadataEntries;
+    return file->metadata();
   }
 
   /// The name used in messages: the path for open(), else the buffer's
   /// identifier.
-  llvm::StringRef name() const { return buffer->getBufferIdentifier(); }
+  llvm::StringRef name() const { return file->name(); }
 
 private:
   File() = default;
+  static File wrap(std::unique_ptr<::moe::support::SafeTensorsFile> file,
+                   std::unique_ptr<llvm::MemoryBuffer> buffer);
 
+  /// For parse(): the bytes `file` points into.
   std::unique_ptr<llvm::MemoryBuffer> buffer;
+  std::unique_ptr<::moe::support::SafeTensorsFile> file;
   std::vector<TensorView> views;
-  llvm::StringMap<size_t> indexByName;
-  std::map<std::string, std::string> metadataEntries;
 };
 
 /// A tensor to write, with its data already in the file's encoding.
@@ -120,20 +108,14 @@ struct OwnedTensor {
   std::vector<uint8_t> data;
 };
 
-/// Converts `values` to `dtype` (rounding as floatToBf16/floatToF16 do). Does
-/// not check `values` against `shape`; write() does.
+/// Converts `values` to `dtype` (F32, F16 or BF16, rounding to nearest
+/// even). Does not check `values` against `shape`; write() does.
 OwnedTensor makeTensor(std::string name, DType dtype,
                        std::vector<int64_t> shape,
                        llvm::ArrayRef<float> values);
 
-/// Writes `tensors` to `path`: header keys "__metadata__" first (if
-/// `metadata` is not empty), then the tensors sorted by name, data in that
-/// order, the header padded with spaces to a multiple of 8 bytes, as the
-/// Python safetensors package writes it. Writes a temporary file in the same
-/// folder and renames it over `path` only on success, so a failure never
-/// leaves a partial file or clobbers an existing one. Duplicate names, the
-/// name "__metadata__", negative dimensions, a data size that does not match
-/// the shape and names or metadata that are not UTF-8 are errors.
+/// Writes `tensors` to `path` through ::moe::support::writeSafeTensors (see
+/// there: sorted, padded, atomic, and its checks).
 llvm::Error write(llvm::StringRef path, llvm::ArrayRef<OwnedTensor> tensors,
                   const std::map<std::string, std::string> &metadata = {});
 

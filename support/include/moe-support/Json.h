@@ -1,17 +1,18 @@
-//===- JsonParser.h - nlohmann JSON parsing without exceptions --*- C++ -*-===//
+//===- Json.h - nlohmann JSON parsing without exceptions --------*- C++ -*-===//
 //
 // Parses JSON text into an nlohmann DOM through nlohmann's own SAX DOM
 // builder, but keeps the parse error (its byte position and message) instead
 // of throwing it, since LLVM code is built without exceptions. It also
 // refuses nesting deeper than a limit (hostile input must not blow up memory
 // or the stack) and, optionally, duplicate keys in an object (nlohmann would
-// silently keep the last one). Header-only: used by the model importer and by
-// the MLIR-free safetensors reader.
+// silently keep the last one). Header-only, part of the support library:
+// used by the model importer, the safetensors reader and the runtime's
+// manifest reader, all built without exceptions.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_SUPPORT_JSONPARSER_H
-#define MOE_SUPPORT_JSONPARSER_H
+#ifndef MOE_SUPPORT_JSON_H
+#define MOE_SUPPORT_JSON_H
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,7 @@
 #include <string>
 #include <vector>
 
-namespace moe {
+namespace moe::support {
 
 struct JsonParseResult {
   nlohmann::json value;
@@ -39,6 +40,17 @@ struct JsonParseResult {
 
   bool ok() const {
     return !errorPosition && !tooDeep && !duplicateKey && !nulByte;
+  }
+
+  /// nlohmann's description of the syntax error (with its line and column)
+  /// without the "[json.exception.parse_error.101] " tag.
+  std::string syntaxError() const {
+    if (!errorMessage.empty() && errorMessage[0] == '[') {
+      size_t end = errorMessage.find("] ");
+      if (end != std::string::npos)
+        return errorMessage.substr(end + 2);
+    }
+    return errorMessage.empty() ? "invalid JSON" : errorMessage;
   }
 };
 
@@ -134,6 +146,15 @@ inline JsonParseResult parseJson(const char *begin, const char *end,
   return result;
 }
 
-} // namespace moe
+/// "string", "number", ... with integers and floats told apart.
+inline std::string jsonTypeName(const nlohmann::json &value) {
+  if (value.is_number_integer())
+    return "integer";
+  if (value.is_number_float())
+    return "float";
+  return value.type_name();
+}
 
-#endif // MOE_SUPPORT_JSONPARSER_H
+} // namespace moe::support
+
+#endif // MOE_SUPPORT_JSON_H

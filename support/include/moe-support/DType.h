@@ -1,0 +1,90 @@
+//===- DType.h - Element types and scalar conversions -----------*- C++ -*-===//
+//
+// The one list of element types of the project: every type a safetensors
+// file can hold (including the fp8 and the 8-bit storage of e2m1 / e8m0
+// blocks that quantized checkpoints use), their names in the safetensors
+// header ("F8_E4M3") and in the kernel manifest ("f32"), their sizes, and
+// the scalar conversions to and from float.
+//
+// Part of the dependency-free support library (support/): plain C++17, no
+// LLVM, MLIR or exceptions, linked by the compiler, the runtime and the GPU
+// benchmark alike.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_SUPPORT_DTYPE_H
+#define MOE_SUPPORT_DTYPE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace moe::support {
+
+enum class DType : uint8_t {
+  F64,
+  F32,
+  F16,
+  BF16,
+  F8E4M3, ///< fp8 e4m3fn: no infinity, max 448, one NaN pattern per sign.
+  F8E5M2, ///< fp8 e5m2: the upper byte of an IEEE half.
+  F8E8M0, ///< A power-of-two scale 2^(bits-127); 0xFF is NaN (OCP MX).
+  I64,
+  I32,
+  I16,
+  I8,
+  U64,
+  U32,
+  U16,
+  U8,
+  Bool,
+};
+
+/// Bytes per element.
+size_t elementSize(DType dtype);
+
+/// The safetensors header's name: "F32", "BF16", "F8_E4M3", "U8", ...
+const char *safeTensorsName(DType dtype);
+/// The DType of a safetensors header name (exact, case-sensitive).
+std::optional<DType> parseSafeTensorsName(std::string_view name);
+
+/// The kernel manifest's name ("f32", "f16", "bf16", "i32", "i64"), or
+/// nullptr for a type the manifest does not use.
+const char *manifestName(DType dtype);
+/// The DType of a manifest name; only the five above are accepted.
+std::optional<DType> parseManifestName(std::string_view name);
+
+/// True for the types the kernels compute in and take weights as: F32, F16
+/// and BF16.
+bool isComputeFloat(DType dtype);
+
+/// Widening conversions; exact.
+float halfToFloat(uint16_t bits);
+float bfloat16ToFloat(uint16_t bits);
+float float8E4M3ToFloat(uint8_t bits);
+float float8E5M2ToFloat(uint8_t bits);
+float float8E8M0ToFloat(uint8_t bits);
+/// One e2m1 (fp4) value from the low four bits of `nibble`: 0, 0.5, 1, 1.5,
+/// 2, 3, 4, 6 and their negatives. MXFP4 packs two per byte, low nibble first.
+float float4E2M1ToFloat(uint8_t nibble);
+
+/// Narrowing conversions: round to nearest, ties to even; NaN stays a
+/// (quiet) NaN, the sign of zero is kept, overflow gives infinity.
+uint16_t floatToHalf(float value);
+uint16_t floatToBfloat16(float value);
+
+/// `value` rounded to the nearest value of F32 (itself), F16 or BF16.
+float roundTo(DType dtype, float value);
+
+/// Stores `value` as element `index` of little-endian `data` of `dtype`
+/// (F32, F16 or BF16, rounding as above); `data` need not be aligned.
+void storeFromFloat(DType dtype, void *data, size_t index, float value);
+
+/// Element `index` of little-endian `data` of `dtype`, as float. Defined for
+/// the float types (F32, F16, BF16, F8*); `data` need not be aligned.
+float loadAsFloat(DType dtype, const void *data, size_t index);
+
+} // namespace moe::support
+
+#endif // MOE_SUPPORT_DTYPE_H
