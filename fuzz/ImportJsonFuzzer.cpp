@@ -38,11 +38,11 @@ importText(llvm::StringRef text, llvm::StringRef name, MLIRContext *context) {
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, name),
                                llvm::SMLoc());
-  return moe::importModelJson(sourceMgr, context);
+  return mlir::moe::importModelJson(sourceMgr, context);
 }
 
 static std::string exportModule(ModuleOp module, llvm::StringRef stage) {
-  FailureOr<moe::ModelDesc> model = moe::readModule(module);
+  FailureOr<mlir::moe::ModelDesc> model = mlir::moe::readModule(module);
   if (failed(model)) {
     std::string ir;
     llvm::raw_string_ostream os(ir);
@@ -54,7 +54,7 @@ static std::string exportModule(ModuleOp module, llvm::StringRef stage) {
   }
   std::string json;
   llvm::raw_string_ostream os(json);
-  moe::writeOwnSchema(*model, os);
+  mlir::moe::writeOwnSchema(*model, os);
   return json;
 }
 

@@ -51,7 +51,7 @@ static std::string print(Operation *op, bool generic) {
 static bool hasMoeOps(ModuleOp module) {
   bool found = false;
   module.walk([&](Operation *op) {
-    if (isa<moe::MoeDialect>(op->getDialect())) {
+    if (isa<mlir::moe::MoeDialect>(op->getDialect())) {
       found = true;
       return WalkResult::interrupt();
     }
@@ -98,11 +98,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   // 2. The exporter either refuses the module or writes a description.
-  if ((*module)->hasAttr(moe::MoeDialect::kModelAttrName) ||
-      (*module)->hasAttr(moe::MoeDialect::kLayerMapAttrName)) {
-    FailureOr<moe::ModelDesc> model = moe::readModule(*module);
+  if ((*module)->hasAttr(mlir::moe::MoeDialect::kModelAttrName) ||
+      (*module)->hasAttr(mlir::moe::MoeDialect::kLayerMapAttrName)) {
+    FailureOr<mlir::moe::ModelDesc> model = mlir::moe::readModule(*module);
     if (succeeded(model))
-      moe::writeOwnSchema(*model, llvm::nulls());
+      mlir::moe::writeOwnSchema(*model, llvm::nulls());
   }
 
   // 3. moe-decompose-layer succeeds and leaves valid IR.
@@ -110,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   {
     PassManager pm(context);
     pm.enableVerifier(false); // checked below, to tell the two apart
-    pm.addPass(moe::createMoeDecomposeLayer());
+    pm.addPass(mlir::moe::createMoeDecomposeLayer());
     if (failed(pm.run(*module)))
       moefuzz::fail("moe-decompose-layer fails on verified IR", before);
     if (failed(verify(*module)))
@@ -123,7 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   {
     PassManager pm(context);
     pm.enableVerifier(false);
-    pm.addPass(moe::createConvertMoeToLinalg());
+    pm.addPass(mlir::moe::createConvertMoeToLinalg());
     if (succeeded(pm.run(*module)) && failed(verify(*module)))
       moefuzz::fail("convert-moe-to-linalg produces IR that does not verify",
                     before);

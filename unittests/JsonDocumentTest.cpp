@@ -1,6 +1,6 @@
 //===- JsonDocumentTest.cpp - JSON parsing and value locations ------------===//
 
-#include "moe/Import/JsonDocument.h"
+#include "moe/Json/JsonDocument.h"
 #include "TestHelpers.h"
 
 #include "mlir/IR/BuiltinAttributes.h"

@@ -13,6 +13,7 @@
 #include "PerExpertLoop.h"
 
 #include "moe/Import/Import.h"
+#include "moe/Import/LayerSelection.h"
 #include "moe/Reference/Reference.h"
 #include "moe/Runner/CompiledLayer.h"
 #include "moe/SafeTensors/SafeTensors.h"

@@ -4,8 +4,8 @@
 
 #include "moe/Conversion/PackedWrapper.h"
 #include "moe/Dialect/MoeDialect.h"
+#include "moe/Pipelines/OptimizeLlvm.h"
 #include "moe/Pipelines/Pipelines.h"
-#include "moe/Runner/CompiledLayer.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"

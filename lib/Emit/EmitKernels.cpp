@@ -13,8 +13,8 @@
 #include "moe/Dialect/KernelAbi.h"
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Emit/EmulatorLibrary.h"
+#include "moe/Import/LayerSelection.h"
 #include "moe/Pipelines/Pipelines.h"
-#include "moe/Runner/CompiledLayer.h"
 #include "moe/Weights/HfWeights.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Import/Import.h"
-#include "moe/Import/JsonObjectReader.h"
+#include "moe/Json/JsonObjectReader.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"

@@ -1,7 +1,7 @@
 //===- ImportModel.cpp - JSON text to a verified moe module ---------------===//
 
 #include "moe/Import/Import.h"
-#include "moe/Import/JsonDocument.h"
+#include "moe/Json/JsonDocument.h"
 
 #include "mlir/IR/Verifier.h"
 

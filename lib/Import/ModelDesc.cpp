@@ -1,7 +1,7 @@
 //===- ModelDesc.cpp - checks and merging shared by every importer --------===//
 
 #include "moe/Import/ModelDesc.h"
-#include "moe/Import/JsonDocument.h"
+#include "moe/Json/JsonDocument.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/STLExtras.h"

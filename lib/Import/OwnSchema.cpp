@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Import/Import.h"
-#include "moe/Import/JsonObjectReader.h"
+#include "moe/Json/JsonObjectReader.h"
 
 using namespace mlir;
 using namespace mlir::moe;

@@ -2,6 +2,7 @@
 
 #include "moe/Runner/CompiledLayer.h"
 #include "moe/Import/Import.h"
+#include "moe/Pipelines/OptimizeLlvm.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/SafeTensors/SafeTensors.h"
 
@@ -12,7 +13,6 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/Module.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
@@ -22,82 +22,6 @@ using namespace mlir;
 using namespace mlir::moe;
 namespace st = ::moe::safetensors;
 namespace ref = ::moe::ref;
-
-st::DType mlir::moe::hfStorageType(llvm::StringRef name, DType dtype) {
-  return name.ends_with("e_score_correction_bias") ? st::DType::F32 : dtype;
-}
-
-const MoeLayerDesc *mlir::moe::findLayerGroup(const ModelDesc &model,
-                                              int64_t layer) {
-  for (const MoeLayerDesc &group : model.moeLayers)
-    if (llvm::is_contained(group.layers, layer))
-      return &group;
-  return nullptr;
-}
-
-ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
-                                            const MoeLayerDesc &group,
-                                            int64_t layer) {
-  ref::LayerConfig cfg;
-  cfg.family = model.source;
-  cfg.layer = layer;
-  cfg.hidden = model.hiddenSize;
-  cfg.numExperts = group.numExperts;
-  cfg.intermediate = group.intermediateSize;
-  const RoutingDesc &r = group.routing;
-  cfg.topK = r.topK;
-  switch (r.scoring) {
-  case Scoring::softmax:
-    cfg.scoring = ref::Scoring::Softmax;
-    break;
-  case Scoring::sigmoid:
-    cfg.scoring = ref::Scoring::Sigmoid;
-    break;
-  case Scoring::softmax_after_topk:
-    cfg.scoring = ref::Scoring::SoftmaxAfterTopK;
-    break;
-  case Scoring::sigmoid_after_topk:
-    cfg.scoring = ref::Scoring::SigmoidAfterTopK;
-    break;
-  }
-  cfg.normalization =
-      r.normalization == Normalization::sum     ? ref::Normalization::Sum
-      : r.normalization == Normalization::pnorm ? ref::Normalization::PNorm
-                                                : ref::Normalization::None;
-  cfg.normP = r.normP;
-  cfg.normEpsilon = r.normEpsilon;
-  cfg.nGroup = r.nGroup;
-  cfg.topkGroup = r.topkGroup;
-  cfg.groupScore = r.groupScore == GroupScore::top2_sum
-                       ? ref::GroupScore::Top2Sum
-                       : ref::GroupScore::Max;
-  cfg.scalingFactor = r.scalingFactor;
-  cfg.weightOnInput = r.placement == WeightPlacement::input;
-  cfg.routerBias = r.routerBias;
-  cfg.correctionBias = r.correctionBias;
-  switch (group.ffn.activation) {
-  case Activation::silu_glu:
-    cfg.activation = ref::Activation::SiluGlu;
-    break;
-  case Activation::gelu_glu:
-    cfg.activation = ref::Activation::GeluGlu;
-    break;
-  case Activation::swiglu_oai:
-    cfg.activation = ref::Activation::SwigluOai;
-    break;
-  case Activation::relu:
-    cfg.activation = ref::Activation::Relu;
-    break;
-  }
-  cfg.alpha = group.ffn.alpha;
-  cfg.limit = group.ffn.limit;
-  cfg.expertBias = group.ffn.bias;
-  if (group.shared) {
-    cfg.sharedIntermediate = group.shared->intermediateSize;
-    cfg.sharedSigmoidGate = group.shared->sigmoidGate;
-  }
-  return cfg;
-}
 
 namespace {
 /// A ranked memref descriptor as the LLVM lowering passes it: allocated and
@@ -123,7 +47,6 @@ struct Descriptor {
   int64_t offset() const { return words[2]; }
 };
 
-/// LLVM's default O<level> pipeline for `machine`, run on `module`.
 /// The bytes of `values` in `dtype`.
 std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
   return st::makeTensor("", dtype, {static_cast<int64_t>(values.size())},
@@ -131,32 +54,6 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
       .data;
 }
 } // namespace
-
-llvm::Error mlir::moe::optimizeModule(llvm::Module &module, unsigned level,
-                                      llvm::TargetMachine *machine) {
-  llvm::OptimizationLevel levels[] = {
-      llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
-      llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
-  if (level > 3)
-    return llvm::createStringError("optimization level %u is not 0-3", level);
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PipelineTuningOptions tuning;
-  tuning.LoopUnrolling = tuning.LoopInterleaving = true;
-  tuning.LoopVectorization = tuning.SLPVectorization = true;
-  llvm::PassBuilder builder(machine, tuning);
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager mpm =
-      builder.buildPerModuleDefaultPipeline(levels[level]);
-  mpm.run(module, mam);
-  return llvm::Error::success();
-}
 
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,

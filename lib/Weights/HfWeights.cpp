@@ -477,8 +477,10 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
   auto block = [&](llvm::StringRef buffer, std::string tensor,
                    int64_t srcOffset, int64_t rows, int64_t cols,
                    int64_t dstOffset, int64_t dstRowStride) {
-    steps.push_back({buffer.str(), std::move(tensor), srcOffset, rows, cols,
-                     cols, 1, dstOffset, dstRowStride, 1});
+    steps.push_back(
+        {{srcOffset, rows, cols, cols, 1, dstOffset, dstRowStride, 1},
+         buffer.str(),
+         std::move(tensor)});
   };
   // A whole tensor of shape `shape` into the whole buffer.
   auto whole = [&](llvm::StringRef buffer, std::string tensor,
@@ -511,8 +513,10 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
                         int64_t srcOffset, int64_t rows, int64_t cols,
                         int64_t srcRowStride, int64_t srcColStride,
                         int64_t dstOffset, int64_t dstRowStride) {
-    steps.push_back({buffer.str(), std::move(tensor), srcOffset, rows, cols,
-                     srcRowStride, srcColStride, dstOffset, dstRowStride, 1});
+    steps.push_back({{srcOffset, rows, cols, srcRowStride, srcColStride,
+                      dstOffset, dstRowStride, 1},
+                     buffer.str(),
+                     std::move(tensor)});
   };
   switch (family.layout) {
   case Layout::PerExpertW:
@@ -595,14 +599,11 @@ moe::weights::packForKernels(const LayerConfig &cfg, const TensorMap &hf) {
     result.push_back(zeros(spec.shape));
     byName[spec.name] = &result.back();
   }
-  // The same steps the runtime executes from the manifest.
-  for (const PackStep &step : packingSteps(cfg)) {
-    const std::vector<float> &src = hf.find(step.tensor)->second.data;
-    std::vector<float> &dst = byName.at(step.buffer)->data;
-    for (int64_t r = 0; r < step.rows; ++r)
-      for (int64_t c = 0; c < step.cols; ++c)
-        dst[step.dstOffset + r * step.dstRowStride + c * step.dstColStride] =
-            src[step.srcOffset + r * step.srcRowStride + c * step.srcColStride];
-  }
+  // The same steps and the same copy the runtime executes from the
+  // manifest; checkHfWeights bounded every source.
+  for (const PackStep &step : packingSteps(cfg))
+    support::runStridedCopy(
+        step, support::DType::F32, hf.find(step.tensor)->second.data.data(),
+        support::DType::F32, byName.at(step.buffer)->data.data());
   return result;
 }

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "moe-support/DType.h"
+#include "moe-support/StridedCopy.h"
 
 namespace moert {
 
@@ -57,11 +57,11 @@ struct BufferDesc {
 
 /// Copies a rows x cols strided view of a source tensor into a weight buffer
 /// (offsets and strides in elements of the source / of the buffer).
-struct PackStep {
-  size_t buffer;
+/// A copy step (support's StridedCopy) from a checkpoint tensor into a
+/// buffer.
+struct PackStep : moe::support::StridedCopy {
+  size_t buffer = 0;
   std::string tensor; ///< May contain "{L}" for the decoder layer.
-  int64_t srcOffset, rows, cols, srcRowStride, srcColStride;
-  int64_t dstOffset, dstRowStride, dstColStride;
 };
 
 struct KernelParam {

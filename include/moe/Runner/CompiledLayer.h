@@ -22,25 +22,6 @@
 
 namespace mlir::moe {
 
-/// The plain-C++ configuration of MoE layer group `group` of `model`, for
-/// decoder layer `layer`.
-::moe::ref::LayerConfig makeLayerConfig(const ModelDesc &model,
-                                        const MoeLayerDesc &group,
-                                        int64_t layer);
-
-/// The storage type a Hugging Face tensor of a `dtype` model has: the
-/// model's dtype, except DeepSeek-V3's correction bias, kept in f32 by its
-/// checkpoints.
-::moe::safetensors::DType hfStorageType(llvm::StringRef name, DType dtype);
-
-/// The group of `model` that computes decoder layer `layer`, or null.
-const MoeLayerDesc *findLayerGroup(const ModelDesc &model, int64_t layer);
-
-/// LLVM's default optimization pipeline at `level` (0-3) for `machine`,
-/// with loop and SLP vectorization.
-llvm::Error optimizeModule(llvm::Module &module, unsigned level,
-                           llvm::TargetMachine *machine);
-
 class CompiledLayer {
 public:
   /// Builds the module for `model`, lowers it for the CPU and JIT-compiles

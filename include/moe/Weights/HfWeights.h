@@ -16,6 +16,7 @@
 #ifndef MOE_WEIGHTS_HFWEIGHTS_H
 #define MOE_WEIGHTS_HFWEIGHTS_H
 
+#include "moe-support/StridedCopy.h"
 #include "moe/Reference/LayerConfig.h"
 
 #include "llvm/Support/Error.h"
@@ -104,15 +105,12 @@ HostTensor randomInput(const ref::LayerConfig &cfg, int64_t tokens,
 /// (the rest of a checkpoint) are ignored.
 llvm::Error checkHfWeights(const ref::LayerConfig &cfg, const TensorMap &hf);
 
-/// One copy of a 2-D strided view of a Hugging Face tensor into a kernel
-/// weight buffer, in elements (docs/kernel-manifest.md, "Weight packing"):
-/// buffer[dstOffset + r*dstRowStride + c*dstColStride] =
-/// tensor[srcOffset + r*srcRowStride + c*srcColStride], r < rows, c < cols.
-struct PackStep {
+/// One copy (support's StridedCopy, which moert runs from the manifest too)
+/// of a 2-D strided view of a Hugging Face tensor into a kernel weight
+/// buffer, in elements (docs/kernel-manifest.md, "Weight packing").
+struct PackStep : support::StridedCopy {
   std::string buffer; // a kernelTensorSpecs name
   std::string tensor; // the checkpoint name
-  int64_t srcOffset, rows, cols, srcRowStride, srcColStride;
-  int64_t dstOffset, dstRowStride, dstColStride;
 };
 
 /// The copy steps that build every kernel weight buffer of `cfg` from the

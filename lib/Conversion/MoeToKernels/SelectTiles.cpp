@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoeOps.h"
-#include "moe/Import/JsonDocument.h"
+#include "moe/Json/JsonDocument.h"
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/TileModel.h"
 

@@ -1,6 +1,6 @@
 //===- JsonDocument.cpp - JSON parsing with value locations ---------------===//
 
-#include "moe/Import/JsonDocument.h"
+#include "moe/Json/JsonDocument.h"
 #include "moe-support/Json.h"
 
 #include "mlir/IR/BuiltinAttributes.h"

@@ -7,10 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_IMPORT_JSONOBJECTREADER_H
-#define MOE_IMPORT_JSONOBJECTREADER_H
+#ifndef MOE_JSON_JSONOBJECTREADER_H
+#define MOE_JSON_JSONOBJECTREADER_H
 
-#include "moe/Import/JsonDocument.h"
+#include "moe/Json/JsonDocument.h"
 
 #include "llvm/ADT/ArrayRef.h"
 
@@ -87,4 +87,4 @@ private:
 
 } // namespace mlir::moe
 
-#endif // MOE_IMPORT_JSONOBJECTREADER_H
+#endif // MOE_JSON_JSONOBJECTREADER_H

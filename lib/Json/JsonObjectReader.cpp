@@ -1,6 +1,6 @@
 //===- JsonObjectReader.cpp - typed, located access to JSON fields --------===//
 
-#include "moe/Import/JsonObjectReader.h"
+#include "moe/Json/JsonObjectReader.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"

@@ -1,5 +1,4 @@
-//===- JsonDocument.h - a JSON file that can locate its values --*- C++ -*-===//
-//-*-===//
+//===- JsonDocument.h - JSON that can locate its values --------*- C++ -*-===//
 //
 // Parses JSON with nlohmann/json (without exceptions: LLVM is built without
 // them) and remembers where each value starts, so diagnostics about a field
@@ -7,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_IMPORT_JSONDOCUMENT_H
-#define MOE_IMPORT_JSONDOCUMENT_H
+#ifndef MOE_JSON_JSONDOCUMENT_H
+#define MOE_JSON_JSONDOCUMENT_H
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Location.h"
@@ -63,4 +62,4 @@ std::string jsonPathJoin(llvm::StringRef parent, size_t index);
 
 } // namespace mlir::moe
 
-#endif // MOE_IMPORT_JSONDOCUMENT_H
+#endif // MOE_JSON_JSONDOCUMENT_H
