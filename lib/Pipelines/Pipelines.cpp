@@ -123,7 +123,10 @@ void mlir::moe::buildMoeKernelsToNVVMPipeline(OpPassManager &pm,
 void mlir::moe::buildMoeToLLVMCPUPipeline(
     OpPassManager &pm, const MoeCpuPipelineOptions &options) {
   if (options.kernelForm) {
-    buildMoeKernelAbiPipeline(pm, options.tiles, /*selection=*/nullptr,
+    TileSelection selection{options.selectFor, options.tokens,
+                            options.tuningFile};
+    buildMoeKernelAbiPipeline(pm, options.tiles,
+                              options.selectFor.empty() ? nullptr : &selection,
                               options.tensorCores);
   } else {
     buildMoePreparePipeline(pm);

@@ -57,9 +57,8 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
 
 llvm::Expected<std::unique_ptr<CompiledLayer>>
 CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
-                       const MoeLayerDesc &group, unsigned optLevel,
-                       bool kernelForm, llvm::ArrayRef<int64_t> tiles,
-                       bool tensorCores) {
+                       const MoeLayerDesc &group,
+                       const CpuCompileOptions &options) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -96,9 +95,12 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
 
   PassManager pm(context);
   MoeCpuPipelineOptions pipelineOptions;
-  pipelineOptions.kernelForm = kernelForm;
-  pipelineOptions.tiles = llvm::to_vector(tiles);
-  pipelineOptions.tensorCores = tensorCores;
+  pipelineOptions.kernelForm = options.kernelForm;
+  pipelineOptions.tiles = options.tiles;
+  pipelineOptions.tensorCores = options.tensorCores;
+  pipelineOptions.selectFor = options.selectTilesFor;
+  pipelineOptions.tokens = options.tokens;
+  pipelineOptions.tuningFile = options.tuningFile;
   buildMoeToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");
@@ -113,23 +115,23 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
     return hostMachine.takeError();
   // ExecutionEngineOptions::transformer is a function_ref: the callable
   // must be a named object that outlives create(), not a temporary.
-  auto optimize =
-      [optLevel, machine = hostMachine->get()](llvm::Module *m) -> llvm::Error {
+  auto optimize = [optLevel = options.optLevel, machine = hostMachine->get()](
+                      llvm::Module *m) -> llvm::Error {
     return optimizeModule(*m, optLevel, machine);
   };
-  ExecutionEngineOptions options;
-  options.transformer = optimize;
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = optimize;
   // memrefCopy and friends, which the memref lowering may call.
   static const std::string runnerUtils = MOE_MLIR_C_RUNNER_UTILS;
   llvm::StringRef libraries[] = {runnerUtils};
-  options.sharedLibPaths = libraries;
+  engineOptions.sharedLibPaths = libraries;
   // The engine generates code with the same host machine the optimizer
   // assumed.
   auto codegenMachine = hostBuilder->createTargetMachine();
   if (!codegenMachine)
     return codegenMachine.takeError();
-  auto engine =
-      ExecutionEngine::create(*module, options, std::move(*codegenMachine));
+  auto engine = ExecutionEngine::create(*module, engineOptions,
+                                        std::move(*codegenMachine));
   if (!engine)
     return engine.takeError();
   layer->engine = std::move(*engine);

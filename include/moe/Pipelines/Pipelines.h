@@ -74,6 +74,17 @@ struct MoeCpuPipelineOptions
       llvm::cl::desc("With the kernel form, the tensor-core form of the "
                      "bf16/f16 expert GEMMs (the GPU kernels'; its padded "
                      "16-row tiles are slower on the CPU at few tokens)")};
+  Option<std::string> selectFor{
+      *this, "select-tiles-for",
+      llvm::cl::desc("With the kernel form, choose the tiles with "
+                     "moe-select-tiles for this chip (sm_80, sm_90) unless "
+                     "`tiles` is given, as the emitted kernels do")};
+  Option<int64_t> tokens{
+      *this, "tokens", llvm::cl::init(1),
+      llvm::cl::desc("moe-select-tiles: the token count to choose for")};
+  Option<std::string> tuningFile{
+      *this, "tuning-file",
+      llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
 };
 
 /// moe-to-llvm-cpu: moe-kernel-abi (or, with kernel-form=false, the

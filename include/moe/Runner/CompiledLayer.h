@@ -22,19 +22,36 @@
 
 namespace mlir::moe {
 
+/// How a layer is compiled for the CPU. The defaults are the configuration
+/// of the emitted kernels (moe-translate --emit-kernels): the kernel form
+/// with the tensor-core form of the bf16/f16 expert GEMMs and the tiles
+/// moe-select-tiles chooses for sm_90, so the CPU runs the IR that ships.
+struct CpuCompileOptions {
+  /// LLVM's optimization level, 0-3.
+  unsigned optLevel = 3;
+  /// The fused and tiled kernel form (moe-form-kernels); false: the unfused
+  /// lowering.
+  bool kernelForm = true;
+  /// The kernel form's bf16/f16 expert GEMMs in their tensor-core form
+  /// (padded 16-row tiles, as the GPU kernels have them).
+  bool tensorCores = true;
+  /// Five moe-form-kernels tile sizes, or none.
+  std::vector<int64_t> tiles;
+  /// Unless `tiles` is given, moe-select-tiles chooses the tiles for this
+  /// chip at `tokens` tokens (with `tuningFile`'s overrides); empty: the
+  /// pass's default tiles.
+  std::string selectTilesFor = "sm_90";
+  int64_t tokens = 1;
+  std::string tuningFile;
+};
+
 class CompiledLayer {
 public:
-  /// Builds the module for `model`, lowers it for the CPU and JIT-compiles
-  /// the function of `group`. `optLevel` is LLVM's (0-3); `kernelForm`
-  /// runs the fused and tiled kernel form (moe-form-kernels), false the
-  /// unfused lowering; `tiles` (five sizes or none) are moe-form-kernels';
-  /// `tensorCores` gives the kernel form's expert GEMMs their tensor-core
-  /// form (the GPU kernels').
+  /// Builds the module for `model`, lowers it for the CPU as `options`
+  /// says and JIT-compiles the function of `group`.
   static llvm::Expected<std::unique_ptr<CompiledLayer>>
   compile(MLIRContext *context, const ModelDesc &model,
-          const MoeLayerDesc &group, unsigned optLevel = 3,
-          bool kernelForm = true, llvm::ArrayRef<int64_t> tiles = {},
-          bool tensorCores = false);
+          const MoeLayerDesc &group, const CpuCompileOptions &options = {});
 
   /// Converts the weights in the kernels' layout (weights::packForKernels)
   /// to their storage types and keeps them for every later run().
