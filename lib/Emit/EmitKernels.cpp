@@ -70,6 +70,14 @@ public:
   std::string header() const;
 
 private:
+  json targets(const std::string &fn) const;
+  /// The `moe.buffers` entries; fails unless the weights are the `weights`
+  /// of the family's checkpoints.
+  FailureOr<json> bufferList(ArrayAttr buffers, size_t weights);
+  /// The kernels of `launches` with their ABI; `order` receives the launch
+  /// order.
+  FailureOr<json> kernelList(ArrayAttr launches, json &order);
+
   std::string bufferName(llvm::StringRef outlined) const {
     auto it = renames.find(outlined.str());
     return it == renames.end() ? outlined.str() : it->second;
@@ -82,6 +90,25 @@ private:
   std::map<std::string, std::string> renames;
   json entry;
 };
+
+/// The packing steps of `cfg` as the manifest's "weight_packing", with the
+/// decoder layer as "{L}".
+json packingJson(const ::moe::ref::LayerConfig &cfg) {
+  json steps = json::array();
+  for (const ::moe::weights::PackStep &s :
+       ::moe::weights::packingSteps(cfg, "{L}"))
+    steps.push_back({{"buffer", s.buffer},
+                     {"tensor", s.tensor},
+                     {"src_offset", s.srcOffset},
+                     {"rows", s.rows},
+                     {"cols", s.cols},
+                     {"src_row_stride", s.srcRowStride},
+                     {"src_col_stride", s.srcColStride},
+                     {"dst_offset", s.dstOffset},
+                     {"dst_row_stride", s.dstRowStride},
+                     {"dst_col_stride", s.dstColStride}});
+  return steps;
+}
 
 FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   std::string fn = layer.getName().str();
@@ -106,26 +133,44 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   entry["dtype"] = stringifyDType(model.dtype).str();
   entry["hidden_size"] = model.hiddenSize;
   entry["max_tokens"] = options.maxTokens;
-  json targets = json::array();
+  entry["targets"] = targets(fn);
+  if (options.hostLibrary)
+    entry["host_library"] = fn + ".host.so";
+  FailureOr<json> bufferEntries = bufferList(buffers, specs.size());
+  if (failed(bufferEntries))
+    return failure();
+  entry["buffers"] = *bufferEntries;
+  entry["weight_packing"] = packingJson(cfg);
+  json order = json::array();
+  FailureOr<json> kernels = kernelList(launches, order);
+  if (failed(kernels))
+    return failure();
+  entry["kernels"] = *kernels;
+  entry["launches"] = order;
+  return entry;
+}
+
+json LayerWriter::targets(const std::string &fn) const {
+  json list = json::array();
   for (const std::string &chip : options.chips) {
     json target = {{"chip", chip},
                    {"cubin", fn + "." + chip + ".cubin"},
                    {"ptx", fn + "." + chip + ".ptx"}};
     if (options.emulator)
       target["emulator"] = fn + "." + chip + ".emu.so";
-    targets.push_back(target);
+    list.push_back(target);
   }
-  entry["targets"] = targets;
-  if (options.hostLibrary)
-    entry["host_library"] = fn + ".host.so";
+  return list;
+}
 
-  json bufferList = json::array();
-  unsigned weights = 0;
+FailureOr<json> LayerWriter::bufferList(ArrayAttr buffers, size_t weights) {
+  json list = json::array();
+  size_t seen = 0;
   for (auto dict : buffers.getAsRange<DictionaryAttr>()) {
     auto type = cast<MemRefType>(dict.getAs<TypeAttr>("type").getValue());
     StringRef kind = dict.getAs<StringAttr>("kind").getValue();
     if (kind == "weight")
-      ++weights;
+      ++seen;
     json shape = json::array();
     for (auto dim : dict.getAs<ArrayAttr>("shape").getAsRange<StringAttr>())
       shape.push_back(formulaJson(dim.getValue()));
@@ -139,30 +184,16 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
         {"shape", shape}};
     if (dict.get("zero_init"))
       buffer["zero_init"] = true;
-    bufferList.push_back(buffer);
+    list.push_back(buffer);
   }
-  if (weights != specs.size())
+  if (seen != weights)
     return layer.emitError("the layer takes ")
-           << weights << " weights, its family's checkpoints give "
-           << specs.size();
-  entry["buffers"] = bufferList;
+           << seen << " weights, its family's checkpoints give " << weights;
+  return list;
+}
 
-  json steps = json::array();
-  for (const ::moe::weights::PackStep &s :
-       ::moe::weights::packingSteps(cfg, "{L}"))
-    steps.push_back({{"buffer", s.buffer},
-                     {"tensor", s.tensor},
-                     {"src_offset", s.srcOffset},
-                     {"rows", s.rows},
-                     {"cols", s.cols},
-                     {"src_row_stride", s.srcRowStride},
-                     {"src_col_stride", s.srcColStride},
-                     {"dst_offset", s.dstOffset},
-                     {"dst_row_stride", s.dstRowStride},
-                     {"dst_col_stride", s.dstColStride}});
-  entry["weight_packing"] = steps;
-
-  json kernels = json::array(), order = json::array();
+FailureOr<json> LayerWriter::kernelList(ArrayAttr launches, json &order) {
+  json kernels = json::array();
   for (auto symbol : launches.getAsRange<FlatSymbolRefAttr>()) {
     auto kernel = abi.lookupSymbol<func::FuncOp>(symbol.getValue());
     auto abiAttr = kernel ? kernel->getAttrOfType<DictionaryAttr>(
@@ -189,9 +220,7 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
                        {"dynamic_shared_memory", sharedBytes}});
     order.push_back(symbol.getValue().str());
   }
-  entry["kernels"] = kernels;
-  entry["launches"] = order;
-  return entry;
+  return kernels;
 }
 
 std::string LayerWriter::header() const {
@@ -240,17 +269,112 @@ std::string LayerWriter::header() const {
   return text;
 }
 
-LogicalResult writeFile(Location loc, llvm::StringRef path,
-                        llvm::StringRef bytes) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (!ec) {
-    os << bytes;
-    os.close();
-    ec = os.error();
+/// The files of one emission, written into a scratch folder beside OUT_DIR
+/// and moved into OUT_DIR only when all of them are written, so a failure
+/// leaves no partial output. The folder is removed on destruction.
+class ScratchFolder {
+public:
+  ScratchFolder(Location loc, llvm::StringRef outDir)
+      : loc(loc), outDir(outDir.str()) {
+    path = outDir;
+    llvm::sys::path::remove_dots(path, true);
+    while (path.size() > 1 && llvm::sys::path::is_separator(path.back()))
+      path.pop_back(); // "out/" -> "out.partial-N", not "out/.partial-N"
+    path += ".partial-" + std::to_string(llvm::sys::Process::getProcessId());
   }
-  if (ec)
-    return emitError(loc) << "cannot write " << path << ": " << ec.message();
+  ~ScratchFolder() { llvm::sys::fs::remove_directories(path); }
+
+  LogicalResult create() {
+    if (std::error_code ec = llvm::sys::fs::create_directories(path))
+      return emitError(loc) << "cannot create " << path << ": " << ec.message();
+    return success();
+  }
+
+  /// Where file `name` is built; add(name) once it is.
+  std::string in(llvm::StringRef name) const {
+    llvm::SmallString<256> file(path);
+    llvm::sys::path::append(file, name);
+    return std::string(file);
+  }
+  void add(llvm::StringRef name) { files.push_back(name.str()); }
+
+  /// Writes `bytes` as file `name`.
+  LogicalResult write(llvm::StringRef name, llvm::StringRef bytes) {
+    std::string target = in(name);
+    std::error_code ec;
+    llvm::raw_fd_ostream os(target, ec);
+    if (!ec) {
+      os << bytes;
+      os.close();
+      ec = os.error();
+    }
+    if (ec)
+      return emitError(loc)
+             << "cannot write " << target << ": " << ec.message();
+    add(name);
+    return success();
+  }
+
+  /// Moves the files into OUT_DIR in the order they were added (the
+  /// manifest last: a reader never sees a manifest naming files of another
+  /// run).
+  LogicalResult publish() {
+    if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+      return emitError(loc)
+             << "cannot create " << outDir << ": " << ec.message();
+    for (const std::string &name : files) {
+      llvm::SmallString<256> target(outDir);
+      llvm::sys::path::append(target, name);
+      if (std::error_code ec = llvm::sys::fs::rename(in(name), target))
+        return emitError(loc) << "cannot move " << name << " into " << outDir
+                              << ": " << ec.message();
+    }
+    return success();
+  }
+
+private:
+  Location loc;
+  std::string outDir;
+  llvm::SmallString<256> path;
+  std::vector<std::string> files;
+};
+
+/// The code files of layer function `fn` from its kernels: per chip the PTX,
+/// the cubin and (with `options.emulator`) the emulator library, and the
+/// host library.
+LogicalResult writeLayerCode(ModuleOp kernels, llvm::StringRef fn,
+                             const EmitKernelsOptions &options,
+                             ScratchFolder &out) {
+  if (!options.chips.empty()) {
+    // One NVVM module for the cubins and the emulator libraries alike.
+    auto lowered = lowerKernelsToNVVM(kernels, options.chips);
+    if (failed(lowered))
+      return failure();
+    auto code = buildDeviceCode(**lowered, options.chips, options.cudaPath);
+    if (failed(code))
+      return failure();
+    for (auto &[chip, c] : *code) {
+      if (failed(out.write((fn + "." + chip + ".ptx").str(), c.ptx)) ||
+          failed(out.write((fn + "." + chip + ".cubin").str(), c.cubin)))
+        return failure();
+    }
+    // Per chip although today's chips share one gpu.module: a chip's
+    // library is its own module's, whatever moe-kernels-to-gpu makes.
+    if (options.emulator) {
+      for (const std::string &chip : options.chips) {
+        std::string name = (fn + "." + chip + ".emu.so").str();
+        if (failed(buildEmulatorLibrary(**lowered, chip, out.in(name))))
+          return failure();
+        out.add(name);
+      }
+    }
+  }
+  if (options.hostLibrary) {
+    std::string name = (fn + ".host.so").str();
+    if (failed(buildHostLibrary(kernels, out.in(name))))
+      return failure();
+    out.add(name);
+  }
   return success();
 }
 
@@ -294,23 +418,11 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
     return failure();
 
   // Everything goes to a scratch folder beside OUT_DIR first.
-  llvm::SmallString<256> scratch(outDir);
-  llvm::sys::path::remove_dots(scratch, true);
-  while (scratch.size() > 1 && llvm::sys::path::is_separator(scratch.back()))
-    scratch.pop_back(); // "out/" -> "out.partial-N", not "out/.partial-N"
-  scratch += ".partial-" + std::to_string(llvm::sys::Process::getProcessId());
-  if (std::error_code ec = llvm::sys::fs::create_directories(scratch))
-    return emitError(loc) << "cannot create " << scratch << ": "
-                          << ec.message();
-  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
-  auto in = [&](llvm::StringRef name) {
-    llvm::SmallString<256> path(scratch);
-    llvm::sys::path::append(path, name);
-    return std::string(path);
-  };
+  ScratchFolder out(loc, outDir);
+  if (failed(out.create()))
+    return failure();
 
   json layers = json::array();
-  std::vector<std::string> files;
   for (NamedAttribute entry : layerMap) {
     StringRef fn = entry.getName().getValue();
     auto layer = abi->lookupSymbol<func::FuncOp>(fn);
@@ -326,65 +438,16 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
     auto launches =
         layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
     OwningOpRef<ModuleOp> kernels = kernelsOnly(*abi, launches);
-    if (!options.chips.empty()) {
-      // One NVVM module for the cubins and the emulator libraries alike.
-      auto lowered = lowerKernelsToNVVM(*kernels, options.chips);
-      if (failed(lowered))
-        return failure();
-      auto code = buildDeviceCode(**lowered, options.chips, options.cudaPath);
-      if (failed(code))
-        return failure();
-      for (auto &[chip, c] : *code) {
-        for (auto [ext, bytes] :
-             {std::pair<std::string, std::string *>{".ptx", &c.ptx},
-              {".cubin", &c.cubin}}) {
-          std::string name = (fn + "." + chip + ext).str();
-          if (failed(writeFile(loc, in(name), *bytes)))
-            return failure();
-          files.push_back(name);
-        }
-      }
-      // Per chip although today's chips share one gpu.module: a chip's
-      // library is its own module's, whatever moe-kernels-to-gpu makes.
-      if (options.emulator) {
-        for (const std::string &chip : options.chips) {
-          std::string name = (fn + "." + chip + ".emu.so").str();
-          if (failed(buildEmulatorLibrary(**lowered, chip, in(name))))
-            return failure();
-          files.push_back(name);
-        }
-      }
-    }
-    if (options.hostLibrary) {
-      std::string name = (fn + ".host.so").str();
-      if (failed(buildHostLibrary(*kernels, in(name))))
-        return failure();
-      files.push_back(name);
-    }
-    std::string headerName = (fn + ".h").str();
-    if (failed(writeFile(loc, in(headerName), writer.header())))
+    if (failed(writeLayerCode(*kernels, fn, options, out)) ||
+        failed(out.write((fn + ".h").str(), writer.header())))
       return failure();
-    files.push_back(headerName);
   }
 
   json manifest = {{"format", "moe-kernels"},
                    {"version", 1},
                    {"model", model.name},
                    {"layers", layers}};
-  if (failed(writeFile(loc, in("manifest.json"), manifest.dump(2) + "\n")))
+  if (failed(out.write("manifest.json", manifest.dump(2) + "\n")))
     return failure();
-  files.push_back("manifest.json");
-
-  // Move the set in, the manifest last: a reader never sees a manifest
-  // naming files of another run.
-  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
-    return emitError(loc) << "cannot create " << outDir << ": " << ec.message();
-  for (const std::string &name : files) {
-    llvm::SmallString<256> target(outDir);
-    llvm::sys::path::append(target, name);
-    if (std::error_code ec = llvm::sys::fs::rename(in(name), target))
-      return emitError(loc) << "cannot move " << name << " into " << outDir
-                            << ": " << ec.message();
-  }
-  return success();
+  return out.publish();
 }

@@ -53,6 +53,36 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
                         values)
       .data;
 }
+/// JIT-compiles `module` (the LLVM dialect) for this CPU, optimized at
+/// `optLevel` for its vector width and cost model, not a generic x86-64.
+llvm::Expected<std::unique_ptr<ExecutionEngine>>
+createHostEngine(ModuleOp module, unsigned optLevel) {
+  auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!hostBuilder)
+    return hostBuilder.takeError();
+  auto hostMachine = hostBuilder->createTargetMachine();
+  if (!hostMachine)
+    return hostMachine.takeError();
+  // ExecutionEngineOptions::transformer is a function_ref: the callable
+  // must be a named object that outlives create(), not a temporary.
+  auto optimize =
+      [optLevel, machine = hostMachine->get()](llvm::Module *m) -> llvm::Error {
+    return optimizeModule(*m, optLevel, machine);
+  };
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = optimize;
+  // memrefCopy and friends, which the memref lowering may call.
+  static const std::string runnerUtils = MOE_MLIR_C_RUNNER_UTILS;
+  llvm::StringRef libraries[] = {runnerUtils};
+  engineOptions.sharedLibPaths = libraries;
+  // The engine generates code with the same host machine the optimizer
+  // assumed.
+  auto codegenMachine = hostBuilder->createTargetMachine();
+  if (!codegenMachine)
+    return codegenMachine.takeError();
+  return ExecutionEngine::create(module, engineOptions,
+                                 std::move(*codegenMachine));
+}
 } // namespace
 
 llvm::Expected<std::unique_ptr<CompiledLayer>>
@@ -105,33 +135,7 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");
 
-  // Optimize for this CPU (its vector width and cost model), not a generic
-  // x86-64.
-  auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!hostBuilder)
-    return hostBuilder.takeError();
-  auto hostMachine = hostBuilder->createTargetMachine();
-  if (!hostMachine)
-    return hostMachine.takeError();
-  // ExecutionEngineOptions::transformer is a function_ref: the callable
-  // must be a named object that outlives create(), not a temporary.
-  auto optimize = [optLevel = options.optLevel, machine = hostMachine->get()](
-                      llvm::Module *m) -> llvm::Error {
-    return optimizeModule(*m, optLevel, machine);
-  };
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = optimize;
-  // memrefCopy and friends, which the memref lowering may call.
-  static const std::string runnerUtils = MOE_MLIR_C_RUNNER_UTILS;
-  llvm::StringRef libraries[] = {runnerUtils};
-  engineOptions.sharedLibPaths = libraries;
-  // The engine generates code with the same host machine the optimizer
-  // assumed.
-  auto codegenMachine = hostBuilder->createTargetMachine();
-  if (!codegenMachine)
-    return codegenMachine.takeError();
-  auto engine = ExecutionEngine::create(*module, engineOptions,
-                                        std::move(*codegenMachine));
+  auto engine = createHostEngine(*module, options.optLevel);
   if (!engine)
     return engine.takeError();
   layer->engine = std::move(*engine);

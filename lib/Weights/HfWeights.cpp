@@ -459,77 +459,59 @@ llvm::Error moe::weights::checkHfWeights(const LayerConfig &cfg,
                               (count == 1 ? "" : "s") + ":\n" + problems);
 }
 
-std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
-                                                 llvm::StringRef layerToken) {
+namespace {
+/// The packing steps of one layer, added by the shapes of copy they are.
+struct StepList {
   std::vector<PackStep> steps;
-  if (llvm::Error err = checkLayerConfig(cfg)) {
-    llvm::consumeError(std::move(err)); // callers check the config first
-    return steps;
+
+  /// A strided [rows, cols] view of `tensor` at `srcOffset` into `buffer` at
+  /// `dstOffset` with row stride `dstRowStride` (a transposed source is a
+  /// copy with swapped strides).
+  void transposed(llvm::StringRef buffer, std::string tensor, int64_t srcOffset,
+                  int64_t rows, int64_t cols, int64_t srcRowStride,
+                  int64_t srcColStride, int64_t dstOffset,
+                  int64_t dstRowStride) {
+    steps.push_back({{srcOffset, rows, cols, srcRowStride, srcColStride,
+                      dstOffset, dstRowStride, 1},
+                     buffer.str(),
+                     std::move(tensor)});
   }
-  const Family &family = *findFamily(cfg.family);
-  std::string p =
-      layerToken.empty()
-          ? prefixOf(family, cfg.layer)
-          : (llvm::Twine(family.head) + layerToken + "." + family.module + ".")
-                .str();
-  // A row-major [rows, cols] block of `tensor` at `srcOffset` into `buffer`
-  // at `dstOffset` with row stride `dstRowStride`.
-  auto block = [&](llvm::StringRef buffer, std::string tensor,
-                   int64_t srcOffset, int64_t rows, int64_t cols,
-                   int64_t dstOffset, int64_t dstRowStride) {
-    steps.push_back(
-        {{srcOffset, rows, cols, cols, 1, dstOffset, dstRowStride, 1},
-         buffer.str(),
-         std::move(tensor)});
-  };
-  // A whole tensor of shape `shape` into the whole buffer.
-  auto whole = [&](llvm::StringRef buffer, std::string tensor,
-                   llvm::ArrayRef<int64_t> shape) {
+  /// A row-major [rows, cols] block of `tensor`.
+  void block(llvm::StringRef buffer, std::string tensor, int64_t srcOffset,
+             int64_t rows, int64_t cols, int64_t dstOffset,
+             int64_t dstRowStride) {
+    transposed(buffer, std::move(tensor), srcOffset, rows, cols, cols, 1,
+               dstOffset, dstRowStride);
+  }
+  /// A whole tensor of shape `shape` into the whole buffer.
+  void whole(llvm::StringRef buffer, std::string tensor,
+             llvm::ArrayRef<int64_t> shape) {
     int64_t cols = shape.back();
     int64_t rows = 1;
     for (int64_t d : shape.drop_back())
       rows *= d;
     block(buffer, std::move(tensor), 0, rows, cols, 0, cols);
-  };
-
-  if (family.layout == Layout::Kernel) {
-    for (const TensorSpec &spec : kernelTensorSpecs(cfg))
-      whole(spec.name, p + spec.name, spec.shape);
-    return steps;
   }
+};
 
-  const int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
-  const int64_t is = cfg.sharedIntermediate;
-  whole("router_weight", p + family.routerWeight.str(), {e, h});
-  if (cfg.routerBias)
-    whole("router_bias", p + family.routerBias.str(), {e});
-  if (cfg.correctionBias)
-    whole("correction_bias", p + family.correctionBias.str(), {e});
-
-  // Every layout reaching here is gated (checkLayerConfig): gate_up holds
-  // 2I rows per expert, gate rows first. A transposed source is a copy with
-  // swapped strides.
-  auto transposed = [&](llvm::StringRef buffer, std::string tensor,
-                        int64_t srcOffset, int64_t rows, int64_t cols,
-                        int64_t srcRowStride, int64_t srcColStride,
-                        int64_t dstOffset, int64_t dstRowStride) {
-    steps.push_back({{srcOffset, rows, cols, srcRowStride, srcColStride,
-                      dstOffset, dstRowStride, 1},
-                     buffer.str(),
-                     std::move(tensor)});
-  };
+/// The routed experts' gate_up and down of a Hugging Face layout. Every
+/// layout reaching here is gated (checkLayerConfig): gate_up holds 2I rows
+/// per expert, gate rows first. `p` is the layer's tensor-name prefix.
+void addExpertSteps(StepList &out, const Family &family, const std::string &p,
+                    int64_t e, int64_t h, int64_t i) {
   switch (family.layout) {
   case Layout::PerExpertW:
   case Layout::PerExpertProj: {
     bool w = family.layout == Layout::PerExpertW;
     for (int64_t x = 0; x < e; ++x) {
       // [I, H] gate then [I, H] up is exactly expert x's [2I, H] block.
-      block("gate_up", expertName(p, x, w ? "w1.weight" : "gate_proj.weight"),
-            0, i, h, x * 2 * i * h, h);
-      block("gate_up", expertName(p, x, w ? "w3.weight" : "up_proj.weight"), 0,
-            i, h, x * 2 * i * h + i * h, h);
-      block("down", expertName(p, x, w ? "w2.weight" : "down_proj.weight"), 0,
-            h, i, x * h * i, i);
+      out.block("gate_up",
+                expertName(p, x, w ? "w1.weight" : "gate_proj.weight"), 0, i, h,
+                x * 2 * i * h, h);
+      out.block("gate_up", expertName(p, x, w ? "w3.weight" : "up_proj.weight"),
+                0, i, h, x * 2 * i * h + i * h, h);
+      out.block("down", expertName(p, x, w ? "w2.weight" : "down_proj.weight"),
+                0, h, i, x * h * i, i);
     }
     break;
   }
@@ -541,14 +523,14 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     int64_t colStep = interleaved ? 2 : 1;
     for (int64_t x = 0; x < e; ++x) {
       int64_t src = x * h * 2 * i;
-      transposed("gate_up", p + "experts.gate_up_proj", src, i, h, colStep,
-                 2 * i, x * 2 * i * h, h);
-      transposed("gate_up", p + "experts.gate_up_proj",
-                 src + (interleaved ? 1 : i), i, h, colStep, 2 * i,
-                 x * 2 * i * h + i * h, h);
+      out.transposed("gate_up", p + "experts.gate_up_proj", src, i, h, colStep,
+                     2 * i, x * 2 * i * h, h);
+      out.transposed("gate_up", p + "experts.gate_up_proj",
+                     src + (interleaved ? 1 : i), i, h, colStep, 2 * i,
+                     x * 2 * i * h + i * h, h);
       // down_proj [E, I, H] transposed to [H, I] per expert.
-      transposed("down", p + "experts.down_proj", x * i * h, h, i, 1, h,
-                 x * h * i, i);
+      out.transposed("down", p + "experts.down_proj", x * i * h, h, i, 1, h,
+                     x * h * i, i);
     }
     break;
   }
@@ -556,35 +538,65 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     // Expert x owns rows x*I .. x*I+I-1 of each [E*I, H] tensor; w1 and v1
     // rows are already [I, H] gate/up rows, w2's are the transposed down.
     for (int64_t x = 0; x < e; ++x) {
-      block("gate_up", p + "experts.mlp.w1", x * i * h, i, h, x * 2 * i * h, h);
-      block("gate_up", p + "experts.mlp.v1", x * i * h, i, h,
-            x * 2 * i * h + i * h, h);
-      transposed("down", p + "experts.mlp.w2", x * i * h, h, i, 1, h, x * h * i,
-                 i);
+      out.block("gate_up", p + "experts.mlp.w1", x * i * h, i, h, x * 2 * i * h,
+                h);
+      out.block("gate_up", p + "experts.mlp.v1", x * i * h, i, h,
+                x * 2 * i * h + i * h, h);
+      out.transposed("down", p + "experts.mlp.w2", x * i * h, h, i, 1, h,
+                     x * h * i, i);
     }
     break;
   case Layout::Kernel:
     llvm_unreachable("handled above");
   }
+}
+} // namespace
 
+std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
+                                                 llvm::StringRef layerToken) {
+  StepList out;
+  if (llvm::Error err = checkLayerConfig(cfg)) {
+    llvm::consumeError(std::move(err)); // callers check the config first
+    return {};
+  }
+  const Family &family = *findFamily(cfg.family);
+  std::string p =
+      layerToken.empty()
+          ? prefixOf(family, cfg.layer)
+          : (llvm::Twine(family.head) + layerToken + "." + family.module + ".")
+                .str();
+  if (family.layout == Layout::Kernel) {
+    for (const TensorSpec &spec : kernelTensorSpecs(cfg))
+      out.whole(spec.name, p + spec.name, spec.shape);
+    return std::move(out.steps);
+  }
+
+  const int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
+  const int64_t is = cfg.sharedIntermediate;
+  out.whole("router_weight", p + family.routerWeight.str(), {e, h});
+  if (cfg.routerBias)
+    out.whole("router_bias", p + family.routerBias.str(), {e});
+  if (cfg.correctionBias)
+    out.whole("correction_bias", p + family.correctionBias.str(), {e});
+  addExpertSteps(out, family, p, e, h, i);
   if (cfg.expertBias) {
     // Only gpt-oss among the Hugging Face families has expert biases; its
     // gate_up_proj_bias [E, 2I] interleaves gate and up like the weight.
-    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 0, e, i, 2 * i,
-               2, 0, 2 * i);
-    transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 1, e, i, 2 * i,
-               2, i, 2 * i);
-    whole("down_bias", p + "experts.down_proj_bias", {e, h});
+    out.transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 0, e, i,
+                   2 * i, 2, 0, 2 * i);
+    out.transposed("gate_up_bias", p + "experts.gate_up_proj_bias", 1, e, i,
+                   2 * i, 2, i, 2 * i);
+    out.whole("down_bias", p + "experts.down_proj_bias", {e, h});
   }
   if (is > 0) {
     std::string s = p + family.shared.str() + ".";
-    block("shared_gate_up", s + "gate_proj.weight", 0, is, h, 0, h);
-    block("shared_gate_up", s + "up_proj.weight", 0, is, h, is * h, h);
-    whole("shared_down", s + "down_proj.weight", {h, is});
+    out.block("shared_gate_up", s + "gate_proj.weight", 0, is, h, 0, h);
+    out.block("shared_gate_up", s + "up_proj.weight", 0, is, h, is * h, h);
+    out.whole("shared_down", s + "down_proj.weight", {h, is});
   }
   if (cfg.sharedSigmoidGate)
-    whole("shared_gate", p + family.sharedGate.str(), {1, h});
-  return steps;
+    out.whole("shared_gate", p + family.sharedGate.str(), {1, h});
+  return std::move(out.steps);
 }
 
 llvm::Expected<std::vector<HostTensor>>

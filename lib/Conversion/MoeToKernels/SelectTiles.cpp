@@ -40,7 +40,116 @@ struct TuningEntry {
 
 const char *const kShapeKeys[] = {"hidden", "experts", "top_k", "intermediate"};
 
-/// Reads the tuning file; every problem is reported at its JSON path.
+/// Reads a parsed tuning file's entries; every problem is reported at its
+/// JSON path and reading goes on, so one run lists them all.
+class TuningFileReader {
+public:
+  explicit TuningFileReader(JsonDocument &doc) : doc(doc) {}
+
+  FailureOr<std::vector<TuningEntry>> read() {
+    const Json &root = doc.root();
+    if (!root.is_object() || !root.contains("entries") ||
+        !root["entries"].is_array() || root.size() != 1) {
+      doc.emitError("") << "a tuning file is {\"entries\": [...]}";
+      return failure();
+    }
+    std::vector<TuningEntry> entries;
+    for (size_t i = 0; i < root["entries"].size(); ++i)
+      entries.push_back(
+          readEntry(root["entries"][i], "entries[" + std::to_string(i) + "]"));
+    if (!ok)
+      return failure();
+    return entries;
+  }
+
+private:
+  /// An error at `where`; the file is refused.
+  InFlightDiagnostic error(const std::string &where) {
+    ok = false;
+    return doc.emitError(where);
+  }
+
+  bool positive(const Json &v, const std::string &where, int64_t &out) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 1) {
+      error(where) << "must be a positive integer";
+      return false;
+    }
+    out = v.get<int64_t>();
+    return true;
+  }
+
+  TuningEntry readEntry(const Json &e, const std::string &at) {
+    TuningEntry entry;
+    if (!e.is_object()) {
+      error(at) << "an entry is an object";
+      return entry;
+    }
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      std::string key = it.key(), where = at + "." + key;
+      if (llvm::is_contained(kShapeKeys, key)) {
+        int64_t v;
+        if (positive(*it, where, v))
+          entry.shape[key] = v;
+      } else if (key == "target") {
+        if (!it->is_string() || !lookupGpuTarget(it->get<std::string>()))
+          error(where) << "must be \"sm_80\" or \"sm_90\"";
+        else
+          entry.target = it->get<std::string>();
+      } else if (key == "min_tokens") {
+        positive(*it, where, entry.minTokens);
+      } else if (key == "max_tokens") {
+        positive(*it, where, entry.maxTokens);
+      } else if (key == "tiles") {
+        readTiles(*it, where, entry);
+      } else {
+        error(where)
+            << "unknown key (expected hidden, experts, top_k, intermediate, "
+               "target, min_tokens, max_tokens, tiles)";
+      }
+    }
+    if (!e.contains("tiles"))
+      error(at) << "an entry needs \"tiles\"";
+    if (entry.minTokens > entry.maxTokens)
+      error(at) << "min_tokens is above max_tokens";
+    return entry;
+  }
+
+  void readTiles(const Json &tiles, const std::string &where,
+                 TuningEntry &entry) {
+    if (!tiles.is_object() || tiles.empty()) {
+      error(where) << "must be a non-empty object";
+      return;
+    }
+    TileChoice known; // for the valid tile keys
+    for (auto t = tiles.begin(); t != tiles.end(); ++t) {
+      std::string at = where + "." + t.key();
+      int64_t v;
+      if (!known.set(t.key(), 1)) {
+        error(at) << "unknown tile key";
+        continue;
+      }
+      if (!positive(*t, at, v))
+        continue;
+      // The dialect's bounds (moe.tiles): a block has at most 32 warps, and
+      // the staging pipeline is unrolled by its stages.
+      StringRef name = t.key();
+      int64_t most = name.ends_with("_warps")    ? 32
+                     : name.ends_with("_stages") ? 8
+                                                 : v;
+      if (v > most)
+        error(at) << "must be at most " << most;
+      else if (name == "launches" && v != 3 && v != 4)
+        error(at) << "must be 3 or 4";
+      else
+        entry.tiles.emplace_back(t.key(), v);
+    }
+  }
+
+  JsonDocument &doc;
+  bool ok = true;
+};
+
+/// Reads the tuning file at `path`.
 FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
                                                    MLIRContext *ctx) {
   std::string error;
@@ -55,100 +164,7 @@ FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
   std::unique_ptr<JsonDocument> doc = JsonDocument::parse(sourceMgr, ctx);
   if (!doc)
     return failure();
-  const Json &root = doc->root();
-  if (!root.is_object() || !root.contains("entries") ||
-      !root["entries"].is_array() || root.size() != 1) {
-    doc->emitError("") << "a tuning file is {\"entries\": [...]}";
-    return failure();
-  }
-  TileChoice known; // for the valid tile keys
-  std::vector<TuningEntry> entries;
-  bool ok = true;
-  for (size_t i = 0; i < root["entries"].size(); ++i) {
-    std::string at = "entries[" + std::to_string(i) + "]";
-    const Json &e = root["entries"][i];
-    if (!e.is_object()) {
-      doc->emitError(at) << "an entry is an object";
-      ok = false;
-      continue;
-    }
-    TuningEntry entry;
-    auto positive = [&](const Json &v, const std::string &where, int64_t &out) {
-      if (!v.is_number_integer() || v.get<int64_t>() < 1) {
-        doc->emitError(where) << "must be a positive integer";
-        ok = false;
-        return false;
-      }
-      out = v.get<int64_t>();
-      return true;
-    };
-    for (auto it = e.begin(); it != e.end(); ++it) {
-      std::string key = it.key(), where = at + "." + key;
-      if (llvm::is_contained(kShapeKeys, key)) {
-        int64_t v;
-        if (positive(*it, where, v))
-          entry.shape[key] = v;
-      } else if (key == "target") {
-        if (!it->is_string() || !lookupGpuTarget(it->get<std::string>())) {
-          doc->emitError(where) << "must be \"sm_80\" or \"sm_90\"";
-          ok = false;
-        } else {
-          entry.target = it->get<std::string>();
-        }
-      } else if (key == "min_tokens") {
-        positive(*it, where, entry.minTokens);
-      } else if (key == "max_tokens") {
-        positive(*it, where, entry.maxTokens);
-      } else if (key == "tiles") {
-        if (!it->is_object() || it->empty()) {
-          doc->emitError(where) << "must be a non-empty object";
-          ok = false;
-          continue;
-        }
-        for (auto t = it->begin(); t != it->end(); ++t) {
-          int64_t v;
-          if (!known.set(t.key(), 1)) {
-            doc->emitError(where + "." + t.key()) << "unknown tile key";
-            ok = false;
-          } else if (positive(*t, where + "." + t.key(), v)) {
-            // The dialect's bounds (moe.tiles): a block has at most 32
-            // warps, and the staging pipeline is unrolled by its stages.
-            StringRef name = t.key();
-            int64_t most = name.ends_with("_warps")    ? 32
-                           : name.ends_with("_stages") ? 8
-                                                       : v;
-            if (v > most) {
-              doc->emitError(where + "." + t.key())
-                  << "must be at most " << most;
-              ok = false;
-            } else if (name == "launches" && v != 3 && v != 4) {
-              doc->emitError(where + "." + t.key()) << "must be 3 or 4";
-              ok = false;
-            } else {
-              entry.tiles.emplace_back(t.key(), v);
-            }
-          }
-        }
-      } else {
-        doc->emitError(where)
-            << "unknown key (expected hidden, experts, top_k, intermediate, "
-               "target, min_tokens, max_tokens, tiles)";
-        ok = false;
-      }
-    }
-    if (!e.contains("tiles")) {
-      doc->emitError(at) << "an entry needs \"tiles\"";
-      ok = false;
-    }
-    if (entry.minTokens > entry.maxTokens) {
-      doc->emitError(at) << "min_tokens is above max_tokens";
-      ok = false;
-    }
-    entries.push_back(std::move(entry));
-  }
-  if (!ok)
-    return failure();
-  return entries;
+  return TuningFileReader(*doc).read();
 }
 
 struct MoeSelectTilesPass
