@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "moe-support/Formula.h"
 #include "moe/Dialect/MoeOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -162,6 +163,19 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     auto array = dyn_cast_or_null<ArrayAttr>(a);
     return array && llvm::all_of(array, llvm::IsaPred<StringAttr>);
   };
+  // Grid and shape formulas are in the manifest's grammar (the one parser
+  // moert reads them with).
+  auto formulas = [&](ArrayAttr array, StringRef what) -> LogicalResult {
+    for (auto text : array.getAsRange<StringAttr>()) {
+      ::moe::support::Formula formula;
+      if (auto status =
+              ::moe::support::Formula::parse(text.getValue().str(), formula))
+        return op->emitError()
+               << "'" << name << "' " << what
+               << " is not a formula in T: " << status.message();
+    }
+    return success();
+  };
   if (name == MoeDialect::kLaunchesAttrName) {
     auto array = dyn_cast<ArrayAttr>(value);
     if (!array || !llvm::all_of(array, llvm::IsaPred<FlatSymbolRefAttr>))
@@ -201,7 +215,7 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
       if (!value || value.getInt() < 0)
         return fail("{..., shared_memory = non-negative integer (optional)}");
     }
-    return success();
+    return formulas(grid, "grid");
   }
   auto array = dyn_cast<ArrayAttr>(value);
   if (!array)
@@ -215,6 +229,8 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
         (dict.get("zero_init") && !dict.getAs<UnitAttr>("zero_init")))
       return fail("an array of {name, kind, type = memref, shape = [string"
                   "...], zero_init (optional unit)}");
+    if (failed(formulas(dict.getAs<ArrayAttr>("shape"), "shape")))
+      return failure();
   }
   return success();
 }

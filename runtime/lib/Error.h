@@ -11,6 +11,8 @@
 
 #include "moert/moert.h"
 
+#include "moe-support/Formula.h"
+
 #include <sstream>
 #include <string>
 #include <utility>
@@ -23,6 +25,11 @@ public:
   Error() = default;
   Error(moert_status code, std::string message)
       : code_(code), message_(std::move(message)) {}
+
+  /// A formula's failure (moe-support/Formula.h) is a manifest error.
+  Error(const moe::support::FormulaStatus &status)
+      : code_(status ? MOERT_ERROR_MANIFEST : MOERT_SUCCESS),
+        message_(status.message()) {}
 
   static Error success() { return Error(); }
 

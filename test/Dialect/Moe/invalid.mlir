@@ -561,6 +561,29 @@ func.func @kernel_abi_shared_memory() attributes {moe.kernel_abi = {kernel = "ro
 
 // -----
 
+// Grid and shape formulas are checked with the manifest's grammar, the parser
+// moert reads them with.
+func.func @kernel_abi_grid_formula() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["ceildiv(T,16)", "H", "1"]}} {
+  // expected-error @-1 {{'moe.kernel_abi' grid is not a formula in T: unknown name 'H' in "H"}}
+  return
+}
+
+// -----
+
+func.func @kernel_abi_grid_unbalanced() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["(T+1", "1", "1"]}} {
+  // expected-error-re @-1 {{'moe.kernel_abi' grid is not a formula in T: {{.*}} in "(T+1"}}
+  return
+}
+
+// -----
+
+func.func @buffers_shape_formula() attributes {moe.buffers = [{name = "x", kind = "input", type = memref<?x64xbf16>, shape = ["T*", "64"]}]} {
+  // expected-error-re @-1 {{'moe.buffers' shape is not a formula in T: {{.*}} in "T*"}}
+  return
+}
+
+// -----
+
 // expected-error @+1 {{'moe.kernel_abi' must be on a function}}
 module attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}} {
 }

@@ -1,13 +1,21 @@
-//===- Expr.cpp - Size formulas over the token count T --------------------===//
+//===- Formula.cpp - Size formulas over the token count T -----------------===//
 
-#include "Expr.h"
+#include "moe-support/Formula.h"
 
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 
-namespace moert {
+namespace moe::support {
 
 namespace {
+
+/// Streams the arguments into one string: str("x=", 3) == "x=3".
+template <typename... Args> std::string str(const Args &...args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
 
 bool checkedAdd(int64_t a, int64_t b, int64_t &out) {
   return !__builtin_add_overflow(a, b, &out);
@@ -25,27 +33,27 @@ std::string quoted(const std::string &text) { return "\"" + text + "\""; }
 
 } // namespace
 
-class Expr::Parser {
+class Formula::Parser {
 public:
-  Parser(const std::string &text, Expr &expr) : text(text), expr(expr) {}
+  Parser(const std::string &text, Formula &expr) : text(text), expr(expr) {}
 
-  Error parseAll() {
+  FormulaStatus parseAll() {
     int root;
-    if (Error e = parseExpr(root, 0))
+    if (FormulaStatus e = parseExpr(root, 0))
       return e;
     skipSpace();
     if (pos != text.size())
       return fail(str("unexpected '", text[pos], "' at offset ", pos));
-    return Error::success();
+    return FormulaStatus::success();
   }
 
 private:
   const std::string &text;
-  Expr &expr;
+  Formula &expr;
   size_t pos = 0;
 
-  Error fail(const std::string &what) const {
-    return Error(MOERT_ERROR_MANIFEST, what + " in " + quoted(text));
+  FormulaStatus fail(const std::string &what) const {
+    return FormulaStatus(what + " in " + quoted(text));
   }
 
   void skipSpace() {
@@ -62,9 +70,9 @@ private:
     return false;
   }
 
-  Error expect(char c) {
+  FormulaStatus expect(char c) {
     if (consume(c))
-      return Error::success();
+      return FormulaStatus::success();
     if (pos >= text.size())
       return fail(str("expected '", c, "' at the end"));
     return fail(
@@ -76,10 +84,10 @@ private:
     return int(expr.nodes_.size()) - 1;
   }
 
-  Error parseExpr(int &out, int depth) {
+  FormulaStatus parseExpr(int &out, int depth) {
     if (depth > kMaxDepth)
       return fail(str("nesting deeper than ", kMaxDepth));
-    if (Error e = parseTerm(out, depth))
+    if (FormulaStatus e = parseTerm(out, depth))
       return e;
     for (;;) {
       Op op;
@@ -88,27 +96,27 @@ private:
       else if (consume('-'))
         op = Op::Sub;
       else
-        return Error::success();
+        return FormulaStatus::success();
       int rhs;
-      if (Error e = parseTerm(rhs, depth))
+      if (FormulaStatus e = parseTerm(rhs, depth))
         return e;
       out = add(op, 0, out, rhs);
     }
   }
 
-  Error parseTerm(int &out, int depth) {
-    if (Error e = parseAtom(out, depth))
+  FormulaStatus parseTerm(int &out, int depth) {
+    if (FormulaStatus e = parseAtom(out, depth))
       return e;
     while (consume('*')) {
       int rhs;
-      if (Error e = parseAtom(rhs, depth))
+      if (FormulaStatus e = parseAtom(rhs, depth))
         return e;
       out = add(Op::Mul, 0, out, rhs);
     }
-    return Error::success();
+    return FormulaStatus::success();
   }
 
-  Error parseAtom(int &out, int depth) {
+  FormulaStatus parseAtom(int &out, int depth) {
     skipSpace();
     if (pos >= text.size())
       return fail("expected a number, 'T', '(' or a function at the end");
@@ -123,11 +131,11 @@ private:
         ++pos;
       }
       out = add(Op::Const, value, -1, -1);
-      return Error::success();
+      return FormulaStatus::success();
     }
     if (c == '(') {
       ++pos;
-      if (Error e = parseExpr(out, depth + 1))
+      if (FormulaStatus e = parseExpr(out, depth + 1))
         return e;
       return expect(')');
     }
@@ -140,7 +148,7 @@ private:
       std::string name = text.substr(start, pos - start);
       if (name == "T") {
         out = add(Op::Tokens, 0, -1, -1);
-        return Error::success();
+        return FormulaStatus::success();
       }
       Op op;
       if (name == "ceildiv")
@@ -154,52 +162,52 @@ private:
       if (!consume('('))
         return fail("expected '(' after '" + name + "'");
       int lhs, rhs;
-      if (Error e = parseExpr(lhs, depth + 1))
+      if (FormulaStatus e = parseExpr(lhs, depth + 1))
         return e;
       if (!consume(','))
         return fail("'" + name + "' takes two arguments");
-      if (Error e = parseExpr(rhs, depth + 1))
+      if (FormulaStatus e = parseExpr(rhs, depth + 1))
         return e;
-      if (Error e = expect(')'))
+      if (FormulaStatus e = expect(')'))
         return e;
       out = add(op, 0, lhs, rhs);
-      return Error::success();
+      return FormulaStatus::success();
     }
     return fail(str("unexpected '", c, "' at offset ", pos));
   }
 };
 
-Expr Expr::constant(int64_t value) {
-  Expr expr;
+Formula Formula::constant(int64_t value) {
+  Formula expr;
   expr.nodes_[0].value = value;
   expr.text_ = std::to_string(value);
   return expr;
 }
 
-Error Expr::parse(const std::string &text, Expr &out) {
+FormulaStatus Formula::parse(const std::string &text, Formula &out) {
   if (text.size() > kMaxLength)
-    return makeError(MOERT_ERROR_MANIFEST, "formula longer than ", kMaxLength,
-                     " characters");
-  Expr expr;
+    return FormulaStatus(
+        str("formula longer than ", kMaxLength, " characters"));
+  Formula expr;
   expr.nodes_.clear();
   expr.text_ = text;
   Parser parser(expr.text_, expr);
-  if (Error e = parser.parseAll())
+  if (FormulaStatus e = parser.parseAll())
     return e;
   out = std::move(expr);
-  return Error::success();
+  return FormulaStatus::success();
 }
 
-bool Expr::isConstant() const {
+bool Formula::isConstant() const {
   return std::none_of(nodes_.begin(), nodes_.end(),
                       [](const Node &n) { return n.op == Op::Tokens; });
 }
 
-bool Expr::isTokens() const {
+bool Formula::isTokens() const {
   return nodes_.size() == 1 && nodes_[0].op == Op::Tokens;
 }
 
-Error Expr::evaluate(int64_t tokens, int64_t &out) const {
+FormulaStatus Formula::evaluate(int64_t tokens, int64_t &out) const {
   // Runs for every launch: small formulas evaluate without allocating.
   int64_t local[32];
   std::vector<int64_t> heap;
@@ -231,8 +239,8 @@ Error Expr::evaluate(int64_t tokens, int64_t &out) const {
       break;
     case Op::CeilDiv:
       if (b <= 0)
-        return makeError(MOERT_ERROR_MANIFEST, "ceildiv by ", b, " in ",
-                         quoted(text_), " at T=", tokens);
+        return FormulaStatus(
+            str("ceildiv by ", b, " in ", quoted(text_), " at T=", tokens));
       values[i] = ceilDiv(a, b);
       break;
     case Op::Min:
@@ -243,22 +251,22 @@ Error Expr::evaluate(int64_t tokens, int64_t &out) const {
       break;
     }
     if (!ok)
-      return makeError(MOERT_ERROR_MANIFEST, "64-bit overflow in ",
-                       quoted(text_), " at T=", tokens);
+      return FormulaStatus(
+          str("64-bit overflow in ", quoted(text_), " at T=", tokens));
   }
   out = values[nodes_.size() - 1];
-  return Error::success();
+  return FormulaStatus::success();
 }
 
-Error Expr::bounds(int64_t lo, int64_t hi, int64_t &min, int64_t &max) const {
+FormulaStatus Formula::bounds(int64_t lo, int64_t hi, int64_t &min,
+                              int64_t &max) const {
   struct Range {
     int64_t lo, hi;
   };
   std::vector<Range> ranges(nodes_.size());
   auto overflow = [&] {
-    return makeError(MOERT_ERROR_MANIFEST,
-                     "may overflow 64 bits: ", quoted(text_), " for T in [", lo,
-                     ", ", hi, "]");
+    return FormulaStatus(str("may overflow 64 bits: ", quoted(text_),
+                             " for T in [", lo, ", ", hi, "]"));
   };
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node &n = nodes_[i];
@@ -285,9 +293,9 @@ Error Expr::bounds(int64_t lo, int64_t hi, int64_t &min, int64_t &max) const {
       // Both are monotone in each operand separately, so the extremes over
       // the box are at its corners.
       if (n.op == Op::CeilDiv && b.lo <= 0)
-        return makeError(MOERT_ERROR_MANIFEST,
-                         "ceildiv divisor may be non-positive in ",
-                         quoted(text_), " for T in [", lo, ", ", hi, "]");
+        return FormulaStatus(str("ceildiv divisor may be non-positive in ",
+                                 quoted(text_), " for T in [", lo, ", ", hi,
+                                 "]"));
       int64_t corners[4];
       const int64_t xs[2] = {a.lo, a.hi}, ys[2] = {b.lo, b.hi};
       for (int k = 0; k < 4; ++k) {
@@ -311,7 +319,7 @@ Error Expr::bounds(int64_t lo, int64_t hi, int64_t &min, int64_t &max) const {
   }
   min = ranges.back().lo;
   max = ranges.back().hi;
-  return Error::success();
+  return FormulaStatus::success();
 }
 
-} // namespace moert
+} // namespace moe::support
