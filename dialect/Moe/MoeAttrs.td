@@ -124,4 +124,6 @@ def Moe_FfnAttr : Moe_Attr<"Ffn", "ffn"> {
   }];
 }
 
+include "dialect/Moe/KernelAttrs.td"
+
 #endif // MOE_ATTRS_TD

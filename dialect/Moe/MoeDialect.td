@@ -37,7 +37,8 @@ def Moe_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kLayerMapAttrName = "moe.layer_map";
     /// The name of the kernel an scf.forall of the kernel form is.
     static constexpr ::llvm::StringLiteral kKernelAttrName = "moe.kernel";
-    /// Tile sizes chosen by moe-select-tiles, on a layer's moe.combine.
+    /// Tile sizes chosen by moe-select-tiles, on a layer's moe.combine
+    /// (a TilesAttr).
     static constexpr ::llvm::StringLiteral kTilesAttrName = "moe.tiles";
     /// On an expert GEMM chunk of the kernel form (moe-form-kernels): a
     /// [16m, n] += [16m, k] x [n, k]^T contraction in bf16/f16 that
@@ -66,9 +67,10 @@ def Moe_Dialect : Dialect {
     /// c that finishes last.
     static constexpr ::llvm::StringLiteral kColumnLocalAttrName = "moe.column_local";
     /// Written by moe-outline-kernels. On a kernel function: its name,
-    /// parameter names and grid formulas.
+    /// parameter names and grid (a KernelAbiAttr).
     static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";
-    /// On a layer function: its buffers, and its kernels in launch order.
+    /// On a layer function: its buffers (BufferAttrs), and its kernels in
+    /// launch order.
     static constexpr ::llvm::StringLiteral kBuffersAttrName = "moe.buffers";
     static constexpr ::llvm::StringLiteral kLaunchesAttrName = "moe.launches";
   }];

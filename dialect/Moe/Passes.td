@@ -85,9 +85,9 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     last expert's do nothing. The inner moe ops (router, gate, dispatch,
     shared expert) stay moe ops on tiles for `convert-moe-to-linalg`.
 
-    Tile sizes come from a `moe.tiles` dictionary on the `moe.combine` op
-    (written by `moe-select-tiles`) or the pass options; the dictionary's
-    `gate_up_warps` and `down_warps` become `moe.block_threads` (32 per
+    Tile sizes come from the `moe.tiles` (a `#moe.tiles`) on the
+    `moe.combine` op (written by `moe-select-tiles`), entry by entry, or the
+    pass options; its `gate_up_warps` and `down_warps` become `moe.block_threads` (32 per
     warp) on those kernels. Layers that do not
     have this shape are left alone.
   }];
@@ -172,12 +172,15 @@ def MoeOutlineKernels : Pass<"moe-outline-kernels", "::mlir::ModuleOp"> {
     inside from `T`), then `T` as an `index`. The kernel's `scf.forall`
     moves into it unchanged; the index values it captured are recomputed
     from `T`, and its `memref.copy` ops become `linalg.copy` (a kernel calls
-    no runtime library). The function carries `moe.kernel_abi`: the kernel's name, its
-    parameters' names and its grid as formulas in `T`.
+    no runtime library). The function carries `moe.kernel_abi`, a
+    `#moe.kernel_abi`: the kernel's name, its parameters' names and its
+    grid as a map from `T`.
 
     The layer function keeps the allocations and calls the kernels in
-    order, so it computes what it did before. It gains `moe.buffers` (per
-    buffer: name, kind, type and shape as formulas) and `moe.launches`.
+    order, so it computes what it did before. It gains `moe.buffers` (a
+    `#moe.buffer` per buffer: name, kind, type and shape as a map from `T`)
+    and `moe.launches`. A size the manifest's formula grammar cannot
+    express (min, max, a product of two sizes) is an error.
     Buffers are named `hidden_states` (the input), `weight<i>` (the i-th
     weight argument), `output` (the returned allocation) and
     `workspace<i>`. A `linalg.fill` of zero into a whole allocation before
@@ -305,7 +308,7 @@ def MoeSelectTiles : Pass<"moe-select-tiles", "::mlir::ModuleOp"> {
   let summary = "Choose the kernel form's tiles, warps and stages per layer (cost model, tuning file)";
   let description = [{
     For each decomposed layer (its `moe.combine`), writes a `moe.tiles`
-    dictionary that `moe-form-kernels` reads: `route_tokens`,
+    (a `#moe.tiles`) that `moe-form-kernels` reads: `route_tokens`,
     `expert_rows`, `gate_up_columns`, `down_columns`, `combine_tokens`, and
     for the expert GEMM kernels `gate_up_warps`, `down_warps`,
     `gate_up_stages`, `down_stages`. The values come from an analytical

@@ -5,7 +5,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "moe-support/Formula.h"
 #include "moe/Dialect/MoeOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -150,8 +149,8 @@ static LogicalResult verifyLayerMapAttr(ModuleOp module, Attribute attr) {
   return success();
 }
 
-/// The attributes moe-outline-kernels writes, all on functions: their
-/// shape, so that the manifest writer can rely on it.
+/// The attributes moe-outline-kernels writes, all on functions; their
+/// values verify themselves (KernelAttrs.cpp).
 static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
                                         Attribute value) {
   auto fail = [&](StringRef what) {
@@ -159,23 +158,6 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
   };
   if (!isa<FunctionOpInterface>(op))
     return fail("on a function");
-  auto strings = [](Attribute a) {
-    auto array = dyn_cast_or_null<ArrayAttr>(a);
-    return array && llvm::all_of(array, llvm::IsaPred<StringAttr>);
-  };
-  // Grid and shape formulas are in the manifest's grammar (the one parser
-  // moert reads them with).
-  auto formulas = [&](ArrayAttr array, StringRef what) -> LogicalResult {
-    for (auto text : array.getAsRange<StringAttr>()) {
-      ::moe::support::Formula formula;
-      if (auto status =
-              ::moe::support::Formula::parse(text.getValue().str(), formula))
-        return op->emitError()
-               << "'" << name << "' " << what
-               << " is not a formula in T: " << status.message();
-    }
-    return success();
-  };
   if (name == MoeDialect::kLaunchesAttrName) {
     auto array = dyn_cast<ArrayAttr>(value);
     if (!array || !llvm::all_of(array, llvm::IsaPred<FlatSymbolRefAttr>))
@@ -183,55 +165,13 @@ static LogicalResult verifyOutlinedAttr(Operation *op, StringRef name,
     return success();
   }
   if (name == MoeDialect::kKernelAbiAttrName) {
-    auto dict = dyn_cast<DictionaryAttr>(value);
-    auto grid = dict ? dyn_cast_or_null<ArrayAttr>(dict.get("grid")) : nullptr;
-    if (!dict || !dict.getAs<StringAttr>("kernel") ||
-        !strings(dict.get("params")) || !strings(grid) || grid.size() != 3)
-      return fail(
-          "{kernel = string, params = [string...], grid = [3 "
-          "strings], block = [3 positive integers, at most 1024 threads] "
-          "(optional)}");
-    if (Attribute blockAttr = dict.get("block")) {
-      auto block = dyn_cast<ArrayAttr>(blockAttr);
-      int64_t threads = 1;
-      if (!block || block.size() != 3 ||
-          !llvm::all_of(block,
-                        [&](Attribute a) {
-                          auto size = dyn_cast<IntegerAttr>(a);
-                          if (!size || size.getInt() < 1 ||
-                              size.getInt() > 1024)
-                            return false;
-                          threads *= size.getInt();
-                          return true;
-                        }) ||
-          threads > 1024)
-        return fail(
-            "{kernel = string, params = [string...], grid = [3 "
-            "strings], block = [3 positive integers, at most 1024 threads] "
-            "(optional)}");
-    }
-    if (Attribute bytes = dict.get("shared_memory")) {
-      auto value = dyn_cast<IntegerAttr>(bytes);
-      if (!value || value.getInt() < 0)
-        return fail("{..., shared_memory = non-negative integer (optional)}");
-    }
-    return formulas(grid, "grid");
+    if (!isa<KernelAbiAttr>(value))
+      return fail("a #moe.kernel_abi");
+    return success();
   }
   auto array = dyn_cast<ArrayAttr>(value);
-  if (!array)
-    return fail("an array of buffer dictionaries");
-  for (Attribute entry : array) {
-    auto dict = dyn_cast<DictionaryAttr>(entry);
-    auto type = dict ? dyn_cast_or_null<TypeAttr>(dict.get("type")) : nullptr;
-    if (!dict || !dict.getAs<StringAttr>("name") ||
-        !dict.getAs<StringAttr>("kind") || !type ||
-        !isa<MemRefType>(type.getValue()) || !strings(dict.get("shape")) ||
-        (dict.get("zero_init") && !dict.getAs<UnitAttr>("zero_init")))
-      return fail("an array of {name, kind, type = memref, shape = [string"
-                  "...], zero_init (optional unit)}");
-    if (failed(formulas(dict.getAs<ArrayAttr>("shape"), "shape")))
-      return failure();
-  }
+  if (!array || !llvm::all_of(array, llvm::IsaPred<BufferAttr>))
+    return fail("an array of #moe.buffer");
   return success();
 }
 
@@ -265,31 +205,9 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (name == kTilesAttrName) {
-    auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
-    if (!dict || !isa<CombineOp>(op))
+    if (!isa<TilesAttr>(attr.getValue()) || !isa<CombineOp>(op))
       return op->emitError()
-             << "'" << name << "' must be a dictionary on a moe.combine";
-    for (NamedAttribute entry : dict) {
-      auto value = dyn_cast<IntegerAttr>(entry.getValue());
-      if (!value || value.getInt() <= 0)
-        return op->emitError()
-               << "'" << name << "' entry '" << entry.getName().getValue()
-               << "' must be a positive integer";
-      // A block has at most 1024 threads.
-      if (entry.getName().getValue().ends_with("_warps") && value.getInt() > 32)
-        return op->emitError()
-               << "'" << name << "' entry '" << entry.getName().getValue()
-               << "' must be at most 32 warps";
-      if (entry.getName().getValue() == "launches" && value.getInt() != 3 &&
-          value.getInt() != 4)
-        return op->emitError()
-               << "'" << name << "' entry 'launches' must be 3 or 4";
-      // moe-form-kernels unrolls the staging pipeline by its stages.
-      if (entry.getName().getValue().ends_with("_stages") && value.getInt() > 8)
-        return op->emitError()
-               << "'" << name << "' entry '" << entry.getName().getValue()
-               << "' must be at most 8 stages";
-    }
+             << "'" << name << "' must be a #moe.tiles on a moe.combine";
     return success();
   }
   if (name == kTensorCoreAttrName) {

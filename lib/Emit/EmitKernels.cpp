@@ -10,7 +10,7 @@
 
 #include "CodeGen.h"
 
-#include "moe/Dialect/KernelAbi.h"
+#include "moe/Dialect/KernelAttrs.h"
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Emit/EmulatorLibrary.h"
 #include "moe/Import/LayerSelection.h"
@@ -35,12 +35,17 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-/// A formula string as the manifest writes it: an integer when it is one.
-json formulaJson(llvm::StringRef text) {
-  int64_t value;
-  if (!text.getAsInteger(10, value))
-    return value;
-  return text.str();
+/// The results of `map` (from T) as the manifest writes sizes: integers,
+/// and formulas in its grammar where they depend on T.
+json formulasJson(AffineMap map) {
+  json list = json::array();
+  for (AffineExpr size : map.getResults()) {
+    if (auto constant = dyn_cast<AffineConstantExpr>(size))
+      list.push_back(constant.getValue());
+    else
+      list.push_back(printManifestFormula(size));
+  }
+  return list;
 }
 
 std::string dtypeName(Type type) {
@@ -166,23 +171,19 @@ json LayerWriter::targets(const std::string &fn) const {
 FailureOr<json> LayerWriter::bufferList(ArrayAttr buffers, size_t weights) {
   json list = json::array();
   size_t seen = 0;
-  for (auto dict : buffers.getAsRange<DictionaryAttr>()) {
-    auto type = cast<MemRefType>(dict.getAs<TypeAttr>("type").getValue());
-    StringRef kind = dict.getAs<StringAttr>("kind").getValue();
+  for (auto description : buffers.getAsRange<BufferAttr>()) {
+    StringRef kind = description.getKind().getValue();
     if (kind == "weight")
       ++seen;
-    json shape = json::array();
-    for (auto dim : dict.getAs<ArrayAttr>("shape").getAsRange<StringAttr>())
-      shape.push_back(formulaJson(dim.getValue()));
+    MemRefType type = description.getType();
     std::string dtype = dtypeName(type.getElementType());
     if (dtype.empty())
       return layer.emitError("no manifest dtype for ") << type;
-    json buffer = {
-        {"name", bufferName(dict.getAs<StringAttr>("name").getValue())},
-        {"kind", kind.str()},
-        {"dtype", dtype},
-        {"shape", shape}};
-    if (dict.get("zero_init"))
+    json buffer = {{"name", bufferName(description.getName().getValue())},
+                   {"kind", kind.str()},
+                   {"dtype", dtype},
+                   {"shape", formulasJson(description.getShape())}};
+    if (description.getZeroInit())
       buffer["zero_init"] = true;
     list.push_back(buffer);
   }
@@ -196,23 +197,22 @@ FailureOr<json> LayerWriter::kernelList(ArrayAttr launches, json &order) {
   json kernels = json::array();
   for (auto symbol : launches.getAsRange<FlatSymbolRefAttr>()) {
     auto kernel = abi.lookupSymbol<func::FuncOp>(symbol.getValue());
-    auto abiAttr = kernel ? kernel->getAttrOfType<DictionaryAttr>(
+    auto abiAttr = kernel ? kernel->getAttrOfType<KernelAbiAttr>(
                                 MoeDialect::kKernelAbiAttrName)
                           : nullptr;
     if (!abiAttr)
       return layer.emitError("launch of a missing kernel ") << symbol;
-    json params = json::array(), grid = json::array();
-    for (auto p : abiAttr.getAs<ArrayAttr>("params").getAsRange<StringAttr>())
+    json params = json::array();
+    for (auto p : abiAttr.getParams().getAsRange<StringAttr>())
       params.push_back(
           {{"name", p.getValue() == "T" ? "T" : bufferName(p.getValue())},
            {"kind", p.getValue() == "T" ? "tokens" : "buffer"}});
-    for (auto g : abiAttr.getAs<ArrayAttr>("grid").getAsRange<StringAttr>())
-      grid.push_back(formulaJson(g.getValue()));
+    json grid = formulasJson(abiAttr.getGrid());
     // moe-distribute-threads' block and the bytes of its temporaries in
     // dynamic shared memory (moe-kernels-to-gpu places them there).
-    std::array<int64_t, 3> blockSizes = kernelBlock(abiAttr);
+    std::array<int64_t, 3> blockSizes = abiAttr.getBlockSizes();
     json block = {blockSizes[0], blockSizes[1], blockSizes[2]};
-    int64_t sharedBytes = kernelSharedMemory(abiAttr);
+    int64_t sharedBytes = abiAttr.getSharedMemory();
     kernels.push_back({{"symbol", symbol.getValue().str()},
                        {"params", params},
                        {"block", block},

@@ -26,7 +26,7 @@
 // ONE-NEXT: scf.for %[[K:.*]] = %c0 to %c10 step %c1 {
 // ONE: memref.store
 // ONE: } {mapping = [#gpu.thread<x>]}
-func.func @segments(%out: memref<32xi32>, %t: index) attributes {moe.kernel_abi = {kernel = "dispatch", params = ["workspace0", "T"], grid = ["1", "1", "1"]}} {
+func.func @segments(%out: memref<32xi32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "dispatch", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c2 = arith.constant 2 : index
   %c3 = arith.constant 3 : index
   %c32 = arith.constant 32 : index

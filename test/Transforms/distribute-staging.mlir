@@ -29,7 +29,7 @@
 // CHECK-NEXT: }
 // CHECK-NEXT: } {mapping = [#gpu.thread<x>]}
 // CHECK-NOT: linalg.generic
-func.func @gathered_rows(%x: memref<?x256xbf16>, %perm: memref<?xi32>, %count: index, %t: index) attributes {moe.kernel_abi = {kernel = "gate_up", params = ["hidden_states", "workspace0", "workspace1", "T"], grid = ["1", "1", "1"]}} {
+func.func @gathered_rows(%x: memref<?x256xbf16>, %perm: memref<?xi32>, %count: index, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "gate_up", params = ["hidden_states", "workspace0", "workspace1", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c64 = arith.constant 64 : index
@@ -70,7 +70,7 @@ func.func @gathered_rows(%x: memref<?x256xbf16>, %perm: memref<?xi32>, %count: i
 // CHECK-NEXT: %[[COL:.*]] = arith.muli %[[RUN_COL]], %c4 : index
 // CHECK-NEXT: %[[RUN4:.*]] = vector.load %[[X]][%[[ROW]], %[[COL]]] : memref<32x8xf32>, vector<4xf32>
 // CHECK-NEXT: vector.store %[[RUN4]], %{{.*}}[%[[ROW]], %[[COL]]] {moe.async_copy = 0 : i64} : memref<32x8xf32>, vector<4xf32>
-func.func @f32_rows(%x: memref<32x8xf32>, %out: memref<32x8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @f32_rows(%x: memref<32x8xf32>, %out: memref<32x8xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "copy", params = ["workspace0", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   scf.forall (%b) in (1) {
     %stage = memref.alloc() : memref<32x8xf32>
     linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%stage : memref<32x8xf32>) attrs = {moe.async_copy = 0 : i64} {
@@ -101,7 +101,7 @@ func.func @f32_rows(%x: memref<32x8xf32>, %out: memref<32x8xf32>, %t: index) att
 // CHECK-NOT: vector.
 // CHECK-NOT: moe.async_copy
 // CHECK: return
-func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128, 2]>>, %z: memref<bf16>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "workspace1", "workspace2", "T"], grid = ["1", "1", "1"]}} {
+func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128, 2]>>, %z: memref<bf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "copy", params = ["workspace0", "workspace1", "workspace2", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c2 = arith.constant 2 : index
   scf.forall (%b) in (1) {
     %a = memref.alloc() : memref<16x16xbf16>
@@ -169,7 +169,7 @@ func.func @not_runs(%x: memref<64x64xbf16>, %y: memref<64x64xbf16, strided<[128,
 // CHECK-NEXT: vector.store %{{.*}}[%{{.*}}, %{{.*}}] : memref<16x64xbf16>, vector<8xbf16>
 // CHECK-NOT: moe.async_copy
 // CHECK: return
-func.func @unaligned(%x: memref<64x256xbf16>, %y: memref<64x?xbf16, strided<[?, 1]>>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["workspace0", "workspace1", "T"], grid = ["1", "1", "1"]}} {
+func.func @unaligned(%x: memref<64x256xbf16>, %y: memref<64x?xbf16, strided<[?, 1]>>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "copy", params = ["workspace0", "workspace1", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %c4 = arith.constant 4 : index
   %c64 = arith.constant 64 : index

@@ -5,7 +5,7 @@
 
 // An op that writes memory and defines a value cannot be given to thread 0
 // alone: the other threads would use a value they did not compute.
-func.func @atomic(%counts: memref<4xi32>, %t: index) attributes {moe.kernel_abi = {kernel = "dispatch", params = ["workspace0", "T"], grid = ["1", "1", "1"]}} {
+func.func @atomic(%counts: memref<4xi32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "dispatch", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %one = arith.constant 1 : i32
   scf.forall (%b) in (1) {
@@ -19,7 +19,7 @@ func.func @atomic(%counts: memref<4xi32>, %t: index) attributes {moe.kernel_abi 
 // -----
 
 // expected-error @+1 {{a kernel function must hold one block forall}}
-func.func @two_foralls(%v: memref<8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"]}} {
+func.func @two_foralls(%v: memref<8xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1)>} {
   %one = arith.constant 1.0 : f32
   scf.forall (%b) in (1) {
     linalg.fill ins(%one : f32) outs(%v : memref<8xf32>)
@@ -33,4 +33,4 @@ func.func @two_foralls(%v: memref<8xf32>, %t: index) attributes {moe.kernel_abi 
 // -----
 
 // expected-error @+1 {{a kernel function must have a body}}
-func.func private @declared(%t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}}
+func.func private @declared(%t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1, 1)>}

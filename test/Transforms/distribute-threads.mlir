@@ -7,7 +7,7 @@
 // stays whole in each slice, with its accumulator in a register.
 
 // CHECK-LABEL: func.func @tile_kernel(
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"]
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "route", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1]
 // CHECK: scf.forall (%[[B:.*]]) in (%{{.*}}) {
 // CHECK: %[[ROWS:.*]] = arith.minsi
 // CHECK: %[[TMP:.*]] = memref.alloc(%[[ROWS]]) : memref<?x8xf32>
@@ -48,7 +48,7 @@
 #mm_x = affine_map<(r, c, k) -> (r, k)>
 #mm_w = affine_map<(r, c, k) -> (c, k)>
 #mm_o = affine_map<(r, c, k) -> (r, c)>
-func.func @tile_kernel(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %out: memref<?x8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["hidden_states", "weight0", "output", "T"], grid = ["ceildiv(T,16)", "1", "1"]}} {
+func.func @tile_kernel(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %out: memref<?x8xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["hidden_states", "weight0", "output", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)>} {
   %c16 = arith.constant 16 : index
   %blocks = arith.ceildivsi %t, %c16 : index
   scf.forall (%b) in (%blocks) {
@@ -114,7 +114,7 @@ func.func @tile_kernel(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %out: memref<
 
 #id = affine_map<(i, j) -> (i, j)>
 #tr = affine_map<(i, j) -> (j, i)>
-func.func @mixed_kernel(%counts: memref<4xi32>, %v: memref<8x8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "dispatch", params = ["workspace0", "workspace1", "T"], grid = ["1", "1", "1"]}} {
+func.func @mixed_kernel(%counts: memref<4xi32>, %v: memref<8x8xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "dispatch", params = ["workspace0", "workspace1", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %one = arith.constant 1.0 : f32
@@ -157,7 +157,7 @@ func.func @mixed_kernel(%counts: memref<4xi32>, %v: memref<8x8xf32>, %t: index) 
 // CHECK-SAME: block = [1, 1, 1]
 // CHECK-NOT: #gpu.thread
 // CHECK: return
-func.func @unbounded_kernel(%out: memref<?xi32>, %t: index) attributes {moe.kernel_abi = {kernel = "dispatch", params = ["output", "T"], grid = ["1", "1", "1"]}} {
+func.func @unbounded_kernel(%out: memref<?xi32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "dispatch", params = ["output", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : i32
   scf.forall (%b) in (1) {
     %tmp = memref.alloc(%t) : memref<?xi32>
@@ -177,7 +177,7 @@ func.func @unbounded_kernel(%out: memref<?xi32>, %t: index) attributes {moe.kern
 
 // CHECK-LABEL: func.func @edge_kernel(
 // CHECK-SAME: block = [128, 1, 1]
-// CHECK-SAME: shared_memory = 128 : i64
+// CHECK-SAME: shared_memory = 128>
 // CHECK: scf.forall (%{{.*}}) in (1) {
 // CHECK-NEXT: memref.alloc() : memref<16xindex>
 // CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
@@ -189,7 +189,7 @@ func.func @unbounded_kernel(%out: memref<?xi32>, %t: index) attributes {moe.kern
 
 #ij = affine_map<(i, j) -> (i, j)>
 #i = affine_map<(i, j) -> (i)>
-func.func @edge_kernel(%x: memref<16x4xindex>, %o: memref<16xindex>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @edge_kernel(%x: memref<16x4xindex>, %o: memref<16xindex>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["hidden_states", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   scf.forall (%b) in (1) {
     %tmp = memref.alloc() : memref<16xindex>
     linalg.generic {indexing_maps = [#ij, #i], iterator_types = ["parallel", "parallel"]} ins(%x : memref<16x4xindex>) outs(%tmp : memref<16xindex>) {
@@ -215,7 +215,7 @@ func.func @edge_kernel(%x: memref<16x4xindex>, %o: memref<16xindex>, %t: index) 
 // CHECK-LABEL: func.func @stack_kernel(
 // CHECK-SAME: block = [1, 1, 1]
 // CHECK-NOT: #gpu.thread
-func.func @stack_kernel(%out: memref<8xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["output", "T"], grid = ["1", "1", "1"]}} {
+func.func @stack_kernel(%out: memref<8xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["output", "T"], grid = (d0) -> (1, 1, 1)>} {
   %one = arith.constant 1.0 : f32
   scf.forall (%b) in (1) {
     %tmp = memref.alloca() : memref<8xf32>

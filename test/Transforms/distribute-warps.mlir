@@ -37,7 +37,7 @@
 // TWO: memref.subview %{{.*}} [16, 32] [1, 1]
 // TWO: attrs = {moe.tensor_core}
 // TWO: } {mapping = [#gpu.warp<x>]}
-func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: memref<16x64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: memref<16x64xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %c32 = arith.constant 32 : index
   %c128 = arith.constant 128 : index
@@ -81,7 +81,7 @@ func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: m
 // CHECK: scf.forall (%{{.*}}) in (128) {
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args
 // CHECK: } {mapping = [#gpu.thread<x>]}
-func.func @ragged_kernel(%x: memref<16x32xbf16>, %w: memref<40x32xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "T"], grid = ["1", "1", "1"]}} {
+func.func @ragged_kernel(%x: memref<16x32xbf16>, %w: memref<40x32xbf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "T"], grid = (d0) -> (1, 1, 1)>} {
   %zero = arith.constant 0.0 : f32
   scf.forall (%b) in (1) {
     %acc = memref.alloc() : memref<16x40xf32>
@@ -119,7 +119,7 @@ func.func @ragged_kernel(%x: memref<16x32xbf16>, %w: memref<40x32xbf16>, %t: ind
 // TWO-LABEL: func.func @eight_warps(
 // TWO-SAME: block = [256, 1, 1]
 // TWO: scf.forall (%{{.*}}) in (8) {
-func.func @eight_warps(%x: memref<16x32xbf16>, %w: memref<64x32xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "T"], grid = ["1", "1", "1"]}} {
+func.func @eight_warps(%x: memref<16x32xbf16>, %w: memref<64x32xbf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "T"], grid = (d0) -> (1, 1, 1)>} {
   %zero = arith.constant 0.0 : f32
   scf.forall (%b) in (1) {
     %acc = memref.alloc() : memref<16x64xf32>

@@ -234,7 +234,7 @@ func.func @tiles_attribute(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: t
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
   %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
-  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = {route_tokens = 4, gate_up_columns = 16, gate_up_warps = 8, down_columns = 64, down_warps = 8, launches = 4}} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = #moe.tiles<route_tokens = 4, gate_up_columns = 16, gate_up_warps = 8, down_columns = 64, down_warps = 8, launches = 4>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
   return %out : tensor<?x64xbf16>
 }
 
@@ -249,7 +249,7 @@ func.func @three_warps(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tenso
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
   %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
-  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = {gate_up_columns = 32, gate_up_warps = 3}} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = #moe.tiles<gate_up_columns = 32, gate_up_warps = 3>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
   return %out : tensor<?x64xbf16>
 }
 

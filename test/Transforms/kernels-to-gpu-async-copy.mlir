@@ -29,7 +29,7 @@
 // CHECK: %[[LAST:.*]] = nvgpu.device_async_create_group
 // CHECK-NEXT: nvgpu.device_async_wait %[[LAST]] {numGroups = 0 : i32}
 // CHECK-NEXT: gpu.return
-func.func @stage_rows(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "stage", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @stage_rows(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "stage", params = ["hidden_states", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %c64 = arith.constant 64 : index
   %c256 = arith.constant 256 : index
@@ -63,7 +63,7 @@ func.func @stage_rows(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: ind
 // CHECK-NEXT: vector.store %[[PIECE]], %{{.*}} : memref<16x64xbf16>, vector<8xbf16>
 // CHECK-NOT: nvgpu
 // CHECK: gpu.return
-func.func @to_global(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "copy", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @to_global(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "copy", params = ["hidden_states", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   scf.forall (%b) in (1) {
     linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%out : memref<16x64xbf16>) attrs = {moe.async_copy = 0 : i64} {
     ^bb0(%o: bf16):
@@ -88,7 +88,7 @@ func.func @to_global(%x: memref<64x256xbf16>, %out: memref<16x64xbf16>, %t: inde
 // CHECK-NEXT: vector.store %{{.*}} : memref<16x64xbf16>, vector<8xbf16>
 // CHECK-NOT: nvgpu.device_async_copy
 // CHECK: gpu.return
-func.func @shared_to_shared(%x: memref<16x64xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "stage", params = ["hidden_states", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @shared_to_shared(%x: memref<16x64xbf16>, %out: memref<16x64xbf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "stage", params = ["hidden_states", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   scf.forall (%b) in (1) {
     %first = memref.alloc() : memref<16x64xbf16>
     linalg.copy ins(%x : memref<16x64xbf16>) outs(%first : memref<16x64xbf16>)

@@ -1,7 +1,7 @@
 // RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-kernels-to-gpu
 
 // A thread forall wider than the kernel's block.
-func.func @wide(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1]}} {
+func.func @wide(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1]>} {
   %one = arith.constant 1.0 : f32
   scf.forall (%b) in (1) {
     // expected-error @+1 {{expected a forall over at most 32 threads (x) of the block, not nested}}
@@ -15,7 +15,7 @@ func.func @wide(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {ker
 // -----
 
 // Thread foralls do not nest.
-func.func @nested(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1]}} {
+func.func @nested(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1]>} {
   %one = arith.constant 1.0 : f32
   scf.forall (%b) in (1) {
     scf.forall (%i) in (2) {
@@ -32,7 +32,7 @@ func.func @nested(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {k
 
 // The block temporaries must fit in the shared memory the launch asks for.
 // expected-error @+1 {{the block temporaries do not fit in the 64 bytes of shared memory of moe.kernel_abi}}
-func.func @small(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 64}} {
+func.func @small(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1], shared_memory = 64>} {
   %one = arith.constant 1.0 : f32
   scf.forall (%b) in (1) {
     %tmp = memref.alloc() : memref<32xf32>
@@ -47,13 +47,13 @@ func.func @small(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {ke
 // -----
 
 // expected-error @+1 {{a kernel function must have a body}}
-func.func private @declared(%t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}}
+func.func private @declared(%t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1, 1)>}
 
 // -----
 
 // Shared memory holds only the temporaries at the top of the block body.
 // expected-error @+1 {{a kernel of several threads may allocate only at the top of its block body}}
-func.func @nested_alloc(%v: memref<32xf32>, %n: index, %t: index) attributes {moe.kernel_abi = {kernel = "route", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 0}} {
+func.func @nested_alloc(%v: memref<32xf32>, %n: index, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1]>} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   scf.forall (%b) in (1) {
@@ -69,7 +69,7 @@ func.func @nested_alloc(%v: memref<32xf32>, %n: index, %t: index) attributes {mo
 // -----
 
 // mma.sync needs every lane: a warp forall covers all the block's warps.
-func.func @few_warps(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "T"], grid = ["1", "1", "1"], block = [128, 1, 1], shared_memory = 0}} {
+func.func @few_warps(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1), block = [128, 1, 1]>} {
   %one = arith.constant 1.0 : f32
   scf.forall (%b) in (1) {
     // expected-error @+1 {{expected a forall over the 4 warps (x) of the block, not nested}}
@@ -87,7 +87,7 @@ func.func @few_warps(%v: memref<64xf32>, %t: index) attributes {moe.kernel_abi =
 #mm_a = affine_map<(m, n, k) -> (m, k)>
 #mm_b = affine_map<(m, n, k) -> (n, k)>
 #mm_c = affine_map<(m, n, k) -> (m, n)>
-func.func @partial_tile(%x: memref<12x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<12x32xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 0}} {
+func.func @partial_tile(%x: memref<12x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<12x32xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1]>} {
   scf.forall (%b) in (1) {
     scf.forall (%warp) in (1) {
       // expected-error @+1 {{expected a moe.tensor_core contraction of static [16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 or f16 (widened, multiplied, added)}}
@@ -110,7 +110,7 @@ func.func @partial_tile(%x: memref<12x32xbf16>, %w: memref<32x32xbf16>, %acc: me
 #mm_a = affine_map<(m, n, k) -> (m, k)>
 #mm_b = affine_map<(m, n, k) -> (n, k)>
 #mm_c = affine_map<(m, n, k) -> (m, n)>
-func.func @not_a_gemm(%x: memref<16x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<16x32xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = ["1", "1", "1"], block = [32, 1, 1], shared_memory = 0}} {
+func.func @not_a_gemm(%x: memref<16x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<16x32xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1]>} {
   scf.forall (%b) in (1) {
     scf.forall (%warp) in (1) {
       // expected-error @+1 {{expected a moe.tensor_core contraction}}

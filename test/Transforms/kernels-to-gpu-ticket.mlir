@@ -8,7 +8,7 @@
 
 // CHECK-LABEL: gpu.func @layer_copy_zero(
 // CHECK-SAME: %[[COUNTER:[^:]*]]: memref<1xi32>, %[[T:[^:]*]]: index) kernel
-// CHECK-SAME: grid = ["T", "1", "1"], kernel = "copy_zero"
+// CHECK-SAME: kernel = "copy_zero", {{.*}} grid = (d0) -> (d0, 1, 1)
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
 // CHECK: linalg.copy
 // CHECK-NEXT: }

@@ -17,8 +17,7 @@
 // The route kernel carries the dispatch kernel (moe-fuse-launches).
 // CHECK: gpu.func @moe_layer_0_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch"
-// CHECK-SAME: shared_memory = 1648 : i64
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 1648>
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %c16 : index
 // CHECK: %[[BX:.*]] = gpu.block_id x

@@ -86,7 +86,7 @@
 // NVVM-LABEL: llvm.func @gemm_kernel(
 // NVVM-NOT: vector.
 // NVVM: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
-func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: memref<16x64xf32>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "output", "T"], grid = ["1", "1", "1"]}} {
+func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: memref<16x64xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "output", "T"], grid = (d0) -> (1, 1, 1)>} {
   %c0 = arith.constant 0 : index
   %c32 = arith.constant 32 : index
   %c128 = arith.constant 128 : index
@@ -124,7 +124,7 @@ func.func @gemm_kernel(%x: memref<16x128xbf16>, %w: memref<64x128xbf16>, %out: m
 // CHECK: gpu.return
 // RUN: moe-opt %s --moe-distribute-threads --moe-kernels-to-gpu | awk '/gpu.func @wide_kernel/,/gpu.return/' | grep -c nvvm.mma.sync | FileCheck %s --check-prefix=WIDE
 // WIDE: 64
-func.func @wide_kernel(%x: memref<128x32xbf16>, %w: memref<256x32xbf16>, %t: index) attributes {moe.kernel_abi = {kernel = "down", params = ["workspace0", "weight0", "T"], grid = ["1", "1", "1"]}} {
+func.func @wide_kernel(%x: memref<128x32xbf16>, %w: memref<256x32xbf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "T"], grid = (d0) -> (1, 1, 1)>} {
   %zero = arith.constant 0.0 : f32
   scf.forall (%b) in (1) {
     %acc = memref.alloc() : memref<128x256xf32>

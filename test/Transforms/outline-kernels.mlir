@@ -12,7 +12,7 @@
 // route kernel also runs the shared expert (workspace2, [T, 64] f32).
 // CHECK-LABEL: func.func @moe_layer_0_route_dispatch(
 // CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[SGU:[^:]*]]: memref<64x64xbf16>, %[[SD:[^:]*]]: memref<64x32xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[SH:[^:]*]]: memref<f32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = {block = [128, 1, 1], grid = ["ceildiv(T,16)", "1", "1"], kernel = "route_dispatch", params = ["hidden_states", "weight0", "weight3", "weight4", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "T"], shared_memory = 7792 : i64}
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "route_dispatch", params = ["hidden_states", "weight0", "weight3", "weight4", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 7792>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
 // CHECK: memref.reinterpret_cast %[[W]] to offset: [0], sizes: [%[[T]], 2], strides: [2, 1] : memref<f32> to memref<?x2xf32>
@@ -25,13 +25,13 @@
 
 // CHECK-LABEL: func.func @moe_layer_0_gate_up(
 // CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
-// CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "gate_up"
+// CHECK-SAME: kernel = "gate_up", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
 
 // The combine runs in the last block of each of down's columns (one
 // here): its own counter, workspace7; it adds the shared expert's output
 // and writes the result type.
 // CHECK-LABEL: func.func @moe_layer_0_down_combine(
-// CHECK-SAME: grid = ["ceildiv(T*2,16)+8", "1", "1"], kernel = "down_combine", params = ["weight2", "workspace0", "workspace2", "workspace4", "workspace5", "workspace7", "workspace8", "workspace9", "output", "T"]
+// CHECK-SAME: kernel = "down_combine", params = ["weight2", "workspace0", "workspace2", "workspace4", "workspace5", "workspace7", "workspace8", "workspace9", "output", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
 // CHECK: memref.atomic_rmw addi
 // CHECK: scf.if
 // CHECK: scf.for
@@ -39,12 +39,12 @@
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down_combine"}
 
 // CHECK-LABEL: func.func @moe_layer_0(
-// CHECK-SAME: moe.buffers = [{kind = "input", name = "hidden_states", shape = ["T", "64"], type = memref<?x64xbf16>}
-// CHECK-SAME: {kind = "workspace", name = "workspace2", shape = ["T", "64"], type = memref<?x64xf32>}
-// CHECK-SAME: {kind = "workspace", name = "workspace3", shape = ["T*2"], type = memref<?xi32>}
-// CHECK-SAME: {kind = "workspace", name = "workspace6", shape = ["1"], type = memref<1xi32>, zero_init}
-// CHECK-SAME: {kind = "workspace", name = "workspace7", shape = ["1"], type = memref<1xi32>, zero_init}
-// CHECK-SAME: {kind = "output", name = "output", shape = ["T", "64"], type = memref<?x64xbf16>}]
+// CHECK-SAME: moe.buffers = [#moe.buffer<name = "hidden_states", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>
+// CHECK-SAME: #moe.buffer<name = "workspace2", kind = "workspace", type = memref<?x64xf32>, shape = (d0) -> (d0, 64)>
+// CHECK-SAME: #moe.buffer<name = "workspace3", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 * 2)>
+// CHECK-SAME: #moe.buffer<name = "workspace6", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
+// CHECK-SAME: #moe.buffer<name = "workspace7", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
+// CHECK-SAME: #moe.buffer<name = "output", kind = "output", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>]
 // CHECK-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down_combine]
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>
 // The layer zeroes the counters before the kernels: the manifest's zero_init.
@@ -59,11 +59,11 @@
 // CHECK-NOT: scf.forall
 // CHECK: return
 
-// TILES: grid = ["ceildiv(T,8)", "1", "1"], kernel = "route_dispatch"
-// TILES: grid = ["ceildiv(T*2,32)+8", "2", "1"], kernel = "gate_up"
-// TILES: grid = ["ceildiv(T*2,32)+8", "4", "1"], kernel = "down_combine"
+// TILES: kernel = "route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 8, 1, 1)
+// TILES: kernel = "gate_up", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 32 + 8, 2, 1)
+// TILES: kernel = "down_combine", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 32 + 8, 4, 1)
 // TILES: moe.buffers =
-// TILES-SAME: shape = ["4"], type = memref<4xi32>, zero_init}
+// TILES-SAME: type = memref<4xi32>, shape = (d0) -> (4), zero_init = true>
 // TILES-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_down_combine]
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}, moe.model = {name = "m", num_layers = 1 : i64, source = "qwen2_moe"}} {

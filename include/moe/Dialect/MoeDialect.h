@@ -8,7 +8,12 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Attributes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
+
+#include <array>
+#include <optional>
 
 #include "dialect/Moe/MoeDialect.h.inc"
 #include "dialect/Moe/MoeEnums.h.inc"

@@ -455,8 +455,8 @@ struct MoeDistributeThreadsPass
     }
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       auto abi =
-          func->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
-      if (!abi || abi.get("block"))
+          func->getAttrOfType<KernelAbiAttr>(MoeDialect::kKernelAbiAttrName);
+      if (!abi || abi.getBlock())
         continue;
       if (func.isExternal()) {
         func.emitError("a kernel function must have a body");
@@ -491,13 +491,13 @@ struct MoeDistributeThreadsPass
           if (failed(distributeForall(nested, 1)))
             return signalPassFailure();
       }
-      NamedAttrList entries(abi);
-      OpBuilder b(func);
-      entries.set("block", b.getI64ArrayAttr({blockThreads, 1, 1}));
-      if (blockThreads > 1)
-        entries.set("shared_memory", b.getI64IntegerAttr(shared->bytes));
-      func->setAttr(MoeDialect::kKernelAbiAttrName,
-                    entries.getDictionary(func.getContext()));
+      func->setAttr(
+          MoeDialect::kKernelAbiAttrName,
+          KernelAbiAttr::get(
+              func.getContext(), abi.getKernel(), abi.getParams(),
+              abi.getGrid(),
+              DenseI64ArrayAttr::get(func.getContext(), {blockThreads, 1, 1}),
+              blockThreads > 1 ? shared->bytes : 0));
     }
   }
 };

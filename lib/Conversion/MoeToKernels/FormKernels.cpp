@@ -335,31 +335,25 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
 private:
   Tiles defaults;
 
-  /// Tiles from the `moe.tiles` dictionary of `moe-select-tiles`, else the
-  /// pass options.
+  /// Tiles from the `moe.tiles` of `moe-select-tiles`, entry by entry,
+  /// else the pass options.
   Tiles tilesFor(CombineOp combine) const {
     Tiles tiles = defaults;
-    auto dict =
-        combine->getAttrOfType<DictionaryAttr>(MoeDialect::kTilesAttrName);
-    if (!dict)
+    auto chosen = combine->getAttrOfType<TilesAttr>(MoeDialect::kTilesAttrName);
+    if (!chosen)
       return tiles;
-    auto read = [&](StringRef name, int64_t &field) {
-      if (auto attr = dict.getAs<IntegerAttr>(name))
-        if (attr.getInt() > 0)
-          field = attr.getInt();
-    };
-    read("route_tokens", tiles.routeTokens);
-    read("expert_rows", tiles.expertRows);
-    read("gate_up_columns", tiles.gateUpColumns);
-    read("down_columns", tiles.downColumns);
-    read("combine_tokens", tiles.combineTokens);
-    read("gate_up_warps", tiles.gateUpWarps);
-    read("down_warps", tiles.downWarps);
-    read("gate_up_stages", tiles.gateUpStages);
-    read("down_stages", tiles.downStages);
-    int64_t launches = 3;
-    read("launches", launches);
-    tiles.combineInDown = launches == 3;
+    tiles.routeTokens = chosen.getRouteTokens().value_or(tiles.routeTokens);
+    tiles.expertRows = chosen.getExpertRows().value_or(tiles.expertRows);
+    tiles.gateUpColumns =
+        chosen.getGateUpColumns().value_or(tiles.gateUpColumns);
+    tiles.downColumns = chosen.getDownColumns().value_or(tiles.downColumns);
+    tiles.combineTokens =
+        chosen.getCombineTokens().value_or(tiles.combineTokens);
+    tiles.gateUpWarps = chosen.getGateUpWarps().value_or(tiles.gateUpWarps);
+    tiles.downWarps = chosen.getDownWarps().value_or(tiles.downWarps);
+    tiles.gateUpStages = chosen.getGateUpStages().value_or(tiles.gateUpStages);
+    tiles.downStages = chosen.getDownStages().value_or(tiles.downStages);
+    tiles.combineInDown = chosen.getLaunches().value_or(3) == 3;
     return tiles;
   }
 

@@ -13,7 +13,6 @@
 #include "MmaSync.h"
 #include "StagingCopies.h"
 
-#include "moe/Dialect/KernelAbi.h"
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
@@ -146,8 +145,8 @@ void placeOnStack(gpu::GPUFuncOp kernel) {
 }
 
 /// `kernel`'s moe.kernel_abi.
-DictionaryAttr kernelAbi(gpu::GPUFuncOp kernel) {
-  return kernel->getAttrOfType<DictionaryAttr>(MoeDialect::kKernelAbiAttrName);
+KernelAbiAttr kernelAbi(gpu::GPUFuncOp kernel) {
+  return kernel->getAttrOfType<KernelAbiAttr>(MoeDialect::kKernelAbiAttrName);
 }
 
 /// Whether the ops before `op` in its block, back to a barrier, may read
@@ -290,7 +289,7 @@ struct MoeKernelsToGpuPass
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
                       b.getUnitAttr());
       // moe-distribute-threads shares blocks out along x only.
-      int64_t threads = kernelBlock(kernelAbi(kernel))[0];
+      int64_t threads = kernelAbi(kernel).getBlockSizes()[0];
       kernel.setKnownBlockSizeAttr(
           b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
       // Move the body; the func.return becomes gpu.return.
@@ -306,7 +305,7 @@ struct MoeKernelsToGpuPass
         return signalPassFailure();
       if (threads > 1) {
         if (failed(placeInSharedMemory(kernel,
-                                       kernelSharedMemory(kernelAbi(kernel)))))
+                                       kernelAbi(kernel).getSharedMemory())))
           return signalPassFailure();
       } else {
         placeOnStack(kernel);

@@ -38,21 +38,6 @@ using namespace mlir::moe;
 
 namespace {
 
-/// A formula in T in the manifest's grammar, with the binding strength of
-/// its outermost operator so that callers parenthesize only when needed.
-struct Formula {
-  enum Level { Atom, Product, Sum } level = Atom;
-  std::string text;
-  std::optional<int64_t> constant;
-
-  static Formula of(int64_t v) {
-    return {v < 0 ? Sum : Atom, std::to_string(v), v};
-  }
-  std::string at(Level most) const {
-    return level <= most ? text : "(" + text + ")";
-  }
-};
-
 /// What the layer function's top level computes from the token count.
 class TokenMath {
 public:
@@ -65,40 +50,39 @@ public:
     return dim && dim.getSource() == input && index == 0;
   }
 
-  /// `v` as a formula in T, or nothing when it is not an index expression
-  /// of T and constants.
-  std::optional<Formula> formula(Value v) const {
+  /// `v` as an affine expression of T (dimension 0), or nothing when it is
+  /// not one (min and max included, which the manifest's grammar has but an
+  /// AffineExpr does not; no layer needs them).
+  std::optional<AffineExpr> formula(Value v) const {
+    MLIRContext *ctx = v.getContext();
     if (isTokenCount(v))
-      return Formula{Formula::Atom, "T", std::nullopt};
+      return getAffineDimExpr(0, ctx);
     Operation *op = v.getDefiningOp();
     if (!op)
       return std::nullopt;
     if (auto c = dyn_cast<arith::ConstantIndexOp>(op))
-      return Formula::of(c.value());
+      return getAffineConstantExpr(c.value(), ctx);
     if (op->getNumOperands() != 2)
       return std::nullopt;
-    std::optional<Formula> a = formula(op->getOperand(0));
-    std::optional<Formula> b = formula(op->getOperand(1));
+    std::optional<AffineExpr> a = formula(op->getOperand(0));
+    std::optional<AffineExpr> b = formula(op->getOperand(1));
     if (!a || !b)
       return std::nullopt;
-    using L = Formula::Level;
-    auto make = [&](L level, std::string text) {
-      return Formula{level, std::move(text), std::nullopt};
-    };
-    if (isa<arith::AddIOp>(op))
-      return make(L::Sum, a->at(L::Sum) + "+" + b->at(L::Product));
-    if (isa<arith::SubIOp>(op))
-      return make(L::Sum, a->at(L::Sum) + "-" + b->at(L::Product));
-    if (isa<arith::MulIOp>(op))
-      return make(L::Product, a->at(L::Product) + "*" + b->at(L::Atom));
-    StringRef func = TypeSwitch<Operation *, StringRef>(op)
-                         .Case([](arith::CeilDivSIOp) { return "ceildiv"; })
-                         .Case([](arith::MinSIOp) { return "min"; })
-                         .Case([](arith::MaxSIOp) { return "max"; })
-                         .Default([](Operation *) { return ""; });
-    if (func.empty())
-      return std::nullopt;
-    return make(L::Atom, (func + "(" + a->text + "," + b->text + ")").str());
+    auto divisor = dyn_cast<AffineConstantExpr>(*b);
+    return TypeSwitch<Operation *, std::optional<AffineExpr>>(op)
+        .Case([&](arith::AddIOp) { return *a + *b; })
+        .Case([&](arith::SubIOp) { return *a - *b; })
+        .Case([&](arith::MulIOp) -> std::optional<AffineExpr> {
+          if (!isa<AffineConstantExpr>(*a) && !isa<AffineConstantExpr>(*b))
+            return std::nullopt;
+          return *a * *b;
+        })
+        .Case([&](arith::CeilDivSIOp) -> std::optional<AffineExpr> {
+          if (!divisor || divisor.getValue() <= 0)
+            return std::nullopt;
+          return a->ceilDiv(*b);
+        })
+        .Default([](Operation *) { return std::nullopt; });
   }
 
   /// Rebuilds `v` at `b` from `tokens` (T in the kernel), cloning the
@@ -147,8 +131,8 @@ struct Buffer {
   StringRef kind;
   Value value;
   MemRefType type;
-  /// The formula of each dimension.
-  SmallVector<Formula> shape;
+  /// The size of each dimension as an expression of T.
+  SmallVector<AffineExpr> shape;
   /// Zeroed by the layer before its kernels (the manifest's zero_init).
   bool zeroInit = false;
   /// The type a kernel parameter has: the buffer's when static, else a
@@ -200,14 +184,14 @@ LogicalResult LayerOutliner::collectBuffers() {
     unsigned dynamicIndex = 0;
     for (auto [d, size] : llvm::enumerate(type.getShape())) {
       if (!ShapedType::isDynamic(size)) {
-        buffer->shape.push_back(Formula::of(size));
+        buffer->shape.push_back(getAffineConstantExpr(size, func.getContext()));
         continue;
       }
-      std::optional<Formula> f;
+      std::optional<AffineExpr> f;
       if (alloc)
         f = math.formula(alloc.getDynamicSizes()[dynamicIndex++]);
       else if (value == func.getArgument(0) && d == 0)
-        f = Formula{Formula::Atom, "T", std::nullopt};
+        f = getAffineDimExpr(0, func.getContext());
       if (!f)
         return emitError(value.getLoc())
                << "dimension " << d << " of buffer '" << buffer->name
@@ -266,20 +250,22 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
                             "dimension to GPU blocks");
 
   // The grid: each dimension's trip count where its block id goes.
-  SmallVector<std::string> grid(3, "1");
+  MLIRContext *ctx = func.getContext();
+  SmallVector<AffineExpr> grid(3, getAffineConstantExpr(1, ctx));
   for (auto [attr, bound] : llvm::zip(*mapping, forall.getMixedUpperBound())) {
     auto block = dyn_cast<gpu::GPUBlockMappingAttr>(attr);
     if (!block || block.getMappingId() > 2)
       return forall.emitError("a kernel's scf.forall must map every "
                               "dimension to block x, y or z");
-    std::optional<Formula> f;
+    std::optional<AffineExpr> f;
     if (auto value = dyn_cast<Value>(bound))
       f = math.formula(value);
     else
-      f = Formula::of(cast<IntegerAttr>(cast<Attribute>(bound)).getInt());
+      f = getAffineConstantExpr(
+          cast<IntegerAttr>(cast<Attribute>(bound)).getInt(), ctx);
     if (!f)
       return forall.emitError("the grid is not a formula in the token count");
-    grid[block.getMappingId()] = f->text;
+    grid[block.getMappingId()] = *f;
   }
 
   // What the kernel captures: buffers become parameters (in buffer order),
@@ -326,15 +312,13 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
   names.push_back(b.getStringAttr("T"));
   auto kernel = func::FuncOp::create(b, loc, symbol,
                                      b.getFunctionType(types, TypeRange{}));
-  SmallVector<Attribute> gridAttrs;
-  for (const std::string &g : grid)
-    gridAttrs.push_back(b.getStringAttr(g));
-  kernel->setAttr(MoeDialect::kKernelAbiAttrName,
-                  b.getDictionaryAttr({
-                      b.getNamedAttr("kernel", b.getStringAttr(kernelName)),
-                      b.getNamedAttr("params", b.getArrayAttr(names)),
-                      b.getNamedAttr("grid", b.getArrayAttr(gridAttrs)),
-                  }));
+  auto abi = KernelAbiAttr::getChecked(
+      [&] { return forall.emitError(); }, ctx, b.getStringAttr(kernelName),
+      b.getArrayAttr(names), AffineMap::get(1, 0, grid, ctx),
+      DenseI64ArrayAttr(), int64_t{0});
+  if (!abi)
+    return failure();
+  kernel->setAttr(MoeDialect::kKernelAbiAttrName, abi);
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
   Value tokens = entry->getArguments().back();
@@ -429,17 +413,14 @@ LogicalResult LayerOutliner::run() {
   Builder b(func.getContext());
   SmallVector<Attribute> descriptions;
   for (auto &buffer : buffers) {
-    SmallVector<Attribute> shape;
-    for (const Formula &f : buffer->shape)
-      shape.push_back(b.getStringAttr(f.text));
-    NamedAttrList entries;
-    entries.append("name", b.getStringAttr(buffer->name));
-    entries.append("kind", b.getStringAttr(buffer->kind));
-    entries.append("type", TypeAttr::get(buffer->type));
-    entries.append("shape", b.getArrayAttr(shape));
-    if (buffer->zeroInit)
-      entries.append("zero_init", b.getUnitAttr());
-    descriptions.push_back(entries.getDictionary(func.getContext()));
+    auto description = BufferAttr::getChecked(
+        [&] { return emitError(buffer->value.getLoc()); }, func.getContext(),
+        b.getStringAttr(buffer->name), b.getStringAttr(buffer->kind),
+        buffer->type, AffineMap::get(1, 0, buffer->shape, func.getContext()),
+        buffer->zeroInit);
+    if (!description)
+      return failure();
+    descriptions.push_back(description);
   }
   func->setAttr(MoeDialect::kBuffersAttrName, b.getArrayAttr(descriptions));
   func->setAttr(MoeDialect::kLaunchesAttrName, b.getArrayAttr(launches));

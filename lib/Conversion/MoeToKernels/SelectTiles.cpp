@@ -130,17 +130,9 @@ private:
       }
       if (!positive(*t, at, v))
         continue;
-      // The dialect's bounds (moe.tiles): a block has at most 32 warps, and
-      // the staging pipeline is unrolled by its stages.
-      StringRef name = t.key();
-      int64_t most = name.ends_with("_warps")    ? 32
-                     : name.ends_with("_stages") ? 8
-                                                 : v;
-      if (v > most)
-        error(at) << "must be at most " << most;
-      else if (name == "launches" && v != 3 && v != 4)
-        error(at) << "must be 3 or 4";
-      else
+      // The bounds #moe.tiles keeps.
+      if (succeeded(
+              TilesAttr::verifyEntry([&] { return error(at); }, t.key(), v)))
         entry.tiles.emplace_back(t.key(), v);
     }
   }
@@ -215,11 +207,13 @@ struct MoeSelectTilesPass
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
-      Builder b(combine.getContext());
-      SmallVector<NamedAttribute> attrs;
-      for (auto &[key, value] : choice.entries())
-        attrs.push_back(b.getNamedAttr(key, b.getI64IntegerAttr(value)));
-      combine->setAttr(MoeDialect::kTilesAttrName, b.getDictionaryAttr(attrs));
+      combine->setAttr(MoeDialect::kTilesAttrName,
+                       TilesAttr::get(combine.getContext(), choice.routeTokens,
+                                      choice.expertRows, choice.gateUpColumns,
+                                      choice.downColumns, choice.combineTokens,
+                                      choice.gateUpWarps, choice.downWarps,
+                                      choice.gateUpStages, choice.downStages,
+                                      choice.launches));
     });
   }
 

@@ -457,33 +457,57 @@ func.func @kernel_name_on_func() attributes {moe.kernel = "route"} {
 // -----
 
 func.func @tiles_not_positive(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'moe.tiles' entry 'expert_rows' must be a positive integer}}
-  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {expert_rows = 0 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  // expected-error @+1 {{tile entry 'expert_rows' must be a positive integer}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = #moe.tiles<expert_rows = 0>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
 
 // -----
 
 func.func @tiles_too_many_warps(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'moe.tiles' entry 'down_warps' must be at most 32 warps}}
-  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {down_warps = 33 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  // expected-error @+1 {{tile entry 'down_warps' must be at most 32 warps}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = #moe.tiles<down_warps = 33>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
 
 // -----
 
 func.func @tiles_too_many_stages(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'moe.tiles' entry 'gate_up_stages' must be at most 8 stages}}
-  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {gate_up_stages = 9 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  // expected-error @+1 {{tile entry 'gate_up_stages' must be at most 8 stages}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = #moe.tiles<gate_up_stages = 9>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
 
 // -----
 
 func.func @tiles_launches(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'moe.tiles' entry 'launches' must be 3 or 4}}
-  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {launches = 2 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  // expected-error @+1 {{tile entry 'launches' must be 3 or 4}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = #moe.tiles<launches = 2>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @tiles_unknown_entry(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{duplicate or unknown struct parameter name: expert_row}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = #moe.tiles<expert_row = 16>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// A dictionary of the right keys is not the typed attribute.
+func.func @tiles_dictionary(%r: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.tiles' must be a #moe.tiles on a moe.combine}}
+  %0 = moe.combine %r, %p {top_k = 1 : i64, moe.tiles = {expert_rows = 16 : i64}} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @tiles_not_on_combine() attributes {moe.tiles = #moe.tiles<launches = 3>} {
+  // expected-error @-1 {{'moe.tiles' must be a #moe.tiles on a moe.combine}}
+  return
 }
 
 // -----
@@ -533,65 +557,114 @@ func.func @column_local_not_unit(%t: index) {
 
 // -----
 
-func.func @kernel_abi_grid() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1"]}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
+// expected-error @+1 {{a kernel ABI's grid must have 3 results (x, y, z)}}
+func.func @kernel_abi_grid() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1)>} {
   return
 }
 
 // -----
 
-func.func @kernel_abi_block() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [128, 0, 1]}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
+// expected-error @+1 {{a kernel ABI's block must be 3 positive sizes of at most 1024 threads in all}}
+func.func @kernel_abi_block() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1, 1), block = [128, 0, 1]>} {
   return
 }
 
 // -----
 
-func.func @kernel_abi_block_threads() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [64, 32, 1]}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {kernel = string, params = [string...], grid = [3 strings], block = [3 positive integers, at most 1024 threads] (optional)}}}
+// expected-error @+1 {{a kernel ABI's block must be 3 positive sizes of at most 1024 threads in all}}
+func.func @kernel_abi_block_threads() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1, 1), block = [64, 32, 1]>} {
   return
 }
 
 // -----
 
-func.func @kernel_abi_shared_memory() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"], block = [128, 1, 1], shared_memory = -16}} {
-  // expected-error @-1 {{'moe.kernel_abi' must be {..., shared_memory = non-negative integer (optional)}}}
+// expected-error @+1 {{a kernel ABI's shared memory must not be negative}}
+func.func @kernel_abi_shared_memory() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1, 1), block = [128, 1, 1], shared_memory = -16>} {
   return
 }
 
 // -----
 
-// Grid and shape formulas are checked with the manifest's grammar, the parser
-// moert reads them with.
-func.func @kernel_abi_grid_formula() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["ceildiv(T,16)", "H", "1"]}} {
-  // expected-error @-1 {{'moe.kernel_abi' grid is not a formula in T: unknown name 'H' in "H"}}
+// expected-error @+1 {{a kernel ABI's params must be strings}}
+func.func @kernel_abi_params() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = [1], grid = (d0) -> (1, 1, 1)>} {
   return
 }
 
 // -----
 
-func.func @kernel_abi_grid_unbalanced() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["(T+1", "1", "1"]}} {
-  // expected-error-re @-1 {{'moe.kernel_abi' grid is not a formula in T: {{.*}} in "(T+1"}}
+// Grids and shapes are maps from T whose results the manifest's formula
+// grammar expresses (T, integers, +, -, * by an integer, ceildiv).
+// expected-error @+1 {{a kernel ABI's grid is not a formula in T: the manifest has no floordiv or mod}}
+func.func @kernel_abi_grid_floordiv() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (d0 floordiv 16, 1, 1)>} {
   return
 }
 
 // -----
 
-func.func @buffers_shape_formula() attributes {moe.buffers = [{name = "x", kind = "input", type = memref<?x64xbf16>, shape = ["T*", "64"]}]} {
-  // expected-error-re @-1 {{'moe.buffers' shape is not a formula in T: {{.*}} in "T*"}}
+// expected-error @+1 {{a kernel ABI's grid is not a formula in T: it is not a map from one dimension, T}}
+func.func @kernel_abi_grid_symbol() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0)[s0] -> (s0, 1, 1)>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{a kernel ABI's grid is not a formula in T: it is not a map from one dimension, T}}
+func.func @kernel_abi_grid_two_dims() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0, d1) -> (d0, d1, 1)>} {
+  return
+}
+
+// -----
+
+func.func @kernel_abi_dictionary() attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}} {
+  // expected-error @-1 {{'moe.kernel_abi' must be a #moe.kernel_abi}}
   return
 }
 
 // -----
 
 // expected-error @+1 {{'moe.kernel_abi' must be on a function}}
-module attributes {moe.kernel_abi = {kernel = "route", params = ["T"], grid = ["1", "1", "1"]}} {
+module attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1, 1)>} {
 }
 
 // -----
 
-func.func @buffers_without_type() attributes {moe.buffers = [{name = "x", kind = "input", shape = ["T"]}]} {
-  // expected-error @-1 {{'moe.buffers' must be an array of {name, kind, type = memref, shape = [string...], zero_init (optional unit)}}}
+// expected-error @+1 {{buffer 'x' has 1 sizes for rank 2}}
+func.func @buffer_rank() attributes {moe.buffers = [#moe.buffer<name = "x", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0)>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{the shape of buffer 'x' disagrees with its static size 64}}
+func.func @buffer_static_size() attributes {moe.buffers = [#moe.buffer<name = "x", kind = "weight", type = memref<8x64xbf16>, shape = (d0) -> (8, 32)>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{the shape of buffer 'x' is not a formula in T: the manifest has no floordiv or mod}}
+func.func @buffer_shape_mod() attributes {moe.buffers = [#moe.buffer<name = "x", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 mod 4)>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{a buffer's kind must be input, weight, output or workspace}}
+func.func @buffer_kind() attributes {moe.buffers = [#moe.buffer<name = "x", kind = "scratch", type = memref<4xi32>, shape = (d0) -> (4)>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{a buffer's type must be a memref with the identity layout}}
+func.func @buffer_layout() attributes {moe.buffers = [#moe.buffer<name = "x", kind = "workspace", type = memref<4xi32, strided<[2]>>, shape = (d0) -> (4)>]} {
+  return
+}
+
+// -----
+
+func.func @buffers_dictionary() attributes {moe.buffers = [{name = "x", kind = "input", shape = ["T"]}]} {
+  // expected-error @-1 {{'moe.buffers' must be an array of #moe.buffer}}
   return
 }
 

@@ -97,3 +97,26 @@ module @mapped attributes {moe.model = {name = "m", source = "moe-opt", num_laye
     return %x : tensor<?x8xf32>
   }
 }
+
+// The kernel passes' typed attributes: tiles on a combine (entries may be
+// left out), a kernel function's ABI and a layer function's buffers, with
+// sizes as maps from T.
+// CHECK-LABEL: func @tiles
+// CHECK: moe.tiles = #moe.tiles<expert_rows = 32, gate_up_warps = 8, launches = 4>
+func.func @tiles(%rows: tensor<?x64xf32>, %perm: tensor<?xi32>) -> tensor<?x64xf32> {
+  %0 = moe.combine %rows, %perm {top_k = 1 : i64, moe.tiles = #moe.tiles<launches = 4, expert_rows = 32, gate_up_warps = 8>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// CHECK-LABEL: func @kernel_abi
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "gate_up", params = ["hidden_states", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 2, 1), block = [128, 1, 1], shared_memory = 6144>
+func.func @kernel_abi(%x: memref<bf16>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "gate_up", params = ["hidden_states", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 2, 1), block = [128, 1, 1], shared_memory = 6144>} {
+  return
+}
+
+// CHECK-LABEL: func @buffers
+// CHECK-SAME: moe.buffers = [#moe.buffer<name = "hidden_states", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>, #moe.buffer<name = "workspace0", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>]
+// CHECK-SAME: moe.launches = [@kernel_abi]
+func.func @buffers() attributes {moe.buffers = [#moe.buffer<name = "hidden_states", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>, #moe.buffer<name = "workspace0", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>], moe.launches = [@kernel_abi]} {
+  return
+}
