@@ -12,7 +12,9 @@
 
 #include "moe/Dialect/KernelAttrs.h"
 #include "moe/Dialect/MoeDialect.h"
+#include "moe/Dialect/MoeOps.h"
 #include "moe/Emit/EmulatorLibrary.h"
+#include "moe/Import/Import.h"
 #include "moe/Import/LayerSelection.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Weights/HfWeights.h"
@@ -48,37 +50,35 @@ json formulasJson(AffineMap map) {
   return list;
 }
 
-std::string dtypeName(Type type) {
-  if (type.isF32())
-    return "f32";
-  if (type.isF16())
-    return "f16";
-  if (type.isBF16())
-    return "bf16";
-  if (type.isInteger(32))
-    return "i32";
-  if (type.isInteger(64))
-    return "i64";
-  return "";
+/// The manifest's name of an element type, or nullptr (support's names).
+const char *dtypeName(Type type) {
+  std::optional<DType> dtype = dtypeOfType(type);
+  return dtype ? ::moe::support::manifestName(*dtype) : nullptr;
 }
 
 /// One layer function's entry of the manifest and its C header.
 class LayerWriter {
 public:
-  LayerWriter(func::FuncOp layer, ModuleOp abi, const ModelDesc &model,
-              const EmitKernelsOptions &options)
-      : layer(layer), abi(abi), model(model), options(options) {}
+  LayerWriter(func::FuncOp imported, func::FuncOp layer, ModuleOp abi,
+              const ModelDesc &model, const EmitKernelsOptions &options)
+      : imported(imported), layer(layer), abi(abi), model(model),
+        options(options) {}
 
   /// The manifest entry. The outline pass's `weight<i>` buffers take the
-  /// kernels' weight names (kernelTensorSpecs), which packing steps use.
+  /// names of the moe.layer operands argument i + 1 of the imported layer
+  /// function feeds, which must be the weights of the family's checkpoints
+  /// (kernelTensorSpecs), with their shapes: packing steps use the names.
   FailureOr<json> manifest(llvm::ArrayRef<int64_t> decoderLayers);
   std::string header() const;
 
 private:
   json targets(const std::string &fn) const;
-  /// The `moe.buffers` entries; fails unless the weights are the `weights`
-  /// of the family's checkpoints.
-  FailureOr<json> bufferList(ArrayAttr buffers, size_t weights);
+  /// Names the outlined `weight<i>` buffers after the moe.layer operands
+  /// they are; fails unless they are the weights `specs` of the family's
+  /// checkpoints, shape for shape.
+  LogicalResult nameWeights(llvm::ArrayRef<::moe::weights::TensorSpec> specs);
+  /// The `moe.buffers` entries.
+  FailureOr<json> bufferList(ArrayAttr buffers);
   /// The kernels of `launches` with their ABI; `order` receives the launch
   /// order.
   FailureOr<json> kernelList(ArrayAttr launches, json &order);
@@ -88,7 +88,8 @@ private:
     return it == renames.end() ? outlined.str() : it->second;
   }
 
-  func::FuncOp layer;
+  /// The layer function as imported (with its moe.layer), and outlined.
+  func::FuncOp imported, layer;
   ModuleOp abi;
   const ModelDesc &model;
   const EmitKernelsOptions &options;
@@ -130,8 +131,8 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
       layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
   if (!buffers || !launches)
     return layer.emitError("not outlined (no moe.buffers / moe.launches)");
-  for (auto [i, spec] : llvm::enumerate(specs))
-    renames["weight" + std::to_string(i)] = spec.name;
+  if (failed(nameWeights(specs)))
+    return failure();
 
   entry["function"] = fn;
   entry["decoder_layers"] = decoderLayers.vec();
@@ -141,7 +142,7 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   entry["targets"] = targets(fn);
   if (options.hostLibrary)
     entry["host_library"] = fn + ".host.so";
-  FailureOr<json> bufferEntries = bufferList(buffers, specs.size());
+  FailureOr<json> bufferEntries = bufferList(buffers);
   if (failed(bufferEntries))
     return failure();
   entry["buffers"] = *bufferEntries;
@@ -168,28 +169,85 @@ json LayerWriter::targets(const std::string &fn) const {
   return list;
 }
 
-FailureOr<json> LayerWriter::bufferList(ArrayAttr buffers, size_t weights) {
+/// The moe.layer operand each argument after the hidden states of `fn` is
+/// (its ODS name, which kernelTensorSpecs uses too), in argument order.
+FailureOr<SmallVector<StringRef>> weightOperandNames(func::FuncOp fn) {
+  SmallVector<LayerOp> layers;
+  fn.walk([&](LayerOp op) { layers.push_back(op); });
+  if (layers.size() != 1)
+    return fn.emitError("emitting kernels needs exactly one moe.layer in @")
+           << fn.getSymName() << ", found " << layers.size();
+  LayerOp op = layers.front();
+  std::pair<StringRef, Value> operands[] = {
+      {"router_weight", op.getRouterWeight()},
+      {"router_bias", op.getRouterBias()},
+      {"correction_bias", op.getCorrectionBias()},
+      {"gate_up", op.getGateUp()},
+      {"down", op.getDown()},
+      {"gate_up_bias", op.getGateUpBias()},
+      {"down_bias", op.getDownBias()},
+      {"shared_gate_up", op.getSharedGateUp()},
+      {"shared_down", op.getSharedDown()},
+      {"shared_gate", op.getSharedGate()}};
+  SmallVector<StringRef> names;
+  for (BlockArgument arg : fn.getArguments().drop_front()) {
+    auto it = llvm::find_if(
+        operands, [&](auto &operand) { return operand.second == arg; });
+    if (it == std::end(operands) ||
+        llvm::count_if(operands, [&](auto &operand) {
+          return operand.second == arg;
+        }) != 1)
+      return fn.emitError("argument ")
+             << arg.getArgNumber()
+             << " must be exactly one weight operand of the moe.layer";
+    names.push_back(it->first);
+  }
+  return names;
+}
+
+LogicalResult
+LayerWriter::nameWeights(llvm::ArrayRef<::moe::weights::TensorSpec> specs) {
+  FailureOr<SmallVector<StringRef>> names = weightOperandNames(imported);
+  if (failed(names))
+    return failure();
+  if (names->size() != specs.size())
+    return imported.emitError("the layer takes ")
+           << names->size() << " weights, its family's checkpoints give "
+           << specs.size();
+  for (auto [i, name] : llvm::enumerate(*names)) {
+    const auto *spec = llvm::find_if(
+        specs, [&](const auto &s) { return s.name == name.str(); });
+    auto type = cast<ShapedType>(imported.getArgument(i + 1).getType());
+    if (spec == specs.end())
+      return imported.emitError("the family's checkpoints have no ") << name;
+    if (type.getShape() != llvm::ArrayRef<int64_t>(spec->shape))
+      return imported.emitError("weight ")
+             << name << " is " << type << ", its checkpoints give ["
+             << llvm::join(llvm::map_range(
+                               spec->shape,
+                               [](int64_t d) { return std::to_string(d); }),
+                           ", ")
+             << "]";
+    renames["weight" + std::to_string(i)] = name.str();
+  }
+  return success();
+}
+
+FailureOr<json> LayerWriter::bufferList(ArrayAttr buffers) {
   json list = json::array();
-  size_t seen = 0;
   for (auto description : buffers.getAsRange<BufferAttr>()) {
-    StringRef kind = description.getKind().getValue();
-    if (kind == "weight")
-      ++seen;
     MemRefType type = description.getType();
-    std::string dtype = dtypeName(type.getElementType());
-    if (dtype.empty())
+    const char *dtype = dtypeName(type.getElementType());
+    if (!dtype)
       return layer.emitError("no manifest dtype for ") << type;
     json buffer = {{"name", bufferName(description.getName().getValue())},
-                   {"kind", kind.str()},
+                   {"kind", description.getKind().str()},
                    {"dtype", dtype},
                    {"shape", formulasJson(description.getShape())}};
     if (description.getZeroInit())
       buffer["zero_init"] = true;
     list.push_back(buffer);
   }
-  if (seen != weights)
-    return layer.emitError("the layer takes ")
-           << seen << " weights, its family's checkpoints give " << weights;
   return list;
 }
 
@@ -393,8 +451,7 @@ OwningOpRef<ModuleOp> kernelsOnly(ModuleOp abi, ArrayAttr symbols) {
 
 } // namespace
 
-LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
-                                     llvm::StringRef outDir,
+LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
                                      const EmitKernelsOptions &options) {
   Location loc = module.getLoc();
   if (options.maxTokens < 1)
@@ -402,11 +459,13 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
   if (options.emulator && options.chips.empty())
     return emitError(loc) << "emulator libraries are built per target chip: "
                              "they need the device code";
+  // Everything the manifest says of the model and its weights comes from
+  // the module (its attributes, each layer's moe.layer and weight types).
+  FailureOr<ModelDesc> model = readModule(module);
+  if (failed(model))
+    return failure();
   auto layerMap =
       module->getAttrOfType<DictionaryAttr>(MoeDialect::kLayerMapAttrName);
-  if (!layerMap)
-    return emitError(loc) << "the module has no "
-                          << MoeDialect::kLayerMapAttrName;
 
   OwningOpRef<ModuleOp> abi = module.clone();
   PassManager pm(module.getContext());
@@ -429,7 +488,8 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
     auto decoderLayers = dyn_cast<DenseI64ArrayAttr>(entry.getValue());
     if (!layer || !decoderLayers || decoderLayers.empty())
       return emitError(loc) << "layer function @" << fn << " is missing";
-    LayerWriter writer(layer, *abi, model, options);
+    LayerWriter writer(module.lookupSymbol<func::FuncOp>(fn), layer, *abi,
+                       *model, options);
     FailureOr<json> description = writer.manifest(decoderLayers.asArrayRef());
     if (failed(description))
       return failure();
@@ -445,7 +505,7 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, const ModelDesc &model,
 
   json manifest = {{"format", "moe-kernels"},
                    {"version", 1},
-                   {"model", model.name},
+                   {"model", model->name},
                    {"layers", layers}};
   if (failed(out.write("manifest.json", manifest.dump(2) + "\n")))
     return failure();

@@ -37,6 +37,41 @@ Type mlir::moe::getDTypeType(MLIRContext *context, DType type) {
   }
 }
 
+std::optional<DType> mlir::moe::dtypeOfType(Type type) {
+  if (type.isF64())
+    return DType::F64;
+  if (type.isF32())
+    return DType::F32;
+  if (type.isF16())
+    return DType::F16;
+  if (type.isBF16())
+    return DType::BF16;
+  if (isa<Float8E4M3FNType>(type))
+    return DType::F8E4M3;
+  if (isa<Float8E5M2Type>(type))
+    return DType::F8E5M2;
+  if (isa<Float8E8M0FNUType>(type))
+    return DType::F8E8M0;
+  if (type.isInteger(1))
+    return DType::Bool;
+  auto integer = dyn_cast<IntegerType>(type);
+  if (!integer || integer.isSigned())
+    return std::nullopt;
+  bool isUnsigned = integer.isUnsigned();
+  switch (integer.getWidth()) {
+  case 8:
+    return isUnsigned ? DType::U8 : DType::I8;
+  case 16:
+    return isUnsigned ? DType::U16 : DType::I16;
+  case 32:
+    return isUnsigned ? DType::U32 : DType::I32;
+  case 64:
+    return isUnsigned ? DType::U64 : DType::I64;
+  default:
+    return std::nullopt;
+  }
+}
+
 /// Sizes above this are refused: the kernels index rows and columns with
 /// 32-bit integers, and no real model comes near it.
 static constexpr int64_t kMaxDimension = INT32_MAX;

@@ -11,14 +11,12 @@
 using namespace mlir;
 using namespace mlir::moe;
 
+/// The compute type of `element`, or nothing.
 static std::optional<DType> dtypeOf(Type element) {
-  if (element.isF32())
-    return DType::F32;
-  if (element.isF16())
-    return DType::F16;
-  if (element.isBF16())
-    return DType::BF16;
-  return std::nullopt;
+  std::optional<DType> dtype = dtypeOfType(element);
+  if (!dtype || !::moe::support::isComputeFloat(*dtype))
+    return std::nullopt;
+  return dtype;
 }
 
 /// Reads the single moe.layer of `func` into a layer description.
@@ -27,9 +25,10 @@ static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
   SmallVector<LayerOp> layers;
   func.walk([&](LayerOp op) { layers.push_back(op); });
   if (layers.size() != 1) {
-    func.emitError() << "exporting needs exactly one moe.layer in @"
-                     << func.getSymName() << ", found " << layers.size()
-                     << " (export before moe-decompose-layer)";
+    func.emitError()
+        << "reading the model back needs exactly one moe.layer in @"
+        << func.getSymName() << ", found " << layers.size()
+        << " (before moe-decompose-layer)";
     return failure();
   }
   LayerOp op = layers.front();
@@ -37,9 +36,10 @@ static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
   std::optional<DType> dtype = dtypeOf(inputType.getElementType());
   int64_t hidden = inputType.getDimSize(1);
   if (!dtype || ShapedType::isDynamic(hidden)) {
-    op.emitError() << "exporting needs a static hidden size and an f32, f16 "
-                      "or bf16 input, got "
-                   << inputType;
+    op.emitError()
+        << "reading the model back needs a static hidden size and an f32, f16 "
+           "or bf16 input, got "
+        << inputType;
     return failure();
   }
   if (first) {
@@ -86,7 +86,7 @@ FailureOr<ModelDesc> mlir::moe::readModule(ModuleOp module) {
   auto layerMap =
       module->getAttrOfType<DictionaryAttr>(MoeDialect::kLayerMapAttrName);
   if (!modelAttr || !layerMap) {
-    module.emitError() << "exporting needs the module attributes '"
+    module.emitError() << "reading the model back needs the module attributes '"
                        << MoeDialect::kModelAttrName << "' and '"
                        << MoeDialect::kLayerMapAttrName << "'";
     return failure();

@@ -5,8 +5,8 @@
 // RUN: not moe-translate --export-moe-json %t/no-attrs.mlir 2>&1 | FileCheck %s --check-prefix=NOATTRS
 // RUN: not moe-translate --export-moe-json %t/invalid.mlir 2>&1 | FileCheck %s --check-prefix=INVALID
 
-// DECOMPOSED: decomposed.mlir:2:3: error: exporting needs exactly one moe.layer in @f, found 0 (export before moe-decompose-layer)
-// NOATTRS: no-attrs.mlir:1:1: error: exporting needs the module attributes 'moe.model' and 'moe.layer_map'
+// DECOMPOSED: decomposed.mlir:2:3: error: reading the model back needs exactly one moe.layer in @f, found 0 (before moe-decompose-layer)
+// NOATTRS: no-attrs.mlir:1:1: error: reading the model back needs the module attributes 'moe.model' and 'moe.layer_map'
 // INVALID: invalid.mlir:3:10: error: 'moe.router' op weight dimension 1 (H) is 32, but input dimension 1 says H = 64
 
 //--- decomposed.mlir

@@ -395,7 +395,7 @@ llvm::Expected<HostTensor> runOnEmulator(MLIRContext &context,
   options.tokens = input.shape[0];
   options.tuningFile = tuningFile;
   options.maxTokens = std::max<int64_t>(input.shape[0], 1);
-  if (failed(emitKernels(*module, model, dir, options)))
+  if (failed(emitKernels(*module, dir, options)))
     return llvm::createStringError("emitting the GPU kernels failed");
   return runEmitted(dir, *module, dtype, hfWeights, input, ioType, *backend);
 }

@@ -4,7 +4,8 @@
 // temporary file renamed over the target on success): a failed run leaves no
 // partial file and does not clobber an existing one.
 //
-// --emit-kernels OUT_DIR compiles a JSON model description to the kernel
+// --emit-kernels OUT_DIR compiles a JSON model description (or a moe
+// dialect module with its moe.layer ops, .mlir) to the kernel
 // artifacts of docs/kernel-manifest.md instead (cubin/PTX per chip, host
 // library, C header, manifest.json; --emulator: an emulator library per
 // chip). --emulator-library OUT.so builds one emulator library from an NVVM
@@ -53,8 +54,9 @@ int main(int argc, char **argv) {
   llvm::cl::OptionCategory emitCategory("Kernel emission (--emit-kernels)");
   llvm::cl::opt<std::string> emitDir(
       "emit-kernels", llvm::cl::value_desc("OUT_DIR"),
-      llvm::cl::desc("Compile the JSON model description to kernels, a host "
-                     "library, C headers and manifest.json in OUT_DIR"),
+      llvm::cl::desc(
+          "Compile the JSON model description or moe module to kernels, a host "
+          "library, C headers and manifest.json in OUT_DIR"),
       llvm::cl::cat(emitCategory));
   llvm::cl::list<std::string> chips(
       "chips", llvm::cl::CommaSeparated,
@@ -168,11 +170,22 @@ int main(int argc, char **argv) {
     registerAllDialects(registry);
     registry.insert<mlir::moe::MoeDialect>();
     context.appendDialectRegistry(registry);
-    FailureOr<mlir::moe::ModelDesc> model =
-        mlir::moe::readModelJson(*sourceMgr, &context);
-    if (failed(model))
-      return 1;
-    OwningOpRef<ModuleOp> module = mlir::moe::buildModule(*model, &context);
+    // A JSON model description, or a moe dialect module (.mlir, as
+    // imported or edited): JSON starts with '{'.
+    bool isJson = sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID())
+                      ->getBuffer()
+                      .ltrim()
+                      .starts_with("{");
+    OwningOpRef<ModuleOp> module;
+    if (isJson) {
+      FailureOr<mlir::moe::ModelDesc> model =
+          mlir::moe::readModelJson(*sourceMgr, &context);
+      if (failed(model))
+        return 1;
+      module = mlir::moe::buildModule(*model, &context);
+    } else {
+      module = parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+    }
     if (!module || failed(verify(*module)))
       return 1;
     mlir::moe::EmitKernelsOptions options;
@@ -187,9 +200,7 @@ int main(int argc, char **argv) {
     options.tokens = tokensHint;
     options.tuningFile = tuningFile;
     options.cudaPath = cudaPath;
-    return failed(mlir::moe::emitKernels(*module, *model, emitDir, options))
-               ? 1
-               : 0;
+    return failed(mlir::moe::emitKernels(*module, emitDir, options)) ? 1 : 0;
   }
 
   // Translate into memory first: nothing touches the output path unless the

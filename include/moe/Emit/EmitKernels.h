@@ -11,8 +11,6 @@
 #ifndef MOE_EMIT_EMITKERNELS_H
 #define MOE_EMIT_EMITKERNELS_H
 
-#include "moe/Import/ModelDesc.h"
-
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
@@ -40,13 +38,14 @@ struct EmitKernelsOptions {
   std::string cudaPath = "/usr/local/cuda";
 };
 
-/// Writes the artifacts of `module` (as imported, with `moe.layer` ops; it
-/// is not modified) into `outDir`, creating it if needed. Files are first
+/// Writes the artifacts of `module` (as imported or written by hand: the
+/// moe.model and moe.layer_map attributes and one `moe.layer` per layer
+/// function, whose operands name the weight arguments; it is not modified)
+/// into `outDir`, creating it if needed. Files are first
 /// written beside it and moved in only once everything succeeded, the
 /// manifest last, so a failure leaves no partial set. Diagnostics go to
 /// the module's context.
-LogicalResult emitKernels(ModuleOp module, const ModelDesc &model,
-                          llvm::StringRef outDir,
+LogicalResult emitKernels(ModuleOp module, llvm::StringRef outDir,
                           const EmitKernelsOptions &options);
 
 } // namespace mlir::moe

@@ -34,6 +34,9 @@ using DType = ::moe::support::DType;
 llvm::StringRef stringifyDType(DType type);
 std::optional<DType> parseDType(llvm::StringRef name);
 Type getDTypeType(MLIRContext *context, DType type);
+/// The DType of an MLIR element type (floats, fp8, signless and unsigned
+/// integers, i1), or nothing for one without a DType.
+std::optional<DType> dtypeOfType(Type type);
 
 struct RoutingDesc {
   Scoring scoring = Scoring::softmax;
