@@ -102,17 +102,12 @@ private:
 json packingJson(const ::moe::ref::LayerConfig &cfg) {
   json steps = json::array();
   for (const ::moe::weights::PackStep &s :
-       ::moe::weights::packingSteps(cfg, "{L}"))
-    steps.push_back({{"buffer", s.buffer},
-                     {"tensor", s.tensor},
-                     {"src_offset", s.srcOffset},
-                     {"rows", s.rows},
-                     {"cols", s.cols},
-                     {"src_row_stride", s.srcRowStride},
-                     {"src_col_stride", s.srcColStride},
-                     {"dst_offset", s.dstOffset},
-                     {"dst_row_stride", s.dstRowStride},
-                     {"dst_col_stride", s.dstColStride}});
+       ::moe::weights::packingSteps(cfg, "{L}")) {
+    json step = {{"buffer", s.buffer}, {"tensor", s.tensor}};
+    for (const auto &field : ::moe::support::kStridedCopyFields)
+      step[field.key] = s.*field.member;
+    steps.push_back(step);
+  }
   return steps;
 }
 

@@ -484,20 +484,9 @@ Error ManifestParser::parseStep(const json &value, const std::string &path,
                                       "characters");
 
   const int64_t big = int64_t(1) << 62;
-  struct {
-    const char *key;
-    int64_t lo;
-    int64_t *out;
-  } fields[] = {{"src_offset", 0, &step.srcOffset},
-                {"rows", 1, &step.rows},
-                {"cols", 1, &step.cols},
-                {"src_row_stride", 0, &step.srcRowStride},
-                {"src_col_stride", 0, &step.srcColStride},
-                {"dst_offset", 0, &step.dstOffset},
-                {"dst_row_stride", 0, &step.dstRowStride},
-                {"dst_col_stride", 0, &step.dstColStride}};
-  for (const auto &f : fields)
-    if (Error e = getInt(value, path, f.key, f.lo, big, *f.out))
+  for (const auto &field : moe::support::kStridedCopyFields)
+    if (Error e = getInt(value, path, field.key, field.least, big,
+                         step.*field.member))
       return e;
 
   int64_t count, srcLast, dstLast, t;

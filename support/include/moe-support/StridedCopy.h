@@ -31,6 +31,24 @@ struct StridedCopy {
   }
 };
 
+/// A StridedCopy field as the manifest's weight_packing steps name it
+/// (docs/kernel-manifest.schema.json, "packStep"), with its least value.
+/// The compiler writes steps and moert reads them through this one table.
+struct StridedCopyField {
+  const char *key;
+  int64_t least;
+  int64_t StridedCopy::*member;
+};
+inline constexpr StridedCopyField kStridedCopyFields[] = {
+    {"src_offset", 0, &StridedCopy::srcOffset},
+    {"rows", 1, &StridedCopy::rows},
+    {"cols", 1, &StridedCopy::cols},
+    {"src_row_stride", 0, &StridedCopy::srcRowStride},
+    {"src_col_stride", 0, &StridedCopy::srcColStride},
+    {"dst_offset", 0, &StridedCopy::dstOffset},
+    {"dst_row_stride", 0, &StridedCopy::dstRowStride},
+    {"dst_col_stride", 0, &StridedCopy::dstColStride}};
+
 /// Runs `copy` from `src` (elements of `srcType`) into `dst` (elements of
 /// `dstType`), both compute floats (isComputeFloat) and neither checked here:
 /// the caller has bounded the view. Elements are copied bit for bit when the
