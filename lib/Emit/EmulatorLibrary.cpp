@@ -10,7 +10,7 @@
 
 #include "CodeGen.h"
 
-#include "moe/Conversion/NvvmToEmulator.h"
+#include "moe/Target/NVVM/NvvmToEmulator.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 

@@ -4,6 +4,7 @@
 #define MOE_TRANSFORMS_PASSES_H
 
 #include "moe/Dialect/MoeDialect.h"
+#include "moe/Target/NVVM/ChipInfo.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -21,9 +22,10 @@
 namespace mlir::moe {
 
 /// Bytes of block temporaries a kernel may keep in dynamic shared memory:
-/// sm_80's limit per block (sm_90 allows 227 KiB), moe-distribute-threads'
-/// default.
-constexpr int64_t kKernelSharedMemoryLimit = 163 * 1024;
+/// what every chip kernels are built for gives a block (sm_80's limit;
+/// sm_90 allows 227 KiB), moe-distribute-threads' default.
+constexpr int64_t kKernelSharedMemoryLimit =
+    nvidia::kPortableSharedMemoryPerBlock;
 
 /// The part of it the tiles may take (moe-select-tiles, the tensor-core
 /// pipeline's stages): the rest is left for a kernel's small temporaries,

@@ -40,7 +40,7 @@ struct GpuTarget {
   int64_t maxStages;
 };
 
-/// sm_80 (A100 SXM) and sm_90 (H100 SXM); none for other chips.
+/// The chips of nvidia::kChips (sm_80, sm_90); none for other chips.
 std::optional<GpuTarget> lookupGpuTarget(llvm::StringRef chip);
 
 /// The choice, by the keys of the `moe.tiles` dictionary.

@@ -13,8 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuffers.h"
-#include "StagingCopies.h"
+#include "moe/Conversion/MoeToKernels/KernelBuffers.h"
+#include "moe/Conversion/MoeToKernels/StagingCopies.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -386,8 +386,8 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op)) {
       if (!linalgOp.hasPureBufferSemantics() || !isa<TilingInterface>(&op))
         return op.emitError("expected a structured op on buffers");
-      if (threads % moe::kWarpSize == 0 &&
-          distributeOverWarps(linalgOp, threads / moe::kWarpSize))
+      if (threads % nvidia::kWarpSize == 0 &&
+          distributeOverWarps(linalgOp, threads / nvidia::kWarpSize))
         continue;
       if (auto generic = dyn_cast<linalg::GenericOp>(&op);
           generic && distributeStagingCopy(generic, threads))

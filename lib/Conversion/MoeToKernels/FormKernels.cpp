@@ -12,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../MoeToLinalg/Builders.h"
 #include "TensorCoreTiles.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
@@ -295,7 +295,7 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
   warps = warps >= 4 ? std::max<int64_t>(dividing, 4) : dividing;
   if (warps > 0)
     kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
-                    b.getI64IntegerAttr(warps * 32));
+                    b.getI64IntegerAttr(warps * nvidia::kWarpSize));
   return kernel;
 }
 

@@ -1,6 +1,6 @@
 //===- KernelBuffers.cpp - buffers of the outlined kernels ----------------===//
 
-#include "KernelBuffers.h"
+#include "moe/Conversion/MoeToKernels/KernelBuffers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"

@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuffers.h"
+#include "moe/Conversion/MoeToKernels/KernelBuffers.h"
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"

@@ -3,8 +3,8 @@
 // The expert GEMMs stage each chunk of their rows in shared memory. As a
 // structured op dealt out element by element, that is one 2-byte load per
 // thread and step (and, for gathered rows, a load of the permutation with
-// it); here a thread moves 16 bytes at once, and on the GPU without
-// registers in between (cp.async).
+// it); here a thread moves 16 bytes at once (on the GPU without registers
+// in between: cp.async, lib/Target/NVVM/AsyncCopies.cpp).
 //
 // Written by hand: upstream vectorizes a gather (the rows come through the
 // permutation) only as a vector.gather of elements, and
@@ -13,15 +13,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "StagingCopies.h"
+#include "moe/Conversion/MoeToKernels/StagingCopies.h"
 
-#include "KernelBuffers.h"
+#include "moe/Conversion/MoeToKernels/KernelBuffers.h"
 
 #include "moe/Dialect/MoeDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -209,77 +208,4 @@ bool mlir::moe::distributeStagingCopy(linalg::GenericOp op, int64_t threads) {
                    op->getAttr(MoeDialect::kAsyncCopyAttrName));
   op->erase();
   return true;
-}
-
-/// Commits the thread's async copies as one group at `b`'s insertion point
-/// and waits until at most `pending` of its groups are in flight.
-static void commitAndWait(OpBuilder &b, Location loc, int64_t pending) {
-  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
-      b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(pending));
-}
-
-void mlir::moe::lowerToAsyncCopies(scf::ForallOp forall) {
-  SmallVector<vector::StoreOp> stores;
-  forall.walk([&](vector::StoreOp store) {
-    if (store->hasAttr(MoeDialect::kAsyncCopyAttrName))
-      stores.push_back(store);
-  });
-  bool copied = false;
-  int64_t pending = 0;
-  for (vector::StoreOp store : stores) {
-    auto inFlight =
-        store->getAttrOfType<IntegerAttr>(MoeDialect::kAsyncCopyAttrName);
-    store->removeAttr(MoeDialect::kAsyncCopyAttrName);
-    // The block temporaries are views of workgroup memory seen through a
-    // cast to the generic address space (moe-kernels-to-gpu).
-    auto view = store.getBase().getDefiningOp<memref::MemorySpaceCastOp>();
-    auto load = store.getValueToStore().getDefiningOp<vector::LoadOp>();
-    // cp.async reads global memory: not a block temporary (a view of the
-    // workgroup memory).
-    auto source =
-        load ? dyn_cast<MemRefType>(rootBuffer(load.getBase()).getType())
-             : MemRefType();
-    if (!source || gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(source))
-      continue;
-    if (!view || !load->hasOneUse() ||
-        !gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(
-            cast<MemRefType>(view.getSource().getType())) ||
-        store.getVectorType().getNumElements() *
-                store.getVectorType().getElementTypeBitWidth() !=
-            kStagingCopyBytes * 8)
-      continue;
-    OpBuilder b(store);
-    nvgpu::DeviceAsyncCopyOp::create(
-        b, store.getLoc(), view.getSource(), store.getIndices(), load.getBase(),
-        load.getIndices(),
-        b.getIndexAttr(store.getVectorType().getNumElements()),
-        /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
-    store->erase();
-    load->erase();
-    copied = true;
-    pending = std::max<int64_t>(pending, inFlight ? inFlight.getInt() : 0);
-  }
-  if (!copied)
-    return;
-  // Each thread commits its copies as one group and waits for its own
-  // groups but the `pending` latest (those of the next chunks of a
-  // pipeline); the barrier that follows the forall then makes every
-  // thread's completed copies visible to all.
-  OpBuilder b(forall.getBody()->getTerminator());
-  commitAndWait(b, forall.getLoc(), pending);
-}
-
-void mlir::moe::waitForAsyncCopies(gpu::GPUFuncOp kernel) {
-  if (!kernel
-           .walk(
-               [](nvgpu::DeviceAsyncCopyOp) { return WalkResult::interrupt(); })
-           .wasInterrupted())
-    return;
-  // A pipeline's last copies (of chunks past the end) may still be in
-  // flight: none may outlive the block.
-  kernel.walk([](gpu::ReturnOp ret) {
-    OpBuilder b(ret);
-    commitAndWait(b, ret.getLoc(), /*pending=*/0);
-  });
 }

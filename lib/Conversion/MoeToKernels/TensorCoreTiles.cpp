@@ -11,7 +11,7 @@
 
 #include "TensorCoreTiles.h"
 
-#include "../MoeToLinalg/Builders.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Transforms/Passes.h"

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Transforms/TileModel.h"
+#include "moe/Target/NVVM/ChipInfo.h"
 #include "moe/Transforms/Passes.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -124,12 +125,12 @@ int64_t tokensPerBlock(int64_t tokens, const GpuTarget &t,
 } // namespace
 
 std::optional<GpuTarget> mlir::moe::lookupGpuTarget(llvm::StringRef chip) {
-  // Dense bf16 tensor-core peaks and HBM bandwidths of the SXM parts.
-  if (chip == "sm_80")
-    return GpuTarget{"sm_80", 108, 163 * 1024, 2.039e12, 312e12, 3};
-  if (chip == "sm_90")
-    return GpuTarget{"sm_90", 132, 227 * 1024, 3.35e12, 989e12, 4};
-  return std::nullopt;
+  const nvidia::ChipInfo *info = nvidia::lookupChip(chip);
+  if (!info)
+    return std::nullopt;
+  return GpuTarget{
+      info->name,           info->multiprocessors, info->sharedMemoryPerBlock,
+      info->bytesPerSecond, info->flopsPerSecond,  info->maxStages};
 }
 
 std::vector<std::pair<std::string, int64_t>> TileChoice::entries() const {

@@ -1,6 +1,6 @@
 //===- Builders.cpp - linalg building blocks for the moe lowering ---------===//
 
-#include "Builders.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"

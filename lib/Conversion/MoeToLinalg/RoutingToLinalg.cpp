@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Builders.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 #include "Patterns.h"
 
 #include "moe/Dialect/MoeOps.h"

@@ -19,7 +19,7 @@
 #include "EmulatorRewrites.h"
 #include "PointerSpace.h"
 
-#include "moe/Conversion/NvvmToEmulator.h"
+#include "moe/Target/NVVM/NvvmToEmulator.h"
 #include "moe/Conversion/PackedWrapper.h"
 #include "moe/Transforms/Passes.h"
 

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_LIB_CONVERSION_NVVMTOEMULATOR_EMULATORAPI_H
-#define MOE_LIB_CONVERSION_NVVMTOEMULATOR_EMULATORAPI_H
+#ifndef MOE_LIB_TARGET_NVVM_EMULATOR_EMULATORAPI_H
+#define MOE_LIB_TARGET_NVVM_EMULATOR_EMULATORAPI_H
 
 #include "moert/moert_emu_abi.h"
 
@@ -47,4 +47,4 @@ private:
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_NVVMTOEMULATOR_EMULATORAPI_H
+#endif // MOE_LIB_TARGET_NVVM_EMULATOR_EMULATORAPI_H

@@ -1,7 +1,7 @@
 //===- MmaSync.h - moe.tensor_core contractions to mma.sync -----*- C++ -*-===//
 
-#ifndef MOE_LIB_CONVERSION_MOETOKERNELS_MMASYNC_H
-#define MOE_LIB_CONVERSION_MOETOKERNELS_MMASYNC_H
+#ifndef MOE_LIB_TARGET_NVVM_MMASYNC_H
+#define MOE_LIB_TARGET_NVVM_MMASYNC_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
@@ -16,4 +16,4 @@ LogicalResult lowerToMmaSync(linalg::LinalgOp op);
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_MOETOKERNELS_MMASYNC_H
+#endif // MOE_LIB_TARGET_NVVM_MMASYNC_H

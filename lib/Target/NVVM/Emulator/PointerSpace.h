@@ -1,8 +1,8 @@
 //===- PointerSpace.h - which memory an NVVM pointer may point into -*- C++
 //-*-===//
 
-#ifndef MOE_LIB_CONVERSION_NVVMTOEMULATOR_POINTERSPACE_H
-#define MOE_LIB_CONVERSION_NVVMTOEMULATOR_POINTERSPACE_H
+#ifndef MOE_LIB_TARGET_NVVM_EMULATOR_POINTERSPACE_H
+#define MOE_LIB_TARGET_NVVM_EMULATOR_POINTERSPACE_H
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "llvm/ADT/DenseMap.h"
@@ -29,4 +29,4 @@ private:
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_NVVMTOEMULATOR_POINTERSPACE_H
+#endif // MOE_LIB_TARGET_NVVM_EMULATOR_POINTERSPACE_H

@@ -1,15 +1,15 @@
 //===- KernelBuffers.h - buffers of the outlined kernels -------*- C++ -*-===//
 //
-// Internal to the kernel passes: the kernels' buffers arrive as pointers
-// (rank-0 memrefs) or bounded per-block buffers and are viewed with their
-// real, possibly T-dependent, shape; per-block temporaries are placed by
-// the constant bounds of their sizes; their block work is shared out in
-// thread foralls.
+// Shared by the kernel-form passes and the NVVM lowering: the kernels' buffers
+// arrive as pointers (rank-0 memrefs) or bounded per-block buffers and are
+// viewed with their real, possibly T-dependent, shape; per-block temporaries
+// are placed by the constant bounds of their sizes; their block work is shared
+// out in thread foralls.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
-#define MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
+#ifndef MOE_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
+#define MOE_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -17,9 +17,6 @@
 #include <optional>
 
 namespace mlir::moe {
-
-/// Threads per warp.
-constexpr int64_t kWarpSize = 32;
 
 /// `buffer` reinterpreted as `type` (identity layout) with `sizes`, dense
 /// row-major from offset 0; the strides are folded where the sizes are
@@ -61,4 +58,4 @@ scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count);
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
+#endif // MOE_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H

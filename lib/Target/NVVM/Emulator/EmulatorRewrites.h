@@ -1,8 +1,8 @@
 //===- EmulatorRewrites.h - one NVVM operation into emulator calls -*- C++
 //-*-===//
 
-#ifndef MOE_LIB_CONVERSION_NVVMTOEMULATOR_EMULATORREWRITES_H
-#define MOE_LIB_CONVERSION_NVVMTOEMULATOR_EMULATORREWRITES_H
+#ifndef MOE_LIB_TARGET_NVVM_EMULATOR_EMULATORREWRITES_H
+#define MOE_LIB_TARGET_NVVM_EMULATOR_EMULATORREWRITES_H
 
 #include "EmulatorApi.h"
 #include "PointerSpace.h"
@@ -65,4 +65,4 @@ private:
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_NVVMTOEMULATOR_EMULATORREWRITES_H
+#endif // MOE_LIB_TARGET_NVVM_EMULATOR_EMULATORREWRITES_H

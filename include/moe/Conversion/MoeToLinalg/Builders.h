@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H
-#define MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H
+#ifndef MOE_CONVERSION_MOETOLINALG_BUILDERS_H
+#define MOE_CONVERSION_MOETOLINALG_BUILDERS_H
 
 #include "moe/Dialect/MoeDialect.h"
 
@@ -112,4 +112,4 @@ Value buildCombineRows(OpBuilder &b, Location loc, Value rows, Value inverse,
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_MOETOLINALG_BUILDERS_H
+#endif // MOE_CONVERSION_MOETOLINALG_BUILDERS_H

@@ -1,9 +1,8 @@
 //===- StagingCopies.h - moe.async_copy staging copies ----------*- C++ -*-===//
 
-#ifndef MOE_LIB_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
-#define MOE_LIB_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
+#ifndef MOE_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
+#define MOE_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
 
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -20,20 +19,10 @@ constexpr int64_t kStagingCopyBytes = 16;
 /// column), replaces it by an scf.forall over `threads` threads
 /// (#gpu.thread<x>) in which each thread copies the 16-byte runs t,
 /// t + threads, ... (row-major) with one vector.load and one vector.store
-/// marked moe.async_copy. Returns false and leaves `op` otherwise.
+/// marked moe.async_copy (which the NVVM lowering turns into cp.async
+/// where the run is aligned). Returns false and leaves `op` otherwise.
 bool distributeStagingCopy(linalg::GenericOp op, int64_t threads);
-
-/// Replaces each marked vector.store in `forall` (a thread forall of a GPU
-/// kernel) that copies the 16 bytes of a vector.load into a view of
-/// workgroup memory by nvgpu.device_async_copy (cp.async, L1 bypassed),
-/// and ends the forall's body with a commit and a wait until at most N
-/// groups (the mark's value) are in flight. Other marked stores stay plain
-/// vector copies.
-void lowerToAsyncCopies(scf::ForallOp forall);
-
-/// Waits for every async copy before `kernel` returns, if it makes any.
-void waitForAsyncCopies(gpu::GPUFuncOp kernel);
 
 } // namespace mlir::moe
 
-#endif // MOE_LIB_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H
+#endif // MOE_CONVERSION_MOETOKERNELS_STAGINGCOPIES_H

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_CONVERSION_NVVMTOEMULATOR_H
-#define MOE_CONVERSION_NVVMTOEMULATOR_H
+#ifndef MOE_TARGET_NVVM_NVVMTOEMULATOR_H
+#define MOE_TARGET_NVVM_NVVMTOEMULATOR_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
@@ -24,4 +24,4 @@ LogicalResult convertNvvmToEmulator(Operation *module);
 
 } // namespace mlir::moe
 
-#endif // MOE_CONVERSION_NVVMTOEMULATOR_H
+#endif // MOE_TARGET_NVVM_NVVMTOEMULATOR_H

@@ -1,0 +1,75 @@
+//===- ChipInfo.h - what moe-opt knows of NVIDIA GPUs -----------*- C++ -*-===//
+//
+// The one place for NVIDIA facts: the warp size, the chips the kernels are
+// built for, their shared memory per block, multiprocessors, bandwidth and
+// tensor-core peak (moe-select-tiles' cost model), and what mma.sync needs.
+// Generic kernel-form code (warps of a block, the shared-memory budget) and
+// the NVVM lowering read them here. Header-only: no library to link.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_TARGET_NVVM_CHIPINFO_H
+#define MOE_TARGET_NVVM_CHIPINFO_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace mlir::moe::nvidia {
+
+/// Threads per warp.
+constexpr int64_t kWarpSize = 32;
+
+/// A chip as the kernels and the tile cost model see it: dense bf16
+/// tensor-core peak, HBM bandwidth, the shared memory a block may use and
+/// the staging pipeline depth worth having.
+struct ChipInfo {
+  const char *name;
+  int64_t multiprocessors;
+  int64_t sharedMemoryPerBlock;
+  double bytesPerSecond;
+  double flopsPerSecond;
+  int64_t maxStages;
+};
+
+/// The chips kernels are built for by default: A100 SXM and H100 SXM.
+inline constexpr ChipInfo kChips[] = {
+    {"sm_80", 108, 163 * 1024, 2.039e12, 312e12, 3},
+    {"sm_90", 132, 227 * 1024, 3.35e12, 989e12, 4},
+};
+
+/// Shared memory per block that every chip of kChips gives: the budget of
+/// kernels built for all of them (sm_80's).
+constexpr int64_t kPortableSharedMemoryPerBlock = 163 * 1024;
+
+/// bf16/f16 mma.sync m16n8k16 (the expert GEMMs) needs this compute
+/// capability or newer.
+constexpr int64_t kMmaSyncMinCapability = 80;
+
+/// The entry of kChips named `name`, or null.
+inline const ChipInfo *lookupChip(llvm::StringRef name) {
+  for (const ChipInfo &chip : kChips)
+    if (name == chip.name)
+      return &chip;
+  return nullptr;
+}
+
+/// The compute capability of "sm_<digits>[a|f]" (90 for sm_90a), or none.
+inline std::optional<int64_t> computeCapability(llvm::StringRef chip) {
+  if (!chip.consume_front("sm_"))
+    return std::nullopt;
+  if (chip.ends_with("a") || chip.ends_with("f"))
+    chip = chip.drop_back();
+  int64_t number = 0;
+  if (chip.empty() || !llvm::all_of(chip, llvm::isDigit) ||
+      chip.getAsInteger(10, number))
+    return std::nullopt;
+  return number;
+}
+
+} // namespace mlir::moe::nvidia
+
+#endif // MOE_TARGET_NVVM_CHIPINFO_H

@@ -1,0 +1,122 @@
+//===- KernelsToGpu.cpp - the moe-kernels-to-gpu pass ---------------------===//
+//
+// Moves the outlined kernel functions into a gpu.module (NVVM targets) as
+// gpu.func kernels and lowers each with the steps of Transforms.h: block
+// ids, shared memory or stack, thread and warp ids with mma.sync, cp.async
+// waits, fences; then checks the chips have what the kernels use. See
+// Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Transforms.h"
+
+#include "moe/Dialect/MoeOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEKERNELSTOGPU
+#include "dialect/Moe/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// `kernel`'s moe.kernel_abi.
+KernelAbiAttr kernelAbi(gpu::GPUFuncOp kernel) {
+  return kernel->getAttrOfType<KernelAbiAttr>(MoeDialect::kKernelAbiAttrName);
+}
+
+struct MoeKernelsToGpuPass
+    : public moe::impl::MoeKernelsToGpuBase<MoeKernelsToGpuPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    SmallVector<Attribute> targets;
+    SmallVector<std::string> chipList(chips.begin(), chips.end());
+    if (chipList.empty())
+      for (const nvidia::ChipInfo &chip : nvidia::kChips)
+        chipList.push_back(chip.name);
+    for (const std::string &chip : chipList)
+      targets.push_back(NVVM::NVVMTargetAttr::get(
+          ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip, features));
+
+    OpBuilder b(ctx);
+    b.setInsertionPointToEnd(module.getBody());
+    auto gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), moduleName,
+                                              b.getArrayAttr(targets));
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    // The layer functions it maps to are not device code.
+    module->removeAttr(MoeDialect::kLayerMapAttrName);
+
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs) {
+      if (!func->hasAttr(MoeDialect::kKernelAbiAttrName)) {
+        func.erase();
+        continue;
+      }
+      if (func.isExternal()) {
+        func.emitError("a kernel function must have a body");
+        return signalPassFailure();
+      }
+      b.setInsertionPointToEnd(gpuModule.getBody());
+      auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
+                                           func.getFunctionType());
+      kernel->setAttr(MoeDialect::kKernelAbiAttrName,
+                      func->getAttr(MoeDialect::kKernelAbiAttrName));
+      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                      b.getUnitAttr());
+      // moe-distribute-threads shares blocks out along x only.
+      int64_t threads = kernelAbi(kernel).getBlockSizes()[0];
+      kernel.setKnownBlockSizeAttr(
+          b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+      // Move the body; the func.return becomes gpu.return.
+      Region &body = kernel.getBody();
+      body.getBlocks().clear();
+      body.takeBody(func.getBody());
+      Operation *ret = body.back().getTerminator();
+      b.setInsertionPoint(ret);
+      gpu::ReturnOp::create(b, ret->getLoc());
+      ret->erase();
+      func.erase();
+      IRRewriter rewriter(ctx);
+      if (failed(nvidia::inlineBlockForall(rewriter, kernel)))
+        return signalPassFailure();
+      if (threads > 1) {
+        if (failed(nvidia::placeInSharedMemory(
+                rewriter, kernel, kernelAbi(kernel).getSharedMemory())))
+          return signalPassFailure();
+      } else {
+        nvidia::placeOnStack(rewriter, kernel);
+      }
+      if (failed(nvidia::mapThreadForalls(rewriter, kernel, threads)))
+        return signalPassFailure();
+      nvidia::waitForAsyncCopies(rewriter, kernel);
+      nvidia::fenceAtomics(rewriter, kernel);
+    }
+    // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer.
+    bool mma = false;
+    gpuModule.walk([&](NVVM::MmaOp) { mma = true; });
+    for (const std::string &chip : chipList) {
+      std::optional<int64_t> capability = nvidia::computeCapability(chip);
+      if (mma && (!capability || *capability < nvidia::kMmaSyncMinCapability)) {
+        module.emitError("the expert GEMMs use mma.sync m16n8k16, which ")
+            << chip << " lacks (sm_80 or newer)";
+        return signalPassFailure();
+      }
+    }
+  }
+};
+
+} // namespace
