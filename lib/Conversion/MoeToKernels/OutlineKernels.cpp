@@ -154,6 +154,18 @@ private:
   LogicalResult collectBuffers();
   FailureOr<Buffer *> bufferOf(Value value, Operation *user);
   LogicalResult outline(scf::ForallOp forall, StringRef kernelName);
+  /// The grid of a kernel's block `forall`: each dimension's trip count
+  /// where its block id goes.
+  FailureOr<AffineMap> gridOf(scf::ForallOp forall);
+  /// What `forall` captures: the buffers (in buffer order) that become
+  /// parameters, and the index values computed from T that the kernel
+  /// recomputes.
+  LogicalResult captures(scf::ForallOp forall, SmallVector<Buffer *> &params,
+                         SmallVector<Value> &scalars);
+  /// `kernel`'s body: the scalars recomputed from T, the buffers viewed
+  /// with their shapes, then `forall`.
+  void buildKernelBody(func::FuncOp kernel, scf::ForallOp forall,
+                       ArrayRef<Buffer *> params, ArrayRef<Value> scalars);
 
   func::FuncOp func;
   TokenMath math;
@@ -239,20 +251,11 @@ FailureOr<Buffer *> LayerOutliner::bufferOf(Value value, Operation *user) {
                          "top-level allocations as memrefs");
 }
 
-LogicalResult LayerOutliner::outline(scf::ForallOp forall,
-                                     StringRef kernelName) {
-  if (!forall.isNormalized() || forall.getNumResults() != 0)
-    return forall.emitError("a kernel must be a normalized scf.forall on "
-                            "memrefs");
-  std::optional<ArrayAttr> mapping = forall.getMapping();
-  if (!mapping || mapping->size() != static_cast<size_t>(forall.getRank()))
-    return forall.emitError("a kernel's scf.forall must map every "
-                            "dimension to GPU blocks");
-
-  // The grid: each dimension's trip count where its block id goes.
+FailureOr<AffineMap> LayerOutliner::gridOf(scf::ForallOp forall) {
   MLIRContext *ctx = func.getContext();
   SmallVector<AffineExpr> grid(3, getAffineConstantExpr(1, ctx));
-  for (auto [attr, bound] : llvm::zip(*mapping, forall.getMixedUpperBound())) {
+  for (auto [attr, bound] :
+       llvm::zip(*forall.getMapping(), forall.getMixedUpperBound())) {
     auto block = dyn_cast<gpu::GPUBlockMappingAttr>(attr);
     if (!block || block.getMappingId() > 2)
       return forall.emitError("a kernel's scf.forall must map every "
@@ -267,16 +270,17 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
       return forall.emitError("the grid is not a formula in the token count");
     grid[block.getMappingId()] = *f;
   }
+  return AffineMap::get(1, 0, grid, ctx);
+}
 
-  // What the kernel captures: buffers become parameters (in buffer order),
-  // index values are recomputed from T.
+LogicalResult LayerOutliner::captures(scf::ForallOp forall,
+                                      SmallVector<Buffer *> &params,
+                                      SmallVector<Value> &scalars) {
   llvm::SetVector<Value> captured;
   getUsedValuesDefinedAbove(forall.getRegion(), captured);
   for (OpFoldResult bound : forall.getMixedUpperBound())
     if (auto value = dyn_cast<Value>(bound))
       captured.insert(value);
-  SmallVector<Buffer *> params;
-  SmallVector<Value> scalars;
   for (Value value : captured) {
     if (isa<MemRefType>(value.getType())) {
       FailureOr<Buffer *> buffer = bufferOf(value, forall);
@@ -297,30 +301,15 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
     };
     return index(a) < index(b);
   });
+  return success();
+}
 
-  // The kernel function.
-  OpBuilder b(func);
+void LayerOutliner::buildKernelBody(func::FuncOp kernel, scf::ForallOp forall,
+                                    ArrayRef<Buffer *> params,
+                                    ArrayRef<Value> scalars) {
   Location loc = forall.getLoc();
-  std::string symbol = (func.getSymName() + "_" + kernelName).str();
-  SmallVector<Type> types;
-  SmallVector<Attribute> names;
-  for (Buffer *buffer : params) {
-    types.push_back(buffer->paramType());
-    names.push_back(b.getStringAttr(buffer->name));
-  }
-  types.push_back(b.getIndexType());
-  names.push_back(b.getStringAttr("T"));
-  auto kernel = func::FuncOp::create(b, loc, symbol,
-                                     b.getFunctionType(types, TypeRange{}));
-  auto abi = KernelAbiAttr::getChecked(
-      [&] { return forall.emitError(); }, ctx, b.getStringAttr(kernelName),
-      b.getArrayAttr(names), AffineMap::get(1, 0, grid, ctx),
-      DenseI64ArrayAttr(), int64_t{0});
-  if (!abi)
-    return failure();
-  kernel->setAttr(MoeDialect::kKernelAbiAttrName, abi);
   Block *entry = kernel.addEntryBlock();
-  b.setInsertionPointToStart(entry);
+  OpBuilder b = OpBuilder::atBlockBegin(entry);
   Value tokens = entry->getArguments().back();
   IRMapping map;
   for (Value scalar : scalars)
@@ -356,6 +345,47 @@ LogicalResult LayerOutliner::outline(scf::ForallOp forall,
                            copy.getTarget());
     copy.erase();
   });
+}
+
+LogicalResult LayerOutliner::outline(scf::ForallOp forall,
+                                     StringRef kernelName) {
+  if (!forall.isNormalized() || forall.getNumResults() != 0)
+    return forall.emitError("a kernel must be a normalized scf.forall on "
+                            "memrefs");
+  std::optional<ArrayAttr> mapping = forall.getMapping();
+  if (!mapping || mapping->size() != static_cast<size_t>(forall.getRank()))
+    return forall.emitError("a kernel's scf.forall must map every "
+                            "dimension to GPU blocks");
+  FailureOr<AffineMap> grid = gridOf(forall);
+  // What the kernel captures: buffers become parameters (in buffer order),
+  // index values are recomputed from T.
+  SmallVector<Buffer *> params;
+  SmallVector<Value> scalars;
+  if (failed(grid) || failed(captures(forall, params, scalars)))
+    return failure();
+
+  // The kernel function.
+  MLIRContext *ctx = func.getContext();
+  OpBuilder b(func);
+  Location loc = forall.getLoc();
+  std::string symbol = (func.getSymName() + "_" + kernelName).str();
+  SmallVector<Type> types;
+  SmallVector<Attribute> names;
+  for (Buffer *buffer : params) {
+    types.push_back(buffer->paramType());
+    names.push_back(b.getStringAttr(buffer->name));
+  }
+  types.push_back(b.getIndexType());
+  names.push_back(b.getStringAttr("T"));
+  auto kernel = func::FuncOp::create(b, loc, symbol,
+                                     b.getFunctionType(types, TypeRange{}));
+  auto abi = KernelAbiAttr::getChecked(
+      [&] { return forall.emitError(); }, ctx, b.getStringAttr(kernelName),
+      b.getArrayAttr(names), *grid, DenseI64ArrayAttr(), int64_t{0});
+  if (!abi)
+    return failure();
+  kernel->setAttr(MoeDialect::kKernelAbiAttrName, abi);
+  buildKernelBody(kernel, forall, params, scalars);
 
   // The layer function calls it instead.
   b.setInsertionPoint(forall);

@@ -86,6 +86,165 @@ bool isTransposedBGemm(linalg::LinalgOp op) {
          iterators[2] == utils::IteratorType::reduction;
 }
 
+/// The lane's view of a warp's [rows, columns] += [rows, depth] x
+/// [columns, depth]^T product as m16n8k16 tiles: where its fragments lie,
+/// and the builders of their loads and of the mma.sync steps.
+class MmaSyncEmitter {
+public:
+  MmaSyncEmitter(OpBuilder &b, Location loc, Value a, Value bMatrix, Value c)
+      : b(b), loc(loc), a(a), bMatrix(bMatrix), c(c),
+        element(cast<MemRefType>(a.getType()).getElementType()) {
+    auto aType = cast<MemRefType>(a.getType());
+    rows = aType.getDimSize(0);
+    depth = aType.getDimSize(1);
+    columns = cast<MemRefType>(bMatrix.getType()).getDimSize(0);
+    rowTiles = rows / 16;
+    columnTiles = columns / 8;
+  }
+
+  /// Emits the whole product: at most kMaxTiles tiles (4 f32 registers
+  /// each) live at once, so wider warp tiles go in groups of columns, each
+  /// its own loop over the reduction (a 128 x 64 warp tile would need 256
+  /// registers and spill).
+  void emit() {
+    computeFragmentPositions();
+    constexpr int64_t kMaxTiles = 32;
+    int64_t groupTiles = std::max<int64_t>(1, kMaxTiles / rowTiles);
+    for (int64_t j0 = 0; j0 < columnTiles; j0 += groupTiles)
+      emitColumnGroup(j0, std::min(columnTiles, j0 + groupTiles));
+  }
+
+private:
+  /// Constants before the loops, which use them.
+  Value index(int64_t v) {
+    Value &constant = constants[v];
+    if (!constant)
+      constant = arith::ConstantIndexOp::create(b, loc, v);
+    return constant;
+  }
+  static Value add(OpBuilder &nb, Location loc, Value x, Value y) {
+    return arith::AddIOp::create(nb, loc, x, y).getResult();
+  }
+
+  /// The rows and columns of the lane's fragments (g = lane / 4,
+  /// 2t = 2 * (lane % 4)).
+  void computeFragmentPositions() {
+    for (int64_t v :
+         {int64_t{0}, int64_t{2}, int64_t{4}, int64_t{8}, int64_t{16}, depth})
+      index(v);
+    Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
+    group = arith::DivUIOp::create(b, loc, lane, index(4));
+    pair = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, lane, index(4)), index(2));
+    auto offset = [&](Value base, int64_t v) {
+      return v == 0 ? base : add(b, loc, base, index(v));
+    };
+    for (int64_t i = 0; i < rowTiles; ++i) {
+      tops.push_back(offset(group, 16 * i));
+      bottoms.push_back(offset(group, 16 * i + 8));
+    }
+    for (int64_t j = 0; j < columnTiles; ++j) {
+      lefts.push_back(offset(pair, 8 * j));
+      rights.push_back(offset(pair, 8 * j + 1));
+      weightRows.push_back(offset(group, 8 * j));
+    }
+  }
+
+  /// C fragment of tile (i, j): rows top/bottom x columns left/right.
+  SmallVector<std::pair<Value, Value>> cCoords(int64_t i, int64_t j) const {
+    return {{tops[i], lefts[j]},
+            {tops[i], rights[j]},
+            {bottoms[i], lefts[j]},
+            {bottoms[i], rights[j]}};
+  }
+
+  /// Two neighbouring elements of a row as one 32-bit register, read as
+  /// one 32-bit load: the columns are even and so are the row strides and
+  /// the views' offsets (checked by lowerToMmaSync, or built so by
+  /// moe-form-kernels), so the pair is 4-byte aligned. NVVM takes f16 pairs
+  /// as vector<2xf16>, bf16 pairs as i32.
+  Value loadPair(OpBuilder &nb, Value matrix, Value row, Value column) {
+    Value pairValue = vector::LoadOp::create(
+        nb, loc, VectorType::get({2}, element), matrix, ValueRange{row, column},
+        /*nontemporal=*/false, llvm::Align(4));
+    if (element.isF16())
+      return pairValue;
+    Value word = vector::BitCastOp::create(
+        nb, loc, VectorType::get({1}, nb.getI32Type()), pairValue);
+    return vector::ExtractOp::create(nb, loc, word, ArrayRef<int64_t>{0})
+        .getResult();
+  }
+
+  /// Column tiles [j0, j1) of every row tile in registers over the
+  /// reduction: at each step of 16, the A fragment of each row tile and
+  /// the B fragment of each column tile are loaded once and used by all
+  /// the mma.sync of its row or column.
+  void emitColumnGroup(int64_t j0, int64_t j1) {
+    SmallVector<Value> accs;
+    for (int64_t i = 0; i < rowTiles; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        for (auto [row, col] : cCoords(i, j))
+          accs.push_back(
+              memref::LoadOp::create(b, loc, c, ValueRange{row, col}));
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(depth), index(16), accs,
+        [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
+          scf::YieldOp::create(lb, loc, emitStep(lb, k, acc, j0, j1));
+        });
+    unsigned result = 0;
+    for (int64_t i = 0; i < rowTiles; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        for (auto [row, col] : cCoords(i, j))
+          memref::StoreOp::create(b, loc, loop.getResult(result++), c,
+                                  ValueRange{row, col});
+  }
+
+  /// One step of 16 along the reduction at `k`: the fragments' loads and
+  /// an mma.sync per tile; returns the new accumulators.
+  SmallVector<Value> emitStep(OpBuilder &lb, Value k, ValueRange acc,
+                              int64_t j0, int64_t j1) {
+    Value low = add(lb, loc, k, pair);
+    Value high = add(lb, loc, low, index(8));
+    SmallVector<SmallVector<Value>> aRegs, bRegs;
+    for (int64_t i = 0; i < rowTiles; ++i)
+      aRegs.push_back(
+          {loadPair(lb, a, tops[i], low), loadPair(lb, a, bottoms[i], low),
+           loadPair(lb, a, tops[i], high), loadPair(lb, a, bottoms[i], high)});
+    for (int64_t j = j0; j < j1; ++j)
+      bRegs.push_back({loadPair(lb, bMatrix, weightRows[j], low),
+                       loadPair(lb, bMatrix, weightRows[j], high)});
+    NVVM::MMATypes ptxType =
+        element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    auto resultType = LLVM::LLVMStructType::getLiteral(
+        lb.getContext(), SmallVector<Type>(4, lb.getF32Type()));
+    SmallVector<Value> next;
+    for (int64_t i = 0; i < rowTiles; ++i)
+      for (int64_t j = j0; j < j1; ++j) {
+        ValueRange tileAcc = acc.slice(next.size(), 4);
+        auto mma = NVVM::MmaOp::create(
+            lb, loc, resultType, aRegs[i], bRegs[j - j0], tileAcc,
+            /*shape=*/{16, 8, 16}, /*b1Op=*/std::nullopt,
+            /*intOverflow=*/std::nullopt,
+            std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                           NVVM::MMALayout::col});
+        for (int64_t e = 0; e < 4; ++e)
+          next.push_back(LLVM::ExtractValueOp::create(lb, loc, mma.getResult(),
+                                                      ArrayRef<int64_t>{e}));
+      }
+    return next;
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Value a, bMatrix, c;
+  Type element;
+  int64_t rows, depth, columns, rowTiles, columnTiles;
+  llvm::SmallDenseMap<int64_t, Value> constants;
+  Value group, pair;
+  SmallVector<Value> tops, bottoms, lefts, rights, weightRows;
+};
+
 } // namespace
 
 LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
@@ -117,124 +276,7 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
     return error();
 
   OpBuilder b(op);
-  Location loc = op->getLoc();
-  // Constants before the loops, which use them.
-  llvm::SmallDenseMap<int64_t, Value> constants;
-  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4}, int64_t{8},
-                    int64_t{16}, rows, columns, depth})
-    if (!constants.count(v))
-      constants[v] = arith::ConstantIndexOp::create(b, loc, v);
-  auto index = [&](int64_t v) { return constants.lookup(v); };
-  auto add = [&](OpBuilder &nb, Value x, Value y) {
-    return arith::AddIOp::create(nb, loc, x, y).getResult();
-  };
-  Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
-  Value group = arith::DivUIOp::create(b, loc, lane, index(4));
-  Value pair = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, lane, index(4)), index(2));
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto pairType = VectorType::get({2}, element);
-  auto wordType = VectorType::get({1}, i32);
-  // Two neighbouring elements of a row as one 32-bit register, read as one
-  // 32-bit load: the columns are even and so are the row strides (checked
-  // above) and the views' offsets (row starts and even chunk starts, as
-  // moe-form-kernels builds them; static ones are checked), so the pair is
-  // 4-byte aligned. NVVM takes f16 pairs as vector<2xf16>, bf16 pairs as
-  // i32.
-  auto loadPair = [&](OpBuilder &nb, Value matrix, Value row,
-                      Value column) -> Value {
-    Value pairValue = vector::LoadOp::create(
-        nb, loc, pairType, matrix, ValueRange{row, column},
-        /*nontemporal=*/false, llvm::Align(4));
-    if (element.isF16())
-      return pairValue;
-    Value word = vector::BitCastOp::create(nb, loc, wordType, pairValue);
-    return vector::ExtractOp::create(nb, loc, word, ArrayRef<int64_t>{0})
-        .getResult();
-  };
-  NVVM::MMATypes ptxType =
-      element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                                     SmallVector<Type>(4, f32));
-
-  // Every 16 x 8 tile of the warp's C in registers over the reduction: at
-  // each step of 16, the A fragment of each row tile and the B fragment of
-  // each column tile are loaded once and used by all the mma.sync of its
-  // row or column (the warp's tile is [rows, columns], rows / 16 x
-  // columns / 8 mma per step).
-  int64_t rowTiles = rows / 16, columnTiles = columns / 8;
-  auto offset = [&](Value base, int64_t v) {
-    return v == 0 ? base
-                  : add(b, base, arith::ConstantIndexOp::create(b, loc, v));
-  };
-  SmallVector<Value> tops, bottoms, lefts, rights, weightRows;
-  for (int64_t i = 0; i < rowTiles; ++i) {
-    tops.push_back(offset(group, 16 * i));
-    bottoms.push_back(offset(group, 16 * i + 8));
-  }
-  for (int64_t j = 0; j < columnTiles; ++j) {
-    lefts.push_back(offset(pair, 8 * j));
-    rights.push_back(offset(pair, 8 * j + 1));
-    weightRows.push_back(offset(group, 8 * j));
-  }
-  // C fragment of tile (i, j): rows top/bottom x columns left/right.
-  auto cCoords = [&](int64_t i, int64_t j) {
-    return SmallVector<std::pair<Value, Value>>{{tops[i], lefts[j]},
-                                                {tops[i], rights[j]},
-                                                {bottoms[i], lefts[j]},
-                                                {bottoms[i], rights[j]}};
-  };
-  // At most kMaxTiles tiles (4 f32 registers each) live at once: wider
-  // warp tiles go in groups of columns, each its own loop over the
-  // reduction (a 128 x 64 warp tile would need 256 registers and spill).
-  constexpr int64_t kMaxTiles = 32;
-  int64_t groupTiles = std::max<int64_t>(1, kMaxTiles / rowTiles);
-  for (int64_t j0 = 0; j0 < columnTiles; j0 += groupTiles) {
-    int64_t j1 = std::min(columnTiles, j0 + groupTiles);
-    SmallVector<Value> accs;
-    for (int64_t i = 0; i < rowTiles; ++i)
-      for (int64_t j = j0; j < j1; ++j)
-        for (auto [row, col] : cCoords(i, j))
-          accs.push_back(
-              memref::LoadOp::create(b, loc, c, ValueRange{row, col}));
-    auto loop = scf::ForOp::create(
-        b, loc, index(0), index(depth), index(16), accs,
-        [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
-          Value low = add(lb, k, pair);
-          Value high = add(lb, low, index(8));
-          SmallVector<SmallVector<Value>> aRegs, bRegs;
-          for (int64_t i = 0; i < rowTiles; ++i)
-            aRegs.push_back({loadPair(lb, a, tops[i], low),
-                             loadPair(lb, a, bottoms[i], low),
-                             loadPair(lb, a, tops[i], high),
-                             loadPair(lb, a, bottoms[i], high)});
-          for (int64_t j = j0; j < j1; ++j)
-            bRegs.push_back({loadPair(lb, bMatrix, weightRows[j], low),
-                             loadPair(lb, bMatrix, weightRows[j], high)});
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < rowTiles; ++i)
-            for (int64_t j = j0; j < j1; ++j) {
-              ValueRange tileAcc = acc.slice(next.size(), 4);
-              auto mma = NVVM::MmaOp::create(
-                  lb, loc, resultType, aRegs[i], bRegs[j - j0], tileAcc,
-                  /*shape=*/{16, 8, 16}, /*b1Op=*/std::nullopt,
-                  /*intOverflow=*/std::nullopt,
-                  std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                 NVVM::MMALayout::col});
-              for (int64_t e = 0; e < 4; ++e)
-                next.push_back(LLVM::ExtractValueOp::create(
-                    lb, loc, mma.getResult(), ArrayRef<int64_t>{e}));
-            }
-          scf::YieldOp::create(lb, loc, next);
-        });
-    unsigned result = 0;
-    for (int64_t i = 0; i < rowTiles; ++i)
-      for (int64_t j = j0; j < j1; ++j)
-        for (auto [row, col] : cCoords(i, j))
-          memref::StoreOp::create(b, loc, loop.getResult(result++), c,
-                                  ValueRange{row, col});
-  }
+  MmaSyncEmitter(b, op->getLoc(), a, bMatrix, c).emit();
   op->erase();
   return success();
 }
