@@ -50,45 +50,75 @@ int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
   return 0;
 }
 
-SmallVector<Value> mlir::moe::buildTensorCoreLinears(
-    OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
-    ValueRange weights, Type storage, int64_t stages, RowElement rows) {
-  auto firstType = cast<RankedTensorType>(weights.front().getType());
-  int64_t columns = firstType.getDimSize(0), k = firstType.getDimSize(1);
-  int64_t chunk = tensorCoreChunk(k);
-  auto index = [&](OpBuilder &nb, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(nb, loc, v);
-  };
-  auto accType = RankedTensorType::get({blockRows, columns}, b.getF32Type());
-  // alloc_tensor, not tensor.empty: CSE would merge the accumulators' (and
-  // the staging tiles') empty tensors and fills, and bufferization then
-  // copy them apart.
-  Value zeroF32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  SmallVector<Value> accs;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    Value acc =
-        bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
-    accs.push_back(linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
-  }
-  // One staging tile per stage, each bufferized once at the block's top.
-  auto stagedType = RankedTensorType::get({blockRows, chunk}, storage);
-  SmallVector<Value> tiles;
-  for (int64_t s = 0; s < stages; ++s)
-    tiles.push_back(
-        bufferization::AllocTensorOp::create(b, loc, stagedType, ValueRange{}));
-  // An empty block (past the last expert's rows) stages and reads nothing.
-  Value some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
-                                     index(b, 0));
-  Value chunks =
-      arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
+namespace {
 
-  // Stages chunk `c` (past the last, the last again: its copy is not read)
-  // into `tile`: tile[i, j] = rows[min(i, count - 1), k0 + j]. The padding
-  // repeats the last row (staging runs only when count > 0). Row i of a
-  // product depends on staged row i alone, and the rows past count are not
-  // kept, so any finite padding would do.
-  Value lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
-  auto stage = [&](OpBuilder &nb, Location nloc, Value tile, Value c) {
+/// The tensor-core form of one block's expert GEMMs (buildTensorCoreLinears):
+/// f32 accumulators, `stages` staging tiles and the software pipeline over
+/// the reduction's chunks.
+class TensorCorePipeline {
+public:
+  TensorCorePipeline(Location loc, int64_t blockRows, Value count,
+                     ValueRange weights, Type storage, int64_t stages,
+                     RowElement rows)
+      : loc(loc), blockRows(blockRows), count(count), weights(weights),
+        stages(stages), rows(std::move(rows)) {
+    auto firstType = cast<RankedTensorType>(weights.front().getType());
+    columns = firstType.getDimSize(0);
+    k = firstType.getDimSize(1);
+    chunk = tensorCoreChunk(k);
+    stagedType = RankedTensorType::get({blockRows, chunk}, storage);
+  }
+
+  /// The [blockRows, columns] products, sliced to [count, width].
+  SmallVector<Value> build(OpBuilder &b, Value width) {
+    // alloc_tensor, not tensor.empty: CSE would merge the accumulators'
+    // (and the staging tiles') empty tensors and fills, and bufferization
+    // then copy them apart.
+    auto accType = RankedTensorType::get({blockRows, columns}, b.getF32Type());
+    Value zeroF32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+    SmallVector<Value> accs;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      Value acc =
+          bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
+      accs.push_back(linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
+    }
+    // One staging tile per stage, each bufferized once at the block's top.
+    SmallVector<Value> tiles;
+    for (int64_t s = 0; s < stages; ++s)
+      tiles.push_back(bufferization::AllocTensorOp::create(b, loc, stagedType,
+                                                           ValueRange{}));
+    // An empty block (past the last expert's rows) stages and reads
+    // nothing.
+    some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
+                                 index(b, 0));
+    chunks =
+        arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
+    lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
+    if (stages > 1)
+      buildPrologue(b, tiles);
+    scf::ForOp loop = buildLoop(b, accs, tiles);
+    SmallVector<Value> products;
+    for (Value acc : loop.getResults().take_front(accs.size())) {
+      SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
+      SmallVector<OpFoldResult> sizes = {count, width};
+      SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+      products.push_back(
+          tensor::ExtractSliceOp::create(b, loc, acc, offsets, sizes, strides));
+    }
+    return products;
+  }
+
+private:
+  Value index(OpBuilder &nb, int64_t v) const {
+    return arith::ConstantIndexOp::create(nb, loc, v);
+  }
+
+  /// Stages chunk `c` (past the last, the last again: its copy is not
+  /// read) into `tile`: tile[i, j] = rows[min(i, count - 1), k0 + j]. The
+  /// padding repeats the last row (staging runs only when count > 0). Row
+  /// i of a product depends on staged row i alone, and the rows past count
+  /// are not kept, so any finite padding would do.
+  Value stage(OpBuilder &nb, Location nloc, Value tile, Value c) const {
     Value k0 = arith::MulIOp::create(
         nb, nloc, arith::MinSIOp::create(nb, nloc, c, lastChunk),
         index(nb, chunk));
@@ -112,10 +142,11 @@ SmallVector<Value> mlir::moe::buildTensorCoreLinears(
     op->setAttr(MoeDialect::kAsyncCopyAttrName,
                 nb.getI64IntegerAttr(stages - 1));
     return op.getResult(0);
-  };
-  // acc += staged x weight[:, chunk c]^T for each weight.
-  auto multiply = [&](OpBuilder &nb, Location nloc, Value staged, Value c,
-                      ValueRange current) {
+  }
+
+  /// acc += staged x weight[:, chunk c]^T for each weight.
+  SmallVector<Value> multiply(OpBuilder &nb, Location nloc, Value staged,
+                              Value c, ValueRange current) const {
     Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
     SmallVector<Value> next;
     for (auto [weight, acc] : llvm::zip(weights, current)) {
@@ -131,15 +162,11 @@ SmallVector<Value> mlir::moe::buildTensorCoreLinears(
       next.push_back(gemm);
     }
     return next;
-  };
+  }
 
-  // A software pipeline of `stages` tiles: chunk m is staged into tile
-  // m % stages while chunk m - stages + 1 is multiplied, so the copies of
-  // the next chunks are in flight during the products (on the GPU; on the
-  // CPU the same order runs synchronously). The prologue stages chunks
-  // 0 .. stages - 2; the loop is unrolled by `stages` so that each tile
-  // is a fixed value of the loop, carried in place.
-  if (stages > 1) {
+  /// Stages chunks 0 .. stages - 2 into the first tiles (when the block
+  /// has rows).
+  void buildPrologue(OpBuilder &b, SmallVector<Value> &tiles) const {
     auto prologue = scf::IfOp::create(
         b, loc, some,
         [&](OpBuilder &nb, Location nloc) {
@@ -154,49 +181,75 @@ SmallVector<Value> mlir::moe::buildTensorCoreLinears(
     for (int64_t s = 0; s + 1 < stages; ++s)
       tiles[s] = prologue.getResult(s);
   }
-  SmallVector<Value> initial = accs;
-  llvm::append_range(initial, tiles);
-  size_t numAccs = accs.size();
-  auto loop = scf::ForOp::create(
-      b, loc, index(b, 0), chunks, index(b, stages), initial,
-      [&](OpBuilder &nb, Location nloc, Value c, ValueRange carried) {
-        SmallVector<Value> current(carried.take_front(numAccs));
-        SmallVector<Value> staged(carried.drop_front(numAccs));
-        for (int64_t u = 0; u < stages; ++u) {
-          Value m = arith::AddIOp::create(nb, nloc, c, index(nb, u));
-          int64_t ahead = (u + stages - 1) % stages;
-          staged[ahead] =
-              stage(nb, nloc, staged[ahead],
-                    arith::AddIOp::create(nb, nloc, m, index(nb, stages - 1)));
-          if (u == 0) {
-            current = multiply(nb, nloc, staged[0], m, current);
-            continue;
-          }
-          // The unrolled steps past the last chunk multiply nothing.
-          Value inRange = arith::CmpIOp::create(
-              nb, nloc, arith::CmpIPredicate::slt, m, chunks);
-          auto step = scf::IfOp::create(
-              nb, nloc, inRange,
-              [&](OpBuilder &ib, Location iloc) {
-                scf::YieldOp::create(ib, iloc,
-                                     multiply(ib, iloc, staged[u], m, current));
-              },
-              [&](OpBuilder &ib, Location iloc) {
-                scf::YieldOp::create(ib, iloc, current);
-              });
-          current.assign(step.getResults().begin(), step.getResults().end());
-        }
-        SmallVector<Value> yielded = current;
-        llvm::append_range(yielded, staged);
-        scf::YieldOp::create(nb, nloc, yielded);
-      });
-  SmallVector<Value> products;
-  for (Value acc : loop.getResults().take_front(numAccs)) {
-    SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
-    SmallVector<OpFoldResult> sizes = {count, width};
-    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-    products.push_back(
-        tensor::ExtractSliceOp::create(b, loc, acc, offsets, sizes, strides));
+
+  /// A software pipeline of `stages` tiles: chunk m is staged into tile
+  /// m % stages while chunk m - stages + 1 is multiplied, so the copies of
+  /// the next chunks are in flight during the products (on the GPU; on the
+  /// CPU the same order runs synchronously). The loop is unrolled by
+  /// `stages` so that each tile is a fixed value of the loop, carried in
+  /// place.
+  scf::ForOp buildLoop(OpBuilder &b, ArrayRef<Value> accs,
+                       ArrayRef<Value> tiles) const {
+    SmallVector<Value> initial(accs);
+    llvm::append_range(initial, tiles);
+    size_t numAccs = accs.size();
+    return scf::ForOp::create(
+        b, loc, index(b, 0), chunks, index(b, stages), initial,
+        [&](OpBuilder &nb, Location nloc, Value c, ValueRange carried) {
+          SmallVector<Value> current(carried.take_front(numAccs));
+          SmallVector<Value> staged(carried.drop_front(numAccs));
+          for (int64_t u = 0; u < stages; ++u)
+            current = buildStep(nb, nloc, c, u, staged, current);
+          SmallVector<Value> yielded = current;
+          llvm::append_range(yielded, staged);
+          scf::YieldOp::create(nb, nloc, yielded);
+        });
   }
-  return products;
+
+  /// Unrolled step `u` of the loop at chunk `c`: stage chunk
+  /// c + u + stages - 1, multiply chunk c + u.
+  SmallVector<Value> buildStep(OpBuilder &nb, Location nloc, Value c, int64_t u,
+                               SmallVector<Value> &staged,
+                               SmallVector<Value> current) const {
+    Value m = arith::AddIOp::create(nb, nloc, c, index(nb, u));
+    int64_t ahead = (u + stages - 1) % stages;
+    staged[ahead] =
+        stage(nb, nloc, staged[ahead],
+              arith::AddIOp::create(nb, nloc, m, index(nb, stages - 1)));
+    if (u == 0)
+      return multiply(nb, nloc, staged[0], m, current);
+    // The unrolled steps past the last chunk multiply nothing.
+    Value inRange =
+        arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, m, chunks);
+    auto step = scf::IfOp::create(
+        nb, nloc, inRange,
+        [&](OpBuilder &ib, Location iloc) {
+          scf::YieldOp::create(ib, iloc,
+                               multiply(ib, iloc, staged[u], m, current));
+        },
+        [&](OpBuilder &ib, Location iloc) {
+          scf::YieldOp::create(ib, iloc, current);
+        });
+    return SmallVector<Value>(step.getResults());
+  }
+
+  Location loc;
+  int64_t blockRows;
+  Value count;
+  ValueRange weights;
+  int64_t stages;
+  RowElement rows;
+  int64_t columns, k, chunk;
+  RankedTensorType stagedType;
+  Value some, chunks, lastChunk;
+};
+
+} // namespace
+
+SmallVector<Value> mlir::moe::buildTensorCoreLinears(
+    OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
+    ValueRange weights, Type storage, int64_t stages, RowElement rows) {
+  return TensorCorePipeline(loc, blockRows, count, weights, storage, stages,
+                            std::move(rows))
+      .build(b, width);
 }
