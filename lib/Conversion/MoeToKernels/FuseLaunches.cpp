@@ -106,43 +106,29 @@ bool temporariesHoistable(scf::ForallOp second) {
       });
 }
 
-/// Merges `second` into the end of `first`'s block body behind a ticket:
-/// the block that finishes last (per column, `how`) runs `second`'s blocks
-/// (j, c) in order of j; `second` is erased. `first` must have at
-/// least one block per column (T >= 1, which moert and moe-run require),
-/// or nothing runs `second`.
-void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
-  bool perColumn = how == Nesting::PerColumn;
-  Location loc = first.getLoc();
-  OpBuilder b(first);
-  // What `second` uses from between the two moves before `first`.
-  while (first->getNextNode() != second.getOperation())
-    first->getNextNode()->moveBefore(first);
-
-  // The ticket counters, one per column (one in all for a one-block
-  // `second`), zeroed by the layer before its first kernel (the manifest's
-  // zero_init).
-  int64_t columns = perColumn ? *columnCount(first) : 1;
+/// The ticket counters, one per column, allocated before the layer's first
+/// kernel and zeroed there (the manifest's zero_init), freed at its end.
+Value allocateCounters(OpBuilder &b, Location loc, Block &layer,
+                       int64_t columns) {
+  OpBuilder::InsertionGuard guard(b);
   auto counterType = MemRefType::get({columns}, b.getI32Type());
-  Block &layer = *first->getBlock();
-  Value counter;
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(&*llvm::find_if(
-        layer, [](Operation &op) { return isa<scf::ForallOp>(op); }));
-    counter = memref::AllocOp::create(b, loc, counterType);
-    Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
-    linalg::FillOp::create(b, loc, zero32, counter);
-    b.setInsertionPoint(layer.getTerminator());
-    memref::DeallocOp::create(b, loc, counter);
-  }
+  b.setInsertionPoint(&*llvm::find_if(
+      layer, [](Operation &op) { return isa<scf::ForallOp>(op); }));
+  Value counter = memref::AllocOp::create(b, loc, counterType);
+  Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
+  linalg::FillOp::create(b, loc, zero32, counter);
+  b.setInsertionPoint(layer.getTerminator());
+  memref::DeallocOp::create(b, loc, counter);
+  return counter;
+}
 
-  // At the end of each block of `first`: one thread takes a ticket of the
-  // block's column and leaves it in a block temporary for the others.
-  b.setInsertionPoint(first.getTerminator());
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+/// At `b` (the end of a block of `first`): one thread takes a ticket of
+/// `counter[column]` and leaves it in a block temporary for the others;
+/// the branch that only the block taking the column's last ticket enters.
+scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
+                               Value counter, Value column, Value zero,
+                               bool perColumn) {
   Value one32 = arith::ConstantIntOp::create(b, loc, 1, 32);
-  Value column = perColumn ? first.getInductionVar(1) : zero;
   auto ticketType = MemRefType::get({1}, b.getI32Type());
   Value ticket = memref::AllocOp::create(b, loc, ticketType);
   auto thread = scf::ForallOp::create(
@@ -174,33 +160,61 @@ void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
                                        lastTicket);
   auto branch = scf::IfOp::create(b, loc, isLast, /*withElseRegion=*/false);
   memref::DeallocOp::create(b, loc, ticket);
+  return branch;
+}
 
-  // The last block runs `second`'s blocks of its column: their x in order
-  // (no loop for one), their column its own.
-  Block *body;
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(branch.thenBlock()->getTerminator());
-    OpFoldResult secondBlocks = second.getMixedUpperBound()[0];
-    Value x = zero;
-    body = branch.thenBlock();
-    if (!isConstantIntValue(secondBlocks, 1)) {
-      auto loop = scf::ForOp::create(
-          b, loc, zero, getValueOrCreateConstantIndexOp(b, loc, secondBlocks),
-          arith::ConstantIndexOp::create(b, loc, 1));
-      x = loop.getInductionVar();
-      b.setInsertionPoint(loop.getBody()->getTerminator());
-      body = loop.getBody();
-    }
-    IRMapping map;
-    for (Value iv : second.getInductionVars())
-      map.map(iv, zero);
-    map.map(second.getInductionVar(0), x);
-    if (perColumn)
-      map.map(second.getInductionVar(1), column);
-    for (Operation &op : second.getBody()->without_terminator())
-      b.clone(op, map);
+/// `second`'s blocks of `column` in `branch`: their x in order (no loop for
+/// one). Returns the block they were cloned into.
+Block *cloneBlocksInto(OpBuilder &b, Location loc, scf::IfOp branch,
+                       scf::ForallOp second, Value column, Value zero,
+                       bool perColumn) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(branch.thenBlock()->getTerminator());
+  OpFoldResult secondBlocks = second.getMixedUpperBound()[0];
+  Value x = zero;
+  Block *body = branch.thenBlock();
+  if (!isConstantIntValue(secondBlocks, 1)) {
+    auto loop = scf::ForOp::create(
+        b, loc, zero, getValueOrCreateConstantIndexOp(b, loc, secondBlocks),
+        arith::ConstantIndexOp::create(b, loc, 1));
+    x = loop.getInductionVar();
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body = loop.getBody();
   }
+  IRMapping map;
+  for (Value iv : second.getInductionVars())
+    map.map(iv, zero);
+  map.map(second.getInductionVar(0), x);
+  if (perColumn)
+    map.map(second.getInductionVar(1), column);
+  for (Operation &op : second.getBody()->without_terminator())
+    b.clone(op, map);
+  return body;
+}
+
+/// Merges `second` into the end of `first`'s block body behind a ticket:
+/// the block that finishes last (per column, `how`) runs `second`'s blocks
+/// (j, c) in order of j; `second` is erased. `first` must have at
+/// least one block per column (T >= 1, which moert and moe-run require),
+/// or nothing runs `second`.
+void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
+  bool perColumn = how == Nesting::PerColumn;
+  Location loc = first.getLoc();
+  OpBuilder b(first);
+  // What `second` uses from between the two moves before `first`.
+  while (first->getNextNode() != second.getOperation())
+    first->getNextNode()->moveBefore(first);
+
+  // One counter in all for a one-block `second`.
+  Value counter = allocateCounters(b, loc, *first->getBlock(),
+                                   perColumn ? *columnCount(first) : 1);
+  b.setInsertionPoint(first.getTerminator());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value column = perColumn ? first.getInductionVar(1) : zero;
+  scf::IfOp branch =
+      buildLastBlockBranch(b, loc, first, counter, column, zero, perColumn);
+  Block *body =
+      cloneBlocksInto(b, loc, branch, second, column, zero, perColumn);
   // Its temporaries stay block temporaries (shared memory on the GPU):
   // allocated before the branch, freed after it (their sizes are defined
   // outside it: temporariesHoistable).
