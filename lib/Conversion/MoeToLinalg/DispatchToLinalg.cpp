@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Conversion/MoeToLinalg/Builders.h"
 #include "Patterns.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "moe/Dialect/MoeOps.h"
 
@@ -42,6 +42,102 @@ Value buildEmptyVector(OpBuilder &b, Location loc, RankedTensorType type,
   return buildEmpty(b, loc, type, sizes);
 }
 
+/// Histogram of expert ids: counts[e] = #{s : flat[s] == e}, a reduction
+/// over the rows per expert, so the experts' counts can be taken in
+/// parallel (moe-distribute-threads: a thread per expert).
+Value buildExpertCounts(OpBuilder &b, Location loc, Value flat,
+                        int64_t numExperts) {
+  auto countsType = RankedTensorType::get({numExperts}, b.getI32Type());
+  Value zeros = buildFilled(b, loc, countsType, {}, b.getI32IntegerAttr(0));
+  MLIRContext *ctx = b.getContext();
+  AffineExpr e, s;
+  bindDims(ctx, e, s);
+  return linalg::GenericOp::create(
+             b, loc, countsType, ValueRange{flat}, ValueRange{zeros},
+             {AffineMap::get(2, 0, {s}, ctx), AffineMap::get(2, 0, {e}, ctx)},
+             {utils::IteratorType::parallel, utils::IteratorType::reduction},
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value expert =
+                   i32Of(nb, nloc, linalg::IndexOp::create(nb, nloc, 0));
+               Value mine = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::eq, args[0], expert);
+               Value one =
+                   arith::ExtUIOp::create(nb, nloc, nb.getI32Type(), mine);
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   arith::AddIOp::create(nb, nloc, args[1], one).getResult());
+             })
+      .getResult(0);
+}
+
+/// offsets[e + 1] = offsets[e] + counts[e]: E steps, in order.
+Value buildOffsets(OpBuilder &b, Location loc, RankedTensorType offsetsType,
+                   Value counts, Value zero, Value one, Value experts) {
+  Value offsets = buildFilled(b, loc, offsetsType, {}, b.getI32IntegerAttr(0));
+  return scf::ForOp::create(
+             b, loc, zero, experts, one, ValueRange{offsets},
+             [&](OpBuilder &nb, Location nloc, Value e, ValueRange iter) {
+               Value start = tensor::ExtractOp::create(nb, nloc, iter[0], e);
+               Value count = tensor::ExtractOp::create(nb, nloc, counts, e);
+               Value sum = arith::AddIOp::create(nb, nloc, start, count);
+               Value nextIndex = arith::AddIOp::create(nb, nloc, e, one);
+               Value next = tensor::InsertOp::create(nb, nloc, sum, iter[0],
+                                                     ValueRange{nextIndex});
+               scf::YieldOp::create(nb, nloc, next);
+             })
+      .getResult(0);
+}
+
+/// The permutation: each expert (in parallel: their segments are disjoint)
+/// walks the `rows` routed rows of `flat` in order and appends its own to
+/// its segment offsets[e] .. offsets[e + 1], so each expert's rows stay in
+/// ascending order. The segment is a slice of the permutation, filled in
+/// place.
+Value buildPermutation(OpBuilder &b, Location loc, RankedTensorType type,
+                       Value flat, Value rows, Value counts, Value offsets,
+                       int64_t numExperts, Value zero, Value one) {
+  Value permutation = buildEmptyVector(b, loc, type, rows);
+  auto scatter = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numExperts)},
+      ValueRange{permutation}, /*mapping=*/std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(scatter.getTerminator());
+  Value expert = scatter.getInductionVar(0);
+  Value whole = scatter.getRegionIterArgs()[0];
+  Value start =
+      indexOf(b, loc, tensor::ExtractOp::create(b, loc, offsets, expert));
+  Value count =
+      indexOf(b, loc, tensor::ExtractOp::create(b, loc, counts, expert));
+  SmallVector<OpFoldResult> offset = {start}, size = {count},
+                            stride = {b.getIndexAttr(1)};
+  Value segment =
+      tensor::ExtractSliceOp::create(b, loc, whole, offset, size, stride);
+  Value expertI32 = i32Of(b, loc, expert);
+  auto walk = scf::ForOp::create(
+      b, loc, zero, rows, one, ValueRange{segment, zero},
+      [&](OpBuilder &lb, Location lloc, Value row, ValueRange iter) {
+        Value id = tensor::ExtractOp::create(lb, lloc, flat, row);
+        Value mine = arith::CmpIOp::create(lb, lloc, arith::CmpIPredicate::eq,
+                                           id, expertI32);
+        auto append = scf::IfOp::create(
+            lb, lloc, mine,
+            [&](OpBuilder &ib, Location iloc) {
+              Value placed = tensor::InsertOp::create(
+                  ib, iloc, i32Of(ib, iloc, row), iter[0], ValueRange{iter[1]});
+              Value next = arith::AddIOp::create(ib, iloc, iter[1], one);
+              scf::YieldOp::create(ib, iloc, ValueRange{placed, next});
+            },
+            [&](OpBuilder &ib, Location iloc) {
+              scf::YieldOp::create(ib, iloc, iter);
+            });
+        scf::YieldOp::create(lb, lloc, append.getResults());
+      });
+  b.setInsertionPointToEnd(scatter.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, walk.getResult(0), whole,
+                                        offset, size, stride);
+  return scatter.getResult(0);
+}
+
 struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -62,100 +158,13 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     Value rows =
         arith::MulIOp::create(b, loc, buildDim(b, loc, op.getIndices(), 0),
                               arith::ConstantIndexOp::create(b, loc, topK));
-
-    // Histogram of expert ids: counts[e] = #{s : flat[s] == e}, a
-    // reduction over the rows per expert, so the experts' counts can be
-    // taken in parallel (moe-distribute-threads: a thread per expert).
-    auto countsType = RankedTensorType::get({numExperts}, b.getI32Type());
-    Value zeros = buildFilled(b, loc, countsType, {}, b.getI32IntegerAttr(0));
-    MLIRContext *ctx = b.getContext();
-    AffineExpr e, s;
-    bindDims(ctx, e, s);
-    Value counts =
-        linalg::GenericOp::create(
-            b, loc, countsType, ValueRange{flat}, ValueRange{zeros},
-            {AffineMap::get(2, 0, {s}, ctx), AffineMap::get(2, 0, {e}, ctx)},
-            {utils::IteratorType::parallel, utils::IteratorType::reduction},
-            [&](OpBuilder &nb, Location nloc, ValueRange args) {
-              Value expert =
-                  i32Of(nb, nloc, linalg::IndexOp::create(nb, nloc, 0));
-              Value mine = arith::CmpIOp::create(
-                  nb, nloc, arith::CmpIPredicate::eq, args[0], expert);
-              Value one =
-                  arith::ExtUIOp::create(nb, nloc, nb.getI32Type(), mine);
-              linalg::YieldOp::create(
-                  nb, nloc,
-                  arith::AddIOp::create(nb, nloc, args[1], one).getResult());
-            })
-            .getResult(0);
-
-    // offsets[e + 1] = offsets[e] + counts[e]: E steps, in order.
-    auto offsetsType = op.getOffsets().getType();
-    Value offsets =
-        buildFilled(b, loc, offsetsType, {}, b.getI32IntegerAttr(0));
-    offsets =
-        scf::ForOp::create(
-            b, loc, zero, experts, one, ValueRange{offsets},
-            [&](OpBuilder &nb, Location nloc, Value e, ValueRange iter) {
-              Value start = tensor::ExtractOp::create(nb, nloc, iter[0], e);
-              Value count = tensor::ExtractOp::create(nb, nloc, counts, e);
-              Value sum = arith::AddIOp::create(nb, nloc, start, count);
-              Value nextIndex = arith::AddIOp::create(nb, nloc, e, one);
-              Value next = tensor::InsertOp::create(nb, nloc, sum, iter[0],
-                                                    ValueRange{nextIndex});
-              scf::YieldOp::create(nb, nloc, next);
-            })
-            .getResult(0);
-
-    // Each expert (in parallel: their segments of the permutation are
-    // disjoint) walks the rows in order and appends its own to its segment
-    // offsets[e] .. offsets[e + 1], so each expert's rows stay in
-    // ascending order. The segment is a slice of the permutation, filled
-    // in place.
+    Value counts = buildExpertCounts(b, loc, flat, numExperts);
+    Value offsets = buildOffsets(b, loc, op.getOffsets().getType(), counts,
+                                 zero, one, experts);
     Value permutation =
-        buildEmptyVector(b, loc, op.getPermutation().getType(), rows);
-    auto scatter = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numExperts)},
-        ValueRange{permutation}, /*mapping=*/std::nullopt);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(scatter.getTerminator());
-      Value expert = scatter.getInductionVar(0);
-      Value whole = scatter.getRegionIterArgs()[0];
-      Value start =
-          indexOf(b, loc, tensor::ExtractOp::create(b, loc, offsets, expert));
-      Value count =
-          indexOf(b, loc, tensor::ExtractOp::create(b, loc, counts, expert));
-      SmallVector<OpFoldResult> offset = {start}, size = {count},
-                                stride = {b.getIndexAttr(1)};
-      Value segment =
-          tensor::ExtractSliceOp::create(b, loc, whole, offset, size, stride);
-      Value expertI32 = i32Of(b, loc, expert);
-      auto walk = scf::ForOp::create(
-          b, loc, zero, rows, one, ValueRange{segment, zero},
-          [&](OpBuilder &lb, Location lloc, Value row, ValueRange iter) {
-            Value id = tensor::ExtractOp::create(lb, lloc, flat, row);
-            Value mine = arith::CmpIOp::create(
-                lb, lloc, arith::CmpIPredicate::eq, id, expertI32);
-            auto append = scf::IfOp::create(
-                lb, lloc, mine,
-                [&](OpBuilder &ib, Location iloc) {
-                  Value placed =
-                      tensor::InsertOp::create(ib, iloc, i32Of(ib, iloc, row),
-                                               iter[0], ValueRange{iter[1]});
-                  Value next = arith::AddIOp::create(ib, iloc, iter[1], one);
-                  scf::YieldOp::create(ib, iloc, ValueRange{placed, next});
-                },
-                [&](OpBuilder &ib, Location iloc) {
-                  scf::YieldOp::create(ib, iloc, iter);
-                });
-            scf::YieldOp::create(lb, lloc, append.getResults());
-          });
-      b.setInsertionPointToEnd(scatter.getTerminator().getBody());
-      tensor::ParallelInsertSliceOp::create(b, loc, walk.getResult(0), whole,
-                                            offset, size, stride);
-    }
-    rewriter.replaceOp(op, {scatter.getResult(0), offsets});
+        buildPermutation(b, loc, op.getPermutation().getType(), flat, rows,
+                         counts, offsets, numExperts, zero, one);
+    rewriter.replaceOp(op, {permutation, offsets});
     return success();
   }
 };
