@@ -104,6 +104,57 @@ bool readsOutputElsewhere(linalg::LinalgOp op) {
   return loads.wasInterrupted();
 }
 
+/// The indices of `operand` of `op` at the loop indices `ivs`.
+SmallVector<Value> operandIndices(OpBuilder &nb, Location loc,
+                                  linalg::LinalgOp op, OpOperand *operand,
+                                  ArrayRef<Value> ivs) {
+  SmallVector<Value> indices;
+  AffineMap map = op.getMatchingIndexingMap(operand);
+  for (AffineExpr expr : map.getResults())
+    indices.push_back(getValueOrCreateConstantIndexOp(
+        nb, loc,
+        affine::makeComposedFoldedAffineApply(
+            nb, loc, AffineMap::get(map.getNumDims(), 0, expr),
+            getAsOpFoldResult(ivs))));
+  return indices;
+}
+
+/// The element of `operand` of `op` at the loop indices `ivs` (a scalar
+/// input as is).
+Value loadOperand(OpBuilder &nb, Location loc, linalg::LinalgOp op,
+                  OpOperand *operand, ArrayRef<Value> ivs) {
+  if (!isa<MemRefType>(operand->get().getType()))
+    return operand->get();
+  return memref::LoadOp::create(nb, loc, operand->get(),
+                                operandIndices(nb, loc, op, operand, ivs))
+      .getResult();
+}
+
+/// `op`'s body cloned at `nb` for the loop indices `ivs`, its inputs'
+/// elements `inputs` and its outputs' running values `accumulators`;
+/// returns what it yields.
+scf::ValueVector cloneBodyAt(OpBuilder &nb, linalg::LinalgOp op,
+                             ArrayRef<Value> ivs, ArrayRef<Value> inputs,
+                             ValueRange accumulators) {
+  Block *body = op.getBlock();
+  IRMapping mapping;
+  for (auto [input, value] : llvm::zip(op.getDpsInputOperands(), inputs))
+    mapping.map(body->getArgument(input->getOperandNumber()), value);
+  for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable()))
+    mapping.map(body->getArgument(init.getOperandNumber()), accumulators[i]);
+  for (Operation &nested : body->without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
+      mapping.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    nb.clone(nested, mapping);
+  }
+  scf::ValueVector results;
+  for (Value yielded : body->getTerminator()->getOperands())
+    results.push_back(mapping.lookupOrDefault(yielded));
+  return results;
+}
+
 /// Replaces `op`, a slice whose parallel loops all have one iteration, by
 /// scf.for loops over its reduction loops that carry the outputs' elements
 /// as values: the accumulators stay in registers (a thread's slice of a
@@ -143,58 +194,27 @@ void lowerUnitSliceReduction(linalg::LinalgOp op) {
                         : zero);
     return ivs;
   };
-  auto operandIndices = [&](OpBuilder &nb, OpOperand *operand,
-                            ArrayRef<Value> ivs) {
-    SmallVector<Value> indices;
-    AffineMap map = op.getMatchingIndexingMap(operand);
-    for (AffineExpr expr : map.getResults())
-      indices.push_back(getValueOrCreateConstantIndexOp(
-          nb, loc,
-          affine::makeComposedFoldedAffineApply(
-              nb, loc, AffineMap::get(map.getNumDims(), 0, expr),
-              getAsOpFoldResult(ivs))));
-    return indices;
-  };
   auto load = [&](OpBuilder &nb, OpOperand *operand, ArrayRef<Value> ivs) {
-    if (!isa<MemRefType>(operand->get().getType()))
-      return operand->get(); // a scalar input
-    return memref::LoadOp::create(nb, loc, operand->get(),
-                                  operandIndices(nb, operand, ivs))
-        .getResult();
+    return loadOperand(nb, loc, op, operand, ivs);
   };
   SmallVector<Value> ivsAtZero =
       loopIndices(SmallVector<Value>(lbs.size(), zero));
   SmallVector<Value> initial;
   for (OpOperand &init : op.getDpsInitsMutable())
     initial.push_back(load(b, &init, ivsAtZero));
-  Block *body = op.getBlock();
   scf::LoopNest nest = scf::buildLoopNest(
       b, loc, lbs, ubs, steps, initial,
       [&](OpBuilder &nb, Location, ValueRange reductionIvs,
           ValueRange accumulators) -> scf::ValueVector {
         SmallVector<Value> ivs = loopIndices(reductionIvs);
-        IRMapping mapping;
+        SmallVector<Value> inputs;
         for (OpOperand *input : op.getDpsInputOperands())
-          mapping.map(body->getArgument(input->getOperandNumber()),
-                      load(nb, input, ivs));
-        for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable()))
-          mapping.map(body->getArgument(init.getOperandNumber()),
-                      accumulators[i]);
-        for (Operation &nested : body->without_terminator()) {
-          if (auto index = dyn_cast<linalg::IndexOp>(nested)) {
-            mapping.map(index.getResult(), ivs[index.getDim()]);
-            continue;
-          }
-          nb.clone(nested, mapping);
-        }
-        scf::ValueVector results;
-        for (Value yielded : body->getTerminator()->getOperands())
-          results.push_back(mapping.lookupOrDefault(yielded));
-        return results;
+          inputs.push_back(load(nb, input, ivs));
+        return cloneBodyAt(nb, op, ivs, inputs, accumulators);
       });
   for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable()))
     memref::StoreOp::create(b, loc, nest.results[i], init.get(),
-                            operandIndices(b, &init, ivsAtZero));
+                            operandIndices(b, loc, op, &init, ivsAtZero));
   op->erase();
 }
 

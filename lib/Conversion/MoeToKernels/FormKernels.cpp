@@ -442,6 +442,48 @@ private:
     return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2)};
   }
 
+  /// The gate_up kernel's tile from its gate and up `products` (rows
+  /// `firstRows` of the expert's gate_up): biases added, the activation,
+  /// stored in `storage`. In the tensor-core form the activation overwrites
+  /// the gate product (a view of its accumulator), which nothing reads
+  /// after: one [rows, columns] f32 temporary fewer in shared memory.
+  static Value buildActivatedTile(OpBuilder &nb, Location nloc,
+                                  ExpertsOp experts, Value expert, Value width,
+                                  ArrayRef<Value> firstRows,
+                                  ArrayRef<Value> products, bool tensorCores,
+                                  Type storage) {
+    FfnAttr ffn = experts.getFfn();
+    auto project = [&](unsigned i) {
+      Value product = products[i];
+      if (Value bias = experts.getGateUpBias())
+        product = buildAddRowBias(
+            nb, nloc, product,
+            expertRows(nb, nloc, bias, expert, firstRows[i], width),
+            /*inPlace=*/tensorCores);
+      return product;
+    };
+    Value activated;
+    if (ffn.isGated()) {
+      Value gate = project(0);
+      Value up = project(1);
+      activated = buildMap(
+          nb, nloc, {gate, up}, nb.getF32Type(),
+          [&](OpBuilder &mb, Location mloc, ValueRange args) {
+            return buildActivation(mb, mloc, ffn, args[0], args[1]);
+          },
+          tensorCores ? gate : Value());
+    } else {
+      Value up = project(0);
+      activated = buildMap(
+          nb, nloc, up, nb.getF32Type(),
+          [&](OpBuilder &mb, Location mloc, ValueRange args) {
+            return buildActivation(mb, mloc, ffn, Value(), args[0]);
+          },
+          tensorCores ? up : Value());
+    }
+    return buildConvert(nb, nloc, activated, storage);
+  }
+
   /// gate_up: per (row block, column tile c), act(rows x gate[c]^T,
   /// rows x up[c]^T) stored in the input's type.
   static Value buildGateUp(OpBuilder &b, Location loc, LayerChain &c,
@@ -510,38 +552,8 @@ private:
                   expertRows(nb, nloc, experts.getGateUp(), block.expert,
                              firstRow, width)));
           }
-          auto project = [&](unsigned i) {
-            Value product = products[i];
-            if (Value bias = experts.getGateUpBias())
-              product = buildAddRowBias(
-                  nb, nloc, product,
-                  expertRows(nb, nloc, bias, block.expert, firstRows[i], width),
-                  /*inPlace=*/tensorCores);
-            return product;
-          };
-          // In the tensor-core form the activation overwrites the gate
-          // product (a view of its accumulator), which nothing reads after:
-          // one [rows, columns] f32 temporary fewer in shared memory.
-          Value activated;
-          if (ffn.isGated()) {
-            Value gate = project(0);
-            Value up = project(1);
-            activated = buildMap(
-                nb, nloc, {gate, up}, nb.getF32Type(),
-                [&](OpBuilder &mb, Location mloc, ValueRange args) {
-                  return buildActivation(mb, mloc, ffn, args[0], args[1]);
-                },
-                tensorCores ? gate : Value());
-          } else {
-            Value up = project(0);
-            activated = buildMap(
-                nb, nloc, up, nb.getF32Type(),
-                [&](OpBuilder &mb, Location mloc, ValueRange args) {
-                  return buildActivation(mb, mloc, ffn, Value(), args[0]);
-                },
-                tensorCores ? up : Value());
-          }
-          return buildConvert(nb, nloc, activated, storage);
+          return buildActivatedTile(nb, nloc, experts, block.expert, width,
+                                    firstRows, products, tensorCores, storage);
         });
     return kernel.getResult(0);
   }
