@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Conversion/MoeToLinalg/Builders.h"
 #include "Patterns.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "moe/Dialect/MoeOps.h"
 
@@ -293,28 +293,15 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     return buildAddRowBias(ops.b, ops.loc, matrix, bias);
   }
 
-  /// Scores each group of E / nGroup consecutive experts, keeps the
-  /// topkGroup best groups and sets the selection score of every expert
-  /// outside them to 0.0, as transformers' masked_fill does (not -inf: an
-  /// expert of a dropped group can still beat a kept one with a negative
-  /// biased score, and the reference reproduces that).
-  static Value maskToBestGroups(const RowOps &ops, Value selection,
-                                RoutingAttr routing, int64_t numExperts) {
+  /// The score of each group of `grouped` ([T, groups, perGroup]
+  /// selection scores): its largest, or the sum of its two largest.
+  static Value scoreGroups(const RowOps &ops, Value grouped,
+                           GroupScore groupScore) {
     OpBuilder &b = ops.b;
     Location loc = ops.loc;
     MLIRContext *ctx = b.getContext();
-    int64_t groups = routing.getNGroup();
-    int64_t perGroup = numExperts / groups;
+    int64_t groups = cast<RankedTensorType>(grouped.getType()).getDimSize(1);
     double negInf = -std::numeric_limits<double>::infinity();
-
-    // View the selection as [T, groups, perGroup] and reduce the last axis.
-    auto groupedType = RankedTensorType::get(
-        {ShapedType::kDynamic, groups, perGroup}, b.getF32Type());
-    Value grouped = tensor::ExpandShapeOp::create(
-        b, loc, groupedType, selection,
-        SmallVector<ReassociationIndices>{{0}, {1, 2}},
-        SmallVector<OpFoldResult>{ops.tokens, b.getIndexAttr(groups),
-                                  b.getIndexAttr(perGroup)});
     AffineExpr t, g, p;
     bindDims(ctx, t, g, p);
     AffineMap in = AffineMap::get(3, 0, {t, g, p}, ctx);
@@ -325,44 +312,60 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     SmallVector<utils::IteratorType> iterators = {
         utils::IteratorType::parallel, utils::IteratorType::parallel,
         utils::IteratorType::reduction};
-    Value groupScores;
-    if (routing.getGroupScore() == GroupScore::max) {
-      groupScores =
-          linalg::GenericOp::create(
-              b, loc, groupType, ValueRange{grouped}, ValueRange{first},
-              {in, out}, iterators,
-              [](OpBuilder &nb, Location nloc, ValueRange args) {
-                linalg::YieldOp::create(
-                    nb, nloc,
-                    arith::MaximumFOp::create(nb, nloc, args[0], args[1])
-                        .getResult());
-              })
-              .getResult(0);
-    } else {
-      // The two largest of each group, then their sum.
-      Value second =
-          buildFilled(b, loc, groupType, ops.tokens, b.getF32FloatAttr(negInf));
-      auto top2 = linalg::GenericOp::create(
-          b, loc, TypeRange{groupType, groupType}, ValueRange{grouped},
-          ValueRange{first, second}, {in, out, out}, iterators,
-          [](OpBuilder &nb, Location nloc, ValueRange args) {
-            Value x = args[0], m1 = args[1], m2 = args[2];
-            Value above = arith::CmpFOp::create(
-                nb, nloc, arith::CmpFPredicate::OGT, x, m1);
-            Value newM1 = arith::SelectOp::create(nb, nloc, above, x, m1);
-            Value newM2 = arith::SelectOp::create(
-                nb, nloc, above, m1,
-                arith::MaximumFOp::create(nb, nloc, m2, x));
-            linalg::YieldOp::create(nb, nloc, ValueRange{newM1, newM2});
-          });
-      groupScores =
-          buildMap(b, loc, top2.getResults(), b.getF32Type(),
-                   [](OpBuilder &nb, Location nloc, ValueRange args) {
-                     return arith::AddFOp::create(nb, nloc, args[0], args[1])
-                         .getResult();
-                   });
-    }
+    if (groupScore == GroupScore::max)
+      return linalg::GenericOp::create(
+                 b, loc, groupType, ValueRange{grouped}, ValueRange{first},
+                 {in, out}, iterators,
+                 [](OpBuilder &nb, Location nloc, ValueRange args) {
+                   linalg::YieldOp::create(
+                       nb, nloc,
+                       arith::MaximumFOp::create(nb, nloc, args[0], args[1])
+                           .getResult());
+                 })
+          .getResult(0);
+    // The two largest of each group, then their sum.
+    Value second =
+        buildFilled(b, loc, groupType, ops.tokens, b.getF32FloatAttr(negInf));
+    auto top2 = linalg::GenericOp::create(
+        b, loc, TypeRange{groupType, groupType}, ValueRange{grouped},
+        ValueRange{first, second}, {in, out, out}, iterators,
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value x = args[0], m1 = args[1], m2 = args[2];
+          Value above =
+              arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OGT, x, m1);
+          Value newM1 = arith::SelectOp::create(nb, nloc, above, x, m1);
+          Value newM2 = arith::SelectOp::create(
+              nb, nloc, above, m1, arith::MaximumFOp::create(nb, nloc, m2, x));
+          linalg::YieldOp::create(nb, nloc, ValueRange{newM1, newM2});
+        });
+    return buildMap(
+        b, loc, top2.getResults(), b.getF32Type(),
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
+        });
+  }
 
+  /// Scores each group of E / nGroup consecutive experts, keeps the
+  /// topkGroup best groups and sets the selection score of every expert
+  /// outside them to 0.0, as transformers' masked_fill does (not -inf: an
+  /// expert of a dropped group can still beat a kept one with a negative
+  /// biased score, and the reference reproduces that).
+  static Value maskToBestGroups(const RowOps &ops, Value selection,
+                                RoutingAttr routing, int64_t numExperts) {
+    OpBuilder &b = ops.b;
+    Location loc = ops.loc;
+    int64_t groups = routing.getNGroup();
+    int64_t perGroup = numExperts / groups;
+
+    // View the selection as [T, groups, perGroup] and reduce the last axis.
+    auto groupedType = RankedTensorType::get(
+        {ShapedType::kDynamic, groups, perGroup}, b.getF32Type());
+    Value grouped = tensor::ExpandShapeOp::create(
+        b, loc, groupedType, selection,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{ops.tokens, b.getIndexAttr(groups),
+                                  b.getIndexAttr(perGroup)});
+    Value groupScores = scoreGroups(ops, grouped, routing.getGroupScore());
     SmallVector<Value> values, keptGroups;
     ops.topK(groupScores, routing.getTopkGroup(), values, keptGroups);
     // selection[t, e] if e's group is kept, else 0.0.
