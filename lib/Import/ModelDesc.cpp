@@ -114,6 +114,13 @@ struct LayerChecker {
   }
 
   LogicalResult run() const {
+    return success(succeeded(checkRouting()) && succeeded(checkWeights()) &&
+                   succeeded(checkLayers()));
+  }
+
+private:
+  /// The sizes and the routing: top-k, groups, normalization, scaling.
+  LogicalResult checkRouting() const {
     const RoutingDesc &r = layer.routing;
     int64_t e = layer.numExperts;
     if (failed(checkSize("num_experts", e)) ||
@@ -171,6 +178,12 @@ struct LayerChecker {
                           "bias";
       return failure();
     }
+    return success();
+  }
+
+  /// The activation's limit and the weights' sizes.
+  LogicalResult checkWeights() const {
+    int64_t e = layer.numExperts;
     if (!(layer.ffn.limit > 0.0)) {
       error("swiglu_limit") << "must be positive, got " << layer.ffn.limit;
       return failure();
@@ -194,6 +207,11 @@ struct LayerChecker {
         return failure();
     }
 
+    return success();
+  }
+
+  /// The decoder layers that use this MoE layer.
+  LogicalResult checkLayers() const {
     if (layer.layers.empty()) {
       error("layers") << "no decoder layer uses this MoE layer";
       return failure();

@@ -46,6 +46,12 @@ private:
       found = MemorySpace::Unknown;
   }
   void step(Value value, const Path &path);
+  /// `arg` (at `path` of its value): a kernel parameter, or what the
+  /// branches to its block pass.
+  void stepArgument(BlockArgument arg, const Path &path);
+  /// Follows `op` if it builds or takes apart an aggregate (a memref
+  /// descriptor) at `path`; false if it does neither.
+  bool stepAggregate(Operation *op, const Path &path);
 
   std::vector<std::pair<Value, Path>> work;
   std::set<std::pair<const void *, Path>> seen;
@@ -61,6 +67,56 @@ MemorySpace Trace::run() {
   return found.value_or(MemorySpace::Unknown);
 }
 
+void Trace::stepArgument(BlockArgument arg, const Path &path) {
+  Block *block = arg.getOwner();
+  if (block->isEntryBlock()) {
+    // The runtime passes kernels pointers to its launch buffers.
+    auto func = dyn_cast<LLVM::LLVMFuncOp>(block->getParentOp());
+    if (isa<IntegerType>(arg.getType()))
+      return; // an offset, as below
+    return root(path.empty() && func && isNvvmKernel(func) &&
+                        isa<LLVM::LLVMPointerType>(arg.getType())
+                    ? MemorySpace::Global
+                    : MemorySpace::Unknown);
+  }
+  for (Block *pred : block->getPredecessors()) {
+    auto branch = dyn_cast<BranchOpInterface>(pred->getTerminator());
+    if (!branch)
+      return root(MemorySpace::Unknown);
+    for (unsigned s = 0, e = branch->getNumSuccessors(); s < e; ++s) {
+      if (branch->getSuccessor(s) != block)
+        continue;
+      Value incoming = branch.getSuccessorOperands(s)[arg.getArgNumber()];
+      if (!incoming)
+        return root(MemorySpace::Unknown);
+      push(incoming, path);
+    }
+  }
+}
+
+bool Trace::stepAggregate(Operation *op, const Path &path) {
+  if (auto extract = dyn_cast<LLVM::ExtractValueOp>(op)) {
+    Path inner(extract.getPosition().begin(), extract.getPosition().end());
+    inner.insert(inner.end(), path.begin(), path.end());
+    push(extract.getContainer(), std::move(inner));
+    return true;
+  }
+  if (auto insert = dyn_cast<LLVM::InsertValueOp>(op);
+      insert && !path.empty()) {
+    ArrayRef<int64_t> position = insert.getPosition();
+    size_t common = std::min(position.size(), path.size());
+    if (!std::equal(position.begin(), position.begin() + common, path.begin()))
+      push(insert.getContainer(), path);
+    else if (position.size() > path.size())
+      root(MemorySpace::Unknown); // part of what we look for
+    else
+      push(insert.getValue(), Path(path.begin() + common, path.end()));
+    return true;
+  }
+  // The rest of a descriptor built up from nothing holds no pointer.
+  return isa<LLVM::UndefOp, LLVM::PoisonOp, LLVM::ZeroOp>(op) && !path.empty();
+}
+
 void Trace::step(Value value, const Path &path) {
   if (path.empty()) {
     if (auto type = dyn_cast<LLVM::LLVMPointerType>(value.getType())) {
@@ -72,51 +128,10 @@ void Trace::step(Value value, const Path &path) {
         return root(MemorySpace::Unknown);
     }
   }
-  if (auto arg = dyn_cast<BlockArgument>(value)) {
-    Block *block = arg.getOwner();
-    if (block->isEntryBlock()) {
-      // The runtime passes kernels pointers to its launch buffers.
-      auto func = dyn_cast<LLVM::LLVMFuncOp>(block->getParentOp());
-      if (isa<IntegerType>(arg.getType()))
-        return; // an offset, as below
-      return root(path.empty() && func && isNvvmKernel(func) &&
-                          isa<LLVM::LLVMPointerType>(arg.getType())
-                      ? MemorySpace::Global
-                      : MemorySpace::Unknown);
-    }
-    for (Block *pred : block->getPredecessors()) {
-      auto branch = dyn_cast<BranchOpInterface>(pred->getTerminator());
-      if (!branch)
-        return root(MemorySpace::Unknown);
-      for (unsigned s = 0, e = branch->getNumSuccessors(); s < e; ++s) {
-        if (branch->getSuccessor(s) != block)
-          continue;
-        Value incoming = branch.getSuccessorOperands(s)[arg.getArgNumber()];
-        if (!incoming)
-          return root(MemorySpace::Unknown);
-        push(incoming, path);
-      }
-    }
-    return;
-  }
+  if (auto arg = dyn_cast<BlockArgument>(value))
+    return stepArgument(arg, path);
   Operation *op = value.getDefiningOp();
-  if (auto extract = dyn_cast<LLVM::ExtractValueOp>(op)) {
-    Path inner(extract.getPosition().begin(), extract.getPosition().end());
-    inner.insert(inner.end(), path.begin(), path.end());
-    return push(extract.getContainer(), std::move(inner));
-  }
-  if (auto insert = dyn_cast<LLVM::InsertValueOp>(op);
-      insert && !path.empty()) {
-    ArrayRef<int64_t> position = insert.getPosition();
-    size_t common = std::min(position.size(), path.size());
-    if (!std::equal(position.begin(), position.begin() + common, path.begin()))
-      return push(insert.getContainer(), path);
-    if (position.size() > path.size())
-      return root(MemorySpace::Unknown); // part of what we look for
-    return push(insert.getValue(), Path(path.begin() + common, path.end()));
-  }
-  // The rest of a descriptor built up from nothing holds no pointer.
-  if (isa<LLVM::UndefOp, LLVM::PoisonOp, LLVM::ZeroOp>(op) && !path.empty())
+  if (stepAggregate(op, path))
     return;
   if (!path.empty())
     return root(MemorySpace::Unknown);
