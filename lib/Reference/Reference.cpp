@@ -316,6 +316,65 @@ FfnView kernelFfn(Lookup &lookup, llvm::StringRef gateUpName,
   return f;
 }
 
+/// Views `f` (its inter already set) on gpt-oss's and Llama 4's experts:
+/// gate_up_proj [E, H, 2I] used as
+/// x @ W, element (h, c) of expert e at e*H*2I + h*2I + c; gpt-oss's gate
+/// unit j is column 2j and its up unit column 2j+1 (`interleaved`), Llama
+/// 4's are columns j and I+j. down_proj [E, I, H] is used as act @ W:
+/// output h reads column h.
+void bindFusedGateUpFfn(Lookup &lookup, const LayerConfig &cfg,
+                        bool interleaved, FfnView &f) {
+  const int64_t e = cfg.numExperts, h = cfg.hidden, i = cfg.intermediate;
+  const float *gu = lookup.get("experts.gate_up_proj", {e, h, 2 * i});
+  const float *dn = lookup.get("experts.down_proj", {e, i, h});
+  const float *gub = nullptr, *dnb = nullptr;
+  if (cfg.expertBias) {
+    gub = lookup.get("experts.gate_up_proj_bias", {e, 2 * i});
+    dnb = lookup.get("experts.down_proj_bias", {e, h});
+  }
+  if (lookup.failed())
+    return;
+  f.gate.rowStride = f.up.rowStride = interleaved ? 2 : 1;
+  f.gate.colStride = f.up.colStride = 2 * i;
+  f.down.rowStride = 1;
+  f.down.colStride = h;
+  for (int64_t x = 0; x < e; ++x) {
+    const float *block = gu + x * h * 2 * i;
+    f.gate.base.push_back(block);
+    f.up.base.push_back(interleaved ? block + 1 : block + i);
+    f.down.base.push_back(dn + x * i * h);
+    if (gub) {
+      f.gateBias.stride = f.upBias.stride = interleaved ? 2 : 1;
+      f.gateBias.base.push_back(gub + x * 2 * i);
+      f.upBias.base.push_back(interleaved ? gub + x * 2 * i + 1
+                                          : gub + x * 2 * i + i);
+    }
+    if (dnb)
+      f.downBias.base.push_back(dnb + x * h);
+  }
+}
+
+/// Views `f` (its inter already set) on DBRX's experts: w1, v1, w2 are [E*I,
+/// H]; expert e owns rows e*I..e*I+I-1 of each. DBRX computes (act(x w1_e^T) *
+/// (x v1_e^T)) @ w2_e, so w2_e is the transposed down projection: output h
+/// reads column h of w2_e.
+void bindDbrxFfn(Lookup &lookup, int64_t e, int64_t h, int64_t i, FfnView &f) {
+  const float *w1 = lookup.get("experts.mlp.w1", {e * i, h});
+  const float *v1 = lookup.get("experts.mlp.v1", {e * i, h});
+  const float *w2 = lookup.get("experts.mlp.w2", {e * i, h});
+  if (lookup.failed())
+    return;
+  f.gate.rowStride = f.up.rowStride = h;
+  f.gate.colStride = f.up.colStride = 1;
+  f.down.rowStride = 1;
+  f.down.colStride = h;
+  for (int64_t x = 0; x < e; ++x) {
+    f.gate.base.push_back(w1 + x * i * h);
+    f.up.base.push_back(v1 + x * i * h);
+    f.down.base.push_back(w2 + x * i * h);
+  }
+}
+
 llvm::Expected<LayerView> bindWeights(const LayerConfig &cfg,
                                       const FamilyNames &names,
                                       const TensorMap &hf) {
@@ -349,61 +408,12 @@ llvm::Expected<LayerView> bindWeights(const LayerConfig &cfg,
     break;
   }
   case ExpertStore::GptOss:
-  case ExpertStore::Llama4: {
-    // gate_up_proj [E, H, 2I] is used as x @ W: element (h, c) of expert e
-    // at e*H*2I + h*2I + c. gpt-oss's gate unit j is column 2j and its up
-    // unit column 2j+1; Llama 4's are columns j and I+j.
-    bool interleaved = names.store == ExpertStore::GptOss;
-    const float *gu = lookup.get("experts.gate_up_proj", {e, h, 2 * i});
-    const float *dn = lookup.get("experts.down_proj", {e, i, h});
-    const float *gub = nullptr, *dnb = nullptr;
-    if (cfg.expertBias) {
-      gub = lookup.get("experts.gate_up_proj_bias", {e, 2 * i});
-      dnb = lookup.get("experts.down_proj_bias", {e, h});
-    }
-    if (lookup.failed())
-      break;
-    f.gate.rowStride = f.up.rowStride = interleaved ? 2 : 1;
-    f.gate.colStride = f.up.colStride = 2 * i;
-    // down_proj [E, I, H] is used as act @ W: output h reads column h.
-    f.down.rowStride = 1;
-    f.down.colStride = h;
-    for (int64_t x = 0; x < e; ++x) {
-      const float *block = gu + x * h * 2 * i;
-      f.gate.base.push_back(block);
-      f.up.base.push_back(interleaved ? block + 1 : block + i);
-      f.down.base.push_back(dn + x * i * h);
-      if (gub) {
-        f.gateBias.stride = f.upBias.stride = interleaved ? 2 : 1;
-        f.gateBias.base.push_back(gub + x * 2 * i);
-        f.upBias.base.push_back(interleaved ? gub + x * 2 * i + 1
-                                            : gub + x * 2 * i + i);
-      }
-      if (dnb)
-        f.downBias.base.push_back(dnb + x * h);
-    }
+  case ExpertStore::Llama4:
+    bindFusedGateUpFfn(lookup, cfg, names.store == ExpertStore::GptOss, f);
     break;
-  }
-  case ExpertStore::Dbrx: {
-    // w1, v1, w2 are [E*I, H]; expert e owns rows e*I..e*I+I-1 of each.
-    // DBRX computes (act(x w1_e^T) * (x v1_e^T)) @ w2_e, so w2_e is the
-    // transposed down projection: output h reads column h of w2_e.
-    const float *w1 = lookup.get("experts.mlp.w1", {e * i, h});
-    const float *v1 = lookup.get("experts.mlp.v1", {e * i, h});
-    const float *w2 = lookup.get("experts.mlp.w2", {e * i, h});
-    if (lookup.failed())
-      break;
-    f.gate.rowStride = f.up.rowStride = h;
-    f.gate.colStride = f.up.colStride = 1;
-    f.down.rowStride = 1;
-    f.down.colStride = h;
-    for (int64_t x = 0; x < e; ++x) {
-      f.gate.base.push_back(w1 + x * i * h);
-      f.up.base.push_back(v1 + x * i * h);
-      f.down.base.push_back(w2 + x * i * h);
-    }
+  case ExpertStore::Dbrx:
+    bindDbrxFfn(lookup, e, h, i, f);
     break;
-  }
   case ExpertStore::Kernel:
     f = kernelFfn(lookup, "gate_up", "down",
                   cfg.expertBias ? "gate_up_bias" : "",
@@ -505,6 +515,59 @@ struct Routing {
   bool nearTie = false;
 };
 
+/// Grouped selection: scores each group of E / nGroup experts of `choice`,
+/// keeps the topkGroup best and sets the others' experts to 0.0, as
+/// transformers' masked_fill(..., 0.0) does: a dropped expert scores 0.0,
+/// which beats a kept expert whose biased score is negative.
+void keepBestGroups(const LayerConfig &cfg, std::vector<double> &choice,
+                    double tolerance, bool &nearTie) {
+  const int64_t e = cfg.numExperts, size = e / cfg.nGroup;
+  std::vector<double> groupScores(cfg.nGroup);
+  for (int64_t g = 0; g < cfg.nGroup; ++g) {
+    llvm::ArrayRef<double> members(choice.data() + g * size, size);
+    if (cfg.groupScore == GroupScore::Max) {
+      groupScores[g] = *std::max_element(members.begin(), members.end());
+    } else {
+      bool unused = false;
+      std::vector<int64_t> best = topK(members, 2, 0.0, unused);
+      groupScores[g] = members[best[0]] + members[best[1]];
+    }
+  }
+  std::vector<int64_t> kept =
+      topK(groupScores, cfg.topkGroup, tolerance, nearTie);
+  std::vector<bool> keep(cfg.nGroup, false);
+  for (int64_t g : kept)
+    keep[g] = true;
+  for (int64_t r = 0; r < e; ++r)
+    if (!keep[r / size])
+      choice[r] = 0.0;
+}
+
+/// Renormalizes the selected `weights` (cfg.normalization).
+void normalize(const LayerConfig &cfg, std::vector<double> &weights) {
+  switch (cfg.normalization) {
+  case Normalization::None:
+    break;
+  case Normalization::Sum: {
+    double sum = 0.0;
+    for (double w : weights)
+      sum += w;
+    for (double &w : weights)
+      w /= sum + cfg.normEpsilon;
+    break;
+  }
+  case Normalization::PNorm: {
+    double sum = 0.0;
+    for (double w : weights)
+      sum += std::pow(std::abs(w), cfg.normP);
+    double norm = std::pow(sum, 1.0 / cfg.normP);
+    for (double &w : weights)
+      w /= norm + cfg.normEpsilon;
+    break;
+  }
+  }
+}
+
 Routing route(const LayerConfig &cfg, const LayerView &view,
               llvm::ArrayRef<double> x, double tolerance) {
   const int64_t e = cfg.numExperts, h = cfg.hidden, k = cfg.topK;
@@ -551,56 +614,14 @@ Routing route(const LayerConfig &cfg, const LayerView &view,
       for (int64_t r = 0; r < e; ++r)
         choice[r] += view.correctionBias[r];
 
-    if (cfg.nGroup > 1) {
-      const int64_t size = e / cfg.nGroup;
-      std::vector<double> groupScores(cfg.nGroup);
-      for (int64_t g = 0; g < cfg.nGroup; ++g) {
-        llvm::ArrayRef<double> members(choice.data() + g * size, size);
-        if (cfg.groupScore == GroupScore::Max) {
-          groupScores[g] = *std::max_element(members.begin(), members.end());
-        } else {
-          bool unused = false;
-          std::vector<int64_t> best = topK(members, 2, 0.0, unused);
-          groupScores[g] = members[best[0]] + members[best[1]];
-        }
-      }
-      std::vector<int64_t> kept =
-          topK(groupScores, cfg.topkGroup, tolerance, routing.nearTie);
-      std::vector<bool> keep(cfg.nGroup, false);
-      for (int64_t g : kept)
-        keep[g] = true;
-      // transformers' masked_fill(..., 0.0): a dropped expert scores 0.0,
-      // which beats a kept expert whose biased score is negative.
-      for (int64_t r = 0; r < e; ++r)
-        if (!keep[r / size])
-          choice[r] = 0.0;
-    }
+    if (cfg.nGroup > 1)
+      keepBestGroups(cfg, choice, tolerance, routing.nearTie);
     routing.experts = topK(choice, k, tolerance, routing.nearTie);
     for (int64_t r : routing.experts)
       routing.weights.push_back(scores[r]);
   }
 
-  switch (cfg.normalization) {
-  case Normalization::None:
-    break;
-  case Normalization::Sum: {
-    double sum = 0.0;
-    for (double w : routing.weights)
-      sum += w;
-    for (double &w : routing.weights)
-      w /= sum + cfg.normEpsilon;
-    break;
-  }
-  case Normalization::PNorm: {
-    double sum = 0.0;
-    for (double w : routing.weights)
-      sum += std::pow(std::abs(w), cfg.normP);
-    double norm = std::pow(sum, 1.0 / cfg.normP);
-    for (double &w : routing.weights)
-      w /= norm + cfg.normEpsilon;
-    break;
-  }
-  }
+  normalize(cfg, routing.weights);
   for (double &w : routing.weights)
     w *= cfg.scalingFactor;
   return routing;
