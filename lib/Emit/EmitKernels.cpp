@@ -186,16 +186,13 @@ FailureOr<SmallVector<StringRef>> weightOperandNames(func::FuncOp fn) {
       {"shared_gate", op.getSharedGate()}};
   SmallVector<StringRef> names;
   for (BlockArgument arg : fn.getArguments().drop_front()) {
-    auto it = llvm::find_if(
+    auto fed = llvm::make_filter_range(
         operands, [&](auto &operand) { return operand.second == arg; });
-    if (it == std::end(operands) ||
-        llvm::count_if(operands, [&](auto &operand) {
-          return operand.second == arg;
-        }) != 1)
+    if (!llvm::hasSingleElement(fed))
       return fn.emitError("argument ")
              << arg.getArgNumber()
              << " must be exactly one weight operand of the moe.layer";
-    names.push_back(it->first);
+    names.push_back(fed.begin()->first);
   }
   return names;
 }

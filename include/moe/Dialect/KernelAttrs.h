@@ -1,5 +1,4 @@
-//===- KernelAttrs.h - the token-count formulas of the kernel ABI -*- C++
-//-*-===//
+//===- KernelAttrs.h - token-count formulas of the kernel ABI -*- C++ -*-===//
 //
 // Grid and buffer sizes are AffineMaps from the token count T (dimension 0,
 // no symbols). The manifest writes them in its own formula grammar

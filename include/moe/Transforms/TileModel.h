@@ -9,6 +9,8 @@
 #ifndef MOE_TRANSFORMS_TILEMODEL_H
 #define MOE_TRANSFORMS_TILEMODEL_H
 
+#include "moe/Target/NVVM/ChipInfo.h"
+
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -30,15 +32,9 @@ struct LayerShape {
 };
 
 /// A GPU as the model sees it (dense bf16 tensor-core peak, HBM bandwidth,
-/// shared memory a block may use, the pipeline depth worth having).
-struct GpuTarget {
-  llvm::StringRef chip;
-  int64_t multiprocessors;
-  int64_t sharedMemoryPerBlock;
-  double bytesPerSecond;
-  double flopsPerSecond;
-  int64_t maxStages;
-};
+/// shared memory a block may use, the pipeline depth worth having): the
+/// chip facts of ChipInfo.h.
+using GpuTarget = nvidia::ChipInfo;
 
 /// The chips of nvidia::kChips (sm_80, sm_90); none for other chips.
 std::optional<GpuTarget> lookupGpuTarget(llvm::StringRef chip);

@@ -7,9 +7,7 @@
 // in between: cp.async, lib/Target/NVVM/AsyncCopies.cpp).
 //
 // Written by hand: upstream vectorizes a gather (the rows come through the
-// permutation) only as a vector.gather of elements, and
-// transform.nvgpu.create_async_groups needs vector.transfer_read/write
-// pairs with a static source, not our row index computed per run.
+// permutation) only as a vector.gather of elements.
 //
 //===----------------------------------------------------------------------===//
 

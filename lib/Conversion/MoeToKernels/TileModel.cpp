@@ -5,7 +5,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Transforms/TileModel.h"
-#include "moe/Target/NVVM/ChipInfo.h"
 #include "moe/Transforms/Passes.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -128,9 +127,7 @@ std::optional<GpuTarget> mlir::moe::lookupGpuTarget(llvm::StringRef chip) {
   const nvidia::ChipInfo *info = nvidia::lookupChip(chip);
   if (!info)
     return std::nullopt;
-  return GpuTarget{
-      info->name,           info->multiprocessors, info->sharedMemoryPerBlock,
-      info->bytesPerSecond, info->flopsPerSecond,  info->maxStages};
+  return *info;
 }
 
 std::vector<std::pair<std::string, int64_t>> TileChoice::entries() const {

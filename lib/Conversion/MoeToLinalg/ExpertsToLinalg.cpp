@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Conversion/MoeToLinalg/Builders.h"
 #include "Patterns.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "moe/Dialect/MoeOps.h"
 

@@ -43,7 +43,13 @@ inline constexpr ChipInfo kChips[] = {
 
 /// Shared memory per block that every chip of kChips gives: the budget of
 /// kernels built for all of them (sm_80's).
-constexpr int64_t kPortableSharedMemoryPerBlock = 163 * 1024;
+constexpr int64_t kPortableSharedMemoryPerBlock = [] {
+  int64_t least = kChips[0].sharedMemoryPerBlock;
+  for (const ChipInfo &chip : kChips)
+    least =
+        chip.sharedMemoryPerBlock < least ? chip.sharedMemoryPerBlock : least;
+  return least;
+}();
 
 /// bf16/f16 mma.sync m16n8k16 (the expert GEMMs) needs this compute
 /// capability or newer.

@@ -19,8 +19,8 @@
 #include "EmulatorRewrites.h"
 #include "PointerSpace.h"
 
-#include "moe/Target/NVVM/NvvmToEmulator.h"
 #include "moe/Conversion/PackedWrapper.h"
+#include "moe/Target/NVVM/NvvmToEmulator.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Interfaces/DataLayoutInterfaces.h"
