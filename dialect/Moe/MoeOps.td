@@ -18,6 +18,55 @@ def Moe_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def Moe_F32Tensor : RankedTensorOf<[F32]>;
 def Moe_I32Tensor : RankedTensorOf<[I32]>;
 
+def Moe_QuantizedTensor : RankedTensorOf<[F8E4M3FN, UI8]>;
+def Moe_ScaleTensor : RankedTensorOf<[F32, BF16, F8E8M0FNU]>;
+
+def Moe_DequantizeOp : Moe_Op<"dequantize", [Pure]> {
+  let summary = "block-scaled weights (fp8, MXFP4) as the compute type";
+  let description = [{
+    `result[..., i, j] = value(quantized)[..., i, j] * scale[..., si, j /
+    block[1]]`, rounded to the result's element type, for weights stored as
+    quantized checkpoints ship them:
+
+    - fp8 block-scaled (DeepSeek-V3, Kimi K2, Qwen3 FP8): `quantized` holds
+      `f8E4M3FN` values of the result's shape, `scale` is `f32` or `bf16`
+      (the checkpoint's `weight_scale_inv`), typically `block = [128, 128]`;
+      a per-tensor scale is a block the size of the last two dimensions.
+    - MXFP4 (gpt-oss): `quantized` is `ui8`, two e2m1 values per byte, low
+      nibble first, so its last dimension is half the result's; `scale` is
+      `f8E8M0FNU` (2^(bits - 127)), `block = [1, 32]`.
+
+    The rows (the next-to-last dimension) are `stacked` equal parts, each
+    with its own grid of blocks (gate and up of a fused gate_up, whose
+    checkpoints scale them separately): row `i` is row `i mod R/stacked` of
+    part `i / (R/stacked)`, so `si = part * ceildiv(R/stacked, block[0]) +
+    (i mod R/stacked) / block[0]`. Edge blocks may be partial. Leading
+    dimensions (experts) index all three tensors alike.
+
+    ```mlir
+    %w = moe.dequantize %q, %s block [128, 128] stacked 2
+        : tensor<8x512x256xf8E4M3FN>, tensor<8x4x2xf32> -> tensor<8x512x256xbf16>
+    ```
+  }];
+  let arguments = (ins Moe_QuantizedTensor:$quantized,
+                       Moe_ScaleTensor:$scale,
+                       DenseI64ArrayAttr:$block,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>,
+                                         "1">:$stacked);
+  let results = (outs Moe_FloatTensor:$result);
+  let assemblyFormat = [{
+    $quantized `,` $scale `block` $block (`stacked` $stacked^)? attr-dict `:`
+    type($quantized) `,` type($scale) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// True for MXFP4: two e2m1 values per byte of `quantized`.
+    bool isPackedE2M1() {
+      return getQuantized().getType().getElementType().isUnsignedInteger(8);
+    }
+  }];
+}
+
 def Moe_RouterOp : Moe_Op<"router", [Pure]> {
   let summary = "router GEMM: logits = input x weight^T (+ bias), in f32";
   let description = [{

@@ -355,6 +355,58 @@ LogicalResult SharedExpertOp::verify() {
                                  {"gate", gate}});
 }
 
+LogicalResult DequantizeOp::verify() {
+  auto quantized = getQuantized().getType();
+  auto scale = getScale().getType();
+  auto result = getResult().getType();
+  if (!quantized.hasStaticShape() || !scale.hasStaticShape() ||
+      !result.hasStaticShape())
+    return emitOpError() << "takes static shapes";
+  int64_t rank = result.getRank();
+  if (rank < 2 || quantized.getRank() != rank || scale.getRank() != rank)
+    return emitOpError() << "takes quantized values, scales and a result of "
+                            "one rank, at least 2";
+  ArrayRef<int64_t> block = getBlock();
+  if (block.size() != 2 || block[0] <= 0 || block[1] <= 0)
+    return emitOpError() << "block must be two positive sizes [rows, columns]";
+  Type scaleElement = scale.getElementType();
+  ArrayRef<int64_t> shape = result.getShape();
+  SmallVector<int64_t> valueShape(shape);
+  if (isPackedE2M1()) {
+    if (!isa<Float8E8M0FNUType>(scaleElement))
+      return emitOpError() << "of packed e2m1 values (ui8) takes f8E8M0FNU "
+                              "scales, not "
+                           << scaleElement;
+    if (shape.back() % 2)
+      return emitOpError() << "of packed e2m1 values needs an even last "
+                              "dimension, not "
+                           << shape.back();
+    valueShape.back() = shape.back() / 2;
+  } else if (isa<Float8E8M0FNUType>(scaleElement)) {
+    return emitOpError() << "of f8E4M3FN values takes f32 or bf16 scales";
+  }
+  if (quantized.getShape() != ArrayRef<int64_t>(valueShape))
+    return emitOpError() << "quantized shape " << quantized
+                         << " does not hold the result " << result
+                         << (isPackedE2M1() ? " (two values per byte)" : "");
+  int64_t rows = shape[rank - 2], cols = shape[rank - 1];
+  int64_t stacked = getStacked();
+  if (rows % stacked)
+    return emitOpError() << "stacked " << stacked << " does not divide the "
+                         << rows << " rows";
+  SmallVector<int64_t> scaleShape(shape.drop_back(2));
+  scaleShape.push_back(stacked * llvm::divideCeil(rows / stacked, block[0]));
+  scaleShape.push_back(llvm::divideCeil(cols, block[1]));
+  if (scale.getShape() != ArrayRef<int64_t>(scaleShape)) {
+    InFlightDiagnostic diag = emitOpError() << "scale shape " << scale
+                                            << " must be [";
+    llvm::interleaveComma(scaleShape, diag);
+    return diag << "]: one scale per block of " << block[0] << " x "
+                << block[1] << " in each of " << stacked << " stacked parts";
+  }
+  return success();
+}
+
 LogicalResult LayerOp::verify() {
   ShapeChecker shapes(*this);
   if (getType() != getInput().getType())

@@ -183,12 +183,57 @@ uint16_t floatToBfloat16(float value) {
   return uint16_t((bits + 0x7fff + lsb) >> 16);
 }
 
+uint8_t floatToFloat8E4M3(float value) {
+  if (std::isnan(value))
+    return 0x7f;
+  uint8_t sign = std::signbit(value) ? 0x80 : 0;
+  float magnitude = std::fabs(value);
+  if (magnitude >= 448.0f)
+    return sign | 0x7e;
+  // The 126 finite magnitudes are increasing in their encoding: take the
+  // nearest, the even encoding on a tie.
+  uint8_t low = 0, high = 0x7e;
+  while (high - low > 1) {
+    uint8_t mid = uint8_t((low + high) / 2);
+    (float8E4M3ToFloat(mid) <= magnitude ? low : high) = mid;
+  }
+  float below = magnitude - float8E4M3ToFloat(low);
+  float above = float8E4M3ToFloat(high) - magnitude;
+  uint8_t nearest = below < above ? low : above < below ? high
+                                      : (low % 2 == 0 ? low : high);
+  return sign | nearest;
+}
+
+uint8_t floatToFloat4E2M1(float value) {
+  uint8_t sign = std::signbit(value) ? 0x8 : 0;
+  float magnitude = std::fabs(value);
+  uint8_t best = 0;
+  for (uint8_t code = 1; code < 8; ++code) {
+    float distance = std::fabs(float4E2M1ToFloat(code) - magnitude);
+    float bestDistance = std::fabs(float4E2M1ToFloat(best) - magnitude);
+    if (distance < bestDistance || (distance == bestDistance && code % 2 == 0))
+      best = code;
+  }
+  return sign | best;
+}
+
+uint8_t floatToFloat8E8M0(float value) {
+  int exponent = 0;
+  float fraction = std::frexp(value, &exponent); // value = fraction * 2^exp
+  if (!(value > 0) || std::isinf(value) || fraction != 0.5f ||
+      exponent - 1 < -127 || exponent - 1 > 127)
+    return 0xff;
+  return uint8_t(exponent - 1 + 127);
+}
+
 float roundTo(DType dtype, float value) {
   switch (dtype) {
   case DType::F16:
     return halfToFloat(floatToHalf(value));
   case DType::BF16:
     return bfloat16ToFloat(floatToBfloat16(value));
+  case DType::F8E4M3:
+    return float8E4M3ToFloat(floatToFloat8E4M3(value));
   default:
     return value;
   }
@@ -198,6 +243,12 @@ void storeFromFloat(DType dtype, void *data, size_t index, float value) {
   unsigned char *bytes = static_cast<unsigned char *>(data);
   if (dtype == DType::F32) {
     std::memcpy(bytes + index * 4, &value, 4);
+    return;
+  }
+  if (dtype == DType::F8E4M3 || dtype == DType::F8E8M0 || dtype == DType::U8) {
+    bytes[index] = dtype == DType::F8E4M3   ? floatToFloat8E4M3(value)
+                   : dtype == DType::F8E8M0 ? floatToFloat8E8M0(value)
+                                            : uint8_t(value);
     return;
   }
   uint16_t bits =
@@ -230,6 +281,8 @@ float loadAsFloat(DType dtype, const void *data, size_t index) {
     return float8E5M2ToFloat(bytes[index]);
   case DType::F8E8M0:
     return float8E8M0ToFloat(bytes[index]);
+  case DType::U8:
+    return float(bytes[index]);
   default:
     return std::numeric_limits<float>::quiet_NaN();
   }

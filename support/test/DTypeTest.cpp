@@ -165,4 +165,37 @@ TEST(DType, HalfDecodes) {
   }
 }
 
+TEST(DType, NarrowsToQuantizedFormats) {
+  // Every fp8 e4m3 and e2m1 value encodes back to itself.
+  for (unsigned bits = 0; bits < 256; ++bits) {
+    float value = float8E4M3ToFloat(uint8_t(bits));
+    if (std::isnan(value) || (value == 0 && (bits & 0x80)))
+      continue;
+    EXPECT_EQ(floatToFloat8E4M3(value), bits) << bits;
+  }
+  for (unsigned code = 1; code < 16; ++code)
+    if (code != 8)
+      EXPECT_EQ(floatToFloat4E2M1(float4E2M1ToFloat(code)), code) << code;
+  // Ties go to the even encoding, overflow saturates, NaN stays NaN.
+  EXPECT_EQ(float8E4M3ToFloat(floatToFloat8E4M3(1.0625f)), 1.0f);
+  EXPECT_EQ(float8E4M3ToFloat(floatToFloat8E4M3(1.1875f)), 1.25f);
+  EXPECT_EQ(float8E4M3ToFloat(floatToFloat8E4M3(1000.0f)), 448.0f);
+  EXPECT_EQ(float8E4M3ToFloat(floatToFloat8E4M3(-1000.0f)), -448.0f);
+  EXPECT_TRUE(std::isnan(float8E4M3ToFloat(floatToFloat8E4M3(NAN))));
+  EXPECT_EQ(roundTo(DType::F8E4M3, 0.3f), 0.3125f);
+  EXPECT_EQ(float4E2M1ToFloat(floatToFloat4E2M1(2.5f)), 2.0f);
+  EXPECT_EQ(float4E2M1ToFloat(floatToFloat4E2M1(5.0f)), 4.0f);
+  EXPECT_EQ(float4E2M1ToFloat(floatToFloat4E2M1(-0.74f)), -0.5f);
+  EXPECT_EQ(float4E2M1ToFloat(floatToFloat4E2M1(100.0f)), 6.0f);
+  // e8m0 holds exactly the powers of two 2^-127 .. 2^127.
+  EXPECT_EQ(floatToFloat8E8M0(1.0f), 127);
+  EXPECT_EQ(floatToFloat8E8M0(0.25f), 125);
+  EXPECT_EQ(floatToFloat8E8M0(std::ldexp(1.0f, -127)), 0);
+  EXPECT_EQ(floatToFloat8E8M0(3.0f), 0xff);
+  EXPECT_EQ(floatToFloat8E8M0(0.0f), 0xff);
+  unsigned char byte[1];
+  storeFromFloat(DType::U8, byte, 0, 200.0f);
+  EXPECT_EQ(loadAsFloat(DType::U8, byte, 0), 200.0f);
+}
+
 } // namespace

@@ -74,15 +74,29 @@ float float4E2M1ToFloat(uint8_t nibble);
 uint16_t floatToHalf(float value);
 uint16_t floatToBfloat16(float value);
 
-/// `value` rounded to the nearest value of F32 (itself), F16 or BF16.
+/// fp8 e4m3fn by round to nearest, ties to even; magnitudes beyond 448
+/// saturate to +-448 (the format has no infinity), NaN gives 0x7f.
+uint8_t floatToFloat8E4M3(float value);
+/// The e2m1 nibble nearest to `value` (ties to the even encoding), magnitudes
+/// beyond 6 saturating to +-6.
+uint8_t floatToFloat4E2M1(float value);
+/// The e8m0 scale 2^(bits-127) that is `value` exactly, or 0xff (NaN) when
+/// `value` is not a power of two in [2^-127, 2^127].
+uint8_t floatToFloat8E8M0(float value);
+
+/// `value` rounded to the nearest value of F32 (itself), F16, BF16 or
+/// F8E4M3 (as floatToFloat8E4M3).
 float roundTo(DType dtype, float value);
 
 /// Stores `value` as element `index` of little-endian `data` of `dtype`
-/// (F32, F16 or BF16, rounding as above); `data` need not be aligned.
+/// (F32, F16, BF16 or F8E4M3 rounding as above; F8E8M0 as
+/// floatToFloat8E8M0; U8 the value converted to a byte, which the caller
+/// keeps in 0..255); `data` need not be aligned.
 void storeFromFloat(DType dtype, void *data, size_t index, float value);
 
 /// Element `index` of little-endian `data` of `dtype`, as float. Defined for
-/// the float types (F32, F16, BF16, F8*); `data` need not be aligned.
+/// the float types (F32, F16, BF16, F8*) and for U8 (the byte's value);
+/// `data` need not be aligned.
 float loadAsFloat(DType dtype, const void *data, size_t index);
 
 } // namespace moe::support

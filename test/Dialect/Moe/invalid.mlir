@@ -731,3 +731,75 @@ func.func @async_copy_negative(%in: memref<16x16xbf16>, %i: index) {
   vector.store %v, %in[%i, %i] {moe.async_copy = -1 : i64} : memref<16x16xbf16>, vector<8xbf16>
   return
 }
+
+// -----
+
+func.func @dequantize_scale_shape(%q: tensor<4x320x200xf8E4M3FN>, %s: tensor<4x3x2xf32>) {
+  // expected-error @+1 {{scale shape 'tensor<4x3x2xf32>' must be [4, 4, 2]: one scale per block of 128 x 128 in each of 2 stacked parts}}
+  %0 = moe.dequantize %q, %s block [128, 128] stacked 2 : tensor<4x320x200xf8E4M3FN>, tensor<4x3x2xf32> -> tensor<4x320x200xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_stacked(%q: tensor<4x321x200xf8E4M3FN>, %s: tensor<4x6x2xf32>) {
+  // expected-error @+1 {{stacked 2 does not divide the 321 rows}}
+  %0 = moe.dequantize %q, %s block [128, 128] stacked 2 : tensor<4x321x200xf8E4M3FN>, tensor<4x6x2xf32> -> tensor<4x321x200xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_block(%q: tensor<4x64x64xf8E4M3FN>, %s: tensor<4x1x1xf32>) {
+  // expected-error @+1 {{block must be two positive sizes [rows, columns]}}
+  %0 = moe.dequantize %q, %s block [128] : tensor<4x64x64xf8E4M3FN>, tensor<4x1x1xf32> -> tensor<4x64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_fp8_shape(%q: tensor<4x64x32xf8E4M3FN>, %s: tensor<4x1x1xf32>) {
+  // expected-error @+1 {{quantized shape 'tensor<4x64x32xf8E4M3FN>' does not hold the result 'tensor<4x64x64xbf16>'}}
+  %0 = moe.dequantize %q, %s block [128, 128] : tensor<4x64x32xf8E4M3FN>, tensor<4x1x1xf32> -> tensor<4x64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_packed_shape(%q: tensor<2x64x96xui8>, %s: tensor<2x64x3xf8E8M0FNU>) {
+  // expected-error @+1 {{does not hold the result 'tensor<2x64x96xbf16>' (two values per byte)}}
+  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x96xui8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_packed_scale(%q: tensor<2x64x48xui8>, %s: tensor<2x64x3xf32>) {
+  // expected-error @+1 {{of packed e2m1 values (ui8) takes f8E8M0FNU scales, not 'f32'}}
+  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x48xui8>, tensor<2x64x3xf32> -> tensor<2x64x96xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_fp8_e8m0(%q: tensor<2x64x64xf8E4M3FN>, %s: tensor<2x1x1xf8E8M0FNU>) {
+  // expected-error @+1 {{of f8E4M3FN values takes f32 or bf16 scales}}
+  %0 = moe.dequantize %q, %s block [128, 128] : tensor<2x64x64xf8E4M3FN>, tensor<2x1x1xf8E8M0FNU> -> tensor<2x64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_int8(%q: tensor<2x64x64xi8>, %s: tensor<2x1x1xf32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of f8E4M3FN type or 8-bit unsigned integer values}}
+  %0 = moe.dequantize %q, %s block [128, 128] : tensor<2x64x64xi8>, tensor<2x1x1xf32> -> tensor<2x64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_rank(%q: tensor<64xf8E4M3FN>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{takes quantized values, scales and a result of one rank, at least 2}}
+  %0 = moe.dequantize %q, %s block [128, 128] : tensor<64xf8E4M3FN>, tensor<1xf32> -> tensor<64xbf16>
+  return
+}

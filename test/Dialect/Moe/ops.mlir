@@ -120,3 +120,21 @@ func.func @kernel_abi(%x: memref<bf16>, %t: index) attributes {moe.kernel_abi = 
 func.func @buffers() attributes {moe.buffers = [#moe.buffer<name = "hidden_states", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>, #moe.buffer<name = "workspace0", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>], moe.launches = [@kernel_abi]} {
   return
 }
+
+// CHECK-LABEL: func @dequantize_fp8_blocks
+// CHECK: moe.dequantize %{{.*}}, %{{.*}} block [128, 128] stacked 2 : tensor<4x320x200xf8E4M3FN>, tensor<4x4x2xf32> -> tensor<4x320x200xbf16>
+// CHECK: moe.dequantize %{{.*}}, %{{.*}} block [200, 160] : tensor<4x200x160xf8E4M3FN>, tensor<4x1x1xbf16> -> tensor<4x200x160xbf16>
+func.func @dequantize_fp8_blocks(%q: tensor<4x320x200xf8E4M3FN>, %s: tensor<4x4x2xf32>,
+                                 %d: tensor<4x200x160xf8E4M3FN>, %ds: tensor<4x1x1xbf16>)
+    -> (tensor<4x320x200xbf16>, tensor<4x200x160xbf16>) {
+  %0 = moe.dequantize %q, %s block [128, 128] stacked 2 : tensor<4x320x200xf8E4M3FN>, tensor<4x4x2xf32> -> tensor<4x320x200xbf16>
+  %1 = moe.dequantize %d, %ds block [200, 160] stacked 1 : tensor<4x200x160xf8E4M3FN>, tensor<4x1x1xbf16> -> tensor<4x200x160xbf16>
+  return %0, %1 : tensor<4x320x200xbf16>, tensor<4x200x160xbf16>
+}
+
+// CHECK-LABEL: func @dequantize_mxfp4
+// CHECK: moe.dequantize %{{.*}}, %{{.*}} block [1, 32] : tensor<2x64x48xui8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
+func.func @dequantize_mxfp4(%q: tensor<2x64x48xui8>, %s: tensor<2x64x3xf8E8M0FNU>) -> tensor<2x64x96xbf16> {
+  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x48xui8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
+  return %0 : tensor<2x64x96xbf16>
+}
