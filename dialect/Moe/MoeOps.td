@@ -18,7 +18,7 @@ def Moe_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def Moe_F32Tensor : RankedTensorOf<[F32]>;
 def Moe_I32Tensor : RankedTensorOf<[I32]>;
 
-def Moe_QuantizedTensor : RankedTensorOf<[F8E4M3FN, UI8]>;
+def Moe_QuantizedTensor : RankedTensorOf<[F8E4M3FN, I8]>;
 def Moe_ScaleTensor : RankedTensorOf<[F32, BF16, F8E8M0FNU]>;
 
 def Moe_DequantizeOp : Moe_Op<"dequantize", [Pure]> {
@@ -32,7 +32,7 @@ def Moe_DequantizeOp : Moe_Op<"dequantize", [Pure]> {
       `f8E4M3FN` values of the result's shape, `scale` is `f32` or `bf16`
       (the checkpoint's `weight_scale_inv`), typically `block = [128, 128]`;
       a per-tensor scale is a block the size of the last two dimensions.
-    - MXFP4 (gpt-oss): `quantized` is `ui8`, two e2m1 values per byte, low
+    - MXFP4 (gpt-oss): `quantized` is `i8` (bytes), two e2m1 values per byte, low
       nibble first, so its last dimension is half the result's; `scale` is
       `f8E8M0FNU` (2^(bits - 127)), `block = [1, 32]`.
 
@@ -62,7 +62,7 @@ def Moe_DequantizeOp : Moe_Op<"dequantize", [Pure]> {
   let extraClassDeclaration = [{
     /// True for MXFP4: two e2m1 values per byte of `quantized`.
     bool isPackedE2M1() {
-      return getQuantized().getType().getElementType().isUnsignedInteger(8);
+      return getQuantized().getType().getElementType().isSignlessInteger(8);
     }
   }];
 }

@@ -374,7 +374,7 @@ LogicalResult DequantizeOp::verify() {
   SmallVector<int64_t> valueShape(shape);
   if (isPackedE2M1()) {
     if (!isa<Float8E8M0FNUType>(scaleElement))
-      return emitOpError() << "of packed e2m1 values (ui8) takes f8E8M0FNU "
+      return emitOpError() << "of packed e2m1 values (i8) takes f8E8M0FNU "
                               "scales, not "
                            << scaleElement;
     if (shape.back() % 2)

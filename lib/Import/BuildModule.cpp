@@ -10,11 +10,54 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
+/// A projection weight as a quantized checkpoint stores it: values, scales
+/// and the moe.dequantize attributes. Null types for unquantized models.
+struct StoredWeight {
+  RankedTensorType values, scale;
+  SmallVector<int64_t> block;
+  int64_t stacked = 1;
+
+  /// `weight` ([..., rows, cols] of the model dtype) stored as `quant`
+  /// says, its rows `stacked` parts scaled separately.
+  static StoredWeight get(RankedTensorType weight, const QuantDesc &quant,
+                          int64_t stacked) {
+    StoredWeight stored;
+    if (!quant.isQuantized())
+      return stored;
+    MLIRContext *context = weight.getContext();
+    SmallVector<int64_t> shape(weight.getShape());
+    int64_t rank = shape.size();
+    int64_t rows = shape[rank - 2] / stacked, cols = shape[rank - 1];
+    stored.stacked = stacked;
+    stored.block = {quant.blockRows ? quant.blockRows : rows,
+                    quant.blockCols ? quant.blockCols : cols};
+    SmallVector<int64_t> scaleShape(shape.begin(), shape.end() - 2);
+    scaleShape.push_back(stacked * llvm::divideCeil(rows, stored.block[0]));
+    scaleShape.push_back(llvm::divideCeil(cols, stored.block[1]));
+    if (quant.format == QuantDesc::Format::fp8) {
+      stored.values =
+          RankedTensorType::get(shape, Float8E4M3FNType::get(context));
+      stored.scale =
+          RankedTensorType::get(scaleShape, Float32Type::get(context));
+    } else {
+      shape.back() /= 2;
+      stored.values = RankedTensorType::get(
+          shape, IntegerType::get(context, 8));
+      stored.scale =
+          RankedTensorType::get(scaleShape, Float8E8M0FNUType::get(context));
+    }
+    return stored;
+  }
+};
+
 /// The types of one MoE layer function's arguments, in `moe.layer` operand
 /// order; absent optional operands are null.
 struct LayerSignature {
   RankedTensorType input, routerWeight, routerBias, correctionBias, gateUp,
       down, gateUpBias, downBias, sharedGateUp, sharedDown, sharedGate;
+  /// Quantized models: the stored projections and their scales, which
+  /// moe.dequantize turns into gateUp, down, sharedGateUp and sharedDown.
+  StoredWeight storedGateUp, storedDown, storedSharedGateUp, storedSharedDown;
 
   LayerSignature(const ModelDesc &model, const MoeLayerDesc &layer,
                  MLIRContext *context) {
@@ -47,15 +90,40 @@ struct LayerSignature {
       if (layer.shared->sigmoidGate)
         sharedGate = tensor({1, h}, dt);
     }
+    int64_t parts = layer.ffn.activation == Activation::relu ? 1 : 2;
+    storedGateUp = StoredWeight::get(gateUp, model.quant, parts);
+    storedDown = StoredWeight::get(down, model.quant, 1);
+    if (layer.shared) {
+      storedSharedGateUp = StoredWeight::get(sharedGateUp, model.quant, parts);
+      storedSharedDown = StoredWeight::get(sharedDown, model.quant, 1);
+    }
   }
 
+  /// The function's arguments: each weight as stored, a quantized one
+  /// followed by its scale.
   SmallVector<Type> argumentTypes() const {
     SmallVector<Type> types;
-    for (RankedTensorType t :
-         {input, routerWeight, routerBias, correctionBias, gateUp, down,
-          gateUpBias, downBias, sharedGateUp, sharedDown, sharedGate})
-      if (t)
-        types.push_back(t);
+    auto add = [&](RankedTensorType type, const StoredWeight *stored) {
+      if (!type)
+        return;
+      if (stored && stored->values) {
+        types.push_back(stored->values);
+        types.push_back(stored->scale);
+      } else {
+        types.push_back(type);
+      }
+    };
+    add(input, nullptr);
+    add(routerWeight, nullptr);
+    add(routerBias, nullptr);
+    add(correctionBias, nullptr);
+    add(gateUp, &storedGateUp);
+    add(down, &storedDown);
+    add(gateUpBias, nullptr);
+    add(downBias, nullptr);
+    add(sharedGateUp, &storedSharedGateUp);
+    add(sharedDown, &storedSharedDown);
+    add(sharedGate, nullptr);
     return types;
   }
 };
@@ -98,12 +166,26 @@ mlir::moe::buildModule(const ModelDesc &model, MLIRContext *context,
     auto take = [&](RankedTensorType type) -> Value {
       return type ? args[next++] : Value();
     };
+    // A quantized weight is its moe.dequantize of the next two arguments.
+    auto takeStored = [&](RankedTensorType type,
+                          const StoredWeight &stored) -> Value {
+      if (!type || !stored.values)
+        return take(type);
+      Value values = args[next++];
+      Value scale = args[next++];
+      return DequantizeOp::create(builder, loc, type, values, scale,
+                                  builder.getDenseI64ArrayAttr(stored.block),
+                                  builder.getI64IntegerAttr(stored.stacked));
+    };
     Value input = take(sig.input), routerWeight = take(sig.routerWeight),
           routerBias = take(sig.routerBias),
-          correctionBias = take(sig.correctionBias), gateUp = take(sig.gateUp),
-          down = take(sig.down), gateUpBias = take(sig.gateUpBias),
-          downBias = take(sig.downBias), sharedGateUp = take(sig.sharedGateUp),
-          sharedDown = take(sig.sharedDown), sharedGate = take(sig.sharedGate);
+          correctionBias = take(sig.correctionBias),
+          gateUp = takeStored(sig.gateUp, sig.storedGateUp),
+          down = takeStored(sig.down, sig.storedDown),
+          gateUpBias = take(sig.gateUpBias), downBias = take(sig.downBias),
+          sharedGateUp = takeStored(sig.sharedGateUp, sig.storedSharedGateUp),
+          sharedDown = takeStored(sig.sharedDown, sig.storedSharedDown),
+          sharedGate = take(sig.sharedGate);
 
     const RoutingDesc &r = layer.routing;
     auto routing = RoutingAttr::get(context, r.scoring, r.topK, r.normalization,

@@ -60,19 +60,65 @@ LogicalResult readDType(const JsonObjectReader &obj, ModelDesc &model) {
   return success();
 }
 
-/// Warns that a quantized checkpoint is imported with its dtype's weights.
-void warnQuantization(const JsonObjectReader &obj, const ModelDesc &model) {
-  if (!obj.has("quantization_config"))
-    return;
-  std::string method = "unknown";
-  const Json &config = obj.json()["quantization_config"];
-  if (config.is_object() && config.contains("quant_method") &&
-      config["quant_method"].is_string())
-    method = config["quant_method"].get<std::string>();
-  obj.document().emitWarning(obj.pathOf("quantization_config"))
-      << "quantized weights (quant_method = " << method
-      << ") are not supported yet; the layers are imported with "
-      << stringifyDType(model.dtype) << " weights";
+/// `quantization_config`: fp8 e4m3 with block scales (DeepSeek-V3, Kimi K2,
+/// Qwen3 FP8; per-tensor without `weight_block_size`) or MXFP4 (gpt-oss).
+/// Any other method is refused: importing its weights as the model dtype
+/// would compute something else than the checkpoint.
+LogicalResult readQuantization(const JsonObjectReader &root, ModelDesc &model) {
+  if (!root.has("quantization_config"))
+    return success();
+  auto config = root.getObject("quantization_config");
+  if (failed(config))
+    return failure();
+  auto method = config->getString("quant_method");
+  if (failed(method))
+    return failure();
+  QuantDesc &quant = model.quant;
+  // The checkpoint layouts whose quantized tensors we can name.
+  bool fusedExperts = model.source == "gpt_oss" || model.source == "dbrx" ||
+                      llvm::StringRef(model.source).starts_with("llama4");
+  if ((*method == "mxfp4") != (model.source == "gpt_oss") &&
+      (*method == "mxfp4" || (*method == "fp8" && fusedExperts))) {
+    config->emitError("quant_method")
+        << "quant_method '" << *method << "' is not supported for "
+        << model.source << " checkpoints (fp8: per-expert projections as "
+        << "DeepSeek, Qwen, Mixtral and OLMoE store them; mxfp4: gpt_oss)";
+    return failure();
+  }
+  if (*method == "mxfp4") {
+    quant.format = QuantDesc::Format::mxfp4;
+    quant.blockRows = 1;
+    quant.blockCols = 32;
+    return success();
+  }
+  if (*method != "fp8") {
+    config->emitError("quant_method")
+        << "quant_method '" << *method
+        << "' is not supported; supported: fp8 (e4m3, block-scaled or "
+           "per-tensor), mxfp4";
+    return failure();
+  }
+  quant.format = QuantDesc::Format::fp8;
+  auto fmt = config->getChoice("fmt", {"e4m3"}, "e4m3");
+  auto scheme =
+      config->getChoice("activation_scheme", {"dynamic"}, "dynamic");
+  if (failed(fmt) || failed(scheme))
+    return failure();
+  quant.dynamicActivations = true;
+  if (!config->has("weight_block_size"))
+    return success(); // per-tensor: one scale per projection
+  auto block = config->getIntList("weight_block_size", 1, 1 << 20);
+  if (failed(block))
+    return failure();
+  if (block->size() != 2) {
+    config->emitError("weight_block_size")
+        << "weight_block_size must be [rows, columns], got " << block->size()
+        << " sizes";
+    return failure();
+  }
+  quant.blockRows = (*block)[0];
+  quant.blockCols = (*block)[1];
+  return success();
 }
 
 /// `hidden_act` for the gated expert FFN.
@@ -458,7 +504,8 @@ FailureOr<ModelDesc> mlir::moe::readHuggingFaceConfig(const JsonDocument &doc) {
       failed(readDType(
           root->has("torch_dtype") || root->has("dtype") ? *root : obj, model)))
     return failure();
-  warnQuantization(*root, model);
+  if (failed(readQuantization(*root, model)))
+    return failure();
 
   MoeLayerDesc layer;
   if (failed(family->read(obj, model, layer)))

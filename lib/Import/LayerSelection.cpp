@@ -81,5 +81,11 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
     cfg.sharedIntermediate = group.shared->intermediateSize;
     cfg.sharedSigmoidGate = group.shared->sigmoidGate;
   }
+  cfg.weightFormat =
+      model.quant.format == QuantDesc::Format::fp8     ? ref::WeightFormat::Fp8
+      : model.quant.format == QuantDesc::Format::mxfp4 ? ref::WeightFormat::Mxfp4
+                                                       : ref::WeightFormat::Plain;
+  cfg.blockRows = model.quant.blockRows;
+  cfg.blockCols = model.quant.blockCols;
   return cfg;
 }

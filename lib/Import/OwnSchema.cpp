@@ -141,11 +141,42 @@ FailureOr<MoeLayerDesc> readLayer(const JsonObjectReader &obj) {
 }
 } // namespace
 
+/// "quantization": {"format": "fp8" | "mxfp4", "block": [rows, columns]}:
+/// the experts' projections stored as quantized checkpoints store them
+/// (docs/model-schema.md). fp8 without a block has one scale per
+/// projection; mxfp4's block is [1, 32].
+static LogicalResult readQuantization(const JsonObjectReader &root,
+                                      QuantDesc &quant) {
+  auto obj = root.getObject("quantization");
+  if (failed(obj) || failed(obj->rejectUnknownFields({"format", "block"})))
+    return failure();
+  auto format = obj->getChoice("format", {"fp8", "mxfp4"});
+  auto block = obj->getIntList("block", 1, 1 << 20);
+  if (failed(format) || failed(block))
+    return failure();
+  if (*format == "mxfp4") {
+    if (!block->empty() && *block != std::vector<int64_t>{1, 32}) {
+      obj->emitError("block") << "mxfp4's block is [1, 32]";
+      return failure();
+    }
+    quant = QuantDesc{QuantDesc::Format::mxfp4, 1, 32, false};
+    return success();
+  }
+  if (!block->empty() && block->size() != 2) {
+    obj->emitError("block") << "block must be [rows, columns]";
+    return failure();
+  }
+  quant = QuantDesc{QuantDesc::Format::fp8, block->empty() ? 0 : (*block)[0],
+                    block->empty() ? 0 : (*block)[1], true};
+  return success();
+}
+
 FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   auto root = JsonObjectReader::open(doc, doc.root(), "");
   if (failed(root) || failed(root->rejectUnknownFields(
                           {"format", "name", "source", "hidden_size",
-                           "num_layers", "dtype", "moe_layers"})))
+                           "num_layers", "dtype", "quantization",
+                           "moe_layers"})))
     return failure();
   auto format = root->getString("format");
   if (failed(format))
@@ -172,6 +203,9 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   model.hiddenSize = *hidden;
   model.numLayers = *numLayers;
   model.dtype = *parseDType(*dtype);
+  if (root->has("quantization") &&
+      failed(readQuantization(*root, model.quant)))
+    return failure();
 
   if (!root->has("moe_layers") || !root->json()["moe_layers"].is_array()) {
     root->emitError("moe_layers") << "expected a non-empty array of MoE "
@@ -233,6 +267,13 @@ void mlir::moe::writeOwnSchema(const ModelDesc &model, llvm::raw_ostream &os) {
   root["hidden_size"] = model.hiddenSize;
   root["num_layers"] = model.numLayers;
   root["dtype"] = stringifyDType(model.dtype).str();
+  if (model.quant.isQuantized()) {
+    OrderedJson &quant = root["quantization"];
+    quant["format"] =
+        model.quant.format == QuantDesc::Format::fp8 ? "fp8" : "mxfp4";
+    if (model.quant.blockRows)
+      quant["block"] = {model.quant.blockRows, model.quant.blockCols};
+  }
   OrderedJson layers = OrderedJson::array();
   for (const MoeLayerDesc &layer : model.moeLayers) {
     const RoutingDesc &r = layer.routing;

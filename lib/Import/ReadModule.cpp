@@ -19,6 +19,38 @@ static std::optional<DType> dtypeOf(Type element) {
   return dtype;
 }
 
+/// How the layer's expert projections are stored: all four plain, or all
+/// dequantized from arguments alike (what buildModule writes).
+static FailureOr<QuantDesc> readQuantization(LayerOp op) {
+  SmallVector<Value> weights = {op.getGateUp(), op.getDown()};
+  if (op.getSharedDown())
+    llvm::append_range(weights, ValueRange{op.getSharedGateUp(),
+                                           op.getSharedDown()});
+  std::optional<QuantDesc> common;
+  for (Value weight : weights) {
+    QuantDesc quant;
+    if (auto dequantize = weight.getDefiningOp<DequantizeOp>()) {
+      quant.format = dequantize.isPackedE2M1() ? QuantDesc::Format::mxfp4
+                                               : QuantDesc::Format::fp8;
+      quant.dynamicActivations = quant.format == QuantDesc::Format::fp8;
+      ArrayRef<int64_t> block = dequantize.getBlock();
+      auto shape = dequantize.getResult().getType().getShape();
+      int64_t rows = shape[shape.size() - 2] / dequantize.getStacked();
+      // A block covering the projection is fp8's per-tensor scale.
+      bool whole = quant.format == QuantDesc::Format::fp8 &&
+                   block[0] >= rows && block[1] >= shape.back();
+      quant.blockRows = whole ? 0 : block[0];
+      quant.blockCols = whole ? 0 : block[1];
+    }
+    if (common && !(*common == quant))
+      return op.emitError() << "reading the model back needs the expert "
+                               "projections stored alike (all plain, or all "
+                               "dequantized with one format and block)";
+    common = quant;
+  }
+  return *common;
+}
+
 /// Reads the single moe.layer of `func` into a layer description.
 static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
                                          bool first) {
@@ -48,6 +80,17 @@ static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
   } else if (model.hiddenSize != hidden || model.dtype != *dtype) {
     op.emitError() << "all MoE layers of a model must share the hidden size "
                       "and dtype";
+    return failure();
+  }
+
+  FailureOr<QuantDesc> quant = readQuantization(op);
+  if (failed(quant))
+    return failure();
+  if (first) {
+    model.quant = *quant;
+  } else if (!(model.quant == *quant)) {
+    op.emitError() << "all MoE layers of a model must store their weights "
+                      "alike";
     return failure();
   }
 

@@ -653,7 +653,15 @@ llvm::Expected<ReferenceResult> moe::ref::forward(const LayerConfig &cfg,
                               "] with " + llvm::Twine(x.data.size()) +
                               " values");
   }
-  llvm::Expected<LayerView> view = bindWeights(cfg, *names, hf);
+  TensorMap dequantized;
+  if (cfg.weightFormat != WeightFormat::Plain) {
+    auto plain = dequantizeCheckpoint(cfg, hf);
+    if (!plain)
+      return plain.takeError();
+    dequantized = std::move(*plain);
+  }
+  llvm::Expected<LayerView> view = bindWeights(
+      cfg, *names, cfg.weightFormat == WeightFormat::Plain ? hf : dequantized);
   if (!view)
     return view.takeError();
 

@@ -118,9 +118,15 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
     auto tensor = cast<RankedTensorType>(type);
     layer->weightShapes.emplace_back(tensor.getShape().begin(),
                                      tensor.getShape().end());
-    // The model dtype, except DeepSeek-V3's f32 correction bias.
-    layer->weightTypes.push_back(
-        tensor.getElementType().isF32() ? st::DType::F32 : model.dtype);
+    // The model dtype, DeepSeek-V3's f32 correction bias, the quantized
+    // weights' values and scales.
+    std::optional<st::DType> stored = dtypeOfType(tensor.getElementType());
+    if (!stored) {
+      std::string name;
+      llvm::raw_string_ostream(name) << type;
+      return llvm::createStringError("moe-run: no buffer type for " + name);
+    }
+    layer->weightTypes.push_back(*stored);
   }
 
   PassManager pm(context);

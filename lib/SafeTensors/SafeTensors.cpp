@@ -6,8 +6,10 @@ using namespace llvm;
 using namespace moe::safetensors;
 namespace support = ::moe::support;
 
-const std::vector<DType> &moe::safetensors::computeTypes() {
-  static const std::vector<DType> types = {DType::F32, DType::F16, DType::BF16};
+const std::vector<DType> &moe::safetensors::checkpointTypes() {
+  static const std::vector<DType> types = {DType::F32,    DType::F16,
+                                           DType::BF16,   DType::F8E4M3,
+                                           DType::F8E8M0, DType::U8};
   return types;
 }
 
@@ -56,7 +58,7 @@ File File::wrap(std::unique_ptr<support::SafeTensorsFile> file,
 Expected<File> File::open(StringRef path) {
   support::SafeTensorsError error;
   std::unique_ptr<support::SafeTensorsFile> file =
-      support::SafeTensorsFile::open(path.str(), error, computeTypes());
+      support::SafeTensorsFile::open(path.str(), error, checkpointTypes());
   if (!file)
     return toError(error);
   return wrap(std::move(file), nullptr);
@@ -71,7 +73,7 @@ Expected<File> File::parse(std::unique_ptr<MemoryBuffer> buffer) {
       support::SafeTensorsFile::parse(
           buffer->getBufferIdentifier().str(),
           reinterpret_cast<const uint8_t *>(buffer->getBufferStart()),
-          buffer->getBufferSize(), error, computeTypes());
+          buffer->getBufferSize(), error, checkpointTypes());
   if (!file)
     return toError(error);
   return wrap(std::move(file), std::move(buffer));

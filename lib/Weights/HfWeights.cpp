@@ -10,6 +10,8 @@
 
 #include "moe/Weights/HfWeights.h"
 
+#include "QuantizedWeights.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringRef.h"
@@ -25,6 +27,8 @@ using moe::ref::GroupScore;
 using moe::ref::LayerConfig;
 using moe::ref::Normalization;
 using moe::ref::Scoring;
+using moe::ref::WeightFormat;
+using moe::weights::detail::ProjectionShape;
 
 namespace {
 
@@ -114,6 +118,9 @@ struct InitSpec {
   Init init;
   /// The size the projection reads (Init::Weight only).
   int64_t fanIn;
+  /// Set for the experts' projections, which a quantized checkpoint stores
+  /// as values and scales (detail::storedProjection).
+  std::optional<ProjectionShape> projection = std::nullopt;
 };
 
 bool isGated(const LayerConfig &cfg) {
@@ -131,15 +138,28 @@ std::vector<InitSpec> kernelSpecs(const LayerConfig &cfg) {
     specs.push_back({{"router_bias", {e}}, Init::Bias, 0});
   if (cfg.correctionBias)
     specs.push_back({{"correction_bias", {e}}, Init::CorrectionBias, 0});
-  specs.push_back({{"gate_up", {e, rows, h}}, Init::Weight, h});
-  specs.push_back({{"down", {e, h, i}}, Init::Weight, i});
+  int64_t parts = isGated(cfg) ? 2 : 1;
+  specs.push_back({{"gate_up", {e, rows, h}},
+                   Init::Weight,
+                   h,
+                   ProjectionShape{e, rows, h, parts, false}});
+  specs.push_back({{"down", {e, h, i}},
+                   Init::Weight,
+                   i,
+                   ProjectionShape{e, h, i, 1, false}});
   if (cfg.expertBias) {
     specs.push_back({{"gate_up_bias", {e, rows}}, Init::Bias, 0});
     specs.push_back({{"down_bias", {e, h}}, Init::Bias, 0});
   }
   if (is > 0) {
-    specs.push_back({{"shared_gate_up", {sharedRows, h}}, Init::Weight, h});
-    specs.push_back({{"shared_down", {h, is}}, Init::Weight, is});
+    specs.push_back({{"shared_gate_up", {sharedRows, h}},
+                     Init::Weight,
+                     h,
+                     ProjectionShape{1, sharedRows, h, parts, false}});
+    specs.push_back({{"shared_down", {h, is}},
+                     Init::Weight,
+                     is,
+                     ProjectionShape{1, h, is, 1, false}});
   }
   if (cfg.sharedSigmoidGate)
     specs.push_back({{"shared_gate", {1, h}}, Init::Weight, h});
@@ -168,6 +188,19 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
                     int64_t fanIn) {
     specs.push_back({{std::move(name), std::move(shape)}, Init::Weight, fanIn});
   };
+  // A [rows, cols] projection ([E, cols, rows] for gpt-oss's transposed
+  // ones) of the experts.
+  auto projection = [&](std::string name, std::vector<int64_t> shape,
+                        int64_t fanIn) {
+    bool transposed = shape.size() == 3;
+    int64_t batch = transposed ? shape[0] : 1;
+    int64_t rows = transposed ? shape[2] : shape[0];
+    int64_t cols = transposed ? shape[1] : shape[1];
+    specs.push_back({{std::move(name), std::move(shape)},
+                     Init::Weight,
+                     fanIn,
+                     ProjectionShape{batch, rows, cols, 1, transposed}});
+  };
   auto bias = [&](std::string name, std::vector<int64_t> shape) {
     specs.push_back({{std::move(name), std::move(shape)}, Init::Bias, 0});
   };
@@ -184,16 +217,19 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
   case Layout::PerExpertProj: {
     bool w = family.layout == Layout::PerExpertW;
     for (int64_t x = 0; x < e; ++x) {
-      weight(expertName(p, x, w ? "w1.weight" : "gate_proj.weight"), {i, h}, h);
-      weight(expertName(p, x, w ? "w3.weight" : "up_proj.weight"), {i, h}, h);
-      weight(expertName(p, x, w ? "w2.weight" : "down_proj.weight"), {h, i}, i);
+      projection(expertName(p, x, w ? "w1.weight" : "gate_proj.weight"), {i, h},
+                 h);
+      projection(expertName(p, x, w ? "w3.weight" : "up_proj.weight"), {i, h},
+                 h);
+      projection(expertName(p, x, w ? "w2.weight" : "down_proj.weight"),
+                 {h, i}, i);
     }
     break;
   }
   case Layout::GptOss:
   case Layout::Llama4:
-    weight(p + "experts.gate_up_proj", {e, h, 2 * i}, h);
-    weight(p + "experts.down_proj", {e, i, h}, i);
+    projection(p + "experts.gate_up_proj", {e, h, 2 * i}, h);
+    projection(p + "experts.down_proj", {e, i, h}, i);
     if (cfg.expertBias) {
       bias(p + "experts.gate_up_proj_bias", {e, 2 * i});
       bias(p + "experts.down_proj_bias", {e, h});
@@ -211,20 +247,30 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
 
   if (is > 0) {
     std::string s = p + family.shared.str() + ".";
-    weight(s + "gate_proj.weight", {is, h}, h);
-    weight(s + "up_proj.weight", {is, h}, h);
-    weight(s + "down_proj.weight", {h, is}, is);
+    projection(s + "gate_proj.weight", {is, h}, h);
+    projection(s + "up_proj.weight", {is, h}, h);
+    projection(s + "down_proj.weight", {h, is}, is);
   }
   if (cfg.sharedSigmoidGate)
     weight(p + family.sharedGate.str(), {1, h}, h);
   return specs;
 }
 
-std::vector<TensorSpec> stripInit(std::vector<InitSpec> specs) {
+/// The tensors of `specs`, each quantized projection as its values and
+/// scales.
+std::vector<TensorSpec> stripInit(const LayerConfig &cfg,
+                                  std::vector<InitSpec> specs,
+                                  bool kernelNames) {
   std::vector<TensorSpec> result;
   result.reserve(specs.size());
-  for (InitSpec &spec : specs)
-    result.push_back(std::move(spec.spec));
+  for (InitSpec &spec : specs) {
+    if (spec.projection && cfg.weightFormat != WeightFormat::Plain)
+      for (TensorSpec &stored : detail::storedProjection(
+               cfg, spec.spec, *spec.projection, kernelNames))
+        result.push_back(std::move(stored));
+    else
+      result.push_back(std::move(spec.spec));
+  }
   return result;
 }
 
@@ -288,6 +334,41 @@ HostTensor zeros(std::vector<int64_t> shape) {
   return tensor;
 }
 
+/// The quantized formats whose tensors the family's checkpoints name, and
+/// blocks that fit them.
+llvm::Error checkWeightFormat(const LayerConfig &cfg, const Family &family) {
+  switch (cfg.weightFormat) {
+  case WeightFormat::Plain:
+    return llvm::Error::success();
+  case WeightFormat::Fp8:
+    if (family.layout == Layout::GptOss || family.layout == Layout::Llama4 ||
+        family.layout == Layout::Dbrx)
+      return configError(cfg, "'" + llvm::Twine(cfg.family) +
+                                  "' checkpoints have no fp8 block-scaled "
+                                  "layout");
+    if (cfg.blockRows < 0 || cfg.blockCols < 0 ||
+        (cfg.blockRows == 0) != (cfg.blockCols == 0))
+      return configError(cfg, "fp8 blocks are two positive sizes, or none "
+                              "(per-tensor)");
+    return llvm::Error::success();
+  case WeightFormat::Mxfp4: {
+    if (family.layout != Layout::GptOss && family.layout != Layout::Kernel)
+      return configError(cfg, "'" + llvm::Twine(cfg.family) +
+                                  "' checkpoints have no MXFP4 layout");
+    if (cfg.blockRows != 1 || cfg.blockCols != 32)
+      return configError(cfg, "MXFP4 blocks are 1 x 32");
+    for (int64_t size :
+         {cfg.hidden, cfg.intermediate, cfg.sharedIntermediate})
+      if (size % 32)
+        return configError(cfg, "MXFP4 scales groups of 32 inputs: hidden, "
+                                "intermediate and shared sizes must be "
+                                "multiples of 32, not " +
+                                    llvm::Twine(size));
+    return llvm::Error::success();
+  }
+  }
+  return llvm::Error::success();
+}
 } // namespace
 
 llvm::Error moe::weights::checkLayerConfig(const LayerConfig &cfg) {
@@ -361,7 +442,7 @@ llvm::Error moe::weights::checkLayerConfig(const LayerConfig &cfg) {
     return missing("shared expert gate");
   if (!isGated(cfg) && family->layout != Layout::Kernel)
     return missing("ungated (relu) expert layout");
-  return llvm::Error::success();
+  return checkWeightFormat(cfg, *family);
 }
 
 std::vector<TensorSpec> moe::weights::hfTensorSpecs(const LayerConfig &cfg) {
@@ -369,7 +450,9 @@ std::vector<TensorSpec> moe::weights::hfTensorSpecs(const LayerConfig &cfg) {
     llvm::consumeError(std::move(err));
     return {};
   }
-  return stripInit(familySpecs(cfg, *findFamily(cfg.family)));
+  const Family &family = *findFamily(cfg.family);
+  return stripInit(cfg, familySpecs(cfg, family),
+                   family.layout == Layout::Kernel);
 }
 
 std::vector<TensorSpec>
@@ -378,7 +461,7 @@ moe::weights::kernelTensorSpecs(const LayerConfig &cfg) {
     llvm::consumeError(std::move(err));
     return {};
   }
-  return stripInit(kernelSpecs(cfg));
+  return stripInit(cfg, kernelSpecs(cfg), /*kernelNames=*/true);
 }
 
 TensorMap moe::weights::randomHfWeights(const LayerConfig &cfg, uint64_t seed) {
@@ -387,7 +470,8 @@ TensorMap moe::weights::randomHfWeights(const LayerConfig &cfg, uint64_t seed) {
     llvm::consumeError(std::move(err));
     return result;
   }
-  for (InitSpec &spec : familySpecs(cfg, *findFamily(cfg.family))) {
+  const Family &family = *findFamily(cfg.family);
+  for (InitSpec &spec : familySpecs(cfg, family)) {
     double bound = 0.0;
     switch (spec.init) {
     case Init::Weight:
@@ -406,6 +490,16 @@ TensorMap moe::weights::randomHfWeights(const LayerConfig &cfg, uint64_t seed) {
     tensor.data.resize(tensor.numElements());
     for (float &value : tensor.data)
       value = rng.uniform(-bound, bound);
+    if (spec.projection && cfg.weightFormat != WeightFormat::Plain) {
+      bool kernelNames = family.layout == Layout::Kernel;
+      std::vector<TensorSpec> stored = detail::storedProjection(
+          cfg, spec.spec, *spec.projection, kernelNames);
+      std::vector<HostTensor> quantized = detail::quantizeProjection(
+          cfg, tensor, *spec.projection, kernelNames);
+      for (size_t k = 0; k < stored.size(); ++k)
+        result.emplace(stored[k].name, std::move(quantized[k]));
+      continue;
+    }
     result.emplace(std::move(spec.spec.name), std::move(tensor));
   }
   return result;
@@ -423,6 +517,27 @@ HostTensor moe::weights::randomInput(const LayerConfig &cfg, int64_t tokens,
     value = rng.uniform(-1.0, 1.0);
   return tensor;
 }
+
+namespace {
+/// The first scale of a quantized projection that dequantizes to nothing
+/// usable (zero, negative, infinite, NaN), or none. Other tensors: none.
+std::optional<size_t> badScale(const TensorSpec &spec,
+                               const HostTensor &tensor) {
+  llvm::StringRef name = spec.name;
+  if (!spec.storage || !(name.ends_with("_scale_inv") ||
+                         name.ends_with("_scale") || name.ends_with("_scales")))
+    return std::nullopt;
+  for (size_t k = 0; k < tensor.data.size(); ++k) {
+    float value = tensor.data[k];
+    bool bad = spec.storage == support::DType::U8
+                   ? value == 255.0f
+                   : !(value > 0.0f && std::isfinite(value));
+    if (bad)
+      return k;
+  }
+  return std::nullopt;
+}
+} // namespace
 
 llvm::Error moe::weights::checkHfWeights(const LayerConfig &cfg,
                                          const TensorMap &hf) {
@@ -446,6 +561,12 @@ llvm::Error moe::weights::checkHfWeights(const LayerConfig &cfg,
                 " holds " + std::to_string(it->second.numElements()) +
                 " values, but the data has " +
                 std::to_string(it->second.data.size());
+    } else if (std::optional<size_t> bad = badScale(spec, it->second)) {
+      problem = "tensor '" + spec.name + "': scale " + std::to_string(*bad) +
+                " is " + std::to_string(it->second.data[*bad]) +
+                (spec.storage == support::DType::U8
+                     ? " (0xff: e8m0's NaN)"
+                     : "; scales must be positive and finite");
     }
     if (problem.empty())
       continue;
@@ -497,8 +618,59 @@ struct StepList {
 /// The routed experts' gate_up and down of a Hugging Face layout. Every
 /// layout reaching here is gated (checkLayerConfig): gate_up holds 2I rows
 /// per expert, gate rows first. `p` is the layer's tensor-name prefix.
-void addExpertSteps(StepList &out, const Family &family, const std::string &p,
-                    int64_t e, int64_t h, int64_t i) {
+/// Rows of a [rows, cols] projection's fp8 scales (the whole projection
+/// without a block size), and columns.
+int64_t fp8ScaleRows(const LayerConfig &cfg, int64_t rows) {
+  return cfg.blockRows ? (rows + cfg.blockRows - 1) / cfg.blockRows : 1;
+}
+int64_t fp8ScaleCols(const LayerConfig &cfg, int64_t cols) {
+  return cfg.blockCols ? (cols + cfg.blockCols - 1) / cfg.blockCols : 1;
+}
+
+/// The fp8 scales of separate gate, up and down projections (named
+/// `gate`, `up`, `down` + "_scale_inv") of one expert or the shared one
+/// into the kernels' `bufferPrefix`gate_up_scale (gate's grid, then up's)
+/// and `bufferPrefix`down_scale, as matrix `x` of each.
+void addFp8ScaleSteps(StepList &out, const LayerConfig &cfg,
+                      llvm::StringRef bufferPrefix, const std::string &gate,
+                      const std::string &up, const std::string &down,
+                      int64_t x, int64_t h, int64_t i) {
+  int64_t gateRows = fp8ScaleRows(cfg, i), gateCols = fp8ScaleCols(cfg, h);
+  int64_t downRows = fp8ScaleRows(cfg, h), downCols = fp8ScaleCols(cfg, i);
+  std::string gateUp = (bufferPrefix + "gate_up_scale").str();
+  int64_t gateSize = gateRows * gateCols;
+  out.block(gateUp, gate + "_scale_inv", 0, gateRows, gateCols,
+            x * 2 * gateSize, gateCols);
+  out.block(gateUp, up + "_scale_inv", 0, gateRows, gateCols,
+            x * 2 * gateSize + gateSize, gateCols);
+  out.block((bufferPrefix + "down_scale").str(), down + "_scale_inv", 0,
+            downRows, downCols, x * downRows * downCols, downCols);
+}
+
+/// gpt-oss's MXFP4 experts: gate_up_proj_blocks [E, 2I, H/32, 16] is
+/// [E, 2I, H/2] bytes whose rows interleave gate and up (row 2j gate j,
+/// 2j+1 up j) as the plain tensor's columns do; its scales [E, 2I, H/32]
+/// alike. down_proj's are already the kernels' [E, H, I/2] and [E, H, I/32].
+void addMxfp4ExpertSteps(StepList &out, const std::string &p, int64_t e,
+                         int64_t h, int64_t i) {
+  for (auto [suffix, bufferSuffix, cols] :
+       {std::tuple<const char *, const char *, int64_t>{"_blocks", "", h / 2},
+        {"_scales", "_scale", h / 32}}) {
+    std::string tensor = p + "experts.gate_up_proj" + suffix;
+    std::string buffer = std::string("gate_up") + bufferSuffix;
+    for (int64_t x = 0; x < e; ++x) {
+      int64_t base = x * 2 * i * cols;
+      out.transposed(buffer, tensor, base, i, cols, 2 * cols, 1, base, cols);
+      out.transposed(buffer, tensor, base + cols, i, cols, 2 * cols, 1,
+                     base + i * cols, cols);
+    }
+  }
+  out.whole("down", p + "experts.down_proj_blocks", {e, h, i / 2});
+  out.whole("down_scale", p + "experts.down_proj_scales", {e, h, i / 32});
+}
+
+void addExpertSteps(StepList &out, const LayerConfig &cfg, const Family &family,
+                    const std::string &p, int64_t e, int64_t h, int64_t i) {
   switch (family.layout) {
   case Layout::PerExpertW:
   case Layout::PerExpertProj: {
@@ -512,11 +684,21 @@ void addExpertSteps(StepList &out, const Family &family, const std::string &p,
                 0, i, h, x * 2 * i * h + i * h, h);
       out.block("down", expertName(p, x, w ? "w2.weight" : "down_proj.weight"),
                 0, h, i, x * h * i, i);
+      if (cfg.weightFormat == WeightFormat::Fp8)
+        addFp8ScaleSteps(
+            out, cfg, "",
+            expertName(p, x, w ? "w1.weight" : "gate_proj.weight"),
+            expertName(p, x, w ? "w3.weight" : "up_proj.weight"),
+            expertName(p, x, w ? "w2.weight" : "down_proj.weight"), x, h, i);
     }
     break;
   }
   case Layout::GptOss:
   case Layout::Llama4: {
+    if (cfg.weightFormat == WeightFormat::Mxfp4) {
+      addMxfp4ExpertSteps(out, p, e, h, i);
+      break;
+    }
     // gate_up_proj [E, H, 2I]: gate row j of expert x is column j (gpt-oss:
     // 2j, interleaved) of its [H, 2I] block; up row j is column I+j (2j+1).
     bool interleaved = family.layout == Layout::GptOss;
@@ -578,7 +760,7 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     out.whole("router_bias", p + family.routerBias.str(), {e});
   if (cfg.correctionBias)
     out.whole("correction_bias", p + family.correctionBias.str(), {e});
-  addExpertSteps(out, family, p, e, h, i);
+  addExpertSteps(out, cfg, family, p, e, h, i);
   if (cfg.expertBias) {
     // Only gpt-oss among the Hugging Face families has expert biases; its
     // gate_up_proj_bias [E, 2I] interleaves gate and up like the weight.
@@ -593,6 +775,9 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     out.block("shared_gate_up", s + "gate_proj.weight", 0, is, h, 0, h);
     out.block("shared_gate_up", s + "up_proj.weight", 0, is, h, is * h, h);
     out.whole("shared_down", s + "down_proj.weight", {h, is});
+    if (cfg.weightFormat == WeightFormat::Fp8)
+      addFp8ScaleSteps(out, cfg, "shared_", s + "gate_proj.weight",
+                       s + "up_proj.weight", s + "down_proj.weight", 0, h, is);
   }
   if (cfg.sharedSigmoidGate)
     out.whole("shared_gate", p + family.sharedGate.str(), {1, h});
@@ -617,5 +802,13 @@ moe::weights::packForKernels(const LayerConfig &cfg, const TensorMap &hf) {
     support::runStridedCopy(
         step, support::DType::F32, hf.find(step.tensor)->second.data.data(),
         support::DType::F32, byName.at(step.buffer)->data.data());
+  // gpt-oss stores its e8m0 scales as U8 (bytes); the kernels' buffers are
+  // e8m0, given here by value.
+  if (cfg.weightFormat == WeightFormat::Mxfp4 &&
+      findFamily(cfg.family)->layout != Layout::Kernel)
+    for (const TensorSpec &spec : specs)
+      if (spec.storage == support::DType::F8E8M0)
+        for (float &value : byName.at(spec.name)->data)
+          value = support::float8E8M0ToFloat(uint8_t(value));
   return result;
 }

@@ -245,10 +245,11 @@ void storeFromFloat(DType dtype, void *data, size_t index, float value) {
     std::memcpy(bytes + index * 4, &value, 4);
     return;
   }
-  if (dtype == DType::F8E4M3 || dtype == DType::F8E8M0 || dtype == DType::U8) {
+  if (dtype == DType::F8E4M3 || dtype == DType::F8E8M0 || dtype == DType::U8 ||
+      dtype == DType::I8) {
     bytes[index] = dtype == DType::F8E4M3   ? floatToFloat8E4M3(value)
                    : dtype == DType::F8E8M0 ? floatToFloat8E8M0(value)
-                                            : uint8_t(value);
+                                            : uint8_t(int(value));
     return;
   }
   uint16_t bits =

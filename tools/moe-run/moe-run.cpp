@@ -212,12 +212,31 @@ std::string layerPrefixOf(llvm::ArrayRef<weights::TensorSpec> specs) {
   return dot == std::string::npos ? "" : prefix.substr(0, dot + 1);
 }
 
+/// The type each of the layer's checkpoint tensors is stored in.
+std::map<std::string, st::DType> storageTypes(const ref::LayerConfig &cfg,
+                                              DType dtype) {
+  std::map<std::string, st::DType> types;
+  for (const weights::TensorSpec &spec : weights::hfTensorSpecs(cfg))
+    types[spec.name] = spec.storage.value_or(hfStorageType(spec.name, dtype));
+  return types;
+}
+
+bool isPlainFloat(st::DType type) {
+  return ::moe::support::isComputeFloat(type);
+}
+
 llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
                                       DType dtype) {
   auto file = st::File::open(weightsPath);
   if (!file)
     return file.takeError();
   TensorMap map;
+  std::map<std::string, st::DType> types = storageTypes(cfg, dtype);
+  // A float tensor stored in another float type is converted, as the
+  // Hugging Face loader does (a bf16 e_score_correction_bias of a model
+  // saved after .to(bfloat16), an f32 checkpoint of a bf16 config);
+  // quantized values and their e8m0 scales must be what the format says.
+  std::vector<std::string> converted;
   for (const weights::TensorSpec &spec : weights::hfTensorSpecs(cfg)) {
     const st::TensorView *view = file->find(spec.name);
     if (!view)
@@ -225,14 +244,34 @@ llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
                                      weightsPath.c_str(), spec.name.c_str(),
                                      cfg.family.c_str(),
                                      static_cast<long long>(cfg.layer));
-    st::DType expected = hfStorageType(spec.name, dtype);
-    if (view->dtype != expected)
+    st::DType expected = types.at(spec.name);
+    if (view->dtype != expected &&
+        !(isPlainFloat(view->dtype) && isPlainFloat(expected)))
       return llvm::createStringError("%s: tensor '%s' is %s, expected %s",
                                      weightsPath.c_str(), spec.name.c_str(),
                                      st::dtypeName(view->dtype).str().c_str(),
                                      st::dtypeName(expected).str().c_str());
-    map[spec.name] = HostTensor{view->shape, view->toFloats()};
+    HostTensor tensor{view->shape, view->toFloats()};
+    if (view->dtype != expected) {
+      converted.push_back("'" + spec.name + "' " +
+                          st::dtypeName(view->dtype).str() + " -> " +
+                          st::dtypeName(expected).str());
+      roundAll(tensor, expected);
+    }
+    map[spec.name] = std::move(tensor);
   }
+  if (!converted.empty())
+    llvm::errs() << "moe-run: note: " << weightsPath << ": converted "
+                 << converted.size() << " tensor"
+                 << (converted.size() == 1 ? "" : "s")
+                 << " to the configuration's types, as the Hugging Face "
+                    "loader does: "
+                 << converted.front()
+                 << (converted.size() > 1
+                         ? " and " + std::to_string(converted.size() - 1) +
+                               " more"
+                         : "")
+                 << "\n";
   // Tensors of this layer that the configuration does not use usually mean
   // the configuration and the checkpoint disagree (a shared expert the
   // config left out, say): worth a warning, not a refusal.
@@ -267,12 +306,16 @@ readInput(const ref::LayerConfig &cfg) {
   return std::make_pair(HostTensor{view->shape, view->toFloats()}, view->dtype);
 }
 
-llvm::Error writeTensors(llvm::StringRef path, const TensorMap &map,
-                         DType dtype) {
+llvm::Error writeTensors(llvm::StringRef path, const ref::LayerConfig &cfg,
+                         const TensorMap &map, DType dtype) {
+  std::map<std::string, st::DType> types = storageTypes(cfg, dtype);
   std::vector<st::OwnedTensor> tensors;
-  for (const auto &[name, tensor] : map)
-    tensors.push_back(st::makeTensor(name, hfStorageType(name, dtype),
-                                     tensor.shape, tensor.data));
+  for (const auto &[name, tensor] : map) {
+    auto type = types.find(name);
+    tensors.push_back(st::makeTensor(
+        name, type != types.end() ? type->second : hfStorageType(name, dtype),
+        tensor.shape, tensor.data));
+  }
   return st::write(path, tensors);
 }
 
@@ -341,7 +384,7 @@ llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
 /// written to a temporary safetensors file (moert packs them itself from
 /// the manifest).
 llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir, ModuleOp module,
-                                      DType dtype, const TensorMap &hfWeights,
+                                      const ref::LayerConfig &cfg, DType dtype, const TensorMap &hfWeights,
                                       const HostTensor &input, st::DType ioType,
                                       const ::moe::EmittedBackend &backend) {
   auto function = layerFunction(module);
@@ -353,7 +396,7 @@ llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir, ModuleOp module,
     if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
             "moe-run-weights", "safetensors", temporary))
       return llvm::createStringError(ec, "a temporary weights file");
-    if (llvm::Error e = writeTensors(temporary, hfWeights, dtype))
+    if (llvm::Error e = writeTensors(temporary, cfg, hfWeights, dtype))
       return std::move(e);
     weightsFile = temporary.str().str();
   }
@@ -367,7 +410,9 @@ llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir, ModuleOp module,
 /// --target gpu-emulator: the layer's GPU kernels for --chip, emitted into
 /// a temporary folder with their emulator library and run on cuda-emu.
 llvm::Expected<HostTensor> runOnEmulator(MLIRContext &context,
-                                         const ModelDesc &model, DType dtype,
+                                         const ModelDesc &model,
+                                         const ref::LayerConfig &cfg,
+                                         DType dtype,
                                          const TensorMap &hfWeights,
                                          const HostTensor &input,
                                          st::DType ioType) {
@@ -397,7 +442,8 @@ llvm::Expected<HostTensor> runOnEmulator(MLIRContext &context,
   options.maxTokens = std::max<int64_t>(input.shape[0], 1);
   if (failed(emitKernels(*module, dir, options)))
     return llvm::createStringError("emitting the GPU kernels failed");
-  return runEmitted(dir, *module, dtype, hfWeights, input, ioType, *backend);
+  return runEmitted(dir, *module, cfg, dtype, hfWeights, input, ioType,
+                    *backend);
 }
 } // namespace
 
@@ -470,11 +516,12 @@ int main(int argc, char **argv) {
 
   // Resource bounds, checked before anything is allocated.
   double weightBytes = 0;
+  std::map<std::string, st::DType> types = storageTypes(cfg, dtype);
   for (const weights::TensorSpec &spec : weights::hfTensorSpecs(cfg)) {
     double elements = 1;
     for (int64_t dim : spec.shape)
       elements *= static_cast<double>(dim);
-    weightBytes += elements * st::elementSize(hfStorageType(spec.name, dtype));
+    weightBytes += elements * st::elementSize(types.at(spec.name));
   }
   double gib = 1024.0 * 1024.0 * 1024.0;
   if (weightBytes > maxWeightGiB * gib)
@@ -501,7 +548,7 @@ int main(int argc, char **argv) {
   } else if (seed.getNumOccurrences()) {
     hfWeights = weights::randomHfWeights(cfg, seed);
     for (auto &[name, tensor] : hfWeights)
-      roundAll(tensor, hfStorageType(name, dtype));
+      roundAll(tensor, types.at(name));
   } else {
     return fail("give --weights W.safetensors or --seed N");
   }
@@ -534,7 +581,7 @@ int main(int argc, char **argv) {
   roundAll(input, storage);
 
   if (!saveWeights.empty())
-    if (llvm::Error e = writeTensors(saveWeights, hfWeights, dtype))
+    if (llvm::Error e = writeTensors(saveWeights, cfg, hfWeights, dtype))
       return fail(std::move(e));
   if (!saveInput.empty())
     if (llvm::Error e =
@@ -553,11 +600,12 @@ int main(int argc, char **argv) {
       backend = *emulated;
     }
     OwningOpRef<ModuleOp> module = buildModule(*model, &context);
-    output = runEmitted(emittedDir, *module, dtype, hfWeights, input,
+    output = runEmitted(emittedDir, *module, cfg, dtype, hfWeights, input,
                         outputType, backend);
   } else if (target == "gpu-emulator") {
     output =
-        runOnEmulator(context, *model, dtype, hfWeights, input, outputType);
+        runOnEmulator(context, *model, cfg, dtype, hfWeights, input,
+                      outputType);
   } else {
     output = runCompiled(context, *model, *group, cfg, hfWeights, input);
   }

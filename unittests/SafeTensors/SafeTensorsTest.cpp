@@ -421,8 +421,8 @@ TEST(SafeTensorsReject, BadDType) {
   EXPECT_THAT(i64, HasSubstr("supported: F32, F16, BF16"));
   EXPECT_THAT(
       rejection(oneTensor(
-          "{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}", 1)),
-      HasSubstr("unsupported dtype 'F8_E4M3'"));
+          "{\"dtype\":\"F8_E5M2\",\"shape\":[1],\"data_offsets\":[0,1]}", 1)),
+      HasSubstr("unsupported dtype 'F8_E5M2'"));
   std::string missing =
       rejection(oneTensor("{\"shape\":[1],\"data_offsets\":[0,4]}", 4));
   EXPECT_THAT(missing, HasSubstr("tensor 'w': missing dtype"));

@@ -105,6 +105,34 @@ struct MoeLayerDesc {
   }
 };
 
+/// How a checkpoint stores the experts' projection weights (routed and
+/// shared; the router and the biases stay in the model dtype), from
+/// Hugging Face's `quantization_config`.
+struct QuantDesc {
+  enum class Format {
+    /// The model dtype.
+    none,
+    /// fp8 e4m3 with an f32 scale per block (`weight_scale_inv`).
+    fp8,
+    /// e2m1 pairs in bytes with an e8m0 scale per 32 inputs (gpt-oss).
+    mxfp4,
+  };
+  Format format = Format::none;
+  /// Rows and columns of one scale's block; 0 for the whole projection
+  /// (fp8 per-tensor). MXFP4: [1, 32].
+  int64_t blockRows = 0, blockCols = 0;
+  /// fp8 `activation_scheme: dynamic`: the served model quantizes each
+  /// expert GEMM's input per token in groups of 128.
+  bool dynamicActivations = false;
+
+  bool isQuantized() const { return format != Format::none; }
+  bool operator==(const QuantDesc &o) const {
+    return format == o.format && blockRows == o.blockRows &&
+           blockCols == o.blockCols &&
+           dynamicActivations == o.dynamicActivations;
+  }
+};
+
 struct ModelDesc {
   std::string name;
   /// The Hugging Face `model_type` it was imported from, or "moe-opt".
@@ -112,6 +140,7 @@ struct ModelDesc {
   int64_t hiddenSize = 0;
   int64_t numLayers = 0;
   DType dtype = DType::BF16;
+  QuantDesc quant;
   std::vector<MoeLayerDesc> moeLayers;
   /// JSON paths of the model-level fields ("hidden_size", "num_layers").
   llvm::StringMap<std::string> paths;

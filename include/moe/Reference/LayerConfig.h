@@ -19,6 +19,16 @@ enum class Scoring { Softmax, Sigmoid, SoftmaxAfterTopK, SigmoidAfterTopK };
 enum class Normalization { None, Sum, PNorm };
 enum class GroupScore { Max, Top2Sum };
 enum class Activation { SiluGlu, GeluGlu, SwigluOai, Relu };
+/// How the checkpoint stores the experts' projections (routed and shared).
+enum class WeightFormat {
+  /// The model dtype.
+  Plain,
+  /// fp8 e4m3 `X.weight` with f32 `X.weight_scale_inv` per block.
+  Fp8,
+  /// gpt-oss MXFP4: `X_blocks` (two e2m1 per byte, low nibble first) and
+  /// `X_scales` (e8m0) per 32 inputs.
+  Mxfp4,
+};
 
 struct LayerConfig {
   /// The Hugging Face model_type ("mixtral", "qwen2_moe", "qwen3_moe",
@@ -53,6 +63,11 @@ struct LayerConfig {
   double limit = 7.0;   // swiglu_oai
   /// Biases on gate/up and down projections (gpt-oss).
   bool expertBias = false;
+
+  WeightFormat weightFormat = WeightFormat::Plain;
+  /// Rows and columns (output, input) of one scale's block; 0 for the whole
+  /// projection (fp8 per-tensor). Mxfp4: 1 and 32.
+  int64_t blockRows = 0, blockCols = 0;
 
   /// Summed intermediate size of the shared experts; 0 when there is none.
   int64_t sharedIntermediate = 0;

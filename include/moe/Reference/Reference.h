@@ -54,6 +54,9 @@ struct ReferenceResult {
 /// nearTie[t] is set when at some selection step the smallest kept score
 /// minus the largest dropped one is below `tieTolerance`.
 ///
+/// A quantized checkpoint (cfg.weightFormat) is read through
+/// dequantizeCheckpoint: the reference of the dequantized model.
+///
 /// Errors: an unknown family, an inconsistent config, a config the family's
 /// checkpoints cannot express, a missing or misshapen tensor, or `x` not
 /// [T, H].
@@ -61,6 +64,14 @@ llvm::Expected<ReferenceResult> forward(const LayerConfig &cfg,
                                         const TensorMap &hf,
                                         const HostTensor &x,
                                         double tieTolerance = 1e-6);
+
+/// The plain tensors of a quantized checkpoint (cfg.weightFormat): each
+/// projection's values times its scales, under the name and in the layout
+/// of the family's unquantized checkpoints (gpt-oss's `X_blocks` and
+/// `X_scales` become `X` [E, in, out]); other tensors are copied. forward
+/// calls it for quantized configs.
+llvm::Expected<TensorMap> dequantizeCheckpoint(const LayerConfig &cfg,
+                                               const TensorMap &hf);
 
 } // namespace moe::ref
 

@@ -38,8 +38,10 @@ inline llvm::StringRef dtypeName(DType dtype) {
   return ::moe::support::safeTensorsName(dtype);
 }
 
-/// The types File::open and File::parse accept.
-const std::vector<DType> &computeTypes();
+/// The types File::open and File::parse accept: the compute floats and
+/// what quantized checkpoints store (fp8 e4m3 values, e8m0 scales, bytes
+/// of packed e2m1).
+const std::vector<DType> &checkpointTypes();
 
 /// One tensor of an open File. `bytes` points into the file's buffer and is
 /// valid as long as that File lives (moving the File keeps it valid).

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,10 @@ namespace moe::weights {
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
+  /// The type a quantized checkpoint stores it in (fp8 values, scales,
+  /// packed e2m1 bytes); unset: the model dtype (or F32 for DeepSeek's
+  /// e_score_correction_bias, see hfStorageType).
+  std::optional<support::DType> storage = std::nullopt;
 };
 
 /// Whether `cfg` describes a layer this library can name and pack: a known

@@ -238,7 +238,8 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
 }
 
 /// Expert `expert`'s rows `offset .. offset + size` of a stacked weight
-/// [E, N, K] as an [size, K] tensor (or a bias [E, N] as [size]).
+/// [E, N, K] as an [size, K] tensor (or a bias [E, N] as [size]); of a
+/// quantized weight, just those rows dequantized.
 Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
                  OpFoldResult offset, OpFoldResult size) {
   auto type = cast<RankedTensorType>(stacked.getType());
@@ -248,13 +249,7 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
     offsets.push_back(b.getIndexAttr(0));
     sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
   }
-  SmallVector<int64_t> shape = {
-      getConstantIntValue(size).value_or(ShapedType::kDynamic)};
-  llvm::append_range(shape, type.getShape().drop_front(2));
-  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
-  return tensor::ExtractSliceOp::create(
-      b, loc, RankedTensorType::get(shape, type.getElementType()), stacked,
-      offsets, sizes, strides);
+  return buildWeightSlice(b, loc, stacked, offsets, sizes, /*droppedDims=*/1);
 }
 
 /// An expert kernel over `output` [rows, columns]: a forall over the row
@@ -394,6 +389,12 @@ private:
           SmallVector<TileInsert> inserts = {
               {gate->getResult(0), 0, offsets, sizes},
               {gate->getResult(1), 1, offsets, sizes}};
+          // A quantized shared expert is dequantized in the kernel: a
+          // kernel reads only the function's arguments.
+          if (c.shared)
+            for (Value operand : c.shared->getOperands())
+              if (auto dequantize = operand.getDefiningOp<DequantizeOp>())
+                nb.clone(*dequantize, mapping);
           if (c.shared)
             inserts.push_back({cloneOnTile(nb, c.shared, mapping)->getResult(0),
                                2,

@@ -23,20 +23,16 @@ using namespace mlir::moe;
 namespace {
 
 /// Expert `e`'s slice of a stacked weight [E, ...] with the leading
-/// dimension dropped.
+/// dimension dropped (of a quantized weight: that expert dequantized).
 Value expertSlice(OpBuilder &b, Location loc, Value stacked, Value expert) {
   auto type = cast<RankedTensorType>(stacked.getType());
   SmallVector<OpFoldResult> offsets = {expert};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1)};
-  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
   for (int64_t d = 1; d < type.getRank(); ++d) {
     offsets.push_back(b.getIndexAttr(0));
     sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
   }
-  auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
-                                         type.getElementType());
-  return tensor::ExtractSliceOp::create(b, loc, sliceType, stacked, offsets,
-                                        sizes, strides);
+  return buildWeightSlice(b, loc, stacked, offsets, sizes, /*droppedDims=*/1);
 }
 
 struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {

@@ -21,8 +21,11 @@ struct ConvertMoeToLinalgPass
     : moe::impl::ConvertMoeToLinalgBase<ConvertMoeToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    // First everything but moe.dequantize, whose users dequantize just the
+    // slices they read (buildWeightSlice); then what is left of it.
     ConversionTarget target(*ctx);
     target.addIllegalDialect<MoeDialect>();
+    target.addLegalOp<DequantizeOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoeDecomposeLayerPatterns(patterns);
@@ -30,7 +33,24 @@ struct ConvertMoeToLinalgPass
     populateDispatchToLinalgPatterns(patterns);
     populateExpertsToLinalgPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
-                                      std::move(patterns))))
+                                      std::move(patterns)))) {
+      signalPassFailure();
+      return;
+    }
+    SmallVector<DequantizeOp> unused;
+    getOperation()->walk([&](DequantizeOp op) {
+      if (op->use_empty())
+        unused.push_back(op);
+    });
+    for (DequantizeOp op : unused)
+      op->erase();
+    ConversionTarget whole(*ctx);
+    whole.addIllegalDialect<MoeDialect>();
+    whole.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    RewritePatternSet dequantize(ctx);
+    populateDequantizeToLinalgPatterns(dequantize);
+    if (failed(applyPartialConversion(getOperation(), whole,
+                                      std::move(dequantize))))
       signalPassFailure();
   }
 };

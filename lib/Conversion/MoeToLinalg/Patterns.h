@@ -13,6 +13,8 @@ void populateRoutingToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.experts, moe.shared_expert.
 void populateExpertsToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.dequantize as a whole (what the experts' slices leave of it).
+void populateDequantizeToLinalgPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::moe
 

@@ -90,8 +90,8 @@ float roundTo(DType dtype, float value);
 
 /// Stores `value` as element `index` of little-endian `data` of `dtype`
 /// (F32, F16, BF16 or F8E4M3 rounding as above; F8E8M0 as
-/// floatToFloat8E8M0; U8 the value converted to a byte, which the caller
-/// keeps in 0..255); `data` need not be aligned.
+/// floatToFloat8E8M0; U8 and I8 the value converted to a byte, which the
+/// caller keeps in 0..255 or -128..127); `data` need not be aligned.
 void storeFromFloat(DType dtype, void *data, size_t index, float value);
 
 /// Element `index` of little-endian `data` of `dtype`, as float. Defined for

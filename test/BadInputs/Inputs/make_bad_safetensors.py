@@ -28,7 +28,7 @@ header_file("header-length-absurd", good, bytes(16), length=1 << 62)
 header_file("header-not-json", b"{not json", bytes(16))
 header_file("header-array", [1, 2, 3])
 header_file("entry-not-object", {"w": [1, 2]})
-header_file("dtype-f8", {"w": {"dtype": "F8_E4M3", "shape": [2],
+header_file("dtype-f8", {"w": {"dtype": "F8_E5M2", "shape": [2],
                                         "data_offsets": [0, 2]}}, bytes(2))
 header_file("dtype-missing", {"w": {"shape": [2], "data_offsets": [0, 8]}},
             bytes(8))

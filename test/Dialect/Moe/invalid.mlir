@@ -766,17 +766,17 @@ func.func @dequantize_fp8_shape(%q: tensor<4x64x32xf8E4M3FN>, %s: tensor<4x1x1xf
 
 // -----
 
-func.func @dequantize_packed_shape(%q: tensor<2x64x96xui8>, %s: tensor<2x64x3xf8E8M0FNU>) {
+func.func @dequantize_packed_shape(%q: tensor<2x64x96xi8>, %s: tensor<2x64x3xf8E8M0FNU>) {
   // expected-error @+1 {{does not hold the result 'tensor<2x64x96xbf16>' (two values per byte)}}
-  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x96xui8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
+  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x96xi8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
   return
 }
 
 // -----
 
-func.func @dequantize_packed_scale(%q: tensor<2x64x48xui8>, %s: tensor<2x64x3xf32>) {
-  // expected-error @+1 {{of packed e2m1 values (ui8) takes f8E8M0FNU scales, not 'f32'}}
-  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x48xui8>, tensor<2x64x3xf32> -> tensor<2x64x96xbf16>
+func.func @dequantize_packed_scale(%q: tensor<2x64x48xi8>, %s: tensor<2x64x3xf32>) {
+  // expected-error @+1 {{of packed e2m1 values (i8) takes f8E8M0FNU scales, not 'f32'}}
+  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x48xi8>, tensor<2x64x3xf32> -> tensor<2x64x96xbf16>
   return
 }
 
@@ -790,9 +790,9 @@ func.func @dequantize_fp8_e8m0(%q: tensor<2x64x64xf8E4M3FN>, %s: tensor<2x1x1xf8
 
 // -----
 
-func.func @dequantize_int8(%q: tensor<2x64x64xi8>, %s: tensor<2x1x1xf32>) {
-  // expected-error @+1 {{operand #0 must be ranked tensor of f8E4M3FN type or 8-bit unsigned integer values}}
-  %0 = moe.dequantize %q, %s block [128, 128] : tensor<2x64x64xi8>, tensor<2x1x1xf32> -> tensor<2x64x64xbf16>
+func.func @dequantize_unsigned(%q: tensor<2x64x64xui8>, %s: tensor<2x1x1xf32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of f8E4M3FN type or 8-bit signless integer values}}
+  %0 = moe.dequantize %q, %s block [128, 128] : tensor<2x64x64xui8>, tensor<2x1x1xf32> -> tensor<2x64x64xbf16>
   return
 }
 

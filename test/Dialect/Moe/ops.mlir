@@ -133,8 +133,8 @@ func.func @dequantize_fp8_blocks(%q: tensor<4x320x200xf8E4M3FN>, %s: tensor<4x4x
 }
 
 // CHECK-LABEL: func @dequantize_mxfp4
-// CHECK: moe.dequantize %{{.*}}, %{{.*}} block [1, 32] : tensor<2x64x48xui8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
-func.func @dequantize_mxfp4(%q: tensor<2x64x48xui8>, %s: tensor<2x64x3xf8E8M0FNU>) -> tensor<2x64x96xbf16> {
-  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x48xui8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
+// CHECK: moe.dequantize %{{.*}}, %{{.*}} block [1, 32] : tensor<2x64x48xi8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
+func.func @dequantize_mxfp4(%q: tensor<2x64x48xi8>, %s: tensor<2x64x3xf8E8M0FNU>) -> tensor<2x64x96xbf16> {
+  %0 = moe.dequantize %q, %s block [1, 32] : tensor<2x64x48xi8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
   return %0 : tensor<2x64x96xbf16>
 }

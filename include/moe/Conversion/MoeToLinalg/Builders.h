@@ -31,6 +31,15 @@ Value buildDim(OpBuilder &b, Location loc, Value tensor, int64_t dim);
 /// Widens a float scalar to f32 (no-op for f32).
 Value toF32(OpBuilder &b, Location loc, Value scalar);
 
+/// The slice `offsets`/`sizes` of a weight (unit strides), without its
+/// first `droppedDims` dimensions (which must have size 1). When a
+/// moe.dequantize produces `weight`, this dequantizes only the slice,
+/// reading the stored values and scales where they are: the quantized
+/// weights are never widened whole.
+Value buildWeightSlice(OpBuilder &b, Location loc, Value weight,
+                       ArrayRef<OpFoldResult> offsets,
+                       ArrayRef<OpFoldResult> sizes, int64_t droppedDims);
+
 /// C[m, n] = sum_k f32(A[m, k]) * f32(B[n, k]), a linear layer with its
 /// weight in [out, in] layout. A is [M, K] with M dynamic; B is [N, K].
 /// With `accumulator` (an f32 [M, N] tensor), C is added to it instead of

@@ -1,0 +1,196 @@
+//===- DequantizeToLinalg.cpp - moe.dequantize, whole or one tile ---------===//
+//
+// A quantized weight is widened only where it is read: the experts'
+// lowerings ask for one expert (or one tile of its rows) through
+// buildWeightSlice, which dequantizes just that slice, so the stored fp8 or
+// e2m1 values stay in memory as they are. A moe.dequantize still used as a
+// whole (the shared expert of the unfused lowering) becomes one
+// linalg.generic.
+//
+// The element decoding is written out in arith: MLIR lowers arith.extf from
+// f8E4M3FN and f4E2M1FN for AMD GPUs only (not for LLVM on the CPU nor for
+// NVVM), and the bit placements below are exact for every finite value.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Patterns.h"
+#include "moe/Conversion/MoeToLinalg/Builders.h"
+
+#include "moe/Dialect/MoeOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// f32 of the f16 whose bits are `bits` (i16), times 2^`exponent`.
+Value halfBitsToF32(OpBuilder &b, Location loc, Value bits, int exponent) {
+  Value half = arith::BitcastOp::create(b, loc, b.getF16Type(), bits);
+  Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), half);
+  Value factor = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(std::ldexp(1.0f, exponent)));
+  return arith::MulFOp::create(b, loc, wide, factor);
+}
+
+Value i16Constant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIntOp::create(b, loc, b.getI16Type(), value);
+}
+
+/// The value of fp8 e4m3fn `bits` (i8): its exponent and mantissa placed in
+/// an f16 (bias 15 instead of 7, so 2^-8 of the value, subnormals included).
+Value decodeE4M3(OpBuilder &b, Location loc, Value bits) {
+  Value w = arith::ExtUIOp::create(b, loc, b.getI16Type(), bits);
+  Value magnitude = arith::ShLIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x7f)),
+      i16Constant(b, loc, 7));
+  Value sign = arith::ShLIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x80)),
+      i16Constant(b, loc, 8));
+  return halfBitsToF32(b, loc, arith::OrIOp::create(b, loc, magnitude, sign),
+                       8);
+}
+
+/// The value of the e2m1 nibble in the low bits of `nibble` (i8), placed in
+/// an f16 likewise (bias 15 instead of 1: 2^-14 of the value).
+Value decodeE2M1(OpBuilder &b, Location loc, Value nibble) {
+  Value w = arith::ExtUIOp::create(b, loc, b.getI16Type(), nibble);
+  Value magnitude = arith::ShLIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x7)),
+      i16Constant(b, loc, 9));
+  Value sign = arith::ShLIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x8)),
+      i16Constant(b, loc, 12));
+  return halfBitsToF32(b, loc, arith::OrIOp::create(b, loc, magnitude, sign),
+                       14);
+}
+
+/// A scale as f32: e8m0 2^(bits - 127) (2^-127 is the f32 subnormal
+/// 0x00400000), bf16 widened, f32 itself.
+Value decodeScale(OpBuilder &b, Location loc, Value scale) {
+  Type type = scale.getType();
+  if (!isa<Float8E8M0FNUType>(type))
+    return buildScalarConvert(b, loc, scale, b.getF32Type());
+  Value bits = arith::BitcastOp::create(b, loc, b.getI8Type(), scale);
+  Value w = arith::ExtUIOp::create(b, loc, b.getI32Type(), bits);
+  Value zero = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0);
+  Value shifted = arith::ShLIOp::create(
+      b, loc, w, arith::ConstantIntOp::create(b, loc, b.getI32Type(), 23));
+  Value smallest =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0x00400000);
+  Value isZero =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, w, zero);
+  Value f32Bits = arith::SelectOp::create(b, loc, isZero, smallest, shifted);
+  return arith::BitcastOp::create(b, loc, b.getF32Type(), f32Bits);
+}
+
+/// Element `indices` (of the dequantized tensor) of `op`'s result, as f32.
+Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
+                        SmallVector<Value> indices) {
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto shape = op.getResult().getType().getShape();
+  size_t rank = shape.size();
+  Value row = indices[rank - 2], col = indices[rank - 1];
+  Value value;
+  if (op.isPackedE2M1()) {
+    // Byte col / 2, the low nibble for even columns.
+    SmallVector<Value> at = indices;
+    at[rank - 1] = arith::DivUIOp::create(b, loc, col, index(2));
+    Value byte =
+        tensor::ExtractOp::create(b, loc, op.getQuantized(), at).getResult();
+    Value odd = arith::RemUIOp::create(b, loc, col, index(2));
+    Value shift = arith::IndexCastOp::create(
+        b, loc, b.getI8Type(),
+        arith::MulIOp::create(b, loc, odd, index(4)).getResult());
+    value = decodeE2M1(b, loc, arith::ShRUIOp::create(b, loc, byte, shift));
+  } else {
+    Value stored =
+        tensor::ExtractOp::create(b, loc, op.getQuantized(), indices);
+    value = decodeE4M3(
+        b, loc, arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
+  }
+  // The scale of the block: each stacked part has its own grid of rows.
+  ArrayRef<int64_t> block = op.getBlock();
+  int64_t partRows = shape[rank - 2] / op.getStacked();
+  int64_t gridRows = llvm::divideCeil(partRows, block[0]);
+  SmallVector<Value> at = indices;
+  Value part = arith::DivUIOp::create(b, loc, row, index(partRows));
+  Value inPart = arith::RemUIOp::create(b, loc, row, index(partRows));
+  at[rank - 2] = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, part, index(gridRows)),
+      arith::DivUIOp::create(b, loc, inPart, index(block[0])));
+  at[rank - 1] = arith::DivUIOp::create(b, loc, col, index(block[1]));
+  Value scale = tensor::ExtractOp::create(b, loc, op.getScale(), at);
+  return arith::MulFOp::create(b, loc, value, decodeScale(b, loc, scale));
+}
+
+struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DequantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = op.getResult().getType();
+    SmallVector<OpFoldResult> offsets(type.getRank(),
+                                      rewriter.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t size : type.getShape())
+      sizes.push_back(rewriter.getIndexAttr(size));
+    rewriter.replaceOp(op, buildWeightSlice(rewriter, op.getLoc(),
+                                            op.getResult(), offsets, sizes,
+                                            /*droppedDims=*/0));
+    return success();
+  }
+};
+} // namespace
+
+Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
+                                  ArrayRef<OpFoldResult> offsets,
+                                  ArrayRef<OpFoldResult> sizes,
+                                  int64_t droppedDims) {
+  auto type = cast<RankedTensorType>(weight.getType());
+  SmallVector<int64_t> shape;
+  for (OpFoldResult size : sizes.drop_front(droppedDims))
+    shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
+  auto sliceType = RankedTensorType::get(shape, type.getElementType());
+  auto dequantize = weight.getDefiningOp<DequantizeOp>();
+  if (!dequantize) {
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, sliceType, weight, offsets,
+                                          sizes, strides);
+  }
+  SmallVector<Value> dynamicSizes;
+  for (OpFoldResult size : sizes.drop_front(droppedDims))
+    if (auto value = dyn_cast<Value>(size))
+      dynamicSizes.push_back(value);
+  Value init = buildEmpty(b, loc, sliceType, dynamicSizes);
+  SmallVector<utils::IteratorType> iterators(sliceType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, sliceType, ValueRange{}, ValueRange{init},
+      {b.getMultiDimIdentityMap(sliceType.getRank())}, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> indices;
+        for (auto [d, offset] : llvm::enumerate(offsets)) {
+          Value at = getValueOrCreateConstantIndexOp(nb, nloc, offset);
+          if (static_cast<int64_t>(d) >= droppedDims)
+            at = arith::AddIOp::create(
+                nb, nloc, at,
+                linalg::IndexOp::create(nb, nloc, d - droppedDims));
+          indices.push_back(at);
+        }
+        Value value = dequantizeElement(nb, nloc, dequantize, indices);
+        linalg::YieldOp::create(
+            nb, nloc,
+            buildScalarConvert(nb, nloc, value, type.getElementType()));
+      });
+  return generic.getResult(0);
+}
+
+void mlir::moe::populateDequantizeToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<DequantizeToLinalg>(patterns.getContext());
+}
