@@ -184,15 +184,28 @@ FailureOr<SmallVector<StringRef>> weightOperandNames(func::FuncOp fn) {
       {"shared_gate_up", op.getSharedGateUp()},
       {"shared_down", op.getSharedDown()},
       {"shared_gate", op.getSharedGate()}};
+  // A quantized weight's values and scale feed its moe.dequantize: they are
+  // `name` and `name`_scale (kernelTensorSpecs' names).
+  static llvm::StringSet<> scaleNames;
   SmallVector<StringRef> names;
   for (BlockArgument arg : fn.getArguments().drop_front()) {
-    auto fed = llvm::make_filter_range(
-        operands, [&](auto &operand) { return operand.second == arg; });
-    if (!llvm::hasSingleElement(fed))
+    SmallVector<StringRef> fed;
+    for (auto [name, value] : operands) {
+      if (!value)
+        continue;
+      auto dequantize = value.getDefiningOp<DequantizeOp>();
+      if (value == arg || (dequantize && dequantize.getQuantized() == arg))
+        fed.push_back(name);
+      else if (dequantize && dequantize.getScale() == arg)
+        fed.push_back(
+            scaleNames.insert((name + "_scale").str()).first->getKey());
+    }
+    if (fed.size() != 1)
       return fn.emitError("argument ")
              << arg.getArgNumber()
-             << " must be exactly one weight operand of the moe.layer";
-    names.push_back(fed.begin()->first);
+             << " must be exactly one weight operand of the moe.layer, or "
+                "the values or scale of one";
+    names.push_back(fed.front());
   }
   return names;
 }

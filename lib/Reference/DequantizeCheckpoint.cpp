@@ -23,8 +23,9 @@ using namespace moe::ref;
 namespace {
 double e2m1(unsigned nibble) {
   unsigned exponent = (nibble >> 1) & 3, mantissa = nibble & 1;
-  double magnitude = exponent == 0 ? 0.5 * mantissa
-                                   : (2 + mantissa) * std::ldexp(1.0, exponent - 2);
+  double magnitude = exponent == 0
+                         ? 0.5 * mantissa
+                         : (2 + mantissa) * std::ldexp(1.0, exponent - 2);
   return (nibble & 8) ? -magnitude : magnitude;
 }
 
@@ -34,11 +35,9 @@ llvm::Error fail(const llvm::Twine &message) {
 
 /// fp8 values [..., R, C] (floats) with scales [..., SR, SC]: the rows form
 /// `parts` equal parts, each with its own grid of blocks.
-llvm::Expected<HostTensor> dequantizeFp8(const LayerConfig &cfg,
-                                         const std::string &name,
-                                         const HostTensor &q,
-                                         const HostTensor &scale,
-                                         int64_t parts) {
+llvm::Expected<HostTensor>
+dequantizeFp8(const LayerConfig &cfg, const std::string &name,
+              const HostTensor &q, const HostTensor &scale, int64_t parts) {
   size_t rank = q.shape.size();
   if (rank < 2 || scale.shape.size() != rank)
     return fail("'" + name + "_scale...' must have the values' rank");
@@ -89,8 +88,8 @@ HostTensor dequantizeMxfp4(const HostTensor &bytes, const HostTensor &scales,
 }
 } // namespace
 
-llvm::Expected<TensorMap>
-moe::ref::dequantizeCheckpoint(const LayerConfig &cfg, const TensorMap &hf) {
+llvm::Expected<TensorMap> moe::ref::dequantizeCheckpoint(const LayerConfig &cfg,
+                                                         const TensorMap &hf) {
   TensorMap plain;
   bool kernelLayout = cfg.family == "moe-opt";
   for (const auto &[name, tensor] : hf) {
@@ -130,7 +129,7 @@ moe::ref::dequantizeCheckpoint(const LayerConfig &cfg, const TensorMap &hf) {
     }
     if (cfg.weightFormat == WeightFormat::Mxfp4) {
       plain[name] = dequantizeMxfp4(tensor, scale->second, false,
-                                     tensor.shape.size() - 2);
+                                    tensor.shape.size() - 2);
       continue;
     }
     // The kernels' fused gate_up stacks gate and up, each with its grid.

@@ -221,8 +221,8 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
                  h);
       projection(expertName(p, x, w ? "w3.weight" : "up_proj.weight"), {i, h},
                  h);
-      projection(expertName(p, x, w ? "w2.weight" : "down_proj.weight"),
-                 {h, i}, i);
+      projection(expertName(p, x, w ? "w2.weight" : "down_proj.weight"), {h, i},
+                 i);
     }
     break;
   }
@@ -357,8 +357,7 @@ llvm::Error checkWeightFormat(const LayerConfig &cfg, const Family &family) {
                                   "' checkpoints have no MXFP4 layout");
     if (cfg.blockRows != 1 || cfg.blockCols != 32)
       return configError(cfg, "MXFP4 blocks are 1 x 32");
-    for (int64_t size :
-         {cfg.hidden, cfg.intermediate, cfg.sharedIntermediate})
+    for (int64_t size : {cfg.hidden, cfg.intermediate, cfg.sharedIntermediate})
       if (size % 32)
         return configError(cfg, "MXFP4 scales groups of 32 inputs: hidden, "
                                 "intermediate and shared sizes must be "
@@ -492,6 +491,8 @@ TensorMap moe::weights::randomHfWeights(const LayerConfig &cfg, uint64_t seed) {
       value = rng.uniform(-bound, bound);
     if (spec.projection && cfg.weightFormat != WeightFormat::Plain) {
       bool kernelNames = family.layout == Layout::Kernel;
+      detail::varyBlockMagnitudes(cfg, tensor, *spec.projection,
+                                  streamFor(seed, spec.spec.name).next());
       std::vector<TensorSpec> stored = detail::storedProjection(
           cfg, spec.spec, *spec.projection, kernelNames);
       std::vector<HostTensor> quantized = detail::quantizeProjection(
@@ -633,8 +634,8 @@ int64_t fp8ScaleCols(const LayerConfig &cfg, int64_t cols) {
 /// and `bufferPrefix`down_scale, as matrix `x` of each.
 void addFp8ScaleSteps(StepList &out, const LayerConfig &cfg,
                       llvm::StringRef bufferPrefix, const std::string &gate,
-                      const std::string &up, const std::string &down,
-                      int64_t x, int64_t h, int64_t i) {
+                      const std::string &up, const std::string &down, int64_t x,
+                      int64_t h, int64_t i) {
   int64_t gateRows = fp8ScaleRows(cfg, i), gateCols = fp8ScaleCols(cfg, h);
   int64_t downRows = fp8ScaleRows(cfg, h), downCols = fp8ScaleCols(cfg, i);
   std::string gateUp = (bufferPrefix + "gate_up_scale").str();
@@ -685,11 +686,11 @@ void addExpertSteps(StepList &out, const LayerConfig &cfg, const Family &family,
       out.block("down", expertName(p, x, w ? "w2.weight" : "down_proj.weight"),
                 0, h, i, x * h * i, i);
       if (cfg.weightFormat == WeightFormat::Fp8)
-        addFp8ScaleSteps(
-            out, cfg, "",
-            expertName(p, x, w ? "w1.weight" : "gate_proj.weight"),
-            expertName(p, x, w ? "w3.weight" : "up_proj.weight"),
-            expertName(p, x, w ? "w2.weight" : "down_proj.weight"), x, h, i);
+        addFp8ScaleSteps(out, cfg, "",
+                         expertName(p, x, w ? "w1.weight" : "gate_proj.weight"),
+                         expertName(p, x, w ? "w3.weight" : "up_proj.weight"),
+                         expertName(p, x, w ? "w2.weight" : "down_proj.weight"),
+                         x, h, i);
     }
     break;
   }

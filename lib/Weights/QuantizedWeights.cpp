@@ -34,8 +34,8 @@ std::pair<int64_t, int64_t> blockOf(const LayerConfig &cfg,
 /// Scale rows per matrix: each stacked part has its own grid.
 int64_t scaleRows(const LayerConfig &cfg, const ProjectionShape &shape) {
   int64_t part = shape.rows / shape.stacked;
-  return shape.stacked * ((part + blockOf(cfg, shape).first - 1) /
-                          blockOf(cfg, shape).first);
+  return shape.stacked *
+         ((part + blockOf(cfg, shape).first - 1) / blockOf(cfg, shape).first);
 }
 
 int64_t scaleCols(const LayerConfig &cfg, const ProjectionShape &shape) {
@@ -53,28 +53,26 @@ std::vector<int64_t> batched(const TensorSpec &plain,
 }
 
 /// Element (b, r, c) of the plain projection, whatever its layout.
-float plainAt(const HostTensor &values, const ProjectionShape &shape,
-              int64_t b, int64_t r, int64_t c) {
+float plainAt(const HostTensor &values, const ProjectionShape &shape, int64_t b,
+              int64_t r, int64_t c) {
   int64_t matrix = b * shape.rows * shape.cols;
   return values.data[matrix + (shape.transposed ? c * shape.rows + r
                                                 : r * shape.cols + c)];
 }
 } // namespace
 
-std::vector<TensorSpec>
-moe::weights::detail::storedProjection(const LayerConfig &cfg,
-                                       const TensorSpec &plain,
-                                       const ProjectionShape &shape,
-                                       bool kernelNames) {
+std::vector<TensorSpec> moe::weights::detail::storedProjection(
+    const LayerConfig &cfg, const TensorSpec &plain,
+    const ProjectionShape &shape, bool kernelNames) {
   int64_t rows = shape.rows, cols = shape.cols;
   if (cfg.weightFormat == WeightFormat::Fp8) {
-    std::string scale = kernelNames ? plain.name + "_scale"
-                                    : plain.name + "_scale_inv";
-    return {{plain.name, plain.shape, DType::F8E4M3},
-            {scale,
-             batched(plain, shape,
-                     {scaleRows(cfg, shape), scaleCols(cfg, shape)}),
-             DType::F32}};
+    std::string scale =
+        kernelNames ? plain.name + "_scale" : plain.name + "_scale_inv";
+    return {
+        {plain.name, plain.shape, DType::F8E4M3},
+        {scale,
+         batched(plain, shape, {scaleRows(cfg, shape), scaleCols(cfg, shape)}),
+         DType::F32}};
   }
   int64_t groups = cols / kMxBlock;
   if (kernelNames)
@@ -122,8 +120,8 @@ std::vector<HostTensor> moe::weights::detail::quantizeProjection(
           scale = std::ldexp(1.0f, std::clamp(e, -127, 127));
         }
         int64_t sIndex = (b * sRows + sr) * sCols + sc;
-        bool scaleAsByte = cfg.weightFormat == WeightFormat::Mxfp4 &&
-                           !kernelNames;
+        bool scaleAsByte =
+            cfg.weightFormat == WeightFormat::Mxfp4 && !kernelNames;
         s.data[sIndex] =
             scaleAsByte ? float(support::floatToFloat8E8M0(scale)) : scale;
         for (int64_t r = first; r < last; ++r)
@@ -140,4 +138,30 @@ std::vector<HostTensor> moe::weights::detail::quantizeProjection(
           }
       }
   return {std::move(q), std::move(s)};
+}
+
+void moe::weights::detail::varyBlockMagnitudes(const LayerConfig &cfg,
+                                               HostTensor &values,
+                                               const ProjectionShape &shape,
+                                               uint64_t salt) {
+  auto [blockRows, blockCols] = blockOf(cfg, shape);
+  int64_t part = shape.rows / shape.stacked;
+  for (int64_t b = 0; b < shape.batch; ++b)
+    for (int64_t r = 0; r < shape.rows; ++r)
+      for (int64_t c = 0; c < shape.cols; ++c) {
+        // The block's number in the tensor, hashed to an exponent in -3..3.
+        uint64_t block =
+            (((salt * 1000003 + uint64_t(b)) * 1000003 + uint64_t(r / part)) *
+                 1000003 +
+             uint64_t((r % part) / blockRows)) *
+                1000003 +
+            uint64_t(c / blockCols);
+        block = (block ^ (block >> 29)) * 0xbf58476d1ce4e5b9ull;
+        int exponent = int((block >> 32) % 7) - 3;
+        int64_t matrix = b * shape.rows * shape.cols;
+        float &value =
+            values.data[matrix + (shape.transposed ? c * shape.rows + r
+                                                   : r * shape.cols + c)];
+        value = std::ldexp(value, exponent);
+      }
 }

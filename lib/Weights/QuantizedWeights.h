@@ -1,4 +1,5 @@
-//===- QuantizedWeights.h - projections as quantized checkpoints store them ===//
+//===- QuantizedWeights.h - projections as quantized checkpoints store them
+//===//
 //
 // Internal to MoeWeights. A projection weight of a quantized model is two
 // tensors: its values (fp8 e4m3, or e2m1 pairs in bytes) and its scales
@@ -45,6 +46,14 @@ std::vector<HostTensor> quantizeProjection(const ref::LayerConfig &cfg,
                                            const HostTensor &values,
                                            const ProjectionShape &shape,
                                            bool kernelNames);
+
+/// Multiplies each block of the plain projection `values` by its own power
+/// of two in [1/8, 8], so that the scales of neighbouring blocks differ and
+/// a scale applied to the wrong block shows in the results (uniform random
+/// weights would give every block about the same scale).
+/// `salt` (the tensor name's hash) makes each tensor's pattern its own.
+void varyBlockMagnitudes(const ref::LayerConfig &cfg, HostTensor &values,
+                         const ProjectionShape &shape, uint64_t salt);
 
 } // namespace moe::weights::detail
 

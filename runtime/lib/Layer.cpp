@@ -204,7 +204,8 @@ Error Layer::loadWeights(const std::string &path, int64_t decoderLayer) {
     const moe::support::TensorInfo *tensor = file->find(name);
     if (!tensor)
       continue;
-    if (Error e = checkPackStep(step, *tensor, name))
+    if (Error e = checkPackStep(step, *tensor, desc_.buffers[step.buffer].dtype,
+                                name))
       return e.withPrefix(
           str(path, " (", desc_.function, " weight_packing[", i, "])"));
     steps.emplace_back(i, tensor);

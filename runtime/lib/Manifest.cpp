@@ -428,8 +428,10 @@ Error ManifestParser::parseBuffer(const json &value, const std::string &path,
     for (const Expr &dim : buffer.shape)
       if (!dim.isConstant())
         return fail(shapePath, "a weight's shape must not depend on T");
-    if (!isComputeFloat(buffer.dtype))
-      return fail(join(path, "dtype"), "a weight must be f32, f16 or bf16");
+    if (!moe::support::isWeightStorage(buffer.dtype))
+      return fail(join(path, "dtype"),
+                  "a weight must be f32, f16, bf16 or quantized storage "
+                  "(f8e4m3, f8e8m0, i8)");
     int64_t bytes;
     if (Error e = buffer.bytesAt(1, bytes))
       return fail(shapePath, e.message());

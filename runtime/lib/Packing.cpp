@@ -55,18 +55,21 @@ int64_t Coverage::firstUnwritten() const {
 }
 
 Error checkPackStep(const PackStep &step, const moe::support::TensorInfo &src,
-                    const std::string &tensorName) {
+                    DType dstType, const std::string &tensorName) {
   auto bad = [&](const std::string &message) {
     return Error(MOERT_ERROR_WEIGHTS,
                  "tensor '" + tensorName + "': " + message);
   };
-  if (!moe::support::isComputeFloat(src.dtype))
-    return bad(std::string("dtype ") +
-               moe::support::safeTensorsName(src.dtype) +
-               " cannot be packed (F32, F16 or BF16)");
-  if (src.shape.empty() || src.shape.size() > 3)
+  if (!moe::support::canPack(src.dtype, dstType))
     return bad(
-        str("rank ", src.shape.size(), "; packing reads 1-D to 3-D tensors"));
+        std::string("dtype ") + moe::support::safeTensorsName(src.dtype) +
+        " cannot be packed into a " + moe::support::manifestName(dstType) +
+        " buffer (F32, F16 or BF16 for float buffers; the buffer's "
+        "own type, or U8 for f8e8m0 and i8)");
+  if (src.shape.empty() || src.shape.size() > 4)
+    return bad(
+        str("rank ", src.shape.size(),
+            "; packing reads 1-D to 4-D tensors (MXFP4 blocks are 4-D)"));
   // The manifest checked that this does not overflow.
   int64_t last = step.lastSourceElement();
   if (last >= src.elements)

@@ -50,11 +50,12 @@ private:
   int64_t written_ = 0;
 };
 
-/// Checks a step against its source tensor: 1-D to 3-D, dtype F32/F16/BF16,
+/// Checks a step against its source tensor: 1-D to 4-D, a dtype that packs
+/// into `dstType` (support::canPack),
 /// and the strided view inside the tensor's elements. MOERT_ERROR_WEIGHTS
 /// with a message naming `tensorName`.
 Error checkPackStep(const PackStep &step, const moe::support::TensorInfo &src,
-                    const std::string &tensorName);
+                    DType dstType, const std::string &tensorName);
 
 /// Runs a checked step into `dst` (a host buffer of `dstType` elements
 /// holding the whole weight), marking the written elements in `coverage`.

@@ -67,7 +67,7 @@ protected:
     w.add16("C", "F16", {5}, {0x3c04, 0x3c0c, 0x3c06, 0x3c03, 0x0001});
     uint8_t bytes[4] = {1, 2, 3, 4};
     w.add("U", "U8", {4}, bytes, 4);
-    w.addF32("R4", {1, 1, 2, 1}, {1, 2});
+    w.addF32("R5", {1, 1, 1, 2, 1}, {1, 2});
     w.addF32("Flat", {3, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
     ASSERT_TRUE(w.write(dir.file("w.safetensors")));
     moe::support::SafeTensorsError error;
@@ -85,7 +85,7 @@ protected:
   /// Checks then runs a step into `dst`.
   void pack(const PackStep &step, const char *name, void *dst, DType dtype,
             Coverage &coverage) {
-    Error e = checkPackStep(step, tensor(name), name);
+    Error e = checkPackStep(step, tensor(name), dtype, name);
     ASSERT_FALSE(e) << e.message();
     runPackStep(step, tensor(name), dst, dtype, coverage);
   }
@@ -211,21 +211,34 @@ TEST_F(Packing, Bf16AndF16Sources) {
 
 TEST_F(Packing, StepsAreCheckedAgainstTheTensor) {
   // The last element read is 3 * 6 + 5 = 23; one more is out of bounds.
-  EXPECT_FALSE(
-      checkPackStep(makeStep(0, 4, 6, 6, 1, 0, 6, 1), tensor("A"), "A"));
-  Error e = checkPackStep(makeStep(1, 4, 6, 6, 1, 0, 6, 1), tensor("A"), "A");
+  EXPECT_FALSE(checkPackStep(makeStep(0, 4, 6, 6, 1, 0, 6, 1), tensor("A"),
+                             DType::F32, "A"));
+  Error e = checkPackStep(makeStep(1, 4, 6, 6, 1, 0, 6, 1), tensor("A"),
+                          DType::F32, "A");
   EXPECT_EQ(e.code(), MOERT_ERROR_WEIGHTS);
   EXPECT_EQ(e.message(), "tensor 'A': the packing step reads element 24 but "
                          "the tensor has 24 elements");
-  e = checkPackStep(makeStep(0, 2, 2, 1, 12, 0, 2, 1), tensor("B"), "B");
+  e = checkPackStep(makeStep(0, 2, 2, 1, 12, 0, 2, 1), tensor("B"), DType::F32,
+                    "B");
   EXPECT_NE(e.message().find("reads element 13"), std::string::npos)
       << e.message();
-  e = checkPackStep(makeStep(0, 1, 4, 4, 1, 0, 4, 1), tensor("U"), "U");
+  e = checkPackStep(makeStep(0, 1, 4, 4, 1, 0, 4, 1), tensor("U"), DType::F32,
+                    "U");
   EXPECT_EQ(e.message(),
-            "tensor 'U': dtype U8 cannot be packed (F32, F16 or BF16)");
-  e = checkPackStep(makeStep(0, 1, 2, 2, 1, 0, 2, 1), tensor("R4"), "R4");
-  EXPECT_EQ(e.message(),
-            "tensor 'R4': rank 4; packing reads 1-D to 3-D tensors");
+            "tensor 'U': dtype U8 cannot be packed into a f32 buffer (F32, "
+            "F16 or BF16 for float buffers; the buffer's own type, or U8 for "
+            "f8e8m0 and i8)");
+  // Quantized checkpoints store e8m0 scales and e2m1 pairs as U8.
+  EXPECT_FALSE(checkPackStep(makeStep(0, 1, 4, 4, 1, 0, 4, 1), tensor("U"),
+                             DType::F8E8M0, "U"));
+  EXPECT_FALSE(checkPackStep(makeStep(0, 1, 4, 4, 1, 0, 4, 1), tensor("U"),
+                             DType::I8, "U"));
+  EXPECT_TRUE(checkPackStep(makeStep(0, 1, 4, 4, 1, 0, 4, 1), tensor("U"),
+                            DType::F8E4M3, "U"));
+  e = checkPackStep(makeStep(0, 1, 2, 2, 1, 0, 2, 1), tensor("R5"), DType::F32,
+                    "R5");
+  EXPECT_EQ(e.message(), "tensor 'R5': rank 5; packing reads 1-D to 4-D "
+                         "tensors (MXFP4 blocks are 4-D)");
 }
 
 TEST(Coverage, CountsEachElementOnce) {

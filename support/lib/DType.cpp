@@ -26,13 +26,13 @@ constexpr DTypeInfo kTypes[] = {
     {DType::F32, "F32", "f32", 4},
     {DType::F16, "F16", "f16", 2},
     {DType::BF16, "BF16", "bf16", 2},
-    {DType::F8E4M3, "F8_E4M3", nullptr, 1},
+    {DType::F8E4M3, "F8_E4M3", "f8e4m3", 1},
     {DType::F8E5M2, "F8_E5M2", nullptr, 1},
-    {DType::F8E8M0, "F8_E8M0", nullptr, 1},
+    {DType::F8E8M0, "F8_E8M0", "f8e8m0", 1},
     {DType::I64, "I64", "i64", 8},
     {DType::I32, "I32", "i32", 4},
     {DType::I16, "I16", nullptr, 2},
-    {DType::I8, "I8", nullptr, 1},
+    {DType::I8, "I8", "i8", 1},
     {DType::U64, "U64", nullptr, 8},
     {DType::U32, "U32", nullptr, 4},
     {DType::U16, "U16", nullptr, 2},
@@ -92,6 +92,22 @@ std::optional<DType> parseManifestName(std::string_view name) {
 
 bool isComputeFloat(DType dtype) {
   return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
+bool isWeightStorage(DType dtype) {
+  return isComputeFloat(dtype) || dtype == DType::F8E4M3 ||
+         dtype == DType::F8E8M0 || dtype == DType::I8;
+}
+
+bool canPack(DType srcType, DType dstType) {
+  if (isComputeFloat(srcType) && isComputeFloat(dstType))
+    return true;
+  if (!isWeightStorage(dstType))
+    return false;
+  // Checkpoints store e8m0 scales and e2m1 pairs as U8.
+  return srcType == dstType ||
+         (srcType == DType::U8 &&
+          (dstType == DType::F8E8M0 || dstType == DType::I8));
 }
 
 float halfToFloat(uint16_t h) {
@@ -199,8 +215,9 @@ uint8_t floatToFloat8E4M3(float value) {
   }
   float below = magnitude - float8E4M3ToFloat(low);
   float above = float8E4M3ToFloat(high) - magnitude;
-  uint8_t nearest = below < above ? low : above < below ? high
-                                      : (low % 2 == 0 ? low : high);
+  uint8_t nearest = below < above   ? low
+                    : above < below ? high
+                                    : (low % 2 == 0 ? low : high);
   return sign | nearest;
 }
 

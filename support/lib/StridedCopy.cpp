@@ -8,11 +8,12 @@ namespace moe::support {
 
 void runStridedCopy(const StridedCopy &copy, DType srcType, const void *src,
                     DType dstType, void *dst) {
-  if (!isComputeFloat(srcType) || !isComputeFloat(dstType))
-    return; // Only compute floats are packed.
+  if (!canPack(srcType, dstType))
+    return;
   const auto *in = static_cast<const unsigned char *>(src);
   auto *out = static_cast<unsigned char *>(dst);
-  const bool same = srcType == dstType;
+  // Quantized storage is copied as bytes (U8 into F8E8M0 or I8 included).
+  const bool same = srcType == dstType || !isComputeFloat(dstType);
   const size_t size = elementSize(dstType);
   for (int64_t r = 0; r < copy.rows; ++r) {
     int64_t si = copy.srcOffset + r * copy.srcRowStride;

@@ -27,7 +27,17 @@ TEST(DType, ManifestNames) {
   EXPECT_EQ(elementSize(*d), 8u);
   EXPECT_FALSE(isComputeFloat(*d));
   EXPECT_STREQ(manifestName(DType::F16), "f16");
-  EXPECT_EQ(manifestName(DType::F8E4M3), nullptr);
+  EXPECT_EQ(manifestName(DType::F8E5M2), nullptr);
+  // Quantized weights: fp8 values, e8m0 scales, bytes of two e2m1.
+  EXPECT_STREQ(manifestName(DType::F8E4M3), "f8e4m3");
+  EXPECT_EQ(parseManifestName("f8e8m0"), DType::F8E8M0);
+  EXPECT_EQ(parseManifestName("i8"), DType::I8);
+  EXPECT_TRUE(isWeightStorage(DType::F8E4M3));
+  EXPECT_FALSE(isWeightStorage(DType::U8));
+  EXPECT_TRUE(canPack(DType::U8, DType::F8E8M0));
+  EXPECT_TRUE(canPack(DType::BF16, DType::F32));
+  EXPECT_FALSE(canPack(DType::F32, DType::F8E4M3)); // never quantized here
+  EXPECT_FALSE(canPack(DType::U8, DType::F8E4M3));
   EXPECT_FALSE(parseManifestName("BF16")); // manifest names are lower case
   EXPECT_FALSE(parseManifestName("fp8"));
 }

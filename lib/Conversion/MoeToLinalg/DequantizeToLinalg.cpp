@@ -110,8 +110,8 @@ Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
   } else {
     Value stored =
         tensor::ExtractOp::create(b, loc, op.getQuantized(), indices);
-    value = decodeE4M3(
-        b, loc, arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
+    value = decodeE4M3(b, loc,
+                       arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
   }
   // The scale of the block: each stacked part has its own grid of rows.
   ArrayRef<int64_t> block = op.getBlock();
@@ -134,8 +134,7 @@ struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
   LogicalResult matchAndRewrite(DequantizeOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = op.getResult().getType();
-    SmallVector<OpFoldResult> offsets(type.getRank(),
-                                      rewriter.getIndexAttr(0));
+    SmallVector<OpFoldResult> offsets(type.getRank(), rewriter.getIndexAttr(0));
     SmallVector<OpFoldResult> sizes;
     for (int64_t size : type.getShape())
       sizes.push_back(rewriter.getIndexAttr(size));

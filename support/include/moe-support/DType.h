@@ -49,15 +49,26 @@ const char *safeTensorsName(DType dtype);
 /// The DType of a safetensors header name (exact, case-sensitive).
 std::optional<DType> parseSafeTensorsName(std::string_view name);
 
-/// The kernel manifest's name ("f32", "f16", "bf16", "i32", "i64"), or
-/// nullptr for a type the manifest does not use.
+/// The kernel manifest's name ("f32", "f16", "bf16", "i32", "i64", and for
+/// quantized weights "f8e4m3", "f8e8m0", "i8"), or nullptr for a type the
+/// manifest does not use.
 const char *manifestName(DType dtype);
-/// The DType of a manifest name; only the five above are accepted.
+/// The DType of a manifest name; only the eight above are accepted.
 std::optional<DType> parseManifestName(std::string_view name);
 
 /// True for the types the kernels compute in and take weights as: F32, F16
 /// and BF16.
 bool isComputeFloat(DType dtype);
+
+/// The types a kernel weight buffer may have: the compute floats and the
+/// quantized storage (F8E4M3 values, F8E8M0 scales, I8 bytes of two e2m1).
+bool isWeightStorage(DType dtype);
+
+/// Whether a checkpoint tensor of `srcType` packs into a weight buffer of
+/// `dstType`: compute floats convert into each other; quantized storage is
+/// copied byte for byte from its own type or, for F8E8M0 and I8, from U8
+/// (how checkpoints store e8m0 scales and packed e2m1).
+bool canPack(DType srcType, DType dstType);
 
 /// Widening conversions; exact.
 float halfToFloat(uint16_t bits);

@@ -50,10 +50,11 @@ inline constexpr StridedCopyField kStridedCopyFields[] = {
     {"dst_col_stride", 0, &StridedCopy::dstColStride}};
 
 /// Runs `copy` from `src` (elements of `srcType`) into `dst` (elements of
-/// `dstType`), both compute floats (isComputeFloat) and neither checked here:
-/// the caller has bounded the view. Elements are copied bit for bit when the
-/// types agree (NaN payloads stay), converted through f32 otherwise: every
-/// f16/bf16 value is exact in f32, so the one rounding is the final one.
+/// `dstType`), a pair canPack accepts (others copy nothing), neither checked
+/// here: the caller has bounded the view. Elements are copied bit for bit
+/// when the types agree (NaN payloads stay) or the destination is quantized
+/// storage, converted through f32 otherwise: every f16/bf16 value is exact
+/// in f32, so the one rounding is the final one.
 /// Either pointer may be unaligned.
 void runStridedCopy(const StridedCopy &copy, DType srcType, const void *src,
                     DType dstType, void *dst);
