@@ -28,6 +28,16 @@ llama4_text or dbrx). The script
      compare_safetensors.py --skip-tokens-from skips them. Everything else
      goes to stderr.
 
+A `quantization_config` makes the experts' projections (routed and shared)
+quantized as the published checkpoints are, written here from the format
+definitions: fp8 (DeepSeek-V3, Kimi K2, Qwen3 FP8) as F8_E4M3 `X.weight`
+with F32 `X.weight_scale_inv` = amax / 448 per `weight_block_size` block
+(the whole projection without one); mxfp4 (gpt-oss) as U8 `X_blocks`
+[E, out, in/32, 16] (two e2m1 per byte, the lower nibble first) and U8
+`X_scales` [E, out, in/32] with the OCP MX scale 2^(floor(log2 amax) - 2)
+(values beyond 6 clamp). The block is then computed from the dequantized
+weights (value * scale, in float64).
+
 Absent optional config fields take the defaults of the family's
 transformers configuration class (kimi_k2: DeepseekV3Config's), except
 DeepSeek-V2's n_group/topk_group (1, 1 when absent; its group_limited_greedy
@@ -199,6 +209,14 @@ def read_config(path, layer):
     spec = {"family": family, "config_dtype": dtype_name, "act": "silu",
             "router_bias": False, "shared": 0, "shared_gate": False,
             "placement": "output", "expert_bias": False}
+    q = root.get("quantization_config")
+    if q:
+        if q["quant_method"] == "fp8":
+            spec["quant"] = ("fp8", q.get("weight_block_size"))
+        elif q["quant_method"] == "mxfp4":
+            spec["quant"] = ("mxfp4",)
+        else:
+            fail("quant_method %s" % q["quant_method"])
 
     if family == "mixtral":
         spec.update(H=get(cfg, "hidden_size", 4096),
@@ -329,10 +347,93 @@ def read_config(path, layer):
 # per-expert view (gate/up [E, I, H], down [E, H, I]) for the computation.
 # --------------------------------------------------------------------------
 
+# The finite e4m3fn magnitudes by code 0..126, and e2m1's by code 0..7.
+E4M3 = np.array([(c & 7) * 2.0 ** -9 if c >> 3 == 0
+                 else (8 + (c & 7)) * 2.0 ** ((c >> 3) - 10)
+                 for c in range(127)])
+E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
+
+
+def nearest_code(table, x):
+    """Codes of the magnitudes in `table` (increasing) nearest to |x|,
+    ties to the even code, with the sign in the bit above the table's."""
+    a = np.minimum(np.abs(x), table[-1])
+    hi = np.clip(np.searchsorted(table, a), 1, len(table) - 1)
+    lo = hi - 1
+    dlo, dhi = a - table[lo], table[hi] - a
+    code = np.where(dlo < dhi, lo, np.where(dhi < dlo, hi,
+                                            np.where(lo % 2 == 0, lo, hi)))
+    sign = 128 if len(table) > 8 else 8
+    return code + np.where(np.signbit(x), sign, 0)
+
+
+def quantize_fp8(v, block):
+    """v [out, in] -> (F8_E4M3 codes, F32 scales, dequantized values)."""
+    rows, cols = v.shape
+    br, bc = block if block else (rows, cols)
+    sr, sc = -(-rows // br), -(-cols // bc)
+    scales = np.zeros((sr, sc), dtype=np.float32)
+    codes = np.zeros(v.shape, dtype=np.uint8)
+    deq = np.zeros(v.shape)
+    for i in range(sr):
+        for j in range(sc):
+            b = v[i * br:(i + 1) * br, j * bc:(j + 1) * bc]
+            s = np.float32(np.abs(b).max() / 448.0) or np.float32(1.0)
+            scales[i, j] = s
+            c = nearest_code(E4M3, b / np.float64(s))
+            codes[i * br:(i + 1) * br, j * bc:(j + 1) * bc] = c
+            mag = E4M3[c & 127]
+            deq[i * br:(i + 1) * br, j * bc:(j + 1) * bc] = \
+                np.where(c & 128, -mag, mag) * np.float64(s)
+    return codes, scales, deq
+
+
+def quantize_mxfp4(v):
+    """v [E, out, in] -> (U8 blocks [E, out, in/32, 16], U8 scales
+    [E, out, in/32], dequantized values)."""
+    E, rows, cols = v.shape
+    g = v.reshape(E, rows, cols // 32, 32)
+    amax = np.abs(g).max(axis=3)
+    exp = np.where(amax > 0, np.floor(np.log2(np.where(amax > 0, amax, 1.0)))
+                   - 2, 0).astype(np.int64)
+    exp = np.clip(exp, -127, 127)
+    scale = np.ldexp(1.0, exp)[..., None]
+    codes = nearest_code(E2M1, g / scale)
+    mag = E2M1[codes & 7]
+    deq = (np.where(codes & 8, -mag, mag) * scale).reshape(E, rows, cols)
+    blocks = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)
+    return blocks, (exp + 127).astype(np.uint8), deq
+
+
 class WeightFile:
-    def __init__(self, rng, dtype, shape_router=None):
+    def __init__(self, rng, dtype, shape_router=None, quant=None):
         self.rng, self.dtype, self.tensors = rng, dtype, []
         self.shape_router = shape_router
+        self.quant = quant
+
+    def projection(self, name, shape, fan_in):
+        """An expert's projection: [out, in] (`name` ends in .weight) or
+        gpt-oss's [E, in, out]; quantized when the config says so."""
+        if not self.quant:
+            return self.weight(name, shape, fan_in)
+        bound = 1.0 / math.sqrt(fan_in)
+        v = self.rng.uniform(-bound, bound, size=shape)
+        # Blocks of very different magnitudes, so that a scale applied to
+        # the wrong block cannot go unnoticed.
+        v *= 2.0 ** self.rng.integers(-3, 4, size=shape[:-1] + (1,))
+        if self.quant[0] == "fp8":
+            codes, scales, deq = quantize_fp8(v, self.quant[1])
+            self.tensors.append((name, shape, "F8_E4M3", codes.tobytes()))
+            self.tensors.append((name + "_scale_inv", scales.shape, "F32",
+                                 scales.astype("<f4").tobytes()))
+            return deq
+        t = np.transpose(v, (0, 2, 1))  # [E, out, in]
+        blocks, scales, deq = quantize_mxfp4(t)
+        self.tensors.append((name + "_blocks", blocks.shape, "U8",
+                             blocks.tobytes()))
+        self.tensors.append((name + "_scales", scales.shape, "U8",
+                             scales.tobytes()))
+        return np.transpose(deq, (0, 2, 1))
 
     def add(self, name, shape, bound, keep_f32=False, role=None):
         values = self.rng.uniform(-bound, bound, size=shape)
@@ -388,7 +489,8 @@ TOKEN_SCALES = [1.0, 1e-3, 30.0, 0.05, 8.0, 1.0, 0.3, 60.0]
 
 def make_weights(spec, layer, rng, dtype, stress=False):
     H, E, I = spec["H"], spec["E"], spec["I"]
-    wf = WeightFile(rng, dtype, stress_router(spec) if stress else None)
+    wf = WeightFile(rng, dtype, stress_router(spec) if stress else None,
+                    spec.get("quant"))
     w = {"router_bias": None, "correction_bias": None, "gate_b": None,
          "up_b": None, "down_b": None, "shared": None, "shared_gate": None}
     family = spec["family"]
@@ -397,9 +499,9 @@ def make_weights(spec, layer, rng, dtype, stress=False):
     down = np.zeros((E, H, I))
 
     def shared_mlp(prefix, Is):
-        g = wf.weight(prefix + ".gate_proj.weight", (Is, H), H)
-        u = wf.weight(prefix + ".up_proj.weight", (Is, H), H)
-        d = wf.weight(prefix + ".down_proj.weight", (H, Is), Is)
+        g = wf.projection(prefix + ".gate_proj.weight", (Is, H), H)
+        u = wf.projection(prefix + ".up_proj.weight", (Is, H), H)
+        d = wf.projection(prefix + ".down_proj.weight", (H, Is), Is)
         return (g, u, d)
 
     if family == "mixtral":
@@ -408,9 +510,9 @@ def make_weights(spec, layer, rng, dtype, stress=False):
                                 role="router")
         for e in range(E):
             q = "%s.experts.%d" % (p, e)
-            gate[e] = wf.weight(q + ".w1.weight", (I, H), H)
-            up[e] = wf.weight(q + ".w3.weight", (I, H), H)
-            down[e] = wf.weight(q + ".w2.weight", (H, I), I)
+            gate[e] = wf.projection(q + ".w1.weight", (I, H), H)
+            up[e] = wf.projection(q + ".w3.weight", (I, H), H)
+            down[e] = wf.projection(q + ".w2.weight", (H, I), I)
     elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v2",
                     "deepseek_v3", "kimi_k2"):
         p = "model.layers.%d.mlp" % layer
@@ -422,9 +524,9 @@ def make_weights(spec, layer, rng, dtype, stress=False):
                                           role="correction_bias")
         for e in range(E):
             q = "%s.experts.%d" % (p, e)
-            gate[e] = wf.weight(q + ".gate_proj.weight", (I, H), H)
-            up[e] = wf.weight(q + ".up_proj.weight", (I, H), H)
-            down[e] = wf.weight(q + ".down_proj.weight", (H, I), I)
+            gate[e] = wf.projection(q + ".gate_proj.weight", (I, H), H)
+            up[e] = wf.projection(q + ".up_proj.weight", (I, H), H)
+            down[e] = wf.projection(q + ".down_proj.weight", (H, I), I)
         if family == "qwen2_moe" and spec["shared"] > 0:
             w["shared"] = shared_mlp(p + ".shared_expert", spec["shared"])
             w["shared_gate"] = wf.weight(p + ".shared_expert_gate.weight",
@@ -438,9 +540,9 @@ def make_weights(spec, layer, rng, dtype, stress=False):
                                 role="router")
         w["router_bias"] = wf.bias(p + ".router.bias", (E,),
                                   role="router_bias")
-        gu = wf.weight(p + ".experts.gate_up_proj", (E, H, 2 * I), H)
+        gu = wf.projection(p + ".experts.gate_up_proj", (E, H, 2 * I), H)
         gub = wf.bias(p + ".experts.gate_up_proj_bias", (E, 2 * I))
-        dn = wf.weight(p + ".experts.down_proj", (E, I, H), I)
+        dn = wf.projection(p + ".experts.down_proj", (E, I, H), I)
         w["down_b"] = wf.bias(p + ".experts.down_proj_bias", (E, H))
         # x @ gate_up_proj[e]: column j is output j; gate = 0::2, up = 1::2.
         gate = np.transpose(gu[:, :, 0::2], (0, 2, 1))
