@@ -238,8 +238,9 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
 }
 
 /// Expert `expert`'s rows `offset .. offset + size` of a stacked weight
-/// [E, N, K] as an [size, K] tensor (or a bias [E, N] as [size]); of a
-/// quantized weight, just those rows dequantized.
+/// [E, N, K] as an [size, K] tensor (or a bias [E, N] as [size]). A
+/// quantized weight's rows stay a slice of its moe.dequantize: the GEMMs
+/// dequantize what they read (buildWeightSlice, buildDequantizedTile).
 Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
                  OpFoldResult offset, OpFoldResult size) {
   auto type = cast<RankedTensorType>(stacked.getType());
@@ -249,7 +250,13 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
     offsets.push_back(b.getIndexAttr(0));
     sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
   }
-  return buildWeightSlice(b, loc, stacked, offsets, sizes, /*droppedDims=*/1);
+  SmallVector<int64_t> shape = {
+      getConstantIntValue(size).value_or(ShapedType::kDynamic)};
+  llvm::append_range(shape, type.getShape().drop_front(2));
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), stacked,
+      offsets, sizes, strides);
 }
 
 /// An expert kernel over `output` [rows, columns]: a forall over the row
@@ -507,7 +514,8 @@ private:
             ? tensorCoreStages(
                   storage, getElementTypeOrSelf(experts.getGateUp().getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
-                  ffn.isGated() ? 2 : 1, tiles.gateUpStages)
+                  ffn.isGated() ? 2 : 1, tiles.gateUpStages,
+                  isDequantized(experts.getGateUp()))
             : 0;
     bool tensorCores = stages > 0;
     auto activatedType =
@@ -550,8 +558,10 @@ private:
               products.push_back(buildGatheredLinear(
                   nb, nloc, experts.getInput(), permutation, rowScale,
                   block.start, block.count, topK,
-                  expertRows(nb, nloc, experts.getGateUp(), block.expert,
-                             firstRow, width)));
+                  buildDequantizedTile(nb, nloc,
+                                       expertRows(nb, nloc, experts.getGateUp(),
+                                                  block.expert, firstRow,
+                                                  width))));
           }
           return buildActivatedTile(nb, nloc, experts, block.expert, width,
                                     firstRows, products, tensorCores, storage);
@@ -576,7 +586,7 @@ private:
             ? tensorCoreStages(
                   storage, getElementTypeOrSelf(experts.getDown().getType()),
                   tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
-                  inter, 1, tiles.downStages)
+                  inter, 1, tiles.downStages, isDequantized(experts.getDown()))
             : 0;
     bool tensorCores = stages > 0;
     Value output = buildEmpty(b, loc, resultType, rowCount);
@@ -608,9 +618,11 @@ private:
             Value rows =
                 slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
                       {block.count, nb.getIndexAttr(inter)});
-            product = buildLinear(nb, nloc, rows,
-                                  expertRows(nb, nloc, experts.getDown(),
-                                             block.expert, column, width));
+            product = buildLinear(
+                nb, nloc, rows,
+                buildDequantizedTile(nb, nloc,
+                                     expertRows(nb, nloc, experts.getDown(),
+                                                block.expert, column, width)));
           }
           if (Value bias = experts.getDownBias())
             product = buildAddRowBias(

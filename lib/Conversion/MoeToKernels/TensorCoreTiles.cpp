@@ -35,7 +35,7 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
 int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
                                     int64_t blockRows, int64_t columns,
                                     int64_t width, int64_t k, int64_t weights,
-                                    int64_t wanted) {
+                                    int64_t wanted, bool dequantized) {
   int64_t chunk = tensorCoreChunk(k);
   if (!(storage.isBF16() || storage.isF16()) || storage != weightType ||
       chunk == 0 || blockRows % 16 != 0 || width % 32 != 0 ||
@@ -44,6 +44,9 @@ int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
   for (int64_t stages = std::max<int64_t>(wanted, 1); stages >= 1; --stages) {
     int64_t bytes =
         weights * blockRows * width * 4 + stages * blockRows * chunk * 2;
+    // A quantized weight's chunk, dequantized for the tensor cores.
+    if (dequantized)
+      bytes += weights * width * chunk * 2;
     if (bytes <= kKernelSharedMemoryBudget)
       return stages;
   }
@@ -82,6 +85,18 @@ public:
           bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
       accs.push_back(linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
     }
+    // A quantized weight's chunks are dequantized into one tile per weight,
+    // allocated at the block's top like the staging tiles.
+    for (Value weight : weights)
+      chunkTiles.push_back(
+          isDequantized(weight)
+              ? bufferization::AllocTensorOp::create(
+                    b, loc,
+                    RankedTensorType::get({columns, chunk},
+                                          stagedType.getElementType()),
+                    ValueRange{})
+                    .getResult()
+              : Value());
     // One staging tile per stage, each bufferized once at the block's top.
     SmallVector<Value> tiles;
     for (int64_t s = 0; s < stages; ++s)
@@ -149,13 +164,14 @@ private:
                               Value c, ValueRange current) const {
     Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
     SmallVector<Value> next;
-    for (auto [weight, acc] : llvm::zip(weights, current)) {
+    for (auto [weight, acc, chunkTile] :
+         llvm::zip(weights, current, chunkTiles)) {
       SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};
       SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(columns),
                                          nb.getIndexAttr(chunk)};
-      SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
-      Value weightChunk = tensor::ExtractSliceOp::create(
-          nb, nloc, weight, offsets, sizes, strides);
+      // Of a quantized weight, only this chunk is dequantized.
+      Value weightChunk = buildWeightSlice(nb, nloc, weight, offsets, sizes,
+                                           /*droppedDims=*/0, chunkTile);
       Value gemm = buildLinear(nb, nloc, staged, weightChunk, acc);
       gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
                                     nb.getUnitAttr());
@@ -237,6 +253,9 @@ private:
   int64_t blockRows;
   Value count;
   ValueRange weights;
+  /// Per weight, the tile its chunks are dequantized into (quantized
+  /// weights only).
+  SmallVector<Value> chunkTiles;
   int64_t stages;
   RowElement rows;
   int64_t columns, k, chunk;

@@ -27,10 +27,12 @@ int64_t tensorCoreChunk(int64_t k);
 /// tiles (gate and up: 2) sharing the staged rows take the tensor-core
 /// form: f16/bf16 rows and weights of one type, blocks of 16-row
 /// multiples, widths of 32-column multiples, and the temporaries within the
-/// shared-memory budget. 0 when they cannot take it.
+/// shared-memory budget (with `dequantized`, the weights' chunks dequantized
+/// from quantized storage too). 0 when they cannot take it.
 int64_t tensorCoreStages(Type storage, Type weightType, int64_t blockRows,
                          int64_t columns, int64_t width, int64_t k,
-                         int64_t weights, int64_t wanted);
+                         int64_t weights, int64_t wanted,
+                         bool dequantized = false);
 
 /// Row `row` (below the block's row count), element `k` of the block's
 /// rows, in the storage type.

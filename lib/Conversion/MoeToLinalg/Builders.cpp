@@ -1,6 +1,7 @@
 //===- Builders.cpp - linalg building blocks for the moe lowering ---------===//
 
 #include "moe/Conversion/MoeToLinalg/Builders.h"
+#include "moe/Dialect/MoeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -85,6 +86,23 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
   SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
+  if (auto dequantize = weight.getDefiningOp<DequantizeOp>()) {
+    auto generic = linalg::GenericOp::create(
+        b, loc, init.getType(), ValueRange{input}, ValueRange{init},
+        {maps[0], maps[2]}, iterators,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value w =
+              buildDequantizedElement(nb, nloc, dequantize,
+                                      {linalg::IndexOp::create(nb, nloc, 1),
+                                       linalg::IndexOp::create(nb, nloc, 2)});
+          Value product = arith::MulFOp::create(
+              nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, w));
+          linalg::YieldOp::create(
+              nb, nloc,
+              arith::AddFOp::create(nb, nloc, args[1], product).getResult());
+        });
+    return generic.getResult(0);
+  }
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{input, weight}, ValueRange{init}, maps,
       iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {

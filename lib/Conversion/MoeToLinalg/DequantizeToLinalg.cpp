@@ -22,6 +22,8 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include "llvm/ADT/SmallBitVector.h"
+
 using namespace mlir;
 using namespace mlir::moe;
 
@@ -86,9 +88,11 @@ Value decodeScale(OpBuilder &b, Location loc, Value scale) {
   return arith::BitcastOp::create(b, loc, b.getF32Type(), f32Bits);
 }
 
+} // namespace
+
 /// Element `indices` (of the dequantized tensor) of `op`'s result, as f32.
-Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
-                        SmallVector<Value> indices) {
+static Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
+                               SmallVector<Value> indices) {
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -128,6 +132,15 @@ Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
   return arith::MulFOp::create(b, loc, value, decodeScale(b, loc, scale));
 }
 
+Value mlir::moe::buildDequantizedElement(OpBuilder &b, Location loc,
+                                         DequantizeOp op, ValueRange indices) {
+  Value value = dequantizeElement(b, loc, op, llvm::to_vector(indices));
+  return buildScalarConvert(b, loc, value,
+                            op.getResult().getType().getElementType());
+}
+
+namespace {
+
 struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -146,10 +159,69 @@ struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
 };
 } // namespace
 
+namespace {
+/// `a + b` of two indices, folded when both are constants.
+OpFoldResult addIndex(OpBuilder &b, Location loc, OpFoldResult x,
+                      OpFoldResult y) {
+  std::optional<int64_t> cx = getConstantIntValue(x),
+                         cy = getConstantIntValue(y);
+  if (cx && cy)
+    return b.getIndexAttr(*cx + *cy);
+  if (cx == 0)
+    return y;
+  if (cy == 0)
+    return x;
+  return arith::AddIOp::create(b, loc,
+                               getValueOrCreateConstantIndexOp(b, loc, x),
+                               getValueOrCreateConstantIndexOp(b, loc, y))
+      .getResult();
+}
+
+/// The slice `offsets`/`sizes` (dropping `droppedDims` leading unit dims)
+/// of `slice`'s result, as offsets and sizes into its source when `slice`
+/// has unit strides and drops only leading dimensions.
+std::optional<
+    std::tuple<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>, int64_t>>
+composeSlice(OpBuilder &b, Location loc, tensor::ExtractSliceOp slice,
+             ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes,
+             int64_t droppedDims) {
+  if (!slice.hasUnitStride())
+    return std::nullopt;
+  llvm::SmallBitVector dropped = slice.getDroppedDims();
+  int64_t sourceDropped = dropped.count();
+  for (int64_t d = 0; d < sourceDropped; ++d)
+    if (!dropped.test(d))
+      return std::nullopt;
+  SmallVector<OpFoldResult> sourceOffsets, sourceSizes;
+  for (auto [d, offset] : llvm::enumerate(slice.getMixedOffsets())) {
+    int64_t j = int64_t(d) - sourceDropped;
+    sourceOffsets.push_back(j < 0 ? offset
+                                  : addIndex(b, loc, offset, offsets[j]));
+    sourceSizes.push_back(j < 0 ? b.getIndexAttr(1) : sizes[j]);
+  }
+  return std::make_tuple(sourceOffsets, sourceSizes,
+                         sourceDropped + droppedDims);
+}
+} // namespace
+
+bool mlir::moe::isDequantized(Value weight) {
+  while (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>())
+    weight = slice.getSource();
+  return static_cast<bool>(weight.getDefiningOp<DequantizeOp>());
+}
+
 Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                                   ArrayRef<OpFoldResult> offsets,
                                   ArrayRef<OpFoldResult> sizes,
-                                  int64_t droppedDims) {
+                                  int64_t droppedDims, Value init) {
+  // A slice of a slice of a dequantized weight reads the stored values.
+  if (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>();
+      slice && isDequantized(weight))
+    if (auto composed =
+            composeSlice(b, loc, slice, offsets, sizes, droppedDims))
+      return buildWeightSlice(b, loc, slice.getSource(), std::get<0>(*composed),
+                              std::get<1>(*composed), std::get<2>(*composed),
+                              init);
   auto type = cast<RankedTensorType>(weight.getType());
   SmallVector<int64_t> shape;
   for (OpFoldResult size : sizes.drop_front(droppedDims))
@@ -165,7 +237,8 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
   for (OpFoldResult size : sizes.drop_front(droppedDims))
     if (auto value = dyn_cast<Value>(size))
       dynamicSizes.push_back(value);
-  Value init = buildEmpty(b, loc, sliceType, dynamicSizes);
+  if (!init)
+    init = buildEmpty(b, loc, sliceType, dynamicSizes);
   SmallVector<utils::IteratorType> iterators(sliceType.getRank(),
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -181,12 +254,24 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                 linalg::IndexOp::create(nb, nloc, d - droppedDims));
           indices.push_back(at);
         }
-        Value value = dequantizeElement(nb, nloc, dequantize, indices);
         linalg::YieldOp::create(
-            nb, nloc,
-            buildScalarConvert(nb, nloc, value, type.getElementType()));
+            nb, nloc, buildDequantizedElement(nb, nloc, dequantize, indices));
       });
   return generic.getResult(0);
+}
+
+Value mlir::moe::buildDequantizedTile(OpBuilder &b, Location loc, Value tile) {
+  auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice || !isDequantized(tile))
+    return tile;
+  // The slice's own sizes, without the dimensions it drops.
+  llvm::SmallBitVector dropped = slice.getDroppedDims();
+  SmallVector<OpFoldResult> sizes;
+  for (auto [d, size] : llvm::enumerate(slice.getMixedSizes()))
+    if (!dropped.test(d))
+      sizes.push_back(size);
+  SmallVector<OpFoldResult> offsets(sizes.size(), b.getIndexAttr(0));
+  return buildWeightSlice(b, loc, tile, offsets, sizes, /*droppedDims=*/0);
 }
 
 void mlir::moe::populateDequantizeToLinalgPatterns(

@@ -16,6 +16,8 @@
 
 namespace mlir::moe {
 
+class DequantizeOp;
+
 /// `tensor.empty` of `type`, taking dynamic sizes from `dynamicSizes` in
 /// order.
 Value buildEmpty(OpBuilder &b, Location loc, RankedTensorType type,
@@ -36,14 +38,34 @@ Value toF32(OpBuilder &b, Location loc, Value scalar);
 /// moe.dequantize produces `weight`, this dequantizes only the slice,
 /// reading the stored values and scales where they are: the quantized
 /// weights are never widened whole.
+/// Slices of slices (tensor.extract_slice with unit strides dropping
+/// leading dimensions) of a dequantized weight are composed first, so a
+/// kernel can slice an expert's rows early and dequantize only each chunk
+/// it reads. `init`, when given, is the destination of the dequantized
+/// slice (a tile the caller allocates once, outside its loops).
 Value buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                        ArrayRef<OpFoldResult> offsets,
-                       ArrayRef<OpFoldResult> sizes, int64_t droppedDims);
+                       ArrayRef<OpFoldResult> sizes, int64_t droppedDims,
+                       Value init = Value());
+
+/// Element `indices` of a moe.dequantize's result, in its element type,
+/// read from the stored values and scales.
+Value buildDequantizedElement(OpBuilder &b, Location loc, DequantizeOp op,
+                              ValueRange indices);
+
+/// Whether `weight` is a moe.dequantize result or a slice of one.
+bool isDequantized(Value weight);
+
+/// `tile` itself, or, when it slices a dequantized weight, that slice
+/// dequantized (buildWeightSlice of all of it).
+Value buildDequantizedTile(OpBuilder &b, Location loc, Value tile);
 
 /// C[m, n] = sum_k f32(A[m, k]) * f32(B[n, k]), a linear layer with its
 /// weight in [out, in] layout. A is [M, K] with M dynamic; B is [N, K].
 /// With `accumulator` (an f32 [M, N] tensor), C is added to it instead of
-/// a zero-filled one.
+/// a zero-filled one. A weight that a moe.dequantize produces whole (the
+/// shared expert's) is read quantized in the contraction's body: no
+/// dequantized copy of it is made.
 Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight,
                   Value accumulator = Value());
 
