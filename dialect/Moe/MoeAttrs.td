@@ -109,11 +109,20 @@ def Moe_FfnAttr : Moe_Attr<"Ffn", "ffn"> {
   let summary = "the activation of an expert FFN";
   let description = [{
     `alpha` and `limit` are used by `swiglu_oai` only (gpt-oss: 1.702, 7.0).
+
+    `fp8_activation_group = G` (fp8 checkpoints served with
+    `activation_scheme: dynamic`, w8a8): each GEMM input of the FFN (the
+    token's hidden states, the activated intermediates) is quantized per
+    row in groups of G along the reduction, as DeepSeek-V3's inference code
+    does: `x' = fp8_e4m3(x / s) * s` with `s = amax(|group|) / 448` (0 when
+    the group is 0). Absent (0): inputs are used as they are (weight-only).
   }];
   let parameters = (ins
     EnumParameter<Moe_Activation>:$activation,
     Moe_F64Parameter<"1.702", "sigmoid slope of swiglu_oai">:$alpha,
-    Moe_F64Parameter<"7.0", "clamp limit of swiglu_oai">:$limit);
+    Moe_F64Parameter<"7.0", "clamp limit of swiglu_oai">:$limit,
+    DefaultValuedParameter<"int64_t", "0",
+        "fp8 activation quantization group (0: none)">:$fp8_activation_group);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

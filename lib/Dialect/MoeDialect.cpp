@@ -80,13 +80,17 @@ RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult FfnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                               Activation activation, APFloat alphaValue,
-                              APFloat limitValue) {
+                              APFloat limitValue, int64_t fp8ActivationGroup) {
   double alpha = alphaValue.convertToDouble();
   double limit = limitValue.convertToDouble();
   if (!std::isfinite(alpha))
     return emitError() << "alpha must be finite, got " << alpha;
   if (!(limit > 0.0 && std::isfinite(limit)))
     return emitError() << "limit must be positive and finite, got " << limit;
+  if (fp8ActivationGroup < 0)
+    return emitError() << "fp8_activation_group must be positive (or absent), "
+                          "got "
+                       << fp8ActivationGroup;
   (void)activation;
   return success();
 }

@@ -41,8 +41,8 @@ struct StoredWeight {
           RankedTensorType::get(scaleShape, Float32Type::get(context));
     } else {
       shape.back() /= 2;
-      stored.values = RankedTensorType::get(
-          shape, IntegerType::get(context, 8));
+      stored.values =
+          RankedTensorType::get(shape, IntegerType::get(context, 8));
       stored.scale =
           RankedTensorType::get(scaleShape, Float8E8M0FNUType::get(context));
     }
@@ -192,8 +192,9 @@ mlir::moe::buildModule(const ModelDesc &model, MLIRContext *context,
                                     APFloat(r.normP), APFloat(r.normEpsilon),
                                     r.nGroup, r.topkGroup, r.groupScore,
                                     APFloat(r.scalingFactor), r.placement);
-    auto ffn = FfnAttr::get(context, layer.ffn.activation,
-                            APFloat(layer.ffn.alpha), APFloat(layer.ffn.limit));
+    auto ffn =
+        FfnAttr::get(context, layer.ffn.activation, APFloat(layer.ffn.alpha),
+                     APFloat(layer.ffn.limit), model.quant.fp8ActivationGroup);
     Value result = LayerOp::create(builder, loc, sig.input, input, routerWeight,
                                    routerBias, correctionBias, gateUp, down,
                                    gateUpBias, downBias, sharedGateUp,

@@ -81,11 +81,16 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
     cfg.sharedIntermediate = group.shared->intermediateSize;
     cfg.sharedSigmoidGate = group.shared->sigmoidGate;
   }
-  cfg.weightFormat =
-      model.quant.format == QuantDesc::Format::fp8     ? ref::WeightFormat::Fp8
-      : model.quant.format == QuantDesc::Format::mxfp4 ? ref::WeightFormat::Mxfp4
-                                                       : ref::WeightFormat::Plain;
+  cfg.weightFormat = model.quant.format == QuantDesc::Format::fp8
+                         ? ref::WeightFormat::Fp8
+                     : model.quant.format == QuantDesc::Format::mxfp4
+                         ? ref::WeightFormat::Mxfp4
+                         : ref::WeightFormat::Plain;
   cfg.blockRows = model.quant.blockRows;
   cfg.blockCols = model.quant.blockCols;
+  cfg.fp8ActivationGroup = model.quant.fp8ActivationGroup;
+  cfg.dequantizedBits = model.dtype == DType::BF16  ? 8
+                        : model.dtype == DType::F16 ? 11
+                                                    : 24;
   return cfg;
 }

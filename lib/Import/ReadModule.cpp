@@ -24,8 +24,8 @@ static std::optional<DType> dtypeOf(Type element) {
 static FailureOr<QuantDesc> readQuantization(LayerOp op) {
   SmallVector<Value> weights = {op.getGateUp(), op.getDown()};
   if (op.getSharedDown())
-    llvm::append_range(weights, ValueRange{op.getSharedGateUp(),
-                                           op.getSharedDown()});
+    llvm::append_range(weights,
+                       ValueRange{op.getSharedGateUp(), op.getSharedDown()});
   std::optional<QuantDesc> common;
   for (Value weight : weights) {
     QuantDesc quant;
@@ -37,8 +37,8 @@ static FailureOr<QuantDesc> readQuantization(LayerOp op) {
       auto shape = dequantize.getResult().getType().getShape();
       int64_t rows = shape[shape.size() - 2] / dequantize.getStacked();
       // A block covering the projection is fp8's per-tensor scale.
-      bool whole = quant.format == QuantDesc::Format::fp8 &&
-                   block[0] >= rows && block[1] >= shape.back();
+      bool whole = quant.format == QuantDesc::Format::fp8 && block[0] >= rows &&
+                   block[1] >= shape.back();
       quant.blockRows = whole ? 0 : block[0];
       quant.blockCols = whole ? 0 : block[1];
     }
@@ -86,6 +86,7 @@ static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
   FailureOr<QuantDesc> quant = readQuantization(op);
   if (failed(quant))
     return failure();
+  quant->fp8ActivationGroup = op.getFfn().getFp8ActivationGroup();
   if (first) {
     model.quant = *quant;
   } else if (!(model.quant == *quant)) {

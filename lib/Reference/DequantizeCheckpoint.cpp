@@ -6,7 +6,10 @@
 // mismatch:
 //  - fp8: w[r][c] = q[r][c] * weight_scale_inv[r / br][c / bc];
 //  - MXFP4: w[r][c] = e2m1(nibble c of row r) * 2^(scales[r][c / 32] - 127),
-//    two nibbles per byte, the lower first.
+//    two nibbles per byte, the lower first;
+// each rounded to the model dtype (cfg.dequantizedBits), as DeepSeek-V3's
+// weight_dequant and transformers' fp8 fallback give them to the GEMMs
+// (exact for MXFP4 in bf16).
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +18,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace moe;
@@ -27,6 +31,18 @@ double e2m1(unsigned nibble) {
                          ? 0.5 * mantissa
                          : (2 + mantissa) * std::ldexp(1.0, exponent - 2);
   return (nibble & 8) ? -magnitude : magnitude;
+}
+
+/// `x` rounded to `bits` significant bits, ties to even, with the
+/// subnormal spacing of a type whose smallest normal exponent is
+/// `minExponent` (bf16: 8, -126; f16: 11, -14; f32: 24, -126).
+double roundToBits(double x, int bits) {
+  if (x == 0.0 || bits >= 24)
+    return static_cast<float>(x);
+  int minExponent = bits == 11 ? -14 : -126;
+  int exponent = std::max(std::ilogb(x), minExponent);
+  double spacing = std::ldexp(1.0, exponent - (bits - 1));
+  return std::nearbyint(x / spacing) * spacing;
 }
 
 llvm::Error fail(const llvm::Twine &message) {
@@ -57,7 +73,8 @@ dequantizeFp8(const LayerConfig &cfg, const std::string &name,
         int64_t srow = (r / partRows) * gridRows + (r % partRows) / br;
         double s = scale.data[(m * sr + srow) * sc + c / bc];
         int64_t at = (m * rows + r) * cols + c;
-        w.data[at] = static_cast<float>(double(q.data[at]) * s);
+        w.data[at] = static_cast<float>(
+            roundToBits(double(q.data[at]) * s, cfg.dequantizedBits));
       }
   return w;
 }
@@ -66,7 +83,7 @@ dequantizeFp8(const LayerConfig &cfg, const std::string &name,
 /// (the kernels' e8m0 tensors) as values; `rowDim` is R's dimension
 /// (gpt-oss splits C/2 in [C/32, 16]).
 HostTensor dequantizeMxfp4(const HostTensor &bytes, const HostTensor &scales,
-                           bool scalesAsBytes, size_t rowDim) {
+                           bool scalesAsBytes, size_t rowDim, int bits) {
   std::vector<int64_t> shape(bytes.shape.begin(),
                              bytes.shape.begin() + rowDim + 1);
   int64_t e = 1;
@@ -82,7 +99,8 @@ HostTensor dequantizeMxfp4(const HostTensor &bytes, const HostTensor &scales,
       unsigned nibble = c % 2 ? byte >> 4 : byte & 15;
       float stored = scales.data[m * (cols / 32) + c / 32];
       double s = scalesAsBytes ? std::ldexp(1.0, int(stored) - 127) : stored;
-      w.data[m * cols + c] = static_cast<float>(e2m1(nibble) * s);
+      w.data[m * cols + c] =
+          static_cast<float>(roundToBits(e2m1(nibble) * s, bits));
     }
   return w;
 }
@@ -111,7 +129,8 @@ llvm::Expected<TensorMap> moe::ref::dequantizeCheckpoint(const LayerConfig &cfg,
       auto scales = hf.find(base + "_scales");
       if (scales == hf.end())
         return fail("missing tensor '" + base + "_scales'");
-      HostTensor w = dequantizeMxfp4(tensor, scales->second, true, 1);
+      HostTensor w =
+          dequantizeMxfp4(tensor, scales->second, true, 1, cfg.dequantizedBits);
       int64_t e = w.shape[0], rows = w.shape[1], cols = w.shape[2];
       HostTensor t{{e, cols, rows}, std::vector<float>(w.data.size())};
       for (int64_t x = 0; x < e; ++x)
@@ -128,8 +147,9 @@ llvm::Expected<TensorMap> moe::ref::dequantizeCheckpoint(const LayerConfig &cfg,
       continue;
     }
     if (cfg.weightFormat == WeightFormat::Mxfp4) {
-      plain[name] = dequantizeMxfp4(tensor, scale->second, false,
-                                    tensor.shape.size() - 2);
+      plain[name] =
+          dequantizeMxfp4(tensor, scale->second, false, tensor.shape.size() - 2,
+                          cfg.dequantizedBits);
       continue;
     }
     // The kernels' fused gate_up stacks gate and up, each with its grid.

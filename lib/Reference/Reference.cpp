@@ -467,9 +467,56 @@ double activate(const LayerConfig &cfg, double g, double u) {
 }
 
 /// FFN number `e` of `f` applied to v [H]; adds scale * result to out [H].
+/// The e4m3fn value nearest to `x` (|x| <= 448), ties to the even code:
+/// found among the format's 127 finite magnitudes.
+double nearestE4M3(double x) {
+  static const std::vector<double> magnitudes = [] {
+    std::vector<double> m;
+    for (int code = 0; code < 127; ++code)
+      m.push_back((code >> 3) == 0
+                      ? (code & 7) * std::ldexp(1.0, -9)
+                      : (8 + (code & 7)) * std::ldexp(1.0, (code >> 3) - 10));
+    return m;
+  }();
+  double a = std::min(std::fabs(x), 448.0);
+  size_t hi = std::lower_bound(magnitudes.begin(), magnitudes.end(), a) -
+              magnitudes.begin();
+  size_t best = hi;
+  if (hi == magnitudes.size() ||
+      (hi > 0 &&
+       (a - magnitudes[hi - 1] < magnitudes[hi] - a ||
+        (a - magnitudes[hi - 1] == magnitudes[hi] - a && (hi - 1) % 2 == 0))))
+    best = hi - 1;
+  return std::copysign(magnitudes[best], x);
+}
+
+/// w8a8: `v` quantized per group of `group` values to e4m3 with the
+/// group's scale amax / 448 (computed in f32, as the served model does),
+/// and back.
+std::vector<double> fp8Groups(llvm::ArrayRef<double> v, int64_t group) {
+  std::vector<double> out(v.size(), 0.0);
+  for (size_t first = 0; first < v.size(); first += group) {
+    size_t last = std::min(v.size(), first + size_t(group));
+    double amax = 0.0;
+    for (size_t j = first; j < last; ++j)
+      amax = std::max(amax, std::fabs(v[j]));
+    if (amax == 0.0)
+      continue;
+    double s = static_cast<float>(static_cast<float>(amax) / 448.0f);
+    for (size_t j = first; j < last; ++j)
+      out[j] = nearestE4M3(v[j] / s) * s;
+  }
+  return out;
+}
+
 void addFfn(const LayerConfig &cfg, const FfnView &f, int64_t e,
-            llvm::ArrayRef<double> v, double scale,
+            llvm::ArrayRef<double> input, double scale,
             llvm::MutableArrayRef<double> out) {
+  std::vector<double> quantized;
+  if (cfg.fp8ActivationGroup)
+    quantized = fp8Groups(input, cfg.fp8ActivationGroup);
+  llvm::ArrayRef<double> v =
+      cfg.fp8ActivationGroup ? llvm::ArrayRef<double>(quantized) : input;
   const int64_t h = static_cast<int64_t>(v.size());
   std::vector<double> hidden(f.inter);
   for (int64_t j = 0; j < f.inter; ++j) {
@@ -484,6 +531,8 @@ void addFfn(const LayerConfig &cfg, const FfnView &f, int64_t e,
     }
     hidden[j] = activate(cfg, g, u);
   }
+  if (cfg.fp8ActivationGroup)
+    hidden = fp8Groups(hidden, cfg.fp8ActivationGroup);
   for (int64_t y = 0; y < h; ++y) {
     double sum = f.downBias.at(e, y);
     for (int64_t j = 0; j < f.inter; ++j)

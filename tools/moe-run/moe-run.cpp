@@ -107,6 +107,14 @@ llvm::cl::opt<bool> tensorCores(
                    "tensor-core form, as the emitted kernels have them "
                    "(default; =false: the plain tiled form, which compiles "
                    "about 2 s faster and runs faster on the CPU)"));
+llvm::cl::opt<bool> fp8Activations(
+    "fp8-activations",
+    llvm::cl::desc("fp8 checkpoints: quantize each expert GEMM's input to "
+                   "fp8 per token in groups of 128, as the model is served "
+                   "(activation_scheme dynamic, w8a8; the unfused lowering "
+                   "only, for now). Default: weight-only (w8a16), the "
+                   "dequantized weights times the model-dtype activations, "
+                   "which the kernels compute"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -160,8 +168,11 @@ std::string describeRun(DType dtype, int64_t tokens) {
   if (target == "gpu-emulator")
     return "the GPU kernels on the SIMT emulator (moert's cuda-emu backend)";
   if (unfused)
-    return "the unfused lowering on the CPU (not the emitted kernels' form: "
-           "--unfused)";
+    return std::string("the unfused lowering on the CPU (not the emitted "
+                       "kernels' form: --unfused)") +
+           (fp8Activations ? ", fp8 activations per token in groups of 128 "
+                             "(w8a8: --fp8-activations)"
+                           : "");
   std::string text = "the kernel form on the CPU: ";
   bool floats16 = dtype == DType::BF16 || dtype == DType::F16;
   text += !floats16     ? "f32 expert GEMMs (no tensor-core form)"
@@ -384,7 +395,8 @@ llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
 /// written to a temporary safetensors file (moert packs them itself from
 /// the manifest).
 llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir, ModuleOp module,
-                                      const ref::LayerConfig &cfg, DType dtype, const TensorMap &hfWeights,
+                                      const ref::LayerConfig &cfg, DType dtype,
+                                      const TensorMap &hfWeights,
                                       const HostTensor &input, st::DType ioType,
                                       const ::moe::EmittedBackend &backend) {
   auto function = layerFunction(module);
@@ -409,13 +421,11 @@ llvm::Expected<HostTensor> runEmitted(llvm::StringRef dir, ModuleOp module,
 
 /// --target gpu-emulator: the layer's GPU kernels for --chip, emitted into
 /// a temporary folder with their emulator library and run on cuda-emu.
-llvm::Expected<HostTensor> runOnEmulator(MLIRContext &context,
-                                         const ModelDesc &model,
-                                         const ref::LayerConfig &cfg,
-                                         DType dtype,
-                                         const TensorMap &hfWeights,
-                                         const HostTensor &input,
-                                         st::DType ioType) {
+llvm::Expected<HostTensor>
+runOnEmulator(MLIRContext &context, const ModelDesc &model,
+              const ref::LayerConfig &cfg, DType dtype,
+              const TensorMap &hfWeights, const HostTensor &input,
+              st::DType ioType) {
   auto backend = emulatedBackend();
   if (!backend)
     return backend.takeError();
@@ -501,6 +511,15 @@ int main(int argc, char **argv) {
   FailureOr<ModelDesc> model = readModelJson(sourceMgr, &context);
   if (failed(model))
     return 1;
+  if (fp8Activations) {
+    if (model->quant.format != QuantDesc::Format::fp8)
+      return fail("--fp8-activations applies to fp8 checkpoints "
+                  "(quantization_config quant_method fp8)");
+    if (!unfused)
+      return fail("--fp8-activations (w8a8) runs in the unfused lowering "
+                  "only, for now: add --unfused");
+    model->quant.fp8ActivationGroup = 128;
+  }
   const MoeLayerDesc *group = findLayerGroup(*model, layerIndex);
   if (!group) {
     std::string layers;
@@ -603,9 +622,8 @@ int main(int argc, char **argv) {
     output = runEmitted(emittedDir, *module, cfg, dtype, hfWeights, input,
                         outputType, backend);
   } else if (target == "gpu-emulator") {
-    output =
-        runOnEmulator(context, *model, cfg, dtype, hfWeights, input,
-                      outputType);
+    output = runOnEmulator(context, *model, cfg, dtype, hfWeights, input,
+                           outputType);
   } else {
     output = runCompiled(context, *model, *group, cfg, hfWeights, input);
   }

@@ -124,12 +124,19 @@ struct QuantDesc {
   /// fp8 `activation_scheme: dynamic`: the served model quantizes each
   /// expert GEMM's input per token in groups of 128.
   bool dynamicActivations = false;
+  /// How the compiled layer runs an fp8 model: 0 weight-only (w8a16, the
+  /// default: the dequantized weights times the model-dtype activations),
+  /// or the group size of that per-token activation quantization (w8a8,
+  /// 128 as served; moe-run --activations=fp8). FfnAttr's
+  /// fp8_activation_group.
+  int64_t fp8ActivationGroup = 0;
 
   bool isQuantized() const { return format != Format::none; }
   bool operator==(const QuantDesc &o) const {
     return format == o.format && blockRows == o.blockRows &&
            blockCols == o.blockCols &&
-           dynamicActivations == o.dynamicActivations;
+           dynamicActivations == o.dynamicActivations &&
+           fp8ActivationGroup == o.fp8ActivationGroup;
   }
 };
 

@@ -68,6 +68,13 @@ struct LayerConfig {
   /// Rows and columns (output, input) of one scale's block; 0 for the whole
   /// projection (fp8 per-tensor). Mxfp4: 1 and 32.
   int64_t blockRows = 0, blockCols = 0;
+  /// Significant bits of the type dequantized weights are rounded to (the
+  /// model dtype: 8 for bf16, 11 for f16, 24 for f32), as DeepSeek-V3's
+  /// weight_dequant and transformers' fp8 fallback produce them.
+  int dequantizedBits = 8;
+  /// w8a8: each FFN GEMM input quantized to fp8 e4m3 per token in groups of
+  /// this many values (s = amax / 448); 0: weight-only.
+  int64_t fp8ActivationGroup = 0;
 
   /// Summed intermediate size of the shared experts; 0 when there is none.
   int64_t sharedIntermediate = 0;

@@ -751,6 +751,19 @@ struct MoeFormKernelsPass : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
                                   "positive");
         return signalPassFailure();
       }
+    // w8a8's per-token activation groups span the column tiles of the
+    // expert kernels; the kernel form does not compute them yet.
+    WalkResult unsupported = getOperation()->walk([](ExpertsOp experts) {
+      if (experts.getFfn().getFp8ActivationGroup() == 0)
+        return WalkResult::advance();
+      experts.emitError("moe-form-kernels: fp8 activation quantization "
+                        "(fp8_activation_group, w8a8) runs in the unfused "
+                        "lowering only; the kernels compute weight-only "
+                        "(w8a16)");
+      return WalkResult::interrupt();
+    });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
     Tiles tiles{routeTokens, expertRows,    gateUpColumns,
                 downColumns, combineTokens, tensorCores};
     RewritePatternSet patterns(&getContext());

@@ -259,6 +259,10 @@ static Value columnBlock(OpBuilder &b, Location loc, Value matrix,
 Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
                           Value gateUp, Value down, Value gateUpBias,
                           Value downBias) {
+  // w8a8: each GEMM's input quantized per token (fp8_activation_group).
+  int64_t group = ffn.getFp8ActivationGroup();
+  if (group)
+    input = buildFp8ActivationGroups(b, loc, input, group);
   Value hidden = buildLinear(b, loc, input, gateUp);
   if (gateUpBias)
     hidden = buildAddRowBias(b, loc, hidden, gateUpBias);
@@ -279,6 +283,8 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
                    return buildActivation(nb, nloc, ffn, Value(), args[0]);
                  });
   }
+  if (group)
+    activated = buildFp8ActivationGroups(b, loc, activated, group);
   Value output = buildLinear(b, loc, activated, down);
   if (downBias)
     output = buildAddRowBias(b, loc, output, downBias);

@@ -803,3 +803,11 @@ func.func @dequantize_rank(%q: tensor<64xf8E4M3FN>, %s: tensor<1xf32>) {
   %0 = moe.dequantize %q, %s block [128, 128] : tensor<64xf8E4M3FN>, tensor<1xf32> -> tensor<64xbf16>
   return
 }
+
+// -----
+
+func.func @negative_fp8_group(%x: tensor<?x64xbf16>, %gu: tensor<64x64xbf16>, %d: tensor<64x32xbf16>) {
+  // expected-error @+1 {{fp8_activation_group must be positive (or absent), got -1}}
+  %0 = moe.shared_expert %x, %gu, %d ffn <activation = silu_glu, fp8_activation_group = -1> : (tensor<?x64xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
+  return
+}

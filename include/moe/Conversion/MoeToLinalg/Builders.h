@@ -48,6 +48,12 @@ Value buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                        ArrayRef<OpFoldResult> sizes, int64_t droppedDims,
                        Value init = Value());
 
+/// x [n, K] quantized per row in groups of `group` columns to fp8 e4m3 and
+/// back (w8a8's dynamic activations): x' = e4m3(x / s) * s with
+/// s = amax(|group|) / 448, in f32.
+Value buildFp8ActivationGroups(OpBuilder &b, Location loc, Value x,
+                               int64_t group);
+
 /// Element `indices` of a moe.dequantize's result, in its element type,
 /// read from the stored values and scales.
 Value buildDequantizedElement(OpBuilder &b, Location loc, DequantizeOp op,

@@ -36,7 +36,8 @@ with F32 `X.weight_scale_inv` = amax / 448 per `weight_block_size` block
 [E, out, in/32, 16] (two e2m1 per byte, the lower nibble first) and U8
 `X_scales` [E, out, in/32] with the OCP MX scale 2^(floor(log2 amax) - 2)
 (values beyond 6 clamp). The block is then computed from the dequantized
-weights (value * scale, in float64).
+weights: value * scale rounded to the dtype, as DeepSeek-V3's weight_dequant
+and transformers' fp8 fallback give them to the GEMMs (exact for MXFP4).
 
 Absent optional config fields take the defaults of the family's
 transformers configuration class (kimi_k2: DeepseekV3Config's), except
@@ -426,14 +427,15 @@ class WeightFile:
             self.tensors.append((name, shape, "F8_E4M3", codes.tobytes()))
             self.tensors.append((name + "_scale_inv", scales.shape, "F32",
                                  scales.astype("<f4").tobytes()))
-            return deq
+            return round_to(deq, self.dtype)[0].reshape(shape)
         t = np.transpose(v, (0, 2, 1))  # [E, out, in]
         blocks, scales, deq = quantize_mxfp4(t)
         self.tensors.append((name + "_blocks", blocks.shape, "U8",
                              blocks.tobytes()))
         self.tensors.append((name + "_scales", scales.shape, "U8",
                              scales.tobytes()))
-        return np.transpose(deq, (0, 2, 1))
+        return round_to(np.transpose(deq, (0, 2, 1)),
+                        self.dtype)[0].reshape(shape)
 
     def add(self, name, shape, bound, keep_f32=False, role=None):
         values = self.rng.uniform(-bound, bound, size=shape)

@@ -1,0 +1,123 @@
+//===- ActivationQuant.cpp - fp8 per-token activation groups (w8a8) -------===//
+//
+// DeepSeek-V3's fp8 inference quantizes each expert GEMM's input per token
+// in groups of 128 (`act_quant`: s = amax / 448, x / s rounded to e4m3) and
+// multiplies fp8 by fp8 with f32 accumulation. That equals the GEMM of
+// x' = e4m3(x / s) * s with the dequantized weights, which is what the
+// unfused lowering computes (buildFfn) when the FFN attribute asks for it.
+//
+// The e4m3 rounding is arithmetic on the f32 bits: arith.truncf to
+// f8E4M3FN has no lowering to LLVM on the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/MoeToLinalg/Builders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+Value f32Constant(OpBuilder &b, Location loc, float value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value i32Constant(OpBuilder &b, Location loc, int32_t value) {
+  return arith::ConstantIntOp::create(b, loc, b.getI32Type(), value);
+}
+
+/// `v` (|v| <= 448) rounded to the nearest e4m3fn value, ties to even: the
+/// spacing at v is 2^(max(e, -6) - 3) for v's binary exponent e (-6 is
+/// e4m3's smallest normal exponent; below it the spacing of subnormals).
+Value roundToE4M3(OpBuilder &b, Location loc, Value v) {
+  Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), v);
+  Value exponent = arith::SubIOp::create(
+      b, loc,
+      arith::AndIOp::create(
+          b, loc, arith::ShRUIOp::create(b, loc, bits, i32Constant(b, loc, 23)),
+          i32Constant(b, loc, 0xff)),
+      i32Constant(b, loc, 127));
+  exponent = arith::MaxSIOp::create(b, loc, exponent, i32Constant(b, loc, -6));
+  Value spacingBits = arith::ShLIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, exponent, i32Constant(b, loc, 124)),
+      i32Constant(b, loc, 23));
+  Value spacing = arith::BitcastOp::create(b, loc, b.getF32Type(), spacingBits);
+  Value steps = math::RoundEvenOp::create(
+      b, loc, arith::DivFOp::create(b, loc, v, spacing));
+  return arith::MulFOp::create(b, loc, steps, spacing);
+}
+} // namespace
+
+Value mlir::moe::buildFp8ActivationGroups(OpBuilder &b, Location loc, Value x,
+                                          int64_t group) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t k = type.getDimSize(1);
+  int64_t groups = llvm::divideCeil(k, group);
+  SmallVector<Value> rowCount;
+  if (type.isDynamicDim(0))
+    rowCount.push_back(buildDim(b, loc, x, 0));
+  Type f32 = b.getF32Type();
+
+  // amax[i, g] over columns g * group .. min(k, (g + 1) * group).
+  auto amaxType = RankedTensorType::get({type.getDimSize(0), groups}, f32);
+  Value amax =
+      linalg::GenericOp::create(
+          b, loc, amaxType, ValueRange{},
+          ValueRange{buildEmpty(b, loc, amaxType, rowCount)},
+          {b.getMultiDimIdentityMap(2)},
+          {utils::IteratorType::parallel, utils::IteratorType::parallel},
+          [&](OpBuilder &nb, Location nloc, ValueRange) {
+            Value i = linalg::IndexOp::create(nb, nloc, 0);
+            Value g = linalg::IndexOp::create(nb, nloc, 1);
+            auto c = [&](int64_t v) -> Value {
+              return arith::ConstantIndexOp::create(nb, nloc, v);
+            };
+            Value first = arith::MulIOp::create(nb, nloc, g, c(group));
+            Value last = arith::MinSIOp::create(
+                nb, nloc, arith::AddIOp::create(nb, nloc, first, c(group)),
+                c(k));
+            auto loop = scf::ForOp::create(
+                nb, nloc, first, last, c(1),
+                ValueRange{f32Constant(nb, nloc, 0.0f)},
+                [&](OpBuilder &lb, Location lloc, Value j, ValueRange acc) {
+                  Value v = toF32(
+                      lb, lloc,
+                      tensor::ExtractOp::create(lb, lloc, x, ValueRange{i, j}));
+                  Value m = arith::MaximumFOp::create(
+                      lb, lloc, acc[0], math::AbsFOp::create(lb, lloc, v));
+                  scf::YieldOp::create(lb, lloc, m);
+                });
+            linalg::YieldOp::create(nb, nloc, loop.getResult(0));
+          })
+          .getResult(0);
+
+  // x' = e4m3(x / s) * s, s = amax / 448; an all-zero group stays zero.
+  return buildMap(
+      b, loc, x, f32, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value i = linalg::IndexOp::create(nb, nloc, 0);
+        Value g = arith::DivUIOp::create(
+            nb, nloc, linalg::IndexOp::create(nb, nloc, 1),
+            arith::ConstantIndexOp::create(nb, nloc, group));
+        Value a = tensor::ExtractOp::create(nb, nloc, amax, ValueRange{i, g});
+        Value s =
+            arith::DivFOp::create(nb, nloc, a, f32Constant(nb, nloc, 448));
+        Value scaled =
+            arith::DivFOp::create(nb, nloc, toF32(nb, nloc, args[0]), s);
+        scaled = arith::MinimumFOp::create(
+            nb, nloc,
+            arith::MaximumFOp::create(nb, nloc, scaled,
+                                      f32Constant(nb, nloc, -448)),
+            f32Constant(nb, nloc, 448));
+        Value value =
+            arith::MulFOp::create(nb, nloc, roundToE4M3(nb, nloc, scaled), s);
+        Value zero = f32Constant(nb, nloc, 0.0f);
+        Value empty =
+            arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ, a, zero);
+        return arith::SelectOp::create(nb, nloc, empty, zero, value)
+            .getResult();
+      });
+}
