@@ -190,6 +190,8 @@ struct Launch {
   uint32_t threadsPerBlock = 0, sharedBytes = 0;
   void **params = nullptr;
   std::vector<EmulatedBuffer> buffers; ///< Sorted by address.
+  /// Per buffer (weights only), the 32-byte sectors read.
+  std::vector<std::vector<bool>> sectorsRead;
   const EmulatorOptions *options = nullptr;
   EmulatorStats *stats = nullptr;
   Fiber scheduler;
@@ -336,8 +338,16 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
       [](uintptr_t a, const EmulatedBuffer &buf) { return a < buf.address; });
   if (it != launch.buffers.begin()) {
     const EmulatedBuffer &buf = *std::prev(it);
-    if (address + bytes <= buf.address + buf.bytes)
+    if (address + bytes <= buf.address + buf.bytes) {
+      if (buf.weight && (flags & MOERT_EMU_ACCESS_READ) && bytes > 0) {
+        std::vector<bool> &sectors =
+            launch.sectorsRead[size_t(std::prev(it) - launch.buffers.begin())];
+        for (uint64_t s = (address - buf.address) / 32;
+             s <= (address + bytes - 1 - buf.address) / 32; ++s)
+          sectors[s] = true;
+      }
       return;
+    }
     FAIL(t, emuError(str("global-memory ", what, " out of bounds in ",
                          launch.where(t), ": ", bytes, " bytes at offset ",
                          address - buf.address, " of buffer '", buf.name, "' (",
@@ -791,6 +801,9 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
             [](const EmulatedBuffer &x, const EmulatedBuffer &y) {
               return x.address < y.address;
             });
+  for (const EmulatedBuffer &buffer : launch.buffers)
+    launch.sectorsRead.emplace_back(
+        buffer.weight ? size_t((buffer.bytes + 31) / 32) : 0, false);
   launch.options = &options_;
   launch.stats = &stats_;
   if (launch.threadsPerBlock == 0 || launch.threadsPerBlock > 1024)
@@ -801,6 +814,9 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
   currentLaunch = &launch;
   Error result = impl_->run(launch);
   currentLaunch = outer;
+  for (const std::vector<bool> &sectors : launch.sectorsRead)
+    stats_.weightSectorBytes +=
+        32 * uint64_t(std::count(sectors.begin(), sectors.end(), true));
   return result;
 }
 

@@ -46,12 +46,18 @@ struct EmulatedBuffer {
   uint64_t address = 0;
   uint64_t bytes = 0;
   std::string name;
+  /// A weight buffer: the launch counts the 32-byte sectors read from it.
+  bool weight = false;
 };
 
 /// What the emulator counted over its launches.
 struct EmulatorStats {
   uint64_t launches = 0, blocks = 0, threads = 0, barriers = 0, mmas = 0,
            asyncCopies = 0, checkedAccesses = 0;
+  /// Per launch, the distinct 32-byte sectors of weight buffers read, times
+  /// 32, summed over the launches: the weight bytes DRAM serves when the
+  /// caches catch every reuse within a launch.
+  uint64_t weightSectorBytes = 0;
 };
 
 /// A loaded emulator library.

@@ -394,7 +394,7 @@ Error Layer::run(const void *input, void *output, int64_t tokens,
           {backend_->hostAddressable()
                ? uint64_t(reinterpret_cast<uintptr_t>(arg.pointer))
                : arg.address,
-           uint64_t(bytes), buffer.name});
+           uint64_t(bytes), buffer.name, buffer.kind == BufferKind::Weight});
     }
     if (Error e = backend_->launch(k, grid, params_[k].data(), extents, stream))
       return e.withPrefix("kernel '" + kernel.symbol + "'");

@@ -115,6 +115,7 @@ moert_status moert_layer_emu_stats(const moert_layer *layer,
     out->mmas = s->mmas;
     out->async_copies = s->asyncCopies;
     out->checked_accesses = s->checkedAccesses;
+    out->weight_sector_bytes = s->weightSectorBytes;
   }
   return MOERT_SUCCESS;
 }

@@ -77,6 +77,12 @@ TEST_F(EmulatedLayer, RunsLikeTheReferenceInEveryBlockOrder) {
       // toy_scale: ceildiv(T,16) blocks of 128 threads, one barrier each.
       EXPECT_EQ(stats.barriers, uint64_t(128 * (1 + 1 + 2 + 4)));
       EXPECT_GT(stats.checked_accesses, 0u);
+      // Whole sectors of the weights, each counted once per launch at most.
+      EXPECT_GT(stats.weight_sector_bytes, 0u);
+      EXPECT_EQ(stats.weight_sector_bytes % 32, 0u);
+      uint64_t weightBytes = 4 * (kToyH + kToyH * kToyH);
+      EXPECT_LE(stats.weight_sector_bytes,
+                stats.launches * (weightBytes + 64));
     }
 }
 

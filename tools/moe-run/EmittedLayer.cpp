@@ -68,7 +68,8 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
           << " launches, " << stats.blocks << " blocks, " << stats.threads
           << " threads, " << stats.barriers << " barrier arrivals, "
           << stats.mmas << " warp mma.sync, " << stats.async_copies
-          << " cp.async, " << stats.checked_accesses << " checked accesses\n";
+          << " cp.async, " << stats.checked_accesses << " checked accesses, "
+          << stats.weight_sector_bytes << " weight bytes read\n";
   }
 
   HostTensor result;

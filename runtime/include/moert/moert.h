@@ -109,6 +109,11 @@ moert_layer_load_emulated(const char *manifest_path, const char *function,
 typedef struct moert_emu_stats {
   uint64_t launches, blocks, threads, barriers, mmas, async_copies,
       checked_accesses;
+  /** Per launch, the distinct 32-byte sectors read from weight buffers,
+   *  times 32, summed: the weight bytes DRAM would serve if the caches
+   *  caught all reuse within a launch (quantized weights: values and
+   *  scales). */
+  uint64_t weight_sector_bytes;
 } moert_emu_stats;
 MOERT_API moert_status moert_layer_emu_stats(const moert_layer *layer,
                                              moert_emu_stats *out);
