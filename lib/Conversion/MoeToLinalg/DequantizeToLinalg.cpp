@@ -28,45 +28,45 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-/// f32 of the f16 whose bits are `bits` (i16), times 2^`exponent`.
-Value halfBitsToF32(OpBuilder &b, Location loc, Value bits, int exponent) {
-  Value half = arith::BitcastOp::create(b, loc, b.getF16Type(), bits);
-  Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), half);
-  Value factor = arith::ConstantOp::create(
-      b, loc, b.getF32FloatAttr(std::ldexp(1.0f, exponent)));
-  return arith::MulFOp::create(b, loc, wide, factor);
-}
-
 Value i16Constant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIntOp::create(b, loc, b.getI16Type(), value);
 }
 
-/// The value of fp8 e4m3fn `bits` (i8): its exponent and mantissa placed in
-/// an f16 (bias 15 instead of 7, so 2^-8 of the value, subnormals included).
-Value decodeE4M3(OpBuilder &b, Location loc, Value bits) {
+/// A small float format in the low bits of `bits` (i8), `mantissaBits`
+/// wide with `exponentBits` above them and the sign above those, as f32:
+/// its exponent and mantissa are placed at the top of an f16's (so its
+/// subnormals land on f16 subnormals), then the difference of the biases,
+/// `scale` = 2^(15 - bias), is multiplied back. Exact for every finite
+/// value.
+Value decodeSmallFloat(OpBuilder &b, Location loc, Value bits,
+                       int exponentBits, int mantissaBits, float scale) {
   Value w = arith::ExtUIOp::create(b, loc, b.getI16Type(), bits);
+  int magnitudeBits = exponentBits + mantissaBits;
+  int shift = 10 - mantissaBits; // f16 has 10 mantissa bits
   Value magnitude = arith::ShLIOp::create(
-      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x7f)),
-      i16Constant(b, loc, 7));
+      b, loc,
+      arith::AndIOp::create(b, loc, w,
+                            i16Constant(b, loc, (1 << magnitudeBits) - 1)),
+      i16Constant(b, loc, shift));
   Value sign = arith::ShLIOp::create(
-      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x80)),
-      i16Constant(b, loc, 8));
-  return halfBitsToF32(b, loc, arith::OrIOp::create(b, loc, magnitude, sign),
-                       8);
+      b, loc,
+      arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 1 << magnitudeBits)),
+      i16Constant(b, loc, 15 - magnitudeBits));
+  Value half = arith::BitcastOp::create(
+      b, loc, b.getF16Type(), arith::OrIOp::create(b, loc, magnitude, sign));
+  Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), half);
+  return arith::MulFOp::create(
+      b, loc, wide, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scale)));
 }
 
-/// The value of the e2m1 nibble in the low bits of `nibble` (i8), placed in
-/// an f16 likewise (bias 15 instead of 1: 2^-14 of the value).
+/// fp8 e4m3fn (bias 7): 2^8 times its f16 placement.
+Value decodeE4M3(OpBuilder &b, Location loc, Value bits) {
+  return decodeSmallFloat(b, loc, bits, 4, 3, 256.0f);
+}
+
+/// e2m1 (bias 1) in the low nibble: 2^14 times its f16 placement.
 Value decodeE2M1(OpBuilder &b, Location loc, Value nibble) {
-  Value w = arith::ExtUIOp::create(b, loc, b.getI16Type(), nibble);
-  Value magnitude = arith::ShLIOp::create(
-      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x7)),
-      i16Constant(b, loc, 9));
-  Value sign = arith::ShLIOp::create(
-      b, loc, arith::AndIOp::create(b, loc, w, i16Constant(b, loc, 0x8)),
-      i16Constant(b, loc, 12));
-  return halfBitsToF32(b, loc, arith::OrIOp::create(b, loc, magnitude, sign),
-                       14);
+  return decodeSmallFloat(b, loc, nibble, 2, 1, 16384.0f);
 }
 
 /// A scale as f32: e8m0 2^(bits - 127) (2^-127 is the f32 subnormal
