@@ -398,11 +398,11 @@ LogicalResult DequantizeOp::verify() {
   scaleShape.push_back(stacked * llvm::divideCeil(rows / stacked, block[0]));
   scaleShape.push_back(llvm::divideCeil(cols, block[1]));
   if (scale.getShape() != ArrayRef<int64_t>(scaleShape)) {
-    InFlightDiagnostic diag = emitOpError() << "scale shape " << scale
-                                            << " must be [";
+    InFlightDiagnostic diag = emitOpError()
+                              << "scale shape " << scale << " must be [";
     llvm::interleaveComma(scaleShape, diag);
-    return diag << "]: one scale per block of " << block[0] << " x "
-                << block[1] << " in each of " << stacked << " stacked parts";
+    return diag << "]: one scale per block of " << block[0] << " x " << block[1]
+                << " in each of " << stacked << " stacked parts";
   }
   return success();
 }

@@ -100,8 +100,7 @@ LogicalResult readQuantization(const JsonObjectReader &root, ModelDesc &model) {
   }
   quant.format = QuantDesc::Format::fp8;
   auto fmt = config->getChoice("fmt", {"e4m3"}, "e4m3");
-  auto scheme =
-      config->getChoice("activation_scheme", {"dynamic"}, "dynamic");
+  auto scheme = config->getChoice("activation_scheme", {"dynamic"}, "dynamic");
   if (failed(fmt) || failed(scheme))
     return failure();
   quant.dynamicActivations = true;

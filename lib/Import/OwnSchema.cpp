@@ -173,10 +173,10 @@ static LogicalResult readQuantization(const JsonObjectReader &root,
 
 FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   auto root = JsonObjectReader::open(doc, doc.root(), "");
-  if (failed(root) || failed(root->rejectUnknownFields(
-                          {"format", "name", "source", "hidden_size",
-                           "num_layers", "dtype", "quantization",
-                           "moe_layers"})))
+  if (failed(root) ||
+      failed(root->rejectUnknownFields({"format", "name", "source",
+                                        "hidden_size", "num_layers", "dtype",
+                                        "quantization", "moe_layers"})))
     return failure();
   auto format = root->getString("format");
   if (failed(format))
@@ -203,8 +203,7 @@ FailureOr<ModelDesc> mlir::moe::readOwnSchema(const JsonDocument &doc) {
   model.hiddenSize = *hidden;
   model.numLayers = *numLayers;
   model.dtype = *parseDType(*dtype);
-  if (root->has("quantization") &&
-      failed(readQuantization(*root, model.quant)))
+  if (root->has("quantization") && failed(readQuantization(*root, model.quant)))
     return failure();
 
   if (!root->has("moe_layers") || !root->json()["moe_layers"].is_array()) {

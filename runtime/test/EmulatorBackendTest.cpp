@@ -81,8 +81,7 @@ TEST_F(EmulatedLayer, RunsLikeTheReferenceInEveryBlockOrder) {
       EXPECT_GT(stats.weight_sector_bytes, 0u);
       EXPECT_EQ(stats.weight_sector_bytes % 32, 0u);
       uint64_t weightBytes = 4 * (kToyH + kToyH * kToyH);
-      EXPECT_LE(stats.weight_sector_bytes,
-                stats.launches * (weightBytes + 64));
+      EXPECT_LE(stats.weight_sector_bytes, stats.launches * (weightBytes + 64));
     }
 }
 

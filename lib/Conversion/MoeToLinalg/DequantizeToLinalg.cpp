@@ -38,8 +38,8 @@ Value i16Constant(OpBuilder &b, Location loc, int64_t value) {
 /// subnormals land on f16 subnormals), then the difference of the biases,
 /// `scale` = 2^(15 - bias), is multiplied back. Exact for every finite
 /// value.
-Value decodeSmallFloat(OpBuilder &b, Location loc, Value bits,
-                       int exponentBits, int mantissaBits, float scale) {
+Value decodeSmallFloat(OpBuilder &b, Location loc, Value bits, int exponentBits,
+                       int mantissaBits, float scale) {
   Value w = arith::ExtUIOp::create(b, loc, b.getI16Type(), bits);
   int magnitudeBits = exponentBits + mantissaBits;
   int shift = 10 - mantissaBits; // f16 has 10 mantissa bits
@@ -56,7 +56,8 @@ Value decodeSmallFloat(OpBuilder &b, Location loc, Value bits,
       b, loc, b.getF16Type(), arith::OrIOp::create(b, loc, magnitude, sign));
   Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), half);
   return arith::MulFOp::create(
-      b, loc, wide, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scale)));
+      b, loc, wide,
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scale)));
 }
 
 /// fp8 e4m3fn (bias 7): 2^8 times its f16 placement.
