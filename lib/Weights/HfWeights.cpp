@@ -195,7 +195,7 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
     bool transposed = shape.size() == 3;
     int64_t batch = transposed ? shape[0] : 1;
     int64_t rows = transposed ? shape[2] : shape[0];
-    int64_t cols = transposed ? shape[1] : shape[1];
+    int64_t cols = shape[1];
     specs.push_back({{std::move(name), std::move(shape)},
                      Init::Weight,
                      fanIn,

@@ -21,8 +21,9 @@ extern "C" void __sanitizer_start_switch_fiber(void **fake_stack_save,
 extern "C" void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                                 const void **bottom_old,
                                                 size_t *size_old);
-extern "C" void __asan_unpoison_memory_region(void const volatile *addr,
-                                              size_t size);
+extern "C" void __asan_get_shadow_mapping(size_t *shadow_scale,
+                                          size_t *shadow_offset);
+extern "C" void __asan_set_shadow_00(size_t shadow_address, size_t size);
 #endif
 
 #if defined(__x86_64__)
@@ -33,6 +34,8 @@ extern "C" void moert_emu_fiber_start();
 namespace moert {
 
 FiberStack::~FiberStack() {
+  // A stack mapped later at this address must not inherit these marks.
+  unpoison();
   if (mapping_)
     munmap(mapping_, mappingSize_);
 }
@@ -73,8 +76,16 @@ void Fiber::entered() {
 
 void FiberStack::unpoison() {
 #ifdef MOERT_ASAN
-  if (base_)
-    __asan_unpoison_memory_region(base_, size_);
+  // Writes the shadow itself: __asan_unpoison_memory_region does nothing
+  // under allow_user_poisoning=0, which the sanitized tests need (the
+  // uninstrumented libMLIR poisons its own memory).
+  if (!base_)
+    return;
+  size_t scale = 0, offset = 0;
+  __asan_get_shadow_mapping(&scale, &offset);
+  uintptr_t begin = (uintptr_t(base_) >> scale) + offset;
+  uintptr_t end = ((uintptr_t(base_) + size_) >> scale) + offset;
+  __asan_set_shadow_00(begin, end - begin);
 #endif
 }
 
