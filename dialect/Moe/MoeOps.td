@@ -64,6 +64,12 @@ def Moe_DequantizeOp : Moe_Op<"dequantize", [Pure]> {
     bool isPackedE2M1() {
       return getQuantized().getType().getElementType().isSignlessInteger(8);
     }
+    /// The scale shape of a dequantized `shape` (rows divisible by
+    /// `stacked`): its leading dimensions, then stacked * ceildiv(rows /
+    /// stacked, block[0]) and ceildiv(columns, block[1]).
+    static ::llvm::SmallVector<int64_t>
+    getScaleShape(::llvm::ArrayRef<int64_t> shape,
+                  ::llvm::ArrayRef<int64_t> block, int64_t stacked);
   }];
 }
 

@@ -355,6 +355,16 @@ LogicalResult SharedExpertOp::verify() {
                                  {"gate", gate}});
 }
 
+SmallVector<int64_t> DequantizeOp::getScaleShape(ArrayRef<int64_t> shape,
+                                                 ArrayRef<int64_t> block,
+                                                 int64_t stacked) {
+  int64_t rows = shape[shape.size() - 2], cols = shape.back();
+  SmallVector<int64_t> scaleShape(shape.drop_back(2));
+  scaleShape.push_back(stacked * llvm::divideCeil(rows / stacked, block[0]));
+  scaleShape.push_back(llvm::divideCeil(cols, block[1]));
+  return scaleShape;
+}
+
 LogicalResult DequantizeOp::verify() {
   auto quantized = getQuantized().getType();
   auto scale = getScale().getType();
@@ -389,14 +399,12 @@ LogicalResult DequantizeOp::verify() {
     return emitOpError() << "quantized shape " << quantized
                          << " does not hold the result " << result
                          << (isPackedE2M1() ? " (two values per byte)" : "");
-  int64_t rows = shape[rank - 2], cols = shape[rank - 1];
+  int64_t rows = shape[rank - 2];
   int64_t stacked = getStacked();
   if (rows % stacked)
     return emitOpError() << "stacked " << stacked << " does not divide the "
                          << rows << " rows";
-  SmallVector<int64_t> scaleShape(shape.drop_back(2));
-  scaleShape.push_back(stacked * llvm::divideCeil(rows / stacked, block[0]));
-  scaleShape.push_back(llvm::divideCeil(cols, block[1]));
+  SmallVector<int64_t> scaleShape = getScaleShape(shape, block, stacked);
   if (scale.getShape() != ArrayRef<int64_t>(scaleShape)) {
     InFlightDiagnostic diag = emitOpError()
                               << "scale shape " << scale << " must be [";

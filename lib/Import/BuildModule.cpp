@@ -31,9 +31,8 @@ struct StoredWeight {
     stored.stacked = stacked;
     stored.block = {quant.blockRows ? quant.blockRows : rows,
                     quant.blockCols ? quant.blockCols : cols};
-    SmallVector<int64_t> scaleShape(shape.begin(), shape.end() - 2);
-    scaleShape.push_back(stacked * llvm::divideCeil(rows, stored.block[0]));
-    scaleShape.push_back(llvm::divideCeil(cols, stored.block[1]));
+    SmallVector<int64_t> scaleShape =
+        DequantizeOp::getScaleShape(shape, stored.block, stacked);
     if (quant.format == QuantDesc::Format::fp8) {
       stored.values =
           RankedTensorType::get(shape, Float8E4M3FNType::get(context));

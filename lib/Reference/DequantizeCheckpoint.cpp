@@ -115,10 +115,6 @@ llvm::Expected<TensorMap> moe::ref::dequantizeCheckpoint(const LayerConfig &cfg,
     if (n.ends_with("_scale_inv") || n.ends_with("_scale") ||
         n.ends_with("_scales"))
       continue;
-    std::string scaleName = kernelLayout ? name + "_scale"
-                            : cfg.weightFormat == WeightFormat::Fp8
-                                ? name + "_scale_inv"
-                                : name;
     if (cfg.weightFormat == WeightFormat::Mxfp4 && !kernelLayout) {
       if (!n.ends_with("_blocks")) {
         plain[name] = tensor;
@@ -141,8 +137,9 @@ llvm::Expected<TensorMap> moe::ref::dequantizeCheckpoint(const LayerConfig &cfg,
       plain[base] = std::move(t);
       continue;
     }
-    auto scale = hf.find(scaleName);
-    if (scale == hf.end() || scaleName == name) {
+    // The kernels' names (our own schema), or fp8's Hugging Face ones.
+    auto scale = hf.find(name + (kernelLayout ? "_scale" : "_scale_inv"));
+    if (scale == hf.end()) {
       plain[name] = tensor;
       continue;
     }

@@ -232,10 +232,6 @@ std::map<std::string, st::DType> storageTypes(const ref::LayerConfig &cfg,
   return types;
 }
 
-bool isPlainFloat(st::DType type) {
-  return ::moe::support::isComputeFloat(type);
-}
-
 llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
                                       DType dtype) {
   auto file = st::File::open(weightsPath);
@@ -257,7 +253,8 @@ llvm::Expected<TensorMap> readWeights(const ref::LayerConfig &cfg,
                                      static_cast<long long>(cfg.layer));
     st::DType expected = types.at(spec.name);
     if (view->dtype != expected &&
-        !(isPlainFloat(view->dtype) && isPlainFloat(expected)))
+        !(::moe::support::isComputeFloat(view->dtype) &&
+          ::moe::support::isComputeFloat(expected)))
       return llvm::createStringError("%s: tensor '%s' is %s, expected %s",
                                      weightsPath.c_str(), spec.name.c_str(),
                                      st::dtypeName(view->dtype).str().c_str(),

@@ -396,17 +396,18 @@ private:
           SmallVector<TileInsert> inserts = {
               {gate->getResult(0), 0, offsets, sizes},
               {gate->getResult(1), 1, offsets, sizes}};
-          // A quantized shared expert is dequantized in the kernel: a
-          // kernel reads only the function's arguments.
-          if (c.shared)
+          // A quantized shared expert's moe.dequantize moves in with it (a
+          // kernel reads only the function's arguments); its GEMMs read the
+          // stored values (buildLinear).
+          if (c.shared) {
             for (Value operand : c.shared->getOperands())
               if (auto dequantize = operand.getDefiningOp<DequantizeOp>())
                 nb.clone(*dequantize, mapping);
-          if (c.shared)
             inserts.push_back({cloneOnTile(nb, c.shared, mapping)->getResult(0),
                                2,
                                offsets,
                                {count, nb.getIndexAttr(hidden)}});
+          }
           return inserts;
         });
     return {kernel.getResult(0), kernel.getResult(1),

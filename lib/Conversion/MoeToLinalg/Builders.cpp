@@ -86,29 +86,25 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
   SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
-  if (auto dequantize = weight.getDefiningOp<DequantizeOp>()) {
-    auto generic = linalg::GenericOp::create(
-        b, loc, init.getType(), ValueRange{input}, ValueRange{init},
-        {maps[0], maps[2]}, iterators,
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value w =
-              buildDequantizedElement(nb, nloc, dequantize,
-                                      {linalg::IndexOp::create(nb, nloc, 1),
-                                       linalg::IndexOp::create(nb, nloc, 2)});
-          Value product = arith::MulFOp::create(
-              nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, w));
-          linalg::YieldOp::create(
-              nb, nloc,
-              arith::AddFOp::create(nb, nloc, args[1], product).getResult());
-        });
-    return generic.getResult(0);
-  }
+  // A whole dequantized weight is read in the body, stored values and
+  // scales, not as an operand.
+  auto dequantize = weight.getDefiningOp<DequantizeOp>();
+  SmallVector<Value> inputs = {input};
+  if (dequantize)
+    maps.erase(maps.begin() + 1);
+  else
+    inputs.push_back(weight);
   auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{input, weight}, ValueRange{init}, maps,
-      iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value w = dequantize ? buildDequantizedElement(
+                                   nb, nloc, dequantize,
+                                   {linalg::IndexOp::create(nb, nloc, 1),
+                                    linalg::IndexOp::create(nb, nloc, 2)})
+                             : args[1];
         Value product = arith::MulFOp::create(
-            nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, args[1]));
-        Value sum = arith::AddFOp::create(nb, nloc, args[2], product);
+            nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, w));
+        Value sum = arith::AddFOp::create(nb, nloc, args.back(), product);
         linalg::YieldOp::create(nb, nloc, sum);
       });
   return generic.getResult(0);

@@ -89,11 +89,9 @@ Value decodeScale(OpBuilder &b, Location loc, Value scale) {
   return arith::BitcastOp::create(b, loc, b.getF32Type(), f32Bits);
 }
 
-} // namespace
-
 /// Element `indices` (of the dequantized tensor) of `op`'s result, as f32.
-static Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
-                               SmallVector<Value> indices) {
+Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
+                        SmallVector<Value> indices) {
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -133,15 +131,6 @@ static Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
   return arith::MulFOp::create(b, loc, value, decodeScale(b, loc, scale));
 }
 
-Value mlir::moe::buildDequantizedElement(OpBuilder &b, Location loc,
-                                         DequantizeOp op, ValueRange indices) {
-  Value value = dequantizeElement(b, loc, op, llvm::to_vector(indices));
-  return buildScalarConvert(b, loc, value,
-                            op.getResult().getType().getElementType());
-}
-
-namespace {
-
 struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -158,9 +147,7 @@ struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
     return success();
   }
 };
-} // namespace
 
-namespace {
 /// `a + b` of two indices, folded when both are constants.
 OpFoldResult addIndex(OpBuilder &b, Location loc, OpFoldResult x,
                       OpFoldResult y) {
@@ -204,6 +191,13 @@ composeSlice(OpBuilder &b, Location loc, tensor::ExtractSliceOp slice,
                          sourceDropped + droppedDims);
 }
 } // namespace
+
+Value mlir::moe::buildDequantizedElement(OpBuilder &b, Location loc,
+                                         DequantizeOp op, ValueRange indices) {
+  Value value = dequantizeElement(b, loc, op, llvm::to_vector(indices));
+  return buildScalarConvert(b, loc, value,
+                            op.getResult().getType().getElementType());
+}
 
 bool mlir::moe::isDequantized(Value weight) {
   while (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>())
