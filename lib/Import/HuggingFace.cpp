@@ -76,7 +76,8 @@ LogicalResult readQuantization(const JsonObjectReader &root, ModelDesc &model) {
   QuantDesc &quant = model.quant;
   // The checkpoint layouts whose quantized tensors we can name.
   bool fusedExperts = model.source == "gpt_oss" || model.source == "dbrx" ||
-                      llvm::StringRef(model.source).starts_with("llama4");
+                      llvm::StringRef(model.source).starts_with("llama4") ||
+                      llvm::StringRef(model.source).starts_with("granitemoe");
   if ((*method == "mxfp4") != (model.source == "gpt_oss") &&
       (*method == "mxfp4" || (*method == "fp8" && fusedExperts))) {
     config->emitError("quant_method")
@@ -197,14 +198,18 @@ LogicalResult readOlmoe(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
-/// Qwen2-MoE and Qwen3-MoE: layer i is sparse when it is not in
-/// `mlp_only_layers` and (i + 1) % decoder_sparse_step == 0.
+/// Qwen2-MoE, Qwen3-MoE and Qwen3-Next: layer i is sparse when it is not in
+/// `mlp_only_layers` and (i + 1) % decoder_sparse_step == 0. `sharedDefault`
+/// is the configuration class's shared_expert_intermediate_size (none: the
+/// family has no shared expert).
 LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
-                          MoeLayerDesc &layer, bool hasSharedExpert) {
+                          MoeLayerDesc &layer,
+                          std::optional<int64_t> sharedDefault,
+                          bool normDefault) {
   if (failed(readExpertCounts(obj, layer, "num_experts", "num_experts_per_tok",
                               "moe_intermediate_size")) ||
       failed(readGatedActivation(obj, "hidden_act", layer)) ||
-      failed(readNormTopkProb(obj, layer, false)))
+      failed(readNormTopkProb(obj, layer, normDefault)))
     return failure();
   layer.routing.scoring = Scoring::softmax;
   auto step = obj.getInt("decoder_sparse_step", 1, 1, INT32_MAX);
@@ -217,12 +222,11 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
     if (!dense.contains(i) && (i + 1) % *step == 0)
       layer.layers.push_back(i);
 
-  if (hasSharedExpert) {
+  if (sharedDefault) {
     layer.paths["shared_expert.intermediate_size"] =
         obj.pathOf("shared_expert_intermediate_size");
-    // Qwen2MoeConfig's default is 5632 (Qwen1.5-MoE-A2.7B's size).
-    auto shared =
-        obj.getInt("shared_expert_intermediate_size", 5632, 0, INT64_MAX);
+    auto shared = obj.getInt("shared_expert_intermediate_size", *sharedDefault,
+                             0, INT64_MAX);
     if (failed(shared))
       return failure();
     if (*shared > 0)
@@ -231,13 +235,14 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
-/// DeepSeek-V2/V3 (and Kimi K2): dense layers before first_k_dense_replace,
-/// then every moe_layer_freq-th; n_shared_experts always-on experts. The
-/// defaults of the two fields differ between DeepseekV2Config (0, 2) and
-/// DeepseekV3Config (3, 1).
+/// DeepSeek-V2/V3 (and Kimi K2, GLM-4.5, dots.llm1): dense layers before
+/// first_k_dense_replace, then every moe_layer_freq-th (GLM-4.5 and
+/// dots.llm1's transformers code has no moe_layer_freq: `layerFreq` false
+/// ignores it); n_shared_experts always-on experts. The defaults of the two
+/// fields differ between the configuration classes.
 LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
                                  MoeLayerDesc &layer, int64_t defaultFirstDense,
-                                 int64_t defaultShared) {
+                                 int64_t defaultShared, bool layerFreq = true) {
   if (failed(readExpertCounts(obj, layer, "n_routed_experts",
                               "num_experts_per_tok",
                               "moe_intermediate_size")) ||
@@ -245,7 +250,8 @@ LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
     return failure();
   auto firstDense =
       obj.getInt("first_k_dense_replace", defaultFirstDense, 0, INT32_MAX);
-  auto freq = obj.getInt("moe_layer_freq", 1, 1, INT32_MAX);
+  auto freq = layerFreq ? obj.getInt("moe_layer_freq", 1, 1, INT32_MAX)
+                        : FailureOr<int64_t>(1);
   auto nShared = obj.getInt("n_shared_experts", defaultShared, 0, INT32_MAX);
   if (failed(firstDense) || failed(freq) || failed(nShared))
     return failure();
@@ -322,17 +328,28 @@ LogicalResult readDeepseekV2(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
-LogicalResult readDeepseekV3(const JsonObjectReader &obj, ModelDesc &model,
-                             MoeLayerDesc &layer) {
-  if (failed(readDeepseekCommon(obj, model, layer, /*defaultFirstDense=*/3,
-                                /*defaultShared=*/1)) ||
-      failed(readGroups(obj, layer, std::make_pair(8, 4))))
+/// The configuration-class defaults of the families that route as
+/// DeepSeek-V3 does (transformers reuses DeepseekV3TopkRouter for them).
+struct DeepseekV3Defaults {
+  int64_t firstDense, shared, nGroup, topkGroup;
+  bool norm;
+  double scaling;
+  bool layerFreq;
+};
+
+LogicalResult readDeepseekV3Like(const JsonObjectReader &obj, ModelDesc &model,
+                                 MoeLayerDesc &layer,
+                                 const DeepseekV3Defaults &defaults) {
+  if (failed(readDeepseekCommon(obj, model, layer, defaults.firstDense,
+                                defaults.shared, defaults.layerFreq)) ||
+      failed(readGroups(obj, layer,
+                        std::make_pair(defaults.nGroup, defaults.topkGroup))))
     return failure();
   layer.paths["scoring"] = obj.pathOf("scoring_func");
   auto scoring = obj.getChoice("scoring_func", {"sigmoid"}, "sigmoid");
   auto method = obj.getChoice("topk_method", {"noaux_tc"}, "noaux_tc");
-  auto norm = obj.getBool("norm_topk_prob", true);
-  auto scaling = obj.getNumber("routed_scaling_factor", 2.5);
+  auto norm = obj.getBool("norm_topk_prob", defaults.norm);
+  auto scaling = obj.getNumber("routed_scaling_factor", defaults.scaling);
   if (failed(scoring) || failed(method) || failed(norm) || failed(scaling))
     return failure();
   RoutingDesc &r = layer.routing;
@@ -345,6 +362,24 @@ LogicalResult readDeepseekV3(const JsonObjectReader &obj, ModelDesc &model,
   }
   r.scalingFactor = *scaling;
   return success();
+}
+
+/// DeepseekV3Config (also Kimi K2 and DeepSeek-V3.2, whose MoE is V3's).
+LogicalResult readDeepseekV3(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  return readDeepseekV3Like(obj, model, layer, {3, 1, 8, 4, true, 2.5, true});
+}
+
+/// Glm4MoeConfig: GLM-4.5/4.6/4.7.
+LogicalResult readGlm4Moe(const JsonObjectReader &obj, ModelDesc &model,
+                          MoeLayerDesc &layer) {
+  return readDeepseekV3Like(obj, model, layer, {1, 1, 1, 1, true, 1.0, false});
+}
+
+/// Dots1Config: dots.llm1 (n_shared_experts defaults to None: none).
+LogicalResult readDots1(const JsonObjectReader &obj, ModelDesc &model,
+                        MoeLayerDesc &layer) {
+  return readDeepseekV3Like(obj, model, layer, {0, 0, 1, 1, false, 1.0, false});
 }
 
 LogicalResult readGptOss(const JsonObjectReader &obj, ModelDesc &model,
@@ -434,25 +469,178 @@ struct Family {
 
 LogicalResult readQwen2Moe(const JsonObjectReader &obj, ModelDesc &model,
                            MoeLayerDesc &layer) {
-  return readQwenMoe(obj, model, layer, /*hasSharedExpert=*/true);
+  // Qwen2MoeConfig's default is 5632 (Qwen1.5-MoE-A2.7B's size).
+  return readQwenMoe(obj, model, layer, 5632, /*normDefault=*/false);
 }
 LogicalResult readQwen3Moe(const JsonObjectReader &obj, ModelDesc &model,
                            MoeLayerDesc &layer) {
-  return readQwenMoe(obj, model, layer, /*hasSharedExpert=*/false);
+  return readQwenMoe(obj, model, layer, std::nullopt, /*normDefault=*/false);
+}
+/// Qwen3-Next's MoE block is Qwen2-MoE's (Qwen3NextSparseMoeBlock reuses
+/// it); its configuration class renormalizes by default.
+LogicalResult readQwen3Next(const JsonObjectReader &obj, ModelDesc &model,
+                            MoeLayerDesc &layer) {
+  return readQwenMoe(obj, model, layer, 512, /*normDefault=*/true);
+}
+
+/// MiniMax-M2: sigmoid scores, e_score_correction_bias for selection only,
+/// the chosen scores divided by their sum (no epsilon), every layer.
+LogicalResult readMinimaxM2(const JsonObjectReader &obj, ModelDesc &model,
+                            MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_local_experts",
+                              "num_experts_per_tok", "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  layer.paths["scoring"] = obj.pathOf("scoring_func");
+  auto scoring = obj.getChoice("scoring_func", {"sigmoid"}, "sigmoid");
+  // transformers' MiniMaxM2 router always has the bias; a config without
+  // it would be another model.
+  auto bias = obj.getBool("use_routing_bias", true);
+  auto shared = obj.getInt("shared_intermediate_size", 0, 0, 0);
+  if (failed(scoring) || failed(bias) || failed(shared))
+    return failure();
+  if (!*bias) {
+    obj.emitError("use_routing_bias")
+        << "use_routing_bias false is not supported: MiniMax-M2's router "
+           "(transformers' MiniMaxM2TopKRouter) always adds "
+           "e_score_correction_bias";
+    return failure();
+  }
+  RoutingDesc &r = layer.routing;
+  r.scoring = Scoring::sigmoid;
+  r.correctionBias = true;
+  r.normalization = Normalization::sum;
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+
+/// Jamba: softmax, top-k, no renormalization; layer i is MoE when
+/// i % expert_layer_period == expert_layer_offset.
+LogicalResult readJamba(const JsonObjectReader &obj, ModelDesc &model,
+                        MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_experts", "num_experts_per_tok",
+                              "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  layer.routing.scoring = Scoring::softmax;
+  auto period = obj.getInt("expert_layer_period", 2, 1, INT32_MAX);
+  if (failed(period))
+    return failure();
+  auto offset = obj.getInt("expert_layer_offset", 1, 0, *period - 1);
+  if (failed(offset))
+    return failure();
+  layer.paths["layers"] = obj.pathOf("expert_layer_offset");
+  for (int64_t i = 0; i < model.numLayers; ++i)
+    if (i % *period == *offset)
+      layer.layers.push_back(i);
+  return success();
+}
+
+/// An int, or a per-layer list whose entries are all equal (Hunyuan writes
+/// `moe_topk: [8, 8, ...]`). Differing entries are refused: transformers'
+/// experts module reads one size for every layer.
+FailureOr<int64_t> readIntOrSameList(const JsonObjectReader &obj,
+                                     llvm::StringRef key, int64_t defaultValue,
+                                     int64_t max) {
+  if (!obj.has(key) || !obj.json().at(key.str()).is_array())
+    return obj.getInt(key, defaultValue, 1, max);
+  auto list = obj.getIntList(key, 1, max);
+  if (failed(list))
+    return failure();
+  if (list->empty() ||
+      llvm::any_of(*list, [&](int64_t v) { return v != list->front(); })) {
+    obj.emitError(key) << key
+                       << " must be one value or a list of equal values "
+                          "(per-layer sizes that differ are not supported)";
+    return failure();
+  }
+  return list->front();
+}
+
+/// Hunyuan-A13B (HunYuanMoEV1): softmax, top-k, always renormalized (no
+/// epsilon; norm_topk_prob is not read); the experts and the shared MLP are
+/// intermediate_size wide, as transformers builds them; every layer.
+LogicalResult readHunyuanMoe(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  layer.paths["num_experts"] = obj.pathOf("num_experts");
+  layer.paths["top_k"] = obj.pathOf("moe_topk");
+  layer.paths["intermediate_size"] = obj.pathOf("intermediate_size");
+  auto experts = readIntOrSameList(obj, "num_experts", 1, kMaxSize);
+  if (failed(experts))
+    return failure();
+  auto topK = readIntOrSameList(obj, "moe_topk", 1, kMaxSize);
+  auto intermediate = obj.getInt("intermediate_size", 11008, 1, kMaxSize);
+  if (failed(topK) || failed(intermediate) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  layer.numExperts = *experts;
+  layer.routing.topK = *topK;
+  layer.intermediateSize = *intermediate;
+  layer.routing.scoring = Scoring::softmax;
+  layer.routing.normalization = Normalization::sum;
+  layer.paths["shared_expert.intermediate_size"] =
+      obj.pathOf("intermediate_size");
+  layer.shared = SharedExpertDesc{*intermediate, false};
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+
+/// Granite MoE (JetMoe's gating): top-k on the logits, softmax over the k
+/// chosen; granitemoeshared adds an ungated shared MLP of
+/// shared_intermediate_size (0: none); every layer.
+LogicalResult readGraniteMoeCommon(const JsonObjectReader &obj,
+                                   ModelDesc &model, MoeLayerDesc &layer,
+                                   bool hasShared) {
+  if (failed(readExpertCounts(obj, layer, "num_local_experts",
+                              "num_experts_per_tok", "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  layer.routing.scoring = Scoring::softmax_after_topk;
+  if (hasShared) {
+    layer.paths["shared_expert.intermediate_size"] =
+        obj.pathOf("shared_intermediate_size");
+    auto shared = obj.getInt("shared_intermediate_size", 0, 0, kMaxSize);
+    if (failed(shared))
+      return failure();
+    if (*shared > 0)
+      layer.shared = SharedExpertDesc{*shared, false};
+  }
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+LogicalResult readGraniteMoe(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  return readGraniteMoeCommon(obj, model, layer, false);
+}
+LogicalResult readGraniteMoeShared(const JsonObjectReader &obj,
+                                   ModelDesc &model, MoeLayerDesc &layer) {
+  return readGraniteMoeCommon(obj, model, layer, true);
 }
 
 const Family kFamilies[] = {
     {"mixtral", "hidden_size", "num_hidden_layers", readMixtral},
+    // MiniMax-Text-01's MoE block is Mixtral's (MiniMaxSparseMoeBlock).
+    {"minimax", "hidden_size", "num_hidden_layers", readMixtral},
+    {"minimax_m2", "hidden_size", "num_hidden_layers", readMinimaxM2},
     {"qwen2_moe", "hidden_size", "num_hidden_layers", readQwen2Moe},
     {"qwen3_moe", "hidden_size", "num_hidden_layers", readQwen3Moe},
+    {"qwen3_next", "hidden_size", "num_hidden_layers", readQwen3Next},
     {"olmoe", "hidden_size", "num_hidden_layers", readOlmoe},
     {"deepseek_v2", "hidden_size", "num_hidden_layers", readDeepseekV2},
     {"deepseek_v3", "hidden_size", "num_hidden_layers", readDeepseekV3},
     {"kimi_k2", "hidden_size", "num_hidden_layers", readDeepseekV3},
+    {"deepseek_v32", "hidden_size", "num_hidden_layers", readDeepseekV3},
+    {"glm4_moe", "hidden_size", "num_hidden_layers", readGlm4Moe},
+    {"dots1", "hidden_size", "num_hidden_layers", readDots1},
     {"gpt_oss", "hidden_size", "num_hidden_layers", readGptOss},
     {"llama4", "hidden_size", "num_hidden_layers", readLlama4Text},
     {"llama4_text", "hidden_size", "num_hidden_layers", readLlama4Text},
     {"dbrx", "d_model", "n_layers", readDbrx},
+    {"jamba", "hidden_size", "num_hidden_layers", readJamba},
+    {"hunyuan_v1_moe", "hidden_size", "num_hidden_layers", readHunyuanMoe},
+    {"granitemoe", "hidden_size", "num_hidden_layers", readGraniteMoe},
+    {"granitemoeshared", "hidden_size", "num_hidden_layers",
+     readGraniteMoeShared},
 };
 } // namespace
 

@@ -38,6 +38,8 @@ enum class ExpertStore {
   GptOss,        // experts.gate_up_proj [E,H,2I] interleaved, down [E,I,H]
   Llama4,        // experts.gate_up_proj [E,H,2I] gate|up, down [E,I,H]
   Dbrx,          // experts.mlp.{w1,v1,w2} [E*I,H]
+  Granite,       // input_linear [E,2I,H] gate|up, output_linear [E,H,I];
+                 // shared_mlp.{input,output}_linear beside the module
   Kernel,        // moe-opt: gate_up [E,2I,H], down [E,H,I]
 };
 
@@ -60,11 +62,18 @@ struct FamilyNames {
 const FamilyNames kNames[] = {
     {"mixtral", "model.layers.", "block_sparse_moe", ExpertStore::PerExpertW,
      "gate.weight", "", "", "", "", false},
+    {"minimax", "model.layers.", "block_sparse_moe", ExpertStore::PerExpertW,
+     "gate.weight", "", "", "", "", false},
+    {"minimax_m2", "model.layers.", "block_sparse_moe", ExpertStore::PerExpertW,
+     "gate.weight", "", "e_score_correction_bias", "", "", false},
     {"qwen2_moe", "model.layers.", "mlp", ExpertStore::PerExpertProj,
      "gate.weight", "", "", "shared_expert", "shared_expert_gate.weight",
      false},
     {"qwen3_moe", "model.layers.", "mlp", ExpertStore::PerExpertProj,
      "gate.weight", "", "", "", "", false},
+    {"qwen3_next", "model.layers.", "mlp", ExpertStore::PerExpertProj,
+     "gate.weight", "", "", "shared_expert", "shared_expert_gate.weight",
+     false},
     {"olmoe", "model.layers.", "mlp", ExpertStore::PerExpertProj, "gate.weight",
      "", "", "", "", false},
     {"deepseek_v2", "model.layers.", "mlp", ExpertStore::PerExpertProj,
@@ -75,6 +84,14 @@ const FamilyNames kNames[] = {
     {"kimi_k2", "model.layers.", "mlp", ExpertStore::PerExpertProj,
      "gate.weight", "", "gate.e_score_correction_bias", "shared_experts", "",
      false},
+    {"deepseek_v32", "model.layers.", "mlp", ExpertStore::PerExpertProj,
+     "gate.weight", "", "gate.e_score_correction_bias", "shared_experts", "",
+     false},
+    {"glm4_moe", "model.layers.", "mlp", ExpertStore::PerExpertProj,
+     "gate.weight", "", "gate.e_score_correction_bias", "shared_experts", "",
+     false},
+    {"dots1", "model.layers.", "mlp", ExpertStore::PerExpertProj, "gate.weight",
+     "", "gate.e_score_correction_bias", "shared_experts", "", false},
     {"gpt_oss", "model.layers.", "mlp", ExpertStore::GptOss, "router.weight",
      "router.bias", "", "", "", true},
     {"llama4", "language_model.model.layers.", "feed_forward",
@@ -83,6 +100,15 @@ const FamilyNames kNames[] = {
      "router.weight", "", "", "shared_expert", "", false},
     {"dbrx", "transformer.blocks.", "ffn", ExpertStore::Dbrx,
      "router.layer.weight", "", "", "", "", false},
+    {"jamba", "model.layers.", "feed_forward", ExpertStore::PerExpertProj,
+     "router.weight", "", "", "", "", false},
+    {"hunyuan_v1_moe", "model.layers.", "mlp", ExpertStore::PerExpertProj,
+     "gate.wg.weight", "", "", "shared_mlp", "", false},
+    {"granitemoe", "model.layers.", "block_sparse_moe", ExpertStore::Granite,
+     "router.layer.weight", "", "", "", "", false},
+    {"granitemoeshared", "model.layers.", "block_sparse_moe",
+     ExpertStore::Granite, "router.layer.weight", "", "", "shared_mlp", "",
+     false},
     {"moe-opt", "model.layers.", "moe", ExpertStore::Kernel, "router_weight",
      "router_bias", "correction_bias", "", "shared_gate", true},
 };
@@ -414,6 +440,10 @@ llvm::Expected<LayerView> bindWeights(const LayerConfig &cfg,
   case ExpertStore::Dbrx:
     bindDbrxFfn(lookup, e, h, i, f);
     break;
+  case ExpertStore::Granite:
+    f = kernelFfn(lookup, "input_linear.weight", "output_linear.weight", "", "",
+                  {e}, h, i, /*gated=*/true);
+    break;
   case ExpertStore::Kernel:
     f = kernelFfn(lookup, "gate_up", "down",
                   cfg.expertBias ? "gate_up_bias" : "",
@@ -422,8 +452,16 @@ llvm::Expected<LayerView> bindWeights(const LayerConfig &cfg,
     break;
   }
 
+  // Granite's shared MLP is a sibling of the MoE module.
+  Lookup layerLookup(
+      hf, (llvm::Twine(names.head) + llvm::Twine(cfg.layer) + ".").str());
   if (is > 0) {
-    if (names.store == ExpertStore::Kernel) {
+    if (names.store == ExpertStore::Granite) {
+      std::string s = names.shared.str() + ".";
+      view.shared =
+          kernelFfn(layerLookup, s + "input_linear.weight",
+                    s + "output_linear.weight", "", "", {}, h, is, true);
+    } else if (names.store == ExpertStore::Kernel) {
       view.shared = kernelFfn(lookup, "shared_gate_up", "shared_down", "", "",
                               {}, h, is, cfg.activation != Activation::Relu);
     } else {
@@ -436,8 +474,11 @@ llvm::Expected<LayerView> bindWeights(const LayerConfig &cfg,
   if (cfg.sharedSigmoidGate)
     view.sharedGate = lookup.get(names.sharedGate, {1, h});
 
-  if (lookup.failed())
-    return makeError(cfg, "bad weight tensors:\n" + lookup.text());
+  if (lookup.failed() || layerLookup.failed())
+    return makeError(cfg,
+                     "bad weight tensors:\n" + lookup.text() +
+                         (lookup.failed() && layerLookup.failed() ? "\n" : "") +
+                         layerLookup.text());
   return view;
 }
 

@@ -44,6 +44,11 @@ enum class Layout {
   Llama4,
   /// experts.mlp.w1, .v1, .w2, each [E*I, H].
   Dbrx,
+  /// Granite MoE: input_linear.weight [E, 2I, H] (gate rows first) and
+  /// output_linear.weight [E, H, I], already the kernels' layout; the shared
+  /// MLP is fused alike (shared_mlp.input_linear/.output_linear) and sits
+  /// beside the module, on the decoder layer.
+  Granite,
   /// Our own schema: already the kernels' layout.
   Kernel,
 };
@@ -60,7 +65,8 @@ struct Family {
   llvm::StringLiteral routerWeight;
   llvm::StringLiteral routerBias;
   llvm::StringLiteral correctionBias;
-  /// Module of the shared expert(s): gate_proj/up_proj/down_proj below it.
+  /// Module of the shared expert(s): gate_proj/up_proj/down_proj below it
+  /// (Granite: input_linear/output_linear, below the decoder layer).
   llvm::StringLiteral shared;
   llvm::StringLiteral sharedGate;
   bool expertBias;
@@ -72,10 +78,16 @@ struct Family {
 const Family kFamilies[] = {
     {"mixtral", "model.layers.", "block_sparse_moe", Layout::PerExpertW,
      "gate.weight", "", "", "", "", false},
+    {"minimax", "model.layers.", "block_sparse_moe", Layout::PerExpertW,
+     "gate.weight", "", "", "", "", false},
+    {"minimax_m2", "model.layers.", "block_sparse_moe", Layout::PerExpertW,
+     "gate.weight", "", "e_score_correction_bias", "", "", false},
     {"qwen2_moe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
      "", "", "shared_expert", "shared_expert_gate.weight", false},
     {"qwen3_moe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
      "", "", "", "", false},
+    {"qwen3_next", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
+     "", "", "shared_expert", "shared_expert_gate.weight", false},
     {"olmoe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight", "",
      "", "", "", false},
     {"deepseek_v2", "model.layers.", "mlp", Layout::PerExpertProj,
@@ -85,6 +97,13 @@ const Family kFamilies[] = {
      false},
     {"kimi_k2", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
      "", "gate.e_score_correction_bias", "shared_experts", "", false},
+    {"deepseek_v32", "model.layers.", "mlp", Layout::PerExpertProj,
+     "gate.weight", "", "gate.e_score_correction_bias", "shared_experts", "",
+     false},
+    {"glm4_moe", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight",
+     "", "gate.e_score_correction_bias", "shared_experts", "", false},
+    {"dots1", "model.layers.", "mlp", Layout::PerExpertProj, "gate.weight", "",
+     "gate.e_score_correction_bias", "shared_experts", "", false},
     {"gpt_oss", "model.layers.", "mlp", Layout::GptOss, "router.weight",
      "router.bias", "", "", "", true},
     {"llama4", "language_model.model.layers.", "feed_forward", Layout::Llama4,
@@ -93,6 +112,14 @@ const Family kFamilies[] = {
      "router.weight", "", "", "shared_expert", "", false},
     {"dbrx", "transformer.blocks.", "ffn", Layout::Dbrx, "router.layer.weight",
      "", "", "", "", false},
+    {"jamba", "model.layers.", "feed_forward", Layout::PerExpertProj,
+     "router.weight", "", "", "", "", false},
+    {"hunyuan_v1_moe", "model.layers.", "mlp", Layout::PerExpertProj,
+     "gate.wg.weight", "", "", "shared_mlp", "", false},
+    {"granitemoe", "model.layers.", "block_sparse_moe", Layout::Granite,
+     "router.layer.weight", "", "", "", "", false},
+    {"granitemoeshared", "model.layers.", "block_sparse_moe", Layout::Granite,
+     "router.layer.weight", "", "", "shared_mlp", "", false},
     {"moe-opt", "model.layers.", "moe", Layout::Kernel, "router_weight",
      "router_bias", "correction_bias", "shared", "shared_gate", true},
 };
@@ -102,6 +129,14 @@ const Family *findFamily(llvm::StringRef name) {
     if (family.name == name)
       return &family;
   return nullptr;
+}
+
+/// The decoder layer's prefix, "model.layers.3.".
+std::string layerPrefixOf(const Family &family, llvm::StringRef layer) {
+  return (llvm::Twine(family.head) + layer + ".").str();
+}
+std::string layerPrefixOf(const Family &family, int64_t layer) {
+  return layerPrefixOf(family, std::to_string(layer));
 }
 
 std::string prefixOf(const Family &family, int64_t layer) {
@@ -235,6 +270,10 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
       bias(p + "experts.down_proj_bias", {e, h});
     }
     break;
+  case Layout::Granite:
+    weight(p + "input_linear.weight", {e, 2 * i, h}, h);
+    weight(p + "output_linear.weight", {e, h, i}, i);
+    break;
   case Layout::Dbrx:
     weight(p + "experts.mlp.w1", {e * i, h}, h);
     weight(p + "experts.mlp.v1", {e * i, h}, h);
@@ -245,7 +284,11 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
     llvm_unreachable("handled above");
   }
 
-  if (is > 0) {
+  if (is > 0 && family.layout == Layout::Granite) {
+    std::string s = layerPrefixOf(family, cfg.layer) + family.shared.str();
+    weight(s + ".input_linear.weight", {2 * is, h}, h);
+    weight(s + ".output_linear.weight", {h, is}, is);
+  } else if (is > 0) {
     std::string s = p + family.shared.str() + ".";
     projection(s + "gate_proj.weight", {is, h}, h);
     projection(s + "up_proj.weight", {is, h}, h);
@@ -342,7 +385,7 @@ llvm::Error checkWeightFormat(const LayerConfig &cfg, const Family &family) {
     return llvm::Error::success();
   case WeightFormat::Fp8:
     if (family.layout == Layout::GptOss || family.layout == Layout::Llama4 ||
-        family.layout == Layout::Dbrx)
+        family.layout == Layout::Dbrx || family.layout == Layout::Granite)
       return configError(cfg, "'" + llvm::Twine(cfg.family) +
                                   "' checkpoints have no fp8 block-scaled "
                                   "layout");
@@ -717,6 +760,10 @@ void addExpertSteps(StepList &out, const LayerConfig &cfg, const Family &family,
     }
     break;
   }
+  case Layout::Granite:
+    out.whole("gate_up", p + "input_linear.weight", {e, 2 * i, h});
+    out.whole("down", p + "output_linear.weight", {e, h, i});
+    break;
   case Layout::Dbrx:
     // Expert x owns rows x*I .. x*I+I-1 of each [E*I, H] tensor; w1 and v1
     // rows are already [I, H] gate/up rows, w2's are the transposed down.
@@ -771,7 +818,14 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
                    2 * i, 2, i, 2 * i);
     out.whole("down_bias", p + "experts.down_proj_bias", {e, h});
   }
-  if (is > 0) {
+  if (is > 0 && family.layout == Layout::Granite) {
+    std::string s =
+        layerPrefixOf(family, layerToken.empty() ? std::to_string(cfg.layer)
+                                                 : layerToken.str()) +
+        family.shared.str();
+    out.whole("shared_gate_up", s + ".input_linear.weight", {2 * is, h});
+    out.whole("shared_down", s + ".output_linear.weight", {h, is});
+  } else if (is > 0) {
     std::string s = p + family.shared.str() + ".";
     out.block("shared_gate_up", s + "gate_proj.weight", 0, is, h, 0, h);
     out.block("shared_gate_up", s + "up_proj.weight", 0, is, h, is * h, h);

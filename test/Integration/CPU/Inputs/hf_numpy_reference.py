@@ -7,9 +7,11 @@ standard library and numpy only.
       --dtype {f32,bf16} --weights-out W.safetensors
       --input-out X.safetensors --expected-out Yref.safetensors
 
-CONFIG.json is a Hugging Face config.json (model_type mixtral, qwen2_moe,
-qwen3_moe, olmoe, deepseek_v2, deepseek_v3, kimi_k2, gpt_oss, llama4,
-llama4_text or dbrx). The script
+CONFIG.json is a Hugging Face config.json (model_type mixtral, minimax,
+minimax_m2, qwen2_moe, qwen3_moe, qwen3_next, olmoe, deepseek_v2,
+deepseek_v3, kimi_k2, deepseek_v32, glm4_moe, dots1, gpt_oss, llama4,
+llama4_text, dbrx, jamba, hunyuan_v1_moe, granitemoe or granitemoeshared).
+The script
 
   1. draws random weights for decoder layer L (numpy default_rng(S); weights
      uniform in +-1/sqrt(fan_in), biases in +-0.1, DeepSeek-V3's
@@ -228,24 +230,89 @@ def read_config(path, layer):
                     act=activation(get(cfg, "hidden_act", "silu")),
                     routing="softmax", norm_topk=True)
         spec["moe_layers"] = set(range(spec["num_layers"]))
-    elif family in ("qwen2_moe", "qwen3_moe"):
+    elif family == "minimax":
+        # MiniMaxSparseMoeBlock is Mixtral's.
+        spec.update(H=get(cfg, "hidden_size", 4096),
+                    E=get(cfg, "num_local_experts", 8),
+                    K=get(cfg, "num_experts_per_tok", 2),
+                    I=get(cfg, "intermediate_size", 14336),
+                    num_layers=get(cfg, "num_hidden_layers", 32),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax", norm_topk=True)
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family == "minimax_m2":
+        # MiniMaxM2TopKRouter: sigmoid, the bias for selection only, the
+        # chosen sigmoid scores divided by their plain sum.
+        spec.update(H=get(cfg, "hidden_size", 3072),
+                    E=get(cfg, "num_local_experts", 256),
+                    K=get(cfg, "num_experts_per_tok", 8),
+                    I=get(cfg, "intermediate_size", 1536),
+                    num_layers=get(cfg, "num_hidden_layers", 62),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="minimax_m2")
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family == "jamba":
+        # JambaSparseMoeBlock: softmax, top-k, no renormalization.
+        spec.update(H=get(cfg, "hidden_size", 4096),
+                    E=get(cfg, "num_experts", 16),
+                    K=get(cfg, "num_experts_per_tok", 2),
+                    I=get(cfg, "intermediate_size", 14336),
+                    num_layers=get(cfg, "num_hidden_layers", 32),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax", norm_topk=False)
+        period = get(cfg, "expert_layer_period", 2)
+        offset = get(cfg, "expert_layer_offset", 1)
+        spec["moe_layers"] = set(i for i in range(spec["num_layers"])
+                                 if i % period == offset)
+    elif family == "hunyuan_v1_moe":
+        # HunYuanMoEV1Moe: softmax, top-k, always divided by the sum; the
+        # experts and the ungated shared MLP are intermediate_size wide.
+        def scalar(v):
+            return v[0] if isinstance(v, list) else v
+        spec.update(H=get(cfg, "hidden_size", 4096),
+                    E=scalar(get(cfg, "num_experts", 1)),
+                    K=scalar(get(cfg, "moe_topk", 1)),
+                    I=get(cfg, "intermediate_size", 11008),
+                    num_layers=get(cfg, "num_hidden_layers", 32),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax", norm_topk=True)
+        spec["shared"] = spec["I"]
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family in ("granitemoe", "granitemoeshared"):
+        # GraniteMoeTopKGating: top-k on the logits, softmax over the k.
+        spec.update(H=get(cfg, "hidden_size", 4096),
+                    E=get(cfg, "num_local_experts", 8),
+                    K=get(cfg, "num_experts_per_tok", 2),
+                    I=get(cfg, "intermediate_size", 11008),
+                    num_layers=get(cfg, "num_hidden_layers", 32),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="softmax_after_topk")
+        if family == "granitemoeshared":
+            spec["shared"] = get(cfg, "shared_intermediate_size", 0)
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family in ("qwen2_moe", "qwen3_moe", "qwen3_next"):
         qwen2 = family == "qwen2_moe"
+        nxt = family == "qwen3_next"
         spec.update(H=get(cfg, "hidden_size", 2048),
-                    E=get(cfg, "num_experts", 60 if qwen2 else 128),
-                    K=get(cfg, "num_experts_per_tok", 4 if qwen2 else 8),
-                    I=get(cfg, "moe_intermediate_size", 1408 if qwen2 else 768),
+                    E=get(cfg, "num_experts",
+                          60 if qwen2 else 512 if nxt else 128),
+                    K=get(cfg, "num_experts_per_tok",
+                          4 if qwen2 else 10 if nxt else 8),
+                    I=get(cfg, "moe_intermediate_size",
+                          1408 if qwen2 else 512 if nxt else 768),
                     num_layers=get(cfg, "num_hidden_layers", 24 if qwen2 else 48),
                     act=activation(get(cfg, "hidden_act", "silu")),
                     routing="softmax",
-                    norm_topk=bool(get(cfg, "norm_topk_prob", False)))
+                    norm_topk=bool(get(cfg, "norm_topk_prob", nxt)))
         step = get(cfg, "decoder_sparse_step", 1)
         mlp_only = get(cfg, "mlp_only_layers", [])
         spec["moe_layers"] = set(
             i for i in range(spec["num_layers"])
             if i not in mlp_only and spec["E"] > 0 and (i + 1) % step == 0)
-        if qwen2:
-            spec["shared"] = get(cfg, "shared_expert_intermediate_size", 5632)
-            spec["shared_gate"] = True
+        if qwen2 or nxt:
+            spec["shared"] = get(cfg, "shared_expert_intermediate_size",
+                                 5632 if qwen2 else 512)
+            spec["shared_gate"] = spec["shared"] > 0
     elif family == "olmoe":
         spec.update(H=get(cfg, "hidden_size", 2048),
                     E=get(cfg, "num_experts", 64),
@@ -256,23 +323,36 @@ def read_config(path, layer):
                     routing="softmax",
                     norm_topk=bool(get(cfg, "norm_topk_prob", False)))
         spec["moe_layers"] = set(range(spec["num_layers"]))
-    elif family in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
+    elif family in ("deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32",
+                    "glm4_moe", "dots1"):
         v2 = family == "deepseek_v2"
-        spec.update(H=get(cfg, "hidden_size", 4096 if v2 else 7168),
-                    E=get(cfg, "n_routed_experts", 64 if v2 else 256),
-                    K=cfg.get("num_experts_per_tok", None if v2 else 8),
-                    I=get(cfg, "moe_intermediate_size", 1407 if v2 else 2048),
-                    num_layers=get(cfg, "num_hidden_layers", 30 if v2 else 61),
+        # Configuration-class defaults (Glm4MoeConfig, Dots1Config differ).
+        d = {"glm4_moe": dict(H=4096, E=128, K=8, I=1408, L=46, G=1, TG=1,
+                              dense=1, shared=1, norm=True, rsf=1.0),
+             "dots1": dict(H=4608, E=None, K=None, I=1408, L=62, G=1, TG=1,
+                           dense=0, shared=0, norm=False, rsf=1.0),
+             "deepseek_v2": dict(H=4096, E=64, K=None, I=1407, L=30, G=1,
+                                 TG=1, dense=0, shared=2, norm=False,
+                                 rsf=1.0)}.get(
+            family, dict(H=7168, E=256, K=8, I=2048, L=61, G=8, TG=4, dense=3,
+                         shared=1, norm=True, rsf=2.5))
+        spec.update(H=get(cfg, "hidden_size", d["H"]),
+                    E=get(cfg, "n_routed_experts", d["E"]),
+                    K=get(cfg, "num_experts_per_tok", d["K"]),
+                    I=get(cfg, "moe_intermediate_size", d["I"]),
+                    num_layers=get(cfg, "num_hidden_layers", d["L"]),
                     act=activation(get(cfg, "hidden_act", "silu")),
-                    n_group=get(cfg, "n_group", 1 if v2 else 8),
-                    topk_group=get(cfg, "topk_group", 1 if v2 else 4))
-        if spec["K"] is None:
-            fail("num_experts_per_tok is required")
-        first_dense = get(cfg, "first_k_dense_replace", 0 if v2 else 3)
-        freq = get(cfg, "moe_layer_freq", 1)
+                    n_group=get(cfg, "n_group", d["G"]),
+                    topk_group=get(cfg, "topk_group", d["TG"]))
+        if spec["E"] is None:
+            fail("n_routed_experts is required")
+        first_dense = get(cfg, "first_k_dense_replace", d["dense"])
+        # Glm4Moe and Dots1 read no moe_layer_freq.
+        freq = 1 if family in ("glm4_moe", "dots1") else \
+            get(cfg, "moe_layer_freq", 1)
         spec["moe_layers"] = set(i for i in range(spec["num_layers"])
                                  if i >= first_dense and i % freq == 0)
-        spec["shared"] = get(cfg, "n_shared_experts", 2 if v2 else 1) * spec["I"]
+        spec["shared"] = get(cfg, "n_shared_experts", d["shared"]) * spec["I"]
         if v2:
             scoring = get(cfg, "scoring_func", "softmax")
             if scoring != "softmax":
@@ -291,8 +371,11 @@ def read_config(path, layer):
             if method != "noaux_tc":
                 fail("%s topk_method %r is not supported" % (family, method))
             spec.update(routing="deepseek_v3",
-                        norm_topk=bool(get(cfg, "norm_topk_prob", True)),
-                        scaling=float(get(cfg, "routed_scaling_factor", 2.5)))
+                        norm_topk=bool(get(cfg, "norm_topk_prob", d["norm"])),
+                        scaling=float(get(cfg, "routed_scaling_factor",
+                                          d["rsf"])))
+        if spec["K"] is None:
+            fail("num_experts_per_tok is required")
     elif family == "gpt_oss":
         k = cfg.get("num_experts_per_tok", cfg.get("experts_per_token", 4))
         spec.update(H=get(cfg, "hidden_size", 2880),
@@ -506,21 +589,29 @@ def make_weights(spec, layer, rng, dtype, stress=False):
         d = wf.projection(prefix + ".down_proj.weight", (H, Is), Is)
         return (g, u, d)
 
-    if family == "mixtral":
+    if family in ("mixtral", "minimax", "minimax_m2"):
         p = "model.layers.%d.block_sparse_moe" % layer
         w["router"] = wf.weight(p + ".gate.weight", (E, H), H,
                                 role="router")
+        if family == "minimax_m2":
+            w["correction_bias"] = wf.add(p + ".e_score_correction_bias",
+                                          (E,), 0.05, keep_f32=True,
+                                          role="correction_bias")
         for e in range(E):
             q = "%s.experts.%d" % (p, e)
             gate[e] = wf.projection(q + ".w1.weight", (I, H), H)
             up[e] = wf.projection(q + ".w3.weight", (I, H), H)
             down[e] = wf.projection(q + ".w2.weight", (H, I), I)
-    elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v2",
-                    "deepseek_v3", "kimi_k2"):
-        p = "model.layers.%d.mlp" % layer
-        w["router"] = wf.weight(p + ".gate.weight", (E, H), H,
-                                role="router")
-        if family in ("deepseek_v3", "kimi_k2"):
+    elif family in ("qwen2_moe", "qwen3_moe", "qwen3_next", "olmoe",
+                    "deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32",
+                    "glm4_moe", "dots1", "jamba", "hunyuan_v1_moe"):
+        module = "feed_forward" if family == "jamba" else "mlp"
+        p = "model.layers.%d.%s" % (layer, module)
+        router = {"jamba": ".router.weight",
+                  "hunyuan_v1_moe": ".gate.wg.weight"}.get(family,
+                                                           ".gate.weight")
+        w["router"] = wf.weight(p + router, (E, H), H, role="router")
+        if spec.get("routing") == "deepseek_v3":
             w["correction_bias"] = wf.add(p + ".gate.e_score_correction_bias",
                                           (E,), 0.05, keep_f32=True,
                                           role="correction_bias")
@@ -529,13 +620,31 @@ def make_weights(spec, layer, rng, dtype, stress=False):
             gate[e] = wf.projection(q + ".gate_proj.weight", (I, H), H)
             up[e] = wf.projection(q + ".up_proj.weight", (I, H), H)
             down[e] = wf.projection(q + ".down_proj.weight", (H, I), I)
-        if family == "qwen2_moe" and spec["shared"] > 0:
+        if family in ("qwen2_moe", "qwen3_next") and spec["shared"] > 0:
             w["shared"] = shared_mlp(p + ".shared_expert", spec["shared"])
             w["shared_gate"] = wf.weight(p + ".shared_expert_gate.weight",
                                          (1, H), H)
-        elif family.startswith("deepseek") or family == "kimi_k2":
+        elif family == "hunyuan_v1_moe":
+            w["shared"] = shared_mlp(p + ".shared_mlp", spec["shared"])
+        elif spec["routing"] in ("deepseek_v2", "deepseek_v3"):
             if spec["shared"] > 0:
                 w["shared"] = shared_mlp(p + ".shared_experts", spec["shared"])
+    elif family in ("granitemoe", "granitemoeshared"):
+        p = "model.layers.%d.block_sparse_moe" % layer
+        w["router"] = wf.weight(p + ".router.layer.weight", (E, H), H,
+                                role="router")
+        # ParallelExperts: F.linear(x, W[e]); input_linear's output is
+        # chunked in two, the first half activated (gate), the second up.
+        gu = wf.weight(p + ".input_linear.weight", (E, 2 * I, H), H)
+        down = wf.weight(p + ".output_linear.weight", (E, H, I), I)
+        gate, up = gu[:, :I], gu[:, I:]
+        Is = spec["shared"]
+        if Is > 0:
+            # GraniteMoeSharedMLP sits on the decoder layer, beside the MoE.
+            q = "model.layers.%d.shared_mlp" % layer
+            sgu = wf.weight(q + ".input_linear.weight", (2 * Is, H), H)
+            sd = wf.weight(q + ".output_linear.weight", (H, Is), Is)
+            w["shared"] = (sgu[:Is], sgu[Is:], sd)
     elif family == "gpt_oss":
         p = "model.layers.%d.mlp" % layer
         w["router"] = wf.weight(p + ".router.weight", (E, H), H,
@@ -713,6 +822,13 @@ def route(spec, w, x):
         if spec["norm_topk"]:
             wts = wts / (wts.sum(axis=1, keepdims=True) + 1e-20)
         wts = wts * spec["scaling"]
+    elif kind == "minimax_m2":
+        s = sigmoid(logits)
+        choice = s + w["correction_bias"][None, :]
+        idx = topk(choice, K)
+        ties |= gap_ties(choice, K)
+        wts = np.take_along_axis(s, idx, axis=1)
+        wts = wts / wts.sum(axis=1, keepdims=True)
     elif kind == "softmax_after_topk":
         idx = topk(logits, K)
         ties |= gap_ties(logits, K)
