@@ -17,7 +17,12 @@ def Moe_Scoring : I32EnumAttr<"Scoring", "how router logits become scores", [
     // Top-k on the raw logits first, then the function over the k selected
     // logits only (gpt-oss: softmax; Llama 4: sigmoid).
     I32EnumAttrCase<"softmax_after_topk", 2>,
-    I32EnumAttrCase<"sigmoid_after_topk", 3>]> {
+    I32EnumAttrCase<"sigmoid_after_topk", 3>,
+    // PhiMoE's sparsemixer at inference: expert j is the argmax of the
+    // logits with the j - 1 earlier winners removed; its weight is its
+    // softmax probability among the remaining experts whose relative gap
+    // (max - l) / max(|l|, max) to that argmax is at most 2 * jitter_eps.
+    I32EnumAttrCase<"sparsemixer", 4>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -82,10 +87,12 @@ def Moe_RoutingAttr : Moe_Attr<"Routing", "routing"> {
     `n_group > 1`, experts are split into `n_group` equal groups, each group
     is scored (`group_score`) and only the best `topk_group` groups stay
     eligible; then the `top_k` experts are chosen (ties: lower index). The
-    chosen scores are renormalized (`normalization`, with `norm_p` and the
-    denominator epsilon `norm_epsilon`) and multiplied by `scaling_factor`.
-    `placement` says whether the weight scales the expert's output (usual) or
-    its input (Llama 4).
+    chosen scores are renormalized (`normalization`, with `norm_p`; the
+    denominator is `max(norm, norm_min) + norm_epsilon`: ERNIE 4.5 clamps
+    the sum from below, DeepSeek adds an epsilon) and multiplied by
+    `scaling_factor`. `placement` says whether the weight scales the
+    expert's output (usual) or its input (Llama 4). `jitter_eps` is the
+    relative gap of `sparsemixer` scoring (PhiMoE's `router_jitter_noise`).
   }];
   let parameters = (ins
     EnumParameter<Moe_Scoring>:$scoring,
@@ -100,7 +107,9 @@ def Moe_RoutingAttr : Moe_Attr<"Routing", "routing"> {
         "::mlir::moe::GroupScore::max">:$groupScore,
     Moe_F64Parameter<"1.0", "factor on the final weights">:$scalingFactor,
     DefaultValuedParameter<"::mlir::moe::WeightPlacement",
-        "::mlir::moe::WeightPlacement::output">:$placement);
+        "::mlir::moe::WeightPlacement::output">:$placement,
+    Moe_F64Parameter<"0.0", "lower bound of the norm">:$normMin,
+    Moe_F64Parameter<"0.0", "sparsemixer's relative gap">:$jitterEps);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -46,7 +46,10 @@ RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                     Scoring scoring, int64_t topK, Normalization normalization,
                     APFloat normPValue, APFloat normEpsilonValue,
                     int64_t nGroup, int64_t topkGroup, GroupScore groupScore,
-                    APFloat scalingFactorValue, WeightPlacement placement) {
+                    APFloat scalingFactorValue, WeightPlacement placement,
+                    APFloat normMinValue, APFloat jitterEpsValue) {
+  double normMin = normMinValue.convertToDouble();
+  double jitterEps = jitterEpsValue.convertToDouble();
   double normP = normPValue.convertToDouble();
   double normEpsilon = normEpsilonValue.convertToDouble();
   double scalingFactor = scalingFactorValue.convertToDouble();
@@ -59,9 +62,22 @@ RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << "], got " << topkGroup;
   bool afterTopK = scoring == Scoring::softmax_after_topk ||
                    scoring == Scoring::sigmoid_after_topk;
-  if (afterTopK && nGroup > 1)
+  if ((afterTopK || scoring == Scoring::sparsemixer) && nGroup > 1)
     return emitError() << "grouped selection (nGroup = " << nGroup
                        << ") needs scores before top-k, but scoring is "
+                       << stringifyScoring(scoring);
+  if (!(normMin >= 0.0 && std::isfinite(normMin)))
+    return emitError() << "normMin must be finite and non-negative, got "
+                       << normMin;
+  if (normMin > 0.0 && normalization == Normalization::none)
+    return emitError() << "normMin bounds the norm of a normalization, but "
+                          "normalization is none";
+  if (!(jitterEps >= 0.0 && std::isfinite(jitterEps)))
+    return emitError() << "jitterEps must be finite and non-negative, got "
+                       << jitterEps;
+  if (jitterEps > 0.0 && scoring != Scoring::sparsemixer)
+    return emitError() << "jitterEps is the relative gap of sparsemixer "
+                          "scoring, but scoring is "
                        << stringifyScoring(scoring);
   if (normalization == Normalization::pnorm &&
       !(normP > 0.0 && std::isfinite(normP)))

@@ -121,7 +121,8 @@ static LogicalResult verifyRoutingForExperts(Operation *op, RoutingAttr routing,
                                 "experts per group, got "
                              << perGroup;
   bool afterTopK = routing.getScoring() == Scoring::softmax_after_topk ||
-                   routing.getScoring() == Scoring::sigmoid_after_topk;
+                   routing.getScoring() == Scoring::sigmoid_after_topk ||
+                   routing.getScoring() == Scoring::sparsemixer;
   if (hasCorrectionBias && afterTopK)
     return op->emitOpError() << "a correction bias needs scores before "
                                 "top-k, but scoring is "

@@ -187,10 +187,11 @@ mlir::moe::buildModule(const ModelDesc &model, MLIRContext *context,
           sharedGate = take(sig.sharedGate);
 
     const RoutingDesc &r = layer.routing;
-    auto routing = RoutingAttr::get(context, r.scoring, r.topK, r.normalization,
-                                    APFloat(r.normP), APFloat(r.normEpsilon),
-                                    r.nGroup, r.topkGroup, r.groupScore,
-                                    APFloat(r.scalingFactor), r.placement);
+    auto routing =
+        RoutingAttr::get(context, r.scoring, r.topK, r.normalization,
+                         APFloat(r.normP), APFloat(r.normEpsilon), r.nGroup,
+                         r.topkGroup, r.groupScore, APFloat(r.scalingFactor),
+                         r.placement, APFloat(r.normMin), APFloat(r.jitterEps));
     auto ffn =
         FfnAttr::get(context, layer.ffn.activation, APFloat(layer.ffn.alpha),
                      APFloat(layer.ffn.limit), model.quant.fp8ActivationGroup);

@@ -585,6 +585,77 @@ LogicalResult readHunyuanMoe(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
+/// ERNIE 4.5 MoE: softmax; moe_statics' correction bias added to the
+/// probabilities for selection only; the chosen probabilities divided by
+/// clamp(sum, min = moe_norm_min); moe_num_shared_experts ungated experts.
+/// Layer i is MoE when (i + 1) % moe_layer_interval == 0 and
+/// moe_layer_start_index <= i <= moe_layer_end_index (-1: the last layer).
+LogicalResult readErnie45Moe(const JsonObjectReader &obj, ModelDesc &model,
+                             MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "moe_num_experts", "moe_k",
+                              "moe_intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  auto normMin = obj.getNumber("moe_norm_min", 1e-12);
+  auto nShared = obj.getInt("moe_num_shared_experts", 2, 0, INT32_MAX);
+  auto start = obj.getInt("moe_layer_start_index", 1, 0, INT32_MAX);
+  auto end = obj.getInt("moe_layer_end_index", -1, -1, INT32_MAX);
+  auto interval = obj.getInt("moe_layer_interval", 1, 1, INT32_MAX);
+  if (failed(normMin) || failed(nShared) || failed(start) || failed(end) ||
+      failed(interval))
+    return failure();
+  RoutingDesc &r = layer.routing;
+  r.scoring = Scoring::softmax;
+  r.correctionBias = true;
+  r.normalization = Normalization::sum;
+  r.normMin = *normMin;
+  layer.paths["norm_min"] = obj.pathOf("moe_norm_min");
+  int64_t last = *end < 0 ? model.numLayers - 1 : *end;
+  layer.paths["layers"] = obj.pathOf("moe_layer_start_index");
+  for (int64_t i = *start; i <= last && i < model.numLayers; ++i)
+    if ((i + 1) % *interval == 0)
+      layer.layers.push_back(i);
+  layer.paths["shared_expert.intermediate_size"] =
+      obj.pathOf("moe_num_shared_experts");
+  if (*nShared > 0) {
+    int64_t size = *nShared * layer.intermediateSize;
+    if (size > kMaxSize) {
+      obj.emitError("moe_num_shared_experts")
+          << "moe_num_shared_experts * moe_intermediate_size = " << size
+          << " is out of range [1, " << kMaxSize << "]";
+      return failure();
+    }
+    layer.shared = SharedExpertDesc{size, false};
+  }
+  return success();
+}
+
+/// PhiMoE (Phi-3.5-MoE): sparsemixer routing with router_jitter_noise as
+/// its relative gap (used at inference too), two experts, no
+/// renormalization; every layer.
+LogicalResult readPhimoe(const JsonObjectReader &obj, ModelDesc &model,
+                         MoeLayerDesc &layer) {
+  if (failed(readExpertCounts(obj, layer, "num_local_experts",
+                              "num_experts_per_tok", "intermediate_size")) ||
+      failed(readGatedActivation(obj, "hidden_act", layer)))
+    return failure();
+  if (layer.routing.topK != 2) {
+    obj.emitError("num_experts_per_tok")
+        << "PhiMoE's sparsemixer routes to exactly 2 experts "
+           "(transformers' sparsemixer), got "
+        << layer.routing.topK;
+    return failure();
+  }
+  auto jitter = obj.getNumber("router_jitter_noise", 0.01);
+  if (failed(jitter))
+    return failure();
+  layer.paths["jitter_eps"] = obj.pathOf("router_jitter_noise");
+  layer.routing.scoring = Scoring::sparsemixer;
+  layer.routing.jitterEps = *jitter;
+  allLayers(model, layer, obj.pathOf("num_hidden_layers"));
+  return success();
+}
+
 /// Granite MoE (JetMoe's gating): top-k on the logits, softmax over the k
 /// chosen; granitemoeshared adds an ungated shared MLP of
 /// shared_intermediate_size (0: none); every layer.
@@ -637,6 +708,8 @@ const Family kFamilies[] = {
     {"llama4_text", "hidden_size", "num_hidden_layers", readLlama4Text},
     {"dbrx", "d_model", "n_layers", readDbrx},
     {"jamba", "hidden_size", "num_hidden_layers", readJamba},
+    {"ernie4_5_moe", "hidden_size", "num_hidden_layers", readErnie45Moe},
+    {"phimoe", "hidden_size", "num_hidden_layers", readPhimoe},
     {"hunyuan_v1_moe", "hidden_size", "num_hidden_layers", readHunyuanMoe},
     {"granitemoe", "hidden_size", "num_hidden_layers", readGraniteMoe},
     {"granitemoeshared", "hidden_size", "num_hidden_layers",

@@ -44,6 +44,9 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
   case Scoring::sigmoid_after_topk:
     cfg.scoring = ref::Scoring::SigmoidAfterTopK;
     break;
+  case Scoring::sparsemixer:
+    cfg.scoring = ref::Scoring::Sparsemixer;
+    break;
   }
   cfg.normalization =
       r.normalization == Normalization::sum     ? ref::Normalization::Sum
@@ -51,6 +54,8 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
                                                 : ref::Normalization::None;
   cfg.normP = r.normP;
   cfg.normEpsilon = r.normEpsilon;
+  cfg.normMin = r.normMin;
+  cfg.jitterEps = r.jitterEps;
   cfg.nGroup = r.nGroup;
   cfg.topkGroup = r.topkGroup;
   cfg.groupScore = r.groupScore == GroupScore::top2_sum

@@ -169,8 +169,29 @@ private:
       error("norm_epsilon") << "must not be negative, got " << r.normEpsilon;
       return failure();
     }
+    if (!(r.normMin >= 0.0 && std::isfinite(r.normMin))) {
+      error("norm_min") << "must be finite and non-negative, got " << r.normMin;
+      return failure();
+    }
+    if (r.normMin > 0.0 && r.normalization == Normalization::none) {
+      error("norm_min") << "bounds the norm of a normalization, but "
+                           "normalization is none";
+      return failure();
+    }
+    if (!(r.jitterEps >= 0.0 && std::isfinite(r.jitterEps))) {
+      error("jitter_eps") << "must be finite and non-negative, got "
+                          << r.jitterEps;
+      return failure();
+    }
+    if (r.jitterEps > 0.0 && r.scoring != Scoring::sparsemixer) {
+      error("jitter_eps") << "is the relative gap of sparsemixer scoring, "
+                             "but scoring is "
+                          << stringifyScoring(r.scoring);
+      return failure();
+    }
     bool afterTopK = r.scoring == Scoring::softmax_after_topk ||
-                     r.scoring == Scoring::sigmoid_after_topk;
+                     r.scoring == Scoring::sigmoid_after_topk ||
+                     r.scoring == Scoring::sparsemixer;
     if (afterTopK && (r.nGroup > 1 || r.correctionBias)) {
       error("scoring") << stringifyScoring(r.scoring)
                        << " scores only the selected experts; it cannot be "

@@ -39,18 +39,20 @@ LogicalResult readRouting(const JsonObjectReader &obj, MoeLayerDesc &layer) {
   if (failed(obj.rejectUnknownFields(
           {"scoring", "top_k", "normalization", "norm_p", "norm_epsilon",
            "n_group", "topk_group", "group_score", "scaling_factor",
-           "placement", "router_bias", "correction_bias"})))
+           "placement", "router_bias", "correction_bias", "norm_min",
+           "jitter_eps"})))
     return failure();
   RoutingDesc &r = layer.routing;
   for (llvm::StringRef key :
        {"scoring", "top_k", "normalization", "norm_p", "norm_epsilon",
-        "n_group", "topk_group", "scaling_factor", "placement"})
+        "n_group", "topk_group", "scaling_factor", "placement", "norm_min",
+        "jitter_eps"})
     layer.paths[key] = obj.pathOf(key);
-  auto scoring = readEnum<Scoring>(obj, "scoring", std::nullopt,
-                                   {Scoring::softmax, Scoring::sigmoid,
-                                    Scoring::softmax_after_topk,
-                                    Scoring::sigmoid_after_topk},
-                                   stringifyScoring);
+  auto scoring = readEnum<Scoring>(
+      obj, "scoring", std::nullopt,
+      {Scoring::softmax, Scoring::sigmoid, Scoring::softmax_after_topk,
+       Scoring::sigmoid_after_topk, Scoring::sparsemixer},
+      stringifyScoring);
   auto topK = obj.getInt("top_k", 1, INT32_MAX);
   auto normalization = readEnum<Normalization>(
       obj, "normalization", Normalization::none,
@@ -70,14 +72,18 @@ LogicalResult readRouting(const JsonObjectReader &obj, MoeLayerDesc &layer) {
       stringifyWeightPlacement);
   auto routerBias = obj.getBool("router_bias", false);
   auto correctionBias = obj.getBool("correction_bias", false);
+  auto normMin = obj.getNumber("norm_min", 0.0);
+  auto jitterEps = obj.getNumber("jitter_eps", 0.0);
   if (failed(scoring) || failed(topK) || failed(normalization) ||
       failed(normP) || failed(normEpsilon) || failed(nGroup) ||
       failed(topkGroup) || failed(groupScore) || failed(scaling) ||
-      failed(placement) || failed(routerBias) || failed(correctionBias))
+      failed(placement) || failed(routerBias) || failed(correctionBias) ||
+      failed(normMin) || failed(jitterEps))
     return failure();
   r = RoutingDesc{*scoring,     *topK,      *normalization, *normP,
                   *normEpsilon, *nGroup,    *topkGroup,     *groupScore,
-                  *scaling,     *placement, *routerBias,    *correctionBias};
+                  *scaling,     *placement, *routerBias,    *correctionBias,
+                  *normMin,     *jitterEps};
   return success();
 }
 
@@ -293,6 +299,8 @@ void mlir::moe::writeOwnSchema(const ModelDesc &model, llvm::raw_ostream &os) {
     routing["placement"] = stringifyWeightPlacement(r.placement).str();
     routing["router_bias"] = r.routerBias;
     routing["correction_bias"] = r.correctionBias;
+    routing["norm_min"] = r.normMin;
+    routing["jitter_eps"] = r.jitterEps;
     OrderedJson &experts = l["experts"];
     experts["activation"] = stringifyActivation(layer.ffn.activation).str();
     experts["alpha"] = layer.ffn.alpha;

@@ -111,7 +111,9 @@ static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
                               r.getScalingFactor().convertToDouble(),
                               r.getPlacement(),
                               static_cast<bool>(op.getRouterBias()),
-                              static_cast<bool>(op.getCorrectionBias())};
+                              static_cast<bool>(op.getCorrectionBias()),
+                              r.getNormMin().convertToDouble(),
+                              r.getJitterEps().convertToDouble()};
   FfnAttr ffn = op.getFfn();
   layer.ffn = FfnDesc{ffn.getActivation(), ffn.getAlpha().convertToDouble(),
                       ffn.getLimit().convertToDouble(),

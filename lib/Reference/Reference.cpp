@@ -54,6 +54,7 @@ struct FamilyNames {
   llvm::StringLiteral shared;         // "" ; {gate,up,down}_proj.weight below
   llvm::StringLiteral sharedGate;     // ""
   bool expertBias;
+  bool correctionBiasRow = false; // stored [1, E] (ERNIE), not [E]
 };
 
 // Published checkpoints: Llama 4 ships as Llama4ForConditionalGeneration
@@ -102,6 +103,11 @@ const FamilyNames kNames[] = {
      "router.layer.weight", "", "", "", "", false},
     {"jamba", "model.layers.", "feed_forward", ExpertStore::PerExpertProj,
      "router.weight", "", "", "", "", false},
+    {"ernie4_5_moe", "model.layers.", "mlp", ExpertStore::PerExpertProj,
+     "gate.weight", "", "moe_statics.e_score_correction_bias", "shared_experts",
+     "", false, true},
+    {"phimoe", "model.layers.", "block_sparse_moe", ExpertStore::PerExpertW,
+     "gate.weight", "", "", "", "", false},
     {"hunyuan_v1_moe", "model.layers.", "mlp", ExpertStore::PerExpertProj,
      "gate.wg.weight", "", "", "shared_mlp", "", false},
     {"granitemoe", "model.layers.", "block_sparse_moe", ExpertStore::Granite,
@@ -144,12 +150,16 @@ llvm::Error validate(const LayerConfig &cfg, const FamilyNames &names) {
     return makeError(cfg, "top-k exceeds the experts of the kept groups");
   if (cfg.nGroup > 1 && cfg.groupScore == GroupScore::Top2Sum && perGroup < 2)
     return makeError(cfg, "top2_sum needs at least 2 experts per group");
-  if (isAfterTopK(cfg.scoring) && (cfg.nGroup > 1 || cfg.correctionBias))
+  if ((isAfterTopK(cfg.scoring) || cfg.scoring == Scoring::Sparsemixer) &&
+      (cfg.nGroup > 1 || cfg.correctionBias))
     return makeError(cfg, "grouping and a correction bias need scores "
                           "before top-k");
   if (cfg.normalization == Normalization::PNorm &&
       !(cfg.normP > 0.0 && std::isfinite(cfg.normP)))
     return makeError(cfg, "normP must be positive and finite");
+  if (!(cfg.normMin >= 0.0 && std::isfinite(cfg.normMin)) ||
+      !(cfg.jitterEps >= 0.0 && std::isfinite(cfg.jitterEps)))
+    return makeError(cfg, "normMin and jitterEps must be finite and >= 0");
   if (!(cfg.normEpsilon >= 0.0 && std::isfinite(cfg.normEpsilon)) ||
       !(cfg.scalingFactor > 0.0 && std::isfinite(cfg.scalingFactor)))
     return makeError(cfg, "normEpsilon must be >= 0 and scalingFactor > 0");
@@ -415,7 +425,10 @@ llvm::Expected<LayerView> bindWeights(const LayerConfig &cfg,
   if (cfg.routerBias)
     view.routerBias = lookup.get(names.routerBias, {e});
   if (cfg.correctionBias)
-    view.correctionBias = lookup.get(names.correctionBias, {e});
+    view.correctionBias =
+        lookup.get(names.correctionBias, names.correctionBiasRow
+                                             ? std::vector<int64_t>{1, e}
+                                             : std::vector<int64_t>{e});
 
   FfnView &f = view.experts;
   f.inter = i;
@@ -643,7 +656,7 @@ void normalize(const LayerConfig &cfg, std::vector<double> &weights) {
     for (double w : weights)
       sum += w;
     for (double &w : weights)
-      w /= sum + cfg.normEpsilon;
+      w /= std::max(sum, cfg.normMin) + cfg.normEpsilon;
     break;
   }
   case Normalization::PNorm: {
@@ -652,9 +665,40 @@ void normalize(const LayerConfig &cfg, std::vector<double> &weights) {
       sum += std::pow(std::abs(w), cfg.normP);
     double norm = std::pow(sum, 1.0 / cfg.normP);
     for (double &w : weights)
-      w /= norm + cfg.normEpsilon;
+      w /= std::max(norm, cfg.normMin) + cfg.normEpsilon;
     break;
   }
+  }
+}
+
+/// PhiMoE's sparsemixer at inference (transformers' `sparsemixer` with
+/// training=False, generalized from its two rounds to k): round j picks the
+/// argmax m of the logits without the earlier winners; expert r stays in
+/// that round's softmax when (m - l_r) / max(|l_r|, m) <= 2 * jitterEps (a
+/// NaN gap, 0 / 0, stays too); the winner's weight is its probability
+/// there, exp(0) / sum. A gap within `tolerance` of the threshold marks a
+/// near tie: another implementation may put that expert on the other side.
+void sparsemixer(const LayerConfig &cfg, llvm::ArrayRef<double> logits,
+                 double tolerance, Routing &routing) {
+  const int64_t e = static_cast<int64_t>(logits.size());
+  std::vector<double> remaining(logits.begin(), logits.end());
+  const double threshold = 2.0 * cfg.jitterEps;
+  for (int64_t j = 0; j < cfg.topK; ++j) {
+    int64_t winner = topK(remaining, 1, tolerance, routing.nearTie)[0];
+    double top = remaining[winner];
+    double sum = 0.0;
+    for (int64_t r = 0; r < e; ++r) {
+      if (remaining[r] == -std::numeric_limits<double>::infinity())
+        continue;
+      double gap = (top - logits[r]) / std::max(std::abs(logits[r]), top);
+      if (std::abs(gap - threshold) < tolerance)
+        routing.nearTie = true;
+      if (!(gap > threshold))
+        sum += std::exp(logits[r] - top);
+    }
+    routing.experts.push_back(winner);
+    routing.weights.push_back(1.0 / sum);
+    remaining[winner] = -std::numeric_limits<double>::infinity();
   }
 }
 
@@ -670,7 +714,9 @@ Routing route(const LayerConfig &cfg, const LayerView &view,
   }
 
   Routing routing;
-  if (isAfterTopK(cfg.scoring)) {
+  if (cfg.scoring == Scoring::Sparsemixer) {
+    sparsemixer(cfg, logits, tolerance, routing);
+  } else if (isAfterTopK(cfg.scoring)) {
     routing.experts = topK(logits, k, tolerance, routing.nearTie);
     for (int64_t r : routing.experts)
       routing.weights.push_back(logits[r]);

@@ -70,6 +70,8 @@ struct Family {
   llvm::StringLiteral shared;
   llvm::StringLiteral sharedGate;
   bool expertBias;
+  /// The correction bias is stored [1, E] (ERNIE's moe_statics), not [E].
+  bool correctionBiasRow = false;
 };
 
 // Llama 4 is published as Llama4ForConditionalGeneration (model_type
@@ -114,6 +116,11 @@ const Family kFamilies[] = {
      "", "", "", "", false},
     {"jamba", "model.layers.", "feed_forward", Layout::PerExpertProj,
      "router.weight", "", "", "", "", false},
+    {"ernie4_5_moe", "model.layers.", "mlp", Layout::PerExpertProj,
+     "gate.weight", "", "moe_statics.e_score_correction_bias", "shared_experts",
+     "", false, /*correctionBiasRow=*/true},
+    {"phimoe", "model.layers.", "block_sparse_moe", Layout::PerExpertW,
+     "gate.weight", "", "", "", "", false},
     {"hunyuan_v1_moe", "model.layers.", "mlp", Layout::PerExpertProj,
      "gate.wg.weight", "", "", "shared_mlp", "", false},
     {"granitemoe", "model.layers.", "block_sparse_moe", Layout::Granite,
@@ -244,8 +251,11 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
   if (cfg.routerBias)
     bias(p + family.routerBias.str(), {e});
   if (cfg.correctionBias)
-    specs.push_back(
-        {{p + family.correctionBias.str(), {e}}, Init::CorrectionBias, 0});
+    specs.push_back({{p + family.correctionBias.str(),
+                      family.correctionBiasRow ? std::vector<int64_t>{1, e}
+                                               : std::vector<int64_t>{e}},
+                     Init::CorrectionBias,
+                     0});
 
   switch (family.layout) {
   case Layout::PerExpertW:
@@ -448,7 +458,8 @@ llvm::Error moe::weights::checkLayerConfig(const LayerConfig &cfg) {
   if (cfg.nGroup > 1 && cfg.groupScore == GroupScore::Top2Sum && perGroup < 2)
     return configError(cfg, "top2_sum group score needs 2 experts per group");
   bool afterTopK = cfg.scoring == Scoring::SoftmaxAfterTopK ||
-                   cfg.scoring == Scoring::SigmoidAfterTopK;
+                   cfg.scoring == Scoring::SigmoidAfterTopK ||
+                   cfg.scoring == Scoring::Sparsemixer;
   if (afterTopK && (cfg.nGroup > 1 || cfg.correctionBias))
     return configError(cfg, "grouped selection and a correction bias need "
                             "scores before top-k");
@@ -807,7 +818,9 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
   if (cfg.routerBias)
     out.whole("router_bias", p + family.routerBias.str(), {e});
   if (cfg.correctionBias)
-    out.whole("correction_bias", p + family.correctionBias.str(), {e});
+    out.whole("correction_bias", p + family.correctionBias.str(),
+              family.correctionBiasRow ? std::vector<int64_t>{1, e}
+                                       : std::vector<int64_t>{e});
   addExpertSteps(out, cfg, family, p, e, h, i);
   if (cfg.expertBias) {
     // Only gpt-oss among the Hugging Face families has expert biases; its

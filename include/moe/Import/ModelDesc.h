@@ -52,11 +52,15 @@ struct RoutingDesc {
   bool routerBias = false;
   /// A learned [E] bias added to the scores for selection only (DeepSeek-V3).
   bool correctionBias = false;
+  /// The norm's lower bound (ERNIE 4.5's clamp(min = moe_norm_min)).
+  double normMin = 0.0;
+  /// Sparsemixer's relative gap (PhiMoE's router_jitter_noise).
+  double jitterEps = 0.0;
 
   auto tie() const {
     return std::tie(scoring, topK, normalization, normP, normEpsilon, nGroup,
                     topkGroup, groupScore, scalingFactor, placement, routerBias,
-                    correctionBias);
+                    correctionBias, normMin, jitterEps);
   }
   bool operator==(const RoutingDesc &o) const { return tie() == o.tie(); }
 };

@@ -15,7 +15,14 @@
 
 namespace moe::ref {
 
-enum class Scoring { Softmax, Sigmoid, SoftmaxAfterTopK, SigmoidAfterTopK };
+enum class Scoring {
+  Softmax,
+  Sigmoid,
+  SoftmaxAfterTopK,
+  SigmoidAfterTopK,
+  /// PhiMoE's sparsemixer at inference (see Reference.cpp).
+  Sparsemixer,
+};
 enum class Normalization { None, Sum, PNorm };
 enum class GroupScore { Max, Top2Sum };
 enum class Activation { SiluGlu, GeluGlu, SwigluOai, Relu };
@@ -31,10 +38,9 @@ enum class WeightFormat {
 };
 
 struct LayerConfig {
-  /// The Hugging Face model_type ("mixtral", "qwen2_moe", "qwen3_moe",
-  /// "olmoe", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "llama4",
-  /// "llama4_text", "dbrx"), or "moe-opt" for our own schema. It decides the
-  /// tensor names and layouts of the layer's weights.
+  /// The Hugging Face model_type (supportedModelTypes()), or "moe-opt" for
+  /// our own schema. It decides the tensor names and layouts of the layer's
+  /// weights.
   std::string family;
   /// The decoder layer index (appears in tensor names).
   int64_t layer = 0;
@@ -48,6 +54,11 @@ struct LayerConfig {
   Normalization normalization = Normalization::None;
   double normP = 1.0;
   double normEpsilon = 0.0;
+  /// The norm's lower bound: the denominator is max(norm, normMin) +
+  /// normEpsilon (ERNIE 4.5 clamps its sum at 1e-12).
+  double normMin = 0.0;
+  /// Sparsemixer's relative gap (PhiMoE's router_jitter_noise).
+  double jitterEps = 0.0;
   int64_t nGroup = 1;
   int64_t topkGroup = 1;
   GroupScore groupScore = GroupScore::Max;

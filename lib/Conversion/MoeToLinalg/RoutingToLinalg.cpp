@@ -253,6 +253,11 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     Value logits = op.getLogits();
     int64_t numExperts = op.getLogits().getType().getDimSize(1);
     int64_t topK = routing.getTopK();
+    if (routing.getScoring() == Scoring::sparsemixer) {
+      auto [weights, ids] = sparsemixer(ops, logits, routing);
+      rewriter.replaceOp(op, {normalizeAndScale(ops, weights, routing), ids});
+      return success();
+    }
     bool afterTopK = routing.getScoring() == Scoring::softmax_after_topk ||
                      routing.getScoring() == Scoring::sigmoid_after_topk;
 
@@ -286,6 +291,81 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     weights = normalizeAndScale(ops, weights, routing);
     rewriter.replaceOp(op, {weights, ids});
     return success();
+  }
+
+  /// PhiMoE's sparsemixer (see Scoring::sparsemixer): k rounds, each the
+  /// argmax of the logits without the earlier winners and, as its weight,
+  /// 1 / sum of exp(l - max) over the remaining experts whose relative gap
+  /// (max - l) / max(|l|, max) is not above 2 * jitter_eps (a NaN gap
+  /// stays, as torch's `>` keeps it). Returns the [T, k] weights and ids.
+  static std::pair<Value, Value> sparsemixer(const RowOps &ops, Value logits,
+                                             RoutingAttr routing) {
+    OpBuilder &b = ops.b;
+    Location loc = ops.loc;
+    MLIRContext *ctx = b.getContext();
+    AffineExpr t, n;
+    bindDims(ctx, t, n);
+    double threshold = 2.0 * routing.getJitterEps().convertToDouble();
+    double negInf = -std::numeric_limits<double>::infinity();
+    Value remaining = logits;
+    SmallVector<Value> weights, columns;
+    for (int64_t j = 0; j < routing.getTopK(); ++j) {
+      auto [top, column] = ops.argmax(remaining);
+      Value init = buildFilled(b, loc, ops.vectorType(b.getF32Type()),
+                               ops.tokens, b.getF32FloatAttr(0.0));
+      auto mass = linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{logits, remaining, top},
+          ValueRange{init},
+          {AffineMap::get(2, 0, {t, n}, ctx), AffineMap::get(2, 0, {t, n}, ctx),
+           AffineMap::get(2, 0, {t}, ctx), AffineMap::get(2, 0, {t}, ctx)},
+          {utils::IteratorType::parallel, utils::IteratorType::reduction},
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value l = args[0], rest = args[1], max = args[2], acc = args[3];
+            auto f32 = [&](double v) -> Value {
+              return arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(v));
+            };
+            Value removed = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::OEQ, rest, f32(negInf));
+            Value factor = arith::MaximumFOp::create(
+                nb, nloc, math::AbsFOp::create(nb, nloc, l), max);
+            Value gap = arith::DivFOp::create(
+                nb, nloc, arith::SubFOp::create(nb, nloc, max, l), factor);
+            Value masked = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::OGT, gap, f32(threshold));
+            Value drop = arith::OrIOp::create(nb, nloc, removed, masked);
+            Value term = arith::SelectOp::create(
+                nb, nloc, drop, f32(0.0),
+                math::ExpOp::create(nb, nloc,
+                                    arith::SubFOp::create(nb, nloc, l, max)));
+            linalg::YieldOp::create(
+                nb, nloc,
+                arith::AddFOp::create(nb, nloc, acc, term).getResult());
+          });
+      weights.push_back(buildMap(
+          b, loc, mass.getResult(0), b.getF32Type(),
+          [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+            return arith::DivFOp::create(
+                nb, nloc,
+                arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(1.0)),
+                args[0]);
+          }));
+      columns.push_back(column);
+      // The winner leaves the later rounds.
+      remaining = ops.mapWithRow(
+          remaining, column, b.getF32Type(),
+          [&](OpBuilder &nb, Location nloc, Value x, Value winner,
+              Value col) -> Value {
+            Value isWinner = arith::CmpIOp::create(
+                nb, nloc, arith::CmpIPredicate::eq,
+                arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), col),
+                winner);
+            return arith::SelectOp::create(
+                nb, nloc, isWinner,
+                arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(negInf)),
+                x);
+          });
+    }
+    return {ops.stack(weights), ops.stack(columns)};
   }
 
   /// selection[t, e] + bias[e].
@@ -404,6 +484,7 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
     OpBuilder &b = ops.b;
     Location loc = ops.loc;
     double epsilon = routing.getNormEpsilon().convertToDouble();
+    double normMin = routing.getNormMin().convertToDouble();
     double p = routing.getNormP().convertToDouble();
     Normalization norm = routing.getNormalization();
     if (norm != Normalization::none) {
@@ -430,6 +511,11 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
       weights = ops.mapWithRow(
           weights, denominator, b.getF32Type(),
           [&](OpBuilder &nb, Location nloc, Value w, Value d, Value) -> Value {
+            if (normMin != 0.0)
+              d = arith::MaximumFOp::create(
+                  nb, nloc, d,
+                  arith::ConstantOp::create(nb, nloc,
+                                            nb.getF32FloatAttr(normMin)));
             if (epsilon != 0.0)
               d = arith::AddFOp::create(
                   nb, nloc, d,

@@ -10,7 +10,8 @@ standard library and numpy only.
 CONFIG.json is a Hugging Face config.json (model_type mixtral, minimax,
 minimax_m2, qwen2_moe, qwen3_moe, qwen3_next, olmoe, deepseek_v2,
 deepseek_v3, kimi_k2, deepseek_v32, glm4_moe, dots1, gpt_oss, llama4,
-llama4_text, dbrx, jamba, hunyuan_v1_moe, granitemoe or granitemoeshared).
+llama4_text, dbrx, jamba, hunyuan_v1_moe, ernie4_5_moe, granitemoe,
+granitemoeshared or phimoe).
 The script
 
   1. draws random weights for decoder layer L (numpy default_rng(S); weights
@@ -65,7 +66,8 @@ NEAR_TIE = 1e-6
 # What the data reached, printed as `branch: ...` lines so that a test can
 # require its data to exercise a rule (not just pass through it).
 STATS = {"exact ties": 0, "best expert in a dropped group": 0,
-         "dropped-group expert chosen": 0, "values past swiglu_limit": 0}
+         "dropped-group expert chosen": 0, "values past swiglu_limit": 0,
+         "sparsemixer rounds keeping several experts": 0}
 
 
 def fail(message):
@@ -180,6 +182,8 @@ def read_own_schema(root, layer):
                 normalization=r.get("normalization", "none"),
                 norm_p=float(r.get("norm_p", 1.0)),
                 norm_eps=float(r.get("norm_epsilon", 0.0)),
+                norm_min=float(r.get("norm_min", 0.0)),
+                jitter_eps=float(r.get("jitter_eps", 0.0)),
                 n_group=r.get("n_group", 1), topk_group=r.get("topk_group", 1),
                 group_score=r.get("group_score", "max"),
                 scaling=float(r.get("scaling_factor", 1.0)),
@@ -250,6 +254,36 @@ def read_config(path, layer):
                     num_layers=get(cfg, "num_hidden_layers", 62),
                     act=activation(get(cfg, "hidden_act", "silu")),
                     routing="minimax_m2")
+        spec["moe_layers"] = set(range(spec["num_layers"]))
+    elif family == "ernie4_5_moe":
+        # Ernie4_5_MoeTopKRouter: softmax, moe_statics' bias added for
+        # selection only, w / clamp(sum, min=moe_norm_min).
+        spec.update(H=get(cfg, "hidden_size", 2560),
+                    E=get(cfg, "moe_num_experts", 64),
+                    K=get(cfg, "moe_k", 6),
+                    I=get(cfg, "moe_intermediate_size", 1536),
+                    num_layers=get(cfg, "num_hidden_layers", 28),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="ernie", norm_min=get(cfg, "moe_norm_min", 1e-12))
+        spec["shared"] = get(cfg, "moe_num_shared_experts", 2) * spec["I"]
+        start = get(cfg, "moe_layer_start_index", 1)
+        end = get(cfg, "moe_layer_end_index", -1)
+        end = spec["num_layers"] - 1 if end < 0 else end
+        interval = get(cfg, "moe_layer_interval", 1)
+        spec["moe_layers"] = set(i for i in range(spec["num_layers"])
+                                 if (i + 1) % interval == 0
+                                 and start <= i <= end)
+    elif family == "phimoe":
+        spec.update(H=get(cfg, "hidden_size", 4096),
+                    E=get(cfg, "num_local_experts", 16),
+                    K=get(cfg, "num_experts_per_tok", 2),
+                    I=get(cfg, "intermediate_size", 6400),
+                    num_layers=get(cfg, "num_hidden_layers", 32),
+                    act=activation(get(cfg, "hidden_act", "silu")),
+                    routing="sparsemixer",
+                    jitter_eps=float(get(cfg, "router_jitter_noise", 0.01)))
+        if spec["K"] != 2:
+            fail("phimoe routes to 2 experts, not %d" % spec["K"])
         spec["moe_layers"] = set(range(spec["num_layers"]))
     elif family == "jamba":
         # JambaSparseMoeBlock: softmax, top-k, no renormalization.
@@ -523,7 +557,11 @@ class WeightFile:
     def add(self, name, shape, bound, keep_f32=False, role=None):
         values = self.rng.uniform(-bound, bound, size=shape)
         if role and self.shape_router:
-            values = self.shape_router(role, values, self.rng)
+            # ERNIE's [1, E] correction bias is shaped as a vector.
+            flat = len(shape) == 2 and shape[0] == 1
+            values = self.shape_router(
+                role, values.reshape(-1) if flat else values,
+                self.rng).reshape(shape)
         rounded, raw, st_dtype = round_to(values, "F32" if keep_f32 else self.dtype)
         self.tensors.append((name, shape, st_dtype, raw))
         return rounded.reshape(shape)
@@ -589,7 +627,7 @@ def make_weights(spec, layer, rng, dtype, stress=False):
         d = wf.projection(prefix + ".down_proj.weight", (H, Is), Is)
         return (g, u, d)
 
-    if family in ("mixtral", "minimax", "minimax_m2"):
+    if family in ("mixtral", "minimax", "minimax_m2", "phimoe"):
         p = "model.layers.%d.block_sparse_moe" % layer
         w["router"] = wf.weight(p + ".gate.weight", (E, H), H,
                                 role="router")
@@ -604,13 +642,21 @@ def make_weights(spec, layer, rng, dtype, stress=False):
             down[e] = wf.projection(q + ".w2.weight", (H, I), I)
     elif family in ("qwen2_moe", "qwen3_moe", "qwen3_next", "olmoe",
                     "deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32",
-                    "glm4_moe", "dots1", "jamba", "hunyuan_v1_moe"):
+                    "glm4_moe", "dots1", "jamba", "hunyuan_v1_moe",
+                    "ernie4_5_moe"):
         module = "feed_forward" if family == "jamba" else "mlp"
         p = "model.layers.%d.%s" % (layer, module)
         router = {"jamba": ".router.weight",
                   "hunyuan_v1_moe": ".gate.wg.weight"}.get(family,
                                                            ".gate.weight")
         w["router"] = wf.weight(p + router, (E, H), H, role="router")
+        if family == "ernie4_5_moe":
+            # Ernie4_5_MoeStatics: [1, E], kept in f32.
+            w["correction_bias"] = wf.add(
+                p + ".moe_statics.e_score_correction_bias", (1, E), 0.05,
+                keep_f32=True, role="correction_bias")[0]
+            if spec["shared"] > 0:
+                w["shared"] = shared_mlp(p + ".shared_experts", spec["shared"])
         if spec.get("routing") == "deepseek_v3":
             w["correction_bias"] = wf.add(p + ".gate.e_score_correction_bias",
                                           (E,), 0.05, keep_f32=True,
@@ -822,6 +868,15 @@ def route(spec, w, x):
         if spec["norm_topk"]:
             wts = wts / (wts.sum(axis=1, keepdims=True) + 1e-20)
         wts = wts * spec["scaling"]
+    elif kind == "ernie":
+        probs = softmax(logits)
+        choice = probs + w["correction_bias"][None, :]
+        idx = topk(choice, K)
+        ties |= gap_ties(choice, K)
+        wts = np.take_along_axis(probs, idx, axis=1)
+        wts = wts / np.maximum(wts.sum(axis=1, keepdims=True), spec["norm_min"])
+    elif kind == "sparsemixer":
+        idx, wts = sparsemixer(logits, K, spec["jitter_eps"], ties)
     elif kind == "minimax_m2":
         s = sigmoid(logits)
         choice = s + w["correction_bias"][None, :]
@@ -844,11 +899,42 @@ def route(spec, w, x):
     return idx, wts, ties
 
 
+def sparsemixer(scores, k, jitter_eps, ties):
+    """transformers' PhiMoE sparsemixer at inference (training=False), its
+    two rounds generalized to k: round j takes the argmax of the scores with
+    the earlier winners at -inf; `factor = scores.abs().clamp(min=max)`;
+    experts whose `(max - scores) / factor > 2 * jitter_eps` are masked to
+    -inf; the winner's weight is its softmax probability among the rest.
+    Tokens with a gap within 1e-6 of the threshold are near ties."""
+    T, E = scores.shape
+    masked = scores.copy()
+    idx = np.zeros((T, k), dtype=np.int64)
+    wts = np.zeros((T, k))
+    for j in range(k):
+        ties |= gap_ties(masked, 1)
+        top = masked.max(axis=1, keepdims=True)
+        sel = np.argmax(masked, axis=1)
+        factor = np.maximum(np.abs(scores), top)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = (top - scores) / factor
+        ties |= (np.abs(gap - 2 * jitter_eps) < NEAR_TIE).any(axis=1)
+        gates = np.where(gap > 2 * jitter_eps, -np.inf, masked)
+        STATS["sparsemixer rounds keeping several experts"] += int(
+            np.count_nonzero(np.isfinite(gates).sum(axis=1) > 1))
+        probs = softmax(gates)
+        idx[:, j] = sel
+        wts[:, j] = probs[np.arange(T), sel]
+        masked[np.arange(T), sel] = -np.inf
+    return idx, wts
+
+
 def route_generic(spec, w, logits, ties):
     """moe-opt's own schema, as docs/model-schema.md describes its fields."""
     E, K = spec["E"], spec["K"]
     T = logits.shape[0]
-    if spec["scoring"] in ("softmax_after_topk", "sigmoid_after_topk"):
+    if spec["scoring"] == "sparsemixer":
+        idx, wts = sparsemixer(logits, K, spec["jitter_eps"], ties)
+    elif spec["scoring"] in ("softmax_after_topk", "sigmoid_after_topk"):
         idx = topk(logits, K)
         ties |= gap_ties(logits, K)
         chosen = np.take_along_axis(logits, idx, axis=1)
@@ -871,11 +957,12 @@ def route_generic(spec, w, logits, ties):
         ties |= gap_ties(choice, K)
         wts = np.take_along_axis(s, idx, axis=1)
     if spec["normalization"] == "sum":
-        wts = wts / (wts.sum(axis=1, keepdims=True) + spec["norm_eps"])
+        wts = wts / (np.maximum(wts.sum(axis=1, keepdims=True),
+                                spec["norm_min"]) + spec["norm_eps"])
     elif spec["normalization"] == "pnorm":
         p = spec["norm_p"]
         norm = (np.abs(wts) ** p).sum(axis=1, keepdims=True) ** (1.0 / p)
-        wts = wts / (norm + spec["norm_eps"])
+        wts = wts / (np.maximum(norm, spec["norm_min"]) + spec["norm_eps"])
     return idx, wts * spec["scaling"], ties
 
 
