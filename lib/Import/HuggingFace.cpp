@@ -78,8 +78,8 @@ LogicalResult readQuantization(const JsonObjectReader &root, ModelDesc &model) {
   bool fusedExperts = model.source == "gpt_oss" || model.source == "dbrx" ||
                       llvm::StringRef(model.source).starts_with("llama4") ||
                       llvm::StringRef(model.source).starts_with("granitemoe");
-  if ((*method == "mxfp4") != (model.source == "gpt_oss") &&
-      (*method == "mxfp4" || (*method == "fp8" && fusedExperts))) {
+  if ((*method == "mxfp4" && model.source != "gpt_oss") ||
+      (*method == "fp8" && fusedExperts)) {
     config->emitError("quant_method")
         << "quant_method '" << *method << "' is not supported for "
         << model.source << " checkpoints (fp8: per-expert projections as "
@@ -100,7 +100,8 @@ LogicalResult readQuantization(const JsonObjectReader &root, ModelDesc &model) {
     return failure();
   }
   quant.format = QuantDesc::Format::fp8;
-  auto fmt = config->getChoice("fmt", {"e4m3"}, "e4m3");
+  // MiniMax-M2 spells e4m3 as torch names it.
+  auto fmt = config->getChoice("fmt", {"e4m3", "float8_e4m3fn"}, "e4m3");
   auto scheme = config->getChoice("activation_scheme", {"dynamic"}, "dynamic");
   if (failed(fmt) || failed(scheme))
     return failure();

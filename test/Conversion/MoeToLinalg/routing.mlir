@@ -101,3 +101,49 @@ func.func @gate_pnorm(%l: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xi32>)
   %w, %i = moe.gate %l routing <scoring = softmax, topK = 4, normalization = pnorm, normP = 2.0> : tensor<?x8xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
   return %w, %i : tensor<?x4xf32>, tensor<?x4xi32>
 }
+
+// PhiMoE's sparsemixer: per round an argmax, then the mass of the experts
+// that stay in that round's softmax: not removed by an earlier round (-inf)
+// and with a relative gap (max - l) / max(|l|, max) not above 2 * jitter_eps
+// (0.5 here); the weight is 1 / mass. The winner is removed (-inf) before
+// the second round.
+// CHECK-LABEL: func.func @gate_sparsemixer(
+// CHECK-SAME: %[[L:[a-z0-9]+]]: tensor<?x8xf32>)
+// CHECK-DAG: %[[THRESHOLD:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[FIRST:.*]]:2 = linalg.generic {{.*}} ins(%[[L]] : tensor<?x8xf32>)
+// CHECK: %[[MASS1:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[L]], %[[L]], %[[FIRST]]#0 :
+// CHECK: ^bb0(%[[LOGIT:[a-z0-9_]+]]: f32, %[[REST:[a-z0-9_]+]]: f32, %[[MAX:[a-z0-9_]+]]: f32, %[[ACC:[a-z0-9_]+]]: f32):
+// CHECK: %[[REMOVED:.*]] = arith.cmpf oeq, %[[REST]], %[[NEGINF]]
+// CHECK: %[[ABS:.*]] = math.absf %[[LOGIT]]
+// CHECK: %[[FACTOR:.*]] = arith.maximumf %[[ABS]], %[[MAX]]
+// CHECK: %[[DIFF:.*]] = arith.subf %[[MAX]], %[[LOGIT]]
+// CHECK: %[[GAP:.*]] = arith.divf %[[DIFF]], %[[FACTOR]]
+// CHECK: %[[MASKED:.*]] = arith.cmpf ogt, %[[GAP]], %[[THRESHOLD]]
+// CHECK: %[[DROP:.*]] = arith.ori %[[REMOVED]], %[[MASKED]]
+// CHECK: math.exp
+// CHECK: arith.select %[[DROP]]
+// CHECK: arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[REST2:.*]] = linalg.generic {{.*}} ins(%[[L]], %[[FIRST]]#1 :
+// CHECK: arith.select %{{.*}}, %[[NEGINF]], %{{.*}} : f32
+// CHECK: %[[SECOND:.*]]:2 = linalg.generic {{.*}} ins(%[[REST2]] : tensor<?x8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[L]], %[[REST2]], %[[SECOND]]#0 :
+// CHECK-NOT: moe.
+func.func @gate_sparsemixer(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = moe.gate %l routing <scoring = sparsemixer, topK = 2, jitterEps = 0.25> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// ERNIE 4.5's normalization: the sum of the chosen weights clamped from
+// below by norm_min (0.5 here) before the division.
+// CHECK-LABEL: func.func @gate_norm_min(
+// CHECK-DAG: %[[NORMMIN:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<?x2xf32>)
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[SUM]] :
+// CHECK: %[[D:.*]] = arith.maximumf %{{.*}}, %[[NORMMIN]] : f32
+// CHECK: arith.divf %{{.*}}, %[[D]] : f32
+func.func @gate_norm_min(%l: tensor<?x8xf32>, %b: tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = moe.gate %l correction_bias %b routing <scoring = softmax, topK = 2, normalization = sum, normMin = 0.5> : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}

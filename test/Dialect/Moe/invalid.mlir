@@ -811,3 +811,51 @@ func.func @negative_fp8_group(%x: tensor<?x64xbf16>, %gu: tensor<64x64xbf16>, %d
   %0 = moe.shared_expert %x, %gu, %d ffn <activation = silu_glu, fp8_activation_group = -1> : (tensor<?x64xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
   return
 }
+
+// -----
+
+func.func @routing_negative_norm_min(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{normMin must be finite and non-negative, got -1.000000e+00}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, normalization = sum, normMin = -1.0> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_norm_min_without_normalization(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{normMin bounds the norm of a normalization, but normalization is none}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, normMin = 1.0e-12> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_jitter_without_sparsemixer(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{jitterEps is the relative gap of sparsemixer scoring, but scoring is softmax}}
+  %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, jitterEps = 0.01> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_negative_jitter(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{jitterEps must be finite and non-negative, got -1.000000e-02}}
+  %w, %i = moe.gate %l routing <scoring = sparsemixer, topK = 2, jitterEps = -0.01> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @routing_grouped_sparsemixer(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{grouped selection (nGroup = 2) needs scores before top-k, but scoring is sparsemixer}}
+  %w, %i = moe.gate %l routing <scoring = sparsemixer, topK = 2, nGroup = 2, jitterEps = 0.01> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_bias_with_sparsemixer(%l: tensor<?x8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{a correction bias needs scores before top-k, but scoring is sparsemixer}}
+  %w, %i = moe.gate %l correction_bias %b routing <scoring = sparsemixer, topK = 2, jitterEps = 0.01> : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}

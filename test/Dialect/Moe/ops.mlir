@@ -34,6 +34,17 @@ func.func @gate_pnorm_and_input_placement(%l: tensor<?x16xf32>) -> (tensor<?x4xf
   return %w, %i, %w1, %i1 : tensor<?x4xf32>, tensor<?x4xi32>, tensor<?x1xf32>, tensor<?x1xi32>
 }
 
+// ERNIE 4.5's clamp of the sum (norm_min) and PhiMoE's sparsemixer with its
+// relative gap (jitter_eps).
+// CHECK-LABEL: func @gate_norm_min_and_sparsemixer
+func.func @gate_norm_min_and_sparsemixer(%l: tensor<?x16xf32>, %b: tensor<16xf32>) -> (tensor<?x6xf32>, tensor<?x6xi32>, tensor<?x2xf32>, tensor<?x2xi32>) {
+  // CHECK: routing <scoring = softmax, topK = 6, normalization = sum, normMin = 9.9999999999999998E-13>
+  %w, %i = moe.gate %l correction_bias %b routing <scoring = softmax, topK = 6, normalization = sum, normMin = 1.0e-12> : tensor<?x16xf32>, tensor<16xf32> -> tensor<?x6xf32>, tensor<?x6xi32>
+  // CHECK: routing <scoring = sparsemixer, topK = 2, jitterEps = 0.0099999997764825821>
+  %w1, %i1 = moe.gate %l routing <scoring = sparsemixer, topK = 2, jitterEps = 0.0099999997764825821> : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i, %w1, %i1 : tensor<?x6xf32>, tensor<?x6xi32>, tensor<?x2xf32>, tensor<?x2xi32>
+}
+
 // CHECK-LABEL: func @dispatch
 func.func @dispatch(%ids: tensor<?x2xi32>, %ids4: tensor<4x2xi32>) -> (tensor<?xi32>, tensor<9xi32>, tensor<8xi32>, tensor<9xi32>) {
   // CHECK: moe.dispatch %{{.*}} {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
