@@ -201,8 +201,12 @@ TEST(BuildAndReadModule, RoundTripsEveryField) {
 TEST(ImportModel, SupportedModelTypesAreListed) {
   auto types = supportedModelTypes();
   for (llvm::StringRef expected :
-       {"mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v2",
-        "deepseek_v3", "gpt_oss", "llama4", "dbrx"})
+       {"mixtral",        "qwen2_moe",    "qwen3_moe",  "olmoe",
+        "deepseek_v2",    "deepseek_v3",  "gpt_oss",    "llama4",
+        "dbrx",           "glm4_moe",     "dots1",      "deepseek_v32",
+        "qwen3_next",     "minimax",      "minimax_m2", "jamba",
+        "hunyuan_v1_moe", "ernie4_5_moe", "granitemoe", "granitemoeshared",
+        "phimoe"})
     EXPECT_TRUE(llvm::is_contained(types, expected)) << expected.str();
 }
 

@@ -236,6 +236,26 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
+/// `count` always-on experts of the routed experts' size, run as one
+/// ungated MLP `count` times as wide (DeepSeek's n_shared_experts, ERNIE's
+/// moe_num_shared_experts, read from `countKey`).
+LogicalResult addSharedExperts(const JsonObjectReader &obj, MoeLayerDesc &layer,
+                               llvm::StringRef countKey, int64_t count) {
+  layer.paths["shared_expert.intermediate_size"] = obj.pathOf(countKey);
+  if (count == 0)
+    return success();
+  // Both factors are at most kMaxSize, so the product fits in 64 bits.
+  int64_t size = count * layer.intermediateSize;
+  if (size > kMaxSize) {
+    obj.emitError(countKey)
+        << countKey << " * the experts' intermediate size = " << size
+        << " is out of range [1, " << kMaxSize << "]";
+    return failure();
+  }
+  layer.shared = SharedExpertDesc{size, false};
+  return success();
+}
+
 /// DeepSeek-V2/V3 (and Kimi K2, GLM-4.5, dots.llm1): dense layers before
 /// first_k_dense_replace, then every moe_layer_freq-th (GLM-4.5 and
 /// dots.llm1's transformers code has no moe_layer_freq: `layerFreq` false
@@ -260,19 +280,8 @@ LogicalResult readDeepseekCommon(const JsonObjectReader &obj, ModelDesc &model,
   for (int64_t i = *firstDense; i < model.numLayers; ++i)
     if (i % *freq == 0)
       layer.layers.push_back(i);
-  layer.paths["shared_expert.intermediate_size"] =
-      obj.pathOf("n_shared_experts");
-  if (*nShared > 0) {
-    // Both factors are at most kMaxSize, so the product fits in 64 bits.
-    int64_t size = *nShared * layer.intermediateSize;
-    if (size > kMaxSize) {
-      obj.emitError("n_shared_experts")
-          << "n_shared_experts * moe_intermediate_size = " << size
-          << " is out of range [1, " << kMaxSize << "]";
-      return failure();
-    }
-    layer.shared = SharedExpertDesc{size, false};
-  }
+  if (failed(addSharedExperts(obj, layer, "n_shared_experts", *nShared)))
+    return failure();
   layer.paths["n_group"] = obj.pathOf("n_group");
   layer.paths["topk_group"] = obj.pathOf("topk_group");
   layer.paths["scaling_factor"] = obj.pathOf("routed_scaling_factor");
@@ -616,18 +625,8 @@ LogicalResult readErnie45Moe(const JsonObjectReader &obj, ModelDesc &model,
   for (int64_t i = *start; i <= last && i < model.numLayers; ++i)
     if ((i + 1) % *interval == 0)
       layer.layers.push_back(i);
-  layer.paths["shared_expert.intermediate_size"] =
-      obj.pathOf("moe_num_shared_experts");
-  if (*nShared > 0) {
-    int64_t size = *nShared * layer.intermediateSize;
-    if (size > kMaxSize) {
-      obj.emitError("moe_num_shared_experts")
-          << "moe_num_shared_experts * moe_intermediate_size = " << size
-          << " is out of range [1, " << kMaxSize << "]";
-      return failure();
-    }
-    layer.shared = SharedExpertDesc{size, false};
-  }
+  if (failed(addSharedExperts(obj, layer, "moe_num_shared_experts", *nShared)))
+    return failure();
   return success();
 }
 

@@ -299,8 +299,12 @@ void mlir::moe::writeOwnSchema(const ModelDesc &model, llvm::raw_ostream &os) {
     routing["placement"] = stringifyWeightPlacement(r.placement).str();
     routing["router_bias"] = r.routerBias;
     routing["correction_bias"] = r.correctionBias;
-    routing["norm_min"] = r.normMin;
-    routing["jitter_eps"] = r.jitterEps;
+    // Written when used, so descriptions of the other families stay as
+    // they were.
+    if (r.normMin != 0.0)
+      routing["norm_min"] = r.normMin;
+    if (r.jitterEps != 0.0)
+      routing["jitter_eps"] = r.jitterEps;
     OrderedJson &experts = l["experts"];
     experts["activation"] = stringifyActivation(layer.ffn.activation).str();
     experts["alpha"] = layer.ffn.alpha;

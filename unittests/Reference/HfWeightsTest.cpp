@@ -65,6 +65,22 @@ LayerConfig tinyConfig(const std::string &family) {
   } else if (family == "dbrx") {
     cfg.normalization = Normalization::PNorm;
     cfg.normP = 1.0;
+  } else if (family == "glm4_moe" || family == "dots1" ||
+             family == "deepseek_v32" || family == "minimax_m2" ||
+             family == "ernie4_5_moe") {
+    cfg.scoring = Scoring::Sigmoid;
+    cfg.correctionBias = true;
+    if (family != "minimax_m2")
+      cfg.sharedIntermediate = 6;
+  } else if (family == "qwen3_next") {
+    cfg.sharedIntermediate = 5;
+    cfg.sharedSigmoidGate = true;
+  } else if (family == "hunyuan_v1_moe" || family == "granitemoeshared") {
+    cfg.sharedIntermediate = 5;
+  } else if (family == "phimoe") {
+    cfg.scoring = Scoring::Sparsemixer;
+    cfg.normalization = Normalization::None;
+    cfg.jitterEps = 0.01;
   } else if (family == "moe-opt") {
     cfg.routerBias = true;
     cfg.correctionBias = true;
@@ -75,10 +91,30 @@ LayerConfig tinyConfig(const std::string &family) {
   return cfg;
 }
 
-const char *const kFamilies[] = {"mixtral",     "qwen2_moe",   "qwen3_moe",
-                                 "olmoe",       "deepseek_v2", "deepseek_v3",
-                                 "kimi_k2",     "gpt_oss",     "llama4",
-                                 "llama4_text", "dbrx",        "moe-opt"};
+const char *const kFamilies[] = {"mixtral",
+                                 "qwen2_moe",
+                                 "qwen3_moe",
+                                 "olmoe",
+                                 "deepseek_v2",
+                                 "deepseek_v3",
+                                 "kimi_k2",
+                                 "gpt_oss",
+                                 "llama4",
+                                 "llama4_text",
+                                 "dbrx",
+                                 "moe-opt",
+                                 "glm4_moe",
+                                 "dots1",
+                                 "deepseek_v32",
+                                 "qwen3_next",
+                                 "minimax",
+                                 "minimax_m2",
+                                 "jamba",
+                                 "hunyuan_v1_moe",
+                                 "ernie4_5_moe",
+                                 "granitemoe",
+                                 "granitemoeshared",
+                                 "phimoe"};
 
 std::optional<Shape> shapeOf(const std::vector<TensorSpec> &specs,
                              const std::string &name) {

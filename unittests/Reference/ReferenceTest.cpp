@@ -357,6 +357,32 @@ LayerConfig familyConfig(const std::string &family) {
     cfg.normEpsilon = 1e-20;
     cfg.scalingFactor = 2.5;
     cfg.sharedIntermediate = 10;
+  } else if (family == "glm4_moe" || family == "dots1" ||
+             family == "deepseek_v32" || family == "minimax_m2") {
+    cfg.scoring = Scoring::Sigmoid;
+    cfg.correctionBias = true;
+    if (family != "minimax_m2")
+      cfg.sharedIntermediate = 10;
+  } else if (family == "qwen3_next") {
+    cfg.sharedIntermediate = 6;
+    cfg.sharedSigmoidGate = true;
+  } else if (family == "jamba") {
+    cfg.normalization = Normalization::None;
+  } else if (family == "hunyuan_v1_moe") {
+    cfg.sharedIntermediate = 5;
+  } else if (family == "ernie4_5_moe") {
+    cfg.correctionBias = true;
+    cfg.normMin = 0.5; // above the sum of some chosen probabilities
+    cfg.sharedIntermediate = 10;
+  } else if (family == "granitemoe" || family == "granitemoeshared") {
+    cfg.scoring = Scoring::SoftmaxAfterTopK;
+    cfg.normalization = Normalization::None;
+    if (family == "granitemoeshared")
+      cfg.sharedIntermediate = 6;
+  } else if (family == "phimoe") {
+    cfg.scoring = Scoring::Sparsemixer;
+    cfg.normalization = Normalization::None;
+    cfg.jitterEps = 0.2;
   }
   return cfg;
 }
@@ -394,11 +420,14 @@ TEST_P(PackingConsistency, MoeOptOnPackedEqualsFamily) {
   EXPECT_EQ(viaPacked.nearTie, direct.nearTie);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFamilies, PackingConsistency,
-                         ::testing::Values("mixtral", "qwen2_moe", "qwen3_moe",
-                                           "olmoe", "deepseek_v2",
-                                           "deepseek_v3", "kimi_k2", "gpt_oss",
-                                           "llama4", "llama4_text", "dbrx"));
+INSTANTIATE_TEST_SUITE_P(
+    AllFamilies, PackingConsistency,
+    ::testing::Values("mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
+                      "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss",
+                      "llama4", "llama4_text", "dbrx", "glm4_moe", "dots1",
+                      "deepseek_v32", "qwen3_next", "minimax", "minimax_m2",
+                      "jamba", "hunyuan_v1_moe", "ernie4_5_moe", "granitemoe",
+                      "granitemoeshared", "phimoe"));
 
 /// A deliberately mis-packed tensor must be caught by the same comparison:
 /// the check is not vacuous.

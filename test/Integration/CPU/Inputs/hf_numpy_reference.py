@@ -147,6 +147,16 @@ def activation(name):
     fail("unsupported activation %r" % name)
 
 
+def sizes(cfg, H, E, K, I, L, experts="num_local_experts",
+          top_k="num_experts_per_tok", inter="intermediate_size"):
+    """The sizes and activation under the family's field names, with its
+    configuration class's defaults."""
+    return dict(H=get(cfg, "hidden_size", H), E=get(cfg, experts, E),
+                K=get(cfg, top_k, K), I=get(cfg, inter, I),
+                num_layers=get(cfg, "num_hidden_layers", L),
+                act=activation(get(cfg, "hidden_act", "silu")))
+
+
 def layer_kind(spec, layer):
     if not 0 <= layer < spec["num_layers"]:
         fail("layer %d is out of range [0, %d)" % (layer, spec["num_layers"]))
@@ -225,45 +235,23 @@ def read_config(path, layer):
         else:
             fail("quant_method %s" % q["quant_method"])
 
-    if family == "mixtral":
-        spec.update(H=get(cfg, "hidden_size", 4096),
-                    E=get(cfg, "num_local_experts", 8),
-                    K=get(cfg, "num_experts_per_tok", 2),
-                    I=get(cfg, "intermediate_size", 14336),
-                    num_layers=get(cfg, "num_hidden_layers", 32),
-                    act=activation(get(cfg, "hidden_act", "silu")),
-                    routing="softmax", norm_topk=True)
-        spec["moe_layers"] = set(range(spec["num_layers"]))
-    elif family == "minimax":
+    if family in ("mixtral", "minimax"):
         # MiniMaxSparseMoeBlock is Mixtral's.
-        spec.update(H=get(cfg, "hidden_size", 4096),
-                    E=get(cfg, "num_local_experts", 8),
-                    K=get(cfg, "num_experts_per_tok", 2),
-                    I=get(cfg, "intermediate_size", 14336),
-                    num_layers=get(cfg, "num_hidden_layers", 32),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 4096, 8, 2, 14336, 32),
                     routing="softmax", norm_topk=True)
         spec["moe_layers"] = set(range(spec["num_layers"]))
     elif family == "minimax_m2":
         # MiniMaxM2TopKRouter: sigmoid, the bias for selection only, the
         # chosen sigmoid scores divided by their plain sum.
-        spec.update(H=get(cfg, "hidden_size", 3072),
-                    E=get(cfg, "num_local_experts", 256),
-                    K=get(cfg, "num_experts_per_tok", 8),
-                    I=get(cfg, "intermediate_size", 1536),
-                    num_layers=get(cfg, "num_hidden_layers", 62),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 3072, 256, 8, 1536, 62),
                     routing="minimax_m2")
         spec["moe_layers"] = set(range(spec["num_layers"]))
     elif family == "ernie4_5_moe":
         # Ernie4_5_MoeTopKRouter: softmax, moe_statics' bias added for
         # selection only, w / clamp(sum, min=moe_norm_min).
-        spec.update(H=get(cfg, "hidden_size", 2560),
-                    E=get(cfg, "moe_num_experts", 64),
-                    K=get(cfg, "moe_k", 6),
-                    I=get(cfg, "moe_intermediate_size", 1536),
-                    num_layers=get(cfg, "num_hidden_layers", 28),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 2560, 64, 6, 1536, 28,
+                          experts="moe_num_experts", top_k="moe_k",
+                          inter="moe_intermediate_size"),
                     routing="ernie", norm_min=get(cfg, "moe_norm_min", 1e-12))
         spec["shared"] = get(cfg, "moe_num_shared_experts", 2) * spec["I"]
         start = get(cfg, "moe_layer_start_index", 1)
@@ -274,12 +262,7 @@ def read_config(path, layer):
                                  if (i + 1) % interval == 0
                                  and start <= i <= end)
     elif family == "phimoe":
-        spec.update(H=get(cfg, "hidden_size", 4096),
-                    E=get(cfg, "num_local_experts", 16),
-                    K=get(cfg, "num_experts_per_tok", 2),
-                    I=get(cfg, "intermediate_size", 6400),
-                    num_layers=get(cfg, "num_hidden_layers", 32),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 4096, 16, 2, 6400, 32),
                     routing="sparsemixer",
                     jitter_eps=float(get(cfg, "router_jitter_noise", 0.01)))
         if spec["K"] != 2:
@@ -287,12 +270,8 @@ def read_config(path, layer):
         spec["moe_layers"] = set(range(spec["num_layers"]))
     elif family == "jamba":
         # JambaSparseMoeBlock: softmax, top-k, no renormalization.
-        spec.update(H=get(cfg, "hidden_size", 4096),
-                    E=get(cfg, "num_experts", 16),
-                    K=get(cfg, "num_experts_per_tok", 2),
-                    I=get(cfg, "intermediate_size", 14336),
-                    num_layers=get(cfg, "num_hidden_layers", 32),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 4096, 16, 2, 14336, 32,
+                          experts="num_experts"),
                     routing="softmax", norm_topk=False)
         period = get(cfg, "expert_layer_period", 2)
         offset = get(cfg, "expert_layer_offset", 1)
@@ -314,12 +293,7 @@ def read_config(path, layer):
         spec["moe_layers"] = set(range(spec["num_layers"]))
     elif family in ("granitemoe", "granitemoeshared"):
         # GraniteMoeTopKGating: top-k on the logits, softmax over the k.
-        spec.update(H=get(cfg, "hidden_size", 4096),
-                    E=get(cfg, "num_local_experts", 8),
-                    K=get(cfg, "num_experts_per_tok", 2),
-                    I=get(cfg, "intermediate_size", 11008),
-                    num_layers=get(cfg, "num_hidden_layers", 32),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 4096, 8, 2, 11008, 32),
                     routing="softmax_after_topk")
         if family == "granitemoeshared":
             spec["shared"] = get(cfg, "shared_intermediate_size", 0)
@@ -348,12 +322,8 @@ def read_config(path, layer):
                                  5632 if qwen2 else 512)
             spec["shared_gate"] = spec["shared"] > 0
     elif family == "olmoe":
-        spec.update(H=get(cfg, "hidden_size", 2048),
-                    E=get(cfg, "num_experts", 64),
-                    K=get(cfg, "num_experts_per_tok", 8),
-                    I=get(cfg, "intermediate_size", 2048),
-                    num_layers=get(cfg, "num_hidden_layers", 16),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 2048, 64, 8, 2048, 16,
+                          experts="num_experts"),
                     routing="softmax",
                     norm_topk=bool(get(cfg, "norm_topk_prob", False)))
         spec["moe_layers"] = set(range(spec["num_layers"]))
@@ -421,12 +391,7 @@ def read_config(path, layer):
                     limit=float(get(cfg, "swiglu_limit", 7.0)), alpha=1.702)
         spec["moe_layers"] = set(range(spec["num_layers"]))
     elif family in ("llama4", "llama4_text"):
-        spec.update(H=get(cfg, "hidden_size", 5120),
-                    E=get(cfg, "num_local_experts", 16),
-                    K=get(cfg, "num_experts_per_tok", 1),
-                    I=get(cfg, "intermediate_size", 8192),
-                    num_layers=get(cfg, "num_hidden_layers", 48),
-                    act=activation(get(cfg, "hidden_act", "silu")),
+        spec.update(sizes(cfg, 5120, 16, 1, 8192, 48),
                     routing="sigmoid_after_topk", placement="input")
         spec["shared"] = spec["I"]
         step = get(cfg, "interleave_moe_layer_step", 1)
