@@ -106,6 +106,12 @@ LogicalResult readQuantization(const JsonObjectReader &root, ModelDesc &model) {
   if (failed(fmt) || failed(scheme))
     return failure();
   quant.dynamicActivations = true;
+  if (config->has("scale_fmt")) {
+    auto scaleFmt = config->getChoice("scale_fmt", {"ue8m0"});
+    if (failed(scaleFmt))
+      return failure();
+    quant.pow2ActivationScales = true;
+  }
   if (!config->has("weight_block_size"))
     return success(); // per-tensor: one scale per projection
   auto block = config->getIntList("weight_block_size", 1, 1 << 20);

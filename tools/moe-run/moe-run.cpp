@@ -515,6 +515,10 @@ int main(int argc, char **argv) {
     if (!unfused)
       return fail("--fp8-activations (w8a8) runs in the unfused lowering "
                   "only, for now: add --unfused");
+    if (model->quant.pow2ActivationScales)
+      return fail("--fp8-activations: this checkpoint's activation scales "
+                  "are powers of two (quantization_config scale_fmt ue8m0), "
+                  "which w8a8 does not implement yet; run it weight-only");
     model->quant.fp8ActivationGroup = 128;
   }
   const MoeLayerDesc *group = findLayerGroup(*model, layerIndex);

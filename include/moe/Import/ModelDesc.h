@@ -134,13 +134,18 @@ struct QuantDesc {
   /// 128 as served; moe-run --activations=fp8). FfnAttr's
   /// fp8_activation_group.
   int64_t fp8ActivationGroup = 0;
+  /// `scale_fmt: ue8m0` (DeepSeek-V3.1, V3.2): the served model rounds each
+  /// activation group's scale up to a power of two. Weight-only runs are
+  /// unaffected; w8a8 does not implement it yet and refuses such models.
+  bool pow2ActivationScales = false;
 
   bool isQuantized() const { return format != Format::none; }
   bool operator==(const QuantDesc &o) const {
     return format == o.format && blockRows == o.blockRows &&
            blockCols == o.blockCols &&
            dynamicActivations == o.dynamicActivations &&
-           fp8ActivationGroup == o.fp8ActivationGroup;
+           fp8ActivationGroup == o.fp8ActivationGroup &&
+           pow2ActivationScales == o.pow2ActivationScales;
   }
 };
 
