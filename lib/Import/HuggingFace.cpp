@@ -545,8 +545,11 @@ LogicalResult readJamba(const JsonObjectReader &obj, ModelDesc &model,
   auto offset = obj.getInt("expert_layer_offset", 1, 0, *period - 1);
   if (failed(offset))
     return failure();
-  layer.paths["layers"] = obj.pathOf("expert_layer_offset");
-  for (int64_t i = 0; i < model.numLayers; ++i)
+  layer.paths["layers"] =
+      obj.pathOf(layer.numExperts > 1 ? "expert_layer_offset" : "num_experts");
+  // JambaDecoderLayer builds a dense JambaMLP where a layer has a single
+  // expert: num_experts 1 leaves no MoE layer.
+  for (int64_t i = 0; i < model.numLayers && layer.numExperts > 1; ++i)
     if (i % *period == *offset)
       layer.layers.push_back(i);
   return success();
@@ -617,9 +620,17 @@ LogicalResult readErnie45Moe(const JsonObjectReader &obj, ModelDesc &model,
   auto start = obj.getInt("moe_layer_start_index", 1, 0, INT32_MAX);
   auto end = obj.getInt("moe_layer_end_index", -1, -1, INT32_MAX);
   auto interval = obj.getInt("moe_layer_interval", 1, 1, INT32_MAX);
+  auto bias = obj.getBool("use_bias", false);
   if (failed(normMin) || failed(nShared) || failed(start) || failed(end) ||
-      failed(interval))
+      failed(interval) || failed(bias))
     return failure();
+  if (*bias) {
+    // Ernie4_5_MoeMLP's projections then carry biases, which ERNIE's
+    // checkpoints name but our expert layouts do not hold.
+    obj.emitError("use_bias") << "use_bias true (biased expert projections) "
+                                 "is not supported";
+    return failure();
+  }
   RoutingDesc &r = layer.routing;
   r.scoring = Scoring::softmax;
   r.correctionBias = true;

@@ -691,7 +691,8 @@ void sparsemixer(const LayerConfig &cfg, llvm::ArrayRef<double> logits,
       if (remaining[r] == -std::numeric_limits<double>::infinity())
         continue;
       double gap = (top - logits[r]) / std::max(std::abs(logits[r]), top);
-      if (std::abs(gap - threshold) < tolerance)
+      // The winner's own gap is 0: not a near tie, even for a tiny epsilon.
+      if (r != winner && std::abs(gap - threshold) < tolerance)
         routing.nearTie = true;
       if (!(gap > threshold))
         sum += std::exp(logits[r] - top);

@@ -256,7 +256,9 @@ def read_config(path, layer):
         spec["shared"] = get(cfg, "moe_num_shared_experts", 2) * spec["I"]
         start = get(cfg, "moe_layer_start_index", 1)
         end = get(cfg, "moe_layer_end_index", -1)
-        end = spec["num_layers"] - 1 if end < 0 else end
+        if end < -1:
+            fail("moe_layer_end_index %d" % end)
+        end = spec["num_layers"] - 1 if end == -1 else end
         interval = get(cfg, "moe_layer_interval", 1)
         spec["moe_layers"] = set(i for i in range(spec["num_layers"])
                                  if (i + 1) % interval == 0
@@ -275,13 +277,18 @@ def read_config(path, layer):
                     routing="softmax", norm_topk=False)
         period = get(cfg, "expert_layer_period", 2)
         offset = get(cfg, "expert_layer_offset", 1)
+        # A single "expert" is JambaMLP: no MoE layer at all.
         spec["moe_layers"] = set(i for i in range(spec["num_layers"])
-                                 if i % period == offset)
+                                 if i % period == offset and spec["E"] > 1)
     elif family == "hunyuan_v1_moe":
         # HunYuanMoEV1Moe: softmax, top-k, always divided by the sum; the
         # experts and the ungated shared MLP are intermediate_size wide.
         def scalar(v):
-            return v[0] if isinstance(v, list) else v
+            if isinstance(v, list):
+                if not v or any(x != v[0] for x in v):
+                    fail("per-layer values that differ: %r" % v)
+                return v[0]
+            return v
         spec.update(H=get(cfg, "hidden_size", 4096),
                     E=scalar(get(cfg, "num_experts", 1)),
                     K=scalar(get(cfg, "moe_topk", 1)),
@@ -882,7 +889,9 @@ def sparsemixer(scores, k, jitter_eps, ties):
         factor = np.maximum(np.abs(scores), top)
         with np.errstate(invalid="ignore", divide="ignore"):
             gap = (top - scores) / factor
-        ties |= (np.abs(gap - 2 * jitter_eps) < NEAR_TIE).any(axis=1)
+        near = np.abs(gap - 2 * jitter_eps) < NEAR_TIE
+        near[np.arange(T), sel] = False  # the winner's own gap is 0
+        ties |= near.any(axis=1)
         gates = np.where(gap > 2 * jitter_eps, -np.inf, masked)
         STATS["sparsemixer rounds keeping several experts"] += int(
             np.count_nonzero(np.isfinite(gates).sum(axis=1) > 1))
