@@ -806,6 +806,7 @@ llvm::Expected<ReferenceResult> moe::ref::forward(const LayerConfig &cfg,
   ReferenceResult result;
   result.output.assign(tokens * h, 0.0);
   result.nearTie.assign(tokens, false);
+  result.expertTokens.assign(cfg.numExperts, 0);
   std::vector<double> token(h), scaled(h);
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t y = 0; y < h; ++y)
@@ -813,6 +814,8 @@ llvm::Expected<ReferenceResult> moe::ref::forward(const LayerConfig &cfg,
     llvm::MutableArrayRef<double> out(result.output.data() + t * h, h);
     Routing routing = route(cfg, *view, token, tieTolerance);
     result.nearTie[t] = routing.nearTie;
+    for (int64_t expert : routing.experts)
+      ++result.expertTokens[expert];
     for (size_t n = 0; n < routing.experts.size(); ++n) {
       double w = routing.weights[n];
       if (cfg.weightOnInput) {

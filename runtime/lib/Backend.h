@@ -42,6 +42,8 @@ public:
 
   /// The emulator's counters (cuda-emu only; null elsewhere).
   virtual const EmulatorStats *emulatorStats() const { return nullptr; }
+  /// The cuda-emu backend with EmulatorOptions::profile.
+  virtual bool profiling() const { return false; }
 
   /// Allocates `bytes` (> 0), at least 256-byte aligned.
   virtual Error allocate(size_t bytes, uint64_t &address) = 0;

@@ -15,6 +15,7 @@
 
 #include "EmuFiber.h"
 #include "EmuMma.h"
+#include "EmuProfile.h"
 #include "moert/moert_emu_abi.h"
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <dlfcn.h>
 #include <map>
 #include <random>
+#include <unordered_map>
 
 namespace moert {
 
@@ -156,6 +158,9 @@ struct Thread {
   float *d = nullptr;
   std::vector<AsyncCopy> copies;
   uint64_t committedGroups = 0;
+  /// Profiling: how often the thread reached each site with a global and
+  /// with a shared access (its warp's request number there).
+  std::unordered_map<uint32_t, uint32_t> globalVisits, sharedVisits;
 };
 
 /// Last write, read and atomic update of one shared byte, by barrier
@@ -170,6 +175,7 @@ struct Shadow {
 /// One slot of blocks in flight: its threads' stacks, shared memory and
 /// shadow stay allocated across the blocks that use it.
 struct Block {
+  uint32_t slot = 0; ///< Index among the blocks in flight.
   bool busy = false;
   uint32_t ctaid[3] = {0, 0, 0};
   uint32_t epoch = 0;
@@ -194,6 +200,7 @@ struct Launch {
   std::vector<std::vector<bool>> sectorsRead;
   const EmulatorOptions *options = nullptr;
   EmulatorStats *stats = nullptr;
+  std::unique_ptr<LaunchProfiler> profiler; ///< With options->profile.
   Fiber scheduler;
   Error error;
 
@@ -330,6 +337,9 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
                         ")")));
     raceCheck(t, address - shared, bytes, flags & MOERT_EMU_ACCESS_WRITE,
               flags & MOERT_EMU_ACCESS_READ, site);
+    if (launch.profiler)
+      launch.profiler->shared(b.slot, t.linear / kWarpSize, site,
+                              t.sharedVisits[site]++, address - shared, bytes);
     return;
   }
   // The buffer with the largest start at or below the address.
@@ -339,6 +349,11 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
   if (it != launch.buffers.begin()) {
     const EmulatedBuffer &buf = *std::prev(it);
     if (address + bytes <= buf.address + buf.bytes) {
+      if (launch.profiler)
+        launch.profiler->global(b.slot, t.linear / kWarpSize, site,
+                                t.globalVisits[site]++, address, bytes,
+                                flags & MOERT_EMU_ACCESS_READ,
+                                flags & MOERT_EMU_ACCESS_WRITE, buf.weight);
       if (buf.weight && (flags & MOERT_EMU_ACCESS_READ) && bytes > 0) {
         std::vector<bool> &sectors =
             launch.sectorsRead[size_t(std::prev(it) - launch.buffers.begin())];
@@ -397,6 +412,8 @@ uint32_t apiSreg(uint32_t which) {
 void apiBarrier(uint32_t site) {
   Thread &t = self();
   ++currentLaunch->stats->barriers;
+  if (currentLaunch->profiler && t.linear == 0)
+    currentLaunch->profiler->barrier();
   t.state = State::AtBarrier;
   t.site = site;
   suspend(t);
@@ -450,6 +467,8 @@ void apiMma(uint32_t type, uint32_t site, const uint32_t *a, const uint32_t *b,
     std::memcpy(operands[lane].c, l.c, sizeof operands[lane].c);
   }
   mmaM16N8K16(moert_emu_mma_type(type), operands, results);
+  if (launch.profiler)
+    launch.profiler->mma();
   for (unsigned lane = 0; lane < kWarpSize; ++lane) {
     Thread &l = *blk.threads[warp * kWarpSize + lane];
     std::memcpy(l.d, results[lane], sizeof results[lane]);
@@ -680,6 +699,8 @@ struct Emulator::Impl {
       t.state = State::Runnable;
       t.copies.clear();
       t.committedGroups = 0;
+      t.globalVisits.clear();
+      t.sharedVisits.clear();
       t.fiber.start(*b.stacks[i], &threadEntry, &t);
     }
     ++launch.stats->blocks;
@@ -699,6 +720,8 @@ struct Emulator::Impl {
       return Error::success();
     if (done == b.threads.size()) {
       b.busy = false;
+      if (launch.profiler)
+        launch.profiler->endBlock(b.slot);
       return Error::success();
     }
     if (atMma)
@@ -735,6 +758,7 @@ struct Emulator::Impl {
       slots.push_back(std::make_unique<Block>());
     epochCounter = 0;
     for (unsigned s = 0; s < inFlight; ++s) {
+      slots[s]->slot = s;
       slots[s]->busy = false;
       if (Error e = prepare(*slots[s], launch))
         return e;
@@ -777,7 +801,10 @@ struct Emulator::Impl {
 };
 
 Emulator::Emulator(const EmulatorOptions &options)
-    : options_(options), impl_(new Impl()) {}
+    : options_(options), impl_(new Impl()) {
+  // The profile reads the access hooks the checks run on.
+  options_.checks |= options_.profile;
+}
 
 Emulator::~Emulator() = default;
 
@@ -806,6 +833,9 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
         buffer.weight ? size_t((buffer.bytes + 31) / 32) : 0, false);
   launch.options = &options_;
   launch.stats = &stats_;
+  if (options_.profile)
+    launch.profiler =
+        std::make_unique<LaunchProfiler>(symbol, grid, block, sharedBytes);
   if (launch.threadsPerBlock == 0 || launch.threadsPerBlock > 1024)
     return emuError(str("kernel '", symbol, "' has a block of ",
                         launch.threadsPerBlock, " threads"));
@@ -817,6 +847,8 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
   for (const std::vector<bool> &sectors : launch.sectorsRead)
     stats_.weightSectorBytes +=
         32 * uint64_t(std::count(sectors.begin(), sectors.end(), true));
+  if (launch.profiler && !result)
+    stats_.kernels.push_back(launch.profiler->profile());
   return result;
 }
 

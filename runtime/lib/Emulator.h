@@ -20,6 +20,7 @@
 #ifndef MOERT_EMULATOR_H
 #define MOERT_EMULATOR_H
 
+#include "EmuProfile.h"
 #include "Error.h"
 
 #include <array>
@@ -39,6 +40,9 @@ struct EmulatorOptions {
   unsigned concurrentBlocks = 1;
   /// Bounds and race checks on every shared and global access.
   bool checks = true;
+  /// Counts per launch what a profiler would (KernelProfile); implies
+  /// checks, whose access hooks it reads.
+  bool profile = false;
 };
 
 /// A buffer a launch may touch: [address, address + bytes).
@@ -58,6 +62,8 @@ struct EmulatorStats {
   /// 32, summed over the launches: the weight bytes DRAM serves when the
   /// caches catch every reuse within a launch.
   uint64_t weightSectorBytes = 0;
+  /// With EmulatorOptions::profile, one entry per launch.
+  std::vector<KernelProfile> kernels;
 };
 
 /// A loaded emulator library.

@@ -63,6 +63,7 @@ public:
                            k.dynamicSharedMemory, params, buffers);
   }
 
+  bool profiling() const override { return emulator.options().profile; }
   const EmulatorStats *emulatorStats() const override {
     return &emulator.stats();
   }

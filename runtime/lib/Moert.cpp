@@ -6,7 +6,11 @@
 
 #include "moert/moert.h"
 
+#include "EmuProfile.h"
+#include "Emulator.h"
 #include "Layer.h"
+
+#include <cstring>
 
 struct moert_layer {
   std::unique_ptr<moert::Layer> impl;
@@ -93,6 +97,7 @@ moert_status moert_layer_load_emulated(const char *manifest_path,
     choice.options.concurrentBlocks =
         options->concurrent_blocks ? unsigned(options->concurrent_blocks) : 1;
     choice.options.checks = !options->unchecked;
+    choice.options.profile = options->profile != 0;
   }
   std::unique_ptr<moert::Layer> layer;
   if (moert::Error e = moert::Layer::load(
@@ -117,6 +122,24 @@ moert_status moert_layer_emu_stats(const moert_layer *layer,
     out->checked_accesses = s->checkedAccesses;
     out->weight_sector_bytes = s->weightSectorBytes;
   }
+  return MOERT_SUCCESS;
+}
+
+moert_status moert_layer_emu_profile_json(const moert_layer *layer,
+                                          char *buffer, size_t size,
+                                          size_t *length) {
+  if (!layer || (!buffer && size))
+    return invalid("moert_layer_emu_profile_json: layer is NULL, or buffer "
+                   "is NULL with a size");
+  const moert::EmulatorStats *s = layer->impl->backend().emulatorStats();
+  if (!s || !layer->impl->backend().profiling())
+    return invalid("moert_layer_emu_profile_json: the layer was not loaded "
+                   "on the cuda-emu backend with profile set");
+  std::string text = moert::profileJson(s->kernels);
+  if (length)
+    *length = text.size() + 1;
+  if (size > text.size())
+    std::memcpy(buffer, text.c_str(), text.size() + 1);
   return MOERT_SUCCESS;
 }
 

@@ -178,6 +178,38 @@ EXPORT void __moe_emu_kernel_stage(void **params) {
     storeGlobal(&out[tid * 4 + i], loadShared(&s[tid * 4 + i]));
 }
 
+/* What the profiler counts, one pattern per site (site = the check's last
+ * argument): params in [n] f32 (a weight buffer), out [n] f32, stride (i64).
+ * Site 0: thread i loads in[i] (a warp reads 128 consecutive bytes: 4
+ * sectors); site 1: thread i loads in[i * stride] (stride 8: one sector
+ * per lane, 32); site 2: thread i stores s[i * stride] to shared memory
+ * (stride 8: 4 lanes per bank, 3 extra wavefronts); site 3: thread i
+ * stores out[i]. Warps are 32 threads; a block of 64 threads is 2 warps. */
+static void checkAt(const void *p, uint64_t bytes, uint32_t flags,
+                    uint32_t site) {
+  ((void (*)(const void *, uint64_t, uint32_t,
+             uint32_t))__moe_emu_api[MOERT_EMU_CHECK_ACCESS])(p, bytes, flags,
+                                                              site);
+}
+EXPORT void __moe_emu_kernel_access_patterns(void **params) {
+  const float *in = *(const float **)params[0];
+  float *out = *(float **)params[1];
+  int64_t stride = *(const int64_t *)params[2];
+  uint32_t tid = sreg(MOERT_EMU_TID_X);
+  float *s = shared();
+  checkAt(&in[tid], 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL, 0);
+  float v = in[tid];
+  checkAt(&in[tid * stride], 4,
+          MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL, 1);
+  v += in[tid * stride];
+  checkAt(&s[tid * stride], 4,
+          MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_SHARED, 2);
+  s[tid * stride] = v;
+  checkAt(&out[tid], 4, MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_GLOBAL, 3);
+  out[tid] = v;
+  barrier(1);
+}
+
 /* The "last block to finish" ticket: each block writes its partial (its
  * index + 1), thread 0 takes a ticket between fences, and the block that
  * draws the last one writes the sum of all partials to out[0] and its own

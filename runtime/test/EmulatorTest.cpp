@@ -32,7 +32,8 @@ const std::vector<std::string> kKernels = {"block_sum",
                                            "stage",
                                            "ticket",
                                            "stage_overwrite",
-                                           "shared_atomics"};
+                                           "shared_atomics",
+                                           "access_patterns"};
 
 size_t kernelIndex(const std::string &name) {
   for (size_t i = 0; i < kKernels.size(); ++i)
@@ -340,6 +341,79 @@ TEST_F(EmulatorTest, TicketsFindTheLastBlockInEveryOrder) {
   for (uint32_t w : winners)
     other |= w != blocks - 1;
   EXPECT_TRUE(other) << "no order made another block the last";
+}
+
+/// The profile of a launch whose accesses are known: coalesced and strided
+/// global loads, a bank-conflicted shared store, a store, a barrier.
+TEST_F(EmulatorTest, ProfileCountsWarpRequestsSectorsAndBankConflicts) {
+  const int64_t threads = 64, stride = 8;
+  // Sectors count from absolute addresses: both buffers 32-byte aligned,
+  // as cudaMalloc's are.
+  std::vector<float> inStore(threads * stride + 8, 1.0f), outStore(threads + 8);
+  auto aligned = [](std::vector<float> &v) {
+    uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<float *>((p + 31) / 32 * 32);
+  };
+  float *pin = aligned(inStore), *pout = aligned(outStore);
+  int64_t s = stride;
+  EmulatorOptions options;
+  options.profile = true;
+  EmulatedBuffer weights{uint64_t(reinterpret_cast<uintptr_t>(pin)),
+                         uint64_t(threads * stride * 4), "in", true};
+  EmulatedBuffer out{uint64_t(reinterpret_cast<uintptr_t>(pout)),
+                     uint64_t(threads * 4), "out"};
+  Error e = run("access_patterns", {3, 1, 1}, threads, threads * stride * 4,
+                {&pin, &pout, &s}, {weights, out}, options);
+  ASSERT_FALSE(e) << e.message();
+  ASSERT_EQ(stats.kernels.size(), 1u);
+  const KernelProfile &k = stats.kernels[0];
+  EXPECT_EQ(k.name, "access_patterns");
+  EXPECT_EQ(k.grid[0], 3u);
+  EXPECT_EQ(k.dynamicSharedMemory, uint32_t(threads * stride * 4));
+  EXPECT_EQ(k.workingBlocks, 3u);
+  // Per block: 2 warps x 3 global sites = 6 requests; sectors per warp:
+  // site 0: 4, site 1: 32 (one per lane), site 3: 4.
+  EXPECT_EQ(k.globalRequests, 3u * 6);
+  EXPECT_EQ(k.globalSectors, 3u * 2 * (4 + 32 + 4));
+  EXPECT_EQ(k.loadSectors, 3u * 2 * (4 + 32));
+  EXPECT_EQ(k.requestedLoadBytes, 3u * 2 * threads * 4);
+  EXPECT_EQ(k.requestedGlobalBytes, 3u * 3 * threads * 4);
+  // Stride 8 floats: lanes 0, 4, 8, ... share a bank, 8 words in each of 4
+  // banks: 7 extra wavefronts per warp request.
+  EXPECT_EQ(k.sharedRequests, 3u * 2);
+  EXPECT_EQ(k.sharedBankConflicts, 3u * 2 * 7);
+  // Distinct sectors over the launch: in[0..64) and the strided in[] (64
+  // elements 32 bytes apart: 64 sectors, the first 8 shared with in[0..64)),
+  // out[0..64): 8 sectors.
+  EXPECT_EQ(k.dramBytes, 32u * (64 + 8));
+  EXPECT_EQ(k.barriers, 3u);
+  EXPECT_EQ(k.atomics, 0u);
+  EXPECT_EQ(k.mmaCount, 0u);
+}
+
+TEST_F(EmulatorTest, ProfileOffCountsNothingPerLaunch) {
+  const int64_t threads = 32;
+  std::vector<float> in(threads * 8, 1.0f), out(threads);
+  float *pin = in.data(), *pout = out.data();
+  int64_t s = 1;
+  Error e = run("access_patterns", {1, 1, 1}, threads, threads * 8 * 4,
+                {&pin, &pout, &s}, {buffer(in, "in"), buffer(out, "out")});
+  ASSERT_FALSE(e) << e.message();
+  EXPECT_TRUE(stats.kernels.empty());
+}
+
+TEST_F(EmulatorTest, ProfileCountsWarpMmas) {
+  EmulatorOptions options;
+  options.profile = true;
+  std::vector<uint16_t> a(16 * 16), b(16 * 8);
+  std::vector<float> d(16 * 8);
+  uint16_t *pa = a.data(), *pb = b.data();
+  float *pd = d.data();
+  int64_t type = MOERT_EMU_MMA_BF16;
+  Error e = run("mma", {1, 1, 1}, 32, 0, {&pa, &pb, &pd, &type}, {}, options);
+  ASSERT_FALSE(e) << e.message();
+  ASSERT_EQ(stats.kernels.size(), 1u);
+  EXPECT_EQ(stats.kernels[0].mmaCount, 1u);
 }
 
 TEST_F(EmulatorTest, LibraryWithoutTheAbiIsRefused) {

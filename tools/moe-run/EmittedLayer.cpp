@@ -30,6 +30,7 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
     options.shuffle_seed = backend.shuffleSeed;
     options.concurrent_blocks = backend.blocksAtOnce;
     options.unchecked = backend.unchecked;
+    options.profile = backend.profileOut != nullptr;
     loaded = moert_layer_load_emulated(manifest.c_str(), name.c_str(), &options,
                                        &rt);
   } else {
@@ -70,6 +71,16 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
           << stats.mmas << " warp mma.sync, " << stats.async_copies
           << " cp.async, " << stats.checked_accesses << " checked accesses, "
           << stats.weight_sector_bytes << " weight bytes read\n";
+    if (backend.profileOut) {
+      size_t length = 0;
+      if (moert_layer_emu_profile_json(rt, nullptr, 0, &length) !=
+          MOERT_SUCCESS)
+        return error("moert: the emulator's profile");
+      std::string text(length, '\0');
+      moert_layer_emu_profile_json(rt, text.data(), length, nullptr);
+      text.resize(length - 1);
+      *backend.profileOut = std::move(text);
+    }
   }
 
   HostTensor result;

@@ -32,6 +32,9 @@ struct EmittedBackend {
   uint64_t shuffleSeed = 0;
   int blocksAtOnce = 1;
   bool unchecked = false;
+  /// cuda-emu only: when set, the run is profiled and the emulator's
+  /// per-launch counts (JSON) are stored here.
+  std::string *profileOut = nullptr;
 };
 
 /// Loads `function` of DIR/manifest.json on `backend`, packs the weights of

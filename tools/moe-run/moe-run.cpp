@@ -17,6 +17,7 @@
 
 #include "CheckOutput.h"
 #include "EmittedLayer.h"
+#include "LayerProfile.h"
 
 #include "moe/Emit/EmitKernels.h"
 #include "moert/moert.h"
@@ -38,6 +39,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 #include <limits>
@@ -154,6 +156,15 @@ llvm::cl::opt<bool> emulatorUnchecked(
     "emulator-unchecked",
     llvm::cl::desc("skip the bounds and shared-memory race checks"),
     llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<std::string> profilePath(
+    "profile", llvm::cl::value_desc("FILE.json"),
+    llvm::cl::desc("write what the emulator counted per launch (DRAM "
+                   "sectors, coalescing, bank conflicts, mma rows, ...) "
+                   "and the layer's roofline estimate "
+                   "(docs/emulator-profile.md)"),
+    llvm::cl::cat(emulatorCategory));
+/// The emulator's per-launch profile (JSON), with --profile.
+std::string emulatorProfile;
 llvm::cl::opt<std::string> tuningFile(
     "tuning-file", llvm::cl::value_desc("FILE.json"),
     llvm::cl::desc("moe-select-tiles overrides per shape (the kernel form "
@@ -385,6 +396,8 @@ llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
     return llvm::createStringError("--emulator-blocks-at-once is 1 or 2");
   backend.blocksAtOnce = blocksAtOnce;
   backend.unchecked = emulatorUnchecked;
+  if (!profilePath.empty())
+    backend.profileOut = &emulatorProfile;
   return backend;
 }
 
@@ -483,7 +496,7 @@ int main(int argc, char **argv) {
     return fail("--unfused and --tensor-cores apply to --target cpu");
   bool emulated = target == "gpu-emulator" || backendName == "cuda-emu";
   for (llvm::cl::Option *option : std::initializer_list<llvm::cl::Option *>{
-           &chip, &blockOrder, &blocksAtOnce, &emulatorUnchecked})
+           &chip, &blockOrder, &blocksAtOnce, &emulatorUnchecked, &profilePath})
     if (option->getNumOccurrences() && !emulated)
       return fail("--" + option->ArgStr +
                   " applies to --target gpu-emulator or --backend cuda-emu");
@@ -640,6 +653,21 @@ int main(int argc, char **argv) {
     if (llvm::Error e = st::write(
             outputPath, {st::makeTensor("hidden_states", outputType,
                                         output->shape, output->data)}))
+      return fail(std::move(e));
+  }
+  if (!profilePath.empty()) {
+    auto routed = ref::forward(cfg, hfWeights, input, tieTolerance);
+    if (!routed)
+      return fail(routed.takeError());
+    auto text = ::moe::layerProfileJson(emulatorProfile, cfg, dtype,
+                                        input.shape[0], routed->expertTokens);
+    if (!text)
+      return fail(text.takeError());
+    if (llvm::Error e = llvm::writeToOutput(
+            profilePath, [&](llvm::raw_ostream &os) -> llvm::Error {
+              os << *text;
+              return llvm::Error::success();
+            }))
       return fail(std::move(e));
   }
   if (check) {

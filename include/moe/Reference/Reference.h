@@ -28,6 +28,8 @@ struct ReferenceResult {
   /// logits) was decided by a margin below the tie tolerance, so a kernel
   /// with different rounding may legitimately choose other experts.
   std::vector<bool> nearTie;
+  /// Per expert, the tokens routed to it (the experts a kernel must read).
+  std::vector<int64_t> expertTokens;
 };
 
 /// The fp64 forward of the MoE block on hidden states `x` [T, H], computed

@@ -13,6 +13,7 @@
 #ifndef MOERT_MOERT_H
 #define MOERT_MOERT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -91,6 +92,10 @@ typedef struct moert_emu_options {
   /** Nonzero: no bounds and race checks (faster; barriers, warps and
    *  cp.async groups are still checked). */
   int unchecked;
+  /** Nonzero: count, per launch, what a profiler would (DRAM sectors,
+   *  coalescing, bank conflicts, mma rows, ...; docs/emulator-profile.md);
+   *  implies the checks. Read with moert_layer_emu_profile_json. */
+  int profile;
 } moert_emu_options;
 
 /**
@@ -117,6 +122,15 @@ typedef struct moert_emu_stats {
 } moert_emu_stats;
 MOERT_API moert_status moert_layer_emu_stats(const moert_layer *layer,
                                              moert_emu_stats *out);
+
+/** With moert_emu_options.profile: the launches so far as a JSON object
+ *  {"kernels": [...]} (keys in docs/emulator-profile.md), NUL-terminated
+ *  in `buffer` when `size` is large enough; `*length` (when not NULL)
+ *  gets the size needed, NUL included. MOERT_ERROR_INVALID_ARGUMENT when
+ *  the layer does not profile. */
+MOERT_API moert_status moert_layer_emu_profile_json(const moert_layer *layer,
+                                                    char *buffer, size_t size,
+                                                    size_t *length);
 
 /**
  * Runs every weight_packing step whose tensor (with "{L}" replaced by

@@ -1,0 +1,104 @@
+//===- EmuProfile.h - What a launch did to memory, as a profiler counts --===//
+//
+// With EmulatorOptions::profile, the emulator hands every global and shared
+// access, mma.sync and barrier of a launch to a LaunchProfiler, which
+// counts what Nsight Compute would report for it. The threads of a warp run
+// one after another here, not in lockstep, so a warp's memory request is
+// rebuilt from the accesses its lanes make at the same site for the same
+// time: the n-th access of site s by any lane of warp w belongs to request
+// (w, s, n).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOERT_EMUPROFILE_H
+#define MOERT_EMUPROFILE_H
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace moert {
+
+/// One launch's counts (docs/emulator-profile.md defines each).
+struct KernelProfile {
+  std::string name;
+  std::array<uint32_t, 3> grid{}, block{};
+  uint32_t dynamicSharedMemory = 0;
+  /// Blocks that read at least one byte of a weight buffer.
+  uint64_t workingBlocks = 0;
+  /// Distinct 32-byte sectors of global memory the launch read or wrote,
+  /// times 32: what DRAM serves if L2 catches all reuse within the launch.
+  uint64_t dramBytes = 0;
+  /// Bytes the threads asked for in global loads, stores and atomics, each
+  /// warp request's distinct 4-byte words counted once (a broadcast load
+  /// asks for its bytes once).
+  uint64_t requestedGlobalBytes = 0;
+  /// Warp-level global memory requests, and the distinct 32-byte sectors
+  /// of each, summed.
+  uint64_t globalRequests = 0, globalSectors = 0;
+  /// Requested load bytes and the sectors of the load requests alone.
+  uint64_t requestedLoadBytes = 0, loadSectors = 0;
+  /// Warp-level shared-memory requests and their extra wavefronts: per
+  /// request, the most distinct 4-byte words any one of the 32 banks holds
+  /// (the wavefronts it takes) minus the wavefronts its bytes need at best
+  /// (distinct words / 32, rounded up: a 16-byte access per lane is 4
+  /// conflict-free wavefronts).
+  uint64_t sharedRequests = 0, sharedBankConflicts = 0;
+  /// Warp-wide mma.sync m16n8k16 (moe-run's profile relates them to the
+  /// layer's useful FLOPs: the emulator cannot tell padding rows, which the
+  /// kernels may fill with copies of real ones, from tokens).
+  uint64_t mmaCount = 0;
+  uint64_t barriers = 0, atomics = 0;
+};
+
+class LaunchProfiler {
+public:
+  LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
+                 std::array<uint32_t, 3> block, uint32_t sharedBytes);
+
+  /// A global access of `bytes` at `address` by lane `lane` of warp `warp`
+  /// of block slot `slot`, its `occurrence`-th at `site`.
+  void global(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
+              uint64_t address, uint64_t bytes, bool read, bool write,
+              bool weight);
+  /// A shared access at byte `offset` of the block's shared memory.
+  void shared(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
+              uint64_t offset, uint64_t bytes);
+  void mma() { ++profile_.mmaCount; }
+  void barrier() { ++profile_.barriers; }
+  /// Folds the requests of the block in `slot` into the counts.
+  void endBlock(uint32_t slot);
+
+  /// The counts; call after the last block ended.
+  const KernelProfile &profile() const { return profile_; }
+
+private:
+  using RequestKey = std::tuple<uint32_t, uint32_t, uint32_t>;
+  struct GlobalRequest {
+    std::unordered_set<uint64_t> sectors, words;
+    bool load = false;
+  };
+  struct BlockState {
+    std::map<RequestKey, GlobalRequest> global;
+    /// Per request, per bank, the distinct words.
+    std::map<RequestKey, std::array<std::unordered_set<uint64_t>, 32>> shared;
+    bool working = false;
+  };
+
+  KernelProfile profile_;
+  std::unordered_set<uint64_t> launchSectors_;
+  std::unordered_map<uint32_t, BlockState> blocks_;
+};
+
+/// {"kernels": [...]}: one object per launch, keys as documented in
+/// docs/emulator-profile.md.
+std::string profileJson(const std::vector<KernelProfile> &kernels);
+
+} // namespace moert
+
+#endif // MOERT_EMUPROFILE_H

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Checks a moe-run --profile file (docs/emulator-profile.md): every key
+present, the relations between the counts, and the facts given on the
+command line. Prints `profile: N launches, every relation holds` or the
+first violation (exit 1)."""
+import argparse
+import json
+import sys
+
+KERNEL_KEYS = ["name", "grid", "block", "dynamic_shared_memory",
+               "working_blocks", "dram_bytes", "requested_global_bytes",
+               "global_requests", "global_sectors", "global_load_efficiency",
+               "shared_requests", "shared_bank_conflicts", "mma_count",
+               "mma_row_utilisation", "barriers", "atomics"]
+LAYER_KEYS = ["tokens", "active_experts", "min_bytes", "dram_bytes",
+              "traffic_ratio", "flops", "estimate_us",
+              "estimate_pct_of_roofline"]
+GPUS = ["H100_SXM", "H200", "A100_SXM"]
+
+
+def fail(message):
+    print("profile: " + message)
+    sys.exit(1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("profile")
+    parser.add_argument("--tokens", type=int, required=True)
+    parser.add_argument("--active-experts", type=int, required=True)
+    parser.add_argument("--mma-utilisation", type=float)
+    args = parser.parse_args()
+    with open(args.profile) as f:
+        p = json.load(f)
+    kernels, layer = p["kernels"], p["layer"]
+    if not kernels:
+        fail("no launch")
+    total = 0
+    for k in kernels:
+        for key in KERNEL_KEYS:
+            if key not in k:
+                fail("%s lacks %s" % (k.get("name"), key))
+        blocks = k["grid"][0] * k["grid"][1] * k["grid"][2]
+        if not 0 <= k["working_blocks"] <= blocks:
+            fail("%s: working_blocks %d of %d blocks"
+                 % (k["name"], k["working_blocks"], blocks))
+        if not 0 < k["global_load_efficiency"] <= 1:
+            fail("%s: global_load_efficiency %g" % (k["name"],
+                                                     k["global_load_efficiency"]))
+        if k["global_sectors"] * 32 < k["requested_global_bytes"]:
+            fail("%s: fewer sector bytes than requested" % k["name"])
+        if k["dram_bytes"] > k["global_sectors"] * 32:
+            fail("%s: more DRAM bytes than the requests' sectors" % k["name"])
+        if not 0 < k["mma_row_utilisation"] <= 1:
+            fail("%s: mma_row_utilisation %g" % (k["name"],
+                                                  k["mma_row_utilisation"]))
+        if (args.mma_utilisation is not None and k["mma_count"] and
+                abs(k["mma_row_utilisation"] - args.mma_utilisation) > 1e-9):
+            fail("%s: mma_row_utilisation %g, expected %g"
+                 % (k["name"], k["mma_row_utilisation"], args.mma_utilisation))
+        if k["barriers"] < blocks and k["name"].endswith("gate_up"):
+            fail("%s: fewer barriers than blocks" % k["name"])
+        total += k["dram_bytes"]
+    for key in LAYER_KEYS:
+        if key not in layer:
+            fail("layer lacks " + key)
+    if layer["tokens"] != args.tokens:
+        fail("tokens %d" % layer["tokens"])
+    if layer["active_experts"] != args.active_experts:
+        fail("active_experts %d" % layer["active_experts"])
+    if layer["dram_bytes"] != total:
+        fail("layer dram_bytes is not the launches' sum")
+    # The kernels read each active expert's weights at least once.
+    if not 1.0 <= layer["traffic_ratio"] < 2.0:
+        fail("traffic_ratio %g" % layer["traffic_ratio"])
+    for gpu in GPUS:
+        us, pct = layer["estimate_us"][gpu], layer["estimate_pct_of_roofline"][gpu]
+        if not us >= 3.0 * len(kernels):
+            fail("%s: %g us is less than the launch overheads" % (gpu, us))
+        if not 0 < pct <= 100:
+            fail("%s: %g%% of the roofline" % (gpu, pct))
+    print("profile: %d launches, every relation holds" % len(kernels))
+
+
+if __name__ == "__main__":
+    main()
