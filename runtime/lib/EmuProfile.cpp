@@ -16,17 +16,20 @@ constexpr uint64_t kBanks = 32;
 
 LaunchProfiler::LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
                                std::array<uint32_t, 3> block,
-                               uint32_t sharedBytes) {
+                               uint32_t sharedBytes,
+                               const std::vector<uint64_t> &bufferBytes) {
   profile_.name = std::move(name);
   profile_.grid = grid;
   profile_.block = block;
   profile_.dynamicSharedMemory = sharedBytes;
+  for (uint64_t bytes : bufferBytes)
+    touched_.emplace_back(size_t(bytes / kSector + 2), false);
 }
 
 void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
-                            uint32_t occurrence, uint64_t address,
-                            uint64_t bytes, bool read, bool write,
-                            bool weight) {
+                            uint32_t occurrence, size_t buffer, uint64_t base,
+                            uint64_t offset, uint64_t bytes, bool read,
+                            bool write, bool weight) {
   if (bytes == 0)
     return;
   BlockState &b = blocks_[slot];
@@ -35,15 +38,22 @@ void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
     ++profile_.atomics;
   GlobalRequest &request = b.global[{warp, site, occurrence}];
   request.load = read && !write;
+  uint64_t address = base + offset;
   for (uint64_t w = address / kBankWord; w <= (address + bytes - 1) / kBankWord;
        ++w)
-    request.words.insert(w);
+    request.words.push_back(w);
   for (uint64_t s = address / kSector; s <= (address + bytes - 1) / kSector;
-       ++s) {
-    request.sectors.insert(s);
-    launchSectors_.insert(s);
-  }
-  profile_.dramBytes = kSector * launchSectors_.size();
+       ++s)
+    request.sectors.push_back(s);
+  // The launch's sectors, numbered from the buffer's first.
+  std::vector<bool> &seen = touched_[buffer];
+  for (uint64_t s = address / kSector; s <= (address + bytes - 1) / kSector;
+       ++s)
+    if (!seen[s - base / kSector]) {
+      seen[s - base / kSector] = true;
+      ++touchedCount_;
+    }
+  profile_.dramBytes = kSector * touchedCount_;
 }
 
 void LaunchProfiler::shared(uint32_t slot, uint32_t warp, uint32_t site,
@@ -51,11 +61,18 @@ void LaunchProfiler::shared(uint32_t slot, uint32_t warp, uint32_t site,
                             uint64_t bytes) {
   if (bytes == 0)
     return;
-  auto &banks = blocks_[slot].shared[{warp, site, occurrence}];
+  std::vector<uint32_t> &words = blocks_[slot].shared[{warp, site, occurrence}];
   for (uint64_t w = offset / kBankWord; w <= (offset + bytes - 1) / kBankWord;
        ++w)
-    banks[w % kBanks].insert(w);
+    words.push_back(uint32_t(w));
 }
+
+namespace {
+template <typename T> size_t distinct(std::vector<T> &v) {
+  std::sort(v.begin(), v.end());
+  return size_t(std::unique(v.begin(), v.end()) - v.begin());
+}
+} // namespace
 
 void LaunchProfiler::endBlock(uint32_t slot) {
   auto it = blocks_.find(slot);
@@ -63,24 +80,25 @@ void LaunchProfiler::endBlock(uint32_t slot) {
     return;
   BlockState &b = it->second;
   profile_.workingBlocks += b.working;
-  for (const auto &[key, request] : b.global) {
+  for (auto &[key, request] : b.global) {
     ++profile_.globalRequests;
-    profile_.globalSectors += request.sectors.size();
-    uint64_t requested = kBankWord * request.words.size();
+    size_t sectors = distinct(request.sectors);
+    uint64_t requested = kBankWord * distinct(request.words);
+    profile_.globalSectors += sectors;
     profile_.requestedGlobalBytes += requested;
     if (request.load) {
-      profile_.loadSectors += request.sectors.size();
+      profile_.loadSectors += sectors;
       profile_.requestedLoadBytes += requested;
     }
   }
-  for (const auto &[key, banks] : b.shared) {
+  for (auto &[key, words] : b.shared) {
     ++profile_.sharedRequests;
-    size_t most = 0, words = 0;
-    for (const auto &bank : banks) {
-      most = std::max(most, bank.size());
-      words += bank.size();
-    }
-    size_t best = (words + kBanks - 1) / kBanks;
+    size_t n = distinct(words);
+    size_t perBank[kBanks] = {};
+    size_t most = 0;
+    for (size_t k = 0; k < n; ++k)
+      most = std::max(most, ++perBank[words[k] % kBanks]);
+    size_t best = (n + kBanks - 1) / kBanks;
     profile_.sharedBankConflicts += most - best;
   }
   blocks_.erase(it);

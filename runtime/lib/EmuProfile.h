@@ -15,11 +15,8 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <string>
-#include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace moert {
@@ -58,14 +55,18 @@ struct KernelProfile {
 
 class LaunchProfiler {
 public:
+  /// `bufferBytes`: the sizes of the launch's buffers, in the order the
+  /// emulator numbers them.
   LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
-                 std::array<uint32_t, 3> block, uint32_t sharedBytes);
+                 std::array<uint32_t, 3> block, uint32_t sharedBytes,
+                 const std::vector<uint64_t> &bufferBytes);
 
-  /// A global access of `bytes` at `address` by lane `lane` of warp `warp`
-  /// of block slot `slot`, its `occurrence`-th at `site`.
+  /// A global access of `bytes` at byte `offset` of buffer `buffer` (whose
+  /// start is `base`) by warp `warp` of block slot `slot`, its lane's
+  /// `occurrence`-th at `site`.
   void global(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
-              uint64_t address, uint64_t bytes, bool read, bool write,
-              bool weight);
+              size_t buffer, uint64_t base, uint64_t offset, uint64_t bytes,
+              bool read, bool write, bool weight);
   /// A shared access at byte `offset` of the block's shared memory.
   void shared(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
               uint64_t offset, uint64_t bytes);
@@ -78,20 +79,36 @@ public:
   const KernelProfile &profile() const { return profile_; }
 
 private:
-  using RequestKey = std::tuple<uint32_t, uint32_t, uint32_t>;
+  struct RequestKey {
+    uint32_t warp, site, occurrence;
+    bool operator==(const RequestKey &o) const {
+      return warp == o.warp && site == o.site && occurrence == o.occurrence;
+    }
+  };
+  struct RequestHash {
+    size_t operator()(const RequestKey &k) const {
+      uint64_t h =
+          (uint64_t(k.site) << 32) ^ (uint64_t(k.occurrence) << 5) ^ k.warp;
+      return size_t(h * 0x9E3779B97F4A7C15ULL);
+    }
+  };
+  /// A request's sectors and 4-byte words (absolute address / 32 and / 4),
+  /// with repeats: made distinct when the block ends.
   struct GlobalRequest {
-    std::unordered_set<uint64_t> sectors, words;
+    std::vector<uint64_t> sectors, words;
     bool load = false;
   };
   struct BlockState {
-    std::map<RequestKey, GlobalRequest> global;
-    /// Per request, per bank, the distinct words.
-    std::map<RequestKey, std::array<std::unordered_set<uint64_t>, 32>> shared;
+    std::unordered_map<RequestKey, GlobalRequest, RequestHash> global;
+    /// Per request, the 4-byte words of shared memory (offset / 4).
+    std::unordered_map<RequestKey, std::vector<uint32_t>, RequestHash> shared;
     bool working = false;
   };
 
   KernelProfile profile_;
-  std::unordered_set<uint64_t> launchSectors_;
+  /// Per buffer, the 32-byte sectors the launch touched (by offset).
+  std::vector<std::vector<bool>> touched_;
+  uint64_t touchedCount_ = 0;
   std::unordered_map<uint32_t, BlockState> blocks_;
 };
 

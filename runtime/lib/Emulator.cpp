@@ -350,10 +350,11 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
     const EmulatedBuffer &buf = *std::prev(it);
     if (address + bytes <= buf.address + buf.bytes) {
       if (launch.profiler)
-        launch.profiler->global(b.slot, t.linear / kWarpSize, site,
-                                t.globalVisits[site]++, address, bytes,
-                                flags & MOERT_EMU_ACCESS_READ,
-                                flags & MOERT_EMU_ACCESS_WRITE, buf.weight);
+        launch.profiler->global(
+            b.slot, t.linear / kWarpSize, site, t.globalVisits[site]++,
+            size_t(std::prev(it) - launch.buffers.begin()), buf.address,
+            address - buf.address, bytes, flags & MOERT_EMU_ACCESS_READ,
+            flags & MOERT_EMU_ACCESS_WRITE, buf.weight);
       if (buf.weight && (flags & MOERT_EMU_ACCESS_READ) && bytes > 0) {
         std::vector<bool> &sectors =
             launch.sectorsRead[size_t(std::prev(it) - launch.buffers.begin())];
@@ -800,6 +801,15 @@ struct Emulator::Impl {
   }
 };
 
+namespace {
+std::vector<uint64_t> bufferBytes(const std::vector<EmulatedBuffer> &buffers) {
+  std::vector<uint64_t> bytes;
+  for (const EmulatedBuffer &b : buffers)
+    bytes.push_back(b.bytes);
+  return bytes;
+}
+} // namespace
+
 Emulator::Emulator(const EmulatorOptions &options)
     : options_(options), impl_(new Impl()) {
   // The profile reads the access hooks the checks run on.
@@ -834,8 +844,8 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
   launch.options = &options_;
   launch.stats = &stats_;
   if (options_.profile)
-    launch.profiler =
-        std::make_unique<LaunchProfiler>(symbol, grid, block, sharedBytes);
+    launch.profiler = std::make_unique<LaunchProfiler>(
+        symbol, grid, block, sharedBytes, bufferBytes(launch.buffers));
   if (launch.threadsPerBlock == 0 || launch.threadsPerBlock > 1024)
     return emuError(str("kernel '", symbol, "' has a block of ",
                         launch.threadsPerBlock, " threads"));
