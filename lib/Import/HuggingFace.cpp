@@ -205,6 +205,21 @@ LogicalResult readOlmoe(const JsonObjectReader &obj, ModelDesc &model,
   return success();
 }
 
+/// A shared expert whose width is the field `key` (0: none), as Qwen and
+/// Granite configure it.
+LogicalResult readSharedExpertSize(const JsonObjectReader &obj,
+                                   MoeLayerDesc &layer, llvm::StringRef key,
+                                   int64_t defaultValue, int64_t max,
+                                   bool sigmoidGate) {
+  layer.paths["shared_expert.intermediate_size"] = obj.pathOf(key);
+  auto shared = obj.getInt(key, defaultValue, 0, max);
+  if (failed(shared))
+    return failure();
+  if (*shared > 0)
+    layer.shared = SharedExpertDesc{*shared, sigmoidGate};
+  return success();
+}
+
 /// Qwen2-MoE, Qwen3-MoE and Qwen3-Next: layer i is sparse when it is not in
 /// `mlp_only_layers` and (i + 1) % decoder_sparse_step == 0. `sharedDefault`
 /// is the configuration class's shared_expert_intermediate_size (none: the
@@ -229,16 +244,10 @@ LogicalResult readQwenMoe(const JsonObjectReader &obj, ModelDesc &model,
     if (!dense.contains(i) && (i + 1) % *step == 0)
       layer.layers.push_back(i);
 
-  if (sharedDefault) {
-    layer.paths["shared_expert.intermediate_size"] =
-        obj.pathOf("shared_expert_intermediate_size");
-    auto shared = obj.getInt("shared_expert_intermediate_size", *sharedDefault,
-                             0, INT64_MAX);
-    if (failed(shared))
-      return failure();
-    if (*shared > 0)
-      layer.shared = SharedExpertDesc{*shared, /*sigmoidGate=*/true};
-  }
+  if (sharedDefault)
+    return readSharedExpertSize(obj, layer, "shared_expert_intermediate_size",
+                                *sharedDefault, INT64_MAX,
+                                /*sigmoidGate=*/true);
   return success();
 }
 
@@ -684,15 +693,10 @@ LogicalResult readGraniteMoeCommon(const JsonObjectReader &obj,
       failed(readGatedActivation(obj, "hidden_act", layer)))
     return failure();
   layer.routing.scoring = Scoring::softmax_after_topk;
-  if (hasShared) {
-    layer.paths["shared_expert.intermediate_size"] =
-        obj.pathOf("shared_intermediate_size");
-    auto shared = obj.getInt("shared_intermediate_size", 0, 0, kMaxSize);
-    if (failed(shared))
-      return failure();
-    if (*shared > 0)
-      layer.shared = SharedExpertDesc{*shared, false};
-  }
+  if (hasShared &&
+      failed(readSharedExpertSize(obj, layer, "shared_intermediate_size", 0,
+                                  kMaxSize, /*sigmoidGate=*/false)))
+    return failure();
   allLayers(model, layer, obj.pathOf("num_hidden_layers"));
   return success();
 }

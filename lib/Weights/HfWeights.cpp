@@ -138,18 +138,21 @@ const Family *findFamily(llvm::StringRef name) {
   return nullptr;
 }
 
-/// The decoder layer's prefix, "model.layers.3.".
+/// The decoder layer's prefix, "model.layers.3." (`layer` may be the
+/// manifest's "{L}" token).
 std::string layerPrefixOf(const Family &family, llvm::StringRef layer) {
   return (llvm::Twine(family.head) + layer + ".").str();
 }
-std::string layerPrefixOf(const Family &family, int64_t layer) {
-  return layerPrefixOf(family, std::to_string(layer));
+
+/// The MoE module's prefix, "model.layers.3.mlp.".
+std::string prefixOf(const Family &family, llvm::StringRef layer) {
+  return layerPrefixOf(family, layer) + family.module.str() + ".";
 }
 
-std::string prefixOf(const Family &family, int64_t layer) {
-  return (llvm::Twine(family.head) + llvm::Twine(layer) + "." + family.module +
-          ".")
-      .str();
+/// The correction bias's shape as the family stores it.
+std::vector<int64_t> correctionBiasShape(const Family &family, int64_t e) {
+  return family.correctionBiasRow ? std::vector<int64_t>{1, e}
+                                  : std::vector<int64_t>{e};
 }
 
 /// How randomHfWeights fills a tensor.
@@ -216,7 +219,7 @@ std::string expertName(const std::string &prefix, int64_t expert,
 /// The family's tensors; assumes checkLayerConfig(cfg) succeeded.
 std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
                                   const Family &family) {
-  std::string p = prefixOf(family, cfg.layer);
+  std::string p = prefixOf(family, std::to_string(cfg.layer));
   if (family.layout == Layout::Kernel) {
     std::vector<InitSpec> specs = kernelSpecs(cfg);
     for (InitSpec &spec : specs)
@@ -251,11 +254,10 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
   if (cfg.routerBias)
     bias(p + family.routerBias.str(), {e});
   if (cfg.correctionBias)
-    specs.push_back({{p + family.correctionBias.str(),
-                      family.correctionBiasRow ? std::vector<int64_t>{1, e}
-                                               : std::vector<int64_t>{e}},
-                     Init::CorrectionBias,
-                     0});
+    specs.push_back(
+        {{p + family.correctionBias.str(), correctionBiasShape(family, e)},
+         Init::CorrectionBias,
+         0});
 
   switch (family.layout) {
   case Layout::PerExpertW:
@@ -295,7 +297,8 @@ std::vector<InitSpec> familySpecs(const LayerConfig &cfg,
   }
 
   if (is > 0 && family.layout == Layout::Granite) {
-    std::string s = layerPrefixOf(family, cfg.layer) + family.shared.str();
+    std::string s =
+        layerPrefixOf(family, std::to_string(cfg.layer)) + family.shared.str();
     weight(s + ".input_linear.weight", {2 * is, h}, h);
     weight(s + ".output_linear.weight", {h, is}, is);
   } else if (is > 0) {
@@ -801,11 +804,9 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     return {};
   }
   const Family &family = *findFamily(cfg.family);
-  std::string p =
-      layerToken.empty()
-          ? prefixOf(family, cfg.layer)
-          : (llvm::Twine(family.head) + layerToken + "." + family.module + ".")
-                .str();
+  std::string layer =
+      layerToken.empty() ? std::to_string(cfg.layer) : layerToken.str();
+  std::string p = prefixOf(family, layer);
   if (family.layout == Layout::Kernel) {
     for (const TensorSpec &spec : kernelTensorSpecs(cfg))
       out.whole(spec.name, p + spec.name, spec.shape);
@@ -819,8 +820,7 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     out.whole("router_bias", p + family.routerBias.str(), {e});
   if (cfg.correctionBias)
     out.whole("correction_bias", p + family.correctionBias.str(),
-              family.correctionBiasRow ? std::vector<int64_t>{1, e}
-                                       : std::vector<int64_t>{e});
+              correctionBiasShape(family, e));
   addExpertSteps(out, cfg, family, p, e, h, i);
   if (cfg.expertBias) {
     // Only gpt-oss among the Hugging Face families has expert biases; its
@@ -832,10 +832,7 @@ std::vector<PackStep> moe::weights::packingSteps(const LayerConfig &cfg,
     out.whole("down_bias", p + "experts.down_proj_bias", {e, h});
   }
   if (is > 0 && family.layout == Layout::Granite) {
-    std::string s =
-        layerPrefixOf(family, layerToken.empty() ? std::to_string(cfg.layer)
-                                                 : layerToken.str()) +
-        family.shared.str();
+    std::string s = layerPrefixOf(family, layer) + family.shared.str();
     out.whole("shared_gate_up", s + ".input_linear.weight", {2 * is, h});
     out.whole("shared_down", s + ".output_linear.weight", {h, is});
   } else if (is > 0) {

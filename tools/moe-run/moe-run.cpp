@@ -43,6 +43,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -655,12 +656,18 @@ int main(int argc, char **argv) {
                                         output->shape, output->data)}))
       return fail(std::move(e));
   }
+  // The fp64 reference, once: its output for --check, its routing for
+  // --profile.
+  std::optional<ref::ReferenceResult> expected;
+  if (check || !profilePath.empty()) {
+    auto result = ref::forward(cfg, hfWeights, input, tieTolerance);
+    if (!result)
+      return fail(result.takeError());
+    expected = std::move(*result);
+  }
   if (!profilePath.empty()) {
-    auto routed = ref::forward(cfg, hfWeights, input, tieTolerance);
-    if (!routed)
-      return fail(routed.takeError());
     auto text = ::moe::layerProfileJson(emulatorProfile, cfg, dtype,
-                                        input.shape[0], routed->expertTokens);
+                                        input.shape[0], expected->expertTokens);
     if (!text)
       return fail(text.takeError());
     if (llvm::Error e = llvm::writeToOutput(
@@ -671,9 +678,6 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
   }
   if (check) {
-    auto expected = ref::forward(cfg, hfWeights, input, tieTolerance);
-    if (!expected)
-      return fail(expected.takeError());
     if (!::moe::checkOutput(*output, *expected, dtype, cfg.hidden,
                             llvm::outs()))
       return 1;

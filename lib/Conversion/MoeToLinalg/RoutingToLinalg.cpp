@@ -161,20 +161,24 @@ struct RowOps {
       if (i + 1 == k)
         break;
       // Remove the winner so the next pass finds the runner-up.
-      remaining = mapWithRow(
-          remaining, column, b.getF32Type(),
-          [](OpBuilder &nb, Location nloc, Value x, Value winner,
-             Value n) -> Value {
-            Value isWinner = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::eq,
-                arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), n),
-                winner);
-            Value removed = arith::ConstantOp::create(
-                nb, nloc,
-                nb.getF32FloatAttr(-std::numeric_limits<double>::infinity()));
-            return arith::SelectOp::create(nb, nloc, isWinner, removed, x);
-          });
+      remaining = removeColumns(remaining, column);
     }
+  }
+
+  /// matrix with matrix[t, columns[t]] set to -inf (columns: [T] i32).
+  Value removeColumns(Value matrix, Value columns) const {
+    return mapWithRow(
+        matrix, columns, b.getF32Type(),
+        [](OpBuilder &nb, Location nloc, Value x, Value winner,
+           Value n) -> Value {
+          Value isWinner = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::eq,
+              arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), n), winner);
+          Value removed = arith::ConstantOp::create(
+              nb, nloc,
+              nb.getF32FloatAttr(-std::numeric_limits<double>::infinity()));
+          return arith::SelectOp::create(nb, nloc, isWinner, removed, x);
+        });
   }
 
   /// Stacks k vectors [T] into a matrix [T, k].
@@ -351,19 +355,7 @@ struct GateToLinalg : OpRewritePattern<GateOp> {
           }));
       columns.push_back(column);
       // The winner leaves the later rounds.
-      remaining = ops.mapWithRow(
-          remaining, column, b.getF32Type(),
-          [&](OpBuilder &nb, Location nloc, Value x, Value winner,
-              Value col) -> Value {
-            Value isWinner = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::eq,
-                arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), col),
-                winner);
-            return arith::SelectOp::create(
-                nb, nloc, isWinner,
-                arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(negInf)),
-                x);
-          });
+      remaining = ops.removeColumns(remaining, column);
     }
     return {ops.stack(weights), ops.stack(columns)};
   }
