@@ -12,6 +12,8 @@ namespace {
 constexpr uint64_t kSector = 32;
 constexpr uint64_t kBankWord = 4;
 constexpr uint64_t kBanks = 32;
+/// Request sectors and words are (buffer << kBufferShift) | index.
+constexpr unsigned kBufferShift = 44;
 } // namespace
 
 LaunchProfiler::LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
@@ -27,9 +29,9 @@ LaunchProfiler::LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
 }
 
 void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
-                            uint32_t occurrence, size_t buffer, uint64_t base,
-                            uint64_t offset, uint64_t bytes, bool read,
-                            bool write, bool weight) {
+                            uint32_t occurrence, size_t buffer, uint64_t offset,
+                            uint64_t bytes, bool read, bool write,
+                            bool weight) {
   if (bytes == 0)
     return;
   BlockState &b = blocks_[slot];
@@ -38,22 +40,22 @@ void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
     ++profile_.atomics;
   GlobalRequest &request = b.global[{warp, site, occurrence}];
   request.load = read && !write;
-  uint64_t address = base + offset;
-  for (uint64_t w = address / kBankWord; w <= (address + bytes - 1) / kBankWord;
+  // Sectors and words by buffer and offset, as if each buffer started
+  // 256-byte aligned as cudaMalloc's do: the host's input and output may
+  // not be, and the counts must not depend on where the host put them.
+  uint64_t tag = uint64_t(buffer) << kBufferShift;
+  for (uint64_t w = offset / kBankWord; w <= (offset + bytes - 1) / kBankWord;
        ++w)
-    request.words.push_back(w);
-  for (uint64_t s = address / kSector; s <= (address + bytes - 1) / kSector;
-       ++s)
-    request.sectors.push_back(s);
-  // The launch's sectors, numbered from the buffer's first.
+    request.words.push_back(tag | w);
   std::vector<bool> &seen = touched_[buffer];
-  for (uint64_t s = address / kSector; s <= (address + bytes - 1) / kSector;
-       ++s)
-    if (!seen[s - base / kSector]) {
-      seen[s - base / kSector] = true;
+  for (uint64_t s = offset / kSector; s <= (offset + bytes - 1) / kSector;
+       ++s) {
+    request.sectors.push_back(tag | s);
+    if (!seen[s]) {
+      seen[s] = true;
       ++touchedCount_;
     }
-  profile_.dramBytes = kSector * touchedCount_;
+  }
 }
 
 void LaunchProfiler::shared(uint32_t slot, uint32_t warp, uint32_t site,
@@ -80,6 +82,7 @@ void LaunchProfiler::endBlock(uint32_t slot) {
     return;
   BlockState &b = it->second;
   profile_.workingBlocks += b.working;
+  profile_.dramBytes = kSector * touchedCount_;
   for (auto &[key, request] : b.global) {
     ++profile_.globalRequests;
     size_t sectors = distinct(request.sectors);

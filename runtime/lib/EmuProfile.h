@@ -61,12 +61,11 @@ public:
                  std::array<uint32_t, 3> block, uint32_t sharedBytes,
                  const std::vector<uint64_t> &bufferBytes);
 
-  /// A global access of `bytes` at byte `offset` of buffer `buffer` (whose
-  /// start is `base`) by warp `warp` of block slot `slot`, its lane's
-  /// `occurrence`-th at `site`.
+  /// A global access of `bytes` at byte `offset` of buffer `buffer` by warp
+  /// `warp` of block slot `slot`, its lane's `occurrence`-th at `site`.
   void global(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
-              size_t buffer, uint64_t base, uint64_t offset, uint64_t bytes,
-              bool read, bool write, bool weight);
+              size_t buffer, uint64_t offset, uint64_t bytes, bool read,
+              bool write, bool weight);
   /// A shared access at byte `offset` of the block's shared memory.
   void shared(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
               uint64_t offset, uint64_t bytes);
@@ -92,8 +91,8 @@ private:
       return size_t(h * 0x9E3779B97F4A7C15ULL);
     }
   };
-  /// A request's sectors and 4-byte words (absolute address / 32 and / 4),
-  /// with repeats: made distinct when the block ends.
+  /// A request's sectors and 4-byte words (tagged with their buffer), with
+  /// repeats: made distinct when the block ends.
   struct GlobalRequest {
     std::vector<uint64_t> sectors, words;
     bool load = false;

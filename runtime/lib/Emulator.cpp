@@ -352,7 +352,7 @@ void checkAccess(Thread &t, const void *p, uint64_t bytes, uint32_t flags,
       if (launch.profiler)
         launch.profiler->global(
             b.slot, t.linear / kWarpSize, site, t.globalVisits[site]++,
-            size_t(std::prev(it) - launch.buffers.begin()), buf.address,
+            size_t(std::prev(it) - launch.buffers.begin()),
             address - buf.address, bytes, flags & MOERT_EMU_ACCESS_READ,
             flags & MOERT_EMU_ACCESS_WRITE, buf.weight);
       if (buf.weight && (flags & MOERT_EMU_ACCESS_READ) && bytes > 0) {
