@@ -840,22 +840,19 @@ def route(spec, w, x):
         if spec["norm_topk"]:
             wts = wts / (wts.sum(axis=1, keepdims=True) + 1e-20)
         wts = wts * spec["scaling"]
-    elif kind == "ernie":
-        probs = softmax(logits)
-        choice = probs + w["correction_bias"][None, :]
-        idx = topk(choice, K)
-        ties |= gap_ties(choice, K)
-        wts = np.take_along_axis(probs, idx, axis=1)
-        wts = wts / np.maximum(wts.sum(axis=1, keepdims=True), spec["norm_min"])
-    elif kind == "sparsemixer":
-        idx, wts = sparsemixer(logits, K, spec["jitter_eps"], ties)
-    elif kind == "minimax_m2":
-        s = sigmoid(logits)
+    elif kind in ("ernie", "minimax_m2"):
+        # Scores (ERNIE: softmax, MiniMax-M2: sigmoid) plus the bias choose;
+        # the chosen scores, divided by their sum (ERNIE: clamped from
+        # below at moe_norm_min), weigh.
+        s = softmax(logits) if kind == "ernie" else sigmoid(logits)
         choice = s + w["correction_bias"][None, :]
         idx = topk(choice, K)
         ties |= gap_ties(choice, K)
         wts = np.take_along_axis(s, idx, axis=1)
-        wts = wts / wts.sum(axis=1, keepdims=True)
+        wts = wts / np.maximum(wts.sum(axis=1, keepdims=True),
+                               spec.get("norm_min", 0.0))
+    elif kind == "sparsemixer":
+        idx, wts = sparsemixer(logits, K, spec["jitter_eps"], ties)
     elif kind == "softmax_after_topk":
         idx = topk(logits, K)
         ties |= gap_ties(logits, K)
