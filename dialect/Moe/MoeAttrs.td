@@ -125,13 +125,18 @@ def Moe_FfnAttr : Moe_Attr<"Ffn", "ffn"> {
     row in groups of G along the reduction, as DeepSeek-V3's inference code
     does: `x' = fp8_e4m3(x / s) * s` with `s = amax(|group|) / 448` (0 when
     the group is 0). Absent (0): inputs are used as they are (weight-only).
+    With `fp8_pow2_scales = true` (checkpoints with `scale_fmt: ue8m0`,
+    DeepSeek-V3.1 and V3.2), each scale is rounded up to a power of two:
+    `s = 2^ceil(log2(amax / 448))`.
   }];
   let parameters = (ins
     EnumParameter<Moe_Activation>:$activation,
     Moe_F64Parameter<"1.702", "sigmoid slope of swiglu_oai">:$alpha,
     Moe_F64Parameter<"7.0", "clamp limit of swiglu_oai">:$limit,
     DefaultValuedParameter<"int64_t", "0",
-        "fp8 activation quantization group (0: none)">:$fp8_activation_group);
+        "fp8 activation quantization group (0: none)">:$fp8_activation_group,
+    DefaultValuedParameter<"bool", "false",
+        "fp8 activation scales rounded up to powers of two">:$fp8_pow2_scales);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -96,7 +96,8 @@ RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult FfnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                               Activation activation, APFloat alphaValue,
-                              APFloat limitValue, int64_t fp8ActivationGroup) {
+                              APFloat limitValue, int64_t fp8ActivationGroup,
+                              bool fp8Pow2Scales) {
   double alpha = alphaValue.convertToDouble();
   double limit = limitValue.convertToDouble();
   if (!std::isfinite(alpha))
@@ -107,6 +108,8 @@ LogicalResult FfnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "fp8_activation_group must be positive (or absent), "
                           "got "
                        << fp8ActivationGroup;
+  if (fp8Pow2Scales && fp8ActivationGroup == 0)
+    return emitError() << "fp8_pow2_scales needs an fp8_activation_group";
   (void)activation;
   return success();
 }

@@ -134,6 +134,11 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   entry["dtype"] = stringifyDType(model.dtype).str();
   entry["hidden_size"] = model.hiddenSize;
   entry["max_tokens"] = options.maxTokens;
+  // w8a8: what the kernels do to their GEMM inputs (informational: the
+  // kernels do it; a runtime gives them model-dtype hidden states).
+  if (cfg.fp8ActivationGroup)
+    entry["activations"] = {{"fp8_group", cfg.fp8ActivationGroup},
+                            {"pow2_scales", cfg.fp8Pow2Scales}};
   entry["targets"] = targets(fn);
   if (options.hostLibrary)
     entry["host_library"] = fn + ".host.so";

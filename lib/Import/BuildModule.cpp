@@ -192,9 +192,10 @@ mlir::moe::buildModule(const ModelDesc &model, MLIRContext *context,
                          APFloat(r.normP), APFloat(r.normEpsilon), r.nGroup,
                          r.topkGroup, r.groupScore, APFloat(r.scalingFactor),
                          r.placement, APFloat(r.normMin), APFloat(r.jitterEps));
-    auto ffn =
-        FfnAttr::get(context, layer.ffn.activation, APFloat(layer.ffn.alpha),
-                     APFloat(layer.ffn.limit), model.quant.fp8ActivationGroup);
+    auto ffn = FfnAttr::get(
+        context, layer.ffn.activation, APFloat(layer.ffn.alpha),
+        APFloat(layer.ffn.limit), model.quant.fp8ActivationGroup,
+        model.quant.fp8ActivationGroup && model.quant.pow2ActivationScales);
     Value result = LayerOp::create(builder, loc, sig.input, input, routerWeight,
                                    routerBias, correctionBias, gateUp, down,
                                    gateUpBias, downBias, sharedGateUp,

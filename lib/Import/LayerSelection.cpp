@@ -94,6 +94,8 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
   cfg.blockRows = model.quant.blockRows;
   cfg.blockCols = model.quant.blockCols;
   cfg.fp8ActivationGroup = model.quant.fp8ActivationGroup;
+  cfg.fp8Pow2Scales =
+      model.quant.fp8ActivationGroup && model.quant.pow2ActivationScales;
   cfg.dequantizedBits = model.dtype == DType::BF16  ? 8
                         : model.dtype == DType::F16 ? 11
                                                     : 24;

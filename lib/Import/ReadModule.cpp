@@ -87,6 +87,8 @@ static FailureOr<MoeLayerDesc> readLayer(func::FuncOp func, ModelDesc &model,
   if (failed(quant))
     return failure();
   quant->fp8ActivationGroup = op.getFfn().getFp8ActivationGroup();
+  // Known to the module only where w8a8 uses it.
+  quant->pow2ActivationScales = op.getFfn().getFp8Pow2Scales();
   if (first) {
     model.quant = *quant;
   } else if (!(model.quant == *quant)) {

@@ -545,9 +545,11 @@ double nearestE4M3(double x) {
 }
 
 /// w8a8: `v` quantized per group of `group` values to e4m3 with the
-/// group's scale amax / 448 (computed in f32, as the served model does),
-/// and back.
-std::vector<double> fp8Groups(llvm::ArrayRef<double> v, int64_t group) {
+/// group's scale amax / 448 (computed in f32, as the served model does;
+/// with `pow2`, rounded up to a power of two, as ue8m0 checkpoints are
+/// served), and back.
+std::vector<double> fp8Groups(llvm::ArrayRef<double> v, int64_t group,
+                              bool pow2) {
   std::vector<double> out(v.size(), 0.0);
   for (size_t first = 0; first < v.size(); first += group) {
     size_t last = std::min(v.size(), first + size_t(group));
@@ -557,6 +559,8 @@ std::vector<double> fp8Groups(llvm::ArrayRef<double> v, int64_t group) {
     if (amax == 0.0)
       continue;
     double s = static_cast<float>(static_cast<float>(amax) / 448.0f);
+    if (pow2)
+      s = std::exp2(std::ceil(std::log2(s)));
     for (size_t j = first; j < last; ++j)
       out[j] = nearestE4M3(v[j] / s) * s;
   }
@@ -568,7 +572,7 @@ void addFfn(const LayerConfig &cfg, const FfnView &f, int64_t e,
             llvm::MutableArrayRef<double> out) {
   std::vector<double> quantized;
   if (cfg.fp8ActivationGroup)
-    quantized = fp8Groups(input, cfg.fp8ActivationGroup);
+    quantized = fp8Groups(input, cfg.fp8ActivationGroup, cfg.fp8Pow2Scales);
   llvm::ArrayRef<double> v =
       cfg.fp8ActivationGroup ? llvm::ArrayRef<double>(quantized) : input;
   const int64_t h = static_cast<int64_t>(v.size());
@@ -586,7 +590,7 @@ void addFfn(const LayerConfig &cfg, const FfnView &f, int64_t e,
     hidden[j] = activate(cfg, g, u);
   }
   if (cfg.fp8ActivationGroup)
-    hidden = fp8Groups(hidden, cfg.fp8ActivationGroup);
+    hidden = fp8Groups(hidden, cfg.fp8ActivationGroup, cfg.fp8Pow2Scales);
   for (int64_t y = 0; y < h; ++y) {
     double sum = f.downBias.at(e, y);
     for (int64_t j = 0; j < f.inter; ++j)

@@ -114,10 +114,10 @@ llvm::cl::opt<bool> fp8Activations(
     "fp8-activations",
     llvm::cl::desc("fp8 checkpoints: quantize each expert GEMM's input to "
                    "fp8 per token in groups of 128, as the model is served "
-                   "(activation_scheme dynamic, w8a8; the unfused lowering "
-                   "only, for now). Default: weight-only (w8a16), the "
-                   "dequantized weights times the model-dtype activations, "
-                   "which the kernels compute"));
+                   "(activation_scheme dynamic, w8a8; scales rounded up to "
+                   "powers of two where the checkpoint says scale_fmt "
+                   "ue8m0). Default: weight-only (w8a16), the dequantized "
+                   "weights times the model-dtype activations"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -173,18 +173,26 @@ llvm::cl::opt<std::string> tuningFile(
 
 /// What ran, and whether it is the emitted kernels' configuration: the
 /// default is, and each option that departs from it is named.
+std::string describeLayout(DType dtype, int64_t tokens);
+
+/// What runs, and with --fp8-activations, how the activations are taken.
 std::string describeRun(DType dtype, int64_t tokens) {
+  std::string text = describeLayout(dtype, tokens);
+  if (fp8Activations)
+    text += ", fp8 activations per token in groups of 128 (w8a8: "
+            "--fp8-activations)";
+  return text;
+}
+
+std::string describeLayout(DType dtype, int64_t tokens) {
   if (!emittedDir.empty())
     return "the layer emitted in " + emittedDir + " on moert's " + backendName +
            " backend";
   if (target == "gpu-emulator")
     return "the GPU kernels on the SIMT emulator (moert's cuda-emu backend)";
   if (unfused)
-    return std::string("the unfused lowering on the CPU (not the emitted "
-                       "kernels' form: --unfused)") +
-           (fp8Activations ? ", fp8 activations per token in groups of 128 "
-                             "(w8a8: --fp8-activations)"
-                           : "");
+    return "the unfused lowering on the CPU (not the emitted kernels' form: "
+           "--unfused)";
   std::string text = "the kernel form on the CPU: ";
   bool floats16 = dtype == DType::BF16 || dtype == DType::F16;
   text += !floats16     ? "f32 expert GEMMs (no tensor-core form)"
@@ -526,13 +534,6 @@ int main(int argc, char **argv) {
     if (model->quant.format != QuantDesc::Format::fp8)
       return fail("--fp8-activations applies to fp8 checkpoints "
                   "(quantization_config quant_method fp8)");
-    if (!unfused)
-      return fail("--fp8-activations (w8a8) runs in the unfused lowering "
-                  "only, for now: add --unfused");
-    if (model->quant.pow2ActivationScales)
-      return fail("--fp8-activations: this checkpoint's activation scales "
-                  "are powers of two (quantization_config scale_fmt ue8m0), "
-                  "which w8a8 does not implement yet; run it weight-only");
     model->quant.fp8ActivationGroup = 128;
   }
   const MoeLayerDesc *group = findLayerGroup(*model, layerIndex);

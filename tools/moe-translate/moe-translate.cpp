@@ -102,6 +102,12 @@ int main(int argc, char **argv) {
       llvm::cl::desc("--emulator-library: the gpu.module targeting CHIP "
                      "(default: the module's only gpu.module)"),
       llvm::cl::cat(emitCategory));
+  llvm::cl::opt<bool> fp8Activations(
+      "fp8-activations",
+      llvm::cl::desc("fp8 checkpoints (JSON input): kernels that quantize "
+                     "each expert GEMM's input per token in groups of 128, "
+                     "as the model is served (w8a8); default weight-only"),
+      llvm::cl::cat(emitCategory));
   llvm::cl::opt<std::string> cudaPath(
       "cuda-path", llvm::cl::init("/usr/local/cuda"),
       llvm::cl::desc("CUDA toolkit for ptxas and libdevice"),
@@ -182,12 +188,27 @@ int main(int argc, char **argv) {
           mlir::moe::readModelJson(*sourceMgr, &context);
       if (failed(model))
         return 1;
+      if (fp8Activations) {
+        if (model->quant.format != mlir::moe::QuantDesc::Format::fp8) {
+          llvm::errs() << "moe-translate: --fp8-activations applies to fp8 "
+                          "checkpoints (quantization_config quant_method "
+                          "fp8)\n";
+          return 1;
+        }
+        model->quant.fp8ActivationGroup = 128;
+      }
       module = mlir::moe::buildModule(*model, &context);
     } else {
       module = parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
     }
     if (!module || failed(verify(*module)))
       return 1;
+    if (fp8Activations && !isJson) {
+      llvm::errs() << "moe-translate: --fp8-activations applies to a JSON "
+                      "model; in a module, set the ffn's "
+                      "fp8_activation_group\n";
+      return 1;
+    }
     mlir::moe::EmitKernelsOptions options;
     if (noDeviceCode)
       options.chips.clear();

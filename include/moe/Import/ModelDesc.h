@@ -136,7 +136,7 @@ struct QuantDesc {
   int64_t fp8ActivationGroup = 0;
   /// `scale_fmt: ue8m0` (DeepSeek-V3.1, V3.2): the served model rounds each
   /// activation group's scale up to a power of two. Weight-only runs are
-  /// unaffected; w8a8 does not implement it yet and refuses such models.
+  /// unaffected; w8a8 does the same (FfnAttr's fp8_pow2_scales).
   bool pow2ActivationScales = false;
 
   bool isQuantized() const { return format != Format::none; }

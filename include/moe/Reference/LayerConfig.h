@@ -86,6 +86,8 @@ struct LayerConfig {
   /// w8a8: each FFN GEMM input quantized to fp8 e4m3 per token in groups of
   /// this many values (s = amax / 448); 0: weight-only.
   int64_t fp8ActivationGroup = 0;
+  /// w8a8 with `scale_fmt: ue8m0`: each scale rounded up to a power of two.
+  bool fp8Pow2Scales = false;
 
   /// Summed intermediate size of the shared experts; 0 when there is none.
   int64_t sharedIntermediate = 0;

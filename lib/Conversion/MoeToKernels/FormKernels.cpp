@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ActivationGroups.h"
 #include "TensorCoreTiles.h"
 #include "moe/Conversion/MoeToLinalg/Builders.h"
 
@@ -493,6 +494,32 @@ private:
     return buildConvert(nb, nloc, activated, storage);
   }
 
+  /// An expert GEMM's tile outside the tensor-core form: the block's
+  /// `count` rows (`rows`, f32 elements of `k`) times `weight`^T, read in
+  /// the GEMM's body. With w8a8 (`group`), each element is quantized first
+  /// (e4m3(x / s) * s in f32, with the scales of the block's rows).
+  static Value buildFallbackLinear(OpBuilder &b, Location loc,
+                                   int64_t blockRows, Value count, int64_t k,
+                                   int64_t group, bool pow2Scales,
+                                   RowElement rows, Value weight) {
+    Value scales;
+    if (group)
+      scales = buildActivationScales(b, loc, blockRows, count, k, group,
+                                     pow2Scales, rows);
+    return buildLinearOfElements(
+        b, loc, count, weight,
+        [&](OpBuilder &nb, Location nloc, Value i, Value column) {
+          Value x = toF32(nb, nloc, rows(nb, nloc, i, column));
+          if (!group)
+            return x;
+          Value scale =
+              buildActivationScale(nb, nloc, scales, group, i, column);
+          return arith::MulFOp::create(
+                     nb, nloc, buildE4M3Quantized(nb, nloc, x, scale), scale)
+              .getResult();
+        });
+  }
+
   /// gate_up: per (row block, column tile c), act(rows x gate[c]^T,
   /// rows x up[c]^T) stored in the input's type.
   static Value buildGateUp(OpBuilder &b, Location loc, LayerChain &c,
@@ -509,6 +536,7 @@ private:
     Value rowCount = m.dim(permutation, 0);
     int64_t hidden =
         cast<RankedTensorType>(experts.getInput().getType()).getDimSize(1);
+    int64_t group = ffn.getFp8ActivationGroup();
     // A row scale is applied to the gathered rows in f32: no tensor cores.
     int64_t stages =
         tiles.tensorCores && !rowScale
@@ -516,11 +544,17 @@ private:
                   storage, getElementTypeOrSelf(experts.getGateUp().getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
                   ffn.isGated() ? 2 : 1, tiles.gateUpStages,
-                  isDequantized(experts.getGateUp()))
+                  isDequantized(experts.getGateUp()), group)
             : 0;
     bool tensorCores = stages > 0;
+    // w8a8 keeps the activated rows in f32 until down quantizes them: the
+    // scale of a group and which e4m3 value each element takes then follow
+    // from the f32 values, as in the unfused lowering and the reference
+    // (rounded to bf16 first, an element near a rounding boundary, above
+    // all a group's largest, could take another value in each).
+    Type activatedElement = group ? b.getF32Type() : storage;
     auto activatedType =
-        RankedTensorType::get({ShapedType::kDynamic, inter}, storage);
+        RankedTensorType::get({ShapedType::kDynamic, inter}, activatedElement);
     Value output = buildEmpty(b, loc, activatedType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "gate_up", offsets, numExperts, tiles.expertRows,
@@ -553,19 +587,27 @@ private:
                   return tensor::ExtractOp::create(rb, rloc, experts.getInput(),
                                                    ValueRange{token, k})
                       .getResult();
-                });
+                },
+                group, ffn.getFp8Pow2Scales());
           } else {
+            auto gathered = [&](OpBuilder &rb, Location rloc, Value row,
+                                Value k) {
+              return buildGatheredElement(rb, rloc, experts.getInput(),
+                                          permutation, rowScale, block.start,
+                                          row, k, topK);
+            };
             for (Value firstRow : firstRows)
-              products.push_back(buildGatheredLinear(
-                  nb, nloc, experts.getInput(), permutation, rowScale,
-                  block.start, block.count, topK,
+              products.push_back(buildFallbackLinear(
+                  nb, nloc, tiles.expertRows, block.count, hidden, group,
+                  ffn.getFp8Pow2Scales(), gathered,
                   buildDequantizedTile(nb, nloc,
                                        expertRows(nb, nloc, experts.getGateUp(),
                                                   block.expert, firstRow,
                                                   width))));
           }
           return buildActivatedTile(nb, nloc, experts, block.expert, width,
-                                    firstRows, products, tensorCores, storage);
+                                    firstRows, products, tensorCores,
+                                    activatedElement);
         });
     return kernel.getResult(0);
   }
@@ -581,13 +623,18 @@ private:
     int64_t inter = downType.getDimSize(2);
     Value rowCount = m.dim(activated, 0);
     auto resultType = dynamicRows(experts.getResult().getType());
-    Type storage = getElementTypeOrSelf(activated.getType());
+    int64_t group = experts.getFfn().getFp8ActivationGroup();
+    // The staged rows' type: with w8a8, the e4m3 values of the f32 rows in
+    // the weights' (exact in bf16 and f16).
+    Type storage = group ? getElementTypeOrSelf(experts.getDown().getType())
+                         : getElementTypeOrSelf(activated.getType());
     int64_t stages =
         tiles.tensorCores
             ? tensorCoreStages(
                   storage, getElementTypeOrSelf(experts.getDown().getType()),
                   tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
-                  inter, 1, tiles.downStages, isDequantized(experts.getDown()))
+                  inter, 1, tiles.downStages, isDequantized(experts.getDown()),
+                  group)
             : 0;
     bool tensorCores = stages > 0;
     Value output = buildEmpty(b, loc, resultType, rowCount);
@@ -599,22 +646,32 @@ private:
           // The activated rows in their stored type: buildLinear widens
           // them in its body, so no f32 copy of the rows is kept.
           Value product;
+          auto activatedRow = [&](OpBuilder &rb, Location rloc, Value row,
+                                  Value k) {
+            Value at = arith::AddIOp::create(rb, rloc, block.start, row);
+            return tensor::ExtractOp::create(rb, rloc, activated,
+                                             ValueRange{at, k})
+                .getResult();
+          };
           if (tensorCores) {
             Value weight =
                 expertRows(nb, nloc, experts.getDown(), block.expert, column,
                            nb.getIndexAttr(tiles.downColumns));
             Value padded = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weight, storage,
-                stages, [&](OpBuilder &rb, Location rloc, Value row, Value k) {
-                  Value at = arith::AddIOp::create(rb, rloc, block.start, row);
-                  return tensor::ExtractOp::create(rb, rloc, activated,
-                                                   ValueRange{at, k})
-                      .getResult();
-                })[0];
+                stages, activatedRow, group,
+                experts.getFfn().getFp8Pow2Scales())[0];
             // A copy the threads share, into the output tile.
             product = buildMap(
                 nb, nloc, padded, nb.getF32Type(),
                 [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+          } else if (group) {
+            product = buildFallbackLinear(
+                nb, nloc, tiles.expertRows, block.count, inter, group,
+                experts.getFfn().getFp8Pow2Scales(), activatedRow,
+                buildDequantizedTile(nb, nloc,
+                                     expertRows(nb, nloc, experts.getDown(),
+                                                block.expert, column, width)));
           } else {
             Value rows =
                 slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
@@ -752,19 +809,6 @@ struct MoeFormKernelsPass : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
                                   "positive");
         return signalPassFailure();
       }
-    // w8a8's per-token activation groups span the column tiles of the
-    // expert kernels; the kernel form does not compute them yet.
-    WalkResult unsupported = getOperation()->walk([](ExpertsOp experts) {
-      if (experts.getFfn().getFp8ActivationGroup() == 0)
-        return WalkResult::advance();
-      experts.emitError("moe-form-kernels: fp8 activation quantization "
-                        "(fp8_activation_group, w8a8) runs in the unfused "
-                        "lowering only; the kernels compute weight-only "
-                        "(w8a16)");
-      return WalkResult::interrupt();
-    });
-    if (unsupported.wasInterrupted())
-      return signalPassFailure();
     Tiles tiles{routeTokens, expertRows,    gateUpColumns,
                 downColumns, combineTokens, tensorCores};
     RewritePatternSet patterns(&getContext());

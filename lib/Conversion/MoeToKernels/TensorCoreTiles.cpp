@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TensorCoreTiles.h"
+#include "ActivationGroups.h"
 
 #include "moe/Conversion/MoeToLinalg/Builders.h"
 
@@ -35,11 +36,12 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
 int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
                                     int64_t blockRows, int64_t columns,
                                     int64_t width, int64_t k, int64_t weights,
-                                    int64_t wanted, bool dequantized) {
+                                    int64_t wanted, bool dequantized,
+                                    int64_t activationGroup) {
   int64_t chunk = tensorCoreChunk(k);
   if (!(storage.isBF16() || storage.isF16()) || storage != weightType ||
       chunk == 0 || blockRows % 16 != 0 || width % 32 != 0 ||
-      columns % width != 0)
+      columns % width != 0 || (activationGroup && activationGroup % chunk != 0))
     return 0;
   for (int64_t stages = std::max<int64_t>(wanted, 1); stages >= 1; --stages) {
     int64_t bytes =
@@ -47,6 +49,10 @@ int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
     // A quantized weight's chunk, dequantized for the tensor cores.
     if (dequantized)
       bytes += weights * width * chunk * 2;
+    // w8a8: the rows' scales and a product tile per weight.
+    if (activationGroup)
+      bytes += blockRows * llvm::divideCeil(k, activationGroup) * 4 +
+               weights * blockRows * width * 4;
     if (bytes <= kKernelSharedMemoryBudget)
       return stages;
   }
@@ -62,9 +68,10 @@ class TensorCorePipeline {
 public:
   TensorCorePipeline(Location loc, int64_t blockRows, Value count,
                      ValueRange weights, Type storage, int64_t stages,
-                     RowElement rows)
+                     RowElement rows, int64_t group, bool pow2Scales)
       : loc(loc), blockRows(blockRows), count(count), weights(weights),
-        stages(stages), rows(std::move(rows)) {
+        stages(stages), rows(std::move(rows)), group(group),
+        pow2Scales(pow2Scales) {
     auto firstType = cast<RankedTensorType>(weights.front().getType());
     columns = firstType.getDimSize(0);
     k = firstType.getDimSize(1);
@@ -97,6 +104,17 @@ public:
                     ValueRange{})
                     .getResult()
               : Value());
+    // w8a8: the rows' scales, and a product tile per weight that each
+    // chunk's mma.sync starts from zero in, carried by the loop after the
+    // accumulators (so that each is bufferized once, at the block's top).
+    SmallVector<Value> state(accs);
+    if (group) {
+      scales = buildActivationScales(b, loc, blockRows, count, k, group,
+                                     pow2Scales, rows);
+      for (size_t i = 0; i < weights.size(); ++i)
+        state.push_back(bufferization::AllocTensorOp::create(b, loc, accType,
+                                                             ValueRange{}));
+    }
     // One staging tile per stage, each bufferized once at the block's top.
     SmallVector<Value> tiles;
     for (int64_t s = 0; s < stages; ++s)
@@ -111,7 +129,7 @@ public:
     lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
     if (stages > 1)
       buildPrologue(b, tiles);
-    scf::ForOp loop = buildLoop(b, accs, tiles);
+    scf::ForOp loop = buildLoop(b, state, tiles);
     SmallVector<Value> products;
     for (Value acc : loop.getResults().take_front(accs.size())) {
       SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
@@ -148,8 +166,17 @@ private:
               gb, gloc, count, arith::ConstantIndexOp::create(gb, gloc, 1));
           Value row = arith::MinSIOp::create(gb, gloc, i, lastRow);
           Value at = arith::AddIOp::create(gb, gloc, k0, j);
-          linalg::YieldOp::create(gb, gloc, rows(gb, gloc, row, at));
+          Value element = rows(gb, gloc, row, at);
+          if (group)
+            element = arith::TruncFOp::create(
+                gb, gloc, stagedType.getElementType(),
+                buildQuantizedActivation(gb, gloc, scales, group, row, at,
+                                         toF32(gb, gloc, element)));
+          linalg::YieldOp::create(gb, gloc, element);
         });
+    // Quantized on the way, the rows are not a copy.
+    if (group)
+      return op.getResult(0);
     // Each staged row is a run of chunk elements from column k0, k0 a
     // multiple of chunk (16 or more) and the rows' length k too: 16-byte
     // runs aligned to 16 bytes, which the GPU copies asynchronously. The
@@ -159,25 +186,60 @@ private:
     return op.getResult(0);
   }
 
-  /// acc += staged x weight[:, chunk c]^T for each weight.
+  /// acc += staged x weight[:, chunk c]^T for each weight; `current` is
+  /// the accumulators, then (w8a8) the product tiles.
   SmallVector<Value> multiply(OpBuilder &nb, Location nloc, Value staged,
                               Value c, ValueRange current) const {
+    size_t numWeights = weights.size();
     Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
     SmallVector<Value> next;
-    for (auto [weight, acc, chunkTile] :
-         llvm::zip(weights, current, chunkTiles)) {
+    SmallVector<Value> products;
+    for (auto [i, weight, acc, chunkTile] :
+         llvm::enumerate(weights, current.take_front(numWeights), chunkTiles)) {
       SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};
       SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(columns),
                                          nb.getIndexAttr(chunk)};
       // Of a quantized weight, only this chunk is dequantized.
       Value weightChunk = buildWeightSlice(nb, nloc, weight, offsets, sizes,
                                            /*droppedDims=*/0, chunkTile);
-      Value gemm = buildLinear(nb, nloc, staged, weightChunk, acc);
+      Value product = acc;
+      if (group) {
+        Value zero =
+            arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(0.0));
+        product =
+            linalg::FillOp::create(nb, nloc, zero, current[numWeights + i])
+                .getResult(0);
+      }
+      Value gemm = buildLinear(nb, nloc, staged, weightChunk, product);
       gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
                                     nb.getUnitAttr());
-      next.push_back(gemm);
+      next.push_back(group ? promote(nb, nloc, gemm, acc, k0) : gemm);
+      if (group)
+        products.push_back(gemm);
     }
+    llvm::append_range(next, products);
     return next;
+  }
+
+  /// acc[i, j] + product[i, j] * scale of row i's group at column k0.
+  Value promote(OpBuilder &nb, Location nloc, Value product, Value acc,
+                Value k0) const {
+    AffineMap identity = nb.getMultiDimIdentityMap(2);
+    return linalg::GenericOp::create(
+               nb, nloc, acc.getType(), ValueRange{product}, ValueRange{acc},
+               {identity, identity},
+               {utils::IteratorType::parallel, utils::IteratorType::parallel},
+               [&](OpBuilder &gb, Location gloc, ValueRange args) {
+                 Value scale = buildActivationScale(
+                     gb, gloc, scales, group,
+                     linalg::IndexOp::create(gb, gloc, 0), k0);
+                 Value scaled = arith::MulFOp::create(gb, gloc, args[0], scale);
+                 linalg::YieldOp::create(
+                     gb, gloc,
+                     arith::AddFOp::create(gb, gloc, args[1], scaled)
+                         .getResult());
+               })
+        .getResult(0);
   }
 
   /// Stages chunks 0 .. stages - 2 into the first tiles (when the block
@@ -258,6 +320,10 @@ private:
   SmallVector<Value> chunkTiles;
   int64_t stages;
   RowElement rows;
+  /// w8a8's activation group (0: none) and the rows' scales.
+  int64_t group;
+  bool pow2Scales;
+  Value scales;
   int64_t columns, k, chunk;
   RankedTensorType stagedType;
   Value some, chunks, lastChunk;
@@ -265,10 +331,12 @@ private:
 
 } // namespace
 
-SmallVector<Value> mlir::moe::buildTensorCoreLinears(
-    OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
-    ValueRange weights, Type storage, int64_t stages, RowElement rows) {
+SmallVector<Value>
+mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
+                                  Value count, Value width, ValueRange weights,
+                                  Type storage, int64_t stages, RowElement rows,
+                                  int64_t activationGroup, bool pow2Scales) {
   return TensorCorePipeline(loc, blockRows, count, weights, storage, stages,
-                            std::move(rows))
+                            std::move(rows), activationGroup, pow2Scales)
       .build(b, width);
 }

@@ -28,11 +28,13 @@ int64_t tensorCoreChunk(int64_t k);
 /// form: f16/bf16 rows and weights of one type, blocks of 16-row
 /// multiples, widths of 32-column multiples, and the temporaries within the
 /// shared-memory budget (with `dequantized`, the weights' chunks dequantized
-/// from quantized storage too). 0 when they cannot take it.
+/// from quantized storage too; with `activationGroup`, w8a8's per-token
+/// scales and one f32 product tile per weight for the promotion, and the
+/// group a multiple of the reduction chunk). 0 when they cannot take it.
 int64_t tensorCoreStages(Type storage, Type weightType, int64_t blockRows,
                          int64_t columns, int64_t width, int64_t k,
                          int64_t weights, int64_t wanted,
-                         bool dequantized = false);
+                         bool dequantized = false, int64_t activationGroup = 0);
 
 /// Row `row` (below the block's row count), element `k` of the block's
 /// rows, in the storage type.
@@ -43,11 +45,18 @@ using RowElement =
 /// product rows x weight^T [count, width] of the block's `count` rows
 /// (at most `blockRows`), in the tensor-core form, the rows staged through
 /// `stages` tiles (tensorCoreStages) in a software pipeline.
-SmallVector<Value> buildTensorCoreLinears(OpBuilder &b, Location loc,
-                                          int64_t blockRows, Value count,
-                                          Value width, ValueRange weights,
-                                          Type storage, int64_t stages,
-                                          RowElement rows);
+///
+/// With `activationGroup` (w8a8), the rows are quantized per token in
+/// groups of that many columns (ActivationGroups.h): the staged tiles hold
+/// the e4m3 values (scales as buildFp8GroupScale), exact in bf16 and f16, and
+/// each chunk's f32 product is multiplied by its rows' scales before it is
+/// added to the accumulator (the promotion of DeepGEMM's fp8 GEMMs), so the
+/// scales are applied in f32, not rounded into the staged values.
+SmallVector<Value>
+buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
+                       Value count, Value width, ValueRange weights,
+                       Type storage, int64_t stages, RowElement rows,
+                       int64_t activationGroup = 0, bool pow2Scales = false);
 
 } // namespace mlir::moe
 

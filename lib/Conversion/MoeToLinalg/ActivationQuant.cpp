@@ -52,8 +52,44 @@ Value roundToE4M3(OpBuilder &b, Location loc, Value v) {
 }
 } // namespace
 
+Value mlir::moe::buildFp8GroupScale(OpBuilder &b, Location loc, Value amax,
+                                    bool pow2Scales) {
+  Value scale = arith::DivFOp::create(b, loc, amax, f32Constant(b, loc, 448));
+  if (!pow2Scales)
+    return scale;
+  // 2^ceil(log2(s)) on the bits, exact: s's exponent, one higher when its
+  // mantissa is not zero (0 stays 0; a subnormal s, from amax below 6e-36,
+  // becomes 2^-126).
+  Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), scale);
+  Value exponent =
+      arith::AndIOp::create(b, loc, bits, i32Constant(b, loc, 0x7f800000));
+  Value mantissa =
+      arith::AndIOp::create(b, loc, bits, i32Constant(b, loc, 0x007fffff));
+  Value exact = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                      mantissa, i32Constant(b, loc, 0));
+  Value rounded = arith::SelectOp::create(
+      b, loc, exact, exponent,
+      arith::AddIOp::create(b, loc, exponent, i32Constant(b, loc, 1 << 23)));
+  return arith::BitcastOp::create(b, loc, b.getF32Type(), rounded);
+}
+
+Value mlir::moe::buildE4M3Quantized(OpBuilder &b, Location loc, Value value,
+                                    Value scale) {
+  Value scaled = arith::DivFOp::create(b, loc, value, scale);
+  scaled = arith::MinimumFOp::create(
+      b, loc,
+      arith::MaximumFOp::create(b, loc, scaled, f32Constant(b, loc, -448)),
+      f32Constant(b, loc, 448));
+  Value zero = f32Constant(b, loc, 0.0f);
+  Value empty =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, scale, zero);
+  return arith::SelectOp::create(b, loc, empty, zero,
+                                 roundToE4M3(b, loc, scaled))
+      .getResult();
+}
+
 Value mlir::moe::buildFp8ActivationGroups(OpBuilder &b, Location loc, Value x,
-                                          int64_t group) {
+                                          int64_t group, bool pow2Scales) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t k = type.getDimSize(1);
   int64_t groups = llvm::divideCeil(k, group);
@@ -102,22 +138,11 @@ Value mlir::moe::buildFp8ActivationGroups(OpBuilder &b, Location loc, Value x,
         Value g = arith::DivUIOp::create(
             nb, nloc, linalg::IndexOp::create(nb, nloc, 1),
             arith::ConstantIndexOp::create(nb, nloc, group));
-        Value a = tensor::ExtractOp::create(nb, nloc, amax, ValueRange{i, g});
-        Value s =
-            arith::DivFOp::create(nb, nloc, a, f32Constant(nb, nloc, 448));
-        Value scaled =
-            arith::DivFOp::create(nb, nloc, toF32(nb, nloc, args[0]), s);
-        scaled = arith::MinimumFOp::create(
+        Value s = buildFp8GroupScale(
             nb, nloc,
-            arith::MaximumFOp::create(nb, nloc, scaled,
-                                      f32Constant(nb, nloc, -448)),
-            f32Constant(nb, nloc, 448));
-        Value value =
-            arith::MulFOp::create(nb, nloc, roundToE4M3(nb, nloc, scaled), s);
-        Value zero = f32Constant(nb, nloc, 0.0f);
-        Value empty =
-            arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ, a, zero);
-        return arith::SelectOp::create(nb, nloc, empty, zero, value)
-            .getResult();
+            tensor::ExtractOp::create(nb, nloc, amax, ValueRange{i, g}),
+            pow2Scales);
+        Value q = buildE4M3Quantized(nb, nloc, toF32(nb, nloc, args[0]), s);
+        return arith::MulFOp::create(nb, nloc, q, s).getResult();
       });
 }

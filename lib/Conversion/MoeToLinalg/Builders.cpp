@@ -257,8 +257,9 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
                           Value downBias) {
   // w8a8: each GEMM's input quantized per token (fp8_activation_group).
   int64_t group = ffn.getFp8ActivationGroup();
+  bool pow2 = ffn.getFp8Pow2Scales();
   if (group)
-    input = buildFp8ActivationGroups(b, loc, input, group);
+    input = buildFp8ActivationGroups(b, loc, input, group, pow2);
   Value hidden = buildLinear(b, loc, input, gateUp);
   if (gateUpBias)
     hidden = buildAddRowBias(b, loc, hidden, gateUpBias);
@@ -280,7 +281,7 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
                  });
   }
   if (group)
-    activated = buildFp8ActivationGroups(b, loc, activated, group);
+    activated = buildFp8ActivationGroups(b, loc, activated, group, pow2);
   Value output = buildLinear(b, loc, activated, down);
   if (downBias)
     output = buildAddRowBias(b, loc, output, downBias);
@@ -305,11 +306,11 @@ Value mlir::moe::buildDispatchedToken(OpBuilder &b, Location loc,
                                 arith::ConstantIndexOp::create(b, loc, topK));
 }
 
-/// f32(input[t, h]) (* rowScale[t, k]) of dispatched row start + i, inside a
-/// linalg body: s = permutation[start + i], t = s / topK, k = s % topK.
-static Value gatheredElement(OpBuilder &b, Location loc, Value input,
-                             Value permutation, Value rowScale, Value start,
-                             Value i, Value h, int64_t topK) {
+/// s = permutation[start + i], t = s / topK, k = s % topK.
+Value mlir::moe::buildGatheredElement(OpBuilder &b, Location loc, Value input,
+                                      Value permutation, Value rowScale,
+                                      Value start, Value i, Value h,
+                                      int64_t topK) {
   Value slot = dispatchedSlot(b, loc, permutation, start, i);
   Value k = arith::ConstantIndexOp::create(b, loc, topK);
   Value token = arith::DivUIOp::create(b, loc, slot, k);
@@ -339,8 +340,9 @@ Value mlir::moe::buildGatherRows(OpBuilder &b, Location loc, Value input,
         Value i = linalg::IndexOp::create(nb, nloc, 0);
         Value h = linalg::IndexOp::create(nb, nloc, 1);
         linalg::YieldOp::create(nb, nloc,
-                                gatheredElement(nb, nloc, input, permutation,
-                                                rowScale, start, i, h, topK));
+                                buildGatheredElement(nb, nloc, input,
+                                                     permutation, rowScale,
+                                                     start, i, h, topK));
       });
   return generic.getResult(0);
 }
@@ -349,10 +351,22 @@ Value mlir::moe::buildGatheredLinear(OpBuilder &b, Location loc, Value input,
                                      Value permutation, Value rowScale,
                                      Value start, Value count, int64_t topK,
                                      Value weight) {
+  // The rows are read through the permutation in the body, so no gathered
+  // copy is stored.
+  return buildLinearOfElements(
+      b, loc, count, weight,
+      [&](OpBuilder &nb, Location nloc, Value i, Value k) {
+        return buildGatheredElement(nb, nloc, input, permutation, rowScale,
+                                    start, i, k, topK);
+      });
+}
+
+Value mlir::moe::buildLinearOfElements(
+    OpBuilder &b, Location loc, Value count, Value weight,
+    function_ref<Value(OpBuilder &, Location, Value i, Value k)> element) {
   Value init =
       buildLinearAccumulator(b, loc, ShapedType::kDynamic, count, weight);
-  // (m, n, k): gathered(m, k) * B(n, k) -> C(m, n); the rows are read
-  // through the permutation in the body, so no gathered copy is stored.
+  // (m, n, k): element(m, k) * B(n, k) -> C(m, n).
   MLIRContext *ctx = b.getContext();
   AffineExpr m, n, k;
   bindDims(ctx, m, n, k);
@@ -364,9 +378,8 @@ Value mlir::moe::buildGatheredLinear(OpBuilder &b, Location loc, Value input,
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{weight}, ValueRange{init}, maps,
       iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value a = gatheredElement(nb, nloc, input, permutation, rowScale, start,
-                                  linalg::IndexOp::create(nb, nloc, 0),
-                                  linalg::IndexOp::create(nb, nloc, 2), topK);
+        Value a = element(nb, nloc, linalg::IndexOp::create(nb, nloc, 0),
+                          linalg::IndexOp::create(nb, nloc, 2));
         Value product =
             arith::MulFOp::create(nb, nloc, a, toF32(nb, nloc, args[0]));
         Value sum = arith::AddFOp::create(nb, nloc, args[1], product);

@@ -27,10 +27,55 @@ func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 
 // -----
 
-// w8a8's per-token activation groups are not in the kernel form yet.
+// w8a8 (fp8_activation_group): each expert block computes its rows'
+// scales per group of 128 ([16, 2] for K 256: amax / 448), stages the
+// rows' e4m3 values, and per chunk starts each product from zero (in a
+// product tile the loop carries after the accumulators) and adds it to the
+// accumulator times the rows' scales (the promotion). The activated rows
+// stay f32 for down to quantize.
+// CHECK-LABEL: func.func @w8a8_layer(
+// CHECK: moe.kernel = "dispatch"
+// CHECK: scf.forall {{.*}} -> (tensor<?x256xf32>)
+// CHECK: bufferization.alloc_tensor() : tensor<16x2xf32>
+// CHECK: scf.if
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<16x2xf32>)
+// CHECK: scf.for
+// CHECK: math.absf
+// CHECK: arith.maximumf
+// CHECK: arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: scf.for {{.*}} iter_args(%{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %[[PRODUCT:[a-z0-9]+]] = {{.*}}) -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xbf16>, tensor<16x64xbf16>)
+// CHECK: linalg.fill {{.*}} outs(%[[PRODUCT]] : tensor<16x64xf32>)
+// CHECK: moe.tensor_core
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<16x64xf32>) outs(%{{.*}} : tensor<16x64xf32>)
+// CHECK: tensor.extract %{{.*}} : tensor<16x2xf32>
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: moe.kernel = "gate_up"
+// The staged rows are quantized on the way: not an asynchronous copy.
+// CHECK-NOT: moe.async_copy
+// CHECK: moe.kernel = "down"
 func.func @w8a8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
                       %gu: tensor<8x512x256xbf16>, %d: tensor<8x256x256xbf16>) -> tensor<?x256xbf16> {
-  // expected-error @+1 {{moe-form-kernels: fp8 activation quantization (fp8_activation_group, w8a8) runs in the unfused lowering only; the kernels compute weight-only (w8a16)}}
   %y = moe.layer %x, %router experts(%gu, %d) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu, fp8_activation_group = 128> : (tensor<?x256xbf16>, tensor<8x256xbf16>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
+  return %y : tensor<?x256xbf16>
+}
+
+// -----
+
+// ue8m0 (fp8_pow2_scales): each scale rounded up to a power of two on its
+// bits (exponent field 0x7f800000, one more where the mantissa 0x7fffff is
+// not zero).
+// CHECK-LABEL: func.func @w8a8_pow2_layer(
+// CHECK: bufferization.alloc_tensor() : tensor<16x2xf32>
+// CHECK: arith.divf
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: arith.andi %{{.*}}, %c2139095040_i32
+// CHECK: arith.andi %{{.*}}, %c8388607_i32
+// CHECK: arith.select
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+// CHECK: moe.tensor_core
+func.func @w8a8_pow2_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
+                      %gu: tensor<8x512x256xbf16>, %d: tensor<8x256x256xbf16>) -> tensor<?x256xbf16> {
+  %y = moe.layer %x, %router experts(%gu, %d) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu, fp8_activation_group = 128, fp8_pow2_scales = true> : (tensor<?x256xbf16>, tensor<8x256xbf16>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }

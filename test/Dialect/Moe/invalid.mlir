@@ -814,6 +814,14 @@ func.func @negative_fp8_group(%x: tensor<?x64xbf16>, %gu: tensor<64x64xbf16>, %d
 
 // -----
 
+func.func @pow2_scales_without_group(%x: tensor<?x64xbf16>, %gu: tensor<64x64xbf16>, %d: tensor<64x32xbf16>) {
+  // expected-error @+1 {{fp8_pow2_scales needs an fp8_activation_group}}
+  %0 = moe.shared_expert %x, %gu, %d ffn <activation = silu_glu, fp8_pow2_scales = true> : (tensor<?x64xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
 func.func @routing_negative_norm_min(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{normMin must be finite and non-negative, got -1.000000e+00}}
   %w, %i = moe.gate %l routing <scoring = softmax, topK = 2, normalization = sum, normMin = -1.0> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>

@@ -151,6 +151,14 @@ func.func @w8a8_experts(%x: tensor<?x64xbf16>, %perm: tensor<?xi32>, %offsets: t
   return %r : tensor<?x64xf32>
 }
 
+// CHECK-LABEL: func @w8a8_pow2_experts
+// CHECK: ffn <activation = silu_glu, fp8_activation_group = 128, fp8_pow2_scales = true>
+func.func @w8a8_pow2_experts(%x: tensor<?x64xbf16>, %perm: tensor<?xi32>, %offsets: tensor<5xi32>,
+                             %gu: tensor<4x64x64xbf16>, %d: tensor<4x64x32xbf16>) -> tensor<?x64xf32> {
+  %r = moe.experts %x, %perm, %offsets, %gu, %d ffn <activation = silu_glu, fp8_activation_group = 128, fp8_pow2_scales = true> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<5xi32>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
 // CHECK-LABEL: func @dequantize_mxfp4
 // CHECK: moe.dequantize %{{.*}}, %{{.*}} block [1, 32] : tensor<2x64x48xi8>, tensor<2x64x3xf8E8M0FNU> -> tensor<2x64x96xbf16>
 func.func @dequantize_mxfp4(%q: tensor<2x64x48xi8>, %s: tensor<2x64x3xf8E8M0FNU>) -> tensor<2x64x96xbf16> {

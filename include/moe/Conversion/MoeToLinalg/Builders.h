@@ -50,9 +50,18 @@ Value buildWeightSlice(OpBuilder &b, Location loc, Value weight,
 
 /// x [n, K] quantized per row in groups of `group` columns to fp8 e4m3 and
 /// back (w8a8's dynamic activations): x' = e4m3(x / s) * s with
-/// s = amax(|group|) / 448, in f32.
+/// s = amax(|group|) / 448, in f32 (buildFp8GroupScale).
 Value buildFp8ActivationGroups(OpBuilder &b, Location loc, Value x,
-                               int64_t group);
+                               int64_t group, bool pow2Scales);
+
+/// The fp8 scale of a group whose largest magnitude is `amax` (f32):
+/// amax / 448, with `pow2Scales` rounded up to a power of two (ue8m0).
+Value buildFp8GroupScale(OpBuilder &b, Location loc, Value amax,
+                         bool pow2Scales);
+
+/// `value` (f32) quantized with `scale` (f32): e4m3(clamp(value / scale,
+/// -448, 448)) as an f32, 0 where the scale is 0 (an all-zero group).
+Value buildE4M3Quantized(OpBuilder &b, Location loc, Value value, Value scale);
 
 /// Element `indices` of a moe.dequantize's result, in its element type,
 /// read from the stored values and scales.
@@ -134,6 +143,19 @@ Value buildGatherRows(OpBuilder &b, Location loc, Value input,
 Value buildGatheredLinear(OpBuilder &b, Location loc, Value input,
                           Value permutation, Value rowScale, Value start,
                           Value count, int64_t topK, Value weight);
+
+/// f32(input[t, h]) (* rowScale[t, k]) of dispatched row start + i (the
+/// element buildGatheredLinear reads), for use inside a linalg body.
+Value buildGatheredElement(OpBuilder &b, Location loc, Value input,
+                           Value permutation, Value rowScale, Value start,
+                           Value i, Value h, int64_t topK);
+
+/// C[i, n] = sum_k element(i, k) * f32(weight[n, k]) for i < count, the
+/// rows' f32 elements computed in the GEMM's body by `element` (k
+/// ascending, as buildLinear).
+Value buildLinearOfElements(
+    OpBuilder &b, Location loc, Value count, Value weight,
+    function_ref<Value(OpBuilder &, Location, Value i, Value k)> element);
 
 /// inverse[permutation[r]] = r (i32) for r < rowCount: where each routed
 /// row t * K + k landed in dispatched order.
