@@ -538,15 +538,15 @@ private:
         cast<RankedTensorType>(experts.getInput().getType()).getDimSize(1);
     int64_t group = ffn.getFp8ActivationGroup();
     // A row scale is applied to the gathered rows in f32: no tensor cores.
-    int64_t stages =
+    TensorCorePlan plan =
         tiles.tensorCores && !rowScale
-            ? tensorCoreStages(
+            ? planTensorCores(
                   storage, getElementTypeOrSelf(experts.getGateUp().getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
                   ffn.isGated() ? 2 : 1, tiles.gateUpStages,
                   isDequantized(experts.getGateUp()), group)
-            : 0;
-    bool tensorCores = stages > 0;
+            : TensorCorePlan();
+    bool tensorCores = bool(plan);
     // w8a8 keeps the activated rows in f32 until down quantizes them: the
     // scale of a group and which e4m3 value each element takes then follow
     // from the f32 values, as in the unfused lowering and the reference
@@ -580,7 +580,7 @@ private:
                              firstRow, nb.getIndexAttr(tiles.gateUpColumns)));
             products = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weights,
-                storage, stages,
+                storage, plan,
                 [&](OpBuilder &rb, Location rloc, Value row, Value k) {
                   Value token = buildDispatchedToken(rb, rloc, permutation,
                                                      block.start, row, topK);
@@ -628,15 +628,15 @@ private:
     // the weights' (exact in bf16 and f16).
     Type storage = group ? getElementTypeOrSelf(experts.getDown().getType())
                          : getElementTypeOrSelf(activated.getType());
-    int64_t stages =
+    TensorCorePlan plan =
         tiles.tensorCores
-            ? tensorCoreStages(
-                  storage, getElementTypeOrSelf(experts.getDown().getType()),
-                  tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
-                  inter, 1, tiles.downStages, isDequantized(experts.getDown()),
-                  group)
-            : 0;
-    bool tensorCores = stages > 0;
+            ? planTensorCores(storage,
+                              getElementTypeOrSelf(experts.getDown().getType()),
+                              tiles.expertRows, resultType.getDimSize(1),
+                              tiles.downColumns, inter, 1, tiles.downStages,
+                              isDequantized(experts.getDown()), group)
+            : TensorCorePlan();
+    bool tensorCores = bool(plan);
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, "down", offsets, numExperts, tiles.expertRows,
@@ -659,7 +659,7 @@ private:
                            nb.getIndexAttr(tiles.downColumns));
             Value padded = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weight, storage,
-                stages, activatedRow, group,
+                plan, activatedRow, group,
                 experts.getFfn().getFp8Pow2Scales())[0];
             // A copy the threads share, into the output tile.
             product = buildMap(

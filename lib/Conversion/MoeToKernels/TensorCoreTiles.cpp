@@ -18,10 +18,12 @@
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -33,30 +35,46 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
   return 0;
 }
 
-int64_t mlir::moe::tensorCoreStages(Type storage, Type weightType,
-                                    int64_t blockRows, int64_t columns,
-                                    int64_t width, int64_t k, int64_t weights,
-                                    int64_t wanted, bool dequantized,
-                                    int64_t activationGroup) {
+TensorCorePlan mlir::moe::planTensorCores(Type storage, Type weightType,
+                                          int64_t blockRows, int64_t columns,
+                                          int64_t width, int64_t k,
+                                          int64_t weights, int64_t wanted,
+                                          bool dequantized,
+                                          int64_t activationGroup) {
   int64_t chunk = tensorCoreChunk(k);
   if (!(storage.isBF16() || storage.isF16()) || storage != weightType ||
       chunk == 0 || blockRows % 16 != 0 || width % 32 != 0 ||
       columns % width != 0 || (activationGroup && activationGroup % chunk != 0))
-    return 0;
-  for (int64_t stages = std::max<int64_t>(wanted, 1); stages >= 1; --stages) {
+    return {};
+  int64_t rowLength = chunk + kStagedRowPadding;
+  auto fits = [&](int64_t stages, bool stageWeights) {
     int64_t bytes =
-        weights * blockRows * width * 4 + stages * blockRows * chunk * 2;
-    // A quantized weight's chunk, dequantized for the tensor cores.
+        weights * blockRows * width * 4 + stages * blockRows * rowLength * 2;
+    // A quantized weight's chunk, dequantized for the tensor cores; a plain
+    // one's, staged beside the rows in each stage.
     if (dequantized)
       bytes += weights * width * chunk * 2;
+    if (stageWeights)
+      bytes += stages * weights * width * rowLength * 2;
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
       bytes += blockRows * llvm::divideCeil(k, activationGroup) * 4 +
                weights * blockRows * width * 4;
-    if (bytes <= kKernelSharedMemoryBudget)
-      return stages;
-  }
-  return 0;
+    return bytes <= kKernelSharedMemoryBudget;
+  };
+  wanted = std::max<int64_t>(wanted, 1);
+  // Plain weights staged with the rows, in a pipeline of two stages or
+  // more where one was asked for; else read where they are (a wide tile
+  // of many rows may leave no room for them).
+  if (!dequantized)
+    for (int64_t stages = wanted; stages >= std::min<int64_t>(wanted, 2);
+         --stages)
+      if (fits(stages, true))
+        return {stages, true};
+  for (int64_t stages = wanted; stages >= 1; --stages)
+    if (fits(stages, false))
+      return {stages, false};
+  return {};
 }
 
 namespace {
@@ -67,16 +85,20 @@ namespace {
 class TensorCorePipeline {
 public:
   TensorCorePipeline(Location loc, int64_t blockRows, Value count,
-                     ValueRange weights, Type storage, int64_t stages,
+                     ValueRange weights, Type storage, TensorCorePlan plan,
                      RowElement rows, int64_t group, bool pow2Scales)
       : loc(loc), blockRows(blockRows), count(count), weights(weights),
-        stages(stages), rows(std::move(rows)), group(group),
+        stages(plan.stages), rows(std::move(rows)), group(group),
         pow2Scales(pow2Scales) {
     auto firstType = cast<RankedTensorType>(weights.front().getType());
     columns = firstType.getDimSize(0);
     k = firstType.getDimSize(1);
     chunk = tensorCoreChunk(k);
     stagedType = RankedTensorType::get({blockRows, chunk}, storage);
+    for (auto [i, weight] : llvm::enumerate(weights))
+      if (plan.stageWeights && !isDequantized(weight))
+        stagedWeights.push_back(i);
+    perStage = 1 + stagedWeights.size();
   }
 
   /// The [blockRows, columns] products, sliced to [count, width].
@@ -115,11 +137,20 @@ public:
         state.push_back(bufferization::AllocTensorOp::create(b, loc, accType,
                                                              ValueRange{}));
     }
-    // One staging tile per stage, each bufferized once at the block's top.
+    // Per stage, a staging tile of the rows and one of each plain weight's
+    // chunk, each bufferized once at the block's top. Their rows are
+    // padded by kStagedRowPadding elements: a row is then 4 banks past the
+    // one before, so the 8 rows x 4 column pairs of an mma.sync fragment
+    // load fall in 32 different banks (unpadded, a chunk's row is a whole
+    // number of 128-byte bank rows and 8 lanes share each bank).
     SmallVector<Value> tiles;
-    for (int64_t s = 0; s < stages; ++s)
-      tiles.push_back(bufferization::AllocTensorOp::create(b, loc, stagedType,
-                                                           ValueRange{}));
+    for (int64_t s = 0; s < stages; ++s) {
+      tiles.push_back(bufferization::AllocTensorOp::create(
+          b, loc, paddedType(blockRows), ValueRange{}));
+      for (size_t w = 0; w < stagedWeights.size(); ++w)
+        tiles.push_back(bufferization::AllocTensorOp::create(
+            b, loc, paddedType(columns), ValueRange{}));
+    }
     // An empty block (past the last expert's rows) stages and reads
     // nothing.
     some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
@@ -151,10 +182,8 @@ private:
   /// padding repeats the last row (staging runs only when count > 0). Row
   /// i of a product depends on staged row i alone, and the rows past count
   /// are not kept, so any finite padding would do.
-  Value stage(OpBuilder &nb, Location nloc, Value tile, Value c) const {
-    Value k0 = arith::MulIOp::create(
-        nb, nloc, arith::MinSIOp::create(nb, nloc, c, lastChunk),
-        index(nb, chunk));
+  Value stageRows(OpBuilder &nb, Location nloc, Value padded, Value k0) const {
+    Value tile = unpadded(nb, nloc, padded, blockRows);
     auto op = linalg::GenericOp::create(
         nb, nloc, stagedType, ValueRange{}, ValueRange{tile},
         {nb.getMultiDimIdentityMap(2)},
@@ -175,22 +204,118 @@ private:
           linalg::YieldOp::create(gb, gloc, element);
         });
     // Quantized on the way, the rows are not a copy.
-    if (group)
-      return op.getResult(0);
-    // Each staged row is a run of chunk elements from column k0, k0 a
-    // multiple of chunk (16 or more) and the rows' length k too: 16-byte
-    // runs aligned to 16 bytes, which the GPU copies asynchronously. The
-    // copy is read only after stages - 1 more stagings.
-    op->setAttr(MoeDialect::kAsyncCopyAttrName,
-                nb.getI64IntegerAttr(stages - 1));
-    return op.getResult(0);
+    if (!group)
+      markAsyncCopy(nb, op);
+    return repad(nb, nloc, op.getResult(0), padded, blockRows);
   }
 
-  /// acc += staged x weight[:, chunk c]^T for each weight; `current` is
-  /// the accumulators, then (w8a8) the product tiles.
-  SmallVector<Value> multiply(OpBuilder &nb, Location nloc, Value staged,
-                              Value c, ValueRange current) const {
+  /// Stages chunk `k0 / chunk` of `weight` ([columns, K]) into `padded`.
+  Value stageWeight(OpBuilder &nb, Location nloc, Value padded, Value weight,
+                    Value k0) const {
+    Value tile = unpadded(nb, nloc, padded, columns);
+    auto op = linalg::GenericOp::create(
+        nb, nloc, tile.getType(), ValueRange{}, ValueRange{tile},
+        {nb.getMultiDimIdentityMap(2)},
+        {utils::IteratorType::parallel, utils::IteratorType::parallel},
+        [&](OpBuilder &gb, Location gloc, ValueRange) {
+          Value i = linalg::IndexOp::create(gb, gloc, 0);
+          Value at = arith::AddIOp::create(
+              gb, gloc, k0, linalg::IndexOp::create(gb, gloc, 1));
+          linalg::YieldOp::create(
+              gb, gloc, extractThroughSlice(gb, gloc, weight, {i, at}));
+        });
+    markAsyncCopy(nb, op);
+    return repad(nb, nloc, op.getResult(0), padded, columns);
+  }
+
+  /// Element `indices` of `value`, read from the tensor it is a unit-stride
+  /// slice of (the stacked weight, whose rows start 16-byte aligned at
+  /// static strides, which the staging copy needs to issue 16-byte runs;
+  /// the slice's offset depends on the expert).
+  static Value extractThroughSlice(OpBuilder &b, Location loc, Value value,
+                                   ArrayRef<Value> indices) {
+    auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
+    if (!slice || !slice.hasUnitStride())
+      return tensor::ExtractOp::create(b, loc, value, indices);
+    llvm::SmallBitVector dropped = slice.getDroppedDims();
+    SmallVector<Value> sourceIndices;
+    size_t next = 0;
+    for (auto [d, offset] : llvm::enumerate(slice.getMixedOffsets())) {
+      Value start = getValueOrCreateConstantIndexOp(b, loc, offset);
+      if (dropped.test(d)) {
+        sourceIndices.push_back(start);
+        continue;
+      }
+      Value index = indices[next++];
+      std::optional<int64_t> constant = getConstantIntValue(offset);
+      sourceIndices.push_back(
+          constant && *constant == 0
+              ? index
+              : arith::AddIOp::create(b, loc, start, index).getResult());
+    }
+    return tensor::ExtractOp::create(b, loc, slice.getSource(), sourceIndices);
+  }
+
+  /// Stages chunk `c` (past the last, the last again: its copy is not
+  /// read) of the rows and the plain weights into one stage's tiles.
+  SmallVector<Value> stage(OpBuilder &nb, Location nloc, ArrayRef<Value> tiles,
+                           Value c) const {
+    Value k0 = arith::MulIOp::create(
+        nb, nloc, arith::MinSIOp::create(nb, nloc, c, lastChunk),
+        index(nb, chunk));
+    SmallVector<Value> staged = {stageRows(nb, nloc, tiles[0], k0)};
+    for (auto [w, i] : llvm::enumerate(stagedWeights))
+      staged.push_back(stageWeight(nb, nloc, tiles[1 + w], weights[i], k0));
+    return staged;
+  }
+
+  /// Each staged row is a run of chunk elements from column k0, k0 a
+  /// multiple of chunk (16 or more) and the rows' length k too, into a
+  /// padded row of a multiple of 16 bytes: 16-byte runs aligned to 16
+  /// bytes, which the GPU copies asynchronously. Each such copy commits its
+  /// own group of cp.async (lib/Target/NVVM/AsyncCopies.cpp), and a stage's
+  /// are read once the copies of stages - 1 more stages are issued: the
+  /// groups left in flight are those of the later stages.
+  void markAsyncCopy(OpBuilder &nb, Operation *op) const {
+    int64_t copiesPerStage = (group ? 0 : 1) + stagedWeights.size();
+    op->setAttr(MoeDialect::kAsyncCopyAttrName,
+                nb.getI64IntegerAttr((stages - 1) * copiesPerStage));
+  }
+
+  /// The [rows, chunk + kStagedRowPadding] type of a staging tile.
+  RankedTensorType paddedType(int64_t tileRows) const {
+    return RankedTensorType::get({tileRows, chunk + kStagedRowPadding},
+                                 stagedType.getElementType());
+  }
+
+  /// The [rows, chunk] view of a padded staging tile, and back.
+  Value unpadded(OpBuilder &nb, Location nloc, Value padded,
+                 int64_t tileRows) const {
+    return tensor::ExtractSliceOp::create(
+        nb, nloc, padded,
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(tileRows),
+                               nb.getIndexAttr(chunk)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+  }
+  Value repad(OpBuilder &nb, Location nloc, Value tile, Value padded,
+              int64_t tileRows) const {
+    return tensor::InsertSliceOp::create(
+        nb, nloc, tile, padded,
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(tileRows),
+                               nb.getIndexAttr(chunk)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+  }
+
+  /// acc += staged x weight[:, chunk c]^T for each weight, from one
+  /// stage's tiles; `current` is the accumulators, then (w8a8) the product
+  /// tiles.
+  SmallVector<Value> multiply(OpBuilder &nb, Location nloc,
+                              ArrayRef<Value> stageTiles, Value c,
+                              ValueRange current) const {
     size_t numWeights = weights.size();
+    Value staged = unpadded(nb, nloc, stageTiles[0], blockRows);
     Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
     SmallVector<Value> next;
     SmallVector<Value> products;
@@ -199,9 +324,16 @@ private:
       SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};
       SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(columns),
                                          nb.getIndexAttr(chunk)};
-      // Of a quantized weight, only this chunk is dequantized.
-      Value weightChunk = buildWeightSlice(nb, nloc, weight, offsets, sizes,
-                                           /*droppedDims=*/0, chunkTile);
+      // A plain weight's chunk is staged; of a quantized weight, only this
+      // chunk is dequantized.
+      auto stagedAt = llvm::find(stagedWeights, i);
+      Value weightChunk =
+          stagedAt != stagedWeights.end()
+              ? unpadded(nb, nloc,
+                         stageTiles[1 + (stagedAt - stagedWeights.begin())],
+                         columns)
+              : buildWeightSlice(nb, nloc, weight, offsets, sizes,
+                                 /*droppedDims=*/0, chunkTile);
       Value product = acc;
       if (group) {
         Value zero =
@@ -250,14 +382,16 @@ private:
         [&](OpBuilder &nb, Location nloc) {
           SmallVector<Value> staged;
           for (int64_t s = 0; s + 1 < stages; ++s)
-            staged.push_back(stage(nb, nloc, tiles[s], index(nb, s)));
+            llvm::append_range(
+                staged, stage(nb, nloc, stageTiles(tiles, s), index(nb, s)));
           scf::YieldOp::create(nb, nloc, staged);
         },
         [&](OpBuilder &nb, Location nloc) {
-          scf::YieldOp::create(nb, nloc, ArrayRef<Value>(tiles).drop_back());
+          scf::YieldOp::create(nb, nloc,
+                               ArrayRef<Value>(tiles).drop_back(perStage));
         });
-    for (int64_t s = 0; s + 1 < stages; ++s)
-      tiles[s] = prologue.getResult(s);
+    for (size_t t = 0; t + perStage < tiles.size(); ++t)
+      tiles[t] = prologue.getResult(t);
   }
 
   /// A software pipeline of `stages` tiles: chunk m is staged into tile
@@ -284,6 +418,12 @@ private:
         });
   }
 
+  /// Stage `s`'s tiles in the flat list of every stage's.
+  MutableArrayRef<Value> stageTiles(MutableArrayRef<Value> tiles,
+                                    int64_t s) const {
+    return tiles.slice(s * perStage, perStage);
+  }
+
   /// Unrolled step `u` of the loop at chunk `c`: stage chunk
   /// c + u + stages - 1, multiply chunk c + u.
   SmallVector<Value> buildStep(OpBuilder &nb, Location nloc, Value c, int64_t u,
@@ -291,19 +431,20 @@ private:
                                SmallVector<Value> current) const {
     Value m = arith::AddIOp::create(nb, nloc, c, index(nb, u));
     int64_t ahead = (u + stages - 1) % stages;
-    staged[ahead] =
-        stage(nb, nloc, staged[ahead],
+    SmallVector<Value> restaged =
+        stage(nb, nloc, stageTiles(staged, ahead),
               arith::AddIOp::create(nb, nloc, m, index(nb, stages - 1)));
+    llvm::copy(restaged, stageTiles(staged, ahead).begin());
     if (u == 0)
-      return multiply(nb, nloc, staged[0], m, current);
+      return multiply(nb, nloc, stageTiles(staged, 0), m, current);
     // The unrolled steps past the last chunk multiply nothing.
     Value inRange =
         arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, m, chunks);
     auto step = scf::IfOp::create(
         nb, nloc, inRange,
         [&](OpBuilder &ib, Location iloc) {
-          scf::YieldOp::create(ib, iloc,
-                               multiply(ib, iloc, staged[u], m, current));
+          scf::YieldOp::create(
+              ib, iloc, multiply(ib, iloc, stageTiles(staged, u), m, current));
         },
         [&](OpBuilder &ib, Location iloc) {
           scf::YieldOp::create(ib, iloc, current);
@@ -325,18 +466,21 @@ private:
   bool pow2Scales;
   Value scales;
   int64_t columns, k, chunk;
+  /// The weights whose chunks are staged (the plain ones) and the tiles of
+  /// a stage (the rows', then theirs).
+  SmallVector<size_t> stagedWeights;
+  size_t perStage;
   RankedTensorType stagedType;
   Value some, chunks, lastChunk;
 };
 
 } // namespace
 
-SmallVector<Value>
-mlir::moe::buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
-                                  Value count, Value width, ValueRange weights,
-                                  Type storage, int64_t stages, RowElement rows,
-                                  int64_t activationGroup, bool pow2Scales) {
-  return TensorCorePipeline(loc, blockRows, count, weights, storage, stages,
+SmallVector<Value> mlir::moe::buildTensorCoreLinears(
+    OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
+    ValueRange weights, Type storage, TensorCorePlan plan, RowElement rows,
+    int64_t activationGroup, bool pow2Scales) {
+  return TensorCorePipeline(loc, blockRows, count, weights, storage, plan,
                             std::move(rows), activationGroup, pow2Scales)
       .build(b, width);
 }

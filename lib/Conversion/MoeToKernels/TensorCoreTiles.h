@@ -17,24 +17,40 @@
 
 namespace mlir::moe {
 
+/// Elements past each row of a staging tile (16 bytes of a 16-bit type),
+/// which keep the rows of an mma.sync fragment load in different banks.
+constexpr int64_t kStagedRowPadding = 8;
+
 /// The reduction chunk of the tensor-core form for a reduction of `k`, or
 /// 0 when it cannot take it.
 int64_t tensorCoreChunk(int64_t k);
 
-/// The staging tiles (pipeline stages, at most `wanted`) with which expert
-/// GEMM tiles of `blockRows` rows and `width` columns of `columns` (a
-/// static width on every tile), a reduction of `k` and `weights` weight
-/// tiles (gate and up: 2) sharing the staged rows take the tensor-core
-/// form: f16/bf16 rows and weights of one type, blocks of 16-row
-/// multiples, widths of 32-column multiples, and the temporaries within the
-/// shared-memory budget (with `dequantized`, the weights' chunks dequantized
-/// from quantized storage too; with `activationGroup`, w8a8's per-token
-/// scales and one f32 product tile per weight for the promotion, and the
-/// group a multiple of the reduction chunk). 0 when they cannot take it.
-int64_t tensorCoreStages(Type storage, Type weightType, int64_t blockRows,
-                         int64_t columns, int64_t width, int64_t k,
-                         int64_t weights, int64_t wanted,
-                         bool dequantized = false, int64_t activationGroup = 0);
+/// How a block's expert GEMMs take the tensor-core form: `stages` staging
+/// steps of the software pipeline (0: not at all), each holding the rows'
+/// chunk and, with `stageWeights`, each plain weight's chunk (else the
+/// mma.sync fragments of the weights are loaded where they are).
+struct TensorCorePlan {
+  int64_t stages = 0;
+  bool stageWeights = false;
+  explicit operator bool() const { return stages > 0; }
+};
+
+/// The plan (pipeline stages, at most `wanted`) with which expert GEMM
+/// tiles of `blockRows` rows and `width` columns of `columns` (a static
+/// width on every tile), a reduction of `k` and `weights` weight tiles
+/// (gate and up: 2) sharing the staged rows take the tensor-core form:
+/// f16/bf16 rows and weights of one type, blocks of 16-row multiples,
+/// widths of 32-column multiples, and the temporaries within the
+/// shared-memory budget (with `dequantized`, the weights' chunks
+/// dequantized from quantized storage too; with `activationGroup`, w8a8's
+/// per-token scales and one f32 product tile per weight for the promotion,
+/// and the group a multiple of the reduction chunk). Plain weights are
+/// staged where two stages of them fit (or the one asked for).
+TensorCorePlan planTensorCores(Type storage, Type weightType, int64_t blockRows,
+                               int64_t columns, int64_t width, int64_t k,
+                               int64_t weights, int64_t wanted,
+                               bool dequantized = false,
+                               int64_t activationGroup = 0);
 
 /// Row `row` (below the block's row count), element `k` of the block's
 /// rows, in the storage type.
@@ -43,8 +59,9 @@ using RowElement =
 
 /// For each of `weights` ([width, K] tensors, width static), the f32
 /// product rows x weight^T [count, width] of the block's `count` rows
-/// (at most `blockRows`), in the tensor-core form, the rows staged through
-/// `stages` tiles (tensorCoreStages) in a software pipeline.
+/// (at most `blockRows`), in the tensor-core form, the rows (and the plain
+/// weights' chunks) staged as `plan` says (planTensorCores) in a software
+/// pipeline.
 ///
 /// With `activationGroup` (w8a8), the rows are quantized per token in
 /// groups of that many columns (ActivationGroups.h): the staged tiles hold
@@ -55,7 +72,7 @@ using RowElement =
 SmallVector<Value>
 buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
                        Value count, Value width, ValueRange weights,
-                       Type storage, int64_t stages, RowElement rows,
+                       Type storage, TensorCorePlan plan, RowElement rows,
                        int64_t activationGroup = 0, bool pow2Scales = false);
 
 } // namespace mlir::moe

@@ -32,8 +32,37 @@ static void commitAndWait(OpBuilder &b, Location loc, int64_t pending) {
   nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(pending));
 }
 
+/// `base`, a view of a block temporary in the generic address space (a
+/// memory_space_cast of its workgroup buffer, or subviews of one: the
+/// padded staging tiles), as the same view of the workgroup buffer; null
+/// when it is something else. cp.async writes shared memory through a
+/// workgroup pointer.
+static Value workgroupView(RewriterBase &rewriter, Value base,
+                           llvm::DenseMap<Value, Value> &views) {
+  if (Value known = views.lookup(base))
+    return known;
+  Value view;
+  if (auto spaceCast = base.getDefiningOp<memref::MemorySpaceCastOp>()) {
+    if (gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(
+            cast<MemRefType>(spaceCast.getSource().getType())))
+      view = spaceCast.getSource();
+  } else if (auto subview = base.getDefiningOp<memref::SubViewOp>()) {
+    if (Value source = workgroupView(rewriter, subview.getSource(), views)) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(subview);
+      view = memref::SubViewOp::create(
+          rewriter, subview.getLoc(), source, subview.getMixedOffsets(),
+          subview.getMixedSizes(), subview.getMixedStrides());
+    }
+  }
+  if (view)
+    views[base] = view;
+  return view;
+}
+
 void mlir::moe::nvidia::lowerToAsyncCopies(RewriterBase &rewriter,
                                            scf::ForallOp forall) {
+  llvm::DenseMap<Value, Value> views;
   SmallVector<vector::StoreOp> stores;
   forall.walk([&](vector::StoreOp store) {
     if (store->hasAttr(MoeDialect::kAsyncCopyAttrName))
@@ -45,9 +74,6 @@ void mlir::moe::nvidia::lowerToAsyncCopies(RewriterBase &rewriter,
     auto inFlight =
         store->getAttrOfType<IntegerAttr>(MoeDialect::kAsyncCopyAttrName);
     store->removeAttr(MoeDialect::kAsyncCopyAttrName);
-    // The block temporaries are views of workgroup memory seen through a
-    // cast to the generic address space (moe-kernels-to-gpu).
-    auto view = store.getBase().getDefiningOp<memref::MemorySpaceCastOp>();
     auto load = store.getValueToStore().getDefiningOp<vector::LoadOp>();
     // cp.async reads global memory: not a block temporary (a view of the
     // workgroup memory).
@@ -56,17 +82,20 @@ void mlir::moe::nvidia::lowerToAsyncCopies(RewriterBase &rewriter,
              : MemRefType();
     if (!source || gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(source))
       continue;
-    if (!view || !load->hasOneUse() ||
-        !gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(
-            cast<MemRefType>(view.getSource().getType())) ||
+    if (!load->hasOneUse() ||
         store.getVectorType().getNumElements() *
                 store.getVectorType().getElementTypeBitWidth() !=
             kStagingCopyBytes * 8)
       continue;
+    // The block temporaries are views of workgroup memory seen through a
+    // cast to the generic address space (moe-kernels-to-gpu).
+    Value view = workgroupView(rewriter, store.getBase(), views);
+    if (!view)
+      continue;
     rewriter.setInsertionPoint(store);
     nvgpu::DeviceAsyncCopyOp::create(
-        rewriter, store.getLoc(), view.getSource(), store.getIndices(),
-        load.getBase(), load.getIndices(),
+        rewriter, store.getLoc(), view, store.getIndices(), load.getBase(),
+        load.getIndices(),
         rewriter.getIndexAttr(store.getVectorType().getNumElements()),
         /*srcElements=*/Value(), /*bypassL1=*/rewriter.getUnitAttr());
     rewriter.eraseOp(store);

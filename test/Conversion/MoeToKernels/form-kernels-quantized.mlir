@@ -10,7 +10,7 @@
 // CHECK-NOT: moe.dequantize
 // CHECK-NOT: tensor<512x256xbf16>
 // CHECK: moe.kernel = "dispatch"
-// CHECK: scf.for {{.*}} -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xbf16>, tensor<16x64xbf16>)
+// CHECK: scf.for {{.*}} -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<16x72xbf16>)
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>)
 // CHECK: tensor.extract %[[Q]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x256xf8E4M3FN>
 // CHECK: tensor.extract %[[S]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x4x2xf32>
@@ -43,7 +43,7 @@ func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 // CHECK: math.absf
 // CHECK: arith.maximumf
 // CHECK: arith.divf %{{.*}}, %{{.*}} : f32
-// CHECK: scf.for {{.*}} iter_args(%{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %[[PRODUCT:[a-z0-9]+]] = {{.*}}) -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xbf16>, tensor<16x64xbf16>)
+// CHECK: scf.for {{.*}} iter_args(%{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %[[PRODUCT:[a-z0-9]+]] = {{.*}}) -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<16x72xbf16>)
 // CHECK: linalg.fill {{.*}} outs(%[[PRODUCT]] : tensor<16x64xf32>)
 // CHECK: moe.tensor_core
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<16x64xf32>) outs(%{{.*}} : tensor<16x64xf32>)
@@ -51,12 +51,16 @@ func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // CHECK: moe.kernel = "gate_up"
-// The staged rows are quantized on the way: not an asynchronous copy.
+// The staged rows are quantized on the way (and the fp8 weights
+// dequantized): no asynchronous copy.
 // CHECK-NOT: moe.async_copy
 // CHECK: moe.kernel = "down"
 func.func @w8a8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
-                      %gu: tensor<8x512x256xbf16>, %d: tensor<8x256x256xbf16>) -> tensor<?x256xbf16> {
-  %y = moe.layer %x, %router experts(%gu, %d) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu, fp8_activation_group = 128> : (tensor<?x256xbf16>, tensor<8x256xbf16>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
+                      %gu: tensor<8x512x256xf8E4M3FN>, %gus: tensor<8x4x2xf32>,
+                      %d: tensor<8x256x256xf8E4M3FN>, %ds: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
+  %w1 = moe.dequantize %gu, %gus block [128, 128] stacked 2 : tensor<8x512x256xf8E4M3FN>, tensor<8x4x2xf32> -> tensor<8x512x256xbf16>
+  %w2 = moe.dequantize %d, %ds block [128, 128] : tensor<8x256x256xf8E4M3FN>, tensor<8x2x2xf32> -> tensor<8x256x256xbf16>
+  %y = moe.layer %x, %router experts(%w1, %w2) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu, fp8_activation_group = 128> : (tensor<?x256xbf16>, tensor<8x256xbf16>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }
 

@@ -42,52 +42,73 @@
 //        gate rows c .. c + 64 and up rows 128 + c .. of the expert (static
 //        tiles: 64 divides 128) in the tensor-core form: two zero-filled
 //        [16, 64] f32 accumulators and a two-stage pipeline over the chunks
-//        of 64 of the reduction (one chunk here), empty for an empty block:
-//        the prologue stages chunk 0 into the first tile; each step of the
+//        of 64 of the reduction (one chunk here), empty for an empty block.
+//        A stage holds the block's rows and gate's and up's chunks, each in
+//        a tile whose rows are padded by 8 elements (no bank conflicts in
+//        the fragment loads), staged as asynchronous copies (three groups
+//        a stage, so a stage is read with three more in flight): the
+//        prologue stages chunk 0 into the first stage; each step of the
 //        loop (unrolled by two) stages the next chunk (clamped to the last)
-//        into the other tile, then multiplies the current one, the
-//        block's rows read through the permutation (past its count the
-//        last row again) and shared by both GEMMs; the unrolled second
-//        step multiplies only below the chunk count. Then silu(g) * u over
-//        the gate product.
-// CHECK:   %[[GATEW:.*]] = tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, 64, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<64x64xbf16>
-// CHECK:   %[[UPW:.*]] = tensor.extract_slice %[[GU]][%[[FOUND]]#0, %{{.*}}, 0] [1, 64, 64] [1, 1, 1] : tensor<8x256x64xbf16> to tensor<64x64xbf16>
+//        into the other stage, then multiplies the current one, the block's
+//        rows read through the permutation (past its count the last row
+//        again) and shared by both GEMMs, the weights read from the stacked
+//        tensor; the unrolled second step multiplies only below the chunk
+//        count. Then silu(g) * u over the gate product.
 // CHECK:   %[[GACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
 // CHECK:   %[[GZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[GACC]] : tensor<16x64xf32>)
 // CHECK:   %[[UACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
 // CHECK:   %[[UZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[UACC]] : tensor<16x64xf32>)
-// CHECK:   %[[TILE0:.*]] = bufferization.alloc_tensor() : tensor<16x64xbf16>
-// CHECK:   %[[TILE1:.*]] = bufferization.alloc_tensor() : tensor<16x64xbf16>
+// CHECK:   %[[ROWS0:.*]] = bufferization.alloc_tensor() : tensor<16x72xbf16>
+// CHECK:   %[[GATE0:.*]] = bufferization.alloc_tensor() : tensor<64x72xbf16>
+// CHECK:   %[[UP0:.*]] = bufferization.alloc_tensor() : tensor<64x72xbf16>
+// CHECK:   %[[ROWS1:.*]] = bufferization.alloc_tensor() : tensor<16x72xbf16>
+// CHECK:   %[[GATE1:.*]] = bufferization.alloc_tensor() : tensor<64x72xbf16>
+// CHECK:   %[[UP1:.*]] = bufferization.alloc_tensor() : tensor<64x72xbf16>
 // CHECK:   %[[SOME:.*]] = arith.cmpi sgt, %[[COUNT:.*]], %{{.*}} : index
 // CHECK:   %[[CHUNKS:.*]] = arith.select %[[SOME]], %c1, %c0 : index
 // CHECK:   %[[LAST:.*]] = arith.subi %[[CHUNKS]], %c1 : index
-// CHECK:   %[[PROLOGUE:.*]] = scf.if %[[SOME]] -> (tensor<16x64xbf16>) {
-// CHECK:     %[[FIRST:.*]] = linalg.generic {{.*}} outs(%[[TILE0]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
-// CHECK:     scf.yield %[[FIRST]]
+// CHECK:   %[[PROLOGUE:.*]]:3 = scf.if %[[SOME]] -> (tensor<16x72xbf16>, tensor<64x72xbf16>, tensor<64x72xbf16>) {
+// CHECK:     tensor.extract_slice %[[ROWS0]][0, 0] [16, 64] [1, 1] : tensor<16x72xbf16> to tensor<16x64xbf16>
+// CHECK:     linalg.generic {{.*}} outs(%{{.*}} : tensor<16x64xbf16>) attrs = {moe.async_copy = 3 : i64}
+// CHECK:     tensor.insert_slice %{{.*}} into %[[ROWS0]][0, 0] [16, 64] [1, 1] : tensor<16x64xbf16> into tensor<16x72xbf16>
+// CHECK:     linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>) attrs = {moe.async_copy = 3 : i64}
+// CHECK:       tensor.extract %[[GU]][%[[FOUND]]#0, %{{.*}}, %{{.*}}] : tensor<8x256x64xbf16>
+// CHECK:     tensor.insert_slice %{{.*}} into %[[GATE0]][0, 0] [64, 64] [1, 1] : tensor<64x64xbf16> into tensor<64x72xbf16>
+// CHECK:     tensor.insert_slice %{{.*}} into %[[UP0]][0, 0] [64, 64] [1, 1] : tensor<64x64xbf16> into tensor<64x72xbf16>
 // CHECK:   } else {
-// CHECK:     scf.yield %[[TILE0]]
-// CHECK:   %[[PRODUCTS:.*]]:4 = scf.for %[[C:.*]] = %c0 to %[[CHUNKS]] step %c2 iter_args(%[[G:.*]] = %[[GZERO]], %[[U:.*]] = %[[UZERO]], %[[T0:.*]] = %[[PROLOGUE]], %[[T1:.*]] = %[[TILE1]])
+// CHECK:     scf.yield %[[ROWS0]], %[[GATE0]], %[[UP0]]
+// CHECK:   %[[PRODUCTS:.*]]:8 = scf.for %[[C:.*]] = %c0 to %[[CHUNKS]] step %c2 iter_args(%[[G:.*]] = %[[GZERO]], %[[U:.*]] = %[[UZERO]], %[[R0:.*]] = %[[PROLOGUE]]#0, %[[GT0:.*]] = %[[PROLOGUE]]#1, %[[UT0:.*]] = %[[PROLOGUE]]#2, %[[R1:.*]] = %[[ROWS1]], %[[GT1:.*]] = %[[GATE1]], %[[UT1:.*]] = %[[UP1]])
 // CHECK:     %[[NEXT:.*]] = arith.addi %[[C]], %c1 : index
 // CHECK:     %[[CLAMPED:.*]] = arith.minsi %[[NEXT]], %[[LAST]] : index
 // CHECK:     %[[NEXTK0:.*]] = arith.muli %[[CLAMPED]], %c64 : index
-// CHECK:     %[[STAGED1:.*]] = linalg.generic {{.*}} outs(%[[T1]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
+// CHECK:     tensor.extract_slice %[[R1]][0, 0] [16, 64] [1, 1]
+// CHECK:     %[[NEXTROWS:.*]] = linalg.generic {{.*}} attrs = {moe.async_copy = 3 : i64}
 // CHECK:       arith.minsi
 // CHECK:       arith.addi %[[NEXTK0]]
 // CHECK:       tensor.extract %[[DISPATCH]]#0
 // CHECK:       tensor.extract %[[X]]
-// CHECK:     %[[K0:.*]] = arith.muli %[[C]], %c64 : index
-// CHECK:     %[[GCHUNK:.*]] = tensor.extract_slice %[[GATEW]][0, %[[K0]]] [64, 64] [1, 1]
-// CHECK:     %[[G2:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[T0]], %[[GCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
-// CHECK:     %[[UCHUNK:.*]] = tensor.extract_slice %[[UPW]][0, %[[K0]]] [64, 64] [1, 1]
-// CHECK:     %[[U2:.*]] = linalg.generic {{.*}} ins(%[[T0]], %[[UCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
-// CHECK:     %[[STAGED0:.*]] = linalg.generic {{.*}} outs(%[[T0]] : tensor<16x64xbf16>) attrs = {moe.async_copy = 1 : i64}
-// CHECK:     %[[INRANGE:.*]] = arith.cmpi slt, %[[NEXT2:.*]], %[[CHUNKS]] : index
+// CHECK:     %[[STAGED1:.*]] = tensor.insert_slice %{{.*}} into %[[R1]]
+// CHECK:     tensor.extract_slice %[[GT1]][0, 0] [64, 64] [1, 1]
+// CHECK:     %[[NEXTGATE:.*]] = linalg.generic {{.*}} attrs = {moe.async_copy = 3 : i64}
+// CHECK:       tensor.extract %[[GU]]
+// CHECK:     %[[GSTAGED1:.*]] = tensor.insert_slice %{{.*}} into %[[GT1]]
+// CHECK:     %[[NEXTUP:.*]] = linalg.generic {{.*}} attrs = {moe.async_copy = 3 : i64}
+// CHECK:     %[[USTAGED1:.*]] = tensor.insert_slice %[[NEXTUP]] into %[[UT1]]
+// CHECK:     %[[A0:.*]] = tensor.extract_slice %[[R0]][0, 0] [16, 64] [1, 1] : tensor<16x72xbf16> to tensor<16x64xbf16>
+// CHECK:     %[[GCHUNK:.*]] = tensor.extract_slice %[[GT0]][0, 0] [64, 64] [1, 1] : tensor<64x72xbf16> to tensor<64x64xbf16>
+// CHECK:     %[[G2:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[A0]], %[[GCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     %[[UCHUNK:.*]] = tensor.extract_slice %[[UT0]][0, 0] [64, 64] [1, 1]
+// CHECK:     %[[U2:.*]] = linalg.generic {{.*}} ins(%[[A0]], %[[UCHUNK]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:     %[[STAGED0:.*]] = tensor.insert_slice %{{.*}} into %[[R0]]
+// CHECK:     %[[GSTAGED0:.*]] = tensor.insert_slice %{{.*}} into %[[GT0]]
+// CHECK:     %[[USTAGED0:.*]] = tensor.insert_slice %{{.*}} into %[[UT0]]
+// CHECK:     %[[INRANGE:.*]] = arith.cmpi slt, %{{.*}}, %[[CHUNKS]] : index
 // CHECK:     %[[STEP:.*]]:2 = scf.if %[[INRANGE]] -> (tensor<16x64xf32>, tensor<16x64xf32>) {
-// CHECK:       linalg.generic {{.*}} ins(%[[STAGED1]], %{{.*}} : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G2]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
-// CHECK:       linalg.generic {{.*}} ins(%[[STAGED1]], %{{.*}} : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U2]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:       linalg.generic {{.*}} ins(%[[NEXTROWS]], %[[NEXTGATE]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[G2]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// CHECK:       linalg.generic {{.*}} ins(%[[NEXTROWS]], %[[NEXTUP]] : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%[[U2]] : tensor<16x64xf32>) attrs = {moe.tensor_core}
 // CHECK:     } else {
 // CHECK:       scf.yield %[[G2]], %[[U2]]
-// CHECK:     scf.yield %[[STEP]]#0, %[[STEP]]#1, %[[STAGED0]], %[[STAGED1]]
+// CHECK:     scf.yield %[[STEP]]#0, %[[STEP]]#1, %[[STAGED0]], %[[GSTAGED0]], %[[USTAGED0]], %[[STAGED1]], %[[GSTAGED1]], %[[USTAGED1]]
 // CHECK:   %[[GATE:.*]] = tensor.extract_slice %[[PRODUCTS]]#0[0, 0] [%[[COUNT]], %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   %[[UP:.*]] = tensor.extract_slice %[[PRODUCTS]]#1[0, 0] [%[[COUNT]], %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   linalg.generic {{.*}} ins(%[[GATE]], %[[UP]] : tensor<?x?xf32>, tensor<?x?xf32>) outs(%[[GATE]] : tensor<?x?xf32>)
@@ -100,10 +121,11 @@
 //        rows in the tensor-core form, then copied (by all threads) into
 //        the output tile.
 // CHECK: %[[ROWS:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>) {
-// CHECK:   %[[DROWS:.*]] = tensor.extract_slice %[[D]]{{.*}} : tensor<8x64x128xbf16> to tensor<64x128xbf16>
 // CHECK:   scf.for
 // CHECK:     linalg.generic
 // CHECK:       tensor.extract %[[ACT]]
+// CHECK:     linalg.generic
+// CHECK:       tensor.extract %[[D]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x64x128xbf16>
 // CHECK:     linalg.generic {{.*}} attrs = {moe.tensor_core}
 // CHECK:   %[[PRODUCT:.*]] = tensor.extract_slice %{{.*}}#0[0, 0] [%{{.*}}, %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   linalg.generic {{.*}} ins(%[[PRODUCT]] : tensor<?x?xf32>)
