@@ -7,9 +7,9 @@
 #   bash bench/profile/run.sh [--build DIR] [--chip sm_90] CONFIG LAYER TOKENS...
 #
 # e.g. bash bench/profile/run.sh examples/mixtral-reduced.config.json 0 1 64 512
-# A full-size layer works too (examples/mixtral-8x7b.config.json: 82 s and
-# 13 GB for 1 token on 2 cores); the emulator runs every thread, so large
-# token counts of full-size layers take hours.
+# A full-size layer works too (examples/mixtral-8x7b.config.json: about
+# 2.5 min and 13 GB for 1 token on 2 cores); the emulator runs every
+# thread, so large token counts of full-size layers take hours.
 set -euo pipefail
 build=build
 chip=sm_90

@@ -178,9 +178,14 @@ std::string describeLayout(DType dtype, int64_t tokens);
 /// What runs, and with --fp8-activations, how the activations are taken.
 std::string describeRun(DType dtype, int64_t tokens) {
   std::string text = describeLayout(dtype, tokens);
+  // An emitted folder computes what it was compiled for (its manifest's
+  // "activations"); the flag then says only what the reference does.
   if (fp8Activations)
-    text += ", fp8 activations per token in groups of 128 (w8a8: "
-            "--fp8-activations)";
+    text += emittedDir.empty()
+                ? ", fp8 activations per token in groups of 128 (w8a8: "
+                  "--fp8-activations)"
+                : ", checked against the reference with fp8 activations "
+                  "per token in groups of 128 (w8a8: --fp8-activations)";
   return text;
 }
 

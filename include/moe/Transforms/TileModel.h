@@ -29,6 +29,12 @@ struct LayerShape {
   int64_t intermediate = 0;       // I of one routed expert
   int64_t weightBytes = 2;        // bytes per weight element
   int64_t sharedIntermediate = 0; // I of the shared expert (0: none)
+  /// Quantized expert weights, whose chunks each block dequantizes into
+  /// shared memory.
+  bool dequantized = false;
+  /// w8a8's activation group (0: weight-only): each block keeps its rows'
+  /// scales and an f32 product tile per weight.
+  int64_t fp8ActivationGroup = 0;
 };
 
 /// A GPU as the model sees it (dense bf16 tensor-core peak, HBM bandwidth,

@@ -21,8 +21,8 @@ Value mlir::moe::buildActivationScales(OpBuilder &b, Location loc,
   auto index = [](OpBuilder &nb, Location nloc, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(nb, nloc, v);
   };
-  auto type = RankedTensorType::get({blockRows, llvm::divideCeil(k, group)},
-                                    b.getF32Type());
+  int64_t groups = (k + group - 1) / group;
+  auto type = RankedTensorType::get({blockRows, groups}, b.getF32Type());
   Value tile = bufferization::AllocTensorOp::create(b, loc, type, ValueRange{});
   Value some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
                                      index(b, loc, 0));

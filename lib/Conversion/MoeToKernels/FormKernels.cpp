@@ -495,22 +495,18 @@ private:
   }
 
   /// An expert GEMM's tile outside the tensor-core form: the block's
-  /// `count` rows (`rows`, f32 elements of `k`) times `weight`^T, read in
-  /// the GEMM's body. With w8a8 (`group`), each element is quantized first
-  /// (e4m3(x / s) * s in f32, with the scales of the block's rows).
-  static Value buildFallbackLinear(OpBuilder &b, Location loc,
-                                   int64_t blockRows, Value count, int64_t k,
-                                   int64_t group, bool pow2Scales,
-                                   RowElement rows, Value weight) {
-    Value scales;
-    if (group)
-      scales = buildActivationScales(b, loc, blockRows, count, k, group,
-                                     pow2Scales, rows);
+  /// `count` rows (`rows`, f32 elements) times `weight`^T, read in the
+  /// GEMM's body. With w8a8 (`scales` of the block's rows, per `group`
+  /// columns: buildActivationScales), each element is quantized first
+  /// (e4m3(x / s) * s in f32).
+  static Value buildFallbackLinear(OpBuilder &b, Location loc, Value count,
+                                   Value scales, int64_t group, RowElement rows,
+                                   Value weight) {
     return buildLinearOfElements(
         b, loc, count, weight,
         [&](OpBuilder &nb, Location nloc, Value i, Value column) {
           Value x = toF32(nb, nloc, rows(nb, nloc, i, column));
-          if (!group)
+          if (!scales)
             return x;
           Value scale =
               buildActivationScale(nb, nloc, scales, group, i, column);
@@ -596,10 +592,15 @@ private:
                                           permutation, rowScale, block.start,
                                           row, k, topK);
             };
+            // w8a8: the rows' scales, once for gate and up.
+            Value scales =
+                group ? buildActivationScales(nb, nloc, tiles.expertRows,
+                                              block.count, hidden, group,
+                                              ffn.getFp8Pow2Scales(), gathered)
+                      : Value();
             for (Value firstRow : firstRows)
               products.push_back(buildFallbackLinear(
-                  nb, nloc, tiles.expertRows, block.count, hidden, group,
-                  ffn.getFp8Pow2Scales(), gathered,
+                  nb, nloc, block.count, scales, group, gathered,
                   buildDequantizedTile(nb, nloc,
                                        expertRows(nb, nloc, experts.getGateUp(),
                                                   block.expert, firstRow,
@@ -643,8 +644,9 @@ private:
         tiles.downColumns, tiles.downWarps, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
-          // The activated rows in their stored type: buildLinear widens
-          // them in its body, so no f32 copy of the rows is kept.
+          // The activated rows as stored (the model's type; f32 with w8a8),
+          // read in the GEMMs' bodies or staged: no copy of the block's
+          // rows is kept.
           Value product;
           auto activatedRow = [&](OpBuilder &rb, Location rloc, Value row,
                                   Value k) {
@@ -666,9 +668,11 @@ private:
                 nb, nloc, padded, nb.getF32Type(),
                 [](OpBuilder &, Location, ValueRange args) { return args[0]; });
           } else if (group) {
-            product = buildFallbackLinear(
+            Value scales = buildActivationScales(
                 nb, nloc, tiles.expertRows, block.count, inter, group,
-                experts.getFfn().getFp8Pow2Scales(), activatedRow,
+                experts.getFfn().getFp8Pow2Scales(), activatedRow);
+            product = buildFallbackLinear(
+                nb, nloc, block.count, scales, group, activatedRow,
                 buildDequantizedTile(nb, nloc,
                                      expertRows(nb, nloc, experts.getDown(),
                                                 block.expert, column, width)));

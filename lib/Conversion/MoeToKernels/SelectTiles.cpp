@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Conversion/MoeToLinalg/Builders.h"
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Json/JsonDocument.h"
 #include "moe/Transforms/Passes.h"
@@ -194,6 +195,8 @@ struct MoeSelectTilesPass
       shape.topK = combine.getTopK();
       shape.weightBytes =
           std::max<int64_t>(down.getElementTypeBitWidth() / 8, 1);
+      shape.dequantized = isDequantized(experts.getDown());
+      shape.fp8ActivationGroup = experts.getFfn().getFp8ActivationGroup();
       // The shared expert added to the combine (moe-form-kernels runs it
       // in the route kernel).
       if (combine->hasOneUse())

@@ -80,7 +80,8 @@ TensorCorePlan mlir::moe::planTensorCores(Type storage, Type weightType,
 namespace {
 
 /// The tensor-core form of one block's expert GEMMs (buildTensorCoreLinears):
-/// f32 accumulators, `stages` staging tiles and the software pipeline over
+/// f32 accumulators, `stages` stages of staging tiles (the rows' and the
+/// plain weights' chunks) and the software pipeline over
 /// the reduction's chunks.
 class TensorCorePipeline {
 public:
@@ -139,10 +140,11 @@ public:
     }
     // Per stage, a staging tile of the rows and one of each plain weight's
     // chunk, each bufferized once at the block's top. Their rows are
-    // padded by kStagedRowPadding elements: a row is then 4 banks past the
-    // one before, so the 8 rows x 4 column pairs of an mma.sync fragment
-    // load fall in 32 different banks (unpadded, a chunk's row is a whole
-    // number of 128-byte bank rows and 8 lanes share each bank).
+    // padded by kStagedRowPadding elements (16 bytes): a row then starts 4
+    // banks further round than the one before would unpadded, so the 8
+    // rows x 4 column pairs of an mma.sync fragment load fall in 32
+    // different banks (unpadded, a 64-element row is a whole 128-byte bank
+    // row and 8 lanes share each bank).
     SmallVector<Value> tiles;
     for (int64_t s = 0; s < stages; ++s) {
       tiles.push_back(bufferization::AllocTensorOp::create(
@@ -177,11 +179,11 @@ private:
     return arith::ConstantIndexOp::create(nb, loc, v);
   }
 
-  /// Stages chunk `c` (past the last, the last again: its copy is not
-  /// read) into `tile`: tile[i, j] = rows[min(i, count - 1), k0 + j]. The
-  /// padding repeats the last row (staging runs only when count > 0). Row
-  /// i of a product depends on staged row i alone, and the rows past count
-  /// are not kept, so any finite padding would do.
+  /// Stages the rows' chunk from column `k0` into the padded tile
+  /// `padded`: tile[i, j] = rows[min(i, count - 1), k0 + j] (with w8a8,
+  /// its e4m3 value). The padding repeats the last row (staging runs only
+  /// when count > 0). Row i of a product depends on staged row i alone,
+  /// and the rows past count are not kept, so any finite padding would do.
   Value stageRows(OpBuilder &nb, Location nloc, Value padded, Value k0) const {
     Value tile = unpadded(nb, nloc, padded, blockRows);
     auto op = linalg::GenericOp::create(
@@ -400,6 +402,7 @@ private:
   /// CPU the same order runs synchronously). The loop is unrolled by
   /// `stages` so that each tile is a fixed value of the loop, carried in
   /// place.
+  /// `accs` are the accumulators and (w8a8) the product tiles.
   scf::ForOp buildLoop(OpBuilder &b, ArrayRef<Value> accs,
                        ArrayRef<Value> tiles) const {
     SmallVector<Value> initial(accs);

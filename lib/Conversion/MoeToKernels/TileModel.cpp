@@ -41,6 +41,10 @@ struct GemmProblem {
   /// two, the activation overwrites the gate one; down: one). The staged
   /// [rows, kTile] chunk of the rows comes on top.
   int64_t temporaryBytes;
+  /// As LayerShape's: the dequantized chunks of quantized weights, and
+  /// w8a8's scales and product tiles, sit beside them.
+  bool dequantized;
+  int64_t activationGroup;
 };
 
 struct GemmChoice {
@@ -60,8 +64,14 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
   for (int64_t columns : {32, 64, 128, 256}) {
     if (columns > 2 * nextPowerOfTwo(p.columns) && columns > 32)
       break;
-    if (rows * columns * p.temporaryBytes + rows * kTile * p.weightBytes >
-        kKernelSharedMemoryBudget)
+    int64_t fixedBytes =
+        rows * columns * p.temporaryBytes + rows * kTile * p.weightBytes;
+    if (p.dequantized)
+      fixedBytes += p.weightMatrices * columns * kTile * p.weightBytes;
+    if (p.activationGroup)
+      fixedBytes += p.weightMatrices * rows * columns * 4 +
+                    rows * ceilDiv(p.reduction, p.activationGroup) * 4;
+    if (fixedBytes > kKernelSharedMemoryBudget)
       continue;
     // Deepest pipeline whose staging buffers fit.
     int64_t stages = t.maxStages;
@@ -167,14 +177,16 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
 
   GemmProblem gateUp{active,       rowsPerExpert,     shape.intermediate,
                      shape.hidden, shape.weightBytes, 2,
-                     4 + 4};
+                     4 + 4,        shape.dequantized, shape.fp8ActivationGroup};
   GemmProblem down{active,
                    rowsPerExpert,
                    shape.hidden,
                    shape.intermediate,
                    shape.weightBytes,
                    1,
-                   4};
+                   4,
+                   shape.dequantized,
+                   shape.fp8ActivationGroup};
   GemmChoice g = chooseColumns(gateUp, choice.expertRows, target);
   GemmChoice d = chooseColumns(down, choice.expertRows, target);
   choice.gateUpColumns = g.columns;

@@ -59,7 +59,8 @@ Value mlir::moe::buildFp8GroupScale(OpBuilder &b, Location loc, Value amax,
     return scale;
   // 2^ceil(log2(s)) on the bits, exact: s's exponent, one higher when its
   // mantissa is not zero (0 stays 0; a subnormal s, from amax below 6e-36,
-  // becomes 2^-126).
+  // becomes 2^-126; a NaN or infinite s, from a NaN or infinite input,
+  // stays as it is, so that it shows in the result).
   Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), scale);
   Value exponent =
       arith::AndIOp::create(b, loc, bits, i32Constant(b, loc, 0x7f800000));
@@ -70,6 +71,10 @@ Value mlir::moe::buildFp8GroupScale(OpBuilder &b, Location loc, Value amax,
   Value rounded = arith::SelectOp::create(
       b, loc, exact, exponent,
       arith::AddIOp::create(b, loc, exponent, i32Constant(b, loc, 1 << 23)));
+  Value special =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, exponent,
+                            i32Constant(b, loc, 0x7f800000));
+  rounded = arith::SelectOp::create(b, loc, special, bits, rounded);
   return arith::BitcastOp::create(b, loc, b.getF32Type(), rounded);
 }
 
