@@ -79,6 +79,16 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     multiplying chunk m. An empty block stages and multiplies nothing.
     Biases and the activation are then applied in place.
 
+    With w8a8 (the FFN's `fp8_activation_group`), each block computes its
+    rows' per-token group scales, stages their e4m3 values and adds each
+    chunk's f32 product, times the scales, to the accumulator. With
+    `e4m3-tensor-cores` and weights that are a `moe.dequantize` of e4m3
+    values, the staging tiles hold e4m3 (`f8E4M3FN`) rows and the weights'
+    stored values (copied, never dequantized), the contractions decode both
+    (mma.sync m16n8k32 on the GPU), and the promotion multiplies by the
+    weights' block scale too; chunks of 32 or 64 dividing the group and the
+    scale block, else the bf16 form.
+
     Row blocks follow a flat schedule: block `b` belongs to the expert whose
     cumulative count of `ceildiv(rows_e, rows)` blocks covers `b`, so the
     grid is `ceildiv(T * K, rows) + E` whatever the routing; blocks past the
@@ -105,6 +115,10 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "Give the bf16/f16 expert GEMMs the tensor-core form (padded "
            "16-row tiles; the GPU kernels' form, slower on the CPU)">,
+    Option<"e4m3TensorCores", "e4m3-tensor-cores", "bool", "false",
+           "With tensor-cores, w8a8 expert GEMMs of e4m3 weights multiply "
+           "e4m3 by e4m3 (mma.sync m16n8k32: kernels for sm_89 or newer "
+           "only)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -279,7 +293,10 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     mapped to `#gpu.warp<x>` over all the block's warps becomes its body on
     the warp id (thread id / 32), between barriers as for threads, and the
     `moe.tensor_core` contractions in it become per-lane fragment loads and
-    `nvvm.mma.sync` m16n8k16 (f32 accumulators). In a thread forall, each
+    `nvvm.mma.sync` m16n8k16 (f32 accumulators), or for f8E4M3FN operands
+    the call of LLVM's e4m3 mma.sync m16n8k32 intrinsic (every chip must
+    then be sm_89 or newer, and the features' PTX version is raised to
+    8.4 where it is lower). In a thread forall, each
     16-byte run marked `moe.async_copy` whose destination is a block
     temporary in shared memory becomes `nvgpu.device_async_copy` (cp.async,
     L1 bypassed); each thread then commits its copies as one group and
@@ -342,8 +359,11 @@ def MoeNvvmToEmulator
       warpid): `MOERT_EMU_SREG`.
     - `nvvm.barrier0` and a plain `nvvm.barrier`: `MOERT_EMU_BARRIER`.
     - `nvvm.mma.sync` m16n8k16 row.col, bf16 or f16 multiplicands, f32
-      accumulators: the lane's registers through memory (entry-block
-      allocas) to `MOERT_EMU_MMA_M16N8K16`.
+      accumulators, and the call of LLVM's e4m3 m16n8k32 intrinsic
+      (`llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32`): the lane's
+      registers through memory (entry-block allocas) to
+      `MOERT_EMU_MMA_M16N8K16` with the type. Any other `llvm.nvvm.*`
+      intrinsic call is an error.
     - `nvvm.cp.async.shared.global`, `commit.group`, `wait.group`:
       `MOERT_EMU_CP_ASYNC`, `_COMMIT`, `_WAIT`.
     - `nvvm.memory.barrier`, `nvvm.fence.sc.cluster`: `MOERT_EMU_FENCE`;

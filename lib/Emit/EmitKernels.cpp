@@ -17,6 +17,7 @@
 #include "moe/Import/Import.h"
 #include "moe/Import/LayerSelection.h"
 #include "moe/Pipelines/Pipelines.h"
+#include "moe/Target/NVVM/ChipInfo.h"
 #include "moe/Weights/HfWeights.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -482,7 +483,11 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
   TileSelection selection{options.chips.empty() ? "sm_90"
                                                 : options.chips.front(),
                           options.tokens, options.tuningFile};
-  buildMoeKernelAbiPipeline(pm, options.tiles, &selection);
+  // w8a8's e4m3 form where every chip has e4m3 mma.sync (sm_89+): the
+  // host library and the emulator run the same form.
+  buildMoeKernelAbiPipeline(pm, options.tiles, &selection,
+                            /*tensorCores=*/true,
+                            nvidia::haveFp8Mma(options.chips));
   if (failed(pm.run(*abi)))
     return failure();
 

@@ -96,8 +96,12 @@ ref::LayerConfig mlir::moe::makeLayerConfig(const ModelDesc &model,
   cfg.fp8ActivationGroup = model.quant.fp8ActivationGroup;
   cfg.fp8Pow2Scales =
       model.quant.fp8ActivationGroup && model.quant.pow2ActivationScales;
-  cfg.dequantizedBits = model.dtype == DType::BF16  ? 8
-                        : model.dtype == DType::F16 ? 11
-                                                    : 24;
+  // Weight-only: the dequantized weights in the model dtype, as the
+  // loaders give them to bf16 GEMMs. w8a8: exact (f32), as DeepSeek-V3's
+  // fp8_gemm multiplies the stored values and applies the scales in f32.
+  cfg.dequantizedBits = cfg.fp8ActivationGroup       ? 24
+                        : model.dtype == DType::BF16 ? 8
+                        : model.dtype == DType::F16  ? 11
+                                                     : 24;
   return cfg;
 }

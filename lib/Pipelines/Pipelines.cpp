@@ -46,7 +46,8 @@ void mlir::moe::buildMoePreparePipeline(OpPassManager &pm) {
 void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
                                           ArrayRef<int64_t> tiles,
                                           const TileSelection *selection,
-                                          bool tensorCores) {
+                                          bool tensorCores,
+                                          bool e4m3TensorCores) {
   buildMoePreparePipeline(pm);
   if (selection && tiles.size() != 5) {
     MoeSelectTilesOptions select;
@@ -57,6 +58,7 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
   }
   MoeFormKernelsOptions options;
   options.tensorCores = tensorCores;
+  options.e4m3TensorCores = e4m3TensorCores;
   if (tiles.size() == 5) {
     options.routeTokens = tiles[0];
     options.expertRows = tiles[1];
@@ -127,7 +129,7 @@ void mlir::moe::buildMoeToLLVMCPUPipeline(
                             options.tuningFile};
     buildMoeKernelAbiPipeline(pm, options.tiles,
                               options.selectFor.empty() ? nullptr : &selection,
-                              options.tensorCores);
+                              options.tensorCores, options.e4m3TensorCores);
   } else {
     buildMoePreparePipeline(pm);
     pm.addPass(createConvertMoeToLinalg());
@@ -154,7 +156,7 @@ void mlir::moe::registerMoePassesAndPipelines() {
                                 options.tuningFile};
         buildMoeKernelAbiPipeline(
             pm, options.tiles, options.selectFor.empty() ? nullptr : &selection,
-            options.tensorCores);
+            options.tensorCores, options.e4m3TensorCores);
       });
   PassPipelineRegistration<MoeNVVMPipelineOptions>(
       "moe-kernels-to-nvvm",

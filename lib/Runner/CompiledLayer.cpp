@@ -134,6 +134,7 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   pipelineOptions.kernelForm = options.kernelForm;
   pipelineOptions.tiles = options.tiles;
   pipelineOptions.tensorCores = options.tensorCores;
+  pipelineOptions.e4m3TensorCores = options.e4m3TensorCores;
   pipelineOptions.selectFor = options.selectTilesFor;
   pipelineOptions.tokens = options.tokens;
   pipelineOptions.tuningFile = options.tuningFile;

@@ -1,7 +1,8 @@
-//===- EmuMma.cpp - mma.sync m16n8k16 as a warp-collective op -------------===//
+//===- EmuMma.cpp - mma.sync as a warp-collective op ----------------------===//
 
 #include "EmuMma.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace moert {
@@ -25,6 +26,30 @@ void MmaFragmentLayout::c(unsigned lane, unsigned i, unsigned &row,
   unsigned g = lane >> 2, t = lane & 3;
   row = g + (i >= 2 ? 8 : 0);
   col = 2 * t + (i & 1);
+}
+
+void MmaFragmentLayout::a32(unsigned lane, unsigned i, unsigned &row,
+                            unsigned &col) {
+  unsigned g = lane >> 2, t = lane & 3;
+  row = g + ((i & 4) ? 8 : 0);
+  col = 4 * t + (i & 3) + (i >= 8 ? 16 : 0);
+}
+
+void MmaFragmentLayout::b32(unsigned lane, unsigned i, unsigned &row,
+                            unsigned &col) {
+  unsigned g = lane >> 2, t = lane & 3;
+  row = 4 * t + (i & 3) + (i >= 4 ? 16 : 0);
+  col = g;
+}
+
+float e4m3ToFloat(uint8_t bits) {
+  float sign = (bits & 0x80) ? -1.0f : 1.0f;
+  unsigned exponent = (bits >> 3) & 0xF, mantissa = bits & 7;
+  if (exponent == 0xF && mantissa == 7)
+    return std::nanf("");
+  if (exponent == 0) // Subnormal: m * 2^-9.
+    return sign * std::ldexp(float(mantissa), -9);
+  return sign * std::ldexp(float(8 + mantissa), int(exponent) - 7 - 3);
 }
 
 float halfToFloat(moert_emu_mma_type type, uint16_t bits) {
@@ -84,6 +109,34 @@ void mmaM16N8K16(moert_emu_mma_type type, const MmaLaneOperands lanes[32],
       d[lane][i] = sum;
     }
   }
+}
+
+void mmaM16N8K32E4M3(const MmaLaneOperands lanes[32], float d[32][4]) {
+  float a[16][32], b[32][8], c[16][8];
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    unsigned row, col;
+    for (unsigned i = 0; i < 16; ++i) {
+      MmaFragmentLayout::a32(lane, i, row, col);
+      a[row][col] = e4m3ToFloat(uint8_t(lanes[lane].a[i / 4] >> (8 * (i & 3))));
+    }
+    for (unsigned i = 0; i < 8; ++i) {
+      MmaFragmentLayout::b32(lane, i, row, col);
+      b[row][col] = e4m3ToFloat(uint8_t(lanes[lane].b[i / 4] >> (8 * (i & 3))));
+    }
+    for (unsigned i = 0; i < 4; ++i) {
+      MmaFragmentLayout::c(lane, i, row, col);
+      c[row][col] = lanes[lane].c[i];
+    }
+  }
+  for (unsigned lane = 0; lane < 32; ++lane)
+    for (unsigned i = 0; i < 4; ++i) {
+      unsigned row, col;
+      MmaFragmentLayout::c(lane, i, row, col);
+      float sum = c[row][col];
+      for (unsigned k = 0; k < 32; ++k)
+        sum += a[row][k] * b[k][col];
+      d[lane][i] = sum;
+    }
 }
 
 } // namespace moert

@@ -126,6 +126,7 @@ std::string profileJson(const std::vector<KernelProfile> &kernels) {
     j["shared_requests"] = k.sharedRequests;
     j["shared_bank_conflicts"] = k.sharedBankConflicts;
     j["mma_count"] = k.mmaCount;
+    j["fp8_mma_count"] = k.fp8MmaCount;
     j["barriers"] = k.barriers;
     j["atomics"] = k.atomics;
     list.push_back(std::move(j));

@@ -46,10 +46,11 @@ struct KernelProfile {
   /// (distinct words / 32, rounded up: a 16-byte access per lane is 4
   /// conflict-free wavefronts).
   uint64_t sharedRequests = 0, sharedBankConflicts = 0;
-  /// Warp-wide mma.sync m16n8k16 (moe-run's profile relates them to the
-  /// layer's useful FLOPs: the emulator cannot tell padding rows, which the
-  /// kernels may fill with copies of real ones, from tokens).
-  uint64_t mmaCount = 0;
+  /// Warp-wide mma.sync m16n8k16 (bf16, f16) and m16n8k32 (e4m3, twice
+  /// the FLOPs); moe-run's profile relates them to the layer's useful
+  /// FLOPs: the emulator cannot tell padding rows, which the kernels may
+  /// fill with copies of real ones, from tokens.
+  uint64_t mmaCount = 0, fp8MmaCount = 0;
   uint64_t barriers = 0, atomics = 0;
 };
 
@@ -69,7 +70,7 @@ public:
   /// A shared access at byte `offset` of the block's shared memory.
   void shared(uint32_t slot, uint32_t warp, uint32_t site, uint32_t occurrence,
               uint64_t offset, uint64_t bytes);
-  void mma() { ++profile_.mmaCount; }
+  void mma(bool fp8) { ++(fp8 ? profile_.fp8MmaCount : profile_.mmaCount); }
   void barrier() { ++profile_.barriers; }
   /// Folds the requests of the block in `slot` into the counts.
   void endBlock(uint32_t slot);

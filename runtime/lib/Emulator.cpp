@@ -425,7 +425,8 @@ void apiMma(uint32_t type, uint32_t site, const uint32_t *a, const uint32_t *b,
   Thread &t = self();
   Launch &launch = *currentLaunch;
   Block &blk = *t.block;
-  if (type != MOERT_EMU_MMA_BF16 && type != MOERT_EMU_MMA_F16)
+  if (type != MOERT_EMU_MMA_BF16 && type != MOERT_EMU_MMA_F16 &&
+      type != MOERT_EMU_MMA_E4M3)
     FAIL(t, emuError(str("mma.sync with unknown type ", type, " in ",
                          launch.where(t))));
   unsigned warp = t.linear / kWarpSize;
@@ -467,9 +468,12 @@ void apiMma(uint32_t type, uint32_t site, const uint32_t *a, const uint32_t *b,
     std::memcpy(operands[lane].b, l.b, sizeof operands[lane].b);
     std::memcpy(operands[lane].c, l.c, sizeof operands[lane].c);
   }
-  mmaM16N8K16(moert_emu_mma_type(type), operands, results);
+  if (type == MOERT_EMU_MMA_E4M3)
+    mmaM16N8K32E4M3(operands, results);
+  else
+    mmaM16N8K16(moert_emu_mma_type(type), operands, results);
   if (launch.profiler)
-    launch.profiler->mma();
+    launch.profiler->mma(type == MOERT_EMU_MMA_E4M3);
   for (unsigned lane = 0; lane < kWarpSize; ++lane) {
     Thread &l = *blk.threads[warp * kWarpSize + lane];
     std::memcpy(l.d, results[lane], sizeof results[lane]);

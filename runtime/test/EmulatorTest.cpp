@@ -29,6 +29,7 @@ const std::vector<std::string> kKernels = {"block_sum",
                                            "shared_overflow",
                                            "mma",
                                            "mma_short",
+                                           "mma_e4m3",
                                            "stage",
                                            "ticket",
                                            "stage_overwrite",
@@ -203,6 +204,77 @@ TEST_F(EmulatorTest, MmaMatchesAPlainProductWithCuteLayouts) {
             << "type " << type << " d[" << m << "][" << n << "]";
       }
   }
+}
+
+/// e4m3 bits of k / 8 for |k| <= 120 (exact: at most 4 significant bits
+/// for |k| < 16 and multiples of 8 above), sign, exponent and mantissa by
+/// hand; 0.125 = 2^-3 is normal (the smallest normal is 2^-6).
+uint8_t e4m3Bits(int k) {
+  if (k == 0)
+    return 0;
+  uint8_t sign = k < 0 ? 0x80 : 0;
+  unsigned m = unsigned(k < 0 ? -k : k);
+  int e = -3; // value = m * 2^-3
+  while (m >= 16) {
+    EXPECT_EQ(m % 2, 0u) << k << " / 8 is not exact in e4m3";
+    m /= 2;
+    ++e;
+  }
+  while (m < 8) {
+    m *= 2;
+    --e;
+  }
+  // value = (m / 8) * 2^(e + 3), m in 8..15.
+  return uint8_t(sign | ((e + 3 + 7) << 3) | (m - 8));
+}
+
+TEST_F(EmulatorTest, E4M3DecodesEveryClass) {
+  EXPECT_EQ(e4m3ToFloat(0x00), 0.0f);
+  EXPECT_TRUE(std::signbit(e4m3ToFloat(0x80)));
+  EXPECT_EQ(e4m3ToFloat(0x01), std::ldexp(1.0f, -9)); // smallest subnormal
+  EXPECT_EQ(e4m3ToFloat(0x07), 7 * std::ldexp(1.0f, -9));
+  EXPECT_EQ(e4m3ToFloat(0x08), std::ldexp(1.0f, -6)); // smallest normal
+  EXPECT_EQ(e4m3ToFloat(0x38), 1.0f);
+  EXPECT_EQ(e4m3ToFloat(0xB8), -1.0f);
+  EXPECT_EQ(e4m3ToFloat(0x7E), 448.0f); // largest finite
+  EXPECT_TRUE(std::isnan(e4m3ToFloat(0x7F)));
+  EXPECT_TRUE(std::isnan(e4m3ToFloat(0xFF)));
+  for (int k = -15; k <= 15; ++k)
+    EXPECT_EQ(e4m3ToFloat(e4m3Bits(k)), float(k) / 8) << k;
+}
+
+TEST_F(EmulatorTest, E4M3MmaMatchesAPlainProductWithCuteLayouts) {
+  std::vector<uint8_t> a(16 * 32), b(32 * 8);
+  std::vector<float> av(a.size()), bv(b.size()), d(16 * 8, NAN);
+  for (int m = 0; m < 16; ++m)
+    for (int k = 0; k < 32; ++k) {
+      int v = (m * 7 + k * 3) % 31 - 15;
+      av[m * 32 + k] = float(v) / 8;
+      a[m * 32 + k] = e4m3Bits(v);
+    }
+  for (int k = 0; k < 32; ++k)
+    for (int n = 0; n < 8; ++n) {
+      int v = ((k * 5 + n * 9) % 13 - 6) * 8;
+      bv[k * 8 + n] = float(v) / 8;
+      b[k * 8 + n] = e4m3Bits(v);
+    }
+  uint8_t *pa = a.data(), *pb = b.data();
+  float *pd = d.data();
+  EmulatorOptions options;
+  options.profile = true;
+  Error e = run("mma_e4m3", {1, 1, 1}, 64, 0, {&pa, &pb, &pd}, {}, options);
+  ASSERT_FALSE(e) << e.message();
+  EXPECT_EQ(stats.mmas, 2u); // One per warp.
+  ASSERT_EQ(stats.kernels.size(), 1u);
+  EXPECT_EQ(stats.kernels[0].fp8MmaCount, 2u);
+  EXPECT_EQ(stats.kernels[0].mmaCount, 0u);
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      float want = 0;
+      for (int k = 0; k < 32; ++k)
+        want += av[m * 32 + k] * bv[k * 8 + n];
+      EXPECT_EQ(d[m * 8 + n], want) << "d[" << m << "][" << n << "]";
+    }
 }
 
 TEST_F(EmulatorTest, MmaWithMissingLanesIsAnError) {

@@ -13,22 +13,26 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-/// Spec-sheet peaks (dense bf16 tensor-core FLOP/s, HBM bytes/s, SMs). The
+/// Spec-sheet peaks (dense bf16 and fp8 tensor-core FLOP/s, HBM bytes/s,
+/// SMs; the A100 has no fp8 tensor cores, and the fp8 kernels are built
+/// for sm_89+ only: its fp8 rate is the bf16 one, never used). The
 /// launch overhead is not on any spec sheet: 3 us is a typical measured
 /// figure for a kernel launch with its grid drained, our assumption.
 struct Gpu {
   const char *name;
-  double bytesPerSecond, flopsPerSecond;
+  double bytesPerSecond, flopsPerSecond, fp8FlopsPerSecond;
   unsigned sms;
 };
 constexpr Gpu kGpus[] = {
-    {"H100_SXM", 3.35e12, 989.4e12, 132},
-    {"H200", 4.8e12, 989.4e12, 132},
-    {"A100_SXM", 2.039e12, 312e12, 108},
+    {"H100_SXM", 3.35e12, 989.4e12, 1978.9e12, 132},
+    {"H200", 4.8e12, 989.4e12, 1978.9e12, 132},
+    {"A100_SXM", 2.039e12, 312e12, 312e12, 108},
 };
 constexpr double kLaunchOverheadUs = 3.0;
-/// One mma.sync m16n8k16: 16 x 8 x 16 multiply-adds.
+/// One mma.sync m16n8k16: 16 x 8 x 16 multiply-adds; m16n8k32 (fp8)
+/// twice as many.
 constexpr double kMmaFlops = 2.0 * 16 * 8 * 16;
+constexpr double kFp8MmaFlops = 2 * kMmaFlops;
 
 bool isRoutedExpertTensor(const std::string &name) {
   for (const char *n : {"gate_up", "down", "gate_up_scale", "down_scale",
@@ -89,7 +93,8 @@ moe::layerProfileJson(const std::string &kernelsJson,
         name.find("gate_up") != std::string::npos ? 2.0 * routed * h * rows
         : name.find("down") != std::string::npos  ? 2.0 * routed * i * h
                                                   : 0.0;
-    double executed = k.value("mma_count", 0.0) * kMmaFlops;
+    double executed = k.value("mma_count", 0.0) * kMmaFlops +
+                      k.value("fp8_mma_count", 0.0) * kFp8MmaFlops;
     k["mma_row_utilisation"] =
         executed > 0 ? std::min(1.0, useful / executed) : 1.0;
   }
@@ -112,7 +117,10 @@ moe::layerProfileJson(const std::string &kernelsJson,
       double share = std::min(1.0, (working > 0 ? working : blocks) / gpu.sms);
       double memory = k.value("dram_bytes", 0.0) / (gpu.bytesPerSecond * share);
       double math =
-          k.value("mma_count", 0.0) * kMmaFlops / (gpu.flopsPerSecond * share);
+          (k.value("mma_count", 0.0) * kMmaFlops / gpu.flopsPerSecond +
+           k.value("fp8_mma_count", 0.0) * kFp8MmaFlops /
+               gpu.fp8FlopsPerSecond) /
+          share;
       us += kLaunchOverheadUs + 1e6 * std::max(memory, math);
     }
     double ideal = 1e6 * std::max(minBytes / gpu.bytesPerSecond,

@@ -118,6 +118,13 @@ llvm::cl::opt<bool> fp8Activations(
                    "powers of two where the checkpoint says scale_fmt "
                    "ue8m0). Default: weight-only (w8a16), the dequantized "
                    "weights times the model-dtype activations"));
+llvm::cl::opt<bool> e4m3TensorCores(
+    "e4m3-tensor-cores",
+    llvm::cl::desc("With --fp8-activations on the CPU kernel form: the "
+                   "expert GEMMs' e4m3 form, as the kernels emitted for "
+                   "sm_89/sm_90 alone have it (e4m3 rows times the stored "
+                   "e4m3 weights, mma.sync m16n8k32 on the GPU, both scales "
+                   "in f32). --target gpu-emulator takes it from --chip"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
                                  llvm::cl::desc("LLVM optimization level"));
 
@@ -200,9 +207,11 @@ std::string describeLayout(DType dtype, int64_t tokens) {
            "--unfused)";
   std::string text = "the kernel form on the CPU: ";
   bool floats16 = dtype == DType::BF16 || dtype == DType::F16;
-  text += !floats16     ? "f32 expert GEMMs (no tensor-core form)"
-          : tensorCores ? "tensor-core expert GEMMs"
-                        : "plain expert GEMMs";
+  text += !floats16         ? "f32 expert GEMMs (no tensor-core form)"
+          : e4m3TensorCores ? "e4m3 tensor-core expert GEMMs (the sm_89+ "
+                              "kernels' form: --e4m3-tensor-cores)"
+          : tensorCores     ? "tensor-core expert GEMMs"
+                            : "plain expert GEMMs";
   if (kernelTiles.empty())
     text += ", tiles from moe-select-tiles for sm_90 at " +
             std::to_string(tokens) + " tokens";
@@ -367,6 +376,7 @@ runCompiled(MLIRContext &context, const ModelDesc &model,
   options.optLevel = optLevel;
   options.kernelForm = !unfused;
   options.tensorCores = tensorCores && !unfused;
+  options.e4m3TensorCores = e4m3TensorCores;
   options.tiles.assign(kernelTiles.begin(), kernelTiles.end());
   options.tokens =
       input.shape.empty() ? 1 : std::max<int64_t>(1, input.shape[0]);
@@ -506,8 +516,15 @@ int main(int argc, char **argv) {
   if (target != "cpu" && !emittedDir.empty())
     return fail("--target gpu-emulator compiles the layer; --emitted runs "
                 "an emitted one (with --backend cuda-emu)");
-  if (target != "cpu" && (unfused || tensorCores.getNumOccurrences()))
-    return fail("--unfused and --tensor-cores apply to --target cpu");
+  if (target != "cpu" && (unfused || tensorCores.getNumOccurrences() ||
+                          e4m3TensorCores.getNumOccurrences()))
+    return fail("--unfused, --tensor-cores and --e4m3-tensor-cores apply to "
+                "--target cpu");
+  if (e4m3TensorCores &&
+      (!fp8Activations || unfused || !tensorCores || !emittedDir.empty()))
+    return fail("--e4m3-tensor-cores applies to --fp8-activations in the "
+                "kernel form with tensor cores (not --unfused, "
+                "--tensor-cores=false or --emitted)");
   bool emulated = target == "gpu-emulator" || backendName == "cuda-emu";
   for (llvm::cl::Option *option : std::initializer_list<llvm::cl::Option *>{
            &chip, &blockOrder, &blocksAtOnce, &emulatorUnchecked, &profilePath})

@@ -36,6 +36,10 @@ struct MoeKernelPipelineOptions
       *this, "tensor-cores", llvm::cl::init(true),
       llvm::cl::desc("moe-form-kernels' tensor-core form of the bf16/f16 "
                      "expert GEMMs (the GPU kernels')")};
+  Option<bool> e4m3TensorCores{
+      *this, "e4m3-tensor-cores", llvm::cl::init(false),
+      llvm::cl::desc("moe-form-kernels' e4m3 form of w8a8 GEMMs of e4m3 "
+                     "weights (kernels for sm_89 or newer)")};
 };
 
 /// How moe-select-tiles chooses tiles when none are given.
@@ -53,7 +57,8 @@ struct TileSelection {
 void buildMoeKernelAbiPipeline(OpPassManager &pm,
                                llvm::ArrayRef<int64_t> tiles = {},
                                const TileSelection *selection = nullptr,
-                               bool tensorCores = true);
+                               bool tensorCores = true,
+                               bool e4m3TensorCores = false);
 
 /// Options of moe-to-llvm-cpu.
 struct MoeCpuPipelineOptions
@@ -74,6 +79,10 @@ struct MoeCpuPipelineOptions
       llvm::cl::desc("With the kernel form, the tensor-core form of the "
                      "bf16/f16 expert GEMMs (the GPU kernels'; its padded "
                      "16-row tiles are slower on the CPU at few tokens)")};
+  Option<bool> e4m3TensorCores{
+      *this, "e4m3-tensor-cores", llvm::cl::init(false),
+      llvm::cl::desc("With tensor-cores, the e4m3 form of w8a8 GEMMs of "
+                     "e4m3 weights (the sm_89/sm_90 kernels')")};
   Option<std::string> selectFor{
       *this, "select-tiles-for",
       llvm::cl::desc("With the kernel form, choose the tiles with "

@@ -81,7 +81,8 @@ struct LayerConfig {
   int64_t blockRows = 0, blockCols = 0;
   /// Significant bits of the type dequantized weights are rounded to (the
   /// model dtype: 8 for bf16, 11 for f16, 24 for f32), as DeepSeek-V3's
-  /// weight_dequant and transformers' fp8 fallback produce them.
+  /// weight_dequant and transformers' fp8 fallback produce them; 24 with
+  /// w8a8, whose fp8 GEMMs multiply the stored values exactly.
   int dequantizedBits = 8;
   /// w8a8: each FFN GEMM input quantized to fp8 e4m3 per token in groups of
   /// this many values (s = amax / 448); 0: weight-only.

@@ -35,6 +35,9 @@ struct CpuCompileOptions {
   /// The kernel form's bf16/f16 expert GEMMs in their tensor-core form
   /// (padded 16-row tiles, as the GPU kernels have them).
   bool tensorCores = true;
+  /// With `tensorCores`, the e4m3 form of w8a8 GEMMs of e4m3 weights (the
+  /// kernels emitted for sm_89 or newer chips only).
+  bool e4m3TensorCores = false;
   /// Five moe-form-kernels tile sizes, or none.
   std::vector<int64_t> tiles;
   /// Unless `tiles` is given, moe-select-tiles chooses the tiles for this

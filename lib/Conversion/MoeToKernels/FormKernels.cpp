@@ -41,6 +41,9 @@ struct Tiles {
   int64_t routeTokens, expertRows, gateUpColumns, downColumns, combineTokens;
   /// Whether the expert GEMMs may take the tensor-core form.
   bool tensorCores;
+  /// Whether w8a8 GEMMs with e4m3 weights may take its e4m3 form (chips
+  /// with e4m3 mma.sync only).
+  bool e4m3TensorCores = false;
   /// Warps per block of the expert kernels (moe-select-tiles); 0: the
   /// default of moe-distribute-threads.
   int64_t gateUpWarps = 0, downWarps = 0;
@@ -242,6 +245,17 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
 /// [E, N, K] as an [size, K] tensor (or a bias [E, N] as [size]). A
 /// quantized weight's rows stay a slice of its moe.dequantize: the GEMMs
 /// dequantize what they read (buildWeightSlice, buildDequantizedTile).
+/// With w8a8 (`group`), the columns of the reduction a scale block of
+/// `stacked` spans when it is a moe.dequantize of e4m3 values
+/// (planTensorCores' e4m3WeightBlock); else 0.
+int64_t e4m3WeightBlock(int64_t group, Value stacked) {
+  auto dequantize = stacked.getDefiningOp<DequantizeOp>();
+  if (!group || !dequantize ||
+      !isa<Float8E4M3FNType>(getElementTypeOrSelf(dequantize.getQuantized())))
+    return 0;
+  return dequantize.getBlock()[1];
+}
+
 Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
                  OpFoldResult offset, OpFoldResult size) {
   auto type = cast<RankedTensorType>(stacked.getType());
@@ -540,7 +554,9 @@ private:
                   storage, getElementTypeOrSelf(experts.getGateUp().getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
                   ffn.isGated() ? 2 : 1, tiles.gateUpStages,
-                  isDequantized(experts.getGateUp()), group)
+                  isDequantized(experts.getGateUp()), group,
+                  e4m3WeightBlock(group, experts.getGateUp()),
+                  tiles.e4m3TensorCores)
             : TensorCorePlan();
     bool tensorCores = bool(plan);
     // w8a8 keeps the activated rows in f32 until down quantizes them: the
@@ -598,13 +614,16 @@ private:
                                               block.count, hidden, group,
                                               ffn.getFp8Pow2Scales(), gathered)
                       : Value();
+            // w8a8 multiplies the weights exactly (f32).
+            Type exact = group ? nb.getF32Type() : Type();
             for (Value firstRow : firstRows)
               products.push_back(buildFallbackLinear(
                   nb, nloc, block.count, scales, group, gathered,
                   buildDequantizedTile(nb, nloc,
                                        expertRows(nb, nloc, experts.getGateUp(),
                                                   block.expert, firstRow,
-                                                  width))));
+                                                  width),
+                                       exact)));
           }
           return buildActivatedTile(nb, nloc, experts, block.expert, width,
                                     firstRows, products, tensorCores,
@@ -631,11 +650,12 @@ private:
                          : getElementTypeOrSelf(activated.getType());
     TensorCorePlan plan =
         tiles.tensorCores
-            ? planTensorCores(storage,
-                              getElementTypeOrSelf(experts.getDown().getType()),
-                              tiles.expertRows, resultType.getDimSize(1),
-                              tiles.downColumns, inter, 1, tiles.downStages,
-                              isDequantized(experts.getDown()), group)
+            ? planTensorCores(
+                  storage, getElementTypeOrSelf(experts.getDown().getType()),
+                  tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
+                  inter, 1, tiles.downStages, isDequantized(experts.getDown()),
+                  group, e4m3WeightBlock(group, experts.getDown()),
+                  tiles.e4m3TensorCores)
             : TensorCorePlan();
     bool tensorCores = bool(plan);
     Value output = buildEmpty(b, loc, resultType, rowCount);
@@ -675,7 +695,8 @@ private:
                 nb, nloc, block.count, scales, group, activatedRow,
                 buildDequantizedTile(nb, nloc,
                                      expertRows(nb, nloc, experts.getDown(),
-                                                block.expert, column, width)));
+                                                block.expert, column, width),
+                                     nb.getF32Type()));
           } else {
             Value rows =
                 slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
@@ -815,6 +836,7 @@ struct MoeFormKernelsPass : moe::impl::MoeFormKernelsBase<MoeFormKernelsPass> {
       }
     Tiles tiles{routeTokens, expertRows,    gateUpColumns,
                 downColumns, combineTokens, tensorCores};
+    tiles.e4m3TensorCores = e4m3TensorCores;
     RewritePatternSet patterns(&getContext());
     patterns.add<FormLayerKernels>(&getContext(), tiles);
     // One rewrite per layer; the replaced ops die with the canonicalizer.

@@ -15,6 +15,7 @@
 #include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "moe/Dialect/MoeDialect.h"
+#include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -35,18 +36,37 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
   return 0;
 }
 
-TensorCorePlan mlir::moe::planTensorCores(Type storage, Type weightType,
-                                          int64_t blockRows, int64_t columns,
-                                          int64_t width, int64_t k,
-                                          int64_t weights, int64_t wanted,
-                                          bool dequantized,
-                                          int64_t activationGroup) {
+TensorCorePlan mlir::moe::planTensorCores(
+    Type storage, Type weightType, int64_t blockRows, int64_t columns,
+    int64_t width, int64_t k, int64_t weights, int64_t wanted, bool dequantized,
+    int64_t activationGroup, int64_t e4m3WeightBlock, bool e4m3Mma) {
   int64_t chunk = tensorCoreChunk(k);
+  wanted = std::max<int64_t>(wanted, 1);
+  // w8a8 of e4m3 weights: the stored values staged (8-bit with e4m3
+  // mma.sync, else 16-bit), the f32 accumulators and product tiles, the
+  // rows' scales; or no tensor cores.
+  if (e4m3WeightBlock && activationGroup) {
+    bool e4m3Tiles = e4m3Mma && chunk >= 32;
+    if (chunk == 0 || activationGroup % chunk != 0 ||
+        e4m3WeightBlock % chunk != 0 || blockRows % 16 != 0 ||
+        width % 32 != 0 || columns % width != 0 ||
+        !(e4m3Tiles || weightType.isBF16() || weightType.isF16()))
+      return {};
+    int64_t rowBytes = chunk * (e4m3Tiles ? 1 : 2) + kStagedRowPaddingBytes;
+    for (int64_t stages = wanted; stages >= 1; --stages) {
+      int64_t bytes = 2 * weights * blockRows * width * 4 +
+                      blockRows * llvm::divideCeil(k, activationGroup) * 4 +
+                      stages * (blockRows + weights * width) * rowBytes;
+      if (bytes <= kKernelSharedMemoryBudget)
+        return {stages, /*stageWeights=*/true, /*storedE4M3=*/true, e4m3Tiles};
+    }
+    return {};
+  }
   if (!(storage.isBF16() || storage.isF16()) || storage != weightType ||
       chunk == 0 || blockRows % 16 != 0 || width % 32 != 0 ||
       columns % width != 0 || (activationGroup && activationGroup % chunk != 0))
     return {};
-  int64_t rowLength = chunk + kStagedRowPadding;
+  int64_t rowLength = chunk + kStagedRowPaddingBytes / 2;
   auto fits = [&](int64_t stages, bool stageWeights) {
     int64_t bytes =
         weights * blockRows * width * 4 + stages * blockRows * rowLength * 2;
@@ -62,7 +82,6 @@ TensorCorePlan mlir::moe::planTensorCores(Type storage, Type weightType,
                weights * blockRows * width * 4;
     return bytes <= kKernelSharedMemoryBudget;
   };
-  wanted = std::max<int64_t>(wanted, 1);
   // Plain weights staged with the rows, in a pipeline of two stages or
   // more where one was asked for; else read where they are (a wide tile
   // of many rows may leave no room for them).
@@ -90,14 +109,16 @@ public:
                      RowElement rows, int64_t group, bool pow2Scales)
       : loc(loc), blockRows(blockRows), count(count), weights(weights),
         stages(plan.stages), rows(std::move(rows)), group(group),
-        pow2Scales(pow2Scales) {
+        pow2Scales(pow2Scales), stored(plan.storedE4M3), e4m3(plan.e4m3Mma) {
     auto firstType = cast<RankedTensorType>(weights.front().getType());
     columns = firstType.getDimSize(0);
     k = firstType.getDimSize(1);
     chunk = tensorCoreChunk(k);
-    stagedType = RankedTensorType::get({blockRows, chunk}, storage);
+    stagedType = RankedTensorType::get(
+        {blockRows, chunk},
+        e4m3 ? Float8E4M3FNType::get(storage.getContext()) : storage);
     for (auto [i, weight] : llvm::enumerate(weights))
-      if (plan.stageWeights && !isDequantized(weight))
+      if (plan.stageWeights && (stored || !isDequantized(weight)))
         stagedWeights.push_back(i);
     perStage = 1 + stagedWeights.size();
   }
@@ -115,11 +136,16 @@ public:
           bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
       accs.push_back(linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
     }
+    // The stored-e4m3 form stages the weights' stored values (the same
+    // slice of the moe.dequantize's operand).
+    if (stored)
+      for (Value weight : weights)
+        storedWeights.push_back(storedValues(b, weight));
     // A quantized weight's chunks are dequantized into one tile per weight,
     // allocated at the block's top like the staging tiles.
     for (Value weight : weights)
       chunkTiles.push_back(
-          isDequantized(weight)
+          isDequantized(weight) && !stored
               ? bufferization::AllocTensorOp::create(
                     b, loc,
                     RankedTensorType::get({columns, chunk},
@@ -140,11 +166,13 @@ public:
     }
     // Per stage, a staging tile of the rows and one of each plain weight's
     // chunk, each bufferized once at the block's top. Their rows are
-    // padded by kStagedRowPadding elements (16 bytes): a row then starts 4
+    // padded by kStagedRowPaddingBytes (16 bytes): a row then starts 4
     // banks further round than the one before would unpadded, so the 8
     // rows x 4 column pairs of an mma.sync fragment load fall in 32
     // different banks (unpadded, a 64-element row is a whole 128-byte bank
-    // row and 8 lanes share each bank).
+    // row and 8 lanes share each bank). In the e4m3 form a 64-byte row
+    // padded to 80 starts 20 banks on: rows 0..7 at banks 0, 20, 8, 28,
+    // 16, 4, 24, 12, each lane group's 4 words apart again.
     SmallVector<Value> tiles;
     for (int64_t s = 0; s < stages; ++s) {
       tiles.push_back(bufferization::AllocTensorOp::create(
@@ -198,11 +226,15 @@ private:
           Value row = arith::MinSIOp::create(gb, gloc, i, lastRow);
           Value at = arith::AddIOp::create(gb, gloc, k0, j);
           Value element = rows(gb, gloc, row, at);
-          if (group)
-            element = arith::TruncFOp::create(
-                gb, gloc, stagedType.getElementType(),
-                buildQuantizedActivation(gb, gloc, scales, group, row, at,
-                                         toF32(gb, gloc, element)));
+          if (group) {
+            Value quantized = buildQuantizedActivation(
+                gb, gloc, scales, group, row, at, toF32(gb, gloc, element));
+            element =
+                e4m3 ? buildE4M3Bits(gb, gloc, quantized)
+                     : arith::TruncFOp::create(
+                           gb, gloc, stagedType.getElementType(), quantized)
+                           .getResult();
+          }
           linalg::YieldOp::create(gb, gloc, element);
         });
     // Quantized on the way, the rows are not a copy.
@@ -211,7 +243,8 @@ private:
     return repad(nb, nloc, op.getResult(0), padded, blockRows);
   }
 
-  /// Stages chunk `k0 / chunk` of `weight` ([columns, K]) into `padded`.
+  /// Stages chunk `k0 / chunk` of `weight` ([columns, K], the stored
+  /// values in the stored-e4m3 form) into `padded`.
   Value stageWeight(OpBuilder &nb, Location nloc, Value padded, Value weight,
                     Value k0) const {
     Value tile = unpadded(nb, nloc, padded, columns);
@@ -223,10 +256,16 @@ private:
           Value i = linalg::IndexOp::create(gb, gloc, 0);
           Value at = arith::AddIOp::create(
               gb, gloc, k0, linalg::IndexOp::create(gb, gloc, 1));
-          linalg::YieldOp::create(
-              gb, gloc, extractThroughSlice(gb, gloc, weight, {i, at}));
+          Value element = extractThroughSlice(gb, gloc, weight, {i, at});
+          // e4m3 in 16 bits for the bf16/f16 tensor cores: exact.
+          if (stored && !e4m3)
+            element =
+                arith::TruncFOp::create(gb, gloc, stagedType.getElementType(),
+                                        buildE4M3Value(gb, gloc, element));
+          linalg::YieldOp::create(gb, gloc, element);
         });
-    markAsyncCopy(nb, op);
+    if (!stored || e4m3)
+      markAsyncCopy(nb, op);
     return repad(nb, nloc, op.getResult(0), padded, columns);
   }
 
@@ -239,23 +278,54 @@ private:
     auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
     if (!slice || !slice.hasUnitStride())
       return tensor::ExtractOp::create(b, loc, value, indices);
+    return tensor::ExtractOp::create(b, loc, slice.getSource(),
+                                     sourceIndices(b, loc, slice, indices));
+  }
+
+  /// The indices into `slice`'s source (unit strides) of its element
+  /// `indices`.
+  static SmallVector<Value> sourceIndices(OpBuilder &b, Location loc,
+                                          tensor::ExtractSliceOp slice,
+                                          ArrayRef<Value> indices) {
     llvm::SmallBitVector dropped = slice.getDroppedDims();
-    SmallVector<Value> sourceIndices;
+    SmallVector<Value> at;
     size_t next = 0;
     for (auto [d, offset] : llvm::enumerate(slice.getMixedOffsets())) {
       Value start = getValueOrCreateConstantIndexOp(b, loc, offset);
       if (dropped.test(d)) {
-        sourceIndices.push_back(start);
+        at.push_back(start);
         continue;
       }
       Value index = indices[next++];
       std::optional<int64_t> constant = getConstantIntValue(offset);
-      sourceIndices.push_back(
+      at.push_back(
           constant && *constant == 0
               ? index
               : arith::AddIOp::create(b, loc, start, index).getResult());
     }
-    return tensor::ExtractOp::create(b, loc, slice.getSource(), sourceIndices);
+    return at;
+  }
+
+  /// The slice of a moe.dequantize's result that `weight` is, and the op.
+  static std::pair<tensor::ExtractSliceOp, DequantizeOp>
+  dequantizedSlice(Value weight) {
+    auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>();
+    return {slice, slice ? slice.getSource().getDefiningOp<DequantizeOp>()
+                         : DequantizeOp()};
+  }
+
+  /// The stored e4m3 values of `weight`, a slice of a moe.dequantize of
+  /// e4m3 values (planTensorCores' caller checks it is): the same slice
+  /// of the op's operand.
+  Value storedValues(OpBuilder &b, Value weight) const {
+    auto [slice, dequantize] = dequantizedSlice(weight);
+    auto type = cast<RankedTensorType>(weight.getType());
+    return tensor::ExtractSliceOp::create(
+        b, loc,
+        RankedTensorType::get(type.getShape(),
+                              getElementTypeOrSelf(dequantize.getQuantized())),
+        dequantize.getQuantized(), slice.getMixedOffsets(),
+        slice.getMixedSizes(), slice.getMixedStrides());
   }
 
   /// Stages chunk `c` (past the last, the last again: its copy is not
@@ -267,7 +337,8 @@ private:
         index(nb, chunk));
     SmallVector<Value> staged = {stageRows(nb, nloc, tiles[0], k0)};
     for (auto [w, i] : llvm::enumerate(stagedWeights))
-      staged.push_back(stageWeight(nb, nloc, tiles[1 + w], weights[i], k0));
+      staged.push_back(stageWeight(nb, nloc, tiles[1 + w],
+                                   stored ? storedWeights[i] : weights[i], k0));
     return staged;
   }
 
@@ -279,15 +350,18 @@ private:
   /// are read once the copies of stages - 1 more stages are issued: the
   /// groups left in flight are those of the later stages.
   void markAsyncCopy(OpBuilder &nb, Operation *op) const {
-    int64_t copiesPerStage = (group ? 0 : 1) + stagedWeights.size();
+    int64_t copiesPerStage =
+        (group ? 0 : 1) + (stored && !e4m3 ? 0 : stagedWeights.size());
     op->setAttr(MoeDialect::kAsyncCopyAttrName,
                 nb.getI64IntegerAttr((stages - 1) * copiesPerStage));
   }
 
-  /// The [rows, chunk + kStagedRowPadding] type of a staging tile.
+  /// The [rows, chunk + padding] type of a staging tile.
   RankedTensorType paddedType(int64_t tileRows) const {
-    return RankedTensorType::get({tileRows, chunk + kStagedRowPadding},
-                                 stagedType.getElementType());
+    Type element = stagedType.getElementType();
+    int64_t padding =
+        kStagedRowPaddingBytes * 8 / element.getIntOrFloatBitWidth();
+    return RankedTensorType::get({tileRows, chunk + padding}, element);
   }
 
   /// The [rows, chunk] view of a padded staging tile, and back.
@@ -344,10 +418,12 @@ private:
             linalg::FillOp::create(nb, nloc, zero, current[numWeights + i])
                 .getResult(0);
       }
-      Value gemm = buildLinear(nb, nloc, staged, weightChunk, product);
+      Value gemm = e4m3
+                       ? buildE4M3Linear(nb, nloc, staged, weightChunk, product)
+                       : buildLinear(nb, nloc, staged, weightChunk, product);
       gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
                                     nb.getUnitAttr());
-      next.push_back(group ? promote(nb, nloc, gemm, acc, k0) : gemm);
+      next.push_back(group ? promote(nb, nloc, gemm, acc, k0, weight) : gemm);
       if (group)
         products.push_back(gemm);
     }
@@ -355,9 +431,38 @@ private:
     return next;
   }
 
-  /// acc[i, j] + product[i, j] * scale of row i's group at column k0.
+  /// C[m, n] = acc[m, n] + sum_k e4m3(A[m, k]) * e4m3(B[n, k]) of two
+  /// staged e4m3 tiles (a moe.tensor_core contraction of f8E4M3FN
+  /// operands: mma.sync m16n8k32 on the GPU, the decoding in arith here).
+  static Value buildE4M3Linear(OpBuilder &nb, Location nloc, Value a, Value b,
+                               Value acc) {
+    MLIRContext *ctx = nb.getContext();
+    AffineExpr m, n, k;
+    bindDims(ctx, m, n, k);
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
+                                   AffineMap::get(3, 0, {n, k}, ctx),
+                                   AffineMap::get(3, 0, {m, n}, ctx)};
+    return linalg::GenericOp::create(
+               nb, nloc, acc.getType(), ValueRange{a, b}, ValueRange{acc}, maps,
+               {utils::IteratorType::parallel, utils::IteratorType::parallel,
+                utils::IteratorType::reduction},
+               [&](OpBuilder &gb, Location gloc, ValueRange args) {
+                 Value product = arith::MulFOp::create(
+                     gb, gloc, buildE4M3Value(gb, gloc, args[0]),
+                     buildE4M3Value(gb, gloc, args[1]));
+                 linalg::YieldOp::create(
+                     gb, gloc,
+                     arith::AddFOp::create(gb, gloc, args[2], product)
+                         .getResult());
+               })
+        .getResult(0);
+  }
+
+  /// acc[i, j] + product[i, j] * scale of row i's group at column k0 (in
+  /// the stored-e4m3 form, times the scale of `weight`'s block at row j,
+  /// column k0: the chunk lies in one block).
   Value promote(OpBuilder &nb, Location nloc, Value product, Value acc,
-                Value k0) const {
+                Value k0, Value weight) const {
     AffineMap identity = nb.getMultiDimIdentityMap(2);
     return linalg::GenericOp::create(
                nb, nloc, acc.getType(), ValueRange{product}, ValueRange{acc},
@@ -367,6 +472,15 @@ private:
                  Value scale = buildActivationScale(
                      gb, gloc, scales, group,
                      linalg::IndexOp::create(gb, gloc, 0), k0);
+                 if (stored) {
+                   auto [slice, dequantize] = dequantizedSlice(weight);
+                   Value j = linalg::IndexOp::create(gb, gloc, 1);
+                   scale = arith::MulFOp::create(
+                       gb, gloc, scale,
+                       buildDequantizeScale(
+                           gb, gloc, dequantize,
+                           sourceIndices(gb, gloc, slice, {j, k0})));
+                 }
                  Value scaled = arith::MulFOp::create(gb, gloc, args[0], scale);
                  linalg::YieldOp::create(
                      gb, gloc,
@@ -468,6 +582,11 @@ private:
   int64_t group;
   bool pow2Scales;
   Value scales;
+  /// The stored-e4m3 form, each weight's stored values in it, and whether
+  /// its tiles are e4m3 (mma.sync m16n8k32).
+  bool stored;
+  bool e4m3;
+  SmallVector<Value> storedWeights;
   int64_t columns, k, chunk;
   /// The weights whose chunks are staged (the plain ones) and the tiles of
   /// a stage (the rows', then theirs).

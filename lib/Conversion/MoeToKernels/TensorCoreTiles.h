@@ -17,9 +17,9 @@
 
 namespace mlir::moe {
 
-/// Elements past each row of a staging tile (16 bytes of a 16-bit type),
-/// which keep the rows of an mma.sync fragment load in different banks.
-constexpr int64_t kStagedRowPadding = 8;
+/// Bytes past each row of a staging tile, which keep the rows of an
+/// mma.sync fragment load in different banks.
+constexpr int64_t kStagedRowPaddingBytes = 16;
 
 /// The reduction chunk of the tensor-core form for a reduction of `k`, or
 /// 0 when it cannot take it.
@@ -28,10 +28,16 @@ int64_t tensorCoreChunk(int64_t k);
 /// How a block's expert GEMMs take the tensor-core form: `stages` staging
 /// steps of the software pipeline (0: not at all), each holding the rows'
 /// chunk and, with `stageWeights`, each plain weight's chunk (else the
-/// mma.sync fragments of the weights are loaded where they are).
+/// mma.sync fragments of the weights are loaded where they are). With
+/// `storedE4M3` (w8a8 with e4m3 weights), the rows' e4m3 values and the
+/// weights' stored e4m3 values are staged and multiplied, exactly, and
+/// both scales applied in the promotion: in bf16 or f16 (mma.sync
+/// m16n8k16), or with `e4m3Mma` as they are (mma.sync m16n8k32, sm_89+).
 struct TensorCorePlan {
   int64_t stages = 0;
   bool stageWeights = false;
+  bool storedE4M3 = false;
+  bool e4m3Mma = false;
   explicit operator bool() const { return stages > 0; }
 };
 
@@ -46,11 +52,19 @@ struct TensorCorePlan {
 /// per-token scales and one f32 product tile per weight for the promotion,
 /// and the group a multiple of the reduction chunk). Plain weights are
 /// staged where two stages of them fit (or the one asked for).
+///
+/// With `e4m3WeightBlock` (w8a8 and e4m3 weights whose scale blocks span
+/// that many columns of the reduction), the stored-e4m3 form (a chunk
+/// dividing the group and the block; with `e4m3Mma`, on chips that have
+/// it, in e4m3 where the chunk is 32 or 64), or none: w8a8 multiplies the
+/// weights exactly, never rounded to bf16 with their scales.
 TensorCorePlan planTensorCores(Type storage, Type weightType, int64_t blockRows,
                                int64_t columns, int64_t width, int64_t k,
                                int64_t weights, int64_t wanted,
                                bool dequantized = false,
-                               int64_t activationGroup = 0);
+                               int64_t activationGroup = 0,
+                               int64_t e4m3WeightBlock = 0,
+                               bool e4m3Mma = false);
 
 /// Row `row` (below the block's row count), element `k` of the block's
 /// rows, in the storage type.
@@ -68,7 +82,11 @@ using RowElement =
 /// the e4m3 values (scales as buildFp8GroupScale), exact in bf16 and f16, and
 /// each chunk's f32 product is multiplied by its rows' scales before it is
 /// added to the accumulator (the promotion of DeepGEMM's fp8 GEMMs), so the
-/// scales are applied in f32, not rounded into the staged values.
+/// scales are applied in f32, not rounded into the staged values. With the
+/// plan's `storedE4M3`, the staged weight tiles hold the weights' stored
+/// e4m3 values (in bf16/f16, exact, or with `e4m3Mma` as they are, beside
+/// e4m3 rows, in contractions that decode both: mma.sync m16n8k32 on the
+/// GPU), and the promotion multiplies by the weights' block scales too.
 SmallVector<Value>
 buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
                        Value count, Value width, ValueRange weights,

@@ -93,6 +93,46 @@ Value mlir::moe::buildE4M3Quantized(OpBuilder &b, Location loc, Value value,
       .getResult();
 }
 
+Value mlir::moe::buildE4M3Bits(OpBuilder &b, Location loc, Value value) {
+  // |v| >= 2^-6 is normal: e4m3's exponent is f32's rebiased (127 -> 7),
+  // its 3 mantissa bits f32's top 3. Below, a subnormal m * 2^-9: m is
+  // |v| * 512, exact.
+  Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), value);
+  Value sign = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, bits, i32Constant(b, loc, 24)),
+      i32Constant(b, loc, 0x80));
+  Value magnitude =
+      arith::AndIOp::create(b, loc, bits, i32Constant(b, loc, 0x7fffffff));
+  Value exponent = arith::SubIOp::create(
+      b, loc,
+      arith::ShRUIOp::create(b, loc, magnitude, i32Constant(b, loc, 23)),
+      i32Constant(b, loc, 120));
+  Value mantissa = arith::AndIOp::create(
+      b, loc,
+      arith::ShRUIOp::create(b, loc, magnitude, i32Constant(b, loc, 20)),
+      i32Constant(b, loc, 7));
+  Value normal = arith::OrIOp::create(
+      b, loc, arith::ShLIOp::create(b, loc, exponent, i32Constant(b, loc, 3)),
+      mantissa);
+  Value absolute = arith::BitcastOp::create(b, loc, b.getF32Type(), magnitude);
+  Value subnormal = arith::FPToUIOp::create(
+      b, loc, b.getI32Type(),
+      arith::MulFOp::create(b, loc, absolute, f32Constant(b, loc, 512.0f)));
+  Value isNormal =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, magnitude,
+                            i32Constant(b, loc, 0x3c800000));
+  Value isNan =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, magnitude,
+                            i32Constant(b, loc, 0x7f800000));
+  Value code = arith::SelectOp::create(
+      b, loc, isNan, i32Constant(b, loc, 0x7f),
+      arith::SelectOp::create(b, loc, isNormal, normal, subnormal));
+  Value byte = arith::TruncIOp::create(
+      b, loc, b.getI8Type(), arith::OrIOp::create(b, loc, code, sign));
+  return arith::BitcastOp::create(b, loc, Float8E4M3FNType::get(b.getContext()),
+                                  byte);
+}
+
 Value mlir::moe::buildFp8ActivationGroups(OpBuilder &b, Location loc, Value x,
                                           int64_t group, bool pow2Scales) {
   auto type = cast<RankedTensorType>(x.getType());

@@ -65,7 +65,8 @@ static Value buildLinearAccumulator(OpBuilder &b, Location loc, int64_t rows,
 }
 
 Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
-                             Value weight, Value accumulator) {
+                             Value weight, Value accumulator,
+                             Type dequantizedElement) {
   int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
   Value init = accumulator
                    ? accumulator
@@ -100,7 +101,8 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
         Value w = dequantize ? buildDequantizedElement(
                                    nb, nloc, dequantize,
                                    {linalg::IndexOp::create(nb, nloc, 1),
-                                    linalg::IndexOp::create(nb, nloc, 2)})
+                                    linalg::IndexOp::create(nb, nloc, 2)},
+                                   dequantizedElement)
                              : args[1];
         Value product = arith::MulFOp::create(
             nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, w));
@@ -255,12 +257,15 @@ static Value columnBlock(OpBuilder &b, Location loc, Value matrix,
 Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
                           Value gateUp, Value down, Value gateUpBias,
                           Value downBias) {
-  // w8a8: each GEMM's input quantized per token (fp8_activation_group).
+  // w8a8: each GEMM's input quantized per token (fp8_activation_group),
+  // times the weights exactly (f32: the fp8 GEMM multiplies the stored
+  // values and applies the scales in f32).
   int64_t group = ffn.getFp8ActivationGroup();
   bool pow2 = ffn.getFp8Pow2Scales();
+  Type exact = group ? b.getF32Type() : Type();
   if (group)
     input = buildFp8ActivationGroups(b, loc, input, group, pow2);
-  Value hidden = buildLinear(b, loc, input, gateUp);
+  Value hidden = buildLinear(b, loc, input, gateUp, Value(), exact);
   if (gateUpBias)
     hidden = buildAddRowBias(b, loc, hidden, gateUpBias);
   int64_t inter = cast<RankedTensorType>(down.getType()).getDimSize(1);
@@ -282,7 +287,7 @@ Value mlir::moe::buildFfn(OpBuilder &b, Location loc, FfnAttr ffn, Value input,
   }
   if (group)
     activated = buildFp8ActivationGroups(b, loc, activated, group, pow2);
-  Value output = buildLinear(b, loc, activated, down);
+  Value output = buildLinear(b, loc, activated, down, Value(), exact);
   if (downBias)
     output = buildAddRowBias(b, loc, output, downBias);
   return output;

@@ -95,9 +95,8 @@ Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  auto shape = op.getResult().getType().getShape();
-  size_t rank = shape.size();
-  Value row = indices[rank - 2], col = indices[rank - 1];
+  size_t rank = indices.size();
+  Value col = indices[rank - 1];
   Value value;
   if (op.isPackedE2M1()) {
     // Byte col / 2, the low nibble for even columns.
@@ -116,19 +115,8 @@ Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
     value = decodeE4M3(b, loc,
                        arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
   }
-  // The scale of the block: each stacked part has its own grid of rows.
-  ArrayRef<int64_t> block = op.getBlock();
-  int64_t partRows = shape[rank - 2] / op.getStacked();
-  int64_t gridRows = llvm::divideCeil(partRows, block[0]);
-  SmallVector<Value> at = indices;
-  Value part = arith::DivUIOp::create(b, loc, row, index(partRows));
-  Value inPart = arith::RemUIOp::create(b, loc, row, index(partRows));
-  at[rank - 2] = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, part, index(gridRows)),
-      arith::DivUIOp::create(b, loc, inPart, index(block[0])));
-  at[rank - 1] = arith::DivUIOp::create(b, loc, col, index(block[1]));
-  Value scale = tensor::ExtractOp::create(b, loc, op.getScale(), at);
-  return arith::MulFOp::create(b, loc, value, decodeScale(b, loc, scale));
+  return arith::MulFOp::create(b, loc, value,
+                               buildDequantizeScale(b, loc, op, indices));
 }
 
 struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
@@ -192,11 +180,42 @@ composeSlice(OpBuilder &b, Location loc, tensor::ExtractSliceOp slice,
 }
 } // namespace
 
+Value mlir::moe::buildE4M3Value(OpBuilder &b, Location loc, Value bits) {
+  if (!bits.getType().isInteger(8))
+    bits = arith::BitcastOp::create(b, loc, b.getI8Type(), bits);
+  return decodeE4M3(b, loc, bits);
+}
+
+Value mlir::moe::buildDequantizeScale(OpBuilder &b, Location loc,
+                                      DequantizeOp op, ValueRange indices) {
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto shape = op.getResult().getType().getShape();
+  size_t rank = shape.size();
+  Value row = indices[rank - 2], col = indices[rank - 1];
+  // The scale of the block: each stacked part has its own grid of rows.
+  ArrayRef<int64_t> block = op.getBlock();
+  int64_t partRows = shape[rank - 2] / op.getStacked();
+  int64_t gridRows = llvm::divideCeil(partRows, block[0]);
+  SmallVector<Value> at(indices);
+  Value part = arith::DivUIOp::create(b, loc, row, index(partRows));
+  Value inPart = arith::RemUIOp::create(b, loc, row, index(partRows));
+  at[rank - 2] = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, part, index(gridRows)),
+      arith::DivUIOp::create(b, loc, inPart, index(block[0])));
+  at[rank - 1] = arith::DivUIOp::create(b, loc, col, index(block[1]));
+  Value scale = tensor::ExtractOp::create(b, loc, op.getScale(), at);
+  return decodeScale(b, loc, scale);
+}
+
 Value mlir::moe::buildDequantizedElement(OpBuilder &b, Location loc,
-                                         DequantizeOp op, ValueRange indices) {
+                                         DequantizeOp op, ValueRange indices,
+                                         Type element) {
   Value value = dequantizeElement(b, loc, op, llvm::to_vector(indices));
-  return buildScalarConvert(b, loc, value,
-                            op.getResult().getType().getElementType());
+  return buildScalarConvert(
+      b, loc, value,
+      element ? element : op.getResult().getType().getElementType());
 }
 
 bool mlir::moe::isDequantized(Value weight) {
@@ -208,7 +227,8 @@ bool mlir::moe::isDequantized(Value weight) {
 Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                                   ArrayRef<OpFoldResult> offsets,
                                   ArrayRef<OpFoldResult> sizes,
-                                  int64_t droppedDims, Value init) {
+                                  int64_t droppedDims, Value init,
+                                  Type element) {
   // A slice of a slice of a dequantized weight reads the stored values.
   if (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>();
       slice && isDequantized(weight))
@@ -216,13 +236,14 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
             composeSlice(b, loc, slice, offsets, sizes, droppedDims))
       return buildWeightSlice(b, loc, slice.getSource(), std::get<0>(*composed),
                               std::get<1>(*composed), std::get<2>(*composed),
-                              init);
+                              init, element);
   auto type = cast<RankedTensorType>(weight.getType());
   SmallVector<int64_t> shape;
   for (OpFoldResult size : sizes.drop_front(droppedDims))
     shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
-  auto sliceType = RankedTensorType::get(shape, type.getElementType());
   auto dequantize = weight.getDefiningOp<DequantizeOp>();
+  auto sliceType = RankedTensorType::get(
+      shape, dequantize && element ? element : type.getElementType());
   if (!dequantize) {
     SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
     return tensor::ExtractSliceOp::create(b, loc, sliceType, weight, offsets,
@@ -250,12 +271,14 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
           indices.push_back(at);
         }
         linalg::YieldOp::create(
-            nb, nloc, buildDequantizedElement(nb, nloc, dequantize, indices));
+            nb, nloc,
+            buildDequantizedElement(nb, nloc, dequantize, indices, element));
       });
   return generic.getResult(0);
 }
 
-Value mlir::moe::buildDequantizedTile(OpBuilder &b, Location loc, Value tile) {
+Value mlir::moe::buildDequantizedTile(OpBuilder &b, Location loc, Value tile,
+                                      Type element) {
   auto slice = tile.getDefiningOp<tensor::ExtractSliceOp>();
   if (!slice || !isDequantized(tile))
     return tile;
@@ -266,7 +289,8 @@ Value mlir::moe::buildDequantizedTile(OpBuilder &b, Location loc, Value tile) {
     if (!dropped.test(d))
       sizes.push_back(size);
   SmallVector<OpFoldResult> offsets(sizes.size(), b.getIndexAttr(0));
-  return buildWeightSlice(b, loc, tile, offsets, sizes, /*droppedDims=*/0);
+  return buildWeightSlice(b, loc, tile, offsets, sizes, /*droppedDims=*/0,
+                          /*init=*/Value(), element);
 }
 
 void mlir::moe::populateDequantizeToLinalgPatterns(

@@ -23,8 +23,10 @@ using namespace mlir::moe;
 namespace {
 
 /// Expert `e`'s slice of a stacked weight [E, ...] with the leading
-/// dimension dropped (of a quantized weight: that expert dequantized).
-Value expertSlice(OpBuilder &b, Location loc, Value stacked, Value expert) {
+/// dimension dropped (of a quantized weight: that expert dequantized, in
+/// `element` if given).
+Value expertSlice(OpBuilder &b, Location loc, Value stacked, Value expert,
+                  Type element = Type()) {
   auto type = cast<RankedTensorType>(stacked.getType());
   SmallVector<OpFoldResult> offsets = {expert};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1)};
@@ -32,7 +34,8 @@ Value expertSlice(OpBuilder &b, Location loc, Value stacked, Value expert) {
     offsets.push_back(b.getIndexAttr(0));
     sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
   }
-  return buildWeightSlice(b, loc, stacked, offsets, sizes, /*droppedDims=*/1);
+  return buildWeightSlice(b, loc, stacked, offsets, sizes, /*droppedDims=*/1,
+                          /*init=*/Value(), element);
 }
 
 struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {
@@ -79,10 +82,14 @@ struct ExpertsToLinalg : OpRewritePattern<ExpertsOp> {
           Value downBias = op.getDownBias()
                                ? expertSlice(nb, nloc, op.getDownBias(), expert)
                                : Value();
-          Value output = buildFfn(nb, nloc, op.getFfn(), rows,
-                                  expertSlice(nb, nloc, op.getGateUp(), expert),
-                                  expertSlice(nb, nloc, op.getDown(), expert),
-                                  bias, downBias);
+          // w8a8 multiplies the weights exactly (buildFfn).
+          Type exact =
+              op.getFfn().getFp8ActivationGroup() ? nb.getF32Type() : Type();
+          Value output =
+              buildFfn(nb, nloc, op.getFfn(), rows,
+                       expertSlice(nb, nloc, op.getGateUp(), expert, exact),
+                       expertSlice(nb, nloc, op.getDown(), expert, exact), bias,
+                       downBias);
           SmallVector<OpFoldResult> offsetsAt = {start, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(hidden)};
           SmallVector<OpFoldResult> strides = {nb.getIndexAttr(1),

@@ -13,6 +13,9 @@
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
+#include "moe/Target/NVVM/ChipInfo.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -25,6 +28,23 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
+
+/// `features` with its PTX version (+ptxNN) raised to at least `ptx`.
+std::string withPtxAtLeast(llvm::StringRef features, int64_t ptx) {
+  SmallVector<StringRef> parts;
+  features.split(parts, ',', -1, /*KeepEmpty=*/false);
+  SmallVector<std::string> kept;
+  int64_t version = ptx;
+  for (StringRef part : parts) {
+    int64_t v = 0;
+    if (part.starts_with("+ptx") && !part.drop_front(4).getAsInteger(10, v))
+      version = std::max(version, v);
+    else
+      kept.push_back(part.str());
+  }
+  kept.push_back("+ptx" + std::to_string(version));
+  return llvm::join(kept, ",");
+}
 
 /// `kernel`'s moe.kernel_abi.
 KernelAbiAttr kernelAbi(gpu::GPUFuncOp kernel) {
@@ -101,9 +121,13 @@ struct MoeKernelsToGpuPass
       nvidia::waitForAsyncCopies(rewriter, kernel);
       nvidia::fenceAtomics(rewriter, kernel);
     }
-    // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer.
-    bool mma = false;
+    // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer; e4m3
+    // m16n8k32 sm_89 or newer and PTX 8.4.
+    bool mma = false, fp8Mma = false;
     gpuModule.walk([&](NVVM::MmaOp) { mma = true; });
+    gpuModule.walk([&](LLVM::CallIntrinsicOp call) {
+      fp8Mma |= call.getIntrin() == nvidia::kE4M3MmaIntrinsic;
+    });
     for (const std::string &chip : chipList) {
       std::optional<int64_t> capability = nvidia::computeCapability(chip);
       if (mma && (!capability || *capability < nvidia::kMmaSyncMinCapability)) {
@@ -111,6 +135,20 @@ struct MoeKernelsToGpuPass
             << chip << " lacks (sm_80 or newer)";
         return signalPassFailure();
       }
+      if (fp8Mma &&
+          (!capability || *capability < nvidia::kFp8MmaMinCapability)) {
+        module.emitError("the expert GEMMs use e4m3 mma.sync m16n8k32, which ")
+            << chip << " lacks (sm_89 or newer)";
+        return signalPassFailure();
+      }
+    }
+    if (fp8Mma) {
+      std::string raised = withPtxAtLeast(features, nvidia::kFp8MmaMinPtx);
+      SmallVector<Attribute> raisedTargets;
+      for (const std::string &chip : chipList)
+        raisedTargets.push_back(NVVM::NVVMTargetAttr::get(
+            ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip, raised));
+      gpuModule.setTargetsAttr(b.getArrayAttr(raisedTargets));
     }
   }
 };

@@ -2,19 +2,24 @@
 //
 // Written by hand: upstream's convert-vector-to-gpu (use-nvgpu) and
 // convert-nvgpu-to-nvvm build mma.sync fragments for f16, tf32 and
-// integers but not bf16 (nvgpu::getMmaSyncRegisterType has no bf16 case),
-// and the expert weights of the models we take are bf16. The fragment
-// layouts are those of the PTX ISA for mma.m16n8k16 (row.col): with
-// g = lane / 4 and t = lane % 4, A holds rows g and g + 8 at columns
+// integers but not bf16 (nvgpu::getMmaSyncRegisterType has no bf16 case)
+// nor fp8, and the expert weights of the models we take are bf16 or fp8.
+// The fragment layouts are those of the PTX ISA for mma.m16n8k16 (row.col):
+// with g = lane / 4 and t = lane % 4, A holds rows g and g + 8 at columns
 // 2t, 2t + 1 and 2t + 8, 2t + 9; B (stored [n, k], "col") holds column g
 // at k = 2t, 2t + 1 and 2t + 8, 2t + 9; C holds rows g, g + 8 at columns
-// 2t, 2t + 1.
+// 2t, 2t + 1. mma.m16n8k32 for e4m3 (sm_89+) has the same registers, each
+// holding four 8-bit elements where m16n8k16's hold two: A at columns
+// 4t .. 4t + 3 and 4t + 16 .. 4t + 19, B at those k. NVVM's nvvm.mma.sync
+// has no dense e4m3 shape in MLIR 22, so that one is a call of LLVM's
+// intrinsic, which the NVPTX backend selects from PTX 8.4 on.
 //
 //===----------------------------------------------------------------------===//
 
 #include "MmaSync.h"
 
 #include "moe/Dialect/MoeDialect.h"
+#include "moe/Target/NVVM/ChipInfo.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -30,20 +35,34 @@ using namespace mlir::moe;
 namespace {
 
 /// Whether `type` is a static 2-d memref whose rows are contiguous and
-/// start an even number of elements apart.
-bool hasEvenUnitStrideRows(MemRefType type) {
+/// start a multiple of `n` elements apart (the offset too, where static).
+bool hasAlignedUnitStrideRows(MemRefType type, int64_t n) {
   SmallVector<int64_t> strides;
   int64_t offset;
   return type.hasStaticShape() && type.getRank() == 2 &&
          succeeded(type.getStridesAndOffset(strides, offset)) &&
          strides.back() == 1 && !ShapedType::isDynamic(strides[0]) &&
-         strides[0] % 2 == 0 &&
-         (ShapedType::isDynamic(offset) || offset % 2 == 0);
+         strides[0] % n == 0 &&
+         (ShapedType::isDynamic(offset) || offset % n == 0);
+}
+
+/// Whether `v`, computed in `body`, reads no block argument but `arg`.
+bool readsOnly(Value v, Value arg, Block *body) {
+  if (isa<BlockArgument>(v))
+    return v == arg || cast<BlockArgument>(v).getOwner() != body;
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != body)
+    return true;
+  return llvm::all_of(def->getOperands(), [&](Value operand) {
+    return readsOnly(operand, arg, body);
+  });
 }
 
 /// Whether `op`'s body is the GEMM step this lowering implements:
-/// out + f32(a) * f32(b), in either operand order.
-bool isMultiplyAccumulate(linalg::LinalgOp op) {
+/// out + f32(a) * f32(b), in either operand order; f32 is a widening of
+/// bf16 and f16, and of e4m3 (`decoded`) any computation of the one
+/// element (moe-form-kernels decodes the bits in arith).
+bool isMultiplyAccumulate(linalg::LinalgOp op, bool decoded) {
   Block *body = op.getBlock();
   auto yield = cast<linalg::YieldOp>(body->getTerminator());
   auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
@@ -61,8 +80,13 @@ bool isMultiplyAccumulate(linalg::LinalgOp op) {
       return ext.getIn();
     return v;
   };
-  Value lhs = widened(mul.getLhs()), rhs = widened(mul.getRhs());
   Value a = body->getArgument(0), b = body->getArgument(1);
+  if (decoded) {
+    Value lhs = mul.getLhs(), rhs = mul.getRhs();
+    return (readsOnly(lhs, a, body) && readsOnly(rhs, b, body)) ||
+           (readsOnly(lhs, b, body) && readsOnly(rhs, a, body));
+  }
+  Value lhs = widened(mul.getLhs()), rhs = widened(mul.getRhs());
   return (lhs == a && rhs == b) || (lhs == b && rhs == a);
 }
 
@@ -87,13 +111,16 @@ bool isTransposedBGemm(linalg::LinalgOp op) {
 }
 
 /// The lane's view of a warp's [rows, columns] += [rows, depth] x
-/// [columns, depth]^T product as m16n8k16 tiles: where its fragments lie,
-/// and the builders of their loads and of the mma.sync steps.
+/// [columns, depth]^T product as m16n8k16 tiles (m16n8k32 for e4m3):
+/// where its fragments lie, and the builders of their loads and of the
+/// mma.sync steps.
 class MmaSyncEmitter {
 public:
   MmaSyncEmitter(OpBuilder &b, Location loc, Value a, Value bMatrix, Value c)
       : b(b), loc(loc), a(a), bMatrix(bMatrix), c(c),
-        element(cast<MemRefType>(a.getType()).getElementType()) {
+        element(cast<MemRefType>(a.getType()).getElementType()),
+        perRegister(32 / element.getIntOrFloatBitWidth()),
+        kStep(8 * perRegister) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
     depth = aType.getDimSize(1);
@@ -126,16 +153,18 @@ private:
     return arith::AddIOp::create(nb, loc, x, y).getResult();
   }
 
-  /// The rows and columns of the lane's fragments (g = lane / 4,
-  /// 2t = 2 * (lane % 4)).
+  /// The rows and columns of the lane's fragments (g = lane / 4, and the
+  /// first k of the lane's register, 2t or 4t with t = lane % 4).
   void computeFragmentPositions() {
-    for (int64_t v :
-         {int64_t{0}, int64_t{2}, int64_t{4}, int64_t{8}, int64_t{16}, depth})
+    for (int64_t v : {int64_t{0}, int64_t{2}, int64_t{4}, int64_t{8},
+                      perRegister, kStep / 2, kStep, depth})
       index(v);
     Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
     group = arith::DivUIOp::create(b, loc, lane, index(4));
-    pair = arith::MulIOp::create(
-        b, loc, arith::RemUIOp::create(b, loc, lane, index(4)), index(2));
+    Value t = arith::RemUIOp::create(b, loc, lane, index(4));
+    pair = arith::MulIOp::create(b, loc, t, index(perRegister));
+    // C's columns are 2t, 2t + 1 whatever the multiplicands' type.
+    Value cPair = arith::MulIOp::create(b, loc, t, index(2));
     auto offset = [&](Value base, int64_t v) {
       return v == 0 ? base : add(b, loc, base, index(v));
     };
@@ -144,8 +173,8 @@ private:
       bottoms.push_back(offset(group, 16 * i + 8));
     }
     for (int64_t j = 0; j < columnTiles; ++j) {
-      lefts.push_back(offset(pair, 8 * j));
-      rights.push_back(offset(pair, 8 * j + 1));
+      lefts.push_back(offset(cPair, 8 * j));
+      rights.push_back(offset(cPair, 8 * j + 1));
       weightRows.push_back(offset(group, 8 * j));
     }
   }
@@ -158,15 +187,17 @@ private:
             {bottoms[i], rights[j]}};
   }
 
-  /// Two neighbouring elements of a row as one 32-bit register, read as
-  /// one 32-bit load: the columns are even and so are the row strides and
-  /// the views' offsets (checked by lowerToMmaSync, or built so by
-  /// moe-form-kernels), so the pair is 4-byte aligned. NVVM takes f16 pairs
-  /// as vector<2xf16>, bf16 pairs as i32.
+  /// Two neighbouring 16-bit elements of a row (four 8-bit ones) as one
+  /// 32-bit register, read as one 32-bit load: the columns are multiples
+  /// of the elements per register and so are the row strides and the
+  /// views' offsets (checked by lowerToMmaSync, or built so by
+  /// moe-form-kernels), so the load is 4-byte aligned. NVVM takes f16
+  /// pairs as vector<2xf16>, the others as i32.
   Value loadPair(OpBuilder &nb, Value matrix, Value row, Value column) {
-    Value pairValue = vector::LoadOp::create(
-        nb, loc, VectorType::get({2}, element), matrix, ValueRange{row, column},
-        /*nontemporal=*/false, llvm::Align(4));
+    Value pairValue =
+        vector::LoadOp::create(nb, loc, VectorType::get({perRegister}, element),
+                               matrix, ValueRange{row, column},
+                               /*nontemporal=*/false, llvm::Align(4));
     if (element.isF16())
       return pairValue;
     Value word = vector::BitCastOp::create(
@@ -176,7 +207,7 @@ private:
   }
 
   /// Column tiles [j0, j1) of every row tile in registers over the
-  /// reduction: at each step of 16, the A fragment of each row tile and
+  /// reduction: at each step of kStep, the A fragment of each row tile and
   /// the B fragment of each column tile are loaded once and used by all
   /// the mma.sync of its row or column.
   void emitColumnGroup(int64_t j0, int64_t j1) {
@@ -187,7 +218,7 @@ private:
           accs.push_back(
               memref::LoadOp::create(b, loc, c, ValueRange{row, col}));
     auto loop = scf::ForOp::create(
-        b, loc, index(0), index(depth), index(16), accs,
+        b, loc, index(0), index(depth), index(kStep), accs,
         [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
           scf::YieldOp::create(lb, loc, emitStep(lb, k, acc, j0, j1));
         });
@@ -199,12 +230,12 @@ private:
                                   ValueRange{row, col});
   }
 
-  /// One step of 16 along the reduction at `k`: the fragments' loads and
-  /// an mma.sync per tile; returns the new accumulators.
+  /// One step of kStep along the reduction at `k`: the fragments' loads
+  /// and an mma.sync per tile; returns the new accumulators.
   SmallVector<Value> emitStep(OpBuilder &lb, Value k, ValueRange acc,
                               int64_t j0, int64_t j1) {
     Value low = add(lb, loc, k, pair);
-    Value high = add(lb, loc, low, index(8));
+    Value high = add(lb, loc, low, index(kStep / 2));
     SmallVector<SmallVector<Value>> aRegs, bRegs;
     for (int64_t i = 0; i < rowTiles; ++i)
       aRegs.push_back(
@@ -213,32 +244,49 @@ private:
     for (int64_t j = j0; j < j1; ++j)
       bRegs.push_back({loadPair(lb, bMatrix, weightRows[j], low),
                        loadPair(lb, bMatrix, weightRows[j], high)});
-    NVVM::MMATypes ptxType =
-        element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-    auto resultType = LLVM::LLVMStructType::getLiteral(
-        lb.getContext(), SmallVector<Type>(4, lb.getF32Type()));
     SmallVector<Value> next;
     for (int64_t i = 0; i < rowTiles; ++i)
       for (int64_t j = j0; j < j1; ++j) {
-        ValueRange tileAcc = acc.slice(next.size(), 4);
-        auto mma = NVVM::MmaOp::create(
-            lb, loc, resultType, aRegs[i], bRegs[j - j0], tileAcc,
-            /*shape=*/{16, 8, 16}, /*b1Op=*/std::nullopt,
-            /*intOverflow=*/std::nullopt,
-            std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                           NVVM::MMALayout::col});
+        Value mma =
+            emitMma(lb, aRegs[i], bRegs[j - j0], acc.slice(next.size(), 4));
         for (int64_t e = 0; e < 4; ++e)
-          next.push_back(LLVM::ExtractValueOp::create(lb, loc, mma.getResult(),
-                                                      ArrayRef<int64_t>{e}));
+          next.push_back(
+              LLVM::ExtractValueOp::create(lb, loc, mma, ArrayRef<int64_t>{e}));
       }
     return next;
+  }
+
+  /// One mma.sync of A, B and C's registers: nvvm.mma.sync m16n8k16 for
+  /// bf16 and f16, LLVM's m16n8k32 e4m3 intrinsic for f8E4M3FN.
+  Value emitMma(OpBuilder &lb, ValueRange aRegs, ValueRange bRegs,
+                ValueRange cRegs) {
+    auto resultType = LLVM::LLVMStructType::getLiteral(
+        lb.getContext(), SmallVector<Type>(4, lb.getF32Type()));
+    if (isa<Float8E4M3FNType>(element)) {
+      SmallVector<Value> operands(aRegs);
+      llvm::append_range(operands, bRegs);
+      llvm::append_range(operands, cRegs);
+      return LLVM::CallIntrinsicOp::create(
+                 lb, loc, resultType,
+                 lb.getStringAttr(nvidia::kE4M3MmaIntrinsic), operands)
+          .getResult(0);
+    }
+    NVVM::MMATypes ptxType =
+        element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    return NVVM::MmaOp::create(lb, loc, resultType, aRegs, bRegs, cRegs,
+                               /*shape=*/{16, 8, 16}, /*b1Op=*/std::nullopt,
+                               /*intOverflow=*/std::nullopt,
+                               std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                               std::array<NVVM::MMALayout, 2>{
+                                   NVVM::MMALayout::row, NVVM::MMALayout::col});
   }
 
   OpBuilder &b;
   Location loc;
   Value a, bMatrix, c;
   Type element;
+  /// Elements per 32-bit register (2 or 4) and the reduction per mma.sync.
+  int64_t perRegister, kStep;
   int64_t rows, depth, columns, rowTiles, columnTiles;
   llvm::SmallDenseMap<int64_t, Value> constants;
   Value group, pair;
@@ -252,10 +300,12 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
     return op->emitError("expected a moe.tensor_core contraction of static "
                          "[16m, 8n] f32 += [16m, 16k] x [8n, 16k]^T in bf16 "
                          "or f16 (widened, multiplied, added) with "
-                         "contiguous rows an even stride apart");
+                         "contiguous rows an even stride apart, or "
+                         "[16m, 32k] x [8n, 32k]^T in f8E4M3FN (decoded, "
+                         "multiplied, added) with rows a multiple of 4 "
+                         "apart");
   };
-  if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op) ||
-      !isMultiplyAccumulate(op))
+  if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op))
     return error();
   Value a = op.getDpsInputOperand(0)->get();
   Value bMatrix = op.getDpsInputOperand(1)->get();
@@ -264,13 +314,18 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   auto bType = cast<MemRefType>(bMatrix.getType());
   auto cType = cast<MemRefType>(c.getType());
   Type element = aType.getElementType();
-  if (!hasEvenUnitStrideRows(aType) || !hasEvenUnitStrideRows(bType) ||
-      !cType.hasStaticShape() || !(element.isBF16() || element.isF16()) ||
-      bType.getElementType() != element || !cType.getElementType().isF32())
+  bool e4m3 = isa<Float8E4M3FNType>(element);
+  int64_t perRegister = e4m3 ? 4 : 2;
+  if (!hasAlignedUnitStrideRows(aType, perRegister) ||
+      !hasAlignedUnitStrideRows(bType, perRegister) ||
+      !cType.hasStaticShape() ||
+      !(element.isBF16() || element.isF16() || e4m3) ||
+      bType.getElementType() != element || !cType.getElementType().isF32() ||
+      !isMultiplyAccumulate(op, /*decoded=*/e4m3))
     return error();
   int64_t rows = aType.getDimSize(0), depth = aType.getDimSize(1);
   int64_t columns = bType.getDimSize(0);
-  if (rows % 16 != 0 || depth % 16 != 0 || columns % 8 != 0 ||
+  if (rows % 16 != 0 || depth % (8 * perRegister) != 0 || columns % 8 != 0 ||
       bType.getDimSize(1) != depth || cType.getDimSize(0) != rows ||
       cType.getDimSize(1) != columns)
     return error();

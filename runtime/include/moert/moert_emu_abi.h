@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* Bumped on any change below; the runtime refuses other versions. */
-#define MOERT_EMU_ABI_VERSION 1
+#define MOERT_EMU_ABI_VERSION 2
 
 /* Symbols of an emulator library:
  *   uint32_t    __moe_emu_abi_version;          MOERT_EMU_ABI_VERSION
@@ -44,9 +44,11 @@ enum moert_emu_slot {
   MOERT_EMU_BARRIER = 1,
   /* void (uint32_t type, uint32_t site, const uint32_t a[4],
    *       const uint32_t b[2], const float c[4], float d[4]):
-   * nvvm.mma.sync m16n8k16 row.col with f32 accumulators, warp-collective;
-   * `type` is moert_emu_mma_type; a/b hold the lane's packed halves (the
-   * lower 16 bits are the even element). */
+   * a warp-collective mma.sync row.col with f32 accumulators of the shape
+   * `type` (moert_emu_mma_type) says: m16n8k16 for bf16 and f16, a/b
+   * holding the lane's packed halves (the lower 16 bits are the even
+   * element); m16n8k32 for e4m3, a/b holding four bytes each (the lowest
+   * byte is the first element). */
   MOERT_EMU_MMA_M16N8K16 = 2,
   /* void (void *dst, const void *src, uint32_t bytes, uint32_t src_bytes,
    *       uint32_t site): nvvm.cp.async.shared.global; bytes past
@@ -86,7 +88,11 @@ enum moert_emu_sreg {
   MOERT_EMU_WARPID = 13
 };
 
-enum moert_emu_mma_type { MOERT_EMU_MMA_BF16 = 0, MOERT_EMU_MMA_F16 = 1 };
+enum moert_emu_mma_type {
+  MOERT_EMU_MMA_BF16 = 0, /* m16n8k16 .bf16 x .bf16 */
+  MOERT_EMU_MMA_F16 = 1,  /* m16n8k16 .f16 x .f16 */
+  MOERT_EMU_MMA_E4M3 = 2  /* m16n8k32 .e4m3 x .e4m3 (sm_89+) */
+};
 
 /* The space bits say where the compiler traced the pointer to (shared
  * memory, or a kernel parameter); with neither, the runtime finds the space

@@ -1,4 +1,5 @@
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: moe-opt %s --moe-prepare --moe-form-kernels=e4m3-tensor-cores=true -split-input-file | FileCheck %s --check-prefix=E4M3
 
 // A quantized layer's expert kernels dequantize only the chunks their
 // GEMMs read: in the tensor-core form, per 64-column chunk of the
@@ -29,11 +30,14 @@ func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 
 // w8a8 (fp8_activation_group): each expert block computes its rows'
 // scales per group of 128 ([16, 2] for K 256: amax / 448), stages the
-// rows' e4m3 values, and per chunk starts each product from zero (in a
-// product tile the loop carries after the accumulators) and adds it to the
-// accumulator times the rows' scales (the promotion). The activated rows
-// stay f32 for down to quantize.
+// rows' e4m3 values and the weights' stored e4m3 values (both exact in
+// bf16: never rounded with their scales), and per chunk starts each
+// product from zero (in a product tile the loop carries after the
+// accumulators) and adds it to the accumulator times the rows' scale and
+// the weight's block scale (the promotion). The activated rows stay f32
+// for down to quantize.
 // CHECK-LABEL: func.func @w8a8_layer(
+// CHECK-SAME: %[[GU:[a-z0-9]+]]: tensor<8x512x256xf8E4M3FN>, %[[GUS:[a-z0-9]+]]: tensor<8x4x2xf32>
 // CHECK: moe.kernel = "dispatch"
 // CHECK: scf.forall {{.*}} -> (tensor<?x256xf32>)
 // CHECK: bufferization.alloc_tensor() : tensor<16x2xf32>
@@ -43,18 +47,58 @@ func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 // CHECK: math.absf
 // CHECK: arith.maximumf
 // CHECK: arith.divf %{{.*}}, %{{.*}} : f32
-// CHECK: scf.for {{.*}} iter_args(%{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %[[PRODUCT:[a-z0-9]+]] = {{.*}}) -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<16x72xbf16>)
+// CHECK: bufferization.alloc_tensor() : tensor<16x72xbf16>
+// CHECK: bufferization.alloc_tensor() : tensor<64x72xbf16>
+// CHECK: bufferization.alloc_tensor() : tensor<64x72xbf16>
+// The gate weight's stored value, decoded (x 256 puts e4m3's exponent
+// bias on f16's) and made bf16, with no scale.
+// CHECK: tensor.extract %[[GU]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x256xf8E4M3FN>
+// CHECK-NEXT: arith.bitcast %{{.*}} : f8E4M3FN to i8
+// CHECK-NOT: tensor.extract %[[GUS]]
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: scf.for {{.*}} iter_args(%{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %[[PRODUCT:[a-z0-9]+]] = {{.*}}) -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<64x72xbf16>, tensor<64x72xbf16>, tensor<16x72xbf16>, tensor<64x72xbf16>, tensor<64x72xbf16>)
 // CHECK: linalg.fill {{.*}} outs(%[[PRODUCT]] : tensor<16x64xf32>)
-// CHECK: moe.tensor_core
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<16x64xbf16>, tensor<64x64xbf16>) outs(%{{.*}} : tensor<16x64xf32>) attrs = {moe.tensor_core}
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<16x64xf32>) outs(%{{.*}} : tensor<16x64xf32>)
-// CHECK: tensor.extract %{{.*}} : tensor<16x2xf32>
-// CHECK: arith.mulf
+// CHECK: %[[ROWSCALE:.*]] = tensor.extract %{{.*}} : tensor<16x2xf32>
+// CHECK: %[[WSCALE:.*]] = tensor.extract %[[GUS]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x4x2xf32>
+// CHECK: %[[BOTH:.*]] = arith.mulf %[[ROWSCALE]], %[[WSCALE]]
+// CHECK: arith.mulf %{{.*}}, %[[BOTH]]
 // CHECK: arith.addf
 // CHECK: moe.kernel = "gate_up"
-// The staged rows are quantized on the way (and the fp8 weights
-// dequantized): no asynchronous copy.
+// The staged rows are quantized and the weights decoded on the way: no
+// asynchronous copy.
 // CHECK-NOT: moe.async_copy
 // CHECK: moe.kernel = "down"
+
+// For chips with e4m3 mma.sync, the staging tiles are e4m3 (64-byte rows
+// padded by 16 bytes): the rows' values encoded as e4m3 bits (normal:
+// f32's exponent rebiased, - 120, over its top 3 mantissa bits; subnormal:
+// |v| x 512), the weights' stored values copied asynchronously, and the
+// contraction multiplies f8E4M3FN tiles.
+// E4M3-LABEL: func.func @w8a8_layer(
+// E4M3-SAME: %[[GU:[a-z0-9]+]]: tensor<8x512x256xf8E4M3FN>, %[[GUS:[a-z0-9]+]]: tensor<8x4x2xf32>
+// E4M3: moe.kernel = "dispatch"
+// E4M3: bufferization.alloc_tensor() : tensor<16x80xf8E4M3FN>
+// E4M3: bufferization.alloc_tensor() : tensor<64x80xf8E4M3FN>
+// E4M3: bufferization.alloc_tensor() : tensor<64x80xf8E4M3FN>
+// E4M3: linalg.generic {{.*}} outs(%{{.*}} : tensor<16x64xf8E4M3FN>)
+// E4M3: arith.subi %{{.*}}, %c120_i32 : i32
+// E4M3: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// E4M3-NEXT: arith.fptoui %{{.*}} : f32 to i32
+// E4M3: arith.trunci %{{.*}} : i32 to i8
+// E4M3-NEXT: arith.bitcast %{{.*}} : i8 to f8E4M3FN
+// E4M3: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xf8E4M3FN>) attrs = {moe.async_copy = 2 : i64}
+// E4M3-NEXT: ^bb0
+// E4M3: %[[STORED:.*]] = tensor.extract %[[GU]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x256xf8E4M3FN>
+// E4M3-NEXT: linalg.yield %[[STORED]] : f8E4M3FN
+// E4M3: scf.for {{.*}} -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x80xf8E4M3FN>, tensor<64x80xf8E4M3FN>, tensor<64x80xf8E4M3FN>, tensor<16x80xf8E4M3FN>, tensor<64x80xf8E4M3FN>, tensor<64x80xf8E4M3FN>)
+// E4M3: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<16x64xf8E4M3FN>, tensor<64x64xf8E4M3FN>) outs(%{{.*}} : tensor<16x64xf32>) attrs = {moe.tensor_core}
+// E4M3: tensor.extract %[[GUS]]
+// E4M3: moe.kernel = "gate_up"
+// E4M3: tensor<16x80xf8E4M3FN>
+// E4M3: moe.kernel = "down"
 func.func @w8a8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
                       %gu: tensor<8x512x256xf8E4M3FN>, %gus: tensor<8x4x2xf32>,
                       %d: tensor<8x256x256xf8E4M3FN>, %ds: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {

@@ -4,12 +4,13 @@
 // stored fp8 values and the scale of each element's block (gate and up,
 // 192 rows each, have their own grid of 128-row blocks); nothing of the
 // size of all experts is widened. With fp8_activation_group, each GEMM
-// input is quantized per row in groups of 128 first (w8a8).
+// input is quantized per row in groups of 128 first (w8a8), and the
+// weights are multiplied exactly: dequantized in f32, not rounded to bf16.
 // CHECK-LABEL: func.func @experts_fp8(
 // CHECK-SAME: %[[GU:[a-z0-9]+]]: tensor<4x384x256xf8E4M3FN>, %[[GUS:[a-z0-9]+]]: tensor<4x4x2xf32>
 // CHECK-NOT: tensor<4x384x256xbf16>
 // CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step
-// CHECK: %[[W:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<384x256xbf16>)
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<384x256xf32>)
 // CHECK: %[[I:.*]] = linalg.index 0 : index
 // CHECK: %[[J:.*]] = linalg.index 1 : index
 // CHECK: %[[Q:.*]] = tensor.extract %[[GU]][%[[E]], %[[I]], %[[J]]] : tensor<4x384x256xf8E4M3FN>
@@ -22,14 +23,15 @@
 // CHECK: %[[ROW:.*]] = arith.addi %[[FIRST]], %[[BLOCK]] : index
 // CHECK: %[[COL:.*]] = arith.divui %[[J]], %c128 : index
 // CHECK: tensor.extract %[[GUS]][%[[E]], %[[ROW]], %[[COL]]] : tensor<4x4x2xf32>
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NOT: arith.truncf
+// CHECK: linalg.yield %{{.*}} : f32
 // The gathered rows' amax per group of 128, then e4m3(x / s) * s.
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x2xf32>)
 // CHECK: scf.for
 // CHECK: math.absf
 // CHECK: arith.maximumf
 // CHECK: math.roundeven
-// CHECK: iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[W]] : tensor<?x256xf32>, tensor<384x256xbf16>)
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[W]] : tensor<?x256xf32>, tensor<384x256xf32>)
 func.func @experts_fp8(%x: tensor<?x256xbf16>, %perm: tensor<?xi32>, %offsets: tensor<5xi32>,
                        %gu: tensor<4x384x256xf8E4M3FN>, %gus: tensor<4x4x2xf32>,
                        %d: tensor<4x256x192xf8E4M3FN>, %ds: tensor<4x2x2xf32>) -> tensor<?x256xf32> {

@@ -43,10 +43,12 @@ Value toF32(OpBuilder &b, Location loc, Value scalar);
 /// kernel can slice an expert's rows early and dequantize only each chunk
 /// it reads. `init`, when given, is the destination of the dequantized
 /// slice (a tile the caller allocates once, outside its loops).
+/// With `element` (f32 for w8a8, whose weights are multiplied exactly), a
+/// dequantized slice has that element type instead of the weight's.
 Value buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                        ArrayRef<OpFoldResult> offsets,
                        ArrayRef<OpFoldResult> sizes, int64_t droppedDims,
-                       Value init = Value());
+                       Value init = Value(), Type element = Type());
 
 /// x [n, K] quantized per row in groups of `group` columns to fp8 e4m3 and
 /// back (w8a8's dynamic activations): x' = e4m3(x / s) * s with
@@ -63,26 +65,42 @@ Value buildFp8GroupScale(OpBuilder &b, Location loc, Value amax,
 /// -448, 448)) as an f32, 0 where the scale is 0 (an all-zero group).
 Value buildE4M3Quantized(OpBuilder &b, Location loc, Value value, Value scale);
 
-/// Element `indices` of a moe.dequantize's result, in its element type,
-/// read from the stored values and scales.
+/// The fp8 e4m3 bits (f8E4M3FN) of `value`, an f32 that e4m3 holds exactly
+/// (buildE4M3Quantized's result; a NaN becomes e4m3's NaN), for the
+/// tensor cores' e4m3 operands.
+Value buildE4M3Bits(OpBuilder &b, Location loc, Value value);
+
+/// The f32 value of `bits` (f8E4M3FN or i8), exact.
+Value buildE4M3Value(OpBuilder &b, Location loc, Value bits);
+
+/// The f32 scale of element `indices` of a moe.dequantize's result: its
+/// block's, from the op's scale tensor.
+Value buildDequantizeScale(OpBuilder &b, Location loc, DequantizeOp op,
+                           ValueRange indices);
+
+/// Element `indices` of a moe.dequantize's result, in its element type
+/// (or `element`), read from the stored values and scales.
 Value buildDequantizedElement(OpBuilder &b, Location loc, DequantizeOp op,
-                              ValueRange indices);
+                              ValueRange indices, Type element = Type());
 
 /// Whether `weight` is a moe.dequantize result or a slice of one.
 bool isDequantized(Value weight);
 
 /// `tile` itself, or, when it slices a dequantized weight, that slice
-/// dequantized (buildWeightSlice of all of it).
-Value buildDequantizedTile(OpBuilder &b, Location loc, Value tile);
+/// dequantized (buildWeightSlice of all of it, in `element` if given).
+Value buildDequantizedTile(OpBuilder &b, Location loc, Value tile,
+                           Type element = Type());
 
 /// C[m, n] = sum_k f32(A[m, k]) * f32(B[n, k]), a linear layer with its
 /// weight in [out, in] layout. A is [M, K] with M dynamic; B is [N, K].
 /// With `accumulator` (an f32 [M, N] tensor), C is added to it instead of
 /// a zero-filled one. A weight that a moe.dequantize produces whole (the
 /// shared expert's) is read quantized in the contraction's body: no
-/// dequantized copy of it is made.
+/// dequantized copy of it is made (its values in `dequantizedElement`
+/// where given: f32 for w8a8).
 Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight,
-                  Value accumulator = Value());
+                  Value accumulator = Value(),
+                  Type dequantizedElement = Type());
 
 /// The token t = permutation[start + i] / topK whose choice dispatched row
 /// start + i is (an index; inside a linalg body or not).

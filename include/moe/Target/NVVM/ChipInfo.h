@@ -55,6 +55,16 @@ constexpr int64_t kPortableSharedMemoryPerBlock = [] {
 /// capability or newer.
 constexpr int64_t kMmaSyncMinCapability = 80;
 
+/// e4m3 mma.sync m16n8k32 (w8a8's expert GEMMs with fp8 weights) needs
+/// this compute capability or newer, and this PTX ISA version (8.4).
+constexpr int64_t kFp8MmaMinCapability = 89;
+constexpr int64_t kFp8MmaMinPtx = 84;
+
+/// LLVM's intrinsic of mma.sync m16n8k32 row.col, e4m3 x e4m3 + f32 (MLIR
+/// 22's nvvm.mma.sync has no such shape).
+constexpr llvm::StringLiteral kE4M3MmaIntrinsic =
+    "llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32";
+
 /// The entry of kChips named `name`, or null.
 inline const ChipInfo *lookupChip(llvm::StringRef name) {
   for (const ChipInfo &chip : kChips)
@@ -74,6 +84,19 @@ inline std::optional<int64_t> computeCapability(llvm::StringRef chip) {
       chip.getAsInteger(10, number))
     return std::nullopt;
   return number;
+}
+
+/// Whether every chip named in `chips` has e4m3 mma.sync (false for none:
+/// the default chips include sm_80).
+template <typename Range> bool haveFp8Mma(const Range &chips) {
+  bool any = false;
+  for (const auto &chip : chips) {
+    std::optional<int64_t> capability = computeCapability(chip);
+    if (!capability || *capability < kFp8MmaMinCapability)
+      return false;
+    any = true;
+  }
+  return any;
 }
 
 } // namespace mlir::moe::nvidia

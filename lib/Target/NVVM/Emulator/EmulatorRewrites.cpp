@@ -9,6 +9,8 @@
 
 #include "EmulatorRewrites.h"
 
+#include "moe/Target/NVVM/ChipInfo.h"
+
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -110,6 +112,27 @@ FailureOr<moert_emu_mma_type> mlir::moe::mmaType(NVVM::MmaOp op) {
   return *a == NVVM::MMATypes::bf16 ? MOERT_EMU_MMA_BF16 : MOERT_EMU_MMA_F16;
 }
 
+LogicalResult mlir::moe::checkE4M3Mma(LLVM::CallIntrinsicOp call) {
+  auto result =
+      call.getNumResults() == 1
+          ? dyn_cast<LLVM::LLVMStructType>(call.getResult(0).getType())
+          : nullptr;
+  OperandRange args = call.getArgs();
+  if (call.getIntrin() != nvidia::kE4M3MmaIntrinsic)
+    return call.emitError(kPassName) << "no emulation of " << call.getIntrin()
+                                     << " (of LLVM's NVVM intrinsics, only "
+                                     << nvidia::kE4M3MmaIntrinsic << ")";
+  if (args.size() != 10 ||
+      !llvm::all_of(args.take_front(6).getTypes(),
+                    [](Type t) { return t.isInteger(32); }) ||
+      !allF32(args.drop_front(6).getTypes(), 4) || !result ||
+      !allF32(result.getBody(), 4))
+    return call.emitError(kPassName)
+           << "no emulation of " << call.getIntrin()
+           << " but with 4 + 2 i32 registers and four f32 accumulators";
+  return success();
+}
+
 bool mlir::moe::isDynamicShared(LLVM::GlobalOp global) {
   auto array = dyn_cast<LLVM::LLVMArrayType>(global.getGlobalType());
   return global.getAddrSpace() == 3 && array && array.getNumElements() == 0;
@@ -205,12 +228,13 @@ EmulatorRewriter::MmaBuffers EmulatorRewriter::buffers(Operation *op) {
   return it->second;
 }
 
-void EmulatorRewriter::rewriteMma(NVVM::MmaOp op) {
-  moert_emu_mma_type type = *mmaType(op); // checked before the rewrite
+void EmulatorRewriter::rewriteMma(Operation *op, moert_emu_mma_type type,
+                                  ValueRange aRegs, ValueRange bRegs,
+                                  ValueRange cRegs) {
   MmaBuffers buf = buffers(op);
   OpBuilder b(op);
-  Location loc = op.getLoc();
-  auto ptr = LLVM::LLVMPointerType::get(op.getContext());
+  Location loc = op->getLoc();
+  auto ptr = LLVM::LLVMPointerType::get(op->getContext());
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
   auto element = [&](Value buffer, Type type, unsigned count, unsigned i) {
     return LLVM::GEPOp::create(
@@ -218,8 +242,8 @@ void EmulatorRewriter::rewriteMma(NVVM::MmaOp op) {
         ArrayRef<LLVM::GEPArg>{0, static_cast<int32_t>(i)});
   };
   // The packed registers go as the i32 they are in the PTX (the lower
-  // half is the even element on both sides).
-  auto storeRegisters = [&](Value buffer, OperandRange registers) {
+  // half, or byte, is the first element on both sides).
+  auto storeRegisters = [&](Value buffer, ValueRange registers) {
     for (auto [i, value] : llvm::enumerate(registers)) {
       Value bits = value.getType() == i32
                        ? value
@@ -228,22 +252,22 @@ void EmulatorRewriter::rewriteMma(NVVM::MmaOp op) {
                             element(buffer, i32, registers.size(), i));
     }
   };
-  storeRegisters(buf.a, op.getOperandA());
-  storeRegisters(buf.b, op.getOperandB());
-  for (auto [i, value] : llvm::enumerate(op.getOperandC()))
+  storeRegisters(buf.a, aRegs);
+  storeRegisters(buf.b, bRegs);
+  for (auto [i, value] : llvm::enumerate(cRegs))
     LLVM::StoreOp::create(b, loc, value, element(buf.c, f32, 4, i));
   Value site = api.site(b, op, "mma.sync");
   Value typeValue = constant(b, loc, i32, type);
   api.call(b, loc, MOERT_EMU_MMA_M16N8K16, Type(),
            {typeValue, site, buf.a, buf.b, buf.c, buf.d});
-  Value result = LLVM::PoisonOp::create(b, loc, op.getType());
+  Value result = LLVM::PoisonOp::create(b, loc, op->getResult(0).getType());
   for (unsigned i = 0; i < 4; ++i) {
     Value d = LLVM::LoadOp::create(b, loc, f32, element(buf.d, f32, 4, i));
     result = LLVM::InsertValueOp::create(
         b, loc, result, d, ArrayRef<int64_t>{static_cast<int64_t>(i)});
   }
-  op.getResult().replaceAllUsesWith(result);
-  op.erase();
+  op->getResult(0).replaceAllUsesWith(result);
+  op->erase();
 }
 
 /// f32 -> bf16 as integer code. x86 without AVX512-BF16 makes the
@@ -312,7 +336,12 @@ void EmulatorRewriter::rewrite(Operation *op) {
     api.call(b, loc, MOERT_EMU_BARRIER, Type(), {site});
     op->erase();
   } else if (auto mma = dyn_cast<NVVM::MmaOp>(op)) {
-    rewriteMma(mma);
+    rewriteMma(mma, *mmaType(mma), mma.getOperandA(), mma.getOperandB(),
+               mma.getOperandC()); // the type was checked before the rewrite
+  } else if (auto call = dyn_cast<LLVM::CallIntrinsicOp>(op)) {
+    OperandRange args = call.getArgs(); // checkE4M3Mma'd
+    rewriteMma(call, MOERT_EMU_MMA_E4M3, args.take_front(4), args.slice(4, 2),
+               args.drop_front(6));
   } else if (auto copy = dyn_cast<NVVM::CpAsyncOp>(op)) {
     site = api.site(b, op, "cp.async");
     Value dst = LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getDst());

@@ -21,6 +21,11 @@ std::optional<moert_emu_sreg> specialRegister(llvm::StringRef opName);
 /// or f16 multiplicands, f32 accumulators); else an error on `op`.
 FailureOr<moert_emu_mma_type> mmaType(NVVM::MmaOp op);
 
+/// Whether `call` is LLVM's e4m3 mma.sync m16n8k32 intrinsic with the
+/// operands MmaSync.cpp gives it (4 + 2 i32 registers, four f32
+/// accumulators, a struct of four f32); else an error on `call`.
+LogicalResult checkE4M3Mma(LLVM::CallIntrinsicOp call);
+
 /// Whether `global` is dynamic shared memory: a zero-sized addrspace(3)
 /// array.
 bool isDynamicShared(LLVM::GlobalOp global);
@@ -41,7 +46,10 @@ private:
     Value a, b, c, d;
   };
   MmaBuffers buffers(Operation *op);
-  void rewriteMma(NVVM::MmaOp op);
+  /// An mma.sync of `type` (the op's registers A, B, C and its struct of
+  /// four f32) into MOERT_EMU_MMA_M16N8K16.
+  void rewriteMma(Operation *op, moert_emu_mma_type type, ValueRange a,
+                  ValueRange b, ValueRange c);
   void truncateToBF16(LLVM::FPTruncOp op);
   template <typename AtomicOp>
   void rewriteAtomic(OpBuilder &b, AtomicOp op, llvm::StringRef name,

@@ -20,6 +20,7 @@
 #include "PointerSpace.h"
 
 #include "moe/Conversion/PackedWrapper.h"
+#include "moe/Target/NVVM/ChipInfo.h"
 #include "moe/Target/NVVM/NvvmToEmulator.h"
 #include "moe/Transforms/Passes.h"
 
@@ -92,6 +93,10 @@ LogicalResult checkModule(Operation *module) {
   module->walk([&](Operation *op) {
     if (isa_and_nonnull<NVVM::NVVMDialect>(op->getDialect()) &&
         failed(checkSupported(op)))
+      ok = false;
+    if (auto intrinsic = dyn_cast<LLVM::CallIntrinsicOp>(op);
+        intrinsic && intrinsic.getIntrin().starts_with("llvm.nvvm.") &&
+        failed(checkE4M3Mma(intrinsic)))
       ok = false;
     if (auto call = dyn_cast<LLVM::CallOp>(op)) {
       std::optional<StringRef> callee = call.getCallee();
@@ -197,6 +202,9 @@ LogicalResult mlir::moe::convertNvvmToEmulator(Operation *module) {
             LLVM::AtomicCmpXchgOp, LLVM::FenceOp, LLVM::MemcpyOp,
             LLVM::MemmoveOp, LLVM::MemsetOp, LLVM::AddressOfOp,
             LLVM::FPTruncOp>(op))
+      ops.push_back(op);
+    else if (auto call = dyn_cast<LLVM::CallIntrinsicOp>(op);
+             call && call.getIntrin() == nvidia::kE4M3MmaIntrinsic)
       ops.push_back(op);
   });
   EmulatorApi api(module);

@@ -97,3 +97,24 @@ gpu.module @kernels [#nvvm.target<chip = "sm_90">] {
 gpu.module @kernels [#nvvm.target<chip = "sm_90">] {
   llvm.mlir.global external @__moe_emu_api() {addr_space = 0 : i32} : !llvm.array<9 x ptr>
 }
+
+// -----
+
+// Of LLVM's NVVM intrinsics called by name, only the e4m3 mma.sync.
+gpu.module @kernels [#nvvm.target<chip = "sm_90">] {
+  llvm.func @k(%v: i32) attributes {gpu.kernel, nvvm.kernel} {
+    // expected-error @+1 {{moe-nvvm-to-emulator: no emulation of llvm.nvvm.mma.m16n8k32.row.col.s32.s8.s8.s32 (of LLVM's NVVM intrinsics, only llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32)}}
+    %r = llvm.call_intrinsic "llvm.nvvm.mma.m16n8k32.row.col.s32.s8.s8.s32"(%v, %v, %v, %v, %v, %v, %v, %v, %v, %v) : (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> !llvm.struct<(i32, i32, i32, i32)>
+    llvm.return
+  }
+}
+
+// -----
+
+gpu.module @kernels [#nvvm.target<chip = "sm_90">] {
+  llvm.func @k(%v: i32, %c: f32) attributes {gpu.kernel, nvvm.kernel} {
+    // expected-error @+1 {{moe-nvvm-to-emulator: no emulation of llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32 but with 4 + 2 i32 registers and four f32 accumulators}}
+    %r = llvm.call_intrinsic "llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32"(%v, %v, %v, %v, %v, %c, %c, %c, %c) : (i32, i32, i32, i32, i32, f32, f32, f32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+    llvm.return
+  }
+}

@@ -259,6 +259,27 @@ gpu.module @kernels [#nvvm.target<chip = "sm_90">] {
     nvvm.barrier0
     llvm.return
   }
+
+  // LLVM's e4m3 mma.sync m16n8k32 intrinsic: the same slot, type 2
+  // (MOERT_EMU_MMA_E4M3); its registers hold four e4m3 each.
+  // CHECK-LABEL: llvm.func internal @mma_e4m3(
+  // CHECK-SAME: %[[A:[^:]*]]: i32, %[[B:[^:]*]]: i32, %[[C:[^:]*]]: f32
+  // CHECK: %[[ABUF:.*]] = llvm.alloca %{{.*}} x !llvm.array<4 x i32>
+  // CHECK: %[[BBUF:.*]] = llvm.alloca %{{.*}} x !llvm.array<2 x i32>
+  // CHECK: %[[CBUF:.*]] = llvm.alloca %{{.*}} x !llvm.array<4 x f32>
+  // CHECK: %[[DBUF:.*]] = llvm.alloca %{{.*}} x !llvm.array<4 x f32>
+  // CHECK: %[[B1:.*]] = llvm.getelementptr %[[BBUF]][0, 1] : (!llvm.ptr) -> !llvm.ptr, !llvm.array<2 x i32>
+  // CHECK: llvm.store %[[B]], %[[B1]] : i32, !llvm.ptr
+  // CHECK: %[[E4M3:.*]] = llvm.mlir.constant(2 : i32) : i32
+  // CHECK: llvm.call %{{.*}}(%[[E4M3]], %{{.*}}, %[[ABUF]], %[[BBUF]], %[[CBUF]], %[[DBUF]])
+  // CHECK-NOT: llvm.call_intrinsic
+  // CHECK: llvm.return
+  llvm.func @mma_e4m3(%a: i32, %b: i32, %c: f32, %out: !llvm.ptr) attributes {gpu.kernel, nvvm.kernel} {
+    %d = llvm.call_intrinsic "llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32"(%a, %a, %a, %a, %b, %b, %c, %c, %c, %c) : (i32, i32, i32, i32, i32, i32, f32, f32, f32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+    %d0 = llvm.extractvalue %d[0] : !llvm.struct<(f32, f32, f32, f32)>
+    llvm.store %d0, %out : f32, !llvm.ptr
+    llvm.return
+  }
 }
 
 // The sites, in walk order, per kind and function; the counts; the ABI
@@ -278,10 +299,11 @@ gpu.module @kernels [#nvvm.target<chip = "sm_90">] {
 // CHECK: @__moe_emu_site_12("atomicrmw #0 in ticket at
 // CHECK: @__moe_emu_site_13("cmpxchg #0 in ticket at
 // CHECK: @__moe_emu_site_14("fence #0 in ticket at
+// CHECK: @__moe_emu_site_19("mma.sync #0 in mma_e4m3 at
 // CHECK: llvm.mlir.global external constant @__moe_emu_sites() {{.*}} : !llvm.array<[[N:[0-9]+]] x ptr>
 // CHECK: llvm.mlir.addressof @__moe_emu_site_0 : !llvm.ptr
 // CHECK: llvm.mlir.global external constant @__moe_emu_num_sites([[N]] : i32)
-// CHECK: llvm.mlir.global external constant @__moe_emu_abi_version(1 : i32)
+// CHECK: llvm.mlir.global external constant @__moe_emu_abi_version(2 : i32)
 
 gpu.module @other_chip [#nvvm.target<chip = "sm_80">] {
   llvm.func @k() attributes {gpu.kernel, nvvm.kernel} {
