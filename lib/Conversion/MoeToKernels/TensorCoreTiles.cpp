@@ -73,7 +73,7 @@ TensorCorePlan mlir::moe::planTensorCores(
     // A quantized weight's chunk, dequantized for the tensor cores; a plain
     // one's, staged beside the rows in each stage.
     if (dequantized)
-      bytes += weights * width * chunk * 2;
+      bytes += weights * width * rowLength * 2;
     if (stageWeights)
       bytes += stages * weights * width * rowLength * 2;
     // w8a8: the rows' scales and a product tile per weight.
@@ -142,17 +142,14 @@ public:
       for (Value weight : weights)
         storedWeights.push_back(storedValues(b, weight));
     // A quantized weight's chunks are dequantized into one tile per weight,
-    // allocated at the block's top like the staging tiles.
+    // allocated at the block's top like the staging tiles and padded like
+    // them (the fragment loads of its rows would conflict otherwise).
     for (Value weight : weights)
-      chunkTiles.push_back(
-          isDequantized(weight) && !stored
-              ? bufferization::AllocTensorOp::create(
-                    b, loc,
-                    RankedTensorType::get({columns, chunk},
-                                          stagedType.getElementType()),
-                    ValueRange{})
-                    .getResult()
-              : Value());
+      chunkTiles.push_back(isDequantized(weight) && !stored
+                               ? bufferization::AllocTensorOp::create(
+                                     b, loc, paddedType(columns), ValueRange{})
+                                     .getResult()
+                               : Value());
     // w8a8: the rows' scales, and a product tile per weight that each
     // chunk's mma.sync starts from zero in, carried by the loop after the
     // accumulators (so that each is bufferized once, at the block's top).
@@ -409,7 +406,10 @@ private:
                          stageTiles[1 + (stagedAt - stagedWeights.begin())],
                          columns)
               : buildWeightSlice(nb, nloc, weight, offsets, sizes,
-                                 /*droppedDims=*/0, chunkTile);
+                                 /*droppedDims=*/0,
+                                 chunkTile
+                                     ? unpadded(nb, nloc, chunkTile, columns)
+                                     : Value());
       Value product = acc;
       if (group) {
         Value zero =
@@ -418,9 +418,9 @@ private:
             linalg::FillOp::create(nb, nloc, zero, current[numWeights + i])
                 .getResult(0);
       }
-      Value gemm = e4m3
-                       ? buildE4M3Linear(nb, nloc, staged, weightChunk, product)
-                       : buildLinear(nb, nloc, staged, weightChunk, product);
+      // e4m3 tiles are decoded in the body (toF32): mma.sync m16n8k32 on
+      // the GPU.
+      Value gemm = buildLinear(nb, nloc, staged, weightChunk, product);
       gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
                                     nb.getUnitAttr());
       next.push_back(group ? promote(nb, nloc, gemm, acc, k0, weight) : gemm);
@@ -429,33 +429,6 @@ private:
     }
     llvm::append_range(next, products);
     return next;
-  }
-
-  /// C[m, n] = acc[m, n] + sum_k e4m3(A[m, k]) * e4m3(B[n, k]) of two
-  /// staged e4m3 tiles (a moe.tensor_core contraction of f8E4M3FN
-  /// operands: mma.sync m16n8k32 on the GPU, the decoding in arith here).
-  static Value buildE4M3Linear(OpBuilder &nb, Location nloc, Value a, Value b,
-                               Value acc) {
-    MLIRContext *ctx = nb.getContext();
-    AffineExpr m, n, k;
-    bindDims(ctx, m, n, k);
-    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
-                                   AffineMap::get(3, 0, {n, k}, ctx),
-                                   AffineMap::get(3, 0, {m, n}, ctx)};
-    return linalg::GenericOp::create(
-               nb, nloc, acc.getType(), ValueRange{a, b}, ValueRange{acc}, maps,
-               {utils::IteratorType::parallel, utils::IteratorType::parallel,
-                utils::IteratorType::reduction},
-               [&](OpBuilder &gb, Location gloc, ValueRange args) {
-                 Value product = arith::MulFOp::create(
-                     gb, gloc, buildE4M3Value(gb, gloc, args[0]),
-                     buildE4M3Value(gb, gloc, args[1]));
-                 linalg::YieldOp::create(
-                     gb, gloc,
-                     arith::AddFOp::create(gb, gloc, args[2], product)
-                         .getResult());
-               })
-        .getResult(0);
   }
 
   /// acc[i, j] + product[i, j] * scale of row i's group at column k0 (in

@@ -35,6 +35,9 @@ Value mlir::moe::toF32(OpBuilder &b, Location loc, Value scalar) {
   Type f32 = b.getF32Type();
   if (scalar.getType() == f32)
     return scalar;
+  // arith.extf from e4m3 has no lowering to LLVM (buildE4M3Value).
+  if (isa<Float8E4M3FNType>(scalar.getType()))
+    return buildE4M3Value(b, loc, scalar);
   return arith::ExtFOp::create(b, loc, f32, scalar);
 }
 

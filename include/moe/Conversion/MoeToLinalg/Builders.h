@@ -30,7 +30,7 @@ Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
 /// The size of dimension `dim` of a tensor, as an index.
 Value buildDim(OpBuilder &b, Location loc, Value tensor, int64_t dim);
 
-/// Widens a float scalar to f32 (no-op for f32).
+/// Widens a float scalar to f32 (no-op for f32; e4m3 decoded in arith).
 Value toF32(OpBuilder &b, Location loc, Value scalar);
 
 /// The slice `offsets`/`sizes` of a weight (unit strides), without its
