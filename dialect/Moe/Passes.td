@@ -86,8 +86,11 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     values, the staging tiles hold e4m3 (`f8E4M3FN`) rows and the weights'
     stored values (copied, never dequantized), the contractions decode both
     (mma.sync m16n8k32 on the GPU), and the promotion multiplies by the
-    weights' block scale too; chunks of 32 or 64 dividing the group and the
-    scale block, else the bf16 form.
+    weights' block scale too (chunks of 32 or 64; a 16-column chunk takes
+    the bf16 tiles). Without this option the same stored values are staged
+    in bf16 (exact) for mma.sync m16n8k16. A chunk that does not divide the
+    group and the scale block gets no tensor-core form: w8a8 never rounds
+    the weights with their scales.
 
     Row blocks follow a flat schedule: block `b` belongs to the expert whose
     cumulative count of `ceildiv(rows_e, rows)` blocks covers `b`, so the

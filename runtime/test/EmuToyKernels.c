@@ -1,5 +1,4 @@
-/*===- EmuToyKernels.c - A hand-written emulator library for tests
----------===*\
+/*===- EmuToyKernels.c - A hand-written emulator library for tests ---------===*\
 |*                                                                            *|
 |* Kernels in the emulator library ABI (moert_emu_abi.h) written by hand, so  *|
 |* the emulator's scheduling, barriers, warp collectives, cp.async groups,    *|
@@ -107,12 +106,11 @@ EXPORT void __moe_emu_kernel_shared_overflow(void **params) {
 /* mma.sync m16n8k16 with fragments placed by CuTe's MMA_Traits for
  * SM80_16x8x16_F32BF16BF16F32_TN (an encoding of the PTX ISA's layouts
  * written independently of the emulator's): lane = t0 + 4 * t1,
- *   A (M x K, column-major index m + 16 k): ((4,8),(2,2,2)) :
- * ((32,1),(16,8,128)) B (N x K, index n + 8 k):               ((4,8),(2,2))   :
- * ((16,1),(8,64)) C (M x N, index m + 16 n):              ((4,8),(2,2))   :
- * ((32,1),(16,8)) params: a [16*16] u16 row-major (m, k), b [16*8] u16 (k, n)
- * row-major, d [16*8] f32 row-major; `lanes` lanes take part (32 for a correct
- * run). */
+ *   A (M x K, column-major index m + 16 k): ((4,8),(2,2,2)) : ((32,1),(16,8,128))
+ *   B (N x K, index n + 8 k):               ((4,8),(2,2))   : ((16,1),(8,64))
+ *   C (M x N, index m + 16 n):              ((4,8),(2,2))   : ((32,1),(16,8))
+ * params: a [16*16] u16 row-major (m, k), b [16*8] u16 (k, n) row-major,
+ * d [16*8] f32 row-major; `lanes` lanes take part (32 for a correct run). */
 static void mmaKernel(void **params, uint32_t lanes) {
   const uint16_t *a = *(const uint16_t **)params[0];
   const uint16_t *b = *(const uint16_t **)params[1];
@@ -125,8 +123,8 @@ static void mmaKernel(void **params, uint32_t lanes) {
   uint32_t ra[4] = {0, 0, 0, 0}, rb[2] = {0, 0};
   float rc[4] = {0, 0, 0, 0}, rd[4];
   for (uint32_t v = 0; v < 8; ++v) {
-    uint32_t idx =
-        t0 * 32 + t1 * 1 + (v & 1) * 16 + ((v >> 1) & 1) * 8 + (v >> 2) * 128;
+    uint32_t idx = t0 * 32 + t1 * 1 + (v & 1) * 16 + ((v >> 1) & 1) * 8 +
+                   (v >> 2) * 128;
     uint32_t m = idx % 16, k = idx / 16;
     ra[v / 2] |= (uint32_t)a[m * 16 + k] << (16 * (v & 1));
   }
@@ -183,7 +181,9 @@ EXPORT void __moe_emu_kernel_mma_e4m3(void **params) {
     d[m * 8 + n] = rd[v];
   }
 }
-EXPORT void __moe_emu_kernel_mma_short(void **params) { mmaKernel(params, 16); }
+EXPORT void __moe_emu_kernel_mma_short(void **params) {
+  mmaKernel(params, 16);
+}
 
 /* cp.async: thread i stages in[i*4 .. i*4+4) (16 bytes) into shared memory
  * in two commit groups (even threads' first), waits with `wait_group`
@@ -199,8 +199,7 @@ EXPORT void __moe_emu_kernel_stage(void **params) {
   void (*copy)(void *, const void *, uint32_t, uint32_t, uint32_t) =
       (void (*)(void *, const void *, uint32_t, uint32_t,
                 uint32_t))__moe_emu_api[MOERT_EMU_CP_ASYNC];
-  void (*commit)(void) =
-      (void (*)(void))__moe_emu_api[MOERT_EMU_CP_ASYNC_COMMIT];
+  void (*commit)(void) = (void (*)(void))__moe_emu_api[MOERT_EMU_CP_ASYNC_COMMIT];
   void (*waitGroup)(uint32_t, uint32_t) =
       (void (*)(uint32_t, uint32_t))__moe_emu_api[MOERT_EMU_CP_ASYNC_WAIT];
   if (tid % 2 == 0)
@@ -236,11 +235,11 @@ EXPORT void __moe_emu_kernel_access_patterns(void **params) {
   float *s = shared();
   checkAt(&in[tid], 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL, 0);
   float v = in[tid];
-  checkAt(&in[tid * stride], 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL,
-          1);
+  checkAt(&in[tid * stride], 4,
+          MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_GLOBAL, 1);
   v += in[tid * stride];
-  checkAt(&s[tid * stride], 4, MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_SHARED,
-          2);
+  checkAt(&s[tid * stride], 4,
+          MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_SHARED, 2);
   s[tid * stride] = v;
   checkAt(&out[tid], 4, MOERT_EMU_ACCESS_WRITE | MOERT_EMU_ACCESS_GLOBAL, 3);
   out[tid] = v;
@@ -282,9 +281,8 @@ EXPORT void __moe_emu_kernel_ticket(void **params) {
  * backend's tests; same float operation order as its reference. */
 EXPORT void __moe_emu_kernel_toy_count(void **params) {
   int32_t *counter = *(int32_t **)params[0];
-  check(counter, 4,
-        MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE |
-            MOERT_EMU_ACCESS_GLOBAL);
+  check(counter, 4, MOERT_EMU_ACCESS_READ | MOERT_EMU_ACCESS_WRITE |
+                        MOERT_EMU_ACCESS_GLOBAL);
   counter[0] += 1;
 }
 
@@ -300,8 +298,8 @@ EXPORT void __moe_emu_kernel_toy_scale(void **params) {
   int64_t t = (int64_t)sreg(MOERT_EMU_CTAID_X) * 16 + tid / 8;
   uint32_t h = tid % 8;
   if (t < tokens)
-    storeGlobal(&tmp[t * 8 + h],
-                loadGlobal(&x[t * 8 + h]) * loadGlobal(&scale[h]));
+    storeGlobal(&tmp[t * 8 + h], loadGlobal(&x[t * 8 + h]) *
+                                     loadGlobal(&scale[h]));
   barrier(1);
   if (t < tokens && h == 0) {
     float sum = loadGlobal(&rowsum[t]);
@@ -344,10 +342,10 @@ EXPORT void __moe_emu_kernel_stage_overwrite(void **params) {
   if (tid == 1) {
     ((void (*)(void *, const void *, uint32_t, uint32_t,
                uint32_t))__moe_emu_api[MOERT_EMU_CP_ASYNC])(&s[4], &in[4], 16,
-                                                            16, 0);
+                                                           16, 0);
     ((void (*)(void))__moe_emu_api[MOERT_EMU_CP_ASYNC_COMMIT])();
     ((void (*)(uint32_t, uint32_t))__moe_emu_api[MOERT_EMU_CP_ASYNC_WAIT])(0,
-                                                                           0);
+                                                                         0);
   }
   barrier(1);
 }

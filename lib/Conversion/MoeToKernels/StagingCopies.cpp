@@ -1,7 +1,7 @@
 //===- StagingCopies.cpp - moe.async_copy staging copies ------------------===//
 //
 // The expert GEMMs stage each chunk of their rows in shared memory. As a
-// structured op dealt out element by element, that is one 2-byte load per
+// structured op dealt out element by element, that is one 1- to 4-byte load per
 // thread and step (and, for gathered rows, a load of the permutation with
 // it); here a thread moves 16 bytes at once (on the GPU without registers
 // in between: cp.async, lib/Target/NVVM/AsyncCopies.cpp).
@@ -106,7 +106,8 @@ memref::LoadOp matchStagingCopy(linalg::GenericOp op, int64_t &width,
   Type element = outType.getElementType();
   if (!outType.hasStaticShape() || !outType.isLastDimUnitStride() ||
       !element.isIntOrFloat() ||
-      (element.getIntOrFloatBitWidth() != 16 &&
+      (element.getIntOrFloatBitWidth() != 8 &&
+       element.getIntOrFloatBitWidth() != 16 &&
        element.getIntOrFloatBitWidth() != 32))
     return {};
   width = kStagingCopyBytes * 8 / element.getIntOrFloatBitWidth();

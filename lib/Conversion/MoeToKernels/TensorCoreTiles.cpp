@@ -99,9 +99,9 @@ TensorCorePlan mlir::moe::planTensorCores(
 namespace {
 
 /// The tensor-core form of one block's expert GEMMs (buildTensorCoreLinears):
-/// f32 accumulators, `stages` stages of staging tiles (the rows' and the
-/// plain weights' chunks) and the software pipeline over
-/// the reduction's chunks.
+/// f32 accumulators, `stages` stages of staging tiles (the rows' chunks and
+/// those of the plain weights, or in the stored-e4m3 form of every weight's
+/// stored values) and the software pipeline over the reduction's chunks.
 class TensorCorePipeline {
 public:
   TensorCorePipeline(Location loc, int64_t blockRows, Value count,
@@ -161,7 +161,7 @@ public:
         state.push_back(bufferization::AllocTensorOp::create(b, loc, accType,
                                                              ValueRange{}));
     }
-    // Per stage, a staging tile of the rows and one of each plain weight's
+    // Per stage, a staging tile of the rows and one of each staged weight's
     // chunk, each bufferized once at the block's top. Their rows are
     // padded by kStagedRowPaddingBytes (16 bytes): a row then starts 4
     // banks further round than the one before would unpadded, so the 8
@@ -326,7 +326,7 @@ private:
   }
 
   /// Stages chunk `c` (past the last, the last again: its copy is not
-  /// read) of the rows and the plain weights into one stage's tiles.
+  /// read) of the rows and the staged weights into one stage's tiles.
   SmallVector<Value> stage(OpBuilder &nb, Location nloc, ArrayRef<Value> tiles,
                            Value c) const {
     Value k0 = arith::MulIOp::create(
@@ -397,7 +397,8 @@ private:
       SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), k0};
       SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(columns),
                                          nb.getIndexAttr(chunk)};
-      // A plain weight's chunk is staged; of a quantized weight, only this
+      // A plain weight's chunk (and in the stored-e4m3 form every weight's)
+      // is staged; of another quantized weight, only this
       // chunk is dequantized.
       auto stagedAt = llvm::find(stagedWeights, i);
       Value weightChunk =
