@@ -79,20 +79,32 @@ float halfToFloat(moert_emu_mma_type type, uint16_t bits) {
   return f;
 }
 
-void mmaM16N8K16(moert_emu_mma_type type, const MmaLaneOperands lanes[32],
-                 float d[32][4]) {
-  float a[16][16], b[16][8], c[16][8];
+namespace {
+
+/// D = A * B + C of the m16n8kK tile the 32 lanes hold: each lane's
+/// registers are placed by `aAt`/`bAt` (C by MmaFragmentLayout::c), K / 8
+/// elements per 32-bit register (the first in the low bits), each turned
+/// into f32 by `decode`; products and sums in f32, over k in increasing
+/// order.
+template <unsigned K, typename Decode>
+void mmaTile(const MmaLaneOperands lanes[32], float d[32][4],
+             void (*aAt)(unsigned, unsigned, unsigned &, unsigned &),
+             void (*bAt)(unsigned, unsigned, unsigned &, unsigned &),
+             Decode decode) {
+  constexpr unsigned perRegister = K / 8, bits = 32 / perRegister;
+  auto element = [&](const uint32_t *registers, unsigned i) {
+    return decode(registers[i / perRegister] >> (bits * (i % perRegister)));
+  };
+  float a[16][K], b[K][8], c[16][8];
   for (unsigned lane = 0; lane < 32; ++lane) {
     unsigned row, col;
-    for (unsigned i = 0; i < 8; ++i) {
-      MmaFragmentLayout::a(lane, i, row, col);
-      a[row][col] = halfToFloat(
-          type, uint16_t(lanes[lane].a[i / 2] >> ((i & 1) ? 16 : 0)));
+    for (unsigned i = 0; i < 4 * perRegister; ++i) {
+      aAt(lane, i, row, col);
+      a[row][col] = element(lanes[lane].a, i);
     }
-    for (unsigned i = 0; i < 4; ++i) {
-      MmaFragmentLayout::b(lane, i, row, col);
-      b[row][col] = halfToFloat(
-          type, uint16_t(lanes[lane].b[i / 2] >> ((i & 1) ? 16 : 0)));
+    for (unsigned i = 0; i < 2 * perRegister; ++i) {
+      bAt(lane, i, row, col);
+      b[row][col] = element(lanes[lane].b, i);
     }
     for (unsigned i = 0; i < 4; ++i) {
       MmaFragmentLayout::c(lane, i, row, col);
@@ -104,39 +116,24 @@ void mmaM16N8K16(moert_emu_mma_type type, const MmaLaneOperands lanes[32],
       unsigned row, col;
       MmaFragmentLayout::c(lane, i, row, col);
       float sum = c[row][col];
-      for (unsigned k = 0; k < 16; ++k)
+      for (unsigned k = 0; k < K; ++k)
         sum += a[row][k] * b[k][col];
       d[lane][i] = sum;
     }
   }
 }
 
+} // namespace
+
+void mmaM16N8K16(moert_emu_mma_type type, const MmaLaneOperands lanes[32],
+                 float d[32][4]) {
+  mmaTile<16>(lanes, d, MmaFragmentLayout::a, MmaFragmentLayout::b,
+              [&](uint32_t bits) { return halfToFloat(type, uint16_t(bits)); });
+}
+
 void mmaM16N8K32E4M3(const MmaLaneOperands lanes[32], float d[32][4]) {
-  float a[16][32], b[32][8], c[16][8];
-  for (unsigned lane = 0; lane < 32; ++lane) {
-    unsigned row, col;
-    for (unsigned i = 0; i < 16; ++i) {
-      MmaFragmentLayout::a32(lane, i, row, col);
-      a[row][col] = e4m3ToFloat(uint8_t(lanes[lane].a[i / 4] >> (8 * (i & 3))));
-    }
-    for (unsigned i = 0; i < 8; ++i) {
-      MmaFragmentLayout::b32(lane, i, row, col);
-      b[row][col] = e4m3ToFloat(uint8_t(lanes[lane].b[i / 4] >> (8 * (i & 3))));
-    }
-    for (unsigned i = 0; i < 4; ++i) {
-      MmaFragmentLayout::c(lane, i, row, col);
-      c[row][col] = lanes[lane].c[i];
-    }
-  }
-  for (unsigned lane = 0; lane < 32; ++lane)
-    for (unsigned i = 0; i < 4; ++i) {
-      unsigned row, col;
-      MmaFragmentLayout::c(lane, i, row, col);
-      float sum = c[row][col];
-      for (unsigned k = 0; k < 32; ++k)
-        sum += a[row][k] * b[k][col];
-      d[lane][i] = sum;
-    }
+  mmaTile<32>(lanes, d, MmaFragmentLayout::a32, MmaFragmentLayout::b32,
+              [](uint32_t bits) { return e4m3ToFloat(uint8_t(bits)); });
 }
 
 } // namespace moert
