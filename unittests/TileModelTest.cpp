@@ -71,6 +71,39 @@ TEST(TileModelTest, RowTilesGrowWithTokens) {
   EXPECT_EQ(selectTiles(kShapes[0], target, 4096).expertRows, 128);
 }
 
+TEST(TileModelTest, DecodeGivesEveryMultiprocessorWork) {
+  // Issue 19's decode target: at 1, 8 and 64 tokens each expert GEMM has at
+  // least one working block per multiprocessor wherever the narrowest tile
+  // (32 columns) allows it. Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V3,
+  // gpt-oss-120b and Llama-4-Scout (routed experts), bf16.
+  const LayerShape shapes[] = {{4096, 8, 2, 14336, 2},
+                               {2048, 128, 8, 768, 2},
+                               {7168, 256, 8, 2048, 2},
+                               {2880, 128, 4, 2880, 2},
+                               {5120, 16, 1, 8192, 2}};
+  for (llvm::StringRef chip : {"sm_80", "sm_90"}) {
+    GpuTarget target = *lookupGpuTarget(chip);
+    for (const LayerShape &shape : shapes)
+      for (int64_t tokens : {1, 8, 64}) {
+        TileChoice c = selectTiles(shape, target, tokens);
+        SCOPED_TRACE(chip.str() + " H=" + std::to_string(shape.hidden) +
+                     " T=" + std::to_string(tokens));
+        int64_t active = std::min(shape.experts, tokens * shape.topK);
+        int64_t rowsPerExpert = (tokens * shape.topK + active - 1) / active;
+        int64_t rowTiles =
+            active * ((rowsPerExpert + c.expertRows - 1) / c.expertRows);
+        auto blocks = [&](int64_t columns, int64_t tile) {
+          return rowTiles * ((columns + tile - 1) / tile);
+        };
+        int64_t want = target.multiprocessors;
+        EXPECT_GE(blocks(shape.intermediate, c.gateUpColumns),
+                  std::min(want, blocks(shape.intermediate, 32)));
+        EXPECT_GE(blocks(shape.hidden, c.downColumns),
+                  std::min(want, blocks(shape.hidden, 32)));
+      }
+  }
+}
+
 TEST(TileModelTest, RouteTokensMakeRoomForTheSharedExpert) {
   GpuTarget target = *lookupGpuTarget("sm_90");
   // DeepSeek-V3 with its shared expert (I 2048) in the route kernel: the

@@ -53,10 +53,10 @@ struct GemmChoice {
 };
 
 /// The best column tile for `rows` rows per block: the estimated time is
-/// the larger of the memory time (weights once, activation rows once per
-/// column tile) and the tensor-core time (padded rows), each slowed by how
-/// little of the machine the grid fills (occupancy) and by the last wave's
-/// idle multiprocessors (wave quantization).
+/// the larger of the memory time (weights once, activation rows once, or
+/// once per column tile when they overflow the L2) and the tensor-core time
+/// (padded rows), each slowed by how little of the machine the grid fills
+/// (occupancy) and by the last wave's idle multiprocessors (wave quantization).
 GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
                          const GpuTarget &t) {
   GemmChoice best;
@@ -95,10 +95,17 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
         std::min(1.0, double(blocks) / double(t.multiprocessors));
     double waveUse =
         waves == 1 ? occupancy : double(blocks) / double(waves * slots);
-    double bytes =
-        double(p.activeExperts) * p.weightMatrices * p.columns * p.reduction *
-            p.weightBytes +
-        double(rowBlocks) * rows * p.reduction * p.weightBytes * columnTiles;
+    // Every column tile reads all the rows. While they fit in half the L2
+    // (the other half for the weights streaming past), DRAM serves them
+    // once and L2 the re-reads. Counting them once per tile made decode
+    // pick tiles too wide to fill the GPU (Mixtral-8x7B's down: 128
+    // working blocks on 132 SMs, bench/results/emulator-profile-mixtral.md)
+    // to save re-reading 0.9 MiB of rows.
+    double rowBytes = double(rowBlocks) * rows * p.reduction * p.weightBytes;
+    double rowReads = rowBytes <= t.l2Bytes / 2 ? 1 : columnTiles;
+    double bytes = double(p.activeExperts) * p.weightMatrices * p.columns *
+                       p.reduction * p.weightBytes +
+                   rowBytes * rowReads;
     double flops =
         2.0 * rowBlocks * rows * p.weightMatrices * p.columns * p.reduction;
     double seconds = std::max(bytes / (t.bytesPerSecond * occupancy),
@@ -108,8 +115,9 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
         (seconds <= best.seconds * 1.01 && columns > best.columns)) {
       best.columns = columns;
       best.stages = stages;
-      // One warp per 16 x 32 mma tile, 4 to 8 warps: below 4 the warps
-      // split the K loop (too few loads in flight otherwise).
+      // One warp per 16 x 32 mma tile, 4 to 8 warps: at least 4 for
+      // enough loads in flight. Warps split the columns, never the
+      // reduction, so a tile choice cannot change a token's bits.
       best.warps = std::clamp<int64_t>((rows / 16) * (columns / 32), 4, 8);
       best.seconds = seconds;
     }

@@ -24,8 +24,8 @@ namespace mlir::moe::nvidia {
 constexpr int64_t kWarpSize = 32;
 
 /// A chip as the kernels and the tile cost model see it: dense bf16
-/// tensor-core peak, HBM bandwidth, the shared memory a block may use and
-/// the staging pipeline depth worth having.
+/// tensor-core peak, HBM bandwidth, the shared memory a block may use, the
+/// staging pipeline depth worth having and the L2 cache.
 struct ChipInfo {
   const char *name;
   int64_t multiprocessors;
@@ -33,12 +33,13 @@ struct ChipInfo {
   double bytesPerSecond;
   double flopsPerSecond;
   int64_t maxStages;
+  int64_t l2Bytes;
 };
 
 /// The chips kernels are built for by default: A100 SXM and H100 SXM.
 inline constexpr ChipInfo kChips[] = {
-    {"sm_80", 108, 163 * 1024, 2.039e12, 312e12, 3},
-    {"sm_90", 132, 227 * 1024, 3.35e12, 989e12, 4},
+    {"sm_80", 108, 163 * 1024, 2.039e12, 312e12, 3, 40 << 20},
+    {"sm_90", 132, 227 * 1024, 3.35e12, 989e12, 4, 50 << 20},
 };
 
 /// Shared memory per block that every chip of kChips gives: the budget of
