@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Conversion/MoeToKernels/KernelBuffers.h"
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
 
@@ -73,6 +74,45 @@ Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
       first.getRank() == 2 && columnCount(second) == columns)
     return Nesting::PerColumn;
   return Nesting::None;
+}
+
+/// The buffers from outside `kernel` that it reads or writes (`written`:
+/// only those it writes), each as the root buffer its views come from. An
+/// op with unknown effects counts as writing every memref it takes.
+llvm::SmallPtrSet<Value, 8> outsideBuffers(scf::ForallOp kernel, bool written) {
+  llvm::SmallPtrSet<Value, 8> buffers;
+  auto add = [&](Value view) {
+    Value root = rootBuffer(view);
+    if (isa<MemRefType>(root.getType()) &&
+        !kernel->isAncestor(root.getParentBlock()->getParentOp()))
+      buffers.insert(root);
+  };
+  kernel.getBody()->walk([&](Operation *op) {
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (!effects) {
+      llvm::for_each(op->getOperands(), add);
+      return;
+    }
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    effects.getEffects(instances);
+    for (const MemoryEffects::EffectInstance &effect : instances)
+      if (Value value = effect.getValue();
+          value && (!written || isa<MemoryEffects::Write>(effect.getEffect())))
+        add(value);
+  });
+  return buffers;
+}
+
+/// Whether `second` writes a buffer that `first` reads or writes. The
+/// merged kernel would then overwrite it while other columns' blocks of
+/// `first` still use it: bufferization may give two kernels' outputs one
+/// buffer when the first's is dead before the second writes (Mixtral with
+/// top-1 and I = H: gate_up's activations and the combine's output), which
+/// holds only while a launch boundary separates them.
+bool secondOverwritesFirst(scf::ForallOp first, scf::ForallOp second) {
+  llvm::SmallPtrSet<Value, 8> used = outsideBuffers(first, /*written=*/false);
+  return llvm::any_of(outsideBuffers(second, /*written=*/true),
+                      [&](Value buffer) { return used.contains(buffer); });
 }
 
 /// Whether every op between `first` and `second` can move before `first`:
@@ -246,7 +286,8 @@ struct MoeFuseLaunchesPass
       scf::ForallOp first = kernels[i], second = kernels[i + 1];
       Nesting how = nesting(first, second);
       if (how == Nesting::None || !canHoistBetween(first, second) ||
-          !temporariesHoistable(second))
+          !temporariesHoistable(second) ||
+          (how == Nesting::PerColumn && secondOverwritesFirst(first, second)))
         continue;
       fuse(first, second, how);
       ++i;

@@ -210,6 +210,36 @@ func.func @per_column(%x: memref<?x8xf32>, %y: memref<?x8xf32>) {
 
 // -----
 
+// A column-local kernel that writes a buffer the first kernel reads (here
+// through a view) stays a launch of its own: in the first kernel's blocks,
+// column 0's combine would overwrite what column 1's blocks may still read.
+// Bufferization gives two kernels one buffer this way when the first's use
+// of it ends before the second writes it (Mixtral top-1 with I = H).
+
+// CHECK-LABEL: func.func @overwrites_input(
+// CHECK-NOT: atomic_rmw
+// CHECK: moe.kernel = "down"
+// CHECK: moe.kernel = "combine"
+func.func @overwrites_input(%x: memref<?x8xf32>, %y: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %col = arith.muli %c, %c4 : index
+    %v = memref.load %y[%b, %c0] : memref<?x8xf32>
+    memref.store %v, %x[%b, %col] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
+  scf.forall (%j, %c) in (%t, 2) {
+    %col = arith.muli %c, %c4 : index
+    %v = memref.load %x[%j, %col] : memref<?x8xf32>
+    %row = memref.subview %y[%j, 0] [1, 8] [1, 1] : memref<?x8xf32> to memref<8xf32, strided<[1], offset: ?>>
+    memref.store %v, %row[%col] : memref<8xf32, strided<[1], offset: ?>>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
+  return
+}
+
+// -----
+
 // Over more blocks than one, only a column-local kernel with the same
 // columns nests: not one with other columns, nor one that may read any
 // column (gate_up then down).
