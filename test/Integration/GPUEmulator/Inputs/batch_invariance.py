@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Batch invariance of a layer's output: one token, alone and inside other
+batches, must give bitwise the same output row.
+
+  batch_invariance.py make POOL.safetensors TOKEN DIR SIZE:POS ...
+      Writes DIR/SIZE-POS.safetensors for each SIZE:POS: a batch of SIZE
+      tokens of POOL's hidden_states, with token TOKEN of the pool at
+      position POS and other pool tokens (a different mix for each batch)
+      elsewhere.
+  batch_invariance.py check POOL_OUT.safetensors TOKEN DIR SIZE:POS ...
+      Compares row POS of DIR/SIZE-POS.out.safetensors with row TOKEN of
+      POOL_OUT (the pool's own output) byte for byte; prints one line per
+      batch and exits 1 on the first difference.
+
+Standard library only (tensors are raw rows of bytes here).
+"""
+import json
+import struct
+import sys
+
+
+def read(path):
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+        data = f.read()
+    entry = header["hidden_states"]
+    begin, end = entry["data_offsets"]
+    tokens, hidden = entry["shape"]
+    raw = data[begin:end]
+    width = len(raw) // tokens
+    rows = [raw[t * width:(t + 1) * width] for t in range(tokens)]
+    return entry["dtype"], hidden, rows
+
+
+def write(path, dtype, hidden, rows):
+    raw = b"".join(rows)
+    header = {"hidden_states": {"dtype": dtype, "shape": [len(rows), hidden],
+                                "data_offsets": [0, len(raw)]}}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + raw)
+
+
+def batches(specs):
+    for spec in specs:
+        size, position = (int(v) for v in spec.split(":"))
+        if not 0 <= position < size:
+            sys.exit(f"batch_invariance.py: position {position} is outside "
+                     f"a batch of {size}")
+        yield size, position
+
+
+def main():
+    if len(sys.argv) < 6 or sys.argv[1] not in ("make", "check"):
+        sys.exit(__doc__)
+    mode, pool, token, folder = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
+        sys.argv[4]
+    dtype, hidden, rows = read(pool)
+    if not 0 <= token < len(rows):
+        sys.exit(f"batch_invariance.py: token {token} is outside the pool "
+                 f"of {len(rows)}")
+    others = [r for t, r in enumerate(rows) if t != token]
+    for n, (size, position) in enumerate(batches(sys.argv[5:])):
+        name = f"{folder}/{size}-{position}"
+        if mode == "make":
+            if size - 1 > len(others):
+                sys.exit(f"batch_invariance.py: the pool has too few tokens "
+                         f"for a batch of {size}")
+            # A different stretch of the pool for each batch.
+            start = (n * 37) % len(others)
+            mix = (others[start:] + others[:start])[:size - 1]
+            write(name + ".safetensors", dtype, hidden,
+                  mix[:position] + [rows[token]] + mix[position:])
+            continue
+        _, _, out = read(name + ".out.safetensors")
+        if len(out) != size:
+            sys.exit(f"{name}: {len(out)} output rows, expected {size}")
+        same = out[position] == rows[token]
+        print(f"batch of {size}, token at {position}: "
+              f"{'bitwise equal' if same else 'DIFFERS'}")
+        if not same:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
