@@ -158,7 +158,11 @@ def MoeFuseLaunches : Pass<"moe-fuse-launches", "::mlir::func::FuncOp"> {
     the layer). The merged kernel is named `<first>_<second>`
     (`route_dispatch`, `down_combine`).
     Index arithmetic and allocations between the two kernels move before
-    the first; anything else between them keeps them apart. The second
+    the first; anything else between them keeps them apart. So does a
+    column-local second kernel that writes a buffer the first one uses
+    (bufferization may give both one buffer when the first's use ends
+    before the second writes, which holds only across a launch boundary),
+    or one whose writes or buffers it cannot trace. The second
     kernel's temporaries move out of the branch (and its loop), so that
     they stay block temporaries (shared memory on the GPU).
 

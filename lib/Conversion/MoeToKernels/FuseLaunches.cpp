@@ -77,15 +77,23 @@ Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
 }
 
 /// The buffers from outside `kernel` that it reads or writes (`written`:
-/// only those it writes), each as the root buffer its views come from. An
-/// op with unknown effects counts as writing every memref it takes.
-llvm::SmallPtrSet<Value, 8> outsideBuffers(scf::ForallOp kernel, bool written) {
+/// only those it writes), each as the root buffer its views come from; an
+/// op with unknown effects counts as writing every memref it takes. None
+/// when a buffer cannot be traced: an access that names no value, or a
+/// memref made inside the kernel other than a block temporary (alloc).
+std::optional<llvm::SmallPtrSet<Value, 8>> outsideBuffers(scf::ForallOp kernel,
+                                                          bool written) {
   llvm::SmallPtrSet<Value, 8> buffers;
+  bool traced = true;
   auto add = [&](Value view) {
+    if (!isa<MemRefType>(view.getType()))
+      return;
     Value root = rootBuffer(view);
-    if (isa<MemRefType>(root.getType()) &&
-        !kernel->isAncestor(root.getParentBlock()->getParentOp()))
+    if (!kernel->isAncestor(root.getParentBlock()->getParentOp()))
       buffers.insert(root);
+    else if (!root.getDefiningOp<memref::AllocOp>() &&
+             !root.getDefiningOp<memref::AllocaOp>())
+      traced = false;
   };
   kernel.getBody()->walk([&](Operation *op) {
     auto effects = dyn_cast<MemoryEffectOpInterface>(op);
@@ -95,24 +103,35 @@ llvm::SmallPtrSet<Value, 8> outsideBuffers(scf::ForallOp kernel, bool written) {
     }
     SmallVector<MemoryEffects::EffectInstance> instances;
     effects.getEffects(instances);
-    for (const MemoryEffects::EffectInstance &effect : instances)
-      if (Value value = effect.getValue();
-          value && (!written || isa<MemoryEffects::Write>(effect.getEffect())))
-        add(value);
+    for (const MemoryEffects::EffectInstance &effect : instances) {
+      bool write = isa<MemoryEffects::Write>(effect.getEffect());
+      if (!write && !isa<MemoryEffects::Read>(effect.getEffect()))
+        continue; // allocation and free of block temporaries
+      if (!effect.getValue())
+        traced = false;
+      else if (!written || write)
+        add(effect.getValue());
+    }
   });
+  if (!traced)
+    return std::nullopt;
   return buffers;
 }
 
-/// Whether `second` writes a buffer that `first` reads or writes. The
-/// merged kernel would then overwrite it while other columns' blocks of
-/// `first` still use it: bufferization may give two kernels' outputs one
-/// buffer when the first's is dead before the second writes (Mixtral with
-/// top-1 and I = H: gate_up's activations and the combine's output), which
-/// holds only while a launch boundary separates them.
+/// Whether `second` may write a buffer that `first` reads or writes (also
+/// when either's buffers cannot be traced). The merged kernel would then
+/// overwrite it while other columns' blocks of `first` still use it:
+/// bufferization may give two kernels' outputs one buffer when the first's
+/// is dead before the second writes (Mixtral with top-1 and I = H: gate_up's
+/// activations and the combine's output), which holds only while a launch
+/// boundary separates them. Distinct function arguments are distinct
+/// buffers (the layer's ABI).
 bool secondOverwritesFirst(scf::ForallOp first, scf::ForallOp second) {
-  llvm::SmallPtrSet<Value, 8> used = outsideBuffers(first, /*written=*/false);
-  return llvm::any_of(outsideBuffers(second, /*written=*/true),
-                      [&](Value buffer) { return used.contains(buffer); });
+  auto used = outsideBuffers(first, /*written=*/false);
+  auto overwritten = outsideBuffers(second, /*written=*/true);
+  return !used || !overwritten || llvm::any_of(*overwritten, [&](Value buffer) {
+    return used->contains(buffer);
+  });
 }
 
 /// Whether every op between `first` and `second` can move before `first`:
