@@ -2,9 +2,9 @@
 // per build into a precompiled header (lib/CMakeLists.txt,
 // moe_use_precompiled). Parsing them took ~30 s of a typical source's ~32 s
 // (NVVMDialect.h alone ~20 s), which made the builds most of CI's time.
-// Upstream headers and the dialect's generated ones (which change only with
-// its .td files): editing the other project headers does not rebuild it.
-// Every source still includes what it uses.
+// Upstream headers and the dialect's (MoeOps.h, MoeDialect.h and what they
+// generate from the .td files): editing other project headers does not
+// rebuild it. Every source still includes what it uses.
 #include "moe/Dialect/MoeOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"

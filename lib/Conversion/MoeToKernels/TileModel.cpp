@@ -110,7 +110,8 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
         2.0 * rowBlocks * rows * p.weightMatrices * p.columns * p.reduction;
     double seconds = std::max(bytes / (t.bytesPerSecond * occupancy),
                               flops / (t.flopsPerSecond * waveUse));
-    // Ties (within 1%) go to the wider tile: fewer blocks re-read the rows.
+    // Ties (within 1%) go to the wider tile: fewer blocks re-read the rows
+    // (from L2, which the model leaves out, when they fit there).
     if (seconds < best.seconds * 0.99 ||
         (seconds <= best.seconds * 1.01 && columns > best.columns)) {
       best.columns = columns;
