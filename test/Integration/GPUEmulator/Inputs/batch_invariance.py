@@ -12,35 +12,32 @@ batches, must give bitwise the same output row.
       POOL_OUT (the pool's own output) byte for byte; prints one line per
       batch and exits 1 on the first difference.
 
-Standard library only (tensors are raw rows of bytes here).
+Standard library only (tensors are raw rows of bytes here); the files are
+read and written by ../../CPU/Inputs/edit_safetensors.py.
 """
-import json
-import struct
+import os
 import sys
+
+# The safetensors reader and writer of the CPU tests' inputs.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "CPU",
+                                "Inputs"))
+import edit_safetensors  # noqa: E402
 
 
 def read(path):
-    with open(path, "rb") as f:
-        size = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(size))
-        data = f.read()
-    entry = header["hidden_states"]
-    begin, end = entry["data_offsets"]
-    tokens, hidden = entry["shape"]
-    raw = data[begin:end]
-    width = len(raw) // tokens
-    rows = [raw[t * width:(t + 1) * width] for t in range(tokens)]
-    return entry["dtype"], hidden, rows
+    """hidden_states of `path`: its dtype, hidden size and rows of bytes."""
+    for name, dtype, shape, raw in edit_safetensors.read(path):
+        if name == "hidden_states":
+            tokens, hidden = shape
+            width = len(raw) // tokens
+            return dtype, hidden, [bytes(raw[t * width:(t + 1) * width])
+                                   for t in range(tokens)]
+    sys.exit(f"batch_invariance.py: {path} has no hidden_states")
 
 
 def write(path, dtype, hidden, rows):
-    raw = b"".join(rows)
-    header = {"hidden_states": {"dtype": dtype, "shape": [len(rows), hidden],
-                                "data_offsets": [0, len(raw)]}}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + raw)
+    edit_safetensors.write(path, [["hidden_states", dtype, [len(rows), hidden],
+                                   b"".join(rows)]])
 
 
 def batches(specs):
