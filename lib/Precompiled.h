@@ -5,7 +5,6 @@
 // Upstream headers and the dialect's (MoeOps.h, MoeDialect.h and what they
 // generate from the .td files): editing other project headers does not
 // rebuild it. Every source still includes what it uses.
-#include "moe/Dialect/MoeOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -26,3 +25,4 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "moe/Dialect/MoeOps.h"
