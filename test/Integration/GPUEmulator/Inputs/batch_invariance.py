@@ -18,7 +18,9 @@ read and written by ../../CPU/Inputs/edit_safetensors.py.
 import os
 import sys
 
-# The safetensors reader and writer of the CPU tests' inputs.
+# The safetensors reader and writer of the CPU tests' inputs (imported
+# without writing __pycache__ into the source tree).
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "CPU",
                                 "Inputs"))
 import edit_safetensors  # noqa: E402
