@@ -47,18 +47,22 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     attribute:
 
     - `route`: router GEMM, scoring, top-k and normalization per tile of
-      tokens (the logits never leave the tile), and the shared expert's
-      output for those tokens when there is one;
+      tokens (the logits never leave the tile), and a gated shared
+      expert's gate logit (Qwen2-MoE's `shared_expert_gate`);
     - `dispatch`: histogram, prefix offsets, permutation and its inverse;
     - `gate_up`: per (row block, column tile), the gathered rows times the
       expert's gate and up rows with the activation as epilogue, so only
       activated values are stored;
+    - `shared_gate_up`, `shared_down` (with a shared expert): the same two
+      GEMMs for the shared expert, as one expert over every token in order
+      (blocks of `ceildiv(T, rows)` tokens), with the routed GEMMs' tiles;
+      its weights are streamed by as many blocks as the routed experts';
     - `down`: per (row block, column tile), the activated rows times the
       expert's down rows (plus bias);
     - `combine`: per tile of tokens and of down's columns, one elementwise
       op whose element is the weighted sum over k in ascending order
-      (deterministic, in a register), plus the shared expert's output;
-      no temporaries. Marked `moe.column_local`: moe-fuse-launches runs
+      (deterministic, in a register), plus shared_down's row (times the
+      sigmoid of its gate logit where gated); no temporaries. Marked `moe.column_local`: moe-fuse-launches runs
       it in down's blocks.
 
     With `tensor-cores` (the default), when the rows and weights are bf16
@@ -95,8 +99,8 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     Row blocks follow a flat schedule: block `b` belongs to the expert whose
     cumulative count of `ceildiv(rows_e, rows)` blocks covers `b`, so the
     grid is `ceildiv(T * K, rows) + E` whatever the routing; blocks past the
-    last expert's do nothing. The inner moe ops (router, gate, dispatch,
-    shared expert) stay moe ops on tiles for `convert-moe-to-linalg`.
+    last expert's do nothing. The inner moe ops (router, gate, dispatch)
+    stay moe ops on tiles for `convert-moe-to-linalg`.
 
     Tile sizes come from the `moe.tiles` (a `#moe.tiles`) on the
     `moe.combine` op (written by `moe-select-tiles`), entry by entry, or the

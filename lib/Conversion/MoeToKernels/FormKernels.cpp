@@ -201,6 +201,7 @@ Operation *cloneOnTile(OpBuilder &b, Operation *op, IRMapping &mapping) {
 /// belongs to the expert whose running total of ceildiv(rows_e, blockRows)
 /// blocks covers b; past the last expert's blocks, count is 0.
 struct RowBlock {
+  /// Null in the shared expert's kernels.
   Value expert, start, count;
 };
 
@@ -259,43 +260,126 @@ int64_t e4m3WeightBlock(int64_t group, Value stacked) {
 Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
                  OpFoldResult offset, OpFoldResult size) {
   auto type = cast<RankedTensorType>(stacked.getType());
-  SmallVector<OpFoldResult> offsets = {expert, offset};
-  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), size};
-  for (int64_t d = 2; d < type.getRank(); ++d) {
+  // Without an expert index, `stacked` is one expert's weight (the shared
+  // expert's [N, K]).
+  int64_t first = expert ? 1 : 0;
+  SmallVector<OpFoldResult> offsets, sizes;
+  if (expert) {
+    offsets.push_back(expert);
+    sizes.push_back(b.getIndexAttr(1));
+  }
+  offsets.push_back(offset);
+  sizes.push_back(size);
+  for (int64_t d = first + 1; d < type.getRank(); ++d) {
     offsets.push_back(b.getIndexAttr(0));
     sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
   }
   SmallVector<int64_t> shape = {
       getConstantIntValue(size).value_or(ShapedType::kDynamic)};
-  llvm::append_range(shape, type.getShape().drop_front(2));
+  llvm::append_range(shape, type.getShape().drop_front(first + 1));
   SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
   return tensor::ExtractSliceOp::create(
       b, loc, RankedTensorType::get(shape, type.getElementType()), stacked,
       offsets, sizes, strides);
 }
 
+/// What an expert kernel multiplies. The routed experts: stacked [E, N, K]
+/// weights over the dispatched rows, read through the permutation in the
+/// flat schedule of the offsets. The shared expert: one [N, K] weight over
+/// every token in order (no permutation, offsets or expert index), in
+/// kernels of its own beside the routed ones, so that its weights are
+/// streamed by as many blocks as the routed experts' (run inside route, as
+/// before, they were streamed by one block per tile of tokens: at one
+/// token, by one SM).
+struct ExpertGemms {
+  FfnAttr ffn;
+  Value input, gateUp, down;
+  Value gateUpBias, downBias, rowScale; // routed only, optional
+  Value permutation, offsets;           // routed only
+  int64_t numExperts = 1, topK = 1;
+
+  static ExpertGemms routed(ExpertsOp experts, Value permutation, Value offsets,
+                            Value rowScale) {
+    return {experts.getFfn(),
+            experts.getInput(),
+            experts.getGateUp(),
+            experts.getDown(),
+            experts.getGateUpBias(),
+            experts.getDownBias(),
+            rowScale,
+            permutation,
+            offsets,
+            cast<RankedTensorType>(experts.getDown().getType()).getDimSize(0),
+            experts.getTopK()};
+  }
+  static ExpertGemms shared(SharedExpertOp op) {
+    ExpertGemms gemms;
+    gemms.ffn = op.getFfn();
+    gemms.input = op.getInput();
+    gemms.gateUp = op.getGateUp();
+    gemms.down = op.getDown();
+    return gemms;
+  }
+
+  bool isShared() const { return !permutation; }
+  int64_t inter() const {
+    return cast<RankedTensorType>(down.getType()).getShape().back();
+  }
+  /// The rows the kernels compute: dispatched rows, or tokens.
+  Value rowCount(OpBuilder &b, Location loc) const {
+    return buildDim(b, loc, isShared() ? input : permutation, 0);
+  }
+  /// The token of row `row` of `start`'s block (an index).
+  Value token(OpBuilder &b, Location loc, Value start, Value row) const {
+    if (isShared())
+      return arith::AddIOp::create(b, loc, start, row);
+    return buildDispatchedToken(b, loc, permutation, start, row, topK);
+  }
+  /// Element k of that row in f32 (times its routing weight where the
+  /// weight applies to the input).
+  Value gathered(OpBuilder &b, Location loc, Value start, Value row,
+                 Value k) const {
+    if (isShared())
+      return toF32(
+          b, loc,
+          tensor::ExtractOp::create(b, loc, input,
+                                    ValueRange{token(b, loc, start, row), k}));
+    return buildGatheredElement(b, loc, input, permutation, rowScale, start,
+                                row, k, topK);
+  }
+};
+
 /// An expert kernel over `output` [rows, columns]: a forall over the row
-/// blocks of the flat schedule (ceildiv(rows, blockRows) + E of them) and
-/// the column tiles; `body` gets the block's rows and its columns
+/// blocks (of the routed experts' flat schedule, ceildiv(rows, blockRows)
+/// + E of them; of the shared expert's tokens, ceildiv(rows, blockRows))
+/// and the column tiles; `body` gets the block's rows and its columns
 /// column .. column + width and returns the tile it stores there.
 scf::ForallOp
-buildExpertKernel(OpBuilder &b, Location loc, StringRef name, Value offsets,
-                  int64_t numExperts, int64_t blockRows, int64_t columnTile,
-                  int64_t warps, Value output,
+buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
+                  const ExpertGemms &gemms, int64_t blockRows,
+                  int64_t columnTile, int64_t warps, Value output,
                   function_ref<Value(OpBuilder &, Location, const RowBlock &,
                                      Value column, Value width)>
                       body) {
   IndexMath m{b, loc};
   int64_t columns = cast<RankedTensorType>(output.getType()).getDimSize(1);
-  Value rowBlocks =
-      m.add(m.ceilDiv(m.dim(output, 0), blockRows), m.c(numExperts));
+  Value rows = m.dim(output, 0);
+  Value rowBlocks = m.ceilDiv(rows, blockRows);
+  if (!gemms.isShared())
+    rowBlocks = m.add(rowBlocks, m.c(gemms.numExperts));
   int64_t columnTiles = llvm::divideCeil(columns, columnTile);
   scf::ForallOp kernel = buildKernel(
       b, loc, name, {rowBlocks, b.getIndexAttr(columnTiles)}, output,
       [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
         IndexMath n{nb, nloc};
-        RowBlock block =
-            findRowBlock(nb, nloc, offsets, numExperts, blockRows, ivs[0]);
+        RowBlock block;
+        if (gemms.isShared()) {
+          block.start = n.mul(ivs[0], n.c(blockRows));
+          block.count = n.min(n.c(blockRows), n.sub(rows, block.start));
+        } else {
+          block = findRowBlock(nb, nloc, gemms.offsets, gemms.numExperts,
+                               blockRows, ivs[0]);
+        }
         Value column = n.mul(ivs[1], n.c(columnTile));
         Value width = n.min(n.c(columnTile), n.sub(n.c(columns), column));
         Value tile = body(nb, nloc, block, column, width);
@@ -335,16 +419,26 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
 
     Value input = c.router.getInput();
     Value tokens = m.dim(input, 0);
-    auto [weights, indices, shared] = buildRoute(b, loc, c, tiles, tokens);
+    auto [weights, indices, sharedLogit] = buildRoute(b, loc, c, tiles, tokens);
     auto [permutation, offsets, inverse] =
         buildDispatch(b, loc, c, indices, tokens);
     Value weightsOrScale = c.experts.getRowScale() ? weights : Value();
-    Value activated =
-        buildGateUp(b, loc, c, tiles, permutation, offsets, weightsOrScale);
-    Value rows = buildDown(b, loc, c, tiles, offsets, activated);
-    Value result =
-        buildCombine(b, loc, c, tiles, tokens, rows, inverse,
-                     c.combine.getWeights() ? weights : Value(), shared);
+    ExpertGemms routed =
+        ExpertGemms::routed(c.experts, permutation, offsets, weightsOrScale);
+    Value activated = buildGateUp(b, loc, routed, tiles, "gate_up");
+    // The shared expert's kernels between the routed ones: the combine
+    // stays right after down, whose blocks may run it (moe-fuse-launches).
+    Value shared;
+    if (c.shared) {
+      ExpertGemms gemms = ExpertGemms::shared(c.shared);
+      shared = buildDown(b, loc, gemms, tiles,
+                         buildGateUp(b, loc, gemms, tiles, "shared_gate_up"),
+                         "shared_down");
+    }
+    Value rows = buildDown(b, loc, routed, tiles, activated, "down");
+    Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
+                                c.combine.getWeights() ? weights : Value(),
+                                shared, sharedLogit);
     rewriter.replaceOp(root, result);
     return success();
   }
@@ -374,10 +468,9 @@ private:
     return tiles;
   }
 
-  /// route: router GEMM and gating per tile of tokens, and the shared
-  /// expert's output for those tokens (null without one): the combine then
-  /// only reads it, so it can run inside the down kernel
-  /// (moe-fuse-launches).
+  /// route: router GEMM and gating per tile of tokens, and with a gated
+  /// shared expert (Qwen2-MoE) its gate's logit input[t] . gate ([T, 1],
+  /// f32; null without one), which the combine applies.
   static std::tuple<Value, Value, Value> buildRoute(OpBuilder &b, Location loc,
                                                     LayerChain &c,
                                                     const Tiles &tiles,
@@ -390,9 +483,12 @@ private:
         cast<RankedTensorType>(c.router.getInput().getType()).getDimSize(1);
     SmallVector<Value> outputs = {buildEmpty(b, loc, weightsType, tokens),
                                   buildEmpty(b, loc, indicesType, tokens)};
-    if (c.shared)
+    Value sharedGate = c.shared ? c.shared.getGate() : Value();
+    if (sharedGate)
       outputs.push_back(buildEmpty(
-          b, loc, dynamicRows(c.shared.getResult().getType()), tokens));
+          b, loc,
+          RankedTensorType::get({ShapedType::kDynamic, 1}, b.getF32Type()),
+          tokens));
     auto kernel = buildKernel(
         b, loc, "route", {OpFoldResult(m.ceilDiv(tokens, tiles.routeTokens))},
         outputs, [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
@@ -400,10 +496,10 @@ private:
           Value first = n.mul(ivs[0], n.c(tiles.routeTokens));
           Value count = n.min(n.c(tiles.routeTokens), n.sub(tokens, first));
           IRMapping mapping;
-          mapping.map(c.router.getInput(),
-                      slice(nb, nloc, c.router.getInput(),
-                            {first, nb.getIndexAttr(0)},
-                            {count, nb.getIndexAttr(hidden)}));
+          Value inputTile =
+              slice(nb, nloc, c.router.getInput(), {first, nb.getIndexAttr(0)},
+                    {count, nb.getIndexAttr(hidden)});
+          mapping.map(c.router.getInput(), inputTile);
           cloneOnTile(nb, c.router, mapping);
           Operation *gate = cloneOnTile(nb, c.gate, mapping);
           SmallVector<OpFoldResult> offsets = {first, nb.getIndexAttr(0)};
@@ -411,22 +507,21 @@ private:
           SmallVector<TileInsert> inserts = {
               {gate->getResult(0), 0, offsets, sizes},
               {gate->getResult(1), 1, offsets, sizes}};
-          // A quantized shared expert's moe.dequantize moves in with it (a
-          // kernel reads only the function's arguments); its GEMMs read the
-          // stored values (buildLinear).
-          if (c.shared) {
-            for (Value operand : c.shared->getOperands())
-              if (auto dequantize = operand.getDefiningOp<DequantizeOp>())
-                nb.clone(*dequantize, mapping);
-            inserts.push_back({cloneOnTile(nb, c.shared, mapping)->getResult(0),
+          if (sharedGate) {
+            // A quantized gate's moe.dequantize moves in with it (buildLinear
+            // reads its stored values).
+            Value gateWeight = sharedGate;
+            if (auto dequantize = gateWeight.getDefiningOp<DequantizeOp>())
+              gateWeight = nb.clone(*dequantize)->getResult(0);
+            inserts.push_back({buildLinear(nb, nloc, inputTile, gateWeight),
                                2,
                                offsets,
-                               {count, nb.getIndexAttr(hidden)}});
+                               {count, nb.getIndexAttr(1)}});
           }
           return inserts;
         });
     return {kernel.getResult(0), kernel.getResult(1),
-            c.shared ? kernel.getResult(2) : Value()};
+            sharedGate ? kernel.getResult(2) : Value()};
   }
 
   /// dispatch: the counting sort (one block) and the inverse permutation
@@ -472,14 +567,14 @@ private:
   /// the gate product (a view of its accumulator), which nothing reads
   /// after: one [rows, columns] f32 temporary fewer in shared memory.
   static Value buildActivatedTile(OpBuilder &nb, Location nloc,
-                                  ExpertsOp experts, Value expert, Value width,
-                                  ArrayRef<Value> firstRows,
+                                  const ExpertGemms &gemms, Value expert,
+                                  Value width, ArrayRef<Value> firstRows,
                                   ArrayRef<Value> products, bool tensorCores,
                                   Type storage) {
-    FfnAttr ffn = experts.getFfn();
+    FfnAttr ffn = gemms.ffn;
     auto project = [&](unsigned i) {
       Value product = products[i];
-      if (Value bias = experts.getGateUpBias())
+      if (Value bias = gemms.gateUpBias)
         product = buildAddRowBias(
             nb, nloc, product,
             expertRows(nb, nloc, bias, expert, firstRows[i], width),
@@ -532,31 +627,24 @@ private:
 
   /// gate_up: per (row block, column tile c), act(rows x gate[c]^T,
   /// rows x up[c]^T) stored in the input's type.
-  static Value buildGateUp(OpBuilder &b, Location loc, LayerChain &c,
-                           const Tiles &tiles, Value permutation, Value offsets,
-                           Value rowScale) {
-    IndexMath m{b, loc};
-    ExpertsOp experts = c.experts;
-    FfnAttr ffn = experts.getFfn();
-    auto downType = cast<RankedTensorType>(experts.getDown().getType());
-    int64_t numExperts = downType.getDimSize(0);
-    int64_t inter = downType.getDimSize(2);
-    int64_t topK = experts.getTopK();
-    Type storage = getElementTypeOrSelf(experts.getInput().getType());
-    Value rowCount = m.dim(permutation, 0);
+  static Value buildGateUp(OpBuilder &b, Location loc, const ExpertGemms &gemms,
+                           const Tiles &tiles, StringRef name) {
+    FfnAttr ffn = gemms.ffn;
+    int64_t inter = gemms.inter();
+    Type storage = getElementTypeOrSelf(gemms.input.getType());
+    Value rowCount = gemms.rowCount(b, loc);
     int64_t hidden =
-        cast<RankedTensorType>(experts.getInput().getType()).getDimSize(1);
+        cast<RankedTensorType>(gemms.input.getType()).getDimSize(1);
     int64_t group = ffn.getFp8ActivationGroup();
     // A row scale is applied to the gathered rows in f32: no tensor cores.
     TensorCorePlan plan =
-        tiles.tensorCores && !rowScale
+        tiles.tensorCores && !gemms.rowScale
             ? planTensorCores(
-                  storage, getElementTypeOrSelf(experts.getGateUp().getType()),
+                  storage, getElementTypeOrSelf(gemms.gateUp.getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
                   ffn.isGated() ? 2 : 1, tiles.gateUpStages,
-                  isDequantized(experts.getGateUp()), group,
-                  e4m3WeightBlock(group, experts.getGateUp()),
-                  tiles.e4m3TensorCores)
+                  isDequantized(gemms.gateUp), group,
+                  e4m3WeightBlock(group, gemms.gateUp), tiles.e4m3TensorCores)
             : TensorCorePlan();
     bool tensorCores = bool(plan);
     // w8a8 keeps the activated rows in f32 until down quantizes them: the
@@ -569,8 +657,8 @@ private:
         RankedTensorType::get({ShapedType::kDynamic, inter}, activatedElement);
     Value output = buildEmpty(b, loc, activatedType, rowCount);
     auto kernel = buildExpertKernel(
-        b, loc, "gate_up", offsets, numExperts, tiles.expertRows,
-        tiles.gateUpColumns, tiles.gateUpWarps, output,
+        b, loc, name, gemms, tiles.expertRows, tiles.gateUpColumns,
+        tiles.gateUpWarps, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           IndexMath n{nb, nloc};
@@ -588,15 +676,14 @@ private:
             SmallVector<Value> weights;
             for (Value firstRow : firstRows)
               weights.push_back(
-                  expertRows(nb, nloc, experts.getGateUp(), block.expert,
-                             firstRow, nb.getIndexAttr(tiles.gateUpColumns)));
+                  expertRows(nb, nloc, gemms.gateUp, block.expert, firstRow,
+                             nb.getIndexAttr(tiles.gateUpColumns)));
             products = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weights,
                 storage, plan,
                 [&](OpBuilder &rb, Location rloc, Value row, Value k) {
-                  Value token = buildDispatchedToken(rb, rloc, permutation,
-                                                     block.start, row, topK);
-                  return tensor::ExtractOp::create(rb, rloc, experts.getInput(),
+                  Value token = gemms.token(rb, rloc, block.start, row);
+                  return tensor::ExtractOp::create(rb, rloc, gemms.input,
                                                    ValueRange{token, k})
                       .getResult();
                 },
@@ -604,9 +691,7 @@ private:
           } else {
             auto gathered = [&](OpBuilder &rb, Location rloc, Value row,
                                 Value k) {
-              return buildGatheredElement(rb, rloc, experts.getInput(),
-                                          permutation, rowScale, block.start,
-                                          row, k, topK);
+              return gemms.gathered(rb, rloc, block.start, row, k);
             };
             // w8a8: the rows' scales, once for gate and up.
             Value scales =
@@ -620,12 +705,12 @@ private:
               products.push_back(buildFallbackLinear(
                   nb, nloc, block.count, scales, group, gathered,
                   buildDequantizedTile(nb, nloc,
-                                       expertRows(nb, nloc, experts.getGateUp(),
+                                       expertRows(nb, nloc, gemms.gateUp,
                                                   block.expert, firstRow,
                                                   width),
                                        exact)));
           }
-          return buildActivatedTile(nb, nloc, experts, block.expert, width,
+          return buildActivatedTile(nb, nloc, gemms, block.expert, width,
                                     firstRows, products, tensorCores,
                                     activatedElement);
         });
@@ -634,34 +719,35 @@ private:
 
   /// down: per (row block, column tile c), activated rows x down[c]^T
   /// (+ bias), the experts op's f32 result in dispatched order.
-  static Value buildDown(OpBuilder &b, Location loc, LayerChain &c,
-                         const Tiles &tiles, Value offsets, Value activated) {
+  static Value buildDown(OpBuilder &b, Location loc, const ExpertGemms &gemms,
+                         const Tiles &tiles, Value activated, StringRef name) {
     IndexMath m{b, loc};
-    ExpertsOp experts = c.experts;
-    auto downType = cast<RankedTensorType>(experts.getDown().getType());
-    int64_t numExperts = downType.getDimSize(0);
-    int64_t inter = downType.getDimSize(2);
+    int64_t inter = gemms.inter();
     Value rowCount = m.dim(activated, 0);
-    auto resultType = dynamicRows(experts.getResult().getType());
-    int64_t group = experts.getFfn().getFp8ActivationGroup();
+    int64_t hidden = cast<RankedTensorType>(gemms.down.getType())
+                         .getShape()
+                         .drop_back()
+                         .back();
+    auto resultType =
+        RankedTensorType::get({ShapedType::kDynamic, hidden}, b.getF32Type());
+    int64_t group = gemms.ffn.getFp8ActivationGroup();
     // The staged rows' type: with w8a8, the e4m3 values of the f32 rows in
     // the weights' (exact in bf16 and f16).
-    Type storage = group ? getElementTypeOrSelf(experts.getDown().getType())
+    Type storage = group ? getElementTypeOrSelf(gemms.down.getType())
                          : getElementTypeOrSelf(activated.getType());
     TensorCorePlan plan =
         tiles.tensorCores
             ? planTensorCores(
-                  storage, getElementTypeOrSelf(experts.getDown().getType()),
+                  storage, getElementTypeOrSelf(gemms.down.getType()),
                   tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
-                  inter, 1, tiles.downStages, isDequantized(experts.getDown()),
-                  group, e4m3WeightBlock(group, experts.getDown()),
-                  tiles.e4m3TensorCores)
+                  inter, 1, tiles.downStages, isDequantized(gemms.down), group,
+                  e4m3WeightBlock(group, gemms.down), tiles.e4m3TensorCores)
             : TensorCorePlan();
     bool tensorCores = bool(plan);
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
-        b, loc, "down", offsets, numExperts, tiles.expertRows,
-        tiles.downColumns, tiles.downWarps, output,
+        b, loc, name, gemms, tiles.expertRows, tiles.downColumns,
+        tiles.downWarps, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           // The activated rows as stored (the model's type; f32 with w8a8),
@@ -677,12 +763,11 @@ private:
           };
           if (tensorCores) {
             Value weight =
-                expertRows(nb, nloc, experts.getDown(), block.expert, column,
+                expertRows(nb, nloc, gemms.down, block.expert, column,
                            nb.getIndexAttr(tiles.downColumns));
             Value padded = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weight, storage,
-                plan, activatedRow, group,
-                experts.getFfn().getFp8Pow2Scales())[0];
+                plan, activatedRow, group, gemms.ffn.getFp8Pow2Scales())[0];
             // A copy the threads share, into the output tile.
             product = buildMap(
                 nb, nloc, padded, nb.getF32Type(),
@@ -690,11 +775,11 @@ private:
           } else if (group) {
             Value scales = buildActivationScales(
                 nb, nloc, tiles.expertRows, block.count, inter, group,
-                experts.getFfn().getFp8Pow2Scales(), activatedRow);
+                gemms.ffn.getFp8Pow2Scales(), activatedRow);
             product = buildFallbackLinear(
                 nb, nloc, block.count, scales, group, activatedRow,
                 buildDequantizedTile(nb, nloc,
-                                     expertRows(nb, nloc, experts.getDown(),
+                                     expertRows(nb, nloc, gemms.down,
                                                 block.expert, column, width),
                                      nb.getF32Type()));
           } else {
@@ -704,10 +789,10 @@ private:
             product = buildLinear(
                 nb, nloc, rows,
                 buildDequantizedTile(nb, nloc,
-                                     expertRows(nb, nloc, experts.getDown(),
+                                     expertRows(nb, nloc, gemms.down,
                                                 block.expert, column, width)));
           }
-          if (Value bias = experts.getDownBias())
+          if (Value bias = gemms.downBias)
             product = buildAddRowBias(
                 nb, nloc, product,
                 expertRows(nb, nloc, bias, block.expert, column, width),
@@ -719,12 +804,14 @@ private:
 
   /// combine: per tile of tokens and of down's columns, sum over k in
   /// ascending order of weights[t, k] * rows[inverse[t * K + k]], plus the
-  /// shared expert's output. One elementwise op with the sum over k in its
-  /// body: no temporaries, so the tiles can run in the last block of each
-  /// column of the down kernel (moe-fuse-launches).
+  /// shared expert's output (shared_down's f32 rows, times the sigmoid of
+  /// `sharedLogit` where it is gated). One elementwise op with the sum
+  /// over k in its body: no temporaries, so the tiles can run in the last
+  /// block of each column of the down kernel (moe-fuse-launches).
   static Value buildCombine(OpBuilder &b, Location loc, LayerChain &c,
                             const Tiles &tiles, Value tokens, Value rows,
-                            Value inverse, Value weights, Value shared) {
+                            Value inverse, Value weights, Value shared,
+                            Value sharedLogit) {
     IndexMath m{b, loc};
     Operation *root = c.root();
     auto resultType = dynamicRows(root->getResult(0).getType());
@@ -764,10 +851,10 @@ private:
                         mb, mloc, column, linalg::IndexOp::create(mb, mloc, 1));
                     linalg::YieldOp::create(
                         mb, mloc,
-                        buildCombinedElement(mb, mloc, c, rows, inverse,
-                                             weights, token, at,
-                                             shared ? args[0] : Value(),
-                                             resultType.getElementType()));
+                        buildCombinedElement(
+                            mb, mloc, c, rows, inverse, weights, token, at,
+                            shared ? args[0] : Value(), sharedLogit,
+                            resultType.getElementType()));
                   })
                   .getResult(0);
           return SmallVector<TileInsert>{{tile, 0, offsets, sizes}};
@@ -784,12 +871,14 @@ private:
 
   /// One element of the layer's result at (token, column), as the unfused
   /// layer computes it: the combine in f32 (k ascending), converted to the
-  /// combine's type; with a shared expert, its output added in that type
-  /// (the sum's operand order) and converted to the result type.
+  /// combine's type; with a shared expert, its output (`shared`, f32, times
+  /// sigmoid(sharedLogit[token]) where gated, in the shared expert's type)
+  /// added in that type (the sum's operand order) and converted to the
+  /// result type.
   static Value buildCombinedElement(OpBuilder &b, Location loc, LayerChain &c,
                                     Value rows, Value inverse, Value weights,
                                     Value token, Value column, Value shared,
-                                    Type resultType) {
+                                    Value sharedLogit, Type resultType) {
     IndexMath m{b, loc};
     int64_t topK = c.combine.getTopK();
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
@@ -815,6 +904,14 @@ private:
         b, loc, loop.getResult(0), getElementTypeOrSelf(c.combine.getType()));
     if (!shared)
       return result;
+    if (sharedLogit) {
+      Value logit = tensor::ExtractOp::create(b, loc, sharedLogit,
+                                              ValueRange{token, m.c(0)});
+      shared =
+          arith::MulFOp::create(b, loc, shared, buildSigmoid(b, loc, logit));
+    }
+    shared = buildScalarConvert(
+        b, loc, shared, getElementTypeOrSelf(c.shared.getResult().getType()));
     bool combineFirst = c.sum.getLhs() == c.combine.getResult();
     result = arith::AddFOp::create(b, loc, combineFirst ? result : shared,
                                    combineFirst ? shared : result);

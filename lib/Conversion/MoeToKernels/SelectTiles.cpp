@@ -197,8 +197,7 @@ struct MoeSelectTilesPass
           std::max<int64_t>(down.getElementTypeBitWidth() / 8, 1);
       shape.dequantized = isDequantized(experts.getDown());
       shape.fp8ActivationGroup = experts.getFfn().getFp8ActivationGroup();
-      // The shared expert added to the combine (moe-form-kernels runs it
-      // in the route kernel).
+      // The shared expert added to the combine.
       if (combine->hasOneUse())
         if (auto sum = dyn_cast<arith::AddFOp>(*combine->user_begin()))
           for (Value operand : sum->getOperands())

@@ -206,13 +206,11 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.downStages = d.stages;
   choice.estimatedMicroseconds = (g.seconds + d.seconds) * 1e6;
   // Route keeps about a dozen [tokens, E] f32/i32 arrays per block
-  // (scores, top-k, group scores) and, with a shared expert, its f32
-  // products ([tokens, 2I] and [tokens, I]) and output row.
+  // (scores, top-k, group scores). The shared expert has kernels of its
+  // own (shared_gate_up, shared_down) with the routed GEMMs' tiles; the
+  // estimate leaves them out.
   choice.routeTokens =
-      tokensPerBlock(tokens, target,
-                     std::max<int64_t>(shape.experts, 1) * 48 +
-                         (3 * shape.sharedIntermediate + shape.hidden) * 4 *
-                             (shape.sharedIntermediate > 0));
+      tokensPerBlock(tokens, target, std::max<int64_t>(shape.experts, 1) * 48);
   // The combine runs in the last block of each of down's columns
   // (moe-fuse-launches), a step of [combine_tokens, down columns] output
   // elements at a time with no temporaries: about 1024 elements per step,

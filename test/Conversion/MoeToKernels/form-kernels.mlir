@@ -176,24 +176,32 @@ func.func @mixtral(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x
 // -----
 
 // DeepSeek-style: a static token count (the kernels still take it as a
-// size, the result is cast back), correction bias and the shared expert
-// in the route kernel (its third output), the shared expert's output added
-// in the combine kernel.
+// size, the result is cast back), correction bias, and the shared expert
+// in kernels of its own: one expert over the tokens in order (no
+// permutation read, ceildiv(T, rows) row blocks), its f32 rows added in
+// the combine kernel.
 // CHECK-LABEL: func.func @deepseek(
-// CHECK-SAME: %[[X:[^:]*]]: tensor<4x64xf32>, %[[RW:[^:]*]]: tensor<16x64xf32>, %[[CB:[^:]*]]: tensor<16xf32>
-// CHECK: %[[ROUTE:.*]]:3 = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x4xf32>, tensor<?x4xi32>, tensor<?x64xf32>)
+// CHECK-SAME: %[[X:[^:]*]]: tensor<4x64xf32>, %[[RW:[^:]*]]: tensor<16x64xf32>, %[[CB:[^:]*]]: tensor<16xf32>, %{{[^:]*}}: tensor<16x64x64xf32>, %{{[^:]*}}: tensor<16x64x32xf32>, %[[SGU:[^:]*]]: tensor<128x64xf32>, %[[SD:[^:]*]]: tensor<64x64xf32>)
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x4xf32>, tensor<?x4xi32>)
 // CHECK:   moe.gate %{{.*}} correction_bias %[[CB]] routing <scoring = sigmoid, topK = 4
-// CHECK:   %[[SHARED:.*]] = moe.shared_expert %{{.*}}, %{{.*}}, %{{.*}} ffn <activation = silu_glu> : (tensor<?x64xf32>, tensor<128x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
-// CHECK:   tensor.parallel_insert_slice %[[SHARED]] into %{{.*}}[%{{.*}}, 0] [%{{.*}}, 64] [1, 1] : tensor<?x64xf32> into tensor<?x64xf32>
 // CHECK: moe.kernel = "route"
 // CHECK: moe.kernel = "dispatch"
 // CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x32xf32>)
+// CHECK:   arith.divui %{{.*}}, %c4
 // CHECK: moe.kernel = "gate_up"
-// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
+// CHECK: %[[ROWBLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c16
+// CHECK: %[[SHACT:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%[[ROWBLOCKS]], 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
+// CHECK-NOT: arith.divui
+// CHECK:   tensor.extract_slice %[[SGU]][
+// CHECK: moe.kernel = "shared_gate_up"
+// CHECK: %[[SHARED:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
+// CHECK:   tensor.extract_slice %[[SHACT]][
+// CHECK:   tensor.extract_slice %[[SD]][
+// CHECK: moe.kernel = "shared_down"
 // CHECK: moe.kernel = "down"
 // CHECK: %[[OUT:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xf32>)
 // CHECK-NOT: moe.shared_expert
-// CHECK:   %[[SLICE:.*]] = tensor.extract_slice %[[ROUTE]]#2
+// CHECK:   %[[SLICE:.*]] = tensor.extract_slice %[[SHARED]]
 // CHECK:   linalg.generic {{.*}} ins(%[[SLICE]] : tensor<?x?xf32>)
 // CHECK:   ^bb0(%[[S:.*]]: f32, %{{.*}}: f32):
 // CHECK:     %[[ROUTED:.*]] = scf.for
@@ -209,10 +217,39 @@ func.func @deepseek(%x: tensor<4x64xf32>, %rw: tensor<16x64xf32>, %cb: tensor<16
 
 // -----
 
-// Llama 4: the routing weight scales the gathered rows in gate_up; the
-// combine sums unweighted.
+// Qwen2-MoE: a gated shared expert. Route computes the gate's logit
+// ([T, 1], f32) beside the routing; the combine scales shared_down's row
+// by its sigmoid.
+// CHECK-LABEL: func.func @qwen2_shared_gate(
+// CHECK-SAME: %{{[^:]*}}: tensor<?x64xbf16>, %{{[^:]*}}: tensor<4x64xbf16>, %{{[^:]*}}: tensor<4x64x64xbf16>, %{{[^:]*}}: tensor<4x64x32xbf16>, %{{[^:]*}}: tensor<128x64xbf16>, %{{[^:]*}}: tensor<64x64xbf16>, %[[SG:[^:]*]]: tensor<1x64xbf16>)
+// CHECK: %[[ROUTE:.*]]:3 = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs({{.*}}) -> (tensor<?x2xf32>, tensor<?x2xi32>, tensor<?x1xf32>)
+// CHECK:   %[[LOGIT:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[SG]] : tensor<?x64xbf16>, tensor<1x64xbf16>) outs(%{{.*}} : tensor<?x1xf32>)
+// CHECK:   tensor.parallel_insert_slice %[[LOGIT]] into
+// CHECK: moe.kernel = "route"
+// CHECK: moe.kernel = "shared_down"
+// CHECK: moe.kernel = "down"
+// CHECK: scf.forall
+// CHECK:   linalg.generic
+// CHECK:   ^bb0(%[[S:.*]]: f32, %{{.*}}: bf16):
+// CHECK:     %[[L:.*]] = tensor.extract %[[ROUTE]]#2[%{{.*}}, %c0] : tensor<?x1xf32>
+// CHECK:     %[[NEG:.*]] = arith.negf %[[L]] : f32
+// CHECK:     %[[EXP:.*]] = math.exp %[[NEG]] : f32
+// CHECK:     %[[DEN:.*]] = arith.addf %[[EXP]], %{{.*}} : f32
+// CHECK:     %[[SIG:.*]] = arith.divf %{{.*}}, %[[DEN]] : f32
+// CHECK:     %[[GATED:.*]] = arith.mulf %[[S]], %[[SIG]] : f32
+// CHECK:     arith.addf %{{.*}}, %[[GATED]] : f32
+// CHECK: moe.kernel = "combine"
+func.func @qwen2_shared_gate(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x64x64xbf16>, %d: tensor<4x64x32xbf16>, %sgu: tensor<128x64xbf16>, %sd: tensor<64x64xbf16>, %sg: tensor<1x64xbf16>) -> tensor<?x64xbf16> {
+  %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd, gate %sg) routing <scoring = softmax, topK = 2> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<4x64xbf16>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<128x64xbf16>, tensor<64x64xbf16>, tensor<1x64xbf16>) -> tensor<?x64xbf16>
+  return %0 : tensor<?x64xbf16>
+}
+
+// -----
+
+// Llama 4: the routing weight scales the gathered rows in gate_up (not
+// the shared expert's); the combine sums unweighted.
 // CHECK-LABEL: func.func @llama4(
-// CHECK: %[[ROUTE:.*]]:3 = scf.forall
+// CHECK: %[[ROUTE:.*]]:2 = scf.forall
 // CHECK: moe.kernel = "route"
 // CHECK: scf.forall
 // CHECK:   linalg.generic
@@ -220,6 +257,10 @@ func.func @deepseek(%x: tensor<4x64xf32>, %rw: tensor<16x64xf32>, %cb: tensor<16
 // CHECK:     %[[S:.*]] = tensor.extract %[[ROUTE]]#0
 // CHECK:     arith.mulf %[[V]], %[[S]]
 // CHECK: moe.kernel = "gate_up"
+// CHECK: scf.forall
+// CHECK-NOT: tensor.extract %[[ROUTE]]#0
+// CHECK: moe.kernel = "shared_gate_up"
+// CHECK: moe.kernel = "shared_down"
 // CHECK: moe.kernel = "down"
 // CHECK: scf.forall
 // CHECK-NOT: tensor.extract %[[ROUTE]]#0
