@@ -80,7 +80,10 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     chunks 0 .. S - 2, and each step of the loop (unrolled by S, so that
     each tile is a fixed loop value carried in place) stages chunk
     m + S - 1 (clamped to the last chunk; such copies are not read) before
-    multiplying chunk m. An empty block stages and multiplies nothing.
+    multiplying chunk m. An empty block stages and multiplies nothing. Rows
+    scaled by their routing weight (`row_scale`, Llama 4) are staged
+    rounded to the rows' type, as Hugging Face's bf16 multiply rounds them
+    (the scalar form keeps them in f32).
     Biases and the activation are then applied in place.
 
     With w8a8 (the FFN's `fp8_activation_group`), each block computes its

@@ -636,9 +636,8 @@ private:
     int64_t hidden =
         cast<RankedTensorType>(gemms.input.getType()).getDimSize(1);
     int64_t group = ffn.getFp8ActivationGroup();
-    // A row scale is applied to the gathered rows in f32: no tensor cores.
     TensorCorePlan plan =
-        tiles.tensorCores && !gemms.rowScale
+        tiles.tensorCores
             ? planTensorCores(
                   storage, getElementTypeOrSelf(gemms.gateUp.getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
@@ -682,12 +681,20 @@ private:
                 nb, nloc, tiles.expertRows, block.count, width, weights,
                 storage, plan,
                 [&](OpBuilder &rb, Location rloc, Value row, Value k) {
+                  // A row scaled by its routing weight (Llama 4) is staged
+                  // rounded to the rows' type, as Hugging Face's bf16
+                  // multiply rounds it; the scalar form keeps it in f32.
+                  if (gemms.rowScale)
+                    return buildScalarConvert(
+                        rb, rloc, gemms.gathered(rb, rloc, block.start, row, k),
+                        storage);
                   Value token = gemms.token(rb, rloc, block.start, row);
                   return tensor::ExtractOp::create(rb, rloc, gemms.input,
                                                    ValueRange{token, k})
                       .getResult();
                 },
-                group, ffn.getFp8Pow2Scales());
+                group, ffn.getFp8Pow2Scales(),
+                /*rowsCopied=*/!gemms.rowScale);
           } else {
             auto gathered = [&](OpBuilder &rb, Location rloc, Value row,
                                 Value k) {

@@ -106,10 +106,12 @@ class TensorCorePipeline {
 public:
   TensorCorePipeline(Location loc, int64_t blockRows, Value count,
                      ValueRange weights, Type storage, TensorCorePlan plan,
-                     RowElement rows, int64_t group, bool pow2Scales)
+                     RowElement rows, int64_t group, bool pow2Scales,
+                     bool rowsCopied)
       : loc(loc), blockRows(blockRows), count(count), weights(weights),
-        stages(plan.stages), rows(std::move(rows)), group(group),
-        pow2Scales(pow2Scales), stored(plan.storedE4M3), e4m3(plan.e4m3Mma) {
+        stages(plan.stages), rows(std::move(rows)),
+        rowsAsync(rowsCopied && !group), group(group), pow2Scales(pow2Scales),
+        stored(plan.storedE4M3), e4m3(plan.e4m3Mma) {
     auto firstType = cast<RankedTensorType>(weights.front().getType());
     columns = firstType.getDimSize(0);
     k = firstType.getDimSize(1);
@@ -234,8 +236,8 @@ private:
           }
           linalg::YieldOp::create(gb, gloc, element);
         });
-    // Quantized on the way, the rows are not a copy.
-    if (!group)
+    // Quantized or scaled on the way, the rows are not a copy.
+    if (rowsAsync)
       markAsyncCopy(nb, op);
     return repad(nb, nloc, op.getResult(0), padded, blockRows);
   }
@@ -348,7 +350,7 @@ private:
   /// groups left in flight are those of the later stages.
   void markAsyncCopy(OpBuilder &nb, Operation *op) const {
     int64_t copiesPerStage =
-        (group ? 0 : 1) + (stored && !e4m3 ? 0 : stagedWeights.size());
+        (rowsAsync ? 1 : 0) + (stored && !e4m3 ? 0 : stagedWeights.size());
     op->setAttr(MoeDialect::kAsyncCopyAttrName,
                 nb.getI64IntegerAttr((stages - 1) * copiesPerStage));
   }
@@ -552,6 +554,9 @@ private:
   SmallVector<Value> chunkTiles;
   int64_t stages;
   RowElement rows;
+  /// Whether the rows' staging is a copy that may become cp.async (each
+  /// such copy commits a group, which the waits count).
+  bool rowsAsync;
   /// w8a8's activation group (0: none) and the rows' scales.
   int64_t group;
   bool pow2Scales;
@@ -575,8 +580,9 @@ private:
 SmallVector<Value> mlir::moe::buildTensorCoreLinears(
     OpBuilder &b, Location loc, int64_t blockRows, Value count, Value width,
     ValueRange weights, Type storage, TensorCorePlan plan, RowElement rows,
-    int64_t activationGroup, bool pow2Scales) {
+    int64_t activationGroup, bool pow2Scales, bool rowsCopied) {
   return TensorCorePipeline(loc, blockRows, count, weights, storage, plan,
-                            std::move(rows), activationGroup, pow2Scales)
+                            std::move(rows), activationGroup, pow2Scales,
+                            rowsCopied)
       .build(b, width);
 }

@@ -87,11 +87,14 @@ using RowElement =
 /// e4m3 values (in bf16/f16, exact, or with `e4m3Mma` as they are, beside
 /// e4m3 rows, in contractions that decode both: mma.sync m16n8k32 on the
 /// GPU), and the promotion multiplies by the weights' block scales too.
+/// `rowsCopied`: whether `rows` reads the rows as they are stored (a copy
+/// the GPU may stage with cp.async); false where it computes them.
 SmallVector<Value>
 buildTensorCoreLinears(OpBuilder &b, Location loc, int64_t blockRows,
                        Value count, Value width, ValueRange weights,
                        Type storage, TensorCorePlan plan, RowElement rows,
-                       int64_t activationGroup = 0, bool pow2Scales = false);
+                       int64_t activationGroup = 0, bool pow2Scales = false,
+                       bool rowsCopied = true);
 
 } // namespace mlir::moe
 

@@ -271,6 +271,22 @@ func.func @qwen2_shared_gate(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu:
 // CHECK:     %[[SUM:.*]] = arith.addf
 // CHECK:     arith.truncf %[[SUM]] : f32 to bf16
 // CHECK: moe.kernel = "combine"
+// With 32-column tiles gate_up takes the tensor-core form: the scaled rows
+// are staged rounded to bf16 (computed, so not a moe.async_copy), and only
+// the two weights' staging copies count in the groups left in flight
+// (2 per stage, one stage ahead).
+// OPTS-LABEL: func.func @llama4(
+// OPTS: %[[ROUTE:.*]]:2 = scf.forall
+// OPTS: moe.kernel = "dispatch"
+// OPTS: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x64xbf16>) {
+// OPTS:   %[[V:.*]] = arith.extf %{{.*}} : bf16 to f32
+// OPTS:   %[[S:.*]] = tensor.extract %[[ROUTE]]#0
+// OPTS:   %[[SCALED:.*]] = arith.mulf %[[V]], %[[S]] : f32
+// OPTS:   %[[ROUNDED:.*]] = arith.truncf %[[SCALED]] : f32 to bf16
+// OPTS:   linalg.yield %[[ROUNDED]] : bf16
+// OPTS: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x64xbf16>) attrs =  {moe.async_copy = 2 : i64}
+// OPTS: moe.tensor_core
+// OPTS: moe.kernel = "gate_up"
 func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x64x64xbf16>, %d: tensor<4x64x32xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {
   %0 = moe.layer %x, %rw experts(%gu, %d) shared(%sgu, %sd) routing <scoring = sigmoid_after_topk, topK = 1, placement = input> ffn <activation = silu_glu> : (tensor<?x64xbf16>, tensor<4x64xbf16>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<64x64xbf16>, tensor<64x32xbf16>) -> tensor<?x64xbf16>
   return %0 : tensor<?x64xbf16>
