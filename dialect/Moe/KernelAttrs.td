@@ -37,7 +37,9 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
   let description = [{
     Written by `moe-select-tiles` on a layer's `moe.combine` (as its
     `moe.tiles`), read by `moe-form-kernels`. A missing entry keeps the
-    pass option's (or, for warps and stages, the pass's own) default.
+    pass option's (or, for warps and stages, the pass's own) default; a
+    missing `shared_*` entry, the routed GEMMs' (`expert_rows`,
+    `gate_up_columns`, ...).
     Every entry is positive; warps are at most 32 (1024 threads), stages at
     most 8 (the staging pipeline is unrolled by them), launches 3 (the
     combine runs in down's blocks) or 4.
@@ -52,7 +54,14 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
     Moe_OptionalSize<"warps per down block">:$down_warps,
     Moe_OptionalSize<"staging tiles of gate_up's pipeline">:$gate_up_stages,
     Moe_OptionalSize<"staging tiles of down's pipeline">:$down_stages,
-    Moe_OptionalSize<"launches per layer, 3 or 4">:$launches);
+    Moe_OptionalSize<"launches per layer, 3 or 4">:$launches,
+    Moe_OptionalSize<"tokens per block of the shared expert's kernels">:$shared_expert_rows,
+    Moe_OptionalSize<"intermediate columns per shared_gate_up block">:$shared_gate_up_columns,
+    Moe_OptionalSize<"hidden columns per shared_down block">:$shared_down_columns,
+    Moe_OptionalSize<"warps per shared_gate_up block">:$shared_gate_up_warps,
+    Moe_OptionalSize<"warps per shared_down block">:$shared_down_warps,
+    Moe_OptionalSize<"staging tiles of shared_gate_up's pipeline">:$shared_gate_up_stages,
+    Moe_OptionalSize<"staging tiles of shared_down's pipeline">:$shared_down_stages);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

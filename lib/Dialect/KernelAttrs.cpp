@@ -143,13 +143,32 @@ LogicalResult TilesAttr::verify(
     std::optional<int64_t> gateUpColumns, std::optional<int64_t> downColumns,
     std::optional<int64_t> combineTokens, std::optional<int64_t> gateUpWarps,
     std::optional<int64_t> downWarps, std::optional<int64_t> gateUpStages,
-    std::optional<int64_t> downStages, std::optional<int64_t> launches) {
+    std::optional<int64_t> downStages, std::optional<int64_t> launches,
+    std::optional<int64_t> sharedExpertRows,
+    std::optional<int64_t> sharedGateUpColumns,
+    std::optional<int64_t> sharedDownColumns,
+    std::optional<int64_t> sharedGateUpWarps,
+    std::optional<int64_t> sharedDownWarps,
+    std::optional<int64_t> sharedGateUpStages,
+    std::optional<int64_t> sharedDownStages) {
   std::pair<StringRef, std::optional<int64_t>> entries[] = {
-      {"route_tokens", routeTokens},      {"expert_rows", expertRows},
-      {"gate_up_columns", gateUpColumns}, {"down_columns", downColumns},
-      {"combine_tokens", combineTokens},  {"gate_up_warps", gateUpWarps},
-      {"down_warps", downWarps},          {"gate_up_stages", gateUpStages},
-      {"down_stages", downStages},        {"launches", launches}};
+      {"route_tokens", routeTokens},
+      {"expert_rows", expertRows},
+      {"gate_up_columns", gateUpColumns},
+      {"down_columns", downColumns},
+      {"combine_tokens", combineTokens},
+      {"gate_up_warps", gateUpWarps},
+      {"down_warps", downWarps},
+      {"gate_up_stages", gateUpStages},
+      {"down_stages", downStages},
+      {"launches", launches},
+      {"shared_expert_rows", sharedExpertRows},
+      {"shared_gate_up_columns", sharedGateUpColumns},
+      {"shared_down_columns", sharedDownColumns},
+      {"shared_gate_up_warps", sharedGateUpWarps},
+      {"shared_down_warps", sharedDownWarps},
+      {"shared_gate_up_stages", sharedGateUpStages},
+      {"shared_down_stages", sharedDownStages}};
   for (auto [key, value] : entries) {
     auto entryError = [&, key = key] {
       return emitError() << "tile entry '" << key << "' ";

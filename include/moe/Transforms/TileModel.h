@@ -53,10 +53,18 @@ struct TileChoice {
   /// Launches per layer: 3 runs the combine in the last block of each of
   /// down's columns (moe-fuse-launches), 4 keeps it a kernel of its own.
   int64_t launches = 3;
-  /// The model's estimate of the two expert GEMM kernels, in microseconds.
+  /// The shared expert's GEMM kernels (shared_gate_up, shared_down: one
+  /// expert over every token), chosen apart: its rows are all the tokens
+  /// and its width is not the routed experts'. 0 without a shared expert.
+  int64_t sharedExpertRows = 0, sharedGateUpColumns = 0, sharedDownColumns = 0,
+          sharedGateUpWarps = 0, sharedDownWarps = 0, sharedGateUpStages = 0,
+          sharedDownStages = 0;
+  /// The model's estimate of the expert GEMM kernels (the shared expert's
+  /// too), in microseconds.
   double estimatedMicroseconds = 0;
 
-  /// (key, value) pairs in a fixed order: the `moe.tiles` entries.
+  /// (key, value) pairs in a fixed order: the `moe.tiles` entries (the
+  /// shared expert's only where it has them).
   std::vector<std::pair<std::string, int64_t>> entries() const;
   /// Sets the entry named `key`; false for an unknown key.
   bool set(llvm::StringRef key, int64_t value);

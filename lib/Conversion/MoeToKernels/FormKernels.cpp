@@ -53,6 +53,25 @@ struct Tiles {
   /// Whether the combine may run in down's blocks (moe-select-tiles'
   /// `launches`: 3, the default; 4 keeps it apart).
   bool combineInDown = true;
+  /// The shared expert's kernels' rows, columns, warps and stages, where
+  /// moe-select-tiles chose them apart (else the routed GEMMs').
+  std::optional<int64_t> sharedExpertRows, sharedGateUpColumns,
+      sharedDownColumns, sharedGateUpWarps, sharedDownWarps, sharedGateUpStages,
+      sharedDownStages;
+
+  /// The tiles the shared expert's kernels take, in the routed GEMMs'
+  /// fields.
+  Tiles forSharedExpert() const {
+    Tiles shared = *this;
+    shared.expertRows = sharedExpertRows.value_or(expertRows);
+    shared.gateUpColumns = sharedGateUpColumns.value_or(gateUpColumns);
+    shared.downColumns = sharedDownColumns.value_or(downColumns);
+    shared.gateUpWarps = sharedGateUpWarps.value_or(gateUpWarps);
+    shared.downWarps = sharedDownWarps.value_or(downWarps);
+    shared.gateUpStages = sharedGateUpStages.value_or(gateUpStages);
+    shared.downStages = sharedDownStages.value_or(downStages);
+    return shared;
+  }
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -431,9 +450,11 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
     Value shared;
     if (c.shared) {
       ExpertGemms gemms = ExpertGemms::shared(c.shared);
-      shared = buildDown(b, loc, gemms, tiles,
-                         buildGateUp(b, loc, gemms, tiles, "shared_gate_up"),
-                         "shared_down");
+      Tiles sharedTiles = tiles.forSharedExpert();
+      shared =
+          buildDown(b, loc, gemms, sharedTiles,
+                    buildGateUp(b, loc, gemms, sharedTiles, "shared_gate_up"),
+                    "shared_down");
     }
     Value rows = buildDown(b, loc, routed, tiles, activated, "down");
     Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
@@ -465,6 +486,13 @@ private:
     tiles.gateUpStages = chosen.getGateUpStages().value_or(tiles.gateUpStages);
     tiles.downStages = chosen.getDownStages().value_or(tiles.downStages);
     tiles.combineInDown = chosen.getLaunches().value_or(3) == 3;
+    tiles.sharedExpertRows = chosen.getSharedExpertRows();
+    tiles.sharedGateUpColumns = chosen.getSharedGateUpColumns();
+    tiles.sharedDownColumns = chosen.getSharedDownColumns();
+    tiles.sharedGateUpWarps = chosen.getSharedGateUpWarps();
+    tiles.sharedDownWarps = chosen.getSharedDownWarps();
+    tiles.sharedGateUpStages = chosen.getSharedGateUpStages();
+    tiles.sharedDownStages = chosen.getSharedDownStages();
     return tiles;
   }
 

@@ -209,13 +209,23 @@ struct MoeSelectTilesPass
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
-      combine->setAttr(MoeDialect::kTilesAttrName,
-                       TilesAttr::get(combine.getContext(), choice.routeTokens,
-                                      choice.expertRows, choice.gateUpColumns,
-                                      choice.downColumns, choice.combineTokens,
-                                      choice.gateUpWarps, choice.downWarps,
-                                      choice.gateUpStages, choice.downStages,
-                                      choice.launches));
+      // The shared expert's entries only where it has them.
+      auto shared = [](int64_t v) {
+        return v ? std::optional<int64_t>(v) : std::nullopt;
+      };
+      combine->setAttr(
+          MoeDialect::kTilesAttrName,
+          TilesAttr::get(
+              combine.getContext(), choice.routeTokens, choice.expertRows,
+              choice.gateUpColumns, choice.downColumns, choice.combineTokens,
+              choice.gateUpWarps, choice.downWarps, choice.gateUpStages,
+              choice.downStages, choice.launches,
+              shared(choice.sharedExpertRows),
+              shared(choice.sharedGateUpColumns),
+              shared(choice.sharedDownColumns),
+              shared(choice.sharedGateUpWarps), shared(choice.sharedDownWarps),
+              shared(choice.sharedGateUpStages),
+              shared(choice.sharedDownStages)));
     });
   }
 

@@ -149,22 +149,42 @@ std::optional<GpuTarget> mlir::moe::lookupGpuTarget(llvm::StringRef chip) {
   return *info;
 }
 
+namespace {
+/// Every entry of a TileChoice by its `moe.tiles` key, the shared expert's
+/// last.
+std::vector<std::pair<const char *, int64_t TileChoice::*>> allEntries() {
+  return {{"route_tokens", &TileChoice::routeTokens},
+          {"expert_rows", &TileChoice::expertRows},
+          {"gate_up_columns", &TileChoice::gateUpColumns},
+          {"down_columns", &TileChoice::downColumns},
+          {"combine_tokens", &TileChoice::combineTokens},
+          {"gate_up_warps", &TileChoice::gateUpWarps},
+          {"down_warps", &TileChoice::downWarps},
+          {"gate_up_stages", &TileChoice::gateUpStages},
+          {"down_stages", &TileChoice::downStages},
+          {"launches", &TileChoice::launches},
+          {"shared_expert_rows", &TileChoice::sharedExpertRows},
+          {"shared_gate_up_columns", &TileChoice::sharedGateUpColumns},
+          {"shared_down_columns", &TileChoice::sharedDownColumns},
+          {"shared_gate_up_warps", &TileChoice::sharedGateUpWarps},
+          {"shared_down_warps", &TileChoice::sharedDownWarps},
+          {"shared_gate_up_stages", &TileChoice::sharedGateUpStages},
+          {"shared_down_stages", &TileChoice::sharedDownStages}};
+}
+} // namespace
+
 std::vector<std::pair<std::string, int64_t>> TileChoice::entries() const {
-  return {{"route_tokens", routeTokens},      {"expert_rows", expertRows},
-          {"gate_up_columns", gateUpColumns}, {"down_columns", downColumns},
-          {"combine_tokens", combineTokens},  {"gate_up_warps", gateUpWarps},
-          {"down_warps", downWarps},          {"gate_up_stages", gateUpStages},
-          {"down_stages", downStages},        {"launches", launches}};
+  std::vector<std::pair<std::string, int64_t>> result;
+  for (auto [key, field] : allEntries())
+    if (this->*field != 0)
+      result.emplace_back(key, this->*field);
+  return result;
 }
 
 bool TileChoice::set(llvm::StringRef key, int64_t value) {
-  int64_t *fields[] = {
-      &routeTokens, &expertRows, &gateUpColumns, &downColumns, &combineTokens,
-      &gateUpWarps, &downWarps,  &gateUpStages,  &downStages,  &launches};
-  auto names = entries();
-  for (auto [i, entry] : llvm::enumerate(names))
-    if (entry.first == key) {
-      *fields[i] = value;
+  for (auto [name, field] : allEntries())
+    if (key == name) {
+      this->*field = value;
       return true;
     }
   return false;
@@ -205,10 +225,28 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   choice.downWarps = d.warps;
   choice.downStages = d.stages;
   choice.estimatedMicroseconds = (g.seconds + d.seconds) * 1e6;
+  // The shared expert's kernels: one expert whose rows are all the
+  // tokens, its columns chosen by the same model.
+  if (int64_t shared = shape.sharedIntermediate) {
+    choice.sharedExpertRows =
+        std::clamp<int64_t>(nextPowerOfTwo(tokens), 16, 128);
+    GemmProblem sharedGateUp = gateUp, sharedDown = down;
+    sharedGateUp.activeExperts = sharedDown.activeExperts = 1;
+    sharedGateUp.rowsPerExpert = sharedDown.rowsPerExpert = tokens;
+    sharedGateUp.columns = sharedDown.reduction = shared;
+    GemmChoice sg =
+        chooseColumns(sharedGateUp, choice.sharedExpertRows, target);
+    GemmChoice sd = chooseColumns(sharedDown, choice.sharedExpertRows, target);
+    choice.sharedGateUpColumns = sg.columns;
+    choice.sharedGateUpWarps = sg.warps;
+    choice.sharedGateUpStages = sg.stages;
+    choice.sharedDownColumns = sd.columns;
+    choice.sharedDownWarps = sd.warps;
+    choice.sharedDownStages = sd.stages;
+    choice.estimatedMicroseconds += (sg.seconds + sd.seconds) * 1e6;
+  }
   // Route keeps about a dozen [tokens, E] f32/i32 arrays per block
-  // (scores, top-k, group scores). The shared expert has kernels of its
-  // own (shared_gate_up, shared_down) with the routed GEMMs' tiles; the
-  // estimate leaves them out.
+  // (scores, top-k, group scores).
   choice.routeTokens =
       tokensPerBlock(tokens, target, std::max<int64_t>(shape.experts, 1) * 48);
   // The combine runs in the last block of each of down's columns
