@@ -55,9 +55,10 @@ struct Tiles {
   bool combineInDown = true;
   /// The shared expert's kernels' rows, columns, warps and stages, where
   /// moe-select-tiles chose them apart (else the routed GEMMs').
-  std::optional<int64_t> sharedExpertRows, sharedGateUpColumns,
-      sharedDownColumns, sharedGateUpWarps, sharedDownWarps, sharedGateUpStages,
-      sharedDownStages;
+  std::optional<int64_t> sharedExpertRows = {}, sharedGateUpColumns = {},
+                         sharedDownColumns = {}, sharedGateUpWarps = {},
+                         sharedDownWarps = {}, sharedGateUpStages = {},
+                         sharedDownStages = {};
 
   /// The tiles the shared expert's kernels take, in the routed GEMMs'
   /// fields.
@@ -319,17 +320,20 @@ struct ExpertGemms {
 
   static ExpertGemms routed(ExpertsOp experts, Value permutation, Value offsets,
                             Value rowScale) {
-    return {experts.getFfn(),
-            experts.getInput(),
-            experts.getGateUp(),
-            experts.getDown(),
-            experts.getGateUpBias(),
-            experts.getDownBias(),
-            rowScale,
-            permutation,
-            offsets,
-            cast<RankedTensorType>(experts.getDown().getType()).getDimSize(0),
-            experts.getTopK()};
+    ExpertGemms gemms;
+    gemms.ffn = experts.getFfn();
+    gemms.input = experts.getInput();
+    gemms.gateUp = experts.getGateUp();
+    gemms.down = experts.getDown();
+    gemms.gateUpBias = experts.getGateUpBias();
+    gemms.downBias = experts.getDownBias();
+    gemms.rowScale = rowScale;
+    gemms.permutation = permutation;
+    gemms.offsets = offsets;
+    gemms.numExperts =
+        cast<RankedTensorType>(experts.getDown().getType()).getDimSize(0);
+    gemms.topK = experts.getTopK();
+    return gemms;
   }
   static ExpertGemms shared(SharedExpertOp op) {
     ExpertGemms gemms;

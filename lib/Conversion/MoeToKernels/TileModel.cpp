@@ -50,6 +50,13 @@ struct GemmProblem {
 struct GemmChoice {
   int64_t columns = 0, warps = 0, stages = 0;
   double seconds = std::numeric_limits<double>::infinity();
+
+  void assignTo(int64_t &columnsEntry, int64_t &warpsEntry,
+                int64_t &stagesEntry) const {
+    columnsEntry = columns;
+    warpsEntry = warps;
+    stagesEntry = stages;
+  }
 };
 
 /// The best column tile for `rows` rows per block: the estimated time is
@@ -218,12 +225,8 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
                    shape.fp8ActivationGroup};
   GemmChoice g = chooseColumns(gateUp, choice.expertRows, target);
   GemmChoice d = chooseColumns(down, choice.expertRows, target);
-  choice.gateUpColumns = g.columns;
-  choice.gateUpWarps = g.warps;
-  choice.gateUpStages = g.stages;
-  choice.downColumns = d.columns;
-  choice.downWarps = d.warps;
-  choice.downStages = d.stages;
+  g.assignTo(choice.gateUpColumns, choice.gateUpWarps, choice.gateUpStages);
+  d.assignTo(choice.downColumns, choice.downWarps, choice.downStages);
   choice.estimatedMicroseconds = (g.seconds + d.seconds) * 1e6;
   // The shared expert's kernels: one expert whose rows are all the
   // tokens, its columns chosen by the same model.
@@ -237,12 +240,10 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
     GemmChoice sg =
         chooseColumns(sharedGateUp, choice.sharedExpertRows, target);
     GemmChoice sd = chooseColumns(sharedDown, choice.sharedExpertRows, target);
-    choice.sharedGateUpColumns = sg.columns;
-    choice.sharedGateUpWarps = sg.warps;
-    choice.sharedGateUpStages = sg.stages;
-    choice.sharedDownColumns = sd.columns;
-    choice.sharedDownWarps = sd.warps;
-    choice.sharedDownStages = sd.stages;
+    sg.assignTo(choice.sharedGateUpColumns, choice.sharedGateUpWarps,
+                choice.sharedGateUpStages);
+    sd.assignTo(choice.sharedDownColumns, choice.sharedDownWarps,
+                choice.sharedDownStages);
     choice.estimatedMicroseconds += (sg.seconds + sd.seconds) * 1e6;
   }
   // Route keeps about a dozen [tokens, E] f32/i32 arrays per block
