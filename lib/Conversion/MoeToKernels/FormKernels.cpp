@@ -53,26 +53,6 @@ struct Tiles {
   /// Whether the combine may run in down's blocks (moe-select-tiles'
   /// `launches`: 3, the default; 4 keeps it apart).
   bool combineInDown = true;
-  /// The shared expert's kernels' rows, columns, warps and stages, where
-  /// moe-select-tiles chose them apart (else the routed GEMMs').
-  std::optional<int64_t> sharedExpertRows = {}, sharedGateUpColumns = {},
-                         sharedDownColumns = {}, sharedGateUpWarps = {},
-                         sharedDownWarps = {}, sharedGateUpStages = {},
-                         sharedDownStages = {};
-
-  /// The tiles the shared expert's kernels take, in the routed GEMMs'
-  /// fields.
-  Tiles forSharedExpert() const {
-    Tiles shared = *this;
-    shared.expertRows = sharedExpertRows.value_or(expertRows);
-    shared.gateUpColumns = sharedGateUpColumns.value_or(gateUpColumns);
-    shared.downColumns = sharedDownColumns.value_or(downColumns);
-    shared.gateUpWarps = sharedGateUpWarps.value_or(gateUpWarps);
-    shared.downWarps = sharedDownWarps.value_or(downWarps);
-    shared.gateUpStages = sharedGateUpStages.value_or(gateUpStages);
-    shared.downStages = sharedDownStages.value_or(downStages);
-    return shared;
-  }
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -454,7 +434,7 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
     Value shared;
     if (c.shared) {
       ExpertGemms gemms = ExpertGemms::shared(c.shared);
-      Tiles sharedTiles = tiles.forSharedExpert();
+      Tiles sharedTiles = sharedTilesFor(combine, tiles);
       shared =
           buildDown(b, loc, gemms, sharedTiles,
                     buildGateUp(b, loc, gemms, sharedTiles, "shared_gate_up"),
@@ -490,13 +470,26 @@ private:
     tiles.gateUpStages = chosen.getGateUpStages().value_or(tiles.gateUpStages);
     tiles.downStages = chosen.getDownStages().value_or(tiles.downStages);
     tiles.combineInDown = chosen.getLaunches().value_or(3) == 3;
-    tiles.sharedExpertRows = chosen.getSharedExpertRows();
-    tiles.sharedGateUpColumns = chosen.getSharedGateUpColumns();
-    tiles.sharedDownColumns = chosen.getSharedDownColumns();
-    tiles.sharedGateUpWarps = chosen.getSharedGateUpWarps();
-    tiles.sharedDownWarps = chosen.getSharedDownWarps();
-    tiles.sharedGateUpStages = chosen.getSharedGateUpStages();
-    tiles.sharedDownStages = chosen.getSharedDownStages();
+    return tiles;
+  }
+
+  /// The shared expert's kernels' tiles: the routed GEMMs' `tiles` with the
+  /// `shared_*` entries moe-select-tiles chose apart.
+  static Tiles sharedTilesFor(CombineOp combine, Tiles tiles) {
+    auto chosen = combine->getAttrOfType<TilesAttr>(MoeDialect::kTilesAttrName);
+    if (!chosen)
+      return tiles;
+    tiles.expertRows = chosen.getSharedExpertRows().value_or(tiles.expertRows);
+    tiles.gateUpColumns =
+        chosen.getSharedGateUpColumns().value_or(tiles.gateUpColumns);
+    tiles.downColumns =
+        chosen.getSharedDownColumns().value_or(tiles.downColumns);
+    tiles.gateUpWarps =
+        chosen.getSharedGateUpWarps().value_or(tiles.gateUpWarps);
+    tiles.downWarps = chosen.getSharedDownWarps().value_or(tiles.downWarps);
+    tiles.gateUpStages =
+        chosen.getSharedGateUpStages().value_or(tiles.gateUpStages);
+    tiles.downStages = chosen.getSharedDownStages().value_or(tiles.downStages);
     return tiles;
   }
 

@@ -135,6 +135,12 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
   return best;
 }
 
+/// Rows per block of an expert kernel: the smallest mma-friendly tile that
+/// holds an expert's `rows` (16 is the mma M), at most 128.
+int64_t rowTile(int64_t rows) {
+  return std::clamp<int64_t>(nextPowerOfTwo(rows), 16, 128);
+}
+
 /// Tokens per block of a token-parallel kernel: enough blocks for every
 /// multiprocessor, at most 64 tokens, and few enough that the block's
 /// temporaries of `bytesPerToken` fit in kKernelSharedMemoryBudget.
@@ -206,10 +212,7 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   // rows each.
   int64_t active = std::min(shape.experts, routed);
   int64_t rowsPerExpert = ceilDiv(routed, active);
-  // Rows per block: the smallest mma-friendly tile that holds an expert's
-  // rows (16 is the mma M), at most 128.
-  choice.expertRows =
-      std::clamp<int64_t>(nextPowerOfTwo(rowsPerExpert), 16, 128);
+  choice.expertRows = rowTile(rowsPerExpert);
 
   GemmProblem gateUp{active,       rowsPerExpert,     shape.intermediate,
                      shape.hidden, shape.weightBytes, 2,
@@ -231,8 +234,7 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   // The shared expert's kernels: one expert whose rows are all the
   // tokens, its columns chosen by the same model.
   if (int64_t shared = shape.sharedIntermediate) {
-    choice.sharedExpertRows =
-        std::clamp<int64_t>(nextPowerOfTwo(tokens), 16, 128);
+    choice.sharedExpertRows = rowTile(tokens);
     GemmProblem sharedGateUp = gateUp, sharedDown = down;
     sharedGateUp.activeExperts = sharedDown.activeExperts = 1;
     sharedGateUp.rowsPerExpert = sharedDown.rowsPerExpert = tokens;
