@@ -770,10 +770,9 @@ Routing route(const LayerConfig &cfg, const LayerView &view,
 
 } // namespace
 
-llvm::Expected<ReferenceResult> moe::ref::forward(const LayerConfig &cfg,
-                                                  const TensorMap &hf,
-                                                  const HostTensor &x,
-                                                  double tieTolerance) {
+llvm::Expected<ReferenceResult>
+moe::ref::forward(const LayerConfig &cfg, const TensorMap &hf,
+                  const HostTensor &x, double tieTolerance, bool routingOnly) {
   const FamilyNames *names = nullptr;
   for (const FamilyNames &candidate : kNames)
     if (candidate.family == cfg.family)
@@ -820,6 +819,8 @@ llvm::Expected<ReferenceResult> moe::ref::forward(const LayerConfig &cfg,
     result.nearTie[t] = routing.nearTie;
     for (int64_t expert : routing.experts)
       ++result.expertTokens[expert];
+    if (routingOnly)
+      continue;
     for (size_t n = 0; n < routing.experts.size(); ++n) {
       double w = routing.weights[n];
       if (cfg.weightOnInput) {

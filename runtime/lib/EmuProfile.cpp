@@ -5,6 +5,7 @@
 #include "moe-support/Json.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace moert {
 
@@ -14,6 +15,9 @@ constexpr uint64_t kBankWord = 4;
 constexpr uint64_t kBanks = 32;
 /// Request sectors and words are (buffer << kBufferShift) | index.
 constexpr unsigned kBufferShift = 44;
+/// A sector's marks (LaunchProfiler::BufferUse): columns past the last
+/// mark share it, which only makes extrapolation count their sectors once.
+constexpr uint16_t kUntouched = 0, kSeveralColumns = 0xFFFF;
 } // namespace
 
 LaunchProfiler::LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
@@ -25,7 +29,8 @@ LaunchProfiler::LaunchProfiler(std::string name, std::array<uint32_t, 3> grid,
   profile_.block = block;
   profile_.dynamicSharedMemory = sharedBytes;
   for (uint64_t bytes : bufferBytes)
-    touched_.emplace_back(size_t(bytes / kSector + 2), false);
+    buffers_.push_back({std::vector<uint16_t>(size_t(bytes / kSector + 2)),
+                        (bytes + kSector - 1) / kSector});
 }
 
 void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
@@ -47,15 +52,24 @@ void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
   for (uint64_t w = offset / kBankWord; w <= (offset + bytes - 1) / kBankWord;
        ++w)
     request.words.push_back(tag | w);
-  std::vector<bool> &seen = touched_[buffer];
+  BufferUse &use = buffers_[buffer];
+  uint16_t column =
+      uint16_t(std::min<uint32_t>(b.column + 1, kSeveralColumns - 1));
   for (uint64_t s = offset / kSector; s <= (offset + bytes - 1) / kSector;
        ++s) {
     request.sectors.push_back(tag | s);
-    if (!seen[s]) {
-      seen[s] = true;
-      ++touchedCount_;
+    uint16_t &mark = use.columns[s];
+    if (mark == kUntouched) {
+      mark = column;
+      ++use.touched;
+    } else if (mark != column) {
+      mark = kSeveralColumns;
     }
   }
+}
+
+void LaunchProfiler::startBlock(uint32_t slot, uint32_t column) {
+  blocks_[slot].column = column;
 }
 
 void LaunchProfiler::shared(uint32_t slot, uint32_t warp, uint32_t site,
@@ -82,7 +96,6 @@ void LaunchProfiler::endBlock(uint32_t slot) {
     return;
   BlockState &b = it->second;
   profile_.workingBlocks += b.working;
-  profile_.dramBytes = kSector * touchedCount_;
   for (auto &[key, request] : b.global) {
     ++profile_.globalRequests;
     size_t sectors = distinct(request.sectors);
@@ -105,6 +118,37 @@ void LaunchProfiler::endBlock(uint32_t slot) {
     profile_.sharedBankConflicts += most - best;
   }
   blocks_.erase(it);
+  profile_.dramBytes = 0;
+  for (const BufferUse &use : buffers_)
+    profile_.dramBytes += kSector * use.touched;
+}
+
+void LaunchProfiler::extrapolate(uint32_t columnsRun) {
+  if (columnsRun == 0 || columnsRun >= profile_.grid[1])
+    return;
+  profile_.columnsRun = columnsRun;
+  double factor = double(profile_.grid[1]) / columnsRun;
+  auto scale = [&](uint64_t &count) {
+    count = uint64_t(std::llround(double(count) * factor));
+  };
+  for (uint64_t *count :
+       {&profile_.workingBlocks, &profile_.requestedGlobalBytes,
+        &profile_.globalRequests, &profile_.globalSectors,
+        &profile_.requestedLoadBytes, &profile_.loadSectors,
+        &profile_.sharedRequests, &profile_.sharedBankConflicts,
+        &profile_.mmaCount, &profile_.fp8MmaCount, &profile_.barriers,
+        &profile_.atomics})
+    scale(*count);
+  profile_.dramBytes = 0;
+  for (const BufferUse &use : buffers_) {
+    uint64_t several = uint64_t(
+        std::count(use.columns.begin(), use.columns.end(), kSeveralColumns));
+    double once = double(use.touched - several);
+    profile_.dramBytes +=
+        kSector *
+        std::min<uint64_t>(use.sectors,
+                           several + uint64_t(std::llround(once * factor)));
+  }
 }
 
 std::string profileJson(const std::vector<KernelProfile> &kernels) {
@@ -129,6 +173,8 @@ std::string profileJson(const std::vector<KernelProfile> &kernels) {
     j["fp8_mma_count"] = k.fp8MmaCount;
     j["barriers"] = k.barriers;
     j["atomics"] = k.atomics;
+    if (k.columnsRun)
+      j["columns_run"] = k.columnsRun;
     list.push_back(std::move(j));
   }
   nlohmann::ordered_json root;

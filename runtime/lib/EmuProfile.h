@@ -52,6 +52,10 @@ struct KernelProfile {
   /// fill with copies of real ones, from tokens.
   uint64_t mmaCount = 0, fp8MmaCount = 0;
   uint64_t barriers = 0, atomics = 0;
+  /// 0: every column of the grid ran. Else the columns (grid y) that ran
+  /// under column sampling, and every count above is extrapolated from
+  /// them to the whole grid (LaunchProfiler::extrapolate).
+  uint32_t columnsRun = 0;
 };
 
 class LaunchProfiler {
@@ -74,6 +78,18 @@ public:
   void barrier() { ++profile_.barriers; }
   /// Folds the requests of the block in `slot` into the counts.
   void endBlock(uint32_t slot);
+
+  /// Block slot `slot` starts the block of grid column `column` (its y).
+  void startBlock(uint32_t slot, uint32_t column);
+
+  /// Column sampling: only `columnsRun` (at least 2) of the grid's columns
+  /// ran, spread evenly over it. Scales the counts to the whole grid, as if
+  /// every column did what the average column that ran did. A DRAM sector
+  /// that one column alone touched stands for `grid y / columnsRun` of them
+  /// (a GEMM's weights and output, which the columns split between them);
+  /// one that several columns touched counts once (a GEMM's A, the
+  /// routing tables, which every column reads). Call after the last block.
+  void extrapolate(uint32_t columnsRun);
 
   /// The counts; call after the last block ended.
   const KernelProfile &profile() const { return profile_; }
@@ -103,12 +119,17 @@ private:
     /// Per request, the 4-byte words of shared memory (offset / 4).
     std::unordered_map<RequestKey, std::vector<uint32_t>, RequestHash> shared;
     bool working = false;
+    uint32_t column = 0;
   };
 
   KernelProfile profile_;
-  /// Per buffer, the 32-byte sectors the launch touched (by offset).
-  std::vector<std::vector<bool>> touched_;
-  uint64_t touchedCount_ = 0;
+  /// Per buffer and 32-byte sector (by offset): kUntouched, the grid column
+  /// (+1) of the only blocks that touched it, or kSeveralColumns.
+  struct BufferUse {
+    std::vector<uint16_t> columns;
+    uint64_t sectors = 0, touched = 0;
+  };
+  std::vector<BufferUse> buffers_;
   std::unordered_map<uint32_t, BlockState> blocks_;
 };
 

@@ -648,6 +648,15 @@ std::string describeThreads(const Launch &launch, const Block &b) {
 
 } // namespace
 
+/// EmulatorOptions::columnStride for this launch: never more than leaves two
+/// columns to run, so that the profile tells the sectors every column
+/// reads from those each column reads alone (LaunchProfiler::extrapolate).
+static uint32_t sampledColumnStride(const Launch &launch) {
+  if (!launch.profiler || launch.grid[1] < 3)
+    return 1;
+  return std::min(launch.options->columnStride, launch.grid[1] - 1);
+}
+
 struct Emulator::Impl {
   std::vector<std::unique_ptr<Block>> slots;
   /// Barrier intervals of this launch (the shadow starts afresh with it).
@@ -692,6 +701,8 @@ struct Emulator::Impl {
     b.ctaid[1] = uint32_t(linear / launch.grid[0] % launch.grid[1]);
     b.ctaid[2] = uint32_t(linear / launch.grid[0] / launch.grid[1]);
     b.epoch = ++epochCounter;
+    if (launch.profiler)
+      launch.profiler->startBlock(b.slot, b.ctaid[1]);
     // Uninitialised shared memory: NaN in f32, f16 and bf16.
     std::memset(b.shared, 0xFF, launch.sharedBytes);
     for (uint32_t i = 0; i < launch.threadsPerBlock; ++i) {
@@ -754,6 +765,17 @@ struct Emulator::Impl {
     std::vector<uint64_t> order(total);
     for (uint64_t i = 0; i < total; ++i)
       order[i] = i;
+    // Column sampling: the blocks of columns y % stride == 0 only.
+    uint32_t stride = sampledColumnStride(launch);
+    if (stride > 1)
+      order.erase(std::remove_if(order.begin(), order.end(),
+                                 [&](uint64_t linear) {
+                                   return linear / launch.grid[0] %
+                                              launch.grid[1] % stride !=
+                                          0;
+                                 }),
+                  order.end());
+    total = order.size();
     if (launch.options->shuffle) {
       std::mt19937_64 random(launch.options->seed);
       std::shuffle(order.begin(), order.end(), random);
@@ -858,6 +880,9 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
   currentLaunch = &launch;
   Error result = impl_->run(launch);
   currentLaunch = outer;
+  uint32_t stride = sampledColumnStride(launch);
+  if (launch.profiler && stride > 1)
+    launch.profiler->extrapolate((grid[1] + stride - 1) / stride);
   for (const std::vector<bool> &sectors : launch.sectorsRead)
     stats_.weightSectorBytes +=
         32 * uint64_t(std::count(sectors.begin(), sectors.end(), true));

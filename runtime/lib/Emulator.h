@@ -43,6 +43,11 @@ struct EmulatorOptions {
   /// Counts per launch what a profiler would (KernelProfile); implies
   /// checks, whose access hooks it reads.
   bool profile = false;
+  /// Column sampling of a profile (1: every block). With S > 1, a launch
+  /// whose grid has more than one column (grid y) runs only the columns
+  /// y % S == 0, and its profile scales the counts to the whole grid
+  /// (LaunchProfiler::extrapolate). Its outputs are then incomplete.
+  unsigned columnStride = 1;
 };
 
 /// A buffer a launch may touch: [address, address + bytes).

@@ -10,6 +10,7 @@
 #include "Emulator.h"
 #include "Layer.h"
 
+#include <algorithm>
 #include <cstring>
 
 struct moert_layer {
@@ -98,6 +99,10 @@ moert_status moert_layer_load_emulated(const char *manifest_path,
         options->concurrent_blocks ? unsigned(options->concurrent_blocks) : 1;
     choice.options.checks = !options->unchecked;
     choice.options.profile = options->profile != 0;
+    if (options->profile_column_stride > 1 && !options->profile)
+      return invalid("moert_layer_load_emulated: profile_column_stride "
+                     "applies to a profile");
+    choice.options.columnStride = std::max(1u, options->profile_column_stride);
   }
   std::unique_ptr<moert::Layer> layer;
   if (moert::Error e = moert::Layer::load(

@@ -105,6 +105,13 @@ TEST_F(EmulatedLayer, Refusals) {
   EXPECT_EQ(status, MOERT_ERROR_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(moert_last_error(), "concurrent_blocks"));
 
+  // Column sampling leaves the output incomplete: only for a profile.
+  options = {};
+  options.profile_column_stride = 4;
+  EXPECT_FALSE(load(&options, status));
+  EXPECT_EQ(status, MOERT_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(moert_last_error(), "profile_column_stride"));
+
   options = {};
   options.chip = "sm_80";
   EXPECT_FALSE(load(&options, status));

@@ -31,6 +31,7 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
     options.concurrent_blocks = backend.blocksAtOnce;
     options.unchecked = backend.unchecked;
     options.profile = backend.profileOut != nullptr;
+    options.profile_column_stride = backend.columnStride;
     loaded = moert_layer_load_emulated(manifest.c_str(), name.c_str(), &options,
                                        &rt);
   } else {

@@ -35,6 +35,9 @@ struct EmittedBackend {
   /// cuda-emu only: when set, the run is profiled and the emulator's
   /// per-launch counts (JSON) are stored here.
   std::string *profileOut = nullptr;
+  /// cuda-emu profile only: run every columnStride-th column of the grids
+  /// with several (moert_emu_options.profile_column_stride).
+  unsigned columnStride = 1;
 };
 
 /// Loads `function` of DIR/manifest.json on `backend`, packs the weights of

@@ -84,15 +84,21 @@ moe::layerProfileJson(const std::string &kernelsJson,
 
   // mma_row_utilisation: the useful FLOPs of the kernel's expert GEMM over
   // what its mma.syncs execute (padding rows and columns included).
-  double rows = gated ? 2 * i : i;
   double dramBytes = 0;
+  bool extrapolated = false;
   for (json &k : root["kernels"]) {
     dramBytes += k.value("dram_bytes", 0.0);
     std::string name = k.value("name", "");
-    double useful =
-        name.find("gate_up") != std::string::npos ? 2.0 * routed * h * rows
-        : name.find("down") != std::string::npos  ? 2.0 * routed * i * h
-                                                  : 0.0;
+    bool shared = name.find("shared_") != std::string::npos;
+    // The shared expert's kernels: every token, its own width.
+    double gemmRows = shared ? tokens : routed;
+    double width = shared ? is : i;
+    double useful = name.find("gate_up") != std::string::npos
+                        ? 2.0 * gemmRows * h * (gated ? 2 * width : width)
+                    : name.find("down") != std::string::npos
+                        ? 2.0 * gemmRows * width * h
+                        : 0.0;
+    extrapolated |= k.contains("columns_run");
     double executed = k.value("mma_count", 0.0) * kMmaFlops +
                       k.value("fp8_mma_count", 0.0) * kFp8MmaFlops;
     k["mma_row_utilisation"] =
@@ -106,6 +112,8 @@ moe::layerProfileJson(const std::string &kernelsJson,
   layer["dram_bytes"] = dramBytes;
   layer["traffic_ratio"] = minBytes > 0 ? dramBytes / minBytes : 0.0;
   layer["flops"] = flops;
+  // Counts scaled from the columns that ran (--profile-column-stride).
+  layer["extrapolated"] = extrapolated;
   json estimate, percent;
   for (const Gpu &gpu : kGpus) {
     double us = 0;

@@ -171,6 +171,14 @@ llvm::cl::opt<std::string> profilePath(
                    "and the layer's roofline estimate "
                    "(docs/emulator-profile.md)"),
     llvm::cl::cat(emulatorCategory));
+llvm::cl::opt<unsigned> profileColumnStride(
+    "profile-column-stride", llvm::cl::init(1), llvm::cl::value_desc("S"),
+    llvm::cl::desc("with --profile: in launches with several columns of "
+                   "blocks, run every S-th column only and scale the counts "
+                   "to the whole grid, for shapes too large to emulate "
+                   "whole (the output is then incomplete: not with --check "
+                   "or --output)"),
+    llvm::cl::cat(emulatorCategory));
 /// The emulator's per-launch profile (JSON), with --profile.
 std::string emulatorProfile;
 llvm::cl::opt<std::string> tuningFile(
@@ -422,6 +430,14 @@ llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
   backend.unchecked = emulatorUnchecked;
   if (!profilePath.empty())
     backend.profileOut = &emulatorProfile;
+  if (profileColumnStride == 0)
+    return llvm::createStringError("--profile-column-stride is at least 1");
+  if (profileColumnStride > 1 &&
+      (profilePath.empty() || check || !outputPath.empty()))
+    return llvm::createStringError(
+        "--profile-column-stride runs part of each grid: it needs --profile "
+        "and leaves the output incomplete (no --check or --output)");
+  backend.columnStride = profileColumnStride;
   return backend;
 }
 
@@ -527,7 +543,8 @@ int main(int argc, char **argv) {
                 "--tensor-cores=false or --emitted)");
   bool emulated = target == "gpu-emulator" || backendName == "cuda-emu";
   for (llvm::cl::Option *option : std::initializer_list<llvm::cl::Option *>{
-           &chip, &blockOrder, &blocksAtOnce, &emulatorUnchecked, &profilePath})
+           &chip, &blockOrder, &blocksAtOnce, &emulatorUnchecked, &profilePath,
+           &profileColumnStride})
     if (option->getNumOccurrences() && !emulated)
       return fail("--" + option->ArgStr +
                   " applies to --target gpu-emulator or --backend cuda-emu");
@@ -680,10 +697,12 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
   }
   // The fp64 reference, once: its output for --check, its routing for
-  // --profile.
+  // --profile (only that without --check: the fp64 FFNs of a large shape
+  // take longer than the emulator).
   std::optional<ref::ReferenceResult> expected;
   if (check || !profilePath.empty()) {
-    auto result = ref::forward(cfg, hfWeights, input, tieTolerance);
+    auto result = ref::forward(cfg, hfWeights, input, tieTolerance,
+                               /*routingOnly=*/!check);
     if (!result)
       return fail(result.takeError());
     expected = std::move(*result);

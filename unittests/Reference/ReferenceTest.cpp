@@ -108,6 +108,31 @@ TEST(Reference, TiePicksLowerIndex) {
             (std::vector<bool>{false, false, false}));
 }
 
+// Routing only (a profile's active experts): the same choices and near
+// ties, per-expert token counts, and no FFN output.
+TEST(Reference, RoutingOnly) {
+  LayerConfig cfg = baseConfig("qwen3_moe", 2, 3, 1, 1);
+  cfg.normalization = Normalization::Sum;
+  const std::string p = "model.layers.0.mlp.";
+  TensorMap hf;
+  hf[p + "gate.weight"] = tensor({3, 2}, {1, 0, 0, 1, -1, -1});
+  for (int e = 0; e < 3; ++e) {
+    std::string x = p + "experts." + std::to_string(e) + ".";
+    hf[x + "gate_proj.weight"] = tensor({1, 2}, {1, 1});
+    hf[x + "up_proj.weight"] = tensor({1, 2}, {1, 1});
+    hf[x + "down_proj.weight"] = tensor({2, 1}, {1, 0});
+  }
+  HostTensor x = tensor({3, 2}, {1, 1, 1, 0, 0, 1});
+  ReferenceResult full = run(cfg, hf, x);
+  auto routed = forward(cfg, hf, x, 1e-6, /*routingOnly=*/true);
+  ASSERT_TRUE(bool(routed)) << llvm::toString(routed.takeError());
+  EXPECT_EQ(routed->expertTokens, (std::vector<int64_t>{2, 1, 0}));
+  EXPECT_EQ(routed->expertTokens, full.expertTokens);
+  EXPECT_EQ(routed->nearTie, full.nearTie);
+  EXPECT_EQ(routed->output, std::vector<double>(6, 0.0));
+  EXPECT_NE(full.output, std::vector<double>(6, 0.0));
+}
+
 // (c) DeepSeek-V3: dropped groups score 0.0, which beats a kept expert whose
 // biased score is negative.
 TEST(Reference, DeepSeekV3MaskedFillZero) {

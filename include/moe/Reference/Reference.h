@@ -56,16 +56,19 @@ struct ReferenceResult {
 /// nearTie[t] is set when at some selection step the smallest kept score
 /// minus the largest dropped one is below `tieTolerance`.
 ///
+/// With `routingOnly`, steps 4 and 5 are skipped: nearTie and expertTokens
+/// only, `output` stays zero (what a profile needs of a shape too large for
+/// the fp64 FFNs).
+///
 /// A quantized checkpoint (cfg.weightFormat) is read through
 /// dequantizeCheckpoint: the reference of the dequantized model.
 ///
 /// Errors: an unknown family, an inconsistent config, a config the family's
 /// checkpoints cannot express, a missing or misshapen tensor, or `x` not
 /// [T, H].
-llvm::Expected<ReferenceResult> forward(const LayerConfig &cfg,
-                                        const TensorMap &hf,
-                                        const HostTensor &x,
-                                        double tieTolerance = 1e-6);
+llvm::Expected<ReferenceResult>
+forward(const LayerConfig &cfg, const TensorMap &hf, const HostTensor &x,
+        double tieTolerance = 1e-6, bool routingOnly = false);
 
 /// The plain tensors of a quantized checkpoint (cfg.weightFormat): each
 /// projection's values times its scales, under the name and in the layout

@@ -96,6 +96,11 @@ typedef struct moert_emu_options {
    *  coalescing, bank conflicts, mma rows, ...; docs/emulator-profile.md);
    *  implies the checks. Read with moert_layer_emu_profile_json. */
   int profile;
+  /** 0 or 1: run every block. S > 1 (with profile): in launches whose grid
+   *  has several columns (grid y), run only the columns y % S == 0 and
+   *  scale the profile's counts to the whole grid, for profiles of shapes
+   *  too large to emulate whole; the layer's output is then incomplete. */
+  unsigned profile_column_stride;
 } moert_emu_options;
 
 /**
