@@ -2,6 +2,7 @@
 
 #include "moe-support/DType.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -129,7 +130,8 @@ float bfloat16ToFloat(uint16_t bits) {
   return bitsToFloat(uint32_t(bits) << 16);
 }
 
-float float8E4M3ToFloat(uint8_t bits) {
+namespace {
+float decodeFloat8E4M3(uint8_t bits) {
   bool negative = bits & 0x80;
   unsigned exponent = (bits >> 3) & 0xf;
   unsigned mantissa = bits & 0x7;
@@ -141,6 +143,19 @@ float float8E4M3ToFloat(uint8_t bits) {
   else
     magnitude = std::ldexp(float(8 + mantissa), int(exponent) - 7 - 3);
   return negative ? -magnitude : magnitude;
+}
+} // namespace
+
+float float8E4M3ToFloat(uint8_t bits) {
+  // A table: random fp8 checkpoints round billions of values through the
+  // binary search of floatToFloat8E4M3, which decodes at every step.
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> values;
+    for (unsigned b = 0; b < 256; ++b)
+      values[b] = decodeFloat8E4M3(uint8_t(b));
+    return values;
+  }();
+  return table[bits];
 }
 
 float float8E5M2ToFloat(uint8_t bits) {
