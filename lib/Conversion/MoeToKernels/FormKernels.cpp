@@ -209,14 +209,16 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
                       int64_t numExperts, int64_t blockRows, Value block) {
   IndexMath m{b, loc};
   Value zero = m.c(0);
-  // iter: (expert, first block of that expert, blocks so far)
+  // iter: (expert, first block of that expert, blocks so far, the expert's
+  // first row). Each expert's end is the next one's begin: one load of the
+  // offsets per expert, which every thread of every block makes.
   auto loop = scf::ForOp::create(
-      b, loc, zero, m.c(numExperts), m.c(1), ValueRange{zero, zero, zero},
+      b, loc, zero, m.c(numExperts), m.c(1),
+      ValueRange{zero, zero, zero, m.load(offsets, zero)},
       [&](OpBuilder &nb, Location nloc, Value e, ValueRange iter) {
         IndexMath n{nb, nloc};
-        Value begin = n.load(offsets, e);
         Value end = n.load(offsets, n.add(e, n.c(1)));
-        Value blocks = n.ceilDiv(n.sub(end, begin), blockRows);
+        Value blocks = n.ceilDiv(n.sub(end, iter[3]), blockRows);
         Value total = n.add(iter[2], blocks);
         Value mine = arith::AndIOp::create(
             nb, nloc,
@@ -226,7 +228,7 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
                                   total));
         Value expert = arith::SelectOp::create(nb, nloc, mine, e, iter[0]);
         Value first = arith::SelectOp::create(nb, nloc, mine, iter[2], iter[1]);
-        scf::YieldOp::create(nb, nloc, ValueRange{expert, first, total});
+        scf::YieldOp::create(nb, nloc, ValueRange{expert, first, total, end});
       });
   Value expert = loop.getResult(0), first = loop.getResult(1);
   Value total = loop.getResult(2);

@@ -35,9 +35,13 @@
 // CHECK: %[[RBLK:.*]] = arith.ceildivsi %{{.*}}, %{{.*}} : index
 // CHECK: %[[GRID:.*]] = arith.addi %[[RBLK]], %{{.*}} : index
 // CHECK: %[[ACT:.*]] = scf.forall (%[[BLK:.*]], %[[COL:.*]]) in (%[[GRID]], 2) shared_outs({{.*}}) -> (tensor<?x128xbf16>) {
-//        The expert of this block: a scan of the offsets.
-// CHECK:   %[[FOUND:.*]]:3 = scf.for {{.*}} -> (index, index, index) {
-// CHECK:     tensor.extract %[[DISPATCH]]#1
+//        The expert of this block: a scan of the offsets, one load per
+//        expert (its end is the next one's begin).
+// CHECK:   %[[BEGIN0:.*]] = tensor.extract %[[DISPATCH]]#1[%c0]
+// CHECK:   %[[FOUND:.*]]:4 = scf.for {{.*}} iter_args({{.*}}, %[[BEGIN:.*]] = %{{.*}}) -> (index, index, index, index) {
+// CHECK:     %[[END:.*]] = tensor.extract %[[DISPATCH]]#1
+// CHECK:     %[[ENDI:.*]] = arith.index_cast %[[END]]
+// CHECK-NEXT: arith.subi %[[ENDI]], %[[BEGIN]]
 // CHECK:     arith.ceildivsi
 //        gate rows c .. c + 64 and up rows 128 + c .. of the expert (static
 //        tiles: 64 divides 128) in the tensor-core form: two zero-filled
