@@ -199,21 +199,32 @@ Operation *cloneOnTile(OpBuilder &b, Operation *op, IRMapping &mapping) {
 /// The block of dispatched rows that block `block` of an expert kernel
 /// works on: rows `start .. start + count` of expert `expert`. Block b
 /// belongs to the expert whose running total of ceildiv(rows_e, blockRows)
-/// blocks covers b; past the last expert's blocks, count is 0.
+/// blocks covers b; past the last expert's blocks, count is 0. `rows`: the
+/// dispatched rows of all experts.
 struct RowBlock {
   /// Null in the shared expert's kernels.
   Value expert, start, count;
 };
 
 RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
-                      int64_t numExperts, int64_t blockRows, Value block) {
+                      int64_t numExperts, int64_t blockRows, Value rows,
+                      Value block) {
   IndexMath m{b, loc};
   Value zero = m.c(0);
+  // At most min(E, rows) experts have rows, each with one partial block at
+  // most: blocks from ceildiv(rows, blockRows) + min(E, rows) on are empty
+  // and skip the scan. The grid has E in place of min(E, rows) (a launch's
+  // grid is an affine formula of T), so at decode most of it is such blocks.
+  Value mayWork = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::slt, block,
+      m.add(m.ceilDiv(rows, blockRows), m.min(m.c(numExperts), rows)));
+  Value scanned =
+      arith::SelectOp::create(b, loc, mayWork, m.c(numExperts), zero);
   // iter: (expert, first block of that expert, blocks so far, the expert's
   // first row). Each expert's end is the next one's begin: one load of the
   // offsets per expert, which every thread of every block makes.
   auto loop = scf::ForOp::create(
-      b, loc, zero, m.c(numExperts), m.c(1),
+      b, loc, zero, scanned, m.c(1),
       ValueRange{zero, zero, zero, m.load(offsets, zero)},
       [&](OpBuilder &nb, Location nloc, Value e, ValueRange iter) {
         IndexMath n{nb, nloc};
@@ -383,7 +394,7 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
           block.count = n.min(n.c(blockRows), n.sub(rows, block.start));
         } else {
           block = findRowBlock(nb, nloc, gemms.offsets, gemms.numExperts,
-                               blockRows, ivs[0]);
+                               blockRows, rows, ivs[0]);
         }
         Value column = n.mul(ivs[1], n.c(columnTile));
         Value width = n.min(n.c(columnTile), n.sub(n.c(columns), column));
