@@ -77,20 +77,27 @@ TEST(Reference, HandComputedSoftmaxTop1) {
   EXPECT_NEAR(r.output[1], 2 * 2.8577223804672998, 1e-14);
 }
 
-// (b) Equal router logits: the lower expert index wins, flagged nearTie.
-TEST(Reference, TiePicksLowerIndex) {
+/// Qwen3-MoE, H = 2, E = 3, top-1 with sum normalization (w = 1): router
+/// rows [1, 0], [0, 1], [-1, -1]; expert e writes (e + 1) * act to output
+/// 0, so the output names it.
+LayerConfig threeExperts(TensorMap &hf) {
   LayerConfig cfg = baseConfig("qwen3_moe", 2, 3, 1, 1);
-  cfg.normalization = Normalization::Sum; // w = 1
+  cfg.normalization = Normalization::Sum;
   const std::string p = "model.layers.0.mlp.";
-  TensorMap hf;
   hf[p + "gate.weight"] = tensor({3, 2}, {1, 0, 0, 1, -1, -1});
   for (int e = 0; e < 3; ++e) {
     std::string x = p + "experts." + std::to_string(e) + ".";
     hf[x + "gate_proj.weight"] = tensor({1, 2}, {1, 1});
     hf[x + "up_proj.weight"] = tensor({1, 2}, {1, 1});
-    // Expert e writes (e + 1) * act to output 0: the output names it.
     hf[x + "down_proj.weight"] = tensor({2, 1}, {float(e + 1), 0});
   }
+  return cfg;
+}
+
+// (b) Equal router logits: the lower expert index wins, flagged nearTie.
+TEST(Reference, TiePicksLowerIndex) {
+  TensorMap hf;
+  LayerConfig cfg = threeExperts(hf);
   // Token 0: logits [1, 1, -2] tie; token 1: [1, 0, -1]; token 2: [0, 1, -1].
   HostTensor x = tensor({3, 2}, {1, 1, 1, 0, 0, 1});
   ReferenceResult r = run(cfg, hf, x);
@@ -111,17 +118,8 @@ TEST(Reference, TiePicksLowerIndex) {
 // Routing only (a profile's active experts): the same choices and near
 // ties, per-expert token counts, and no FFN output.
 TEST(Reference, RoutingOnly) {
-  LayerConfig cfg = baseConfig("qwen3_moe", 2, 3, 1, 1);
-  cfg.normalization = Normalization::Sum;
-  const std::string p = "model.layers.0.mlp.";
   TensorMap hf;
-  hf[p + "gate.weight"] = tensor({3, 2}, {1, 0, 0, 1, -1, -1});
-  for (int e = 0; e < 3; ++e) {
-    std::string x = p + "experts." + std::to_string(e) + ".";
-    hf[x + "gate_proj.weight"] = tensor({1, 2}, {1, 1});
-    hf[x + "up_proj.weight"] = tensor({1, 2}, {1, 1});
-    hf[x + "down_proj.weight"] = tensor({2, 1}, {1, 0});
-  }
+  LayerConfig cfg = threeExperts(hf);
   HostTensor x = tensor({3, 2}, {1, 1, 1, 0, 0, 1});
   ReferenceResult full = run(cfg, hf, x);
   auto routed = forward(cfg, hf, x, 1e-6, /*routingOnly=*/true);
