@@ -45,6 +45,7 @@ void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
     ++profile_.atomics;
   GlobalRequest &request = b.global[{warp, site, occurrence}];
   request.load = read && !write;
+  request.buffer = buffer;
   // Sectors and words by buffer and offset, as if each buffer started
   // 256-byte aligned as cudaMalloc's do: the host's input and output may
   // not be, and the counts must not depend on where the host put them.
@@ -105,6 +106,10 @@ void LaunchProfiler::endBlock(uint32_t slot) {
     if (request.load) {
       profile_.loadSectors += sectors;
       profile_.requestedLoadBytes += requested;
+      SiteCounts &site = loadSites_[{key.site, request.buffer}];
+      ++site.requests;
+      site.sectors += sectors;
+      site.requestedBytes += requested;
     }
   }
   for (auto &[key, words] : b.shared) {
@@ -139,6 +144,10 @@ void LaunchProfiler::extrapolate(uint32_t columnsRun) {
         &profile_.mmaCount, &profile_.fp8MmaCount, &profile_.barriers,
         &profile_.atomics})
     scale(*count);
+  for (auto &[key, site] : loadSites_)
+    for (uint64_t *count :
+         {&site.requests, &site.sectors, &site.requestedBytes})
+      scale(*count);
   profile_.dramBytes = 0;
   for (const BufferUse &use : buffers_) {
     uint64_t several = uint64_t(
@@ -149,6 +158,27 @@ void LaunchProfiler::extrapolate(uint32_t columnsRun) {
         std::min<uint64_t>(use.sectors,
                            several + uint64_t(std::llround(once * factor)));
   }
+}
+
+void LaunchProfiler::reportLoadSites(
+    const std::function<std::string(uint32_t)> &siteName,
+    const std::vector<std::string> &bufferNames) {
+  auto unused = [](const LoadSite &s) {
+    return int64_t(kSector * s.sectors) - int64_t(s.requestedBytes);
+  };
+  std::vector<LoadSite> sites;
+  for (const auto &[key, counts] : loadSites_)
+    sites.push_back(
+        {siteName(key.first),
+         key.second < bufferNames.size() ? bufferNames[key.second] : "?",
+         counts.requests, counts.sectors, counts.requestedBytes});
+  std::stable_sort(sites.begin(), sites.end(),
+                   [&](const LoadSite &a, const LoadSite &b) {
+                     return unused(a) > unused(b);
+                   });
+  if (sites.size() > kReportedLoadSites)
+    sites.resize(kReportedLoadSites);
+  profile_.loadSites = std::move(sites);
 }
 
 std::string profileJson(const std::vector<KernelProfile> &kernels) {
@@ -175,6 +205,17 @@ std::string profileJson(const std::vector<KernelProfile> &kernels) {
     j["atomics"] = k.atomics;
     if (k.columnsRun)
       j["columns_run"] = k.columnsRun;
+    nlohmann::ordered_json sites = nlohmann::ordered_json::array();
+    for (const LoadSite &site : k.loadSites)
+      sites.push_back(
+          {{"site", site.site},
+           {"buffer", site.buffer},
+           {"requests", site.requests},
+           {"sectors", site.sectors},
+           {"efficiency", site.sectors ? double(site.requestedBytes) /
+                                             double(kSector * site.sectors)
+                                       : 1.0}});
+    j["load_sites"] = std::move(sites);
     list.push_back(std::move(j));
   }
   nlohmann::ordered_json root;

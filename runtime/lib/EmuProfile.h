@@ -15,11 +15,20 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace moert {
+
+/// The load requests of one instruction (site) on one buffer, summed over
+/// a launch: where the sectors a launch pulls without using go.
+struct LoadSite {
+  std::string site, buffer;
+  uint64_t requests = 0, sectors = 0, requestedBytes = 0;
+};
 
 /// One launch's counts (docs/emulator-profile.md defines each).
 struct KernelProfile {
@@ -56,7 +65,12 @@ struct KernelProfile {
   /// under column sampling, and every count above is extrapolated from
   /// them to the whole grid (LaunchProfiler::extrapolate).
   uint32_t columnsRun = 0;
+  /// The load sites that leave the most sector bytes unused (sectors x 32
+  /// - requested bytes), most first, at most kReportedLoadSites.
+  std::vector<LoadSite> loadSites;
 };
+
+constexpr size_t kReportedLoadSites = 6;
 
 class LaunchProfiler {
 public:
@@ -91,6 +105,12 @@ public:
   /// routing tables, which every column reads). Call after the last block.
   void extrapolate(uint32_t columnsRun);
 
+  /// Names the launch's load sites (`siteName` of a site index, and the
+  /// buffers' names in the order the emulator numbers them) and keeps the
+  /// most wasteful in the profile. Call last.
+  void reportLoadSites(const std::function<std::string(uint32_t)> &siteName,
+                       const std::vector<std::string> &bufferNames);
+
   /// The counts; call after the last block ended.
   const KernelProfile &profile() const { return profile_; }
 
@@ -113,7 +133,13 @@ private:
   struct GlobalRequest {
     std::vector<uint64_t> sectors, words;
     bool load = false;
+    size_t buffer = 0;
   };
+  struct SiteCounts {
+    uint64_t requests = 0, sectors = 0, requestedBytes = 0;
+  };
+  /// Load requests by (site, buffer).
+  std::map<std::pair<uint32_t, size_t>, SiteCounts> loadSites_;
   struct BlockState {
     std::unordered_map<RequestKey, GlobalRequest, RequestHash> global;
     /// Per request, the 4-byte words of shared memory (offset / 4).

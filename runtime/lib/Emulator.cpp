@@ -883,6 +883,13 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
   uint32_t stride = sampledColumnStride(launch);
   if (launch.profiler && stride > 1)
     launch.profiler->extrapolate((grid[1] + stride - 1) / stride);
+  if (launch.profiler) {
+    std::vector<std::string> names;
+    for (const EmulatedBuffer &buffer : launch.buffers)
+      names.push_back(buffer.name);
+    launch.profiler->reportLoadSites(
+        [&](uint32_t site) { return library.site(site); }, names);
+  }
   for (const std::vector<bool> &sectors : launch.sectorsRead)
     stats_.weightSectorBytes +=
         32 * uint64_t(std::count(sectors.begin(), sectors.end(), true));

@@ -11,7 +11,7 @@ KERNEL_KEYS = ["name", "grid", "block", "dynamic_shared_memory",
                "working_blocks", "dram_bytes", "requested_global_bytes",
                "global_requests", "global_sectors", "global_load_efficiency",
                "shared_requests", "shared_bank_conflicts", "mma_count",
-               "mma_row_utilisation", "barriers", "atomics"]
+               "mma_row_utilisation", "barriers", "atomics", "load_sites"]
 LAYER_KEYS = ["tokens", "active_experts", "min_bytes", "dram_bytes",
               "traffic_ratio", "flops", "estimate_us",
               "estimate_pct_of_roofline"]
@@ -58,6 +58,23 @@ def main():
                 abs(k["mma_row_utilisation"] - args.mma_utilisation) > 1e-9):
             fail("%s: mma_row_utilisation %g, expected %g"
                  % (k["name"], k["mma_row_utilisation"], args.mma_utilisation))
+        sites = k["load_sites"]
+        if len(sites) > 6 or (k["global_load_efficiency"] < 1 and not sites):
+            fail("%s: %d load sites" % (k["name"], len(sites)))
+        for site in sites:
+            if not (site["site"].startswith(("load #", "cp.async #")) and
+                    k["name"] in site["site"] and site["buffer"]):
+                fail("%s: load site %s on %s" % (k["name"], site["site"],
+                                                 site["buffer"]))
+            if not (0 < site["requests"] <= k["global_requests"] and
+                    site["sectors"] <= k["global_sectors"] and
+                    0 < site["efficiency"] <= 1):
+                fail("%s: load site %s counts %s" % (k["name"], site["site"],
+                                                     site))
+        # Most unused sector bytes first.
+        unused = [32 * x["sectors"] * (1 - x["efficiency"]) for x in sites]
+        if any(a < b - 1e-6 for a, b in zip(unused, unused[1:])):
+            fail("%s: load sites not in order of unused bytes" % k["name"])
         if k["barriers"] < blocks and k["name"].endswith("gate_up"):
             fail("%s: fewer barriers than blocks" % k["name"])
         total += k["dram_bytes"]
