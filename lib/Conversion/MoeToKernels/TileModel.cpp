@@ -7,6 +7,8 @@
 #include "moe/Transforms/TileModel.h"
 #include "moe/Transforms/Passes.h"
 
+#include "TensorCoreTiles.h"
+
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
@@ -89,6 +91,25 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
       --stages;
     if (smem(stages) > t.sharedMemoryPerBlock)
       continue;
+    // Plain weights: moe-form-kernels stages them beside the rows only
+    // while both, rows padded (kStagedRowPaddingBytes), fit in the kernel
+    // budget with the accumulators at two stages or more
+    // (planTensorCores); else their mma fragments come straight from
+    // global memory, half of each sector unused. Mixtral-8x7B's gate_up
+    // at 8 and 64 tokens took 256 columns so: load efficiency 0.502 and
+    // 4.6 extra wavefronts per shared request, against 0.995 and 2.5 at
+    // 128 (bench/results/emulator-profile-models.md). Not a candidate.
+    if (!p.dequantized && !p.activationGroup) {
+      auto staged = [&](int64_t s) {
+        return rows * columns * p.temporaryBytes +
+               s * (rows + p.weightMatrices * columns) *
+                   (kTile * p.weightBytes + kStagedRowPaddingBytes);
+      };
+      while (stages > 2 && staged(stages) > kKernelSharedMemoryBudget)
+        --stages;
+      if (staged(stages) > kKernelSharedMemoryBudget)
+        continue;
+    }
     int64_t perSm =
         std::clamp<int64_t>(t.sharedMemoryPerBlock / smem(stages), 1, 4);
     int64_t columnTiles = ceilDiv(p.columns, columns);
