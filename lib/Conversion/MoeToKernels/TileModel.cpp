@@ -73,6 +73,13 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
   for (int64_t columns : {32, 64, 128, 256}) {
     if (columns > 2 * nextPowerOfTwo(p.columns) && columns > 32)
       break;
+    // The tensor-core form takes only column tiles that divide the
+    // columns (planTensorCores); another tile gets the scalar form, whose
+    // temporaries leave its kernel one thread per block. gpt-oss's 2880
+    // columns took 256 at 8 tokens so: no mma.sync, load efficiency 0.125
+    // (bench/results/emulator-profile-models.md).
+    if (p.columns % columns != 0)
+      continue;
     int64_t fixedBytes =
         rows * columns * p.temporaryBytes + rows * kTile * p.weightBytes;
     if (p.dequantized)
