@@ -226,8 +226,10 @@ LayerWriter::nameWeights(llvm::ArrayRef<::moe::weights::TensorSpec> specs) {
            << names->size() << " weights, its family's checkpoints give "
            << specs.size();
   for (auto [i, name] : llvm::enumerate(*names)) {
+    // A copy for the lambda: clang 14 cannot capture a structured binding.
+    StringRef weightName = name;
     const auto *spec = llvm::find_if(
-        specs, [&](const auto &s) { return s.name == name.str(); });
+        specs, [&](const auto &s) { return s.name == weightName.str(); });
     auto type = cast<ShapedType>(imported.getArgument(i + 1).getType());
     if (spec == specs.end())
       return imported.emitError("the family's checkpoints have no ") << name;
