@@ -63,6 +63,7 @@ void LaunchProfiler::global(uint32_t slot, uint32_t warp, uint32_t site,
     if (mark == kUntouched) {
       mark = column;
       ++use.touched;
+      ++touchedCount_;
     } else if (mark != column) {
       mark = kSeveralColumns;
     }
@@ -123,9 +124,7 @@ void LaunchProfiler::endBlock(uint32_t slot) {
     profile_.sharedBankConflicts += most - best;
   }
   blocks_.erase(it);
-  profile_.dramBytes = 0;
-  for (const BufferUse &use : buffers_)
-    profile_.dramBytes += kSector * use.touched;
+  profile_.dramBytes = kSector * touchedCount_;
 }
 
 void LaunchProfiler::extrapolate(uint32_t columnsRun) {

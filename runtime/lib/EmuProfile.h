@@ -156,6 +156,8 @@ private:
     uint64_t sectors = 0, touched = 0;
   };
   std::vector<BufferUse> buffers_;
+  /// The buffers' touched sectors, summed.
+  uint64_t touchedCount_ = 0;
   std::unordered_map<uint32_t, BlockState> blocks_;
 };
 

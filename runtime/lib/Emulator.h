@@ -44,8 +44,9 @@ struct EmulatorOptions {
   /// checks, whose access hooks it reads.
   bool profile = false;
   /// Column sampling of a profile (1: every block). With S > 1, a launch
-  /// whose grid has more than one column (grid y) runs only the columns
-  /// y % S == 0, and its profile scales the counts to the whole grid
+  /// whose grid has three columns (grid y) or more runs only the columns
+  /// y % S' == 0, S' = min(S, grid y - 1) so that two run at least, and
+  /// its profile scales the counts to the whole grid
   /// (LaunchProfiler::extrapolate). Its outputs are then incomplete.
   unsigned columnStride = 1;
 };

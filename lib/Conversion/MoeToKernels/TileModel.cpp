@@ -89,34 +89,31 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
                     rows * ceilDiv(p.reduction, p.activationGroup) * 4;
     if (fixedBytes > kKernelSharedMemoryBudget)
       continue;
-    // Deepest pipeline whose staging buffers fit.
-    int64_t stages = t.maxStages;
+    // Deepest pipeline (two stages at least) whose staging buffers fit in
+    // shared memory. Plain weights must also fit staged as moe-form-kernels
+    // lays them out: beside the rows, rows padded (kStagedRowPaddingBytes),
+    // with the accumulators, in the kernel budget (planTensorCores); else
+    // their mma fragments come straight from global memory, half of each
+    // sector unused. Mixtral-8x7B's gate_up at 8 and 64 tokens took 256
+    // columns so: load efficiency 0.502 and 4.6 extra wavefronts per shared
+    // request, against 0.995 and 2.5 at 128
+    // (bench/results/emulator-profile-models.md). Not a candidate.
     auto smem = [&](int64_t s) {
       return s * (rows + p.weightMatrices * columns) * kTile * p.weightBytes;
     };
-    while (stages > 2 && smem(stages) > t.sharedMemoryPerBlock)
+    bool plain = !p.dequantized && !p.activationGroup;
+    auto fits = [&](int64_t s) {
+      int64_t staged = rows * columns * p.temporaryBytes +
+                       s * (rows + p.weightMatrices * columns) *
+                           (kTile * p.weightBytes + kStagedRowPaddingBytes);
+      return smem(s) <= t.sharedMemoryPerBlock &&
+             (!plain || staged <= kKernelSharedMemoryBudget);
+    };
+    int64_t stages = t.maxStages;
+    while (stages > 2 && !fits(stages))
       --stages;
-    if (smem(stages) > t.sharedMemoryPerBlock)
+    if (!fits(stages))
       continue;
-    // Plain weights: moe-form-kernels stages them beside the rows only
-    // while both, rows padded (kStagedRowPaddingBytes), fit in the kernel
-    // budget with the accumulators at two stages or more
-    // (planTensorCores); else their mma fragments come straight from
-    // global memory, half of each sector unused. Mixtral-8x7B's gate_up
-    // at 8 and 64 tokens took 256 columns so: load efficiency 0.502 and
-    // 4.6 extra wavefronts per shared request, against 0.995 and 2.5 at
-    // 128 (bench/results/emulator-profile-models.md). Not a candidate.
-    if (!p.dequantized && !p.activationGroup) {
-      auto staged = [&](int64_t s) {
-        return rows * columns * p.temporaryBytes +
-               s * (rows + p.weightMatrices * columns) *
-                   (kTile * p.weightBytes + kStagedRowPaddingBytes);
-      };
-      while (stages > 2 && staged(stages) > kKernelSharedMemoryBudget)
-        --stages;
-      if (staged(stages) > kKernelSharedMemoryBudget)
-        continue;
-    }
     int64_t perSm =
         std::clamp<int64_t>(t.sharedMemoryPerBlock / smem(stages), 1, 4);
     int64_t columnTiles = ceilDiv(p.columns, columns);

@@ -97,7 +97,8 @@ typedef struct moert_emu_options {
    *  implies the checks. Read with moert_layer_emu_profile_json. */
   int profile;
   /** 0 or 1: run every block. S > 1 (with profile): in launches whose grid
-   *  has several columns (grid y), run only the columns y % S == 0 and
+   *  has three columns (grid y) or more, run only the columns y % S == 0
+   *  (S at most grid y - 1, so that two run at least) and
    *  scale the profile's counts to the whole grid, for profiles of shapes
    *  too large to emulate whole; the layer's output is then incomplete. */
   unsigned profile_column_stride;
