@@ -156,13 +156,42 @@ TEST(TileModelTest, CombineJoinsDownOnlyWhileItsTailIsShort) {
     }
 }
 
+// The router kernel's experts per block: a divisor of E, no more than
+// asked, and partial sums ([tokens, experts, 32 lanes] f32) within 32 KiB.
+TEST(TileModelTest, RouterExpertsPerBlock) {
+  EXPECT_EQ(routerExpertsPerBlock(128, 2048, 1, 1), 1);
+  EXPECT_EQ(routerExpertsPerBlock(128, 2048, 1, 62), 32);
+  EXPECT_EQ(routerExpertsPerBlock(60, 2048, 1, 7), 6);
+  EXPECT_EQ(routerExpertsPerBlock(8, 4096, 1, 0), 1);
+  // 16 tokens: 16 x 16 x 32 x 4 bytes = 32 KiB.
+  EXPECT_EQ(routerExpertsPerBlock(128, 2048, 16, 128), 16);
+  // 2880 = 64 x 45: 32 lanes still divide it.
+  EXPECT_EQ(routerExpertsPerBlock(32, 2880, 64, 32), 4);
+}
+
+// At decode every SM gets a router block (E / router_experts columns per
+// row of tokens); with more tokens, fewer and larger columns.
+TEST(TileModelTest, RouterSpreadsOverTheChip) {
+  LayerShape shape;
+  shape.hidden = 2048;
+  shape.intermediate = 768;
+  shape.experts = 128;
+  shape.topK = 8;
+  GpuTarget target = *lookupGpuTarget("sm_90");
+  EXPECT_EQ(selectTiles(shape, target, 1).routerExperts, 1);
+  TileChoice at64 = selectTiles(shape, target, 64);
+  EXPECT_GE(((64 + at64.routeTokens - 1) / at64.routeTokens) * 128 /
+                at64.routerExperts,
+            int64_t{132});
+}
+
 TEST(TileModelTest, EntriesRoundTrip) {
   TileChoice c;
   auto defaults = c.entries();
   for (auto &[key, value] : defaults)
     EXPECT_TRUE(c.set(key, value + 1)) << key;
   auto changed = c.entries();
-  ASSERT_EQ(changed.size(), 10u);
+  ASSERT_EQ(changed.size(), 11u);
   for (size_t i = 0; i < changed.size(); ++i) {
     EXPECT_EQ(changed[i].first, defaults[i].first);
     EXPECT_EQ(changed[i].second, defaults[i].second + 1) << changed[i].first;

@@ -45,7 +45,8 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
     combine runs in down's blocks) or 4.
   }];
   let parameters = (ins
-    Moe_OptionalSize<"tokens per block of the route kernel">:$route_tokens,
+    Moe_OptionalSize<"tokens per block of the router and route kernels">:$route_tokens,
+    Moe_OptionalSize<"experts per block of the router kernel">:$router_experts,
     Moe_OptionalSize<"dispatched rows per block of the expert kernels">:$expert_rows,
     Moe_OptionalSize<"intermediate columns per gate_up block">:$gate_up_columns,
     Moe_OptionalSize<"hidden columns per down block">:$down_columns,

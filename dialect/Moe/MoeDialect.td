@@ -66,6 +66,12 @@ def Moe_Dialect : Dialect {
     /// moe-fuse-launches may run column c's blocks in the block of column
     /// c that finishes last.
     static constexpr ::llvm::StringLiteral kColumnLocalAttrName = "moe.column_local";
+    /// On a kernel's one-dimensional block forall (moe-form-kernels, the
+    /// route): its block x reads, of what the kernel launched before it
+    /// writes, only what that kernel's blocks (x, *) write, and that kernel
+    /// has as many rows. So moe-fuse-launches may run block x in the block
+    /// of row x that finishes last.
+    static constexpr ::llvm::StringLiteral kRowLocalAttrName = "moe.row_local";
     /// Written by moe-outline-kernels. On a kernel function: its name,
     /// parameter names and grid (a KernelAbiAttr).
     static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";

@@ -139,12 +139,12 @@ TilesAttr::verifyEntry(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult TilesAttr::verify(
     function_ref<InFlightDiagnostic()> emitError,
-    std::optional<int64_t> routeTokens, std::optional<int64_t> expertRows,
-    std::optional<int64_t> gateUpColumns, std::optional<int64_t> downColumns,
-    std::optional<int64_t> combineTokens, std::optional<int64_t> gateUpWarps,
-    std::optional<int64_t> downWarps, std::optional<int64_t> gateUpStages,
-    std::optional<int64_t> downStages, std::optional<int64_t> launches,
-    std::optional<int64_t> sharedExpertRows,
+    std::optional<int64_t> routeTokens, std::optional<int64_t> routerExperts,
+    std::optional<int64_t> expertRows, std::optional<int64_t> gateUpColumns,
+    std::optional<int64_t> downColumns, std::optional<int64_t> combineTokens,
+    std::optional<int64_t> gateUpWarps, std::optional<int64_t> downWarps,
+    std::optional<int64_t> gateUpStages, std::optional<int64_t> downStages,
+    std::optional<int64_t> launches, std::optional<int64_t> sharedExpertRows,
     std::optional<int64_t> sharedGateUpColumns,
     std::optional<int64_t> sharedDownColumns,
     std::optional<int64_t> sharedGateUpWarps,
@@ -153,6 +153,7 @@ LogicalResult TilesAttr::verify(
     std::optional<int64_t> sharedDownStages) {
   std::pair<StringRef, std::optional<int64_t>> entries[] = {
       {"route_tokens", routeTokens},
+      {"router_experts", routerExperts},
       {"expert_rows", expertRows},
       {"gate_up_columns", gateUpColumns},
       {"down_columns", downColumns},

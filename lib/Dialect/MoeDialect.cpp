@@ -227,6 +227,16 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                 "(moe.kernel)";
     return success();
   }
+  if (name == kRowLocalAttrName) {
+    auto forall = dyn_cast<scf::ForallOp>(op);
+    if (!isa<UnitAttr>(attr.getValue()) || !forall ||
+        !op->hasAttr(kKernelAttrName) || forall.getRank() != 1)
+      return op->emitError()
+             << "'" << name
+             << "' must be a unit on a kernel's one-dimensional scf.forall "
+                "(moe.kernel)";
+    return success();
+  }
   if (name == kTilesAttrName) {
     if (!isa<TilesAttr>(attr.getValue()) || !isa<CombineOp>(op))
       return op->emitError()

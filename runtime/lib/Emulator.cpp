@@ -199,6 +199,8 @@ struct Launch {
   /// Per buffer (weights only), the 32-byte sectors read.
   std::vector<std::vector<bool>> sectorsRead;
   const EmulatorOptions *options = nullptr;
+  /// Whether options->columnStride applies (sampledColumnStride).
+  bool sampleColumns = true;
   EmulatorStats *stats = nullptr;
   std::unique_ptr<LaunchProfiler> profiler; ///< With options->profile.
   Fiber scheduler;
@@ -652,7 +654,7 @@ std::string describeThreads(const Launch &launch, const Block &b) {
 /// columns to run, so that the profile tells the sectors every column
 /// reads from those each column reads alone (LaunchProfiler::extrapolate).
 static uint32_t sampledColumnStride(const Launch &launch) {
-  if (!launch.profiler || launch.grid[1] < 3)
+  if (!launch.profiler || !launch.sampleColumns || launch.grid[1] < 3)
     return 1;
   return std::min(launch.options->columnStride, launch.grid[1] - 1);
 }
@@ -849,8 +851,10 @@ Error Emulator::launch(const EmulatorLibrary &library, size_t index,
                        const std::array<uint32_t, 3> &grid,
                        const std::array<uint32_t, 3> &block,
                        uint32_t sharedBytes, void **params,
-                       const std::vector<EmulatedBuffer> &buffers) {
+                       const std::vector<EmulatedBuffer> &buffers,
+                       bool sampleColumns) {
   Launch launch;
+  launch.sampleColumns = sampleColumns;
   launch.library = &library;
   launch.kernel = library.kernel(index);
   launch.symbol = symbol;

@@ -47,7 +47,8 @@ struct EmulatorOptions {
   /// whose grid has three columns (grid y) or more runs only the columns
   /// y % S' == 0, S' = min(S, grid y - 1) so that two run at least, and
   /// its profile scales the counts to the whole grid
-  /// (LaunchProfiler::extrapolate). Its outputs are then incomplete.
+  /// (LaunchProfiler::extrapolate). Its outputs are then incomplete. A
+  /// launch run with sampleColumns = false runs whole.
   unsigned columnStride = 1;
 };
 
@@ -99,10 +100,12 @@ public:
   /// Runs kernel `index` of `library` over `grid` x `block` threads to
   /// completion. MOERT_ERROR_BACKEND with the kernel, block, threads and
   /// site when the code does something a GPU would not do correctly.
+  /// `sampleColumns`: the options' column stride applies to this launch.
   Error launch(const EmulatorLibrary &library, size_t index,
                const std::string &symbol, const std::array<uint32_t, 3> &grid,
                const std::array<uint32_t, 3> &block, uint32_t sharedBytes,
-               void **params, const std::vector<EmulatedBuffer> &buffers);
+               void **params, const std::vector<EmulatedBuffer> &buffers,
+               bool sampleColumns = true);
 
   const EmulatorStats &stats() const { return stats_; }
   const EmulatorOptions &options() const { return options_; }

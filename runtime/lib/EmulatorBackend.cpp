@@ -56,11 +56,16 @@ public:
   bool checksBuffers() const override { return true; }
 
   // Launches run to completion in order: the stream's ordering holds.
+  // A column-sampled profile runs the layer's first launch whole: it routes
+  // the tokens, which every later launch needs complete, and its columns
+  // (the router's experts) meet at tickets per row of tokens, which a
+  // sampled grid would never reach.
   Error launch(size_t index, const std::array<uint32_t, 3> &grid, void **params,
                const std::vector<EmulatedBuffer> &buffers, void *) override {
     const KernelDesc &k = kernels[index];
     return emulator.launch(library, index, k.symbol, grid, k.block,
-                           k.dynamicSharedMemory, params, buffers);
+                           k.dynamicSharedMemory, params, buffers,
+                           /*sampleColumns=*/index != 0);
   }
 
   bool profiling() const override { return emulator.options().profile; }

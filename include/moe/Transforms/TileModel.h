@@ -47,6 +47,8 @@ std::optional<GpuTarget> lookupGpuTarget(llvm::StringRef chip);
 
 /// The choice, by the keys of the `moe.tiles` dictionary.
 struct TileChoice {
+  /// Experts per block of the router kernel (routerExpertsPerBlock).
+  int64_t routerExperts = 1;
   int64_t routeTokens = 16, expertRows = 16, gateUpColumns = 64,
           downColumns = 64, combineTokens = 16;
   int64_t gateUpWarps = 4, downWarps = 4, gateUpStages = 3, downStages = 3;
@@ -69,6 +71,13 @@ struct TileChoice {
   /// Sets the entry named `key`; false for an unknown key.
   bool set(llvm::StringRef key, int64_t value);
 };
+
+/// Experts per block of the router kernel, whose blocks each take
+/// `routeTokens` tokens by that many experts: the largest divisor of
+/// `experts` up to `wanted` whose lane-split partial sums ([tokens,
+/// experts, routerLanes(hidden)] f32, a block temporary) fit in 32 KiB.
+int64_t routerExpertsPerBlock(int64_t experts, int64_t hidden,
+                              int64_t routeTokens, int64_t wanted);
 
 /// The model's choice for `shape` at `tokens` tokens on `target`.
 TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,

@@ -18,6 +18,7 @@
 
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Transforms/Passes.h"
+#include "moe/Transforms/TileModel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -53,6 +54,9 @@ struct Tiles {
   /// Whether the combine may run in down's blocks (moe-select-tiles'
   /// `launches`: 3, the default; 4 keeps it apart).
   bool combineInDown = true;
+  /// Experts per router block (moe-select-tiles); 0: as many as fit
+  /// (routerExpertsPerBlock).
+  int64_t routerExperts = 0;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -435,7 +439,12 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
 
     Value input = c.router.getInput();
     Value tokens = m.dim(input, 0);
-    auto [weights, indices, sharedLogit] = buildRoute(b, loc, c, tiles, tokens);
+    // The router's rows and the route's blocks: one value, so that
+    // moe-fuse-launches sees they are as many.
+    Value routeTiles = m.ceilDiv(tokens, tiles.routeTokens);
+    Value logits = buildRouter(b, loc, c, tiles, tokens, routeTiles);
+    auto [weights, indices, sharedLogit] =
+        buildRoute(b, loc, c, tiles, tokens, routeTiles, logits);
     auto [permutation, offsets, inverse] =
         buildDispatch(b, loc, c, indices, tokens);
     Value weightsOrScale = c.experts.getRowScale() ? weights : Value();
@@ -472,6 +481,8 @@ private:
     if (!chosen)
       return tiles;
     tiles.routeTokens = chosen.getRouteTokens().value_or(tiles.routeTokens);
+    tiles.routerExperts =
+        chosen.getRouterExperts().value_or(tiles.routerExperts);
     tiles.expertRows = chosen.getExpertRows().value_or(tiles.expertRows);
     tiles.gateUpColumns =
         chosen.getGateUpColumns().value_or(tiles.gateUpColumns);
@@ -506,13 +517,73 @@ private:
     return tiles;
   }
 
-  /// route: router GEMM and gating per tile of tokens, and with a gated
-  /// shared expert (Qwen2-MoE) its gate's logit input[t] . gate ([T, 1],
-  /// f32; null without one), which the combine applies.
-  static std::tuple<Value, Value, Value> buildRoute(OpBuilder &b, Location loc,
-                                                    LayerChain &c,
-                                                    const Tiles &tiles,
-                                                    Value tokens) {
+  /// router: the router GEMM's logits [T, E] (f32), per tile of route
+  /// tokens by router experts: one block per tile, so that at decode the
+  /// router's rows stream from many SMs (in the route kernel, one block
+  /// read all of them). The GEMM keeps its lane-split order
+  /// (buildLaneSplitLinear), whatever the tile.
+  static Value buildRouter(OpBuilder &b, Location loc, LayerChain &c,
+                           const Tiles &tiles, Value tokens, Value routeTiles) {
+    IndexMath m{b, loc};
+    auto logitsType = dynamicRows(c.router.getLogits().getType());
+    int64_t experts = logitsType.getDimSize(1);
+    int64_t hidden =
+        cast<RankedTensorType>(c.router.getInput().getType()).getDimSize(1);
+    // A quantized router (hand-written IR; no importer makes one) is read
+    // whole by its moe.dequantize, which moves in: one column.
+    auto dequantize = c.router.getWeight().getDefiningOp<DequantizeOp>();
+    int64_t perBlock =
+        dequantize ? experts
+                   : routerExpertsPerBlock(
+                         experts, hidden, tiles.routeTokens,
+                         tiles.routerExperts ? tiles.routerExperts : experts);
+    auto kernel = buildKernel(
+        b, loc, "router",
+        {OpFoldResult(routeTiles), b.getIndexAttr(experts / perBlock)},
+        {buildEmpty(b, loc, logitsType, tokens)},
+        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+          IndexMath n{nb, nloc};
+          Value first = n.mul(ivs[0], n.c(tiles.routeTokens));
+          Value count = n.min(n.c(tiles.routeTokens), n.sub(tokens, first));
+          Value expert = n.mul(ivs[1], n.c(perBlock));
+          IRMapping mapping;
+          mapping.map(c.router.getInput(),
+                      slice(nb, nloc, c.router.getInput(),
+                            {first, nb.getIndexAttr(0)},
+                            {count, nb.getIndexAttr(hidden)}));
+          mapping.map(c.router.getWeight(),
+                      dequantize ? nb.clone(*dequantize)->getResult(0)
+                                 : slice(nb, nloc, c.router.getWeight(),
+                                         {expert, nb.getIndexAttr(0)},
+                                         {nb.getIndexAttr(perBlock),
+                                          nb.getIndexAttr(hidden)}));
+          if (Value bias = c.router.getBias())
+            mapping.map(bias, slice(nb, nloc, bias, {expert},
+                                    {nb.getIndexAttr(perBlock)}));
+          Operation *router = nb.clone(*c.router, mapping);
+          router->getResult(0).setType(RankedTensorType::get(
+              {ShapedType::kDynamic, perBlock}, nb.getF32Type()));
+          return SmallVector<TileInsert>{{router->getResult(0),
+                                          0,
+                                          {first, expert},
+                                          {count, nb.getIndexAttr(perBlock)}}};
+        });
+    // A block's threads: one per lane-split partial sum, up to 128.
+    int64_t sums = tiles.routeTokens * perBlock * routerLanes(hidden);
+    kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
+                    b.getI64IntegerAttr(std::clamp<int64_t>(
+                        static_cast<int64_t>(llvm::NextPowerOf2(sums - 1)),
+                        nvidia::kWarpSize, 128)));
+    return kernel.getResult(0);
+  }
+
+  /// route: gating per tile of tokens, on the router kernel's `logits`,
+  /// and with a gated shared expert (Qwen2-MoE) its gate's logit
+  /// input[t] . gate ([T, 1], f32; null without one), which the combine
+  /// applies.
+  static std::tuple<Value, Value, Value>
+  buildRoute(OpBuilder &b, Location loc, LayerChain &c, const Tiles &tiles,
+             Value tokens, Value routeTiles, Value logits) {
     IndexMath m{b, loc};
     auto weightsType = dynamicRows(c.gate.getWeights().getType());
     auto indicesType = dynamicRows(c.gate.getIndices().getType());
@@ -528,17 +599,17 @@ private:
           RankedTensorType::get({ShapedType::kDynamic, 1}, b.getF32Type()),
           tokens));
     auto kernel = buildKernel(
-        b, loc, "route", {OpFoldResult(m.ceilDiv(tokens, tiles.routeTokens))},
-        outputs, [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
+        b, loc, "route", {OpFoldResult(routeTiles)}, outputs,
+        [&](OpBuilder &nb, Location nloc, ValueRange ivs, ValueRange) {
           IndexMath n{nb, nloc};
           Value first = n.mul(ivs[0], n.c(tiles.routeTokens));
           Value count = n.min(n.c(tiles.routeTokens), n.sub(tokens, first));
           IRMapping mapping;
-          Value inputTile =
-              slice(nb, nloc, c.router.getInput(), {first, nb.getIndexAttr(0)},
-                    {count, nb.getIndexAttr(hidden)});
-          mapping.map(c.router.getInput(), inputTile);
-          cloneOnTile(nb, c.router, mapping);
+          int64_t experts =
+              cast<RankedTensorType>(logits.getType()).getDimSize(1);
+          mapping.map(c.router.getLogits(),
+                      slice(nb, nloc, logits, {first, nb.getIndexAttr(0)},
+                            {count, nb.getIndexAttr(experts)}));
           Operation *gate = cloneOnTile(nb, c.gate, mapping);
           SmallVector<OpFoldResult> offsets = {first, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(topK)};
@@ -551,6 +622,9 @@ private:
             Value gateWeight = sharedGate;
             if (auto dequantize = gateWeight.getDefiningOp<DequantizeOp>())
               gateWeight = nb.clone(*dequantize)->getResult(0);
+            Value inputTile = slice(nb, nloc, c.router.getInput(),
+                                    {first, nb.getIndexAttr(0)},
+                                    {count, nb.getIndexAttr(hidden)});
             inserts.push_back({buildLinear(nb, nloc, inputTile, gateWeight),
                                2,
                                offsets,
@@ -558,6 +632,8 @@ private:
           }
           return inserts;
         });
+    // Block x reads only the router's row x of logits.
+    kernel->setAttr(MoeDialect::kRowLocalAttrName, b.getUnitAttr());
     return {kernel.getResult(0), kernel.getResult(1),
             sharedGate ? kernel.getResult(2) : Value()};
   }

@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEFUSELAUNCHES
@@ -56,10 +57,14 @@ enum class Nesting {
   /// `second` is moe.column_local with `first`'s columns: the last block
   /// of each column c runs `second`'s blocks of column c.
   PerColumn,
+  /// `second` is moe.row_local, one-dimensional over `first`'s rows: the
+  /// last block of each row x runs `second`'s block x.
+  PerRow,
 };
 
 /// Both kernels on buffers with normalized grids; `second` one block
-/// after anything, or column-local over (x, C) after an (x, C) kernel.
+/// after anything, column-local over (x, C) after an (x, C) kernel, or
+/// row-local over (X) after an (X, C) kernel.
 Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
   if (!kernelName(first) || !kernelName(second) ||
       !first.getOutputs().empty() || !second.getOutputs().empty() ||
@@ -73,6 +78,10 @@ Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
   if (second->hasAttr(MoeDialect::kColumnLocalAttrName) && columns &&
       first.getRank() == 2 && columnCount(second) == columns)
     return Nesting::PerColumn;
+  if (second->hasAttr(MoeDialect::kRowLocalAttrName) && columns &&
+      first.getRank() == 2 && second.getRank() == 1 &&
+      first.getMixedUpperBound()[0] == second.getMixedUpperBound()[0])
+    return Nesting::PerRow;
   return Nesting::None;
 }
 
@@ -146,10 +155,39 @@ bool canHoistBetween(scf::ForallOp first, scf::ForallOp second) {
   return true;
 }
 
+/// The ops of `block` that `value` is computed with (in block order), if
+/// they are all free of memory effects and regions and use, besides each
+/// other, only values from outside `block`, and `ivs`.
+std::optional<SmallVector<Operation *>>
+sizeComputation(Value value, Block *block, ValueRange ivs) {
+  llvm::SetVector<Operation *> ops;
+  SmallVector<Value> work = {value};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (!def) {
+      if (v.getParentBlock() == block && !llvm::is_contained(ivs, v))
+        return std::nullopt;
+      continue;
+    }
+    if (def->getBlock() != block)
+      continue;
+    if (def->getNumRegions() != 0 || !isMemoryEffectFree(def))
+      return std::nullopt;
+    if (ops.insert(def))
+      llvm::append_range(work, def->getOperands());
+  }
+  SmallVector<Operation *> sorted(ops.begin(), ops.end());
+  llvm::sort(sorted,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+  return sorted;
+}
+
 /// Whether the allocations at the top of `second`'s body have sizes
-/// defined outside it: they can move before the branch and stay block
-/// temporaries (otherwise the merged kernel could lose its threads).
-bool temporariesHoistable(scf::ForallOp second) {
+/// defined outside it (or, with `perRow`, computed from its row alone):
+/// they can move before the branch and stay block temporaries (otherwise
+/// the merged kernel could lose its threads).
+bool temporariesHoistable(scf::ForallOp second, bool perRow) {
   // Only the body's own allocations move; one nested deeper would stay in
   // the branch, and the merged kernel lose its threads.
   bool nested = false;
@@ -160,20 +198,33 @@ bool temporariesHoistable(scf::ForallOp second) {
   return llvm::all_of(
       second.getBody()->getOps<memref::AllocOp>(), [&](memref::AllocOp a) {
         return llvm::all_of(a->getOperands(), [&](Value v) {
-          return !second->isAncestor(v.getParentBlock()->getParentOp());
+          return !second->isAncestor(v.getParentBlock()->getParentOp()) ||
+                 (perRow && sizeComputation(v, second.getBody(),
+                                            second.getInductionVars()));
         });
       });
 }
 
-/// The ticket counters, one per column, allocated before the layer's first
-/// kernel and zeroed there (the manifest's zero_init), freed at its end.
+/// The layer's first kernel, before which the counters are made.
+Operation *firstKernel(Block &layer) {
+  return &*llvm::find_if(layer,
+                         [](Operation &op) { return isa<scf::ForallOp>(op); });
+}
+
+/// The ticket counters, one per column (or row), allocated before the
+/// layer's first kernel and zeroed there (the manifest's zero_init), freed
+/// at its end. A dynamic count must be defined before that kernel.
 Value allocateCounters(OpBuilder &b, Location loc, Block &layer,
-                       int64_t columns) {
+                       OpFoldResult count) {
   OpBuilder::InsertionGuard guard(b);
-  auto counterType = MemRefType::get({columns}, b.getI32Type());
-  b.setInsertionPoint(&*llvm::find_if(
-      layer, [](Operation &op) { return isa<scf::ForallOp>(op); }));
-  Value counter = memref::AllocOp::create(b, loc, counterType);
+  std::optional<int64_t> constant = getConstantIntValue(count);
+  auto counterType = MemRefType::get(
+      {constant ? *constant : ShapedType::kDynamic}, b.getI32Type());
+  b.setInsertionPoint(firstKernel(layer));
+  Value counter = constant
+                      ? memref::AllocOp::create(b, loc, counterType)
+                      : memref::AllocOp::create(b, loc, counterType,
+                                                ValueRange{cast<Value>(count)});
   Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
   linalg::FillOp::create(b, loc, zero32, counter);
   b.setInsertionPoint(layer.getTerminator());
@@ -186,7 +237,7 @@ Value allocateCounters(OpBuilder &b, Location loc, Block &layer,
 /// the branch that only the block taking the column's last ticket enters.
 scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
                                Value counter, Value column, Value zero,
-                               bool perColumn) {
+                               Nesting how) {
   Value one32 = arith::ConstantIntOp::create(b, loc, 1, 32);
   auto ticketType = MemRefType::get({1}, b.getI32Type());
   Value ticket = memref::AllocOp::create(b, loc, ticketType);
@@ -203,11 +254,15 @@ scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
   }
   Value taken = memref::LoadOp::create(b, loc, ticket, ValueRange{zero});
   // The blocks that take tickets from one counter: a column's (the x
-  // extent), or all of them.
+  // extent), a row's (the y extent), or all of them.
   Value blocks;
   SmallVector<OpFoldResult> bounds = first.getMixedUpperBound();
-  for (OpFoldResult bound :
-       ArrayRef(bounds).take_front(perColumn ? 1 : bounds.size())) {
+  ArrayRef<OpFoldResult> counted = bounds;
+  if (how == Nesting::PerColumn)
+    counted = counted.take_front(1);
+  else if (how == Nesting::PerRow)
+    counted = counted.drop_front(1);
+  for (OpFoldResult bound : counted) {
     Value size = getValueOrCreateConstantIndexOp(b, loc, bound);
     blocks = blocks ? arith::MulIOp::create(b, loc, blocks, size) : size;
   }
@@ -223,16 +278,17 @@ scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
 }
 
 /// `second`'s blocks of `column` in `branch`: their x in order (no loop for
-/// one). Returns the block they were cloned into.
+/// one); with PerRow, its block `column` (the row). Returns the block they
+/// were cloned into.
 Block *cloneBlocksInto(OpBuilder &b, Location loc, scf::IfOp branch,
                        scf::ForallOp second, Value column, Value zero,
-                       bool perColumn) {
+                       Nesting how) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(branch.thenBlock()->getTerminator());
   OpFoldResult secondBlocks = second.getMixedUpperBound()[0];
-  Value x = zero;
+  Value x = how == Nesting::PerRow ? column : zero;
   Block *body = branch.thenBlock();
-  if (!isConstantIntValue(secondBlocks, 1)) {
+  if (how != Nesting::PerRow && !isConstantIntValue(secondBlocks, 1)) {
     auto loop = scf::ForOp::create(
         b, loc, zero, getValueOrCreateConstantIndexOp(b, loc, secondBlocks),
         arith::ConstantIndexOp::create(b, loc, 1));
@@ -244,7 +300,7 @@ Block *cloneBlocksInto(OpBuilder &b, Location loc, scf::IfOp branch,
   for (Value iv : second.getInductionVars())
     map.map(iv, zero);
   map.map(second.getInductionVar(0), x);
-  if (perColumn)
+  if (how == Nesting::PerColumn)
     map.map(second.getInductionVar(1), column);
   for (Operation &op : second.getBody()->without_terminator())
     b.clone(op, map);
@@ -257,7 +313,6 @@ Block *cloneBlocksInto(OpBuilder &b, Location loc, scf::IfOp branch,
 /// least one block per column (T >= 1, which moert and moe-run require),
 /// or nothing runs `second`.
 void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
-  bool perColumn = how == Nesting::PerColumn;
   Location loc = first.getLoc();
   OpBuilder b(first);
   // What `second` uses from between the two moves before `first`.
@@ -265,20 +320,31 @@ void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
     first->getNextNode()->moveBefore(first);
 
   // One counter in all for a one-block `second`.
-  Value counter = allocateCounters(b, loc, *first->getBlock(),
-                                   perColumn ? *columnCount(first) : 1);
+  OpFoldResult counters = b.getIndexAttr(1);
+  if (how == Nesting::PerColumn)
+    counters = b.getIndexAttr(*columnCount(first));
+  else if (how == Nesting::PerRow)
+    counters = first.getMixedUpperBound()[0];
+  Value counter = allocateCounters(b, loc, *first->getBlock(), counters);
   b.setInsertionPoint(first.getTerminator());
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value column = perColumn ? first.getInductionVar(1) : zero;
+  Value index = zero;
+  if (how == Nesting::PerColumn)
+    index = first.getInductionVar(1);
+  else if (how == Nesting::PerRow)
+    index = first.getInductionVar(0);
   scf::IfOp branch =
-      buildLastBlockBranch(b, loc, first, counter, column, zero, perColumn);
-  Block *body =
-      cloneBlocksInto(b, loc, branch, second, column, zero, perColumn);
+      buildLastBlockBranch(b, loc, first, counter, index, zero, how);
+  Block *body = cloneBlocksInto(b, loc, branch, second, index, zero, how);
   // Its temporaries stay block temporaries (shared memory on the GPU):
   // allocated before the branch, freed after it (their sizes are defined
-  // outside it: temporariesHoistable).
+  // outside it, or computed from the row: temporariesHoistable).
   for (auto alloc :
        llvm::make_early_inc_range(body->getOps<memref::AllocOp>())) {
+    for (Value size : alloc->getOperands())
+      if (auto ops = sizeComputation(size, body, ValueRange{}))
+        for (Operation *op : *ops)
+          op->moveBefore(branch);
     alloc->moveBefore(branch);
     for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
       if (isa<memref::DeallocOp>(user) && user->getBlock() == body)
@@ -300,16 +366,24 @@ struct MoeFuseLaunchesPass
       if (kernelName(forall))
         kernels.push_back(forall);
     // Pairs (kernel, the kernel after it where nesting() allows); a merged
-    // kernel is not merged again.
-    for (size_t i = 0; i + 1 < kernels.size(); ++i) {
+    // kernel may take the next one too (router, route, dispatch).
+    for (size_t i = 0; i + 1 < kernels.size();) {
       scf::ForallOp first = kernels[i], second = kernels[i + 1];
       Nesting how = nesting(first, second);
+      bool perBlocks = how == Nesting::PerColumn || how == Nesting::PerRow;
+      // A row's counters are made before the layer's first kernel.
+      auto rows = dyn_cast<Value>(first.getMixedUpperBound()[0]);
       if (how == Nesting::None || !canHoistBetween(first, second) ||
-          !temporariesHoistable(second) ||
-          (how == Nesting::PerColumn && secondOverwritesFirst(first, second)))
+          !temporariesHoistable(second, how == Nesting::PerRow) ||
+          (perBlocks && secondOverwritesFirst(first, second)) ||
+          (how == Nesting::PerRow && rows && rows.getDefiningOp() &&
+           (rows.getParentBlock() != &body ||
+            !rows.getDefiningOp()->isBeforeInBlock(firstKernel(body))))) {
+        ++i;
         continue;
+      }
       fuse(first, second, how);
-      ++i;
+      kernels.erase(kernels.begin() + i + 1);
     }
   }
 };

@@ -216,10 +216,10 @@ struct MoeSelectTilesPass
       combine->setAttr(
           MoeDialect::kTilesAttrName,
           TilesAttr::get(
-              combine.getContext(), choice.routeTokens, choice.expertRows,
-              choice.gateUpColumns, choice.downColumns, choice.combineTokens,
-              choice.gateUpWarps, choice.downWarps, choice.gateUpStages,
-              choice.downStages, choice.launches,
+              combine.getContext(), choice.routeTokens, choice.routerExperts,
+              choice.expertRows, choice.gateUpColumns, choice.downColumns,
+              choice.combineTokens, choice.gateUpWarps, choice.downWarps,
+              choice.gateUpStages, choice.downStages, choice.launches,
               shared(choice.sharedExpertRows),
               shared(choice.sharedGateUpColumns),
               shared(choice.sharedDownColumns),

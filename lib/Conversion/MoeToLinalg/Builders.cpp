@@ -115,6 +115,75 @@ Value mlir::moe::buildLinear(OpBuilder &b, Location loc, Value input,
   return generic.getResult(0);
 }
 
+int64_t mlir::moe::routerLanes(int64_t hidden) {
+  int64_t lanes = 32;
+  while (lanes > 1 && hidden % lanes != 0)
+    lanes /= 2;
+  return lanes;
+}
+
+Value mlir::moe::buildLaneSplitLinear(OpBuilder &b, Location loc, Value input,
+                                      Value weight, int64_t lanes) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  int64_t k = inputType.getDimSize(1);
+  assert(lanes >= 1 && k % lanes == 0 && "lanes must divide the reduction");
+  // [rows, K] -> [rows, K / lanes, lanes]: element i * lanes + j at (i, j).
+  auto split = [&](Value matrix, RankedTensorType type) -> Value {
+    SmallVector<OpFoldResult> shape = {
+        type.isDynamicDim(0) ? OpFoldResult(buildDim(b, loc, matrix, 0))
+                             : OpFoldResult(b.getIndexAttr(type.getDimSize(0))),
+        b.getIndexAttr(k / lanes), b.getIndexAttr(lanes)};
+    auto splitType = RankedTensorType::get(
+        {type.getDimSize(0), k / lanes, lanes}, type.getElementType());
+    return tensor::ExpandShapeOp::create(
+        b, loc, splitType, matrix,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}}, shape);
+  };
+  Value a = split(input, inputType), w = split(weight, weightType);
+  int64_t rows = inputType.getDimSize(0), columns = weightType.getDimSize(0);
+  SmallVector<Value> rowSizes;
+  if (ShapedType::isDynamic(rows))
+    rowSizes.push_back(buildDim(b, loc, input, 0));
+  Value partial = buildFilled(
+      b, loc, RankedTensorType::get({rows, columns, lanes}, b.getF32Type()),
+      rowSizes, b.getF32FloatAttr(0.0));
+  MLIRContext *ctx = b.getContext();
+  // (m, n, j, i): the lanes j parallel and innermost among the parallel
+  // loops (moe-distribute-threads deals the last fastest to the threads).
+  AffineExpr m, n, j, i;
+  bindDims(ctx, m, n, j, i);
+  auto products = linalg::GenericOp::create(
+      b, loc, partial.getType(), ValueRange{a, w}, ValueRange{partial},
+      {AffineMap::get(4, 0, {m, i, j}, ctx),
+       AffineMap::get(4, 0, {n, i, j}, ctx),
+       AffineMap::get(4, 0, {m, n, j}, ctx)},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::parallel, utils::IteratorType::reduction},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value product = arith::MulFOp::create(
+            nb, nloc, toF32(nb, nloc, args[0]), toF32(nb, nloc, args[1]));
+        Value sum = arith::AddFOp::create(nb, nloc, args[2], product);
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  Value result = buildFilled(
+      b, loc, RankedTensorType::get({rows, columns}, b.getF32Type()), rowSizes,
+      b.getF32FloatAttr(0.0));
+  AffineExpr m2, n2, j2;
+  bindDims(ctx, m2, n2, j2);
+  auto lanesSum = linalg::GenericOp::create(
+      b, loc, result.getType(), products.getResult(0), result,
+      {AffineMap::get(3, 0, {m2, n2, j2}, ctx),
+       AffineMap::get(3, 0, {m2, n2}, ctx)},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::reduction},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value sum = arith::AddFOp::create(nb, nloc, args[1], args[0]);
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  return lanesSum.getResult(0);
+}
+
 Value mlir::moe::buildAddRowBias(OpBuilder &b, Location loc, Value matrix,
                                  Value bias, bool inPlace) {
   MLIRContext *ctx = b.getContext();

@@ -237,8 +237,14 @@ struct RouterToLinalg : OpRewritePattern<RouterOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouterOp op,
                                 PatternRewriter &rewriter) const override {
+    // A quantized weight is read in buildLinear's body, not split.
+    int64_t lanes = routerLanes(
+        cast<RankedTensorType>(op.getInput().getType()).getDimSize(1));
     Value logits =
-        buildLinear(rewriter, op.getLoc(), op.getInput(), op.getWeight());
+        op.getWeight().getDefiningOp<DequantizeOp>()
+            ? buildLinear(rewriter, op.getLoc(), op.getInput(), op.getWeight())
+            : buildLaneSplitLinear(rewriter, op.getLoc(), op.getInput(),
+                                   op.getWeight(), lanes);
     if (op.getBias())
       logits = buildAddRowBias(rewriter, op.getLoc(), logits, op.getBias());
     rewriter.replaceOp(op, logits);

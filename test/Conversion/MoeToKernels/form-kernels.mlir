@@ -1,8 +1,11 @@
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels -split-input-file | FileCheck %s
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels="route-tokens=8 expert-rows=32 gate-up-columns=32 down-columns=16 combine-tokens=4" -split-input-file | FileCheck %s --check-prefix=OPTS
 
-// Mixtral: five kernels, each an scf.forall mapped to blocks. The route
-// kernel runs router and gate on a tile of 16 tokens; dispatch is one block
+// Mixtral: six kernels, each an scf.forall mapped to blocks. The router
+// kernel runs the router GEMM on a tile of 16 tokens by (here all) 8
+// experts, 128 threads (its lane-split sums: 16 x 8 x 32 lanes or more);
+// the route kernel the gate on the same tokens' logits (row-local, for
+// moe-fuse-launches); dispatch is one block
 // and also inverts the permutation; gate_up and down walk the flat schedule
 // of ceildiv(T * K, 16) + E row blocks times column tiles (128 / 64 and
 // 64 / 64); combine sums over k with the inverse, per tile of 16 tokens
@@ -14,17 +17,27 @@
 // CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
 // CHECK: %[[T:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x64xbf16>
 // CHECK: %[[RB:.*]] = arith.ceildivsi %[[T]], %[[C16]] : index
+// CHECK: %[[LOGITS:.*]] = scf.forall (%[[RX:.*]], %[[RY:.*]]) in (%[[RB]], 1) shared_outs({{.*}}) -> (tensor<?x8xf32>) {
+// CHECK:   %[[RFIRST:.*]] = arith.muli %[[RX]], %[[C16]]
+// CHECK:   %[[RREST:.*]] = arith.subi %[[T]], %[[RFIRST]]
+// CHECK:   %[[RCOUNT:.*]] = arith.minsi %[[RREST]], %[[C16]]
+// CHECK:   %[[E0:.*]] = arith.muli %[[RY]], %[[C8]]
+// CHECK:   %[[XT:.*]] = tensor.extract_slice %[[X]][%[[RFIRST]], 0] [%[[RCOUNT]], 64] [1, 1]
+// CHECK:   %[[RWT:.*]] = tensor.extract_slice %[[RW]][%[[E0]], 0] [8, 64] [1, 1]
+// CHECK:   %[[LT:.*]] = moe.router %[[XT]], %[[RWT]] : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+// CHECK:   scf.forall.in_parallel {
+// CHECK:     tensor.parallel_insert_slice %[[LT]] into %{{.*}}[%[[RFIRST]], %[[E0]]] [%[[RCOUNT]], 8] [1, 1]
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "router"}
 // CHECK: %[[ROUTE:.*]]:2 = scf.forall (%[[B:.*]]) in (%[[RB]]) shared_outs({{.*}}) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
 // CHECK:   %[[FIRST:.*]] = arith.muli %[[B]], %[[C16]]
 // CHECK:   %[[REST:.*]] = arith.subi %[[T]], %[[FIRST]]
 // CHECK:   %[[COUNT:.*]] = arith.minsi %[[REST]], %[[C16]]
-// CHECK:   %[[XT:.*]] = tensor.extract_slice %[[X]][%[[FIRST]], 0] [%[[COUNT]], 64] [1, 1]
-// CHECK:   %[[L:.*]] = moe.router %[[XT]], %[[RW]] : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+// CHECK:   %[[L:.*]] = tensor.extract_slice %[[LOGITS]][%[[FIRST]], 0] [%[[COUNT]], 8] [1, 1]
 // CHECK:   %[[W:.*]], %[[IDS:.*]] = moe.gate %[[L]] routing <scoring = softmax, topK = 2, normalization = sum>
 // CHECK:   scf.forall.in_parallel {
 // CHECK:     tensor.parallel_insert_slice %[[W]] into %{{.*}}[%[[FIRST]], 0] [%[[COUNT]], 2] [1, 1]
 // CHECK:     tensor.parallel_insert_slice %[[IDS]] into %{{.*}}[%[[FIRST]], 0] [%[[COUNT]], 2] [1, 1]
-// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route"}
+// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route", moe.row_local}
 // CHECK: %[[R:.*]] = arith.muli %[[T]], %{{.*}} : index
 // CHECK: %[[DISPATCH:.*]]:3 = scf.forall (%{{.*}}) in (1) shared_outs({{.*}}) -> (tensor<?xi32>, tensor<9xi32>, tensor<?xi32>) {
 // CHECK:   %[[PERM:.*]], %[[OFF:.*]] = moe.dispatch %[[ROUTE]]#1 {num_experts = 8 : i64}
@@ -308,6 +321,11 @@ func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x6
 // pass options.
 // CHECK-LABEL: func.func @tiles_attribute(
 // CHECK: arith.constant 4 : index
+// router_experts = 2: 4 columns of 2 experts each; 4 x 2 x 32 lane sums
+// take 128 threads.
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// CHECK: moe.router %{{.*}}, %{{.*}} : tensor<?x64xbf16>, tensor<2x64xbf16> -> tensor<?x2xf32>
+// CHECK: moe.block_threads = 128 : i64, moe.kernel = "router"
 // CHECK: moe.kernel = "route"
 // CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 8)
 // The warps become moe.block_threads, as many as split the column tile
@@ -323,7 +341,7 @@ func.func @tiles_attribute(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: t
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
   %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
-  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = #moe.tiles<route_tokens = 4, gate_up_columns = 16, gate_up_warps = 8, down_columns = 64, down_warps = 8, launches = 4>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = #moe.tiles<route_tokens = 4, router_experts = 2, gate_up_columns = 16, gate_up_warps = 8, down_columns = 64, down_warps = 8, launches = 4>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
   return %out : tensor<?x64xbf16>
 }
 

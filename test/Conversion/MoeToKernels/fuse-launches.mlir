@@ -331,3 +331,103 @@ func.func @nested_temporary(%x: memref<?x8xf32>, %p: i1) {
   } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
   return
 }
+
+// -----
+
+// A row-local kernel over (X) after a kernel over (X, 4) (the router, then
+// the route) runs in the last block of each row: one counter per row (a
+// dynamic count, made before the first kernel), the ticket taken from the
+// block's own row, the last ticket the row's block count minus one, and
+// the second kernel's block of that row with the row's id. Its temporary,
+// sized from its row, moves before the branch with the size's index math.
+// The merged kernel then takes the one-block kernel after it (the
+// dispatch) behind a second ticket over all its blocks.
+
+// CHECK-LABEL: func.func @per_row(
+// CHECK-SAME: %[[X:[^:]*]]: memref<?x4xf32>, %[[Y:[^:]*]]: memref<?xf32>
+// CHECK: %[[T:.*]] = memref.dim %[[X]]
+// CHECK: %[[ROWS:.*]] = arith.ceildivsi %[[T]], %c2
+// CHECK: %[[COUNTER:.*]] = memref.alloc(%[[ROWS]]) : memref<?xi32>
+// CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<?xi32>)
+// CHECK: %[[ALL:.*]] = memref.alloc() : memref<1xi32>
+// CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[ALL]] : memref<1xi32>)
+// CHECK-NEXT: scf.forall (%[[B:.*]], %[[C:.*]]) in (%[[ROWS]], 4) {
+// CHECK: %[[TICKET:.*]] = memref.alloc() : memref<1xi32>
+// CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: memref.atomic_rmw addi %{{.*}}, %[[COUNTER]][%[[B]]] : (i32, memref<?xi32>) -> i32
+// CHECK: %[[MINE:.*]] = memref.load %[[TICKET]]
+// CHECK: %[[LAST:.*]] = arith.subi %c4{{.*}}, %c1{{.*}} : index
+// CHECK-NEXT: %[[LAST32:.*]] = arith.index_cast %[[LAST]] : index to i32
+// CHECK-NEXT: %[[IS_LAST:.*]] = arith.cmpi eq, %[[MINE]], %[[LAST32]] : i32
+// CHECK: %[[FIRST:.*]] = arith.muli %[[B]], %c2
+// CHECK: %[[COUNT:.*]] = arith.minsi
+// CHECK: %[[TEMP:.*]] = memref.alloc(%[[COUNT]]) : memref<?xf32>
+// CHECK-NEXT: scf.if %[[IS_LAST]] {
+// CHECK-NOT: scf.for
+// CHECK: memref.load %[[X]][%[[FIRST]], %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[Y]][%[[FIRST]]]
+// CHECK: }
+// CHECK-NEXT: memref.dealloc %[[TEMP]]
+// CHECK-NEXT: memref.dealloc %[[TICKET]]
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[ALL]]
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "router_route_dispatch"}
+// CHECK-NOT: scf.forall
+// CHECK: memref.dealloc %[[COUNTER]]
+func.func @per_row(%x: memref<?x4xf32>, %y: memref<?xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %t = memref.dim %x, %c0 : memref<?x4xf32>
+  %rows = arith.ceildivsi %t, %c2 : index
+  scf.forall (%b, %c) in (%rows, 4) {
+    %i = arith.muli %b, %c2 : index
+    %v = memref.load %x[%i, %c] : memref<?x4xf32>
+    memref.store %v, %x[%i, %c] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "router"}
+  scf.forall (%b) in (%rows) {
+    %first = arith.muli %b, %c2 : index
+    %left = arith.subi %t, %first : index
+    %count = arith.minsi %left, %c2 : index
+    %temp = memref.alloc(%count) : memref<?xf32>
+    %v = memref.load %x[%first, %c1] : memref<?x4xf32>
+    memref.store %v, %temp[%c0] : memref<?xf32>
+    memref.store %v, %y[%first] : memref<?xf32>
+    memref.dealloc %temp : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "route", moe.row_local}
+  scf.forall (%b) in (1) {
+    %v = memref.load %y[%b] : memref<?xf32>
+    memref.store %v, %y[%b] : memref<?xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "dispatch"}
+  return %y : memref<?xf32>
+}
+
+// -----
+
+// Without moe.row_local, or over other rows than the first kernel's, a
+// one-dimensional kernel keeps its launch.
+
+// CHECK-LABEL: func.func @rows_apart(
+// CHECK-NOT: atomic_rmw
+// CHECK: moe.kernel = "router"
+// CHECK: moe.kernel = "not_row_local"
+// CHECK: moe.kernel = "other_rows"
+// CHECK-NOT: atomic_rmw
+func.func @rows_apart(%x: memref<?x4xf32>) -> memref<?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %t = memref.dim %x, %c0 : memref<?x4xf32>
+  %rows = arith.ceildivsi %t, %c2 : index
+  scf.forall (%b, %c) in (%rows, 4) {
+    %v = memref.load %x[%b, %c] : memref<?x4xf32>
+    memref.store %v, %x[%b, %c] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "router"}
+  scf.forall (%b) in (%rows) {
+    %v = memref.load %x[%b, %c0] : memref<?x4xf32>
+    memref.store %v, %x[%b, %c0] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "not_row_local"}
+  scf.forall (%b) in (%t) {
+    %v = memref.load %x[%b, %c0] : memref<?x4xf32>
+    memref.store %v, %x[%b, %c0] : memref<?x4xf32>
+  } {mapping = [#gpu.block<x>], moe.kernel = "other_rows", moe.row_local}
+  return %x : memref<?x4xf32>
+}

@@ -7,19 +7,24 @@
 // keeps the allocations, calls the kernels in order and lists its buffers
 // and launches; grids and shapes are formulas in T.
 
-// The dispatch kernel runs in the route kernel's last block
-// (moe-fuse-launches): one kernel, with the ticket counter workspace5.
-// CHECK-LABEL: func.func @moe_layer_0_route_dispatch(
-// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 1648>
+// The route kernel runs in the last block of each of the router kernel's
+// rows, the dispatch kernel in the last block of all (moe-fuse-launches):
+// one kernel, with the router's logits workspace0, the rows' ticket
+// counters workspace3 (one per 16 tokens) and the dispatch's workspace7.
+// CHECK-LABEL: func.func @moe_layer_0_router_route_dispatch(
+// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[L:[^:]*]]: memref<f32>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[ROWS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "workspace7", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 18048>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
+// CHECK: memref.reinterpret_cast %[[L]] to offset: [0], sizes: [%[[T]], 8], strides: [8, 1] : memref<f32> to memref<?x8xf32>
 // CHECK: memref.reinterpret_cast %[[W]] to offset: [0], sizes: [%[[T]], 2], strides: [2, 1] : memref<f32> to memref<?x2xf32>
-// CHECK: scf.forall (%{{.*}}) in (%[[GRID]])
+// CHECK: memref.reinterpret_cast %[[ROWS]] to offset: [0], sizes: [%[[GRID]]], strides: [1] : memref<i32> to memref<?xi32>
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%[[GRID]], 1)
 // CHECK-NOT: memref.copy
+// CHECK: memref.atomic_rmw addi
 // CHECK: linalg.copy
 // CHECK: memref.atomic_rmw addi
-// CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route_dispatch"}
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "router_route_dispatch"}
 
 // CHECK-LABEL: func.func @moe_layer_0_gate_up(
 // CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
@@ -30,15 +35,15 @@
 // [T, 32] bf16) and f32 output (workspace9, [T, 64]).
 // CHECK-LABEL: func.func @moe_layer_0_shared_gate_up(
 // CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<64x64xbf16>, %{{.*}}: memref<bf16>, %{{.*}}: index)
-// CHECK-SAME: kernel = "shared_gate_up", params = ["hidden_states", "weight3", "workspace8", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
+// CHECK-SAME: kernel = "shared_gate_up", params = ["hidden_states", "weight3", "workspace10", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
 // CHECK-LABEL: func.func @moe_layer_0_shared_down(
-// CHECK-SAME: kernel = "shared_down", params = ["weight4", "workspace8", "workspace9", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
+// CHECK-SAME: kernel = "shared_down", params = ["weight4", "workspace10", "workspace11", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
 
 // The combine runs in the last block of each of down's columns (one
 // here): its own counter, workspace6; it adds the shared expert's output
 // and writes the result type.
 // CHECK-LABEL: func.func @moe_layer_0_down_combine(
-// CHECK-SAME: kernel = "down_combine", params = ["weight2", "workspace0", "workspace3", "workspace4", "workspace6", "workspace7", "workspace9", "workspace10", "output", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
+// CHECK-SAME: kernel = "down_combine", params = ["weight2", "workspace1", "workspace5", "workspace6", "workspace8", "workspace9", "workspace11", "workspace12", "output", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
 // CHECK: memref.atomic_rmw addi
 // CHECK: scf.if
 // CHECK: scf.for
@@ -47,20 +52,24 @@
 
 // CHECK-LABEL: func.func @moe_layer_0(
 // CHECK-SAME: moe.buffers = [#moe.buffer<name = "hidden_states", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>
-// CHECK-SAME: #moe.buffer<name = "workspace2", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 * 2)>
-// CHECK-SAME: #moe.buffer<name = "workspace5", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
-// CHECK-SAME: #moe.buffer<name = "workspace6", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
-// CHECK-SAME: #moe.buffer<name = "workspace8", kind = "workspace", type = memref<?x32xbf16>, shape = (d0) -> (d0, 32)>
-// CHECK-SAME: #moe.buffer<name = "workspace9", kind = "workspace", type = memref<?x64xf32>, shape = (d0) -> (d0, 64)>
+// CHECK-SAME: #moe.buffer<name = "workspace0", kind = "workspace", type = memref<?x8xf32>, shape = (d0) -> (d0, 8)>
+// CHECK-SAME: #moe.buffer<name = "workspace3", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 ceildiv 16), zero_init = true>
+// CHECK-SAME: #moe.buffer<name = "workspace4", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 * 2)>
+// CHECK-SAME: #moe.buffer<name = "workspace7", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
+// CHECK-SAME: #moe.buffer<name = "workspace8", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
+// CHECK-SAME: #moe.buffer<name = "workspace10", kind = "workspace", type = memref<?x32xbf16>, shape = (d0) -> (d0, 32)>
+// CHECK-SAME: #moe.buffer<name = "workspace11", kind = "workspace", type = memref<?x64xf32>, shape = (d0) -> (d0, 64)>
 // CHECK-SAME: #moe.buffer<name = "output", kind = "output", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>]
-// CHECK-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
+// CHECK-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>
 // The layer zeroes the counters before the kernels: the manifest's zero_init.
+// CHECK: %[[ROW_COUNTERS:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[ROW_COUNTERS]] : memref<?xi32>)
 // CHECK: %[[COUNTER:.*]] = memref.alloc() : memref<1xi32>
 // CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[COUNTER]] : memref<1xi32>)
 // CHECK-NEXT: %[[COLUMNS:.*]] = memref.alloc() : memref<1xi32>
 // CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[COLUMNS]] : memref<1xi32>)
-// CHECK: call @moe_layer_0_route_dispatch({{.*}}, %[[COUNTER]], %[[N]])
+// CHECK: call @moe_layer_0_router_route_dispatch({{.*}}, %[[COUNTER]], %[[N]])
 // CHECK: call @moe_layer_0_gate_up(
 // CHECK: call @moe_layer_0_shared_gate_up(
 // CHECK: call @moe_layer_0_shared_down(
@@ -69,14 +78,14 @@
 // CHECK-NOT: scf.forall
 // CHECK: return
 
-// TILES: kernel = "route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 8, 1, 1)
+// TILES: kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 8, 1, 1)
 // TILES: kernel = "gate_up", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 32 + 8, 2, 1)
 // TILES: kernel = "shared_gate_up", {{.*}} grid = (d0) -> (d0 ceildiv 32, 1, 1)
 // TILES: kernel = "shared_down", {{.*}} grid = (d0) -> (d0 ceildiv 32, 4, 1)
 // TILES: kernel = "down_combine", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 32 + 8, 4, 1)
 // TILES: moe.buffers =
 // TILES-SAME: type = memref<4xi32>, shape = (d0) -> (4), zero_init = true>
-// TILES-SAME: moe.launches = [@moe_layer_0_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
+// TILES-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}, moe.model = {name = "m", num_layers = 1 : i64, source = "qwen2_moe"}} {
   func.func @moe_layer_0(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x96x64xbf16>, %d: tensor<8x64x48xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {

@@ -1,17 +1,26 @@
 // RUN: moe-opt %s --convert-moe-to-linalg --canonicalize | FileCheck %s
 
 // The router is a GEMM against the [E, H] weight, widened to f32 in the body,
-// plus a row bias.
-// CHECK-DAG: #[[$MK:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
-// CHECK-DAG: #[[$NK:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// plus a row bias. Its reduction is split in 32 interleaved lanes (the
+// largest power of two up to 32 that divides H = 64): [T, 2, 32] views of
+// both operands, partial sums [T, E, 32] with the lanes the innermost
+// parallel loop, then the lanes summed in order.
+// CHECK-DAG: #[[$MIJ:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-DAG: #[[$NIJ:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+// CHECK-DAG: #[[$MNJ:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$LANES:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-DAG: #[[$MN:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @router(
 // CHECK-SAME: %[[X:.*]]: tensor<?x64xbf16>, %[[W:.*]]: tensor<8x64xbf16>, %[[B:.*]]: tensor<8xbf16>)
-// CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x8xf32>
-// CHECK: %[[GEMM:.*]] = linalg.generic {indexing_maps = [#[[$MK]], #[[$NK]], #[[$MN]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : tensor<?x64xbf16>, tensor<8x64xbf16>) outs(%[[ZERO]] : tensor<?x8xf32>)
+// CHECK: %[[XS:.*]] = tensor.expand_shape %[[X]] {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 2, 32] : tensor<?x64xbf16> into tensor<?x2x32xbf16>
+// CHECK: %[[WS:.*]] = tensor.expand_shape %[[W]] {{\[}}[0], [1, 2]] output_shape [8, 2, 32] : tensor<8x64xbf16> into tensor<8x2x32xbf16>
+// CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x8x32xf32>
+// CHECK: %[[PARTIAL:.*]] = linalg.generic {indexing_maps = [#[[$MIJ]], #[[$NIJ]], #[[$MNJ]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[XS]], %[[WS]] : tensor<?x2x32xbf16>, tensor<8x2x32xbf16>) outs(%[[ZERO]] : tensor<?x8x32xf32>)
 // CHECK: arith.extf {{.*}} : bf16 to f32
 // CHECK: arith.mulf
 // CHECK: arith.addf
+// CHECK: %[[ZERO2:.*]] = linalg.fill {{.*}} -> tensor<?x8xf32>
+// CHECK: %[[GEMM:.*]] = linalg.generic {indexing_maps = [#[[$LANES]], #[[$MN]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PARTIAL]] : tensor<?x8x32xf32>) outs(%[[ZERO2]] : tensor<?x8xf32>)
 // CHECK: linalg.generic {{.*}} ins(%[[GEMM]], %[[B]] : tensor<?x8xf32>, tensor<8xbf16>)
 // CHECK-NOT: moe.
 func.func @router(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>, %b: tensor<8xbf16>) -> tensor<?x8xf32> {

@@ -557,6 +557,24 @@ func.func @column_local_not_unit(%t: index) {
 
 // -----
 
+func.func @row_local_two_dimensions(%t: index) {
+  // expected-error @+1 {{'moe.row_local' must be a unit on a kernel's one-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b, %c) in (%t, 2) {
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "route", moe.row_local}
+  return
+}
+
+// -----
+
+func.func @row_local_not_a_kernel(%t: index) {
+  // expected-error @+1 {{'moe.row_local' must be a unit on a kernel's one-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b) in (%t) {
+  } {mapping = [#gpu.block<x>], moe.row_local}
+  return
+}
+
+// -----
+
 // expected-error @+1 {{a kernel ABI's grid must have 3 results (x, y, z)}}
 func.func @kernel_abi_grid() attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["T"], grid = (d0) -> (1, 1)>} {
   return

@@ -14,40 +14,63 @@
 // 16-byte aligned offsets (moe.kernel_abi's shared_memory bytes in all),
 // seen through a cast to the generic address space with their dynamic
 // size; no device malloc, no dealloc.
-// The route kernel carries the dispatch kernel (moe-fuse-launches).
-// CHECK: gpu.func @moe_layer_0_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
+// The router kernel carries the route and dispatch kernels
+// (moe-fuse-launches): a ticket per row of 16 tokens (the router's one
+// column of 8 experts: the last ticket is 0), then one over all blocks.
+// CHECK: gpu.func @moe_layer_0_router_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[ROWS:.*]]: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 1648>
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 18048>
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %c16 : index
+// CHECK: %[[ROW_COUNTERS:.*]] = memref.reinterpret_cast %[[ROWS]] to offset: [0], sizes: [%[[GRID]]], strides: [1] : memref<i32> to memref<?xi32>
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: arith.muli %[[BX]], %{{.*}} : index
 // CHECK: %[[COUNT:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
-// CHECK: %[[LOGITS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x8xf32, #gpu.address_space<workgroup>>
-// CHECK: %[[CAST:.*]] = memref.memory_space_cast %[[LOGITS]] : memref<16x8xf32, #gpu.address_space<workgroup>> to memref<16x8xf32>
-// CHECK: %[[VIEW:.*]] = memref.reinterpret_cast %[[CAST]] to offset: [0], sizes: [%[[COUNT]], 8], strides: [8, 1] : memref<16x8xf32> to memref<?x8xf32>
-// The fill of the logits: nothing read before it in the kernel, so no
-// barrier; thread t fills elements t, t + 128, ... of the flattened tile,
-// then a barrier.
+// The router GEMM's partial sums, [16 tokens, 8 experts, 32 lanes] f32,
+// a block temporary: a view into the dynamic shared memory, seen through
+// a cast to the generic address space with its dynamic size.
+// CHECK: %[[PARTIAL:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x8x32xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[CAST:.*]] = memref.memory_space_cast %[[PARTIAL]] : memref<16x8x32xf32, #gpu.address_space<workgroup>> to memref<16x8x32xf32>
+// CHECK: %[[VIEW:.*]] = memref.reinterpret_cast %[[CAST]] to offset: [0], sizes: [%[[COUNT]], 8, 32], strides: [256, 32, 1] : memref<16x8x32xf32> to memref<?x8x32xf32>
+// Its fill: nothing read before it in the kernel, so no barrier; thread t
+// fills elements t, t + 128, ... of the flattened tile, then a barrier.
 // CHECK-NOT: gpu.barrier
 // CHECK: %[[TID:.*]] = gpu.thread_id x
-// CHECK: %[[ELEMS:.*]] = arith.muli %[[COUNT]], %c8 : index
+// CHECK: %[[ELEMS:.*]] = arith.muli %[[COUNT]], %c256 : index
 // CHECK: scf.for %[[I:.*]] = %[[TID]] to %[[ELEMS]] step %c128 {
-// CHECK: %[[COL:.*]] = arith.remui %[[I]], %c8 : index
-// CHECK: %[[ROW:.*]] = arith.divui %[[I]], %c8 : index
-// CHECK: %[[ELEM:.*]] = memref.subview %[[VIEW]][%[[ROW]], %[[COL]]] [1, 1] [1, 1]
-// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[ELEM]] : memref<1x1xf32, strided<[8, 1], offset: ?>>)
+// CHECK: %[[LANE:.*]] = arith.remui %[[I]], %c32 : index
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : memref<1x1x1xf32, strided<[256, 32, 1], offset: ?>>)
 // CHECK: }
 // CHECK-NEXT: gpu.barrier
-// The router GEMM: thread t computes logits (row, expert) t, t + 128, ...
-// over the whole hidden dimension, accumulating in a register.
+// The partial sums: thread t takes (token, expert, lane) t, t + 128, ...,
+// neighbouring threads neighbouring lanes, each over the hidden size's
+// 64 / 32 = 2 elements of its lane, in a register.
 // CHECK: scf.for
-// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32) {
+// CHECK: %[[L:.*]] = arith.remui %{{.*}}, %c32 : index
+// CHECK: memref.subview %{{.*}}[%{{.*}}, 0, %[[L]]] [1, 2, 1] [1, 1, 1] : memref<8x2x32xbf16> to memref<1x2x1xbf16, strided<[64, 32, 1], offset: ?>>
+// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32) {
 // CHECK: arith.extf %{{.*}} : bf16 to f32
-// Then the ticket: after a barrier (every thread's writes done), thread 0
-// takes it between gpu-scope fences and leaves it in shared memory.
+// Then the lanes summed in order, one thread per logit.
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32) {
+// Then the row's ticket: after a barrier (every thread's writes done),
+// thread 0 takes it between gpu-scope fences and leaves it in shared
+// memory; the row's last block (here its only one) runs the route.
 // CHECK: gpu.barrier
+// CHECK: %[[ROW_TICKET:.*]] = memref.memory_space_cast %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>> to memref<1xi32>
+// CHECK: scf.if
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: %[[ROW_TAKEN:.*]] = memref.atomic_rmw addi %c1_i32, %[[ROW_COUNTERS]][%[[BX]]] : (i32, memref<?xi32>) -> i32
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: memref.store %[[ROW_TAKEN]], %[[ROW_TICKET]][%c0] : memref<1xi32>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[ROW_MINE:.*]] = memref.load %[[ROW_TICKET]][%c0] : memref<1xi32>
+// CHECK-NEXT: %[[ROW_LAST:.*]] = arith.cmpi eq, %[[ROW_MINE]], %c0_i32 : i32
+// CHECK: scf.if %[[ROW_LAST]] {
+// CHECK: }
+// Then the ticket over all blocks, taken the same way.
 // CHECK: %[[TICKET:.*]] = memref.memory_space_cast %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>> to memref<1xi32>
+// CHECK-NEXT: gpu.barrier
 // CHECK: %[[ZERO:.*]] = arith.cmpi ult, %thread_id_x{{.*}}, %c1{{.*}} : index
 // CHECK-NEXT: scf.if %[[ZERO]] {
 // CHECK-NEXT: nvvm.memory.barrier <gpu>
@@ -111,7 +134,7 @@
 // NVVM: gpu.module @moe_kernels
 // Dynamic shared memory is an external array in address space 3.
 // NVVM: llvm.mlir.global internal @__dynamic_shmem__0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
-// NVVM: llvm.func @moe_layer_0_route_dispatch(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64)
+// NVVM: llvm.func @moe_layer_0_router_route_dispatch(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64)
 // NVVM-SAME: gpu.kernel
 // NVVM: nvvm.read.ptx.sreg.ctaid.x
 // NVVM: nvvm.read.ptx.sreg.tid.x range <i32, 0, 128>

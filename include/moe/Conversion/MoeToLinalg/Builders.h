@@ -102,6 +102,21 @@ Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight,
                   Value accumulator = Value(),
                   Type dequantizedElement = Type());
 
+/// The router GEMM's lanes: the largest power of two up to 32 that divides
+/// `hidden`. Its reduction is split in that many interleaved partial sums
+/// (buildLaneSplitLinear), an order that depends on the hidden size only,
+/// never on the token count or the kernel's tiles: batch invariance.
+int64_t routerLanes(int64_t hidden);
+
+/// buildLinear's C = A . B^T with the reduction split over `lanes` (which
+/// divides K): P[m, n, j] = sum_i f32(A[m, i * lanes + j]) *
+/// f32(B[n, i * lanes + j]), then C[m, n] = sum_j P[m, n, j] in order of j.
+/// Neighbouring lanes read neighbouring elements of both operands, so the
+/// GPU's threads of one output read its rows coalesced (a plain dot per
+/// thread reads one row per thread); the kernel form's router uses it.
+Value buildLaneSplitLinear(OpBuilder &b, Location loc, Value input,
+                           Value weight, int64_t lanes);
+
 /// The token t = permutation[start + i] / topK whose choice dispatched row
 /// start + i is (an index; inside a linalg body or not).
 Value buildDispatchedToken(OpBuilder &b, Location loc, Value permutation,
