@@ -524,7 +524,6 @@ private:
   /// (buildLaneSplitLinear), whatever the tile.
   static Value buildRouter(OpBuilder &b, Location loc, LayerChain &c,
                            const Tiles &tiles, Value tokens, Value routeTiles) {
-    IndexMath m{b, loc};
     auto logitsType = dynamicRows(c.router.getLogits().getType());
     int64_t experts = logitsType.getDimSize(1);
     int64_t hidden =
@@ -584,7 +583,6 @@ private:
   static std::tuple<Value, Value, Value>
   buildRoute(OpBuilder &b, Location loc, LayerChain &c, const Tiles &tiles,
              Value tokens, Value routeTiles, Value logits) {
-    IndexMath m{b, loc};
     auto weightsType = dynamicRows(c.gate.getWeights().getType());
     auto indicesType = dynamicRows(c.gate.getIndices().getType());
     int64_t topK = weightsType.getDimSize(1);
