@@ -114,6 +114,15 @@ struct MoeKernelsToGpuPass
                 rewriter, kernel, kernelAbi(kernel).getSharedMemory())))
           return signalPassFailure();
       } else {
+        // moe-distribute-threads left it one thread per block: its block
+        // temporaries did not fit in shared memory (or cannot be laid out
+        // there). It runs, but slowly: gpt-oss's expert kernels did at
+        // column tiles that the tensor-core form could not take (issue 19).
+        kernel.emitWarning()
+            << "kernel '" << kernelAbi(kernel).getKernel().getValue()
+            << "' runs one thread per block: its block temporaries do not "
+               "fit in shared memory (moe-distribute-threads); smaller tiles "
+               "would give it threads";
         nvidia::placeOnStack(rewriter, kernel);
       }
       if (failed(nvidia::mapThreadForalls(rewriter, kernel, threads)))
