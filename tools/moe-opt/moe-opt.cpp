@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ToolVersion.h"
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Import/Import.h"
 #include "moe/Pipelines/Pipelines.h"
@@ -65,6 +66,7 @@ int main(int argc, char **argv) {
   registerAllPasses();
   mlir::moe::registerMoePassesAndPipelines();
 
+  ::moe::setToolVersionPrinter("moe-opt");
   auto [inputFilename, outputFilename] = registerAndParseCLIOptions(
       argc, argv,
       "moe-opt: the Mixture-of-Experts optimizer (takes .mlir or a .json "

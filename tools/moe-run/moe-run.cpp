@@ -18,6 +18,7 @@
 #include "CheckOutput.h"
 #include "EmittedLayer.h"
 #include "LayerProfile.h"
+#include "ToolVersion.h"
 
 #include "moe/Emit/EmitKernels.h"
 #include "moert/moert.h"
@@ -54,62 +55,84 @@ using ::moe::HostTensor;
 using ::moe::TensorMap;
 
 namespace {
+/// The tool's own options: --help lists these (and the emulator's), not
+/// the ~400 of LLVM's backends linked in.
+llvm::cl::OptionCategory runCategory("moe-run options");
 llvm::cl::opt<std::string> modelPath(llvm::cl::Positional, llvm::cl::Required,
-                                     llvm::cl::desc("<model.json>"));
+                                     llvm::cl::desc("<model.json>"),
+                                     llvm::cl::cat(runCategory));
 llvm::cl::opt<int64_t> layerIndex("layer", llvm::cl::Required,
-                                  llvm::cl::desc("decoder layer to run"));
+                                  llvm::cl::desc("decoder layer to run"),
+                                  llvm::cl::cat(runCategory));
 llvm::cl::opt<std::string>
-    weightsPath("weights", llvm::cl::desc("the layer's weights (safetensors, "
-                                          "Hugging Face names and layouts)"));
+    weightsPath("weights",
+                llvm::cl::desc("the layer's weights (safetensors, "
+                               "Hugging Face names and layouts)"),
+                llvm::cl::cat(runCategory));
 llvm::cl::opt<std::string>
-    inputPath("input", llvm::cl::desc("hidden_states [T, H] (safetensors)"));
+    inputPath("input", llvm::cl::desc("hidden_states [T, H] (safetensors)"),
+              llvm::cl::cat(runCategory));
 llvm::cl::opt<std::string> outputPath(
     "output",
-    llvm::cl::desc("where to write hidden_states [T, H] (safetensors)"));
+    llvm::cl::desc("where to write hidden_states [T, H] (safetensors)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<uint64_t>
-    seed("seed", llvm::cl::desc("generate random weights and/or input"));
+    seed("seed", llvm::cl::desc("generate random weights and/or input"),
+         llvm::cl::cat(runCategory));
 llvm::cl::opt<int64_t> tokens("tokens",
-                              llvm::cl::desc("token count of a random input"));
+                              llvm::cl::desc("token count of a random input"),
+                              llvm::cl::cat(runCategory));
 llvm::cl::opt<bool>
-    check("check", llvm::cl::desc("compare with the fp64 reference and fail "
-                                  "beyond the dtype's tolerance"));
+    check("check",
+          llvm::cl::desc("compare with the fp64 reference and fail "
+                         "beyond the dtype's tolerance"),
+          llvm::cl::cat(runCategory));
 llvm::cl::opt<std::string> saveWeights(
     "save-weights",
-    llvm::cl::desc("write the weights used (safetensors, HF names)"));
+    llvm::cl::desc("write the weights used (safetensors, HF names)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<std::string> saveInput("save-input",
-                                     llvm::cl::desc("write the input used"));
+                                     llvm::cl::desc("write the input used"),
+                                     llvm::cl::cat(runCategory));
 llvm::cl::opt<double> tieTolerance(
     "tie-tolerance", llvm::cl::init(1e-6),
     llvm::cl::desc("--check skips tokens whose expert choice is decided by a "
                    "score margin below this (0: compare every token; exact "
-                   "ties go to the lower expert index in both)"));
+                   "ties go to the lower expert index in both)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<double> maxWeightGiB(
     "max-weight-gib", llvm::cl::init(8.0),
-    llvm::cl::desc("refuse layers whose weights take more memory than this"));
+    llvm::cl::desc("refuse layers whose weights take more memory than this"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<int64_t>
     maxTokens("max-tokens", llvm::cl::init(1 << 20),
-              llvm::cl::desc("refuse inputs with more tokens than this"));
+              llvm::cl::desc("refuse inputs with more tokens than this"),
+              llvm::cl::cat(runCategory));
 llvm::cl::opt<bool> unfused(
     "unfused", llvm::cl::init(false),
     llvm::cl::desc("Run the unfused lowering instead of the kernel form "
-                   "(the fused, tiled kernels the GPU code comes from)"));
+                   "(the fused, tiled kernels the GPU code comes from)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<std::string> emittedDir(
     "emitted", llvm::cl::value_desc("DIR"),
     llvm::cl::desc("Run the layer emitted by `moe-translate --emit-kernels "
                    "DIR` through the moert runtime's CPU backend instead of "
-                   "compiling it"));
+                   "compiling it"),
+    llvm::cl::cat(runCategory));
 llvm::cl::list<int64_t> kernelTiles(
     "kernel-tiles", llvm::cl::CommaSeparated,
     llvm::cl::desc("Tile sizes of the kernel form: route tokens, expert rows, "
                    "gate_up columns, down columns, combine tokens (five "
                    "positive numbers; default: moe-select-tiles' choice for "
-                   "sm_90 at this token count, as the emitted kernels)"));
+                   "sm_90 at this token count, as the emitted kernels)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<bool> tensorCores(
     "tensor-cores", llvm::cl::init(true),
     llvm::cl::desc("The kernel form's bf16/f16 expert GEMMs in their "
                    "tensor-core form, as the emitted kernels have them "
                    "(default; =false: the plain tiled form, which compiles "
-                   "about 2 s faster and runs faster on the CPU)"));
+                   "about 2 s faster and runs faster on the CPU)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<bool> fp8Activations(
     "fp8-activations",
     llvm::cl::desc("fp8 checkpoints: quantize each expert GEMM's input to "
@@ -117,16 +140,19 @@ llvm::cl::opt<bool> fp8Activations(
                    "(activation_scheme dynamic, w8a8; scales rounded up to "
                    "powers of two where the checkpoint says scale_fmt "
                    "ue8m0). Default: weight-only (w8a16), the dequantized "
-                   "weights times the model-dtype activations"));
+                   "weights times the model-dtype activations"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<bool> e4m3TensorCores(
     "e4m3-tensor-cores",
     llvm::cl::desc("With --fp8-activations on the CPU kernel form: the "
                    "expert GEMMs' e4m3 form, as the kernels emitted for "
                    "sm_89/sm_90 alone have it (e4m3 rows times the stored "
                    "e4m3 weights, mma.sync m16n8k32 on the GPU, both scales "
-                   "in f32). --target gpu-emulator takes it from --chip"));
+                   "in f32). --target gpu-emulator takes it from --chip"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::init(3),
-                                 llvm::cl::desc("LLVM optimization level"));
+                                 llvm::cl::desc("LLVM optimization level"),
+                                 llvm::cl::cat(runCategory));
 
 llvm::cl::OptionCategory emulatorCategory(
     "The GPU kernels on the SIMT emulator (--target gpu-emulator, "
@@ -184,7 +210,8 @@ std::string emulatorProfile;
 llvm::cl::opt<std::string> tuningFile(
     "tuning-file", llvm::cl::value_desc("FILE.json"),
     llvm::cl::desc("moe-select-tiles overrides per shape (the kernel form "
-                   "of --target cpu, and --target gpu-emulator)"));
+                   "of --target cpu, and --target gpu-emulator)"),
+    llvm::cl::cat(runCategory));
 
 /// What ran, and whether it is the emitted kernels' configuration: the
 /// default is, and each option that departs from it is named.
@@ -509,6 +536,8 @@ runOnEmulator(MLIRContext &context, const ModelDesc &model,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  ::moe::setToolVersionPrinter("moe-run");
+  llvm::cl::HideUnrelatedOptions({&runCategory, &emulatorCategory});
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "moe-run: compile one MoE layer for the CPU and run it\n\n"

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ToolVersion.h"
 #include "moe/Emit/EmitKernels.h"
 #include "moe/Emit/EmulatorLibrary.h"
 #include "moe/Import/Import.h"
@@ -43,14 +44,18 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerTranslationCLOptions();
 
-  llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
-                                           llvm::cl::desc("<input file>"),
-                                           llvm::cl::init("-"));
+  // The tool's own options: --help lists these (and --emit-kernels'), not
+  // the ~400 of LLVM's backends linked in.
+  llvm::cl::OptionCategory translateCategory("moe-translate options");
+  llvm::cl::opt<std::string> inputFilename(
+      llvm::cl::Positional, llvm::cl::desc("<input file>"), llvm::cl::init("-"),
+      llvm::cl::cat(translateCategory));
   llvm::cl::opt<std::string> outputFilename(
       "o", llvm::cl::desc("Output filename"), llvm::cl::value_desc("filename"),
-      llvm::cl::init("-"));
+      llvm::cl::init("-"), llvm::cl::cat(translateCategory));
   llvm::cl::opt<const Translation *, false, TranslationParser> translation(
-      llvm::cl::desc("Translation to perform"));
+      llvm::cl::desc("Translation to perform"),
+      llvm::cl::cat(translateCategory));
   llvm::cl::OptionCategory emitCategory("Kernel emission (--emit-kernels)");
   llvm::cl::opt<std::string> emitDir(
       "emit-kernels", llvm::cl::value_desc("OUT_DIR"),
@@ -112,6 +117,8 @@ int main(int argc, char **argv) {
       "cuda-path", llvm::cl::init("/usr/local/cuda"),
       llvm::cl::desc("CUDA toolkit for ptxas and libdevice"),
       llvm::cl::cat(emitCategory));
+  ::moe::setToolVersionPrinter("moe-translate");
+  llvm::cl::HideUnrelatedOptions({&translateCategory, &emitCategory});
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "moe-translate: JSON model descriptions to and from the moe dialect\n");
