@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits>
 #include <optional>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <tuple>
@@ -234,6 +235,31 @@ const TensorInfo *SafeTensorsFile::find(const std::string &name) const {
   return it == byName_.end() ? nullptr : &tensors_[it->second];
 }
 
+namespace {
+char faultMessage[256];
+size_t faultMessageLength = 0;
+
+extern "C" void onMappedFileFault(int) {
+  // Only async-signal-safe calls.
+  ssize_t written = ::write(2, faultMessage, faultMessageLength);
+  (void)written;
+  ::_exit(1);
+}
+} // namespace
+
+void SafeTensorsFile::exitOnMappedFileFault(const char *tool) {
+  int n = std::snprintf(faultMessage, sizeof(faultMessage),
+                        "%s: error: a mapped file (weights or input) changed "
+                        "size while it was read\n",
+                        tool);
+  faultMessageLength =
+      n < 0 ? 0 : std::min(size_t(n), sizeof(faultMessage) - 1);
+  struct sigaction action = {};
+  action.sa_handler = onMappedFileFault;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGBUS, &action, nullptr);
+}
+
 std::unique_ptr<SafeTensorsFile>
 SafeTensorsFile::open(const std::string &path, SafeTensorsError &error,
                       const std::vector<DType> &accepted) {
@@ -242,7 +268,8 @@ SafeTensorsFile::open(const std::string &path, SafeTensorsError &error,
     error.message = path + ": " + what;
     return nullptr;
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would wait for a writer; fstat refuses it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return ioError(std::string("cannot open: ") + std::strerror(errno));
   struct stat info;

@@ -12,7 +12,9 @@
 #include <cmath>
 #include <cstring>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace moe::support;
 using moert_test::safetensorsBytes;
@@ -151,6 +153,52 @@ TEST_F(SafeTensors, WriterOutputIsReadBack) {
             std::string::npos)
       << message;
   EXPECT_NE(access(bad.c_str(), F_OK), 0);
+}
+
+// A FIFO, a device and a directory are refused at once: opening a FIFO
+// does not wait for a writer (issue 20: --weights on one hung).
+TEST_F(SafeTensors, NonRegularFilesAreRefusedAtOnce) {
+  std::string fifo = dir.file("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string &path :
+       {fifo, std::string("/dev/zero"), dir.file("")}) {
+    EXPECT_EQ(SafeTensorsFile::open(path, error), nullptr) << path;
+    EXPECT_EQ(error.kind, SafeTensorsError::Io);
+    EXPECT_NE(error.message.find("not a regular file"), std::string::npos)
+        << error.message;
+  }
+}
+
+// A mapped file that shrinks while it is read ends the process with an
+// error and status 1, not a crash (SIGBUS), once a tool asked for it.
+TEST_F(SafeTensors, FileThatShrinksWhileMappedExitsWithAnError) {
+  std::string path = dir.file("shrinks.safetensors");
+  std::vector<float> values(64 * 1024, 1.0f);
+  std::string message;
+  ASSERT_TRUE(writeSafeTensors(path,
+                               {{"w",
+                                 DType::F32,
+                                 {int64_t(values.size())},
+                                 values.data(),
+                                 values.size() * 4}},
+                               {}, message))
+      << message;
+  EXPECT_EXIT(
+      {
+        SafeTensorsFile::exitOnMappedFileFault("moe-test");
+        SafeTensorsError openError;
+        std::unique_ptr<SafeTensorsFile> file =
+            SafeTensorsFile::open(path, openError);
+        if (!file || truncate(path.c_str(), 0) != 0)
+          std::exit(2);
+        const TensorInfo *w = file->find("w");
+        volatile uint8_t last = w->data[w->bytes - 1];
+        (void)last;
+        std::exit(3);
+      },
+      ::testing::ExitedWithCode(1),
+      "moe-test: error: a mapped file \\(weights or input\\) changed size "
+      "while it was read");
 }
 
 TEST_F(SafeTensors, MissingFileIsAnIOError) {

@@ -17,12 +17,14 @@
 
 #include "CheckOutput.h"
 #include "EmittedLayer.h"
+#include "InputFile.h"
 #include "LayerProfile.h"
 #include "ToolVersion.h"
 
 #include "moe/Emit/EmitKernels.h"
 #include "moert/moert.h"
 
+#include "moe-support/SafeTensors.h"
 #include "moe/Import/Import.h"
 #include "moe/Import/LayerSelection.h"
 #include "moe/Reference/Reference.h"
@@ -537,6 +539,7 @@ runOnEmulator(MLIRContext &context, const ModelDesc &model,
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   ::moe::setToolVersionPrinter("moe-run");
+  ::moe::support::SafeTensorsFile::exitOnMappedFileFault("moe-run");
   llvm::cl::HideUnrelatedOptions({&runCategory, &emulatorCategory});
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
@@ -589,7 +592,7 @@ int main(int argc, char **argv) {
 
   // Import the description (diagnostics go to stderr with locations).
   std::string error;
-  auto file = openInputFile(modelPath, &error);
+  auto file = ::moe::openRegularInputFile(modelPath, &error);
   if (!file)
     return fail(error);
   llvm::SourceMgr sourceMgr;

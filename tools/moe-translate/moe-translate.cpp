@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "InputFile.h"
 #include "ToolVersion.h"
 #include "moe/Emit/EmitKernels.h"
 #include "moe/Emit/EmulatorLibrary.h"
@@ -141,9 +142,9 @@ int main(int argc, char **argv) {
 
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> input =
-      openInputFile(inputFilename, &error);
+      ::moe::openRegularInputFile(inputFilename, &error);
   if (!input) {
-    llvm::errs() << error << "\n";
+    llvm::errs() << "moe-translate: error: " << error << "\n";
     return 1;
   }
   auto sourceMgr = std::make_shared<llvm::SourceMgr>();

@@ -61,9 +61,17 @@ public:
   /// A header is an object of objects of arrays; anything deeper is hostile.
   static constexpr unsigned kMaxHeaderDepth = 16;
 
+  /// Makes a read of a mapped file that shrank after it was mapped (the
+  /// kernel's SIGBUS: another process truncated or rewrote it) end the
+  /// process with "`tool`: error: ..." on stderr and exit status 1 instead
+  /// of a crash. Process-wide: for tools, not for libraries.
+  static void exitOnMappedFileFault(const char *tool);
+
   /// Maps the regular file at `path` read-only and validates it; null and
-  /// `error` set on failure. A tensor whose dtype is not in `accepted` (when
-  /// it is not empty) is refused, naming the accepted ones.
+  /// `error` set on failure. Anything else (a FIFO, a device such as
+  /// /dev/zero, a directory) is refused at once, without waiting on it. A
+  /// tensor whose dtype is not in `accepted` (when it is not empty) is
+  /// refused, naming the accepted ones.
   static std::unique_ptr<SafeTensorsFile>
   open(const std::string &path, SafeTensorsError &error,
        const std::vector<DType> &accepted = {});
