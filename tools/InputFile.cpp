@@ -3,7 +3,15 @@
 #include "InputFile.h"
 
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+
+void moe::quietDiagnostics(mlir::MLIRContext &context) {
+  auto &options = llvm::cl::getRegisteredOptions();
+  auto it = options.find("mlir-print-op-on-diagnostic");
+  if (it == options.end() || it->second->getNumOccurrences() == 0)
+    context.printOpOnDiagnostic(false);
+}
 
 std::unique_ptr<llvm::MemoryBuffer>
 moe::openRegularInputFile(llvm::StringRef path, std::string *error) {

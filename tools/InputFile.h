@@ -10,6 +10,7 @@
 #ifndef MOE_TOOLS_INPUTFILE_H
 #define MOE_TOOLS_INPUTFILE_H
 
+#include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -21,6 +22,9 @@ namespace moe {
 /// and `error` says why.
 std::unique_ptr<llvm::MemoryBuffer> openRegularInputFile(llvm::StringRef path,
                                                          std::string *error);
+/// Errors do not print the operation they are on (a whole module can be
+/// 30,000 lines of IR) unless --mlir-print-op-on-diagnostic was given.
+void quietDiagnostics(mlir::MLIRContext &context);
 } // namespace moe
 
 #endif // MOE_TOOLS_INPUTFILE_H

@@ -588,6 +588,7 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
+  ::moe::quietDiagnostics(context);
   context.loadAllAvailableDialects();
 
   // Import the description (diagnostics go to stderr with locations).

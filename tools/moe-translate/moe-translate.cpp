@@ -150,6 +150,7 @@ int main(int argc, char **argv) {
   auto sourceMgr = std::make_shared<llvm::SourceMgr>();
   sourceMgr->AddNewSourceBuffer(std::move(input), llvm::SMLoc());
   MLIRContext context;
+  ::moe::quietDiagnostics(context);
   context.allowUnregisteredDialects(false);
   SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
 
