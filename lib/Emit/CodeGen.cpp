@@ -21,12 +21,16 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -154,32 +158,104 @@ mlir::moe::lowerKernelsToNVVM(ModuleOp kernels,
   return lowered;
 }
 
+std::optional<std::string> mlir::moe::findPtxas(llvm::StringRef cudaPath) {
+  auto inToolkit = [](llvm::StringRef root) -> std::optional<std::string> {
+    llvm::SmallString<256> path(root);
+    llvm::sys::path::append(path, "bin", "ptxas");
+    if (llvm::sys::fs::can_execute(path))
+      return std::string(path);
+    return std::nullopt;
+  };
+  if (!cudaPath.empty())
+    return inToolkit(cudaPath);
+  for (const char *variable : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char *root = std::getenv(variable); root && *root)
+      return inToolkit(root);
+  if (llvm::ErrorOr<std::string> onPath = llvm::sys::findProgramByName("ptxas"))
+    return *onPath;
+  return inToolkit("/usr/local/cuda");
+}
+
+/// `ptx` assembled for `chip` by `ptxas` (-O3, as gpu-module-to-binary
+/// would); its log in the error.
+static FailureOr<std::string> assemble(ModuleOp lowered, const std::string &ptx,
+                                       llvm::StringRef chip,
+                                       const std::string &ptxas) {
+  llvm::SmallString<128> ptxFile, cubinFile, logFile;
+  for (auto [suffix, path] :
+       {std::pair{"ptx", &ptxFile}, std::pair{"cubin", &cubinFile},
+        std::pair{"log", &logFile}})
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("moe-kernels", suffix, *path))
+      return fail(lowered, "cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removePtx(ptxFile), removeCubin(cubinFile),
+      removeLog(logFile);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(ptxFile, ec);
+    if (ec)
+      return fail(lowered, "cannot write " + ptxFile + ": " + ec.message());
+    out << ptx;
+  }
+  llvm::StringRef args[] = {ptxas, "-arch",   chip,          ptxFile,
+                            "-o",  cubinFile, "--opt-level", "3"};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, logFile.str(),
+                                                logFile.str()};
+  std::string message;
+  if (llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0, 0,
+                                &message) != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logFile);
+    return fail(lowered, "ptxas (" + ptxas + ") failed for " + chip + ": " +
+                             (log ? (*log)->getBuffer().str() : message));
+  }
+  auto cubin = llvm::MemoryBuffer::getFile(cubinFile, /*IsText=*/false);
+  if (!cubin)
+    return fail(lowered, "ptxas wrote no cubin for " + chip);
+  return (*cubin)->getBuffer().str();
+}
+
 FailureOr<std::map<std::string, DeviceCode>>
 mlir::moe::buildDeviceCode(ModuleOp lowered, llvm::ArrayRef<std::string> chips,
-                           llvm::StringRef cudaPath) {
+                           const std::optional<std::string> &ptxas) {
   MLIRContext *ctx = lowered.getContext();
   std::map<std::string, DeviceCode> result;
-  for (llvm::StringRef format : {"isa", "bin"}) {
-    OwningOpRef<ModuleOp> module = lowered.clone();
-    PassManager binary(ctx);
-    GpuModuleToBinaryPassOptions options;
-    options.compilationTarget = format.str();
-    options.toolkitPath = cudaPath.str();
-    binary.addPass(createGpuModuleToBinaryPass(options));
-    if (failed(binary.run(*module)))
-      return fail(lowered, "gpu-module-to-binary (" + format + ") failed");
-    module->walk([&](gpu::BinaryOp op) {
-      for (Attribute attr : op.getObjects()) {
-        auto object = cast<gpu::ObjectAttr>(attr);
-        auto target = cast<NVVM::NVVMTargetAttr>(object.getTarget());
-        DeviceCode &code = result[target.getChip().str()];
-        (format == "isa" ? code.ptx : code.cubin) =
-            object.getObject().getValue().str();
-      }
-    });
-  }
-  for (const std::string &chip : chips)
-    if (result[chip].ptx.empty() || result[chip].cubin.empty())
+  OwningOpRef<ModuleOp> module = lowered.clone();
+  PassManager binary(ctx);
+  GpuModuleToBinaryPassOptions options;
+  options.compilationTarget = "isa";
+  binary.addPass(createGpuModuleToBinaryPass(options));
+  // The NVVM target looks for libdevice in the toolkit that CUDA_ROOT,
+  // CUDA_HOME or CUDA_PATH names, and reports an error when that toolkit
+  // lacks it; the kernels call nothing of it, so the lookup is kept from
+  // happening (restored after; nothing else runs meanwhile).
+  std::vector<std::pair<const char *, std::string>> saved;
+  for (const char *variable : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *value = std::getenv(variable)) {
+      saved.emplace_back(variable, value);
+      ::unsetenv(variable);
+    }
+  LogicalResult ran = binary.run(*module);
+  for (auto &[variable, value] : saved)
+    ::setenv(variable, value.c_str(), /*overwrite=*/1);
+  if (failed(ran))
+    return fail(lowered, "gpu-module-to-binary (PTX) failed");
+  module->walk([&](gpu::BinaryOp op) {
+    for (Attribute attr : op.getObjects()) {
+      auto object = cast<gpu::ObjectAttr>(attr);
+      auto target = cast<NVVM::NVVMTargetAttr>(object.getTarget());
+      result[target.getChip().str()].ptx = object.getObject().getValue().str();
+    }
+  });
+  for (const std::string &chip : chips) {
+    DeviceCode &code = result[chip];
+    if (code.ptx.empty())
       return fail(lowered, "no code for " + chip);
+    if (!ptxas)
+      continue;
+    FailureOr<std::string> cubin = assemble(lowered, code.ptx, chip, *ptxas);
+    if (failed(cubin))
+      return failure();
+    code.cubin = std::move(*cubin);
+  }
   return result;
 }

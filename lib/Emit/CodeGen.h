@@ -34,16 +34,22 @@ LogicalResult buildSharedObject(ModuleOp module, llvm::StringRef soPath,
 FailureOr<OwningOpRef<ModuleOp>>
 lowerKernelsToNVVM(ModuleOp kernels, llvm::ArrayRef<std::string> chips);
 
-/// PTX text and cubin bytes of one chip.
+/// PTX text and cubin bytes of one chip (no cubin without ptxas).
 struct DeviceCode {
   std::string ptx, cubin;
 };
 
-/// lowerKernelsToNVVM's module compiled for each chip: gpu-module-to-binary
-/// once as PTX and once as cubin (ptxas from `cudaPath`).
+/// ptxas as other CUDA tools find it: in `cudaPath`/bin if given, else in
+/// $CUDA_HOME/bin or $CUDA_PATH/bin if one is set (the first set one
+/// decides), else on PATH, else in /usr/local/cuda/bin. None: no toolkit.
+std::optional<std::string> findPtxas(llvm::StringRef cudaPath);
+
+/// lowerKernelsToNVVM's module compiled for each chip: PTX in-process
+/// (gpu-module-to-binary; the kernels need no libdevice), and with
+/// `ptxas` a cubin from it.
 FailureOr<std::map<std::string, DeviceCode>>
 buildDeviceCode(ModuleOp lowered, llvm::ArrayRef<std::string> chips,
-                llvm::StringRef cudaPath);
+                const std::optional<std::string> &ptxas);
 
 } // namespace mlir::moe
 

@@ -60,10 +60,12 @@ const char *dtypeName(Type type) {
 /// One layer function's entry of the manifest and its C header.
 class LayerWriter {
 public:
+  /// `cubins`: the targets have cubins (ptxas was found), else PTX only.
   LayerWriter(func::FuncOp imported, func::FuncOp layer, ModuleOp abi,
-              const ModelDesc &model, const EmitKernelsOptions &options)
+              const ModelDesc &model, const EmitKernelsOptions &options,
+              bool cubins)
       : imported(imported), layer(layer), abi(abi), model(model),
-        options(options) {}
+        options(options), cubins(cubins) {}
 
   /// The manifest entry. The outline pass's `weight<i>` buffers take the
   /// names of the moe.layer operands argument i + 1 of the imported layer
@@ -94,6 +96,7 @@ private:
   ModuleOp abi;
   const ModelDesc &model;
   const EmitKernelsOptions &options;
+  bool cubins;
   std::map<std::string, std::string> renames;
   json entry;
 };
@@ -160,9 +163,10 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
 json LayerWriter::targets(const std::string &fn) const {
   json list = json::array();
   for (const std::string &chip : options.chips) {
-    json target = {{"chip", chip},
-                   {"cubin", fn + "." + chip + ".cubin"},
-                   {"ptx", fn + "." + chip + ".ptx"}};
+    json target = {{"chip", chip}};
+    if (cubins)
+      target["cubin"] = fn + "." + chip + ".cubin";
+    target["ptx"] = fn + "." + chip + ".ptx";
     if (options.emulator)
       target["emulator"] = fn + "." + chip + ".emu.so";
     list.push_back(target);
@@ -415,18 +419,20 @@ private:
 /// host library.
 LogicalResult writeLayerCode(ModuleOp kernels, llvm::StringRef fn,
                              const EmitKernelsOptions &options,
+                             const std::optional<std::string> &ptxas,
                              ScratchFolder &out) {
   if (!options.chips.empty()) {
     // One NVVM module for the cubins and the emulator libraries alike.
     auto lowered = lowerKernelsToNVVM(kernels, options.chips);
     if (failed(lowered))
       return failure();
-    auto code = buildDeviceCode(**lowered, options.chips, options.cudaPath);
+    auto code = buildDeviceCode(**lowered, options.chips, ptxas);
     if (failed(code))
       return failure();
     for (auto &[chip, c] : *code) {
       if (failed(out.write((fn + "." + chip + ".ptx").str(), c.ptx)) ||
-          failed(out.write((fn + "." + chip + ".cubin").str(), c.cubin)))
+          (ptxas &&
+           failed(out.write((fn + "." + chip + ".cubin").str(), c.cubin))))
         return failure();
     }
     // Per chip although today's chips share one gpu.module: a chip's
@@ -493,6 +499,17 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
   if (failed(pm.run(*abi)))
     return failure();
 
+  // Without ptxas the kernels are still compiled, to PTX (which the CUDA
+  // driver JIT-compiles; the kernels need no libdevice).
+  std::optional<std::string> ptxas;
+  if (!options.chips.empty()) {
+    ptxas = findPtxas(options.cudaPath);
+    if (!ptxas)
+      emitWarning(loc) << "no ptxas found (--cuda-path, else CUDA_HOME or "
+                          "CUDA_PATH, else PATH, else /usr/local/cuda): "
+                          "writing PTX only; cubins need ptxas";
+  }
+
   // Everything goes to a scratch folder beside OUT_DIR first.
   ScratchFolder out(loc, outDir);
   if (failed(out.create()))
@@ -506,7 +523,7 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
     if (!layer || !decoderLayers || decoderLayers.empty())
       return emitError(loc) << "layer function @" << fn << " is missing";
     LayerWriter writer(module.lookupSymbol<func::FuncOp>(fn), layer, *abi,
-                       *model, options);
+                       *model, options, ptxas.has_value());
     FailureOr<json> description = writer.manifest(decoderLayers.asArrayRef());
     if (failed(description))
       return failure();
@@ -515,7 +532,7 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
     auto launches =
         layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
     OwningOpRef<ModuleOp> kernels = kernelsOnly(*abi, launches);
-    if (failed(writeLayerCode(*kernels, fn, options, out)) ||
+    if (failed(writeLayerCode(*kernels, fn, options, ptxas, out)) ||
         failed(out.write((fn + ".h").str(), writer.header())))
       return failure();
   }

@@ -32,18 +32,19 @@ Error selectTarget(const LayerDesc &layer, int capability, TargetChoice &out) {
   const std::vector<TargetDesc> &targets = layer.targets;
   auto rank = [](char suffix) { return suffix == 'a' ? 2 : suffix ? 1 : 0; };
   // 1. The device's own chip; "sm_90a" has the arch-specific instructions.
+  // Its cubin, or its PTX where it has none (emitted without ptxas).
   int best = -1;
   for (size_t i = 0; i < targets.size(); ++i)
     if (targets[i].capability == capability &&
         (best < 0 || rank(targets[i].suffix) > rank(targets[best].suffix)))
       best = int(i);
   if (best >= 0) {
-    out = {size_t(best), false};
+    out = {size_t(best), targets[best].cubin.empty()};
     return Error::success();
   }
   // 2. A cubin for X.y runs on X.z for z >= y; never an "a" cubin.
   for (size_t i = 0; i < targets.size(); ++i)
-    if (targets[i].suffix != 'a' &&
+    if (!targets[i].cubin.empty() && targets[i].suffix != 'a' &&
         targets[i].capability / 10 == capability / 10 &&
         targets[i].capability < capability &&
         (best < 0 || targets[i].capability > targets[best].capability))
@@ -65,7 +66,8 @@ Error selectTarget(const LayerDesc &layer, int capability, TargetChoice &out) {
   std::string chips;
   for (const TargetDesc &t : targets)
     chips += (chips.empty() ? "" : ", ") + t.chip +
-             (t.ptx.empty() ? " (cubin only)" : "");
+             (t.ptx.empty() ? " (cubin only)" : "") +
+             (t.cubin.empty() ? " (PTX only)" : "");
   return makeError(MOERT_ERROR_BACKEND, "CUDA backend: layer '", layer.function,
                    "' has no kernels for this device (", chipName(capability),
                    "); the manifest has ", chips.empty() ? "no targets" : chips,

@@ -334,15 +334,18 @@ Error ManifestParser::parseTarget(const json &value, const std::string &path,
                                     "\"sm_90a\", got \"" +
                                         chip + "\"");
   target.capability = capability;
+  // A cubin, PTX (which the driver JIT-compiles: what an emission without
+  // ptxas writes), or both.
   std::string cubin, ptx;
-  if (Error e = getString(value, path, "cubin", cubin))
-    return e;
-  if (cubin.empty())
-    return fail(join(path, "cubin"), "empty file name");
-  if (Error e = resolve(cubin, join(path, "cubin"), target.cubin))
+  if (Error e = getString(value, path, "cubin", cubin, false))
     return e;
   if (Error e = getString(value, path, "ptx", ptx, false))
     return e;
+  if (cubin.empty() && ptx.empty())
+    return fail(path, "a target needs a \"cubin\" or a \"ptx\" file");
+  if (!cubin.empty())
+    if (Error e = resolve(cubin, join(path, "cubin"), target.cubin))
+      return e;
   if (!ptx.empty())
     if (Error e = resolve(ptx, join(path, "ptx"), target.ptx))
       return e;

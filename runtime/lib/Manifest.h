@@ -83,7 +83,7 @@ struct TargetDesc {
   std::string chip;   ///< "sm_90", "sm_90a", ...
   int capability = 0; ///< major * 10 + minor, e.g. 90.
   char suffix = 0;    ///< 0, 'a' (arch-specific) or 'f' (family).
-  std::string cubin;  ///< Resolved path.
+  std::string cubin;  ///< Resolved path, empty if none (PTX only).
   std::string ptx;    ///< Resolved path, empty if none.
   /// The same module built for the SIMT emulator (moert_emu_abi.h);
   /// resolved path, empty if none.

@@ -62,6 +62,20 @@ TEST(SelectTarget, PrefersTheExactChipThenCompatibleOnes) {
             "version; PTX of a lower chip is JIT-compiled");
 }
 
+// Emitted without ptxas: PTX only, which the driver JIT-compiles, on the
+// chip itself and on later ones; never taken for a cubin.
+TEST(SelectTarget, TakesPtxWhereThereIsNoCubin) {
+  moert::TargetDesc sm80 = target("sm_80", 80, 0, true);
+  moert::TargetDesc sm90 = target("sm_90", 90, 0, true);
+  sm80.cubin.clear();
+  sm90.cubin.clear();
+  EXPECT_EQ(choose({sm80, sm90}, 80), "sm_80 ptx");
+  EXPECT_EQ(choose({sm80, sm90}, 86), "sm_80 ptx");
+  EXPECT_EQ(choose({sm80, sm90}, 90), "sm_90 ptx");
+  EXPECT_EQ(choose({sm80, sm90}, 120), "sm_90 ptx");
+  EXPECT_TRUE(contains(choose({sm90}, 80), "sm_90 (PTX only)"));
+}
+
 TEST(SelectTarget, NeverRunsArchSpecificCubinsElsewhere) {
   std::vector<moert::TargetDesc> targets = {target("sm_90a", 90, 'a', true)};
   EXPECT_EQ(choose(targets, 90), "sm_90a cubin");

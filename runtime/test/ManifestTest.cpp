@@ -292,9 +292,12 @@ const BadCase kBadCases[] = {
     {"DuplicateChip",
      [](json &m) { layer0(m)["targets"][1]["chip"] = "sm_80"; },
      "layers[0].targets[1].chip: duplicate chip 'sm_80'"},
-    {"TargetWithoutCubin",
-     [](json &m) { layer0(m)["targets"][0].erase("cubin"); },
-     "layers[0].targets[0]: missing field 'cubin'"},
+    {"TargetWithoutCode",
+     [](json &m) {
+       layer0(m)["targets"][0].erase("cubin");
+       layer0(m)["targets"][0].erase("ptx");
+     },
+     "layers[0].targets[0]: a target needs a \"cubin\" or a \"ptx\" file"},
     {"DuplicateDecoderLayer",
      [](json &m) {
        layer0(m)["decoder_layers"] = {2, 2};

@@ -115,8 +115,10 @@ int main(int argc, char **argv) {
                      "as the model is served (w8a8); default weight-only"),
       llvm::cl::cat(emitCategory));
   llvm::cl::opt<std::string> cudaPath(
-      "cuda-path", llvm::cl::init("/usr/local/cuda"),
-      llvm::cl::desc("CUDA toolkit for ptxas and libdevice"),
+      "cuda-path",
+      llvm::cl::desc("CUDA toolkit whose bin/ptxas assembles the cubins "
+                     "(default: $CUDA_HOME, $CUDA_PATH, ptxas on PATH, "
+                     "/usr/local/cuda; without ptxas, PTX only)"),
       llvm::cl::cat(emitCategory));
   ::moe::setToolVersionPrinter("moe-translate");
   llvm::cl::HideUnrelatedOptions({&translateCategory, &emitCategory});

@@ -34,8 +34,9 @@ struct EmitKernelsOptions {
   /// Also build each chip's device code for moert's SIMT emulator,
   /// `<fn>.<chip>.emu.so` (needs `chips` and a C compiler driver).
   bool emulator = false;
-  /// The CUDA toolkit (ptxas, libdevice) for the cubins.
-  std::string cudaPath = "/usr/local/cuda";
+  /// The CUDA toolkit whose ptxas makes the cubins; empty: found as other
+  /// CUDA tools find it (findPtxas). Without ptxas, PTX only.
+  std::string cudaPath;
 };
 
 /// Writes the artifacts of `module` (as imported or written by hand: the

@@ -130,6 +130,10 @@ struct MoeKernelsToGpuPass
       nvidia::waitForAsyncCopies(rewriter, kernel);
       nvidia::fenceAtomics(rewriter, kernel);
     }
+    // The PTX needs no libdevice (no CUDA toolkit), and the emulator runs
+    // the very arithmetic of the GPU.
+    if (failed(nvidia::lowerMathWithoutLibdevice(gpuModule)))
+      return signalPassFailure();
     // bf16 and f16 mma.sync m16n8k16 need sm_80 or newer; e4m3
     // m16n8k32 sm_89 or newer and PTX 8.4.
     bool mma = false, fp8Mma = false;

@@ -61,6 +61,11 @@ void waitForAsyncCopies(RewriterBase &rewriter, gpu::GPUFuncOp kernel);
 /// fences.
 void fenceAtomics(RewriterBase &rewriter, gpu::GPUFuncOp kernel);
 
+/// DeviceMath.cpp. The math ops of `module`'s kernels as arithmetic that
+/// needs no libdevice (expansions, polynomial approximations, bit masks,
+/// LLVM's fma); an error for any it cannot lower so.
+LogicalResult lowerMathWithoutLibdevice(gpu::GPUModuleOp module);
+
 } // namespace mlir::moe::nvidia
 
 #endif // MOE_LIB_TARGET_NVVM_TRANSFORMS_H

@@ -1,6 +1,6 @@
 // RUN: moe-opt %s --moe-kernel-abi --moe-kernels-to-gpu | FileCheck %s
 // RUN: moe-opt %s --moe-kernel-abi --moe-kernels-to-gpu="chips=sm_90 module-name=layer0" | FileCheck %s --check-prefix=CHIPS
-// RUN: moe-opt %s --moe-kernel-abi --moe-kernels-to-nvvm | FileCheck %s --check-prefix=NVVM
+// RUN: moe-opt %s --moe-kernel-abi --moe-kernels-to-nvvm | FileCheck %s --check-prefix=NVVM --implicit-check-not=__nv_
 
 // The outlined kernels move into one gpu.module with an NVVM target per
 // chip; the block forall's indices become block ids; the layer function
@@ -131,6 +131,8 @@
 // CHIPS: gpu.module @layer0 [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
 
 // After moe-kernels-to-nvvm, the manifest's ABI: a pointer per buffer, then T as i64.
+// No libdevice call (__nv_*): the softmax's exp is upstream's polynomial,
+// its fma LLVM's intrinsic (the PTX needs no CUDA toolkit).
 // NVVM: gpu.module @moe_kernels
 // Dynamic shared memory is an external array in address space 3.
 // NVVM: llvm.mlir.global internal @__dynamic_shmem__0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
@@ -143,6 +145,7 @@
 // NVVM: nvvm.memory.barrier <gpu>
 // NVVM: llvm.atomicrmw add %{{.*}}, %{{.*}} acq_rel : !llvm.ptr, i32
 // NVVM-NEXT: nvvm.memory.barrier <gpu>
+// NVVM: llvm.intr.fma
 // NVVM: llvm.func @moe_layer_0_down_combine(
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}} {
