@@ -420,8 +420,10 @@ private:
 LogicalResult writeLayerCode(ModuleOp kernels, llvm::StringRef fn,
                              const EmitKernelsOptions &options,
                              const std::optional<std::string> &ptxas,
-                             ScratchFolder &out) {
+                             ScratchFolder &out,
+                             llvm::function_ref<void(llvm::StringRef)> step) {
   if (!options.chips.empty()) {
+    step(ptxas ? "NVVM, PTX and cubins" : "NVVM and PTX");
     // One NVVM module for the cubins and the emulator libraries alike.
     auto lowered = lowerKernelsToNVVM(kernels, options.chips);
     if (failed(lowered))
@@ -439,6 +441,7 @@ LogicalResult writeLayerCode(ModuleOp kernels, llvm::StringRef fn,
     // library is its own module's, whatever moe-kernels-to-gpu makes.
     if (options.emulator) {
       for (const std::string &chip : options.chips) {
+        step("emulator library for " + chip);
         std::string name = (fn + "." + chip + ".emu.so").str();
         if (failed(buildEmulatorLibrary(**lowered, chip, out.in(name))))
           return failure();
@@ -447,6 +450,7 @@ LogicalResult writeLayerCode(ModuleOp kernels, llvm::StringRef fn,
     }
   }
   if (options.hostLibrary) {
+    step("host library");
     std::string name = (fn + ".host.so").str();
     if (failed(buildHostLibrary(kernels, out.in(name))))
       return failure();
@@ -493,6 +497,8 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
                           options.tokens, options.tuningFile};
   // w8a8's e4m3 form where every chip has e4m3 mma.sync (sm_89+): the
   // host library and the emulator run the same form.
+  if (options.progress)
+    options.progress("forming the kernels of every layer function");
   buildMoeKernelAbiPipeline(pm, options.tiles, &selection,
                             /*tensorCores=*/true,
                             nvidia::haveFp8Mma(options.chips));
@@ -516,8 +522,16 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
     return failure();
 
   json layers = json::array();
+  size_t index = 0;
   for (NamedAttribute entry : layerMap) {
     StringRef fn = entry.getName().getValue();
+    ++index;
+    auto step = [&](llvm::StringRef what) {
+      if (options.progress)
+        options.progress((fn + " (" + llvm::Twine(index) + " of " +
+                          llvm::Twine(layerMap.size()) + "): " + what)
+                             .str());
+    };
     auto layer = abi->lookupSymbol<func::FuncOp>(fn);
     auto decoderLayers = dyn_cast<DenseI64ArrayAttr>(entry.getValue());
     if (!layer || !decoderLayers || decoderLayers.empty())
@@ -532,7 +546,7 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
     auto launches =
         layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
     OwningOpRef<ModuleOp> kernels = kernelsOnly(*abi, launches);
-    if (failed(writeLayerCode(*kernels, fn, options, ptxas, out)) ||
+    if (failed(writeLayerCode(*kernels, fn, options, ptxas, out, step)) ||
         failed(out.write((fn + ".h").str(), writer.header())))
       return failure();
   }

@@ -232,6 +232,11 @@ int main(int argc, char **argv) {
     options.tokens = tokensHint;
     options.tuningFile = tuningFile;
     options.cudaPath = cudaPath;
+    // Progress on a terminal only: pipes and logs get the result alone.
+    if (llvm::errs().is_displayed())
+      options.progress = [](const std::string &step) {
+        llvm::errs() << "moe-translate: " << step << "\n";
+      };
     return failed(mlir::moe::emitKernels(*module, emitDir, options)) ? 1 : 0;
   }
 

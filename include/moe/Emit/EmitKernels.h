@@ -13,6 +13,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct EmitKernelsOptions {
   /// The CUDA toolkit whose ptxas makes the cubins; empty: found as other
   /// CUDA tools find it (findPtxas). Without ptxas, PTX only.
   std::string cudaPath;
+  /// Told each step as it starts ("moe_layer_0 (1 of 2): PTX and cubins"),
+  /// for a tool to show on a terminal; none: nothing is told.
+  std::function<void(const std::string &)> progress;
 };
 
 /// Writes the artifacts of `module` (as imported or written by hand: the
