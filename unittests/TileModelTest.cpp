@@ -133,8 +133,9 @@ TEST(TileModelTest, CombineStepsAreAboutAThousandElements) {
       // No more tokens than there are (rounded up to a power of two).
       EXPECT_LE(c.combineTokens, std::max<int64_t>(tokens, 1) * 2 - 1);
       EXPECT_LE(c.combineTokens * c.downColumns, 1024);
-      if (tokens >= 64)
+      if (tokens >= 64) {
         EXPECT_EQ(c.combineTokens * c.downColumns, 1024);
+      }
     }
 }
 
@@ -150,9 +151,10 @@ TEST(TileModelTest, CombineJoinsDownOnlyWhileItsTailIsShort) {
     for (int64_t tokens : kTokens) {
       TileChoice c = selectTiles(shape, target, tokens);
       EXPECT_TRUE(c.launches == 3 || c.launches == 4);
-      if (c.launches == 3)
+      if (c.launches == 3) {
         EXPECT_LE(tokens * std::min(c.downColumns, shape.hidden),
                   8 * c.downWarps * 32);
+      }
     }
 }
 
