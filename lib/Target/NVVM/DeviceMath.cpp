@@ -6,8 +6,8 @@
 // the emulator ran glibc's functions in their place. Here the device code's
 // math becomes arithmetic before that conversion: upstream's expansions
 // (powf, roundeven, round) and polynomial approximations (exp, log, erf, tanh,
-// ...), fabs and copysign as sign-bit masks, the approximations' floors (of bounded
-// exponents) as integer conversions and their fmas as LLVM's intrinsic.
+// ...), fabs and copysign as sign-bit masks, the approximations' floors (of
+// bounded exponents) as integer conversions and their fmas as LLVM's intrinsic.
 // Written here because upstream has no libdevice-free math lowering for
 // NVVM: its MathToLLVM patterns are legal to convert-gpu-to-nvvm only for
 // fma.
@@ -29,36 +29,41 @@ using namespace mlir;
 
 namespace {
 
+/// An f32's sign bit and the rest, as i32 masks.
+constexpr int64_t kSignBit = int64_t(0x80000000u), kMagnitudeBits = 0x7fffffff;
+
+/// f32 sign-bit arithmetic at one op, which it replaces.
+struct SignBits {
+  OpBuilder b;
+  Location loc;
+  explicit SignBits(Operation *op) : b(op), loc(op->getLoc()) {}
+  /// The bits of `value` (an f32) under `mask`.
+  Value masked(Value value, int64_t mask) {
+    Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), value);
+    return arith::AndIOp::create(
+        b, loc, bits, arith::ConstantIntOp::create(b, loc, mask, 32));
+  }
+  /// `op`'s result replaced by the f32 of `bits`; `op` erased.
+  void replace(Operation *op, Value bits) {
+    op->getResult(0).replaceAllUsesWith(
+        arith::BitcastOp::create(b, loc, b.getF32Type(), bits).getResult());
+    op->erase();
+  }
+};
+
 /// |x| of an f32 as its bits with the sign cleared: exact for every value.
 void maskSignBits(math::AbsFOp abs) {
-  OpBuilder b(abs);
-  Location loc = abs.getLoc();
-  Value bits =
-      arith::BitcastOp::create(b, loc, b.getI32Type(), abs.getOperand());
-  Value mask = arith::ConstantIntOp::create(b, loc, 0x7fffffff, 32);
-  Value cleared = arith::AndIOp::create(b, loc, bits, mask);
-  abs.replaceAllUsesWith(
-      arith::BitcastOp::create(b, loc, b.getF32Type(), cleared).getResult());
-  abs.erase();
+  SignBits s(abs);
+  s.replace(abs, s.masked(abs.getOperand(), kMagnitudeBits));
 }
 
 /// copysign(x, y) of f32s as x's magnitude bits with y's sign bit: exact.
 void copySignBits(math::CopySignOp copySign) {
-  OpBuilder b(copySign);
-  Location loc = copySign.getLoc();
-  auto bits = [&](Value v) {
-    return arith::BitcastOp::create(b, loc, b.getI32Type(), v).getResult();
-  };
-  Value magnitude = arith::AndIOp::create(
-      b, loc, bits(copySign.getLhs()),
-      arith::ConstantIntOp::create(b, loc, 0x7fffffff, 32));
-  Value sign = arith::AndIOp::create(
-      b, loc, bits(copySign.getRhs()),
-      arith::ConstantIntOp::create(b, loc, int64_t(0x80000000u), 32));
-  Value joined = arith::OrIOp::create(b, loc, magnitude, sign);
-  copySign.replaceAllUsesWith(
-      arith::BitcastOp::create(b, loc, b.getF32Type(), joined).getResult());
-  copySign.erase();
+  SignBits s(copySign);
+  s.replace(copySign,
+            arith::OrIOp::create(s.b, s.loc,
+                                 s.masked(copySign.getLhs(), kMagnitudeBits),
+                                 s.masked(copySign.getRhs(), kSignBit)));
 }
 
 /// floor(x) as trunc(x) - (trunc(x) > x): exact for |x| < 2^31, which the
