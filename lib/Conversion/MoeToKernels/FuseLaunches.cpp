@@ -233,10 +233,11 @@ Value allocateCounters(OpBuilder &b, Location loc, Block &layer,
 }
 
 /// At `b` (the end of a block of `first`): one thread takes a ticket of
-/// `counter[column]` and leaves it in a block temporary for the others;
-/// the branch that only the block taking the column's last ticket enters.
+/// `counter[group]` (the block's column, its row, or 0: `how`) and leaves
+/// it in a block temporary for the others; the branch that only the block
+/// taking the group's last ticket enters.
 scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
-                               Value counter, Value column, Value zero,
+                               Value counter, Value group, Value zero,
                                Nesting how) {
   Value one32 = arith::ConstantIntOp::create(b, loc, 1, 32);
   auto ticketType = MemRefType::get({1}, b.getI32Type());
@@ -249,7 +250,7 @@ scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(thread.getBody()->getTerminator());
     Value taken = memref::AtomicRMWOp::create(
-        b, loc, arith::AtomicRMWKind::addi, one32, counter, ValueRange{column});
+        b, loc, arith::AtomicRMWKind::addi, one32, counter, ValueRange{group});
     memref::StoreOp::create(b, loc, taken, ticket, ValueRange{zero});
   }
   Value taken = memref::LoadOp::create(b, loc, ticket, ValueRange{zero});
@@ -277,16 +278,16 @@ scf::IfOp buildLastBlockBranch(OpBuilder &b, Location loc, scf::ForallOp first,
   return branch;
 }
 
-/// `second`'s blocks of `column` in `branch`: their x in order (no loop for
-/// one); with PerRow, its block `column` (the row). Returns the block they
-/// were cloned into.
+/// `second`'s blocks of `group` in `branch`: those of column `group` in
+/// order of x (no loop for one), or with PerRow its block `group` (the
+/// row). Returns the block they were cloned into.
 Block *cloneBlocksInto(OpBuilder &b, Location loc, scf::IfOp branch,
-                       scf::ForallOp second, Value column, Value zero,
+                       scf::ForallOp second, Value group, Value zero,
                        Nesting how) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(branch.thenBlock()->getTerminator());
   OpFoldResult secondBlocks = second.getMixedUpperBound()[0];
-  Value x = how == Nesting::PerRow ? column : zero;
+  Value x = how == Nesting::PerRow ? group : zero;
   Block *body = branch.thenBlock();
   if (how != Nesting::PerRow && !isConstantIntValue(secondBlocks, 1)) {
     auto loop = scf::ForOp::create(
@@ -301,7 +302,7 @@ Block *cloneBlocksInto(OpBuilder &b, Location loc, scf::IfOp branch,
     map.map(iv, zero);
   map.map(second.getInductionVar(0), x);
   if (how == Nesting::PerColumn)
-    map.map(second.getInductionVar(1), column);
+    map.map(second.getInductionVar(1), group);
   for (Operation &op : second.getBody()->without_terminator())
     b.clone(op, map);
   return body;
