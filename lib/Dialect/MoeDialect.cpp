@@ -217,24 +217,16 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                 "scf.forall (moe.kernel)";
     return success();
   }
-  if (name == kColumnLocalAttrName) {
+  // The locality marks of moe-fuse-launches: a unit on a kernel's block
+  // forall over (x, columns) or, row-local, over (x).
+  if (name == kColumnLocalAttrName || name == kRowLocalAttrName) {
+    unsigned rank = name == kColumnLocalAttrName ? 2 : 1;
     auto forall = dyn_cast<scf::ForallOp>(op);
     if (!isa<UnitAttr>(attr.getValue()) || !forall ||
-        !op->hasAttr(kKernelAttrName) || forall.getRank() != 2)
-      return op->emitError()
-             << "'" << name
-             << "' must be a unit on a kernel's two-dimensional scf.forall "
-                "(moe.kernel)";
-    return success();
-  }
-  if (name == kRowLocalAttrName) {
-    auto forall = dyn_cast<scf::ForallOp>(op);
-    if (!isa<UnitAttr>(attr.getValue()) || !forall ||
-        !op->hasAttr(kKernelAttrName) || forall.getRank() != 1)
-      return op->emitError()
-             << "'" << name
-             << "' must be a unit on a kernel's one-dimensional scf.forall "
-                "(moe.kernel)";
+        !op->hasAttr(kKernelAttrName) || forall.getRank() != rank)
+      return op->emitError() << "'" << name << "' must be a unit on a kernel's "
+                             << (rank == 2 ? "two" : "one")
+                             << "-dimensional scf.forall (moe.kernel)";
     return success();
   }
   if (name == kTilesAttrName) {
