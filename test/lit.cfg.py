@@ -49,6 +49,16 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 # the sanitizers already cover (UNSUPPORTED: sanitizer), to keep CI's time.
 if getattr(config, "moe_sanitize", "").upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("sanitizer")
+# The moe_opt package in the build's virtual environment (python/CMakeLists.txt;
+# not in the sanitizer build). MOE_OPT_BUILD_DIR is not passed on: the tests
+# use the build recorded at install, as a user's import does.
+moe_python = os.path.join(config.moe_obj_root, "python-venv", "bin", "python")
+if os.path.exists(moe_python):
+    config.available_features.add("moe-python")
+    config.substitutions.append(("%moe-python", moe_python))
+config.substitutions.append(
+    ("%hf-reference",
+     os.path.join(config.test_source_root, "Integration", "CPU", "Inputs")))
 # CUDA's compiler (compile-only checks of the GPU harness; no GPU needed).
 if os.path.exists("/usr/local/cuda/bin/nvcc"):
     config.available_features.add("nvcc")

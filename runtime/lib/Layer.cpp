@@ -58,6 +58,10 @@ Error Layer::init() {
   workspaces_.assign(n, 0);
   capacities_.assign(n, 0);
   stepDone_.assign(desc_.packing.size(), false);
+  for (const PackStep &step : desc_.packing)
+    if (std::find(tensors_.begin(), tensors_.end(), step.tensor) ==
+        tensors_.end())
+      tensors_.push_back(step.tensor);
   args_.assign(n + 1, Arg{nullptr});
   for (const KernelDesc &kernel : desc_.kernels) {
     std::vector<void *> params;

@@ -51,6 +51,12 @@ public:
   int64_t reservedTokens() const { return reserved_; }
   int64_t workspaceBytes() const;
   int64_t unpackedWeightElements() const;
+  /// The checkpoint tensors the packing steps read, each once, in the
+  /// order of their first step; "{L}" stands for the decoder layer.
+  const std::vector<std::string> &tensors() const { return tensors_; }
+  /// Fails with MOERT_ERROR_WEIGHTS, naming a tensor never loaded, when
+  /// some weight element was never packed.
+  Error checkWeightsReady() const;
 
 private:
   /// A weight buffer's packing state.
@@ -74,7 +80,6 @@ private:
   void restartWeight(size_t buffer);
   Error startWeight(size_t buffer);
   Error finishWeight(size_t buffer);
-  Error checkWeightsReady() const;
   /// 1 <= tokens <= max_tokens.
   Error checkTokens(int64_t tokens) const;
   void setBufferArg(size_t buffer, uint64_t address);
@@ -86,6 +91,7 @@ private:
   std::vector<uint64_t> workspaces_; ///< Per buffer: workspace address.
   std::vector<int64_t> capacities_;  ///< Per buffer: workspace bytes.
   std::vector<bool> stepDone_;       ///< Per packing step, this round.
+  std::vector<std::string> tensors_; ///< See tensors().
   int64_t decoderLayer_ = -1;        ///< Of the current packing round.
   int64_t reserved_ = 0;
   std::vector<Arg> args_; ///< Per buffer, then the token count.

@@ -213,6 +213,22 @@ int64_t moert_layer_unpacked_weight_elements(const moert_layer *layer) {
   return layer ? layer->impl->unpackedWeightElements() : -1;
 }
 
+moert_status moert_layer_check_weights(const moert_layer *layer) {
+  if (!layer)
+    return invalid("moert_layer_check_weights: layer is NULL");
+  return report(layer->impl->checkWeightsReady());
+}
+
+int64_t moert_layer_num_tensors(const moert_layer *layer) {
+  return layer ? int64_t(layer->impl->tensors().size()) : -1;
+}
+
+const char *moert_layer_tensor(const moert_layer *layer, int64_t i) {
+  if (!layer || i < 0 || i >= int64_t(layer->impl->tensors().size()))
+    return nullptr;
+  return layer->impl->tensors()[size_t(i)].c_str();
+}
+
 const char *moert_layer_target(const moert_layer *layer) {
   return layer ? layer->impl->backend().target().c_str() : nullptr;
 }

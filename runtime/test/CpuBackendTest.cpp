@@ -92,6 +92,11 @@ TEST_F(CpuLayer, IntrospectionMatchesTheManifest) {
   EXPECT_STREQ(moert_layer_launch_symbol(l, 2), "toy_count");
   EXPECT_STREQ(moert_layer_launch_symbol(l, 3), "toy_accumulate");
   EXPECT_EQ(moert_layer_launch_symbol(l, -1), nullptr);
+  ASSERT_EQ(moert_layer_num_tensors(l), 2);
+  EXPECT_STREQ(moert_layer_tensor(l, 0), "model.layers.{L}.scale");
+  EXPECT_STREQ(moert_layer_tensor(l, 1), "model.layers.{L}.proj.weight");
+  EXPECT_EQ(moert_layer_tensor(l, 2), nullptr);
+  EXPECT_EQ(moert_layer_num_tensors(nullptr), -1);
 }
 
 TEST_F(CpuLayer, RunsForManyTokenCountsFromShardedWeights) {
@@ -104,17 +109,20 @@ TEST_F(CpuLayer, RunsForManyTokenCountsFromShardedWeights) {
   ASSERT_EQ(loadWeights(layer.get(), shard1, 0), MOERT_SUCCESS)
       << moert_last_error();
   EXPECT_EQ(moert_layer_unpacked_weight_elements(layer.get()), 64);
+  const char *missing = "weight 'proj' is not fully packed: 64 of 64 elements "
+                        "never written; tensor 'model.layers.0.proj.weight' "
+                        "was in no file given to moert_layer_load_weights";
+  EXPECT_EQ(moert_layer_check_weights(layer.get()), MOERT_ERROR_WEIGHTS);
+  EXPECT_TRUE(contains(moert_last_error(), missing));
   std::vector<float> x = toyInput(2, 0), y(2 * kToyH);
   EXPECT_EQ(moert_layer_run(layer.get(), x.data(), y.data(), 2, nullptr),
             MOERT_ERROR_WEIGHTS);
-  EXPECT_TRUE(contains(moert_last_error(),
-                       "weight 'proj' is not fully packed: 64 of 64 elements "
-                       "never written; tensor 'model.layers.0.proj.weight' "
-                       "was in no file given to moert_layer_load_weights"));
+  EXPECT_TRUE(contains(moert_last_error(), missing));
 
   ASSERT_EQ(loadWeights(layer.get(), shard2, 0), MOERT_SUCCESS)
       << moert_last_error();
   EXPECT_EQ(moert_layer_unpacked_weight_elements(layer.get()), 0);
+  EXPECT_EQ(moert_layer_check_weights(layer.get()), MOERT_SUCCESS);
 
   // Workspaces grow with T; repeated runs agree (the zero_init buffers
   // rowsum and counter accumulate, so they must be zeroed every run).

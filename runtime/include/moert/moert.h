@@ -201,6 +201,17 @@ MOERT_API int64_t moert_layer_workspace_bytes(const moert_layer *layer);
 /** Weight elements not yet written by packing (0 when ready to run). */
 MOERT_API int64_t
 moert_layer_unpacked_weight_elements(const moert_layer *layer);
+/** MOERT_SUCCESS when every weight element was packed, else
+ *  MOERT_ERROR_WEIGHTS naming a tensor that no moert_layer_load_weights
+ *  call has provided (what moert_layer_run would fail with). */
+MOERT_API moert_status moert_layer_check_weights(const moert_layer *layer);
+/** The checkpoint tensors the weight packing reads: count, then tensor i,
+ *  each once, in the order of the manifest's first step that reads it; a
+ *  "{L}" in a name stands for the decoder layer. With a sharded checkpoint,
+ *  the files to pass to moert_layer_load_weights are those that the
+ *  index's weight_map names for these tensors. */
+MOERT_API int64_t moert_layer_num_tensors(const moert_layer *layer);
+MOERT_API const char *moert_layer_tensor(const moert_layer *layer, int64_t i);
 /** "host" for the CPU backend, else the chip loaded, e.g. "sm_90". */
 MOERT_API const char *moert_layer_target(const moert_layer *layer);
 /** The path of the cubin, PTX or host library that was loaded. */
