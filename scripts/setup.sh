@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what moe-opt needs on Debian 12 (LLVM/MLIR 22 from Debian's
-# packages, nlohmann-json, GoogleTest, CMake, Ninja) and builds it in build/.
+# packages, nlohmann-json, GoogleTest, CMake, Ninja; python3-venv and
+# python3-torch for the Python package's tests) and builds it in build/.
 # Safe to run again: installed packages and an up-to-date build are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,17 +9,27 @@ cd "$(dirname "$0")/.."
 packages=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
           nlohmann-json3-dev libgtest-dev cmake ninja-build g++
           python3-jsonschema python3-numpy)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
+# The Python package's venv and tests; without recommends, which would add
+# libtorch-dev and its GUI dependencies (a few hundred packages).
+lean_packages=(python3-venv python3-torch)
+missing() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      echo "$p"
+  done
+}
+mapfile -t missing_packages < <(missing "${packages[@]}")
+mapfile -t missing_lean < <(missing "${lean_packages[@]}")
+if [ ${#missing_packages[@]} -gt 0 ] || [ ${#missing_lean[@]} -gt 0 ]; then
+  echo "== installing: ${missing_packages[*]} ${missing_lean[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#missing_packages[@]} -eq 0 ] ||
+    $SUDO apt-get install -y -qq "${missing_packages[@]}" >/dev/null
+  [ ${#missing_lean[@]} -eq 0 ] ||
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing_lean[@]}" >/dev/null
 fi
 
 # MOE_BUILD_DIR and MOE_CMAKE_ARGS select another configuration (the

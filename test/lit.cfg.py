@@ -19,6 +19,7 @@ config.environment["FILECHECK_OPTS"] = (
 )
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
+config.substitutions.append(("%moe_obj_root", config.moe_obj_root))
 # Debian's python3 (with python3-jsonschema and numpy), whatever python3 is
 # first on PATH.
 config.substitutions.append(("%debian-python", "/usr/bin/python3"))

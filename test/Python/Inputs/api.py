@@ -1,0 +1,187 @@
+"""moe_opt's model folders, cache and errors, on a two-layer Mixtral-like
+config (CONFIG): prints one line per check; any failure raises.
+
+  api.py CONFIG REFERENCE_INPUTS_DIR WORK_DIR"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import moe_opt
+
+config, reference, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+cache = work / "cache"
+
+
+def make_weights(layer, out):
+    """Layer `layer`'s Hugging Face tensors, written by the fp64 reference."""
+    subprocess.run([sys.executable, f"{reference}/hf_numpy_reference.py",
+                    str(config), "--layer", str(layer), "--tokens", "6",
+                    "--seed", str(40 + layer), "--dtype", "bf16",
+                    "--weights-out", str(out), "--input-out", str(out) + ".x",
+                    "--expected-out", str(out) + ".ref"],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def read(path):
+    data = Path(path).read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    return {name: (entry, data[8 + size + entry["data_offsets"][0]:
+                              8 + size + entry["data_offsets"][1]])
+            for name, entry in header.items() if name != "__metadata__"}
+
+
+def write(path, tensors):
+    header, body = {}, b""
+    for name, (entry, data) in tensors.items():
+        header[name] = dict(entry, data_offsets=[len(body), len(body) + len(data)])
+        body += data
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + body)
+
+
+def raises(what, call, *fragments):
+    try:
+        call()
+    except (moe_opt.MoeError, ValueError, TypeError) as e:
+        message = str(e)
+        for fragment in fragments:
+            assert fragment in message, f"{what}: {message!r} lacks {fragment!r}"
+        print(f"{what}: {type(e).__name__}: {message.splitlines()[0]}")
+        return
+    raise AssertionError(f"{what}: no exception")
+
+
+def folder(name):
+    path = work / name
+    path.mkdir(parents=True)
+    shutil.copy(config, path / "config.json")
+    return path
+
+
+# One file holding layer 1.
+single = folder("single")
+make_weights(1, single / "model.safetensors")
+x = torch.rand(6, 64).to(torch.bfloat16) - 0.5
+layer = moe_opt.MoeLayer.from_pretrained(single, layer=1, cache_dir=cache)
+expected = layer(x)
+print("single file:", layer)
+
+# Shards: layer 1's tensors over two files, layer 0's in a third that is
+# not a safetensors file; the index names all three. Loading layer 1 opens
+# only its two shards.
+sharded = folder("sharded")
+tensors = read(single / "model.safetensors")
+names = sorted(tensors)
+half = len(names) // 2
+write(sharded / "model-00001-of-00003.safetensors",
+      {n: tensors[n] for n in names[:half]})
+write(sharded / "model-00002-of-00003.safetensors",
+      {n: tensors[n] for n in names[half:]})
+make_weights(0, work / "layer0.safetensors")
+layer0_names = sorted(read(work / "layer0.safetensors"))
+(sharded / "model-00003-of-00003.safetensors").write_bytes(b"not safetensors")
+weight_map = {n: "model-00001-of-00003.safetensors" for n in names[:half]}
+weight_map.update({n: "model-00002-of-00003.safetensors" for n in names[half:]})
+weight_map.update({n: "model-00003-of-00003.safetensors" for n in layer0_names})
+(sharded / "model.safetensors.index.json").write_text(
+    json.dumps({"metadata": {}, "weight_map": weight_map}))
+from_shards = moe_opt.MoeLayer.from_pretrained(sharded, layer=1, cache_dir=cache)
+assert torch.equal(from_shards(x).view(torch.int16), expected.view(torch.int16))
+assert from_shards.kernel_dir == layer.kernel_dir, "same config, same cache entry"
+print("shards: the same bits as one file; one compile for both folders")
+raises("layer 0 from the broken shard",
+       lambda: moe_opt.MoeLayer.from_pretrained(sharded, layer=0, cache_dir=cache),
+       "model-00003-of-00003.safetensors")
+
+# Missing tensors: from the index, and from a single file.
+missing = folder("missing-in-index")
+for f in sharded.glob("model-0000[12]*"):
+    shutil.copy(f, missing)
+partial = dict(weight_map)
+del partial[names[0]]
+(missing / "model.safetensors.index.json").write_text(
+    json.dumps({"weight_map": partial}))
+raises("a tensor the index lacks",
+       lambda: moe_opt.MoeLayer.from_pretrained(missing, layer=1, cache_dir=cache),
+       f"no tensor '{names[0]}' in weight_map")
+short = folder("missing-in-file")
+write(short / "model.safetensors", {n: tensors[n] for n in names[1:]})
+raises("a tensor the file lacks",
+       lambda: moe_opt.MoeLayer.from_pretrained(short, layer=1, cache_dir=cache),
+       f"tensor '{names[0]}' was in no file")
+
+# Inputs: strides, alignment, sizes, types.
+storage = torch.empty(6 * 64 + 1, dtype=torch.bfloat16)
+unaligned = storage[1:].view(6, 64)
+unaligned.copy_(x)
+assert torch.equal(layer(unaligned).view(torch.int16), expected.view(torch.int16))
+transposed = x.t().contiguous().t()
+assert not transposed.is_contiguous()
+assert torch.equal(layer(transposed).view(torch.int16), expected.view(torch.int16))
+row = layer(x[2:3])
+assert torch.equal(row.view(torch.int16), expected[2:3].view(torch.int16))
+print("unaligned, strided and single-row inputs: the same bits")
+assert layer(x[:0]).shape == (0, 64)
+raises("wrong hidden size", lambda: layer(torch.zeros(2, 32, dtype=torch.bfloat16)),
+       "x must be [tokens, 64]")
+raises("wrong rank", lambda: layer(torch.zeros(64, dtype=torch.bfloat16)),
+       "not [64]")
+raises("wrong dtype", lambda: layer(x.float()), "takes torch.bfloat16")
+raises("wrong numpy dtype", lambda: layer(x.double().numpy()), "takes float32")
+raises("not an array", lambda: layer([[0.0] * 64]), "torch.Tensor or a numpy")
+limited = moe_opt.MoeLayer.from_pretrained(single, layer=1, max_tokens=4,
+                                           cache_dir=cache)
+assert limited.max_tokens == 4
+raises("more tokens than max_tokens", lambda: limited(x), "exceeds max_tokens 4")
+assert torch.equal(limited(x[:4]).view(torch.int16), expected[:4].view(torch.int16))
+limited.close()
+raises("a closed layer", lambda: limited(x[:1]), "closed")
+
+# Folders and configs.
+raises("not a folder", lambda: moe_opt.MoeLayer.from_pretrained(work / "nothing", layer=0),
+       "not a model folder")
+empty = work / "empty"
+empty.mkdir()
+raises("no config.json", lambda: moe_opt.MoeLayer.from_pretrained(empty, layer=0),
+       "no config.json")
+no_weights = folder("no-weights")
+raises("no weights", lambda: moe_opt.MoeLayer.from_pretrained(no_weights, layer=1, cache_dir=cache),
+       "neither model.safetensors nor model.safetensors.index.json")
+bad = folder("bad-config")
+(bad / "config.json").write_text('{"model_type": "mixtral", "hidden_size": 64, "num_hidden_layers": 2,\n'
+                                 ' "intermediate_size": 48, "num_local_experts": 4, '
+                                 '"num_experts_per_tok": 8}')
+raises("a bad config", lambda: moe_opt.MoeLayer.from_pretrained(bad, layer=0, cache_dir=cache),
+       "config.json:")
+raises("not a MoE layer", lambda: moe_opt.MoeLayer.from_pretrained(single, layer=5, cache_dir=cache),
+       "its MoE layers are 0-1")
+raises("a device we do not run on", lambda: moe_opt.MoeLayer.from_pretrained(single, layer=1, device="mps"),
+       "device must be")
+raises("CUDA without a GPU", lambda: moe_opt.MoeLayer.from_pretrained(single, layer=1, device="cuda"),
+       "no CUDA device")
+
+# The cache: a changed config compiles anew; the default folder is
+# $XDG_CACHE_HOME/moe_opt.
+changed = folder("changed")
+shutil.copy(single / "model.safetensors", changed)
+text = json.loads(config.read_text())
+text["num_hidden_layers"] = 3
+(changed / "config.json").write_text(json.dumps(text))
+recompiled = moe_opt.MoeLayer.from_pretrained(changed, layer=1, cache_dir=cache)
+assert recompiled.kernel_dir != layer.kernel_dir
+os.environ["XDG_CACHE_HOME"] = str(work / "xdg")
+default = moe_opt.MoeLayer.from_pretrained(single, layer=1)
+assert default.kernel_dir.parent == work / "xdg" / "moe_opt", default.kernel_dir
+print("cache: a changed config compiles anew; default under $XDG_CACHE_HOME")
+print("torch custom op registered:", moe_opt._torch_op.op() is not None)
