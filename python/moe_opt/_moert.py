@@ -15,11 +15,17 @@ BACKEND_CUDA = 1
 BACKEND_CUDA_EMU = 2
 
 
+# moert_emu_options.progress's type.
+EMU_PROGRESS = ctypes.CFUNCTYPE(None, c_void_p, c_char_p, c_uint64, c_uint64,
+                                c_uint64)
+
+
 class EmuOptions(ctypes.Structure):
-    """moert_emu_options."""
+    """moert_emu_options (all of it: libmoert reads every field)."""
     _fields_ = [("chip", c_char_p), ("shuffle_seed", c_uint64),
                 ("concurrent_blocks", c_int), ("unchecked", c_int),
-                ("profile", c_int), ("profile_column_stride", c_uint)]
+                ("profile", c_int), ("profile_column_stride", c_uint),
+                ("progress", EMU_PROGRESS), ("progress_user", c_void_p)]
 
 
 _SIGNATURES = {

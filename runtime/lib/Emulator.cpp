@@ -19,6 +19,7 @@
 #include "moert/moert_emu_abi.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <dlfcn.h>
 #include <map>
@@ -794,6 +795,11 @@ struct Emulator::Impl {
     }
     abandoned = false;
     launch.scheduler.adoptCurrentThread();
+    const auto &progress = launch.options->progress;
+    uint64_t launchIndex = launch.stats->launches - 1;
+    auto lastReport = std::chrono::steady_clock::now();
+    if (progress)
+      progress(launch.symbol, launchIndex, 0, total);
     uint64_t next = 0;
     for (;;) {
       bool any = false;
@@ -803,8 +809,23 @@ struct Emulator::Impl {
           startBlock(b, launch, order[next++]);
         any |= b.busy;
       }
-      if (!any)
+      if (!any) {
+        if (progress)
+          progress(launch.symbol, launchIndex, total, total);
         return Error::success();
+      }
+      // A clock read per round of the block's threads: noise beside the
+      // hundred fiber switches of the round.
+      if (progress) {
+        auto now = std::chrono::steady_clock::now();
+        if (now - lastReport >= std::chrono::seconds(1)) {
+          lastReport = now;
+          uint64_t started = next, running = 0;
+          for (unsigned s = 0; s < inFlight; ++s)
+            running += slots[s]->busy;
+          progress(launch.symbol, launchIndex, started - running, total);
+        }
+      }
       for (unsigned s = 0; s < inFlight; ++s) {
         Block &b = *slots[s];
         if (!b.busy)

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ struct EmulatorOptions {
   /// (LaunchProfiler::extrapolate). Its outputs are then incomplete. A
   /// launch run with sampleColumns = false runs whole.
   unsigned columnStride = 1;
+  /// moert_emu_options.progress: (kernel, launch, blocks done, blocks).
+  std::function<void(const std::string &, uint64_t, uint64_t, uint64_t)>
+      progress;
 };
 
 /// A buffer a launch may touch: [address, address + bytes).

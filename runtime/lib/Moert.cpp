@@ -103,6 +103,14 @@ moert_status moert_layer_load_emulated(const char *manifest_path,
       return invalid("moert_layer_load_emulated: profile_column_stride "
                      "applies to a profile");
     choice.options.columnStride = std::max(1u, options->profile_column_stride);
+    if (auto *progress = options->progress) {
+      void *user = options->progress_user;
+      choice.options.progress = [progress, user](const std::string &kernel,
+                                                 uint64_t launch, uint64_t done,
+                                                 uint64_t blocks) {
+        progress(user, kernel.c_str(), launch, done, blocks);
+      };
+    }
   }
   std::unique_ptr<moert::Layer> layer;
   if (moert::Error e = moert::Layer::load(

@@ -85,6 +85,40 @@ TEST_F(EmulatedLayer, RunsLikeTheReferenceInEveryBlockOrder) {
     }
 }
 
+TEST_F(EmulatedLayer, ReportsEachLaunchsBlocks) {
+  struct Report {
+    std::string kernel;
+    uint64_t launch, done, blocks;
+  };
+  std::vector<Report> reports;
+  moert_emu_options options = {};
+  options.progress_user = &reports;
+  options.progress = [](void *user, const char *kernel, uint64_t launch,
+                        uint64_t done, uint64_t blocks) {
+    static_cast<std::vector<Report> *>(user)->push_back(
+        {kernel, launch, done, blocks});
+  };
+  moert_status status;
+  LayerPtr layer = load(&options, status);
+  ASSERT_EQ(status, MOERT_SUCCESS) << moert_last_error();
+  ToyWeights weights(2);
+  loadWeights(layer.get(), weights);
+  expectToyRun(layer.get(), weights, 40, 1);
+  // A toy run is four launches, each reported when it starts and when it
+  // ends (too short for a report in between); toy_scale has ceildiv(40, 16)
+  // blocks.
+  ASSERT_EQ(reports.size(), 8u);
+  for (size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(reports[i].launch, i / 2);
+    EXPECT_EQ(reports[i].done, i % 2 ? reports[i].blocks : 0u);
+    EXPECT_EQ(reports[i].kernel,
+              moert_layer_launch_symbol(layer.get(), int64_t(i / 2)));
+  }
+  for (const Report &r : reports)
+    if (r.kernel == "toy_scale")
+      EXPECT_EQ(r.blocks, 3u);
+}
+
 TEST_F(EmulatedLayer, PlainLoadTakesTheDefaults) {
   moert_layer *raw = nullptr;
   ASSERT_EQ(moert_layer_load(manifestPath().c_str(), nullptr,

@@ -8,8 +8,20 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace st = moe::safetensors;
+
+/// moert_emu_options.progress for a terminal: the launch's line rewritten
+/// in place (carriage return), ended when its last block finishes.
+static void reportEmulatorProgress(void *, const char *kernel, uint64_t launch,
+                                   uint64_t done, uint64_t blocks) {
+  llvm::errs() << "\rmoe-run: emulating launch " << launch + 1 << ", " << kernel
+               << ": " << done << " of " << blocks << " blocks";
+  if (done == blocks)
+    llvm::errs() << "\n";
+  llvm::errs().flush();
+}
 
 llvm::Expected<moe::HostTensor>
 moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
@@ -32,6 +44,8 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
     options.unchecked = backend.unchecked;
     options.profile = backend.profileOut != nullptr;
     options.profile_column_stride = backend.columnStride;
+    if (backend.progress)
+      options.progress = reportEmulatorProgress;
     loaded = moert_layer_load_emulated(manifest.c_str(), name.c_str(), &options,
                                        &rt);
   } else {

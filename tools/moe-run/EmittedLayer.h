@@ -38,6 +38,9 @@ struct EmittedBackend {
   /// cuda-emu profile only: run every columnStride-th column of the grids
   /// with several (moert_emu_options.profile_column_stride).
   unsigned columnStride = 1;
+  /// cuda-emu only: report each launch's blocks on stderr as they run
+  /// (for a terminal: one line per launch, rewritten in place).
+  bool progress = false;
 };
 
 /// Loads `function` of DIR/manifest.json on `backend`, packs the weights of

@@ -467,6 +467,8 @@ llvm::Expected<::moe::EmittedBackend> emulatedBackend() {
         "--profile-column-stride runs part of each grid: it needs --profile "
         "and leaves the output incomplete (no --check or --output)");
   backend.columnStride = profileColumnStride;
+  // Long emulator runs show how far they are on a terminal, never in logs.
+  backend.progress = llvm::errs().is_displayed();
   return backend;
 }
 
@@ -529,6 +531,10 @@ runOnEmulator(MLIRContext &context, const ModelDesc &model,
   options.tokens = input.shape[0];
   options.tuningFile = tuningFile;
   options.maxTokens = std::max<int64_t>(input.shape[0], 1);
+  if (backend->progress)
+    options.progress = [](const std::string &step) {
+      llvm::errs() << "moe-run: compiling: " << step << "\n";
+    };
   if (failed(emitKernels(*module, dir, options)))
     return llvm::createStringError("emitting the GPU kernels failed");
   return runEmitted(dir, *module, cfg, dtype, hfWeights, input, ioType,
