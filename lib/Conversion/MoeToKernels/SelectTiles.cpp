@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <limits>
@@ -146,6 +147,16 @@ private:
 FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
                                                    MLIRContext *ctx) {
   std::string error;
+  // A FIFO would block until a writer came and a device never ends: only
+  // a regular file is read (as the tools' model files, issue 20).
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(path, status) &&
+      !llvm::sys::fs::is_regular_file(status)) {
+    emitError(UnknownLoc::get(ctx))
+        << "tuning file: '" << path
+        << "' is not a regular file (a directory, device or FIFO)";
+    return failure();
+  }
   auto file = openInputFile(path, &error);
   if (!file) {
     emitError(UnknownLoc::get(ctx)) << "tuning file: " << error;
