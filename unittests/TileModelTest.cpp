@@ -46,7 +46,8 @@ TEST(TileModelTest, ChoicesFitTheTarget) {
         EXPECT_LE(c.gateUpWarps, 8);
         EXPECT_LE(c.routeTokens, 64);
         // Never faster than reading the active experts' weights once.
-        int64_t active = std::min(shape.experts, tokens * shape.topK);
+        int64_t active =
+            expectedActiveExperts(shape.experts, shape.topK, tokens);
         double floor = double(active) * 3 * shape.intermediate * shape.hidden *
                        shape.weightBytes / target.bytesPerSecond * 1e6;
         EXPECT_GE(c.estimatedMicroseconds, floor * 0.999);
@@ -88,7 +89,8 @@ TEST(TileModelTest, DecodeGivesEveryMultiprocessorWork) {
         TileChoice c = selectTiles(shape, target, tokens);
         SCOPED_TRACE(chip.str() + " H=" + std::to_string(shape.hidden) +
                      " T=" + std::to_string(tokens));
-        int64_t active = std::min(shape.experts, tokens * shape.topK);
+        int64_t active =
+            expectedActiveExperts(shape.experts, shape.topK, tokens);
         int64_t rowsPerExpert = (tokens * shape.topK + active - 1) / active;
         int64_t rowTiles =
             active * ((rowsPerExpert + c.expertRows - 1) / c.expertRows);
@@ -102,6 +104,20 @@ TEST(TileModelTest, DecodeGivesEveryMultiprocessorWork) {
                   std::min(want, blocks(shape.hidden, 32)));
       }
   }
+}
+
+TEST(TileModelTest, ExpectedActiveExperts) {
+  // One token: exactly its K experts.
+  EXPECT_EQ(expectedActiveExperts(256, 8, 1), 8);
+  // Llama-4-Scout at 8 tokens: 16 (1 - (15/16)^8) = 6.45, as routed (6).
+  EXPECT_EQ(expectedActiveExperts(16, 1, 8), 6);
+  // Mixtral at 8 tokens: 8 (1 - (6/8)^8) = 7.2.
+  EXPECT_EQ(expectedActiveExperts(8, 2, 8), 7);
+  // Many tokens: every expert.
+  EXPECT_EQ(expectedActiveExperts(128, 8, 4096), 128);
+  // Bounds: K at least, never more than E or T K.
+  EXPECT_EQ(expectedActiveExperts(4, 4, 3), 4);
+  EXPECT_EQ(expectedActiveExperts(1000000, 2, 3), 6);
 }
 
 TEST(TileModelTest, RouteTokensLeaveTheSharedExpertOut) {

@@ -79,6 +79,11 @@ struct TileChoice {
 int64_t routerExpertsPerBlock(int64_t experts, int64_t hidden,
                               int64_t routeTokens, int64_t wanted);
 
+/// The experts expected to receive rows when each of `tokens` tokens picks
+/// `topK` of `experts` uniformly: E (1 - (1 - K/E)^T), rounded, between
+/// min(K, E) and min(E, T K).
+int64_t expectedActiveExperts(int64_t experts, int64_t topK, int64_t tokens);
+
 /// The model's choice for `shape` at `tokens` tokens on `target`.
 TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,
                        int64_t tokens);
