@@ -63,8 +63,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         {"compile": compile_command, "run": run_command}[args.command](args)
-    except MoeError as e:
+    except (MoeError, ValueError, TypeError) as e:
         print(f"moe_opt: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"moe_opt: error: {e.filename or ''}: {e.strerror or e}",
+              file=sys.stderr)
         return 1
     return 0
 

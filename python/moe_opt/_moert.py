@@ -3,6 +3,7 @@
 Only the calls the package makes; every failing call raises MoeError with
 moert_last_error()'s message."""
 
+import contextlib
 import ctypes
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_uint, c_uint64, c_void_p
@@ -45,6 +46,7 @@ _SIGNATURES = {
     "moert_layer_dtype": (c_char_p, [c_void_p]),
     "moert_layer_hidden_size": (c_int64, [c_void_p]),
     "moert_layer_max_tokens": (c_int64, [c_void_p]),
+    "moert_layer_reserved_tokens": (c_int64, [c_void_p]),
     "moert_layer_target": (c_char_p, [c_void_p]),
     "moert_layer_num_tensors": (c_int64, [c_void_p]),
     "moert_layer_tensor": (c_char_p, [c_void_p, c_int64]),
@@ -57,6 +59,8 @@ _lib_lock = threading.Lock()
 def lib():
     """libmoert.so of the build, loaded once."""
     global _lib
+    if _lib is not None:  # no lock: __del__ may run inside lib() below
+        return _lib
     with _lib_lock:
         if _lib is None:
             path = _build.libmoert()
@@ -85,6 +89,10 @@ class Layer:
     """An owned moert_layer handle."""
 
     def __init__(self, manifest, function, backend, emu_chip=None):
+        self.handle = c_void_p()  # __del__ runs even when loading fails
+        # What close() runs under: on CUDA, the layer's device, because
+        # libmoert makes its context current and leaves it so.
+        self.guard = contextlib.nullcontext
         handle = c_void_p()
         if backend == BACKEND_CUDA_EMU:
             options = EmuOptions()
@@ -100,7 +108,8 @@ class Layer:
 
     def close(self):
         if self.handle:
-            lib().moert_layer_destroy(self.handle)
+            with self.guard():
+                lib().moert_layer_destroy(self.handle)
             self.handle = c_void_p()
 
     def __del__(self):
@@ -137,6 +146,10 @@ class Layer:
     @property
     def hidden_size(self):
         return lib().moert_layer_hidden_size(self.handle)
+
+    @property
+    def reserved_tokens(self):
+        return lib().moert_layer_reserved_tokens(self.handle)
 
     @property
     def max_tokens(self):

@@ -26,6 +26,8 @@ def read_hidden_states(path):
         if length > len(data) - 8:
             raise ValueError("the header runs past the end of the file")
         header = json.loads(data[8:8 + length])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
         tensors = {k: v for k, v in header.items() if k != "__metadata__"}
         if "hidden_states" in tensors:
             name = "hidden_states"
@@ -47,7 +49,8 @@ def read_hidden_states(path):
         start = 8 + length + begin
         array = np.frombuffer(data, dtype=raw, count=count, offset=start)
         return dtype, array.reshape(shape).copy()
-    except (ValueError, KeyError, TypeError, struct.error) as e:
+    except (ValueError, KeyError, TypeError, AttributeError,
+            struct.error) as e:
         raise MoeError(f"{path}: not a safetensors file with a [T, H] "
                        f"tensor: {e}") from None
 

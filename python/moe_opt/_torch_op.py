@@ -1,7 +1,9 @@
 """The layer call as a torch custom op, where torch has
 torch.library.custom_op (2.4 and later), so that torch.compile and CUDA
 graphs see one opaque op instead of a Python call they cannot trace. With
-older torch (Debian's 1.13) layers are called directly."""
+older torch (Debian's 1.13) layers are called directly. Inference only: no
+autograd formula is registered. The op's layer id means something in this
+process only (torch.export would bake it in)."""
 
 import itertools
 import threading
@@ -41,10 +43,10 @@ def op():
     with _lock:
         if _registered:
             return _op
-        _registered = True
         import torch
         custom_op = getattr(getattr(torch, "library", None), "custom_op", None)
         if custom_op is None:
+            _registered = True
             return None
 
         @custom_op("moe_opt::layer", mutates_args=())
@@ -56,4 +58,11 @@ def op():
             return x.new_empty(x.shape)
 
         _op = layer
+        _registered = True
         return _op
+
+
+def call(x, op_id):
+    """The registered op on x (through torch.ops, as torch.compile sees it)."""
+    import torch
+    return torch.ops.moe_opt.layer(x, op_id)

@@ -31,6 +31,8 @@ class ModelFolder:
                 weight_map = json.loads(index.read_text())["weight_map"]
                 if not isinstance(weight_map, dict):
                     raise TypeError("weight_map is not an object")
+            except OSError as e:
+                raise MoeError(f"{index}: {e.strerror}") from None
             except (ValueError, KeyError, TypeError) as e:
                 raise MoeError(f"{index}: not a safetensors index ({e})") \
                     from None
@@ -40,7 +42,8 @@ class ModelFolder:
                     raise MoeError(f"{index}: no tensor '{tensor}' in "
                                    "weight_map")
                 name = weight_map[tensor]
-                if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
+                if (not isinstance(name, str) or "/" in name or "\0" in name
+                        or name in ("", ".", "..")):
                     raise MoeError(f"{index}: weight_map['{tensor}'] is not "
                                    "a file name in the folder")
                 if name not in files:

@@ -45,14 +45,38 @@ def emit_kernels(config, out_dir, *, target="all", chip=None,
     return Path(out_dir)
 
 
-@functools.lru_cache(maxsize=None)
 def _compiler_identity(path):
     """What makes a newer compiler recompile: its --version (the commit)
     and the binary's size and time, which change at every rebuild."""
+    stat = os.stat(path)
+    return _version(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _version(path, size, mtime_ns):
     done = subprocess.run([path, "--version"], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
-    stat = os.stat(path)
-    return f"{done.stdout.strip()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{done.stdout.strip()}|{size}|{mtime_ns}"
+
+
+def _toolkit_identity():
+    """The CUDA toolkit moe-translate would find (--cuda-path is not used
+    here): without ptxas it writes PTX only, which a later compile with
+    ptxas should not reuse."""
+    return {"CUDA_HOME": os.environ.get("CUDA_HOME"),
+            "CUDA_PATH": os.environ.get("CUDA_PATH"),
+            "ptxas": shutil.which("ptxas"),
+            "default": os.path.exists("/usr/local/cuda/bin/ptxas")}
+
+
+def _check_cache_dir(cache):
+    """The cache holds libraries this process loads: refuse one that
+    another user owns or may write (a shared /tmp folder, say)."""
+    stat = os.stat(cache)
+    if stat.st_uid != os.getuid() or stat.st_mode & 0o022:
+        raise MoeError(f"{cache}: the cache folder must be yours and "
+                       "writable by you only (it holds libraries that are "
+                       "loaded into this process)")
 
 
 def default_cache_dir():
@@ -70,28 +94,41 @@ def cached_kernels(config, *, target, chip=None, max_tokens=None,
     directory of its own. A directory appears whole (compiled elsewhere,
     then renamed) or not at all, so concurrent callers are safe."""
     compiler = str(_build.moe_translate())
-    key = hashlib.sha256(json.dumps({
-        "config": hashlib.sha256(Path(config).read_bytes()).hexdigest(),
-        "target": target, "chip": chip, "max_tokens": max_tokens,
-        "compiler": _compiler_identity(compiler),
-    }, sort_keys=True).encode()).hexdigest()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    final = cache / key[:32]
-    if (final / "manifest.json").is_file():
-        return final
-    cache.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".compiling-", dir=cache))
+    scratch = None
     try:
-        emit_kernels(config, scratch / "kernels", target=target, chip=chip,
-                     max_tokens=max_tokens)
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_cache_dir(cache)
+        # Compiled from its own path, so that diagnostics name it (a change
+        # between this read and the compiler's is not caught).
+        text = Path(config).read_bytes()
+        key = hashlib.sha256(json.dumps({
+            "config": hashlib.sha256(text).hexdigest(),
+            "target": target, "chip": chip,
+            "max_tokens": None if max_tokens is None else int(max_tokens),
+            "compiler": _compiler_identity(compiler),
+            "toolkit": _toolkit_identity() if target != "cpu" else None,
+        }, sort_keys=True).encode()).hexdigest()
+        final = cache / key[:32]
+        if (final / "manifest.json").is_file():
+            return final
+        scratch = Path(tempfile.mkdtemp(prefix=".compiling-", dir=cache))
+        emit_kernels(config, scratch / "kernels",
+                     target=target, chip=chip, max_tokens=max_tokens)
+        if final.exists() and not (final / "manifest.json").is_file():
+            shutil.rmtree(final, ignore_errors=True)  # a broken entry
         try:
             os.rename(scratch / "kernels", final)
         except OSError:
             if not (final / "manifest.json").is_file():
                 raise
+        return final
+    except OSError as e:
+        raise MoeError(f"compile cache {cache}: {e.filename or ''}: "
+                       f"{e.strerror or e}") from None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return final
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def function_of_layer(kernel_dir, decoder_layer):

@@ -1,5 +1,6 @@
 """MoeLayer: one MoE layer of a model folder, compiled and ready to run."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -26,12 +27,22 @@ def _parse_device(device):
     if text in ("cpu", "cuda-emu"):
         return text, None
     if text == "cuda" or text.startswith("cuda:"):
+        index = None
+        if text != "cuda":
+            try:
+                index = int(text[5:])
+            except ValueError:
+                raise ValueError(f"device {text!r}: not cuda:N") from None
         torch = _torch()
         if torch is None or not torch.cuda.is_available():
             raise MoeError(f"device {text!r}: no CUDA device (torch with "
                            "CUDA is needed for CUDA tensors)")
-        index = torch.device(text).index
-        return "cuda", torch.cuda.current_device() if index is None else index
+        if index is None:
+            index = torch.cuda.current_device()
+        if not 0 <= index < torch.cuda.device_count():
+            raise ValueError(f"device {text!r}: there are "
+                             f"{torch.cuda.device_count()} CUDA devices")
+        return "cuda", index
     raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'cuda-emu', "
                      f"not {device!r}")
 
@@ -75,8 +86,14 @@ class MoeLayer:
         $XDG_CACHE_HOME/moe_opt or ~/.cache/moe_opt)."""
         kind, index = _parse_device(device)
         folder = ModelFolder(model_dir)
-        if max_tokens is not None and int(max_tokens) < 1:
-            raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
+        if max_tokens is not None:
+            max_tokens = int(max_tokens)
+            if max_tokens < 1:
+                raise ValueError(f"max_tokens must be at least 1, not "
+                                 f"{max_tokens}")
+        if chip is not None and kind != "cuda-emu":
+            raise ValueError("chip applies to device='cuda-emu' (CUDA takes "
+                             "the device's own)")
         if kind == "cuda":
             torch = _torch()
             chip = _cuda_chip(torch, index)
@@ -98,32 +115,45 @@ class MoeLayer:
         self._kind = kind
         self._cuda_index = cuda_index
         self._lock = threading.Lock()
+        # Set once a CUDA graph captured a call: the workspaces' addresses
+        # are then in the graph and must never move.
+        self._captured = False
         backend = {"cpu": _moert.BACKEND_CPU, "cuda": _moert.BACKEND_CUDA,
                    "cuda-emu": _moert.BACKEND_CUDA_EMU}[kind]
         manifest = kernels / "manifest.json"
-        if kind == "cuda":
-            torch = _torch()
-            # moert uses the current context's device: make it this one,
-            # with torch's (primary) context created.
-            with torch.cuda.device(cuda_index):
+        with self._device_guard():
+            if kind == "cuda":
+                # moert takes the current context's device: this one, with
+                # torch's (primary) context created.
+                torch = _torch()
                 torch.cuda.init()
                 torch.empty(1, device=f"cuda:{cuda_index}")
-                self._layer = _moert.Layer(manifest, function, backend)
-        else:
-            self._layer = _moert.Layer(manifest, function, backend, chip)
-        names = [t.replace("{L}", str(decoder_layer))
-                 for t in self._layer.tensors()]
-        for path in folder.files_holding(names):
-            self._layer.load_weights(path, decoder_layer)
-        self._layer.check_weights()
-        if max_tokens is not None:
-            self._layer.reserve(int(max_tokens))
+            self._layer = _moert.Layer(manifest, function, backend,
+                                       chip if kind == "cuda-emu" else None)
+            self._layer.guard = self._device_guard
+            names = [t.replace("{L}", str(decoder_layer))
+                     for t in self._layer.tensors()]
+            for path in folder.files_holding(names):
+                self._layer.load_weights(path, decoder_layer)
+            self._layer.check_weights()
+            if max_tokens is not None:
+                self._layer.reserve(max_tokens)
         self.function = self._layer.function
         self.dtype = self._layer.dtype
         self.hidden_size = self._layer.hidden_size
         self.max_tokens = self._layer.max_tokens
         self.target = self._layer.target
         self._op_id = _torch_op.remember(self)
+        # Resolved once, not per call: torch.compile traces __call__.
+        self._op = _torch_op.op() if _torch() is not None else None
+
+    def _device_guard(self):
+        """libmoert makes the layer's CUDA context current and leaves it so:
+        every call into it runs with torch's current device set to the
+        layer's, and restored after."""
+        if self._kind == "cuda":
+            return _torch().cuda.device(self._cuda_index)
+        return contextlib.nullcontext()
 
     @property
     def device(self):
@@ -156,9 +186,8 @@ class MoeLayer:
             return self._forward_numpy(x)
         torch = _torch()
         if torch is not None and isinstance(x, torch.Tensor):
-            op = _torch_op.op()
-            if op is not None:
-                return op(x, self._op_id)
+            if self._op is not None:
+                return _torch_op.call(x, self._op_id)
             return self.forward_tensor(x)
         raise TypeError("x must be a torch.Tensor or a numpy.ndarray, not "
                         f"{type(x).__name__}")
@@ -168,10 +197,22 @@ class MoeLayer:
             raise ValueError(f"x must be [tokens, {self.hidden_size}] for "
                              f"{self.function}, not {list(shape)}")
 
-    def _run(self, input_ptr, output_ptr, tokens, stream=None):
-        with self._lock:
+    def _run(self, input_ptr, output_ptr, tokens, stream=None,
+             capturing=False):
+        with self._lock, self._device_guard():
             if not self._layer.handle:
                 raise MoeError("the layer was closed")
+            if capturing or self._captured:
+                # Growing the workspaces frees and allocates device memory:
+                # impossible while capturing, and a use-after-free for the
+                # graphs captured before.
+                reserved = self._layer.reserved_tokens
+                if tokens > reserved:
+                    raise MoeError(
+                        f"{tokens} tokens need larger workspaces than the "
+                        f"{reserved} tokens reserved, which a CUDA graph "
+                        "captured: give from_pretrained max_tokens")
+                self._captured = True
             self._layer.run(input_ptr, output_ptr, tokens, stream)
 
     def forward_tensor(self, x):
@@ -197,11 +238,12 @@ class MoeLayer:
         x = x.contiguous()
         if x.data_ptr() % 16:
             x = x.clone()
-        stream = None
+        stream, capturing = None, False
         if wanted == "cuda":
             # torch's current stream; nothing waits for the host.
             stream = torch.cuda.current_stream(x.device).cuda_stream
-        self._run(x.data_ptr(), y.data_ptr(), tokens, stream)
+            capturing = torch.cuda.is_current_stream_capturing()
+        self._run(x.data_ptr(), y.data_ptr(), tokens, stream, capturing)
         return y
 
     def _forward_numpy(self, x):

@@ -184,4 +184,24 @@ os.environ["XDG_CACHE_HOME"] = str(work / "xdg")
 default = moe_opt.MoeLayer.from_pretrained(single, layer=1)
 assert default.kernel_dir.parent == work / "xdg" / "moe_opt", default.kernel_dir
 print("cache: a changed config compiles anew; default under $XDG_CACHE_HOME")
-print("torch custom op registered:", moe_opt._torch_op.op() is not None)
+# The op is registered exactly where torch has torch.library.custom_op.
+has_custom_op = hasattr(getattr(torch, "library", None), "custom_op")
+assert (moe_opt._torch_op.op() is not None) == has_custom_op
+print("torch custom op: registered where torch has custom_op")
+
+# More bad inputs, each an exception of the documented kind.
+raises("a malformed device", lambda: moe_opt.MoeLayer.from_pretrained(single, layer=1, device="cuda:x"),
+       "not cuda:N")
+raises("a chip without the emulator", lambda: moe_opt.MoeLayer.from_pretrained(single, layer=1, chip="sm_80", cache_dir=cache),
+       "chip applies to device='cuda-emu'")
+shared = work / "shared-cache"
+shared.mkdir(mode=0o777)
+os.chmod(shared, 0o777)
+raises("a cache others may write", lambda: moe_opt.MoeLayer.from_pretrained(single, layer=1, cache_dir=shared),
+       "writable by you only")
+bad_index = folder("bad-index")
+(bad_index / "model.safetensors.index.json").write_text(
+    json.dumps({"weight_map": {n: "../single/model.safetensors" for n in names}}))
+raises("an index naming a file outside the folder",
+       lambda: moe_opt.MoeLayer.from_pretrained(bad_index, layer=1, cache_dir=cache),
+       "is not a file name in the folder")
