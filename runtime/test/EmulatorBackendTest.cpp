@@ -114,9 +114,11 @@ TEST_F(EmulatedLayer, ReportsEachLaunchsBlocks) {
     EXPECT_EQ(reports[i].kernel,
               moert_layer_launch_symbol(layer.get(), int64_t(i / 2)));
   }
-  for (const Report &r : reports)
-    if (r.kernel == "toy_scale")
+  for (const Report &r : reports) {
+    if (r.kernel == "toy_scale") {
       EXPECT_EQ(r.blocks, 3u);
+    }
+  }
 }
 
 TEST_F(EmulatedLayer, PlainLoadTakesTheDefaults) {

@@ -238,8 +238,7 @@ int64_t mlir::moe::expectedActiveExperts(int64_t experts, int64_t topK,
   double untouched =
       std::pow(1.0 - double(topK) / double(experts), double(tokens));
   int64_t expected = std::llround(double(experts) * (1.0 - untouched));
-  return std::clamp<int64_t>(expected, topK,
-                             std::min(experts, tokens * topK));
+  return std::clamp<int64_t>(expected, topK, std::min(experts, tokens * topK));
 }
 
 int64_t mlir::moe::routerExpertsPerBlock(int64_t experts, int64_t hidden,

@@ -104,9 +104,10 @@ typedef struct moert_emu_options {
   unsigned profile_column_stride;
   /** When not NULL: told how far each launch is, for a tool to show on a
    *  terminal. Called with the kernel's symbol, the launch's index (0 for
-   *  the layer's first launch, counting across runs), the blocks finished and the blocks to run: when a launch starts
-   *  (0 finished), at most about once a second while it runs, and when it
-   *  ends (all finished). Called on the thread that runs the layer. */
+   *  the layer's first launch, counting across runs), the blocks finished
+   *  and the blocks to run: when a launch starts (0 finished), at most
+   *  about once a second while it runs, and when it ends (all finished).
+   *  Called on the thread that runs the layer. */
   void (*progress)(void *user, const char *kernel, uint64_t launch,
                    uint64_t blocks_done, uint64_t blocks);
   void *progress_user;
