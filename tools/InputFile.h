@@ -1,27 +1,19 @@
-//===- InputFile.h - the tools' text inputs, refused when not a file -*- C++
-//-*-===//
+//===- InputFile.h - the tools' inputs and diagnostics ----------*- C++ -*-===//
 //
-// moe-run's and moe-translate's model files: "-" (stdin) or a regular
-// file. A FIFO would block until a writer came, a device such as /dev/zero
-// never ends, a directory is no file: each is refused at once (issue 20).
+// moe-run's and moe-translate's model files are opened by
+// moe/Json/InputFile.h's openRegularInputFile (regular files only, issue
+// 20), shared with moe-select-tiles' tuning files.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_TOOLS_INPUTFILE_H
 #define MOE_TOOLS_INPUTFILE_H
 
-#include "mlir/IR/MLIRContext.h"
-#include "llvm/ADT/StringRef.h"
-#include "llvm/Support/MemoryBuffer.h"
+#include "moe/Json/InputFile.h" // openRegularInputFile, for the tools
 
-#include <memory>
-#include <string>
+#include "mlir/IR/MLIRContext.h"
 
 namespace moe {
-/// mlir::openInputFile of `path` if it is "-" or a regular file; else null
-/// and `error` says why.
-std::unique_ptr<llvm::MemoryBuffer> openRegularInputFile(llvm::StringRef path,
-                                                         std::string *error);
 /// Errors do not print the operation they are on (a whole module can be
 /// 30,000 lines of IR) unless --mlir-print-op-on-diagnostic was given.
 void quietDiagnostics(mlir::MLIRContext &context);

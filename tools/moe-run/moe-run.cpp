@@ -599,7 +599,7 @@ int main(int argc, char **argv) {
 
   // Import the description (diagnostics go to stderr with locations).
   std::string error;
-  auto file = ::moe::openRegularInputFile(modelPath, &error);
+  auto file = mlir::moe::openRegularInputFile(modelPath, &error);
   if (!file)
     return fail(error);
   llvm::SourceMgr sourceMgr;

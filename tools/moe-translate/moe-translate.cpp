@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
 
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> input =
-      ::moe::openRegularInputFile(inputFilename, &error);
+      mlir::moe::openRegularInputFile(inputFilename, &error);
   if (!input) {
     llvm::errs() << "moe-translate: error: " << error << "\n";
     return 1;

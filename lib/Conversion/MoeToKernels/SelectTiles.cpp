@@ -8,14 +8,13 @@
 
 #include "moe/Conversion/MoeToLinalg/Builders.h"
 #include "moe/Dialect/MoeOps.h"
+#include "moe/Json/InputFile.h"
 #include "moe/Json/JsonDocument.h"
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/TileModel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Diagnostics.h"
-#include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <limits>
@@ -147,17 +146,7 @@ private:
 FailureOr<std::vector<TuningEntry>> readTuningFile(StringRef path,
                                                    MLIRContext *ctx) {
   std::string error;
-  // A FIFO would block until a writer came and a device never ends: only
-  // a regular file is read (as the tools' model files, issue 20).
-  llvm::sys::fs::file_status status;
-  if (!llvm::sys::fs::status(path, status) &&
-      !llvm::sys::fs::is_regular_file(status)) {
-    emitError(UnknownLoc::get(ctx))
-        << "tuning file: '" << path
-        << "' is not a regular file (a directory, device or FIFO)";
-    return failure();
-  }
-  auto file = openInputFile(path, &error);
+  auto file = mlir::moe::openRegularInputFile(path, &error);
   if (!file) {
     emitError(UnknownLoc::get(ctx)) << "tuning file: " << error;
     return failure();
