@@ -6,18 +6,18 @@ config (CONFIG): prints one line per check; any failure raises.
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import moe_opt
 
 config, reference, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 cache = work / "cache"
+sys.path.insert(0, reference)
+from edit_safetensors import read, write  # noqa: E402  [name, dtype, shape, bytes]
 
 
 def make_weights(layer, out):
@@ -29,25 +29,6 @@ def make_weights(layer, out):
                     "--expected-out", str(out) + ".ref"],
                    check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-
-
-def read(path):
-    data = Path(path).read_bytes()
-    (size,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + size])
-    return {name: (entry, data[8 + size + entry["data_offsets"][0]:
-                              8 + size + entry["data_offsets"][1]])
-            for name, entry in header.items() if name != "__metadata__"}
-
-
-def write(path, tensors):
-    header, body = {}, b""
-    for name, (entry, data) in tensors.items():
-        header[name] = dict(entry, data_offsets=[len(body), len(body) + len(data)])
-        body += data
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + body)
 
 
 def raises(what, call, *fragments):
@@ -81,15 +62,15 @@ print("single file:", layer)
 # not a safetensors file; the index names all three. Loading layer 1 opens
 # only its two shards.
 sharded = folder("sharded")
-tensors = read(single / "model.safetensors")
+tensors = {t[0]: t for t in read(single / "model.safetensors")}
 names = sorted(tensors)
 half = len(names) // 2
 write(sharded / "model-00001-of-00003.safetensors",
-      {n: tensors[n] for n in names[:half]})
+      [tensors[n] for n in names[:half]])
 write(sharded / "model-00002-of-00003.safetensors",
-      {n: tensors[n] for n in names[half:]})
+      [tensors[n] for n in names[half:]])
 make_weights(0, work / "layer0.safetensors")
-layer0_names = sorted(read(work / "layer0.safetensors"))
+layer0_names = sorted(t[0] for t in read(work / "layer0.safetensors"))
 (sharded / "model-00003-of-00003.safetensors").write_bytes(b"not safetensors")
 weight_map = {n: "model-00001-of-00003.safetensors" for n in names[:half]}
 weight_map.update({n: "model-00002-of-00003.safetensors" for n in names[half:]})
@@ -116,7 +97,7 @@ raises("a tensor the index lacks",
        lambda: moe_opt.MoeLayer.from_pretrained(missing, layer=1, cache_dir=cache),
        f"no tensor '{names[0]}' in weight_map")
 short = folder("missing-in-file")
-write(short / "model.safetensors", {n: tensors[n] for n in names[1:]})
+write(short / "model.safetensors", [tensors[n] for n in names[1:]])
 raises("a tensor the file lacks",
        lambda: moe_opt.MoeLayer.from_pretrained(short, layer=1, cache_dir=cache),
        f"tensor '{names[0]}' was in no file")
