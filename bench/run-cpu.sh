@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# CPU benchmark: tokens/s of the layer compiled by moe-to-llvm-cpu (what
-# moe-run runs) against the fp64 reference and the straightforward
-# per-expert loop, all in one process, as ratios. Builds first.
+# CPU benchmark: tokens/s of the layer compiled in the CPU's kernel form
+# (moe-select-tiles target=cpu, `moe-run --cpu-form`) against PyTorch's bf16
+# per-expert loop (Debian's python3-torch, as Hugging Face writes the block)
+# on the same number of threads, the GPU kernels' form compiled for the CPU
+# and the plain per-expert loop, with the decode's weight bytes per second
+# against a STREAM-style copy, all measured in this one run, as ratios.
+# Builds first.
 #
 # Usage: bench/run-cpu.sh [--tokens 1,16,128] [--min-time 0.5] [MODEL.json...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
-args=()
+build=${MOE_BUILD_DIR:-build}
+tokens=1,16,128
+min_time=0.5
 models=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --tokens|--min-time) args+=("$1" "$2"); shift 2 ;;
+    --tokens) tokens=$2; shift 2 ;;
+    --min-time) min_time=$2; shift 2 ;;
     *) models+=("$1"); shift ;;
   esac
 done
 [ ${#models[@]} -gt 0 ] || models=(bench/cpu/models/*.json)
-echo "# moe-bench-cpu on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-build/bin/moe-bench-cpu "${args[@]}" "${models[@]}"
+# The compiled layer runs on one thread: PyTorch gets one too.
+threads=1
+torch_rates=$(mktemp)
+trap 'rm -f "$torch_rates"' EXIT
+/usr/bin/python3 bench/cpu/torch_baseline.py --threads "$threads" \
+  --tokens "$tokens" --min-time "$min_time" "${models[@]}" > "$torch_rates"
+echo "# moe-bench-cpu on $(nproc) cores ($threads used): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+"$build/bin/moe-bench-cpu" --tokens "$tokens" --min-time "$min_time" \
+  --torch "$torch_rates" "${models[@]}"

@@ -1,12 +1,16 @@
 //===- moe-bench-cpu.cpp - tokens/s of the compiled layer on the CPU ------===//
 //
 // moe-bench-cpu MODEL.json... [--tokens 1,16,128] [--min-time 0.5]
+//               [--torch FILE] [--copy-mib 512]
 //
-// For each model's first MoE layer, on seeded random weights: the layer
-// compiled by moe-to-llvm-cpu (what moe-run runs: the fused and tiled
-// kernel form), the same layer's unfused lowering, the fp64 reference and
-// the straightforward per-expert loop, each timed in the same process, and
-// the ratios between them. Speed is reported, never asserted.
+// For each model's first MoE layer, on seeded random weights: the layer in
+// the kernel form chosen for this CPU (moe-select-tiles target=cpu, what
+// `moe-run --cpu-form` runs), the GPU kernels' form compiled for the CPU
+// (sm_90's tiles, plain expert GEMMs: the CPU form's baseline) and the
+// straightforward per-expert loop, each timed in the same process, with
+// PyTorch's tokens/s read from FILE (bench/cpu/torch_baseline.py's lines)
+// and, at one token, the active weights' bytes per second against a
+// STREAM-style copy measured first. Speed is reported, never asserted.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,13 +26,17 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <map>
+#include <vector>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -42,6 +50,13 @@ llvm::cl::list<int64_t> tokenCounts("tokens", llvm::cl::CommaSeparated,
                                     llvm::cl::desc("token counts"));
 llvm::cl::opt<double> minTime("min-time", llvm::cl::init(0.5),
                               llvm::cl::desc("seconds to time each case"));
+llvm::cl::opt<std::string>
+    torchFile("torch", llvm::cl::value_desc("FILE"),
+              llvm::cl::desc("PyTorch's tokens/s: lines 'model<TAB>tokens<TAB>"
+                             "tok/s' (bench/cpu/torch_baseline.py)"));
+llvm::cl::opt<int64_t> copyMiB(
+    "copy-mib", llvm::cl::init(512),
+    llvm::cl::desc("MiB copied by the bandwidth probe (well past the caches)"));
 
 /// Median seconds per call of `fn`, repeated for about minTime seconds.
 template <typename Fn> double timeIt(Fn fn) {
@@ -61,6 +76,61 @@ template <typename Fn> double timeIt(Fn fn) {
   return samples[samples.size() / 2];
 }
 
+/// STREAM's copy on one thread (the compiled layer's): bytes read plus
+/// bytes written per second, the best of five memcpy of `copyMiB` MiB.
+double copyBandwidth() {
+  size_t bytes = static_cast<size_t>(copyMiB) << 20;
+  std::vector<char> from(bytes, 1), to(bytes, 0);
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::memcpy(to.data(), from.data(), bytes);
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count();
+    best = std::max(best, 2.0 * bytes / seconds);
+  }
+  return best;
+}
+
+/// The weight bytes one token reads: the router, its K experts and the
+/// shared expert, in the storage type (plain weights).
+double activeWeightBytes(const ::moe::ref::LayerConfig &cfg, st::DType dtype) {
+  double element = st::elementSize(dtype);
+  double matrices =
+      cfg.activation == ::moe::ref::Activation::Relu ? 2.0 : 3.0;
+  double experts = cfg.topK * matrices * cfg.hidden * cfg.intermediate +
+                   matrices * cfg.hidden * cfg.sharedIntermediate;
+  return element * (cfg.numExperts * cfg.hidden + experts);
+}
+
+/// PyTorch's tokens/s per (model, tokens) from `path`.
+std::map<std::pair<std::string, int64_t>, double>
+readTorchRates(llvm::StringRef path) {
+  std::map<std::pair<std::string, int64_t>, double> rates;
+  auto file = llvm::MemoryBuffer::getFile(path);
+  if (!file) {
+    llvm::errs() << "moe-bench-cpu: cannot read " << path << "\n";
+    return rates;
+  }
+  llvm::SmallVector<llvm::StringRef> lines;
+  (*file)->getBuffer().split(lines, '\n', -1, false);
+  for (llvm::StringRef line : lines) {
+    llvm::SmallVector<llvm::StringRef> fields;
+    line.split(fields, '\t');
+    int64_t tokens;
+    double rate;
+    if (fields.size() == 3 && !fields[1].getAsInteger(10, tokens) &&
+        !fields[2].getAsDouble(rate))
+      rates[{fields[0].str(), tokens}] = rate;
+  }
+  return rates;
+}
+
+std::string cell(double value, const char *format) {
+  return std::isnan(value) ? "n/a" : llvm::formatv(format, value).str();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -69,17 +139,25 @@ int main(int argc, char **argv) {
   std::vector<int64_t> counts(tokenCounts.begin(), tokenCounts.end());
   if (counts.empty())
     counts = {1, 16, 128};
+  auto torchRates = torchFile.empty()
+                        ? std::map<std::pair<std::string, int64_t>, double>()
+                        : readTorchRates(torchFile);
+  double bandwidth = copyBandwidth();
+  llvm::outs() << llvm::formatv("# copy bandwidth (STREAM copy, 1 thread, "
+                                "{0} MiB): {1:F1} GB/s\n",
+                                copyMiB.getValue(), bandwidth / 1e9);
 
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  llvm::outs() << "| model | dtype | tokens | compiled tok/s | unfused tok/s "
-                  "| per-expert loop tok/s | fp64 reference tok/s | compiled "
-                  "/ unfused | compiled / loop | compiled / reference | max "
-                  "|compiled - loop| / max|loop| |\n";
-  llvm::outs() << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  llvm::outs() << "| model | dtype | tokens | compiled tok/s | PyTorch bf16 "
+                  "tok/s | compiled / PyTorch | GPU form on the CPU tok/s | "
+                  "compiled / GPU form | per-expert loop tok/s | decode "
+                  "weights GB/s | % of copy bandwidth | max |compiled - loop| "
+                  "/ max|loop| |\n";
+  llvm::outs() << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string &path : models) {
     std::string error;
     auto file = openInputFile(path, &error);
@@ -107,18 +185,16 @@ int main(int argc, char **argv) {
       llvm::errs() << llvm::toString(packed.takeError()) << "\n";
       return 1;
     }
-    // The kernel form with the pass's default tiles and without the
-    // tensor-core form (the CPU's better configuration; the one
-    // bench/results/ were measured with), and the unfused lowering.
-    CpuCompileOptions kernelForm;
-    kernelForm.tensorCores = false;
-    kernelForm.selectTilesFor = "";
-    CpuCompileOptions unfusedOptions;
-    unfusedOptions.kernelForm = false;
-    auto layer = CompiledLayer::compile(&context, *model, group, kernelForm);
-    auto unfused =
-        CompiledLayer::compile(&context, *model, group, unfusedOptions);
-    for (auto *l : {&layer, &unfused}) {
+    // The CPU form (moe-select-tiles for this CPU), and the GPU kernels'
+    // form with sm_90's tiles but plain expert GEMMs (the tensor-core
+    // form's padded tiles are slower still on the CPU).
+    CpuCompileOptions cpuForm;
+    cpuForm.selectTilesFor = "cpu";
+    CpuCompileOptions gpuForm;
+    gpuForm.tensorCores = false;
+    auto layer = CompiledLayer::compile(&context, *model, group, cpuForm);
+    auto gpuLayer = CompiledLayer::compile(&context, *model, group, gpuForm);
+    for (auto *l : {&layer, &gpuLayer}) {
       if (!*l) {
         llvm::errs() << llvm::toString(l->takeError()) << "\n";
         return 1;
@@ -141,13 +217,8 @@ int main(int argc, char **argv) {
           llvm::report_fatal_error(out.takeError());
         compiledOut = std::move(*out);
       });
-      double unfusedTime = timeIt([&] {
-        auto out = (*unfused)->run(x);
-        if (!out)
-          llvm::report_fatal_error(out.takeError());
-      });
-      double reference = timeIt([&] {
-        auto out = ::moe::ref::forward(cfg, hf, x);
+      double gpuFormTime = timeIt([&] {
+        auto out = (*gpuLayer)->run(x);
         if (!out)
           llvm::report_fatal_error(out.takeError());
       });
@@ -164,26 +235,21 @@ int main(int argc, char **argv) {
         }
         deviation = maxDiff / std::max(maxLoop, 1e-30);
       }
-      auto rate = [&](double seconds) { return tokens / seconds; };
+      auto it = torchRates.find({model->name, tokens});
+      double torch = it == torchRates.end() ? NAN : it->second;
+      double rate = tokens / compiled;
+      double decode =
+          tokens == 1 ? activeWeightBytes(cfg, storage) / compiled : NAN;
       llvm::outs() << "| " << model->name << " | "
                    << stringifyDType(model->dtype) << " | " << tokens << " | "
-                   << llvm::format("%.0f", rate(compiled)) << " | "
-                   << llvm::format("%.0f", rate(unfusedTime)) << " | ";
-      if (loopSupported)
-        llvm::outs() << llvm::format("%.0f", rate(loop)) << " | ";
-      else
-        llvm::outs() << "n/a | ";
-      llvm::outs() << llvm::format("%.0f", rate(reference)) << " | "
-                   << llvm::format("%.2fx", unfusedTime / compiled) << " | ";
-      if (loopSupported)
-        llvm::outs() << llvm::format("%.2fx", loop / compiled) << " | ";
-      else
-        llvm::outs() << "n/a | ";
-      llvm::outs() << llvm::format("%.2fx", reference / compiled) << " | ";
-      if (loopSupported)
-        llvm::outs() << llvm::format("%.1e", deviation) << " |\n";
-      else
-        llvm::outs() << "n/a |\n";
+                   << cell(rate, "{0:F0}") << " | " << cell(torch, "{0:F0}")
+                   << " | " << cell(rate / torch, "{0:F2}x") << " | "
+                   << cell(tokens / gpuFormTime, "{0:F0}") << " | "
+                   << cell(gpuFormTime / compiled, "{0:F2}x") << " | "
+                   << cell(tokens / loop, "{0:F0}") << " | "
+                   << cell(decode / 1e9, "{0:F1}") << " | "
+                   << cell(100 * decode / bandwidth, "{0:F0}%") << " | "
+                   << cell(deviation, "{0:E1}") << " |\n";
       llvm::outs().flush();
     }
   }

@@ -42,7 +42,9 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
     `gate_up_columns`, ...).
     Every entry is positive; warps are at most 32 (1024 threads), stages at
     most 8 (the staging pipeline is unrolled by them), launches 3 (the
-    combine runs in down's blocks) or 4.
+    combine runs in down's blocks) or 4. `cpu_lanes` (a power of two up to
+    64) selects the CPU form of the expert GEMMs, vectors of that many f32
+    partial sums per output, and one thread per block.
   }];
   let parameters = (ins
     Moe_OptionalSize<"tokens per block of the router and route kernels">:$route_tokens,
@@ -62,7 +64,8 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
     Moe_OptionalSize<"warps per shared_gate_up block">:$shared_gate_up_warps,
     Moe_OptionalSize<"warps per shared_down block">:$shared_down_warps,
     Moe_OptionalSize<"staging tiles of shared_gate_up's pipeline">:$shared_gate_up_stages,
-    Moe_OptionalSize<"staging tiles of shared_down's pipeline">:$shared_down_stages);
+    Moe_OptionalSize<"staging tiles of shared_down's pipeline">:$shared_down_stages,
+    Moe_OptionalSize<"f32 lanes of the CPU form's expert GEMMs (the CPU target only)">:$cpu_lanes);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

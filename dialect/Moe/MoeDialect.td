@@ -57,8 +57,9 @@ def Moe_Dialect : Dialect {
     /// groups are in flight.
     static constexpr ::llvm::StringLiteral kAsyncCopyAttrName = "moe.async_copy";
     /// On a kernel's block forall (moe-form-kernels, from moe-select-tiles'
-    /// warps): the threads of its block, a multiple of 32 up to 1024, which
-    /// moe-distribute-threads uses instead of its `threads` option.
+    /// warps): the threads of its block, a multiple of 32 up to 1024 (1 in
+    /// the CPU form), which moe-distribute-threads uses instead of its
+    /// `threads` option.
     static constexpr ::llvm::StringLiteral kBlockThreadsAttrName = "moe.block_threads";
     /// On a kernel's block forall over (x, columns) (moe-form-kernels, the
     /// combine): its block (j, c) reads, of what the kernel launched before

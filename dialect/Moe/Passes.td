@@ -351,7 +351,9 @@ def MoeSelectTiles : Pass<"moe-select-tiles", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"target", "target", "std::string", "\"sm_90\"",
-           "GPU the tiles are chosen for (sm_80 or sm_90)">,
+           "Target the tiles are chosen for: a GPU (sm_80, sm_90) or "
+           "cpu, this host's CPU (the CPU form of the expert GEMMs with "
+           "the f32 lanes of its widest vectors)">,
     Option<"tokens", "tokens", "int64_t", "1",
            "Token count the tiles are chosen for">,
     Option<"tuningFile", "tuning-file", "std::string", "\"\"",

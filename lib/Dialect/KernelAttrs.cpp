@@ -5,6 +5,7 @@
 
 #include "mlir/IR/AffineExpr.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/MathExtras.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -134,6 +135,8 @@ TilesAttr::verifyEntry(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "must be at most 8 stages";
   if (key == "launches" && value != 3 && value != 4)
     return emitError() << "must be 3 or 4";
+  if (key == "cpu_lanes" && (value > 64 || !llvm::isPowerOf2_64(value)))
+    return emitError() << "must be a power of two up to 64";
   return success();
 }
 
@@ -150,7 +153,7 @@ LogicalResult TilesAttr::verify(
     std::optional<int64_t> sharedGateUpWarps,
     std::optional<int64_t> sharedDownWarps,
     std::optional<int64_t> sharedGateUpStages,
-    std::optional<int64_t> sharedDownStages) {
+    std::optional<int64_t> sharedDownStages, std::optional<int64_t> cpuLanes) {
   std::pair<StringRef, std::optional<int64_t>> entries[] = {
       {"route_tokens", routeTokens},
       {"router_experts", routerExperts},
@@ -169,7 +172,8 @@ LogicalResult TilesAttr::verify(
       {"shared_gate_up_warps", sharedGateUpWarps},
       {"shared_down_warps", sharedDownWarps},
       {"shared_gate_up_stages", sharedGateUpStages},
-      {"shared_down_stages", sharedDownStages}};
+      {"shared_down_stages", sharedDownStages},
+      {"cpu_lanes", cpuLanes}};
   for (auto [key, value] : entries) {
     auto entryError = [&, key = key] {
       return emitError() << "tile entry '" << key << "' ";

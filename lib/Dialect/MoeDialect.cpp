@@ -209,11 +209,14 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == kBlockThreadsAttrName) {
     auto threads = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!threads || !op->hasAttr(kKernelAttrName) || threads.getInt() < 32 ||
-        threads.getInt() > 1024 || threads.getInt() % 32 != 0)
+    // 1: the CPU form's kernels, whose loops are one thread's.
+    if (!threads || !op->hasAttr(kKernelAttrName) ||
+        (threads.getInt() != 1 &&
+         (threads.getInt() < 32 || threads.getInt() > 1024 ||
+          threads.getInt() % 32 != 0)))
       return op->emitError()
              << "'" << name
-             << "' must be a multiple of 32 up to 1024 on a kernel's "
+             << "' must be 1 or a multiple of 32 up to 1024 on a kernel's "
                 "scf.forall (moe.kernel)";
     return success();
   }

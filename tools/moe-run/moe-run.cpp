@@ -135,6 +135,13 @@ llvm::cl::opt<bool> tensorCores(
                    "(default; =false: the plain tiled form, which compiles "
                    "about 2 s faster and runs faster on the CPU)"),
     llvm::cl::cat(runCategory));
+llvm::cl::opt<bool> cpuForm(
+    "cpu-form", llvm::cl::init(false),
+    llvm::cl::desc("The kernel form chosen for this CPU (moe-select-tiles "
+                   "target=cpu): vectorized expert GEMMs with this host's "
+                   "f32 lanes, tiles for its caches; not the emitted GPU "
+                   "kernels' form, and much faster on the CPU"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<bool> fp8Activations(
     "fp8-activations",
     llvm::cl::desc("fp8 checkpoints: quantize each expert GEMM's input to "
@@ -242,6 +249,10 @@ std::string describeLayout(DType dtype, int64_t tokens) {
   if (unfused)
     return "the unfused lowering on the CPU (not the emitted kernels' form: "
            "--unfused)";
+  if (cpuForm)
+    return "the kernel form chosen for this CPU (--cpu-form: vectorized "
+           "expert GEMMs, tiles from moe-select-tiles for the CPU; not the "
+           "emitted kernels' form)";
   std::string text = "the kernel form on the CPU: ";
   bool floats16 = dtype == DType::BF16 || dtype == DType::F16;
   text += !floats16         ? "f32 expert GEMMs (no tensor-core form)"
@@ -418,6 +429,8 @@ runCompiled(MLIRContext &context, const ModelDesc &model,
   options.tokens =
       input.shape.empty() ? 1 : std::max<int64_t>(1, input.shape[0]);
   options.tuningFile = tuningFile;
+  if (cpuForm)
+    options.selectTilesFor = "cpu";
   auto layer = CompiledLayer::compile(&context, model, group, options);
   if (!layer)
     return layer.takeError();
@@ -561,6 +574,14 @@ int main(int argc, char **argv) {
     return fail("--tensor-cores applies to the kernel form, not --unfused");
   if (!kernelTiles.empty() && unfused)
     return fail("--kernel-tiles applies to the kernel form, not --unfused");
+  if (cpuForm && (unfused || tensorCores.getNumOccurrences() ||
+                  e4m3TensorCores.getNumOccurrences() ||
+                  !kernelTiles.empty() || target != "cpu" ||
+                  !emittedDir.empty()))
+    return fail("--cpu-form chooses the kernel form and its tiles for the "
+                "CPU: not with --unfused, --tensor-cores, "
+                "--e4m3-tensor-cores, --kernel-tiles, --target gpu-emulator "
+                "or --emitted");
   if (target != "cpu" && target != "gpu-emulator")
     return fail("--target is cpu or gpu-emulator, not '" + target + "'");
   if (backendName != "cpu" && backendName != "cuda-emu")

@@ -61,6 +61,8 @@ struct TileChoice {
   int64_t sharedExpertRows = 0, sharedGateUpColumns = 0, sharedDownColumns = 0,
           sharedGateUpWarps = 0, sharedDownWarps = 0, sharedGateUpStages = 0,
           sharedDownStages = 0;
+  /// The CPU form's f32 lanes per output (the CPU target); 0 on GPUs.
+  int64_t cpuLanes = 0;
   /// The model's estimate of the expert GEMM kernels (the shared expert's
   /// too), in microseconds.
   double estimatedMicroseconds = 0;
@@ -87,6 +89,11 @@ int64_t expectedActiveExperts(int64_t experts, int64_t topK, int64_t tokens);
 /// The model's choice for `shape` at `tokens` tokens on `target`.
 TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,
                        int64_t tokens);
+
+/// The CPU target's choice for `shape`: the CPU form of the expert GEMMs
+/// with `lanes` f32 lanes per output, one thread per block, and tiles whose
+/// weights stay in cache (docs/tile-selection.md, "The CPU target").
+TileChoice selectCpuTiles(const LayerShape &shape, int64_t lanes);
 
 } // namespace mlir::moe
 

@@ -20,6 +20,8 @@
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/TileModel.h"
 
+#include "CpuGemm.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -57,6 +59,10 @@ struct Tiles {
   /// Experts per router block (moe-select-tiles); 0: as many as fit
   /// (routerExpertsPerBlock).
   int64_t routerExperts = 0;
+  /// The CPU form of the expert GEMMs with this many f32 lanes per output
+  /// (moe-select-tiles for the CPU target; CpuGemm.h), one thread per
+  /// block; 0: the GPU's forms.
+  int64_t cpuLanes = 0;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -355,6 +361,13 @@ struct ExpertGemms {
       return arith::AddIOp::create(b, loc, start, row);
     return buildDispatchedToken(b, loc, permutation, start, row, topK);
   }
+  /// Where the CPU form reads that row (CpuGemm.h).
+  CpuGemmRow cpuRow(OpBuilder &b, Location loc, Value start, Value row) const {
+    Value scale = rowScale ? buildDispatchedRowScale(b, loc, permutation,
+                                                     rowScale, start, row, topK)
+                           : Value();
+    return {input, token(b, loc, start, row), scale};
+  }
   /// Element k of that row in f32 (times its routing weight where the
   /// weight applies to the input).
   Value gathered(OpBuilder &b, Location loc, Value start, Value row,
@@ -494,6 +507,9 @@ private:
     tiles.gateUpStages = chosen.getGateUpStages().value_or(tiles.gateUpStages);
     tiles.downStages = chosen.getDownStages().value_or(tiles.downStages);
     tiles.combineInDown = chosen.getLaunches().value_or(3) == 3;
+    tiles.cpuLanes = chosen.getCpuLanes().value_or(tiles.cpuLanes);
+    if (tiles.cpuLanes)
+      tiles.tensorCores = false;
     return tiles;
   }
 
@@ -820,8 +836,20 @@ private:
                       : Value();
             // w8a8 multiplies the weights exactly (f32).
             Type exact = group ? nb.getF32Type() : Type();
+            bool cpuForm = tiles.cpuLanes && !group &&
+                           canTakeCpuForm(gemms.gateUp, storage);
             for (Value firstRow : firstRows)
-              products.push_back(buildFallbackLinear(
+              products.push_back(
+                  cpuForm
+                      ? buildCpuLinear(
+                            nb, nloc, block.count,
+                            expertRows(nb, nloc, gemms.gateUp, block.expert,
+                                       firstRow, width),
+                            tiles.cpuLanes,
+                            [&](OpBuilder &rb, Location rloc, Value row) {
+                              return gemms.cpuRow(rb, rloc, block.start, row);
+                            })
+                      : buildFallbackLinear(
                   nb, nloc, block.count, scales, group, gathered,
                   buildDequantizedTile(nb, nloc,
                                        expertRows(nb, nloc, gemms.gateUp,
@@ -833,6 +861,10 @@ private:
                                     firstRows, products, tensorCores,
                                     activatedElement);
         });
+    // The CPU form's loops are one thread's.
+    if (tiles.cpuLanes)
+      kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
+                      b.getI64IntegerAttr(1));
     return kernel.getResult(0);
   }
 
@@ -901,6 +933,17 @@ private:
                                      expertRows(nb, nloc, gemms.down,
                                                 block.expert, column, width),
                                      nb.getF32Type()));
+          } else if (tiles.cpuLanes &&
+                     canTakeCpuForm(gemms.down, storage)) {
+            product = buildCpuLinear(
+                nb, nloc, block.count,
+                expertRows(nb, nloc, gemms.down, block.expert, column, width),
+                tiles.cpuLanes, [&](OpBuilder &rb, Location rloc, Value row) {
+                  return CpuGemmRow{
+                      activated,
+                      arith::AddIOp::create(rb, rloc, block.start, row),
+                      Value()};
+                });
           } else {
             Value rows =
                 slice(nb, nloc, activated, {block.start, nb.getIndexAttr(0)},
@@ -918,6 +961,10 @@ private:
                 /*inPlace=*/tensorCores);
           return product;
         });
+    // The CPU form's loops are one thread's.
+    if (tiles.cpuLanes)
+      kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
+                      b.getI64IntegerAttr(1));
     return kernel.getResult(0);
   }
 

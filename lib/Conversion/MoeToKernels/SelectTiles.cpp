@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <limits>
 #include <map>
@@ -40,6 +41,20 @@ struct TuningEntry {
 };
 
 const char *const kShapeKeys[] = {"hidden", "experts", "top_k", "intermediate"};
+
+/// The f32 lanes of this host's widest vectors: 16 with AVX-512, 8 with
+/// AVX, else 4 (SSE, NEON).
+int64_t hostCpuLanes() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 16;
+  return features.lookup("avx") ? 8 : 4;
+}
+
+/// Whether `target` names a target moe-select-tiles knows.
+bool isKnownTarget(StringRef target) {
+  return target == "cpu" || lookupGpuTarget(target).has_value();
+}
 
 /// Reads a parsed tuning file's entries; every problem is reported at its
 /// JSON path and reading goes on, so one run lists them all.
@@ -92,8 +107,8 @@ private:
         if (positive(*it, where, v))
           entry.shape[key] = v;
       } else if (key == "target") {
-        if (!it->is_string() || !lookupGpuTarget(it->get<std::string>()))
-          error(where) << "must be \"sm_80\" or \"sm_90\"";
+        if (!it->is_string() || !isKnownTarget(it->get<std::string>()))
+          error(where) << "must be \"sm_80\", \"sm_90\" or \"cpu\"";
         else
           entry.target = it->get<std::string>();
       } else if (key == "min_tokens") {
@@ -165,10 +180,10 @@ struct MoeSelectTilesPass
   using Base::Base;
 
   LogicalResult initialize(MLIRContext *ctx) override {
-    if (!lookupGpuTarget(target))
+    if (!isKnownTarget(target))
       return emitError(UnknownLoc::get(ctx))
              << "moe-select-tiles: unknown target '" << target
-             << "' (sm_80 or sm_90)";
+             << "' (sm_80, sm_90 or cpu)";
     if (tokens < 1)
       return emitError(UnknownLoc::get(ctx))
              << "moe-select-tiles: tokens must be positive";
@@ -182,7 +197,8 @@ struct MoeSelectTilesPass
   }
 
   void runOnOperation() override {
-    GpuTarget gpu = *lookupGpuTarget(target);
+    std::optional<GpuTarget> gpu = lookupGpuTarget(target);
+    int64_t cpuLanes = gpu ? 0 : hostCpuLanes();
     getOperation().walk([&](CombineOp combine) {
       auto experts = combine.getRows().getDefiningOp<ExpertsOp>();
       if (!experts || combine->hasAttr(MoeDialect::kTilesAttrName))
@@ -205,7 +221,8 @@ struct MoeSelectTilesPass
               shape.sharedIntermediate =
                   cast<RankedTensorType>(shared.getDown().getType())
                       .getDimSize(1);
-      TileChoice choice = selectTiles(shape, gpu, tokens);
+      TileChoice choice = gpu ? selectTiles(shape, *gpu, tokens)
+                              : selectCpuTiles(shape, cpuLanes);
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
@@ -225,7 +242,7 @@ struct MoeSelectTilesPass
               shared(choice.sharedDownColumns),
               shared(choice.sharedGateUpWarps), shared(choice.sharedDownWarps),
               shared(choice.sharedGateUpStages),
-              shared(choice.sharedDownStages)));
+              shared(choice.sharedDownStages), shared(choice.cpuLanes)));
     });
   }
 

@@ -11,6 +11,7 @@
 #include "moe/Conversion/MoeToLinalg/Builders.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/bit.h"
 
 #include <algorithm>
 #include <cmath>
@@ -209,7 +210,8 @@ std::vector<std::pair<const char *, int64_t TileChoice::*>> allEntries() {
           {"shared_gate_up_warps", &TileChoice::sharedGateUpWarps},
           {"shared_down_warps", &TileChoice::sharedDownWarps},
           {"shared_gate_up_stages", &TileChoice::sharedGateUpStages},
-          {"shared_down_stages", &TileChoice::sharedDownStages}};
+          {"shared_down_stages", &TileChoice::sharedDownStages},
+          {"cpu_lanes", &TileChoice::cpuLanes}};
 }
 } // namespace
 
@@ -332,5 +334,35 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   int64_t tail = ceilDiv(tokens * std::min(choice.downColumns, shape.hidden),
                          choice.downWarps * 32);
   choice.launches = tail <= 8 ? 3 : 4;
+  return choice;
+}
+
+TileChoice mlir::moe::selectCpuTiles(const LayerShape &shape, int64_t lanes) {
+  TileChoice choice;
+  choice.cpuLanes = lanes;
+  // A block's weight tile is read from memory once and then from the cache
+  // for every 4 of its rows: at most 256 KiB of it (half of a 512 KiB L2;
+  // more where L2 is larger), 16 to 256 columns.
+  auto columnsFor = [&](int64_t reduction, int64_t matrices) {
+    int64_t rowBytes = std::max<int64_t>(
+        reduction * shape.weightBytes * matrices, 1);
+    return std::clamp<int64_t>(
+        static_cast<int64_t>(llvm::bit_floor(
+            static_cast<uint64_t>(std::max<int64_t>(256 * 1024 / rowBytes, 1)))),
+        16, 256);
+  };
+  choice.expertRows = 128;
+  choice.gateUpColumns = columnsFor(shape.hidden, 2);
+  choice.downColumns = columnsFor(shape.intermediate, 1);
+  // One thread per block: no warps to share it, nothing staged.
+  choice.gateUpWarps = choice.downWarps = 1;
+  choice.gateUpStages = choice.downStages = 1;
+  if (shape.sharedIntermediate) {
+    choice.sharedExpertRows = choice.expertRows;
+    choice.sharedGateUpColumns = choice.gateUpColumns;
+    choice.sharedDownColumns = columnsFor(shape.sharedIntermediate, 1);
+    choice.sharedGateUpWarps = choice.sharedDownWarps = 1;
+    choice.sharedGateUpStages = choice.sharedDownStages = 1;
+  }
   return choice;
 }

@@ -383,22 +383,27 @@ Value mlir::moe::buildDispatchedToken(OpBuilder &b, Location loc,
                                 arith::ConstantIndexOp::create(b, loc, topK));
 }
 
-/// s = permutation[start + i], t = s / topK, k = s % topK.
+Value mlir::moe::buildDispatchedRowScale(OpBuilder &b, Location loc,
+                                         Value permutation, Value rowScale,
+                                         Value start, Value i, int64_t topK) {
+  Value slot = dispatchedSlot(b, loc, permutation, start, i);
+  Value k = arith::ConstantIndexOp::create(b, loc, topK);
+  Value token = arith::DivUIOp::create(b, loc, slot, k);
+  Value choice = arith::RemUIOp::create(b, loc, slot, k);
+  return tensor::ExtractOp::create(b, loc, rowScale, ValueRange{token, choice});
+}
+
 Value mlir::moe::buildGatheredElement(OpBuilder &b, Location loc, Value input,
                                       Value permutation, Value rowScale,
                                       Value start, Value i, Value h,
                                       int64_t topK) {
-  Value slot = dispatchedSlot(b, loc, permutation, start, i);
-  Value k = arith::ConstantIndexOp::create(b, loc, topK);
-  Value token = arith::DivUIOp::create(b, loc, slot, k);
+  Value token = buildDispatchedToken(b, loc, permutation, start, i, topK);
   Value value = toF32(
       b, loc, tensor::ExtractOp::create(b, loc, input, ValueRange{token, h}));
-  if (rowScale) {
-    Value choice = arith::RemUIOp::create(b, loc, slot, k);
-    Value scale =
-        tensor::ExtractOp::create(b, loc, rowScale, ValueRange{token, choice});
-    value = arith::MulFOp::create(b, loc, value, scale);
-  }
+  if (rowScale)
+    value = arith::MulFOp::create(
+        b, loc, value,
+        buildDispatchedRowScale(b, loc, permutation, rowScale, start, i, topK));
   return value;
 }
 

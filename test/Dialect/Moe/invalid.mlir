@@ -513,7 +513,7 @@ func.func @tiles_not_on_combine() attributes {moe.tiles = #moe.tiles<launches = 
 // -----
 
 func.func @block_threads_not_warps(%t: index) {
-  // expected-error @+1 {{'moe.block_threads' must be a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
+  // expected-error @+1 {{'moe.block_threads' must be 1 or a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
   scf.forall (%b) in (%t) {
   } {mapping = [#gpu.block<x>], moe.kernel = "down", moe.block_threads = 48 : i64}
   return
@@ -522,7 +522,7 @@ func.func @block_threads_not_warps(%t: index) {
 // -----
 
 func.func @block_threads_not_a_kernel(%t: index) {
-  // expected-error @+1 {{'moe.block_threads' must be a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
+  // expected-error @+1 {{'moe.block_threads' must be 1 or a multiple of 32 up to 1024 on a kernel's scf.forall (moe.kernel)}}
   scf.forall (%b) in (%t) {
   } {mapping = [#gpu.block<x>], moe.block_threads = 64 : i64}
   return

@@ -122,6 +122,12 @@ Value buildLaneSplitLinear(OpBuilder &b, Location loc, Value input,
 Value buildDispatchedToken(OpBuilder &b, Location loc, Value permutation,
                            Value start, Value i, int64_t topK);
 
+/// rowScale[t, k] for the token t and choice k of dispatched row start + i
+/// (s = permutation[start + i], t = s / topK, k = s % topK).
+Value buildDispatchedRowScale(OpBuilder &b, Location loc, Value permutation,
+                              Value rowScale, Value start, Value i,
+                              int64_t topK);
+
 /// Adds `bias` [N] (any float type) to each row of `matrix` [M, N] (f32);
 /// with `inPlace`, over `matrix` itself (nothing may read it after).
 Value buildAddRowBias(OpBuilder &b, Location loc, Value matrix, Value bias,

@@ -1,0 +1,180 @@
+//===- CpuGemm.cpp - expert GEMM tiles in the CPU's vector form ----------===//
+
+#include "CpuGemm.h"
+
+#include "moe/Conversion/MoeToLinalg/Builders.h"
+#include "moe/Dialect/MoeOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+bool isVectorElement(Type type) { return type.isF32() || type.isBF16() || type.isF16(); }
+
+/// One GEMM's loop nest: `rowTile` x `columnTile` outputs at a time.
+struct CpuLinearBuilder {
+  OpBuilder &b;
+  Location loc;
+  Value weight;
+  int64_t lanes, hidden;
+  function_ref<CpuGemmRow(OpBuilder &, Location, Value)> rowAt;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  /// Elements k .. k + lanes of row `row` of `source` in f32; past the
+  /// reduction's end (`inBounds` false) zeros.
+  Value read(Value source, Value row, Value k, bool inBounds) {
+    Type element = getElementTypeOrSelf(source.getType());
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+    Value v = vector::TransferReadOp::create(
+        b, loc, VectorType::get({lanes}, element), source, ValueRange{row, k},
+        zero, ArrayRef<bool>{inBounds});
+    if (!element.isF32())
+      v = arith::ExtFOp::create(b, loc, VectorType::get({lanes}, b.getF32Type()),
+                                v);
+    return v;
+  }
+
+  /// One step of the reduction at `k`: every accumulator (row-major over
+  /// the tile) plus its row's and column's product, as the scalar form
+  /// computes it (the row element times its scale, times the weight).
+  SmallVector<Value> step(ArrayRef<CpuGemmRow> rows, Value column0,
+                          int64_t columns, Value k, ValueRange accs,
+                          bool inBounds) {
+    SmallVector<Value> xs, ws;
+    for (const CpuGemmRow &row : rows) {
+      Value x = read(row.source, row.index, k, inBounds);
+      if (row.scale)
+        x = arith::MulFOp::create(
+            b, loc, x,
+            vector::BroadcastOp::create(b, loc, x.getType(), row.scale));
+      xs.push_back(x);
+    }
+    for (int64_t c = 0; c < columns; ++c)
+      ws.push_back(read(weight, arith::AddIOp::create(b, loc, column0, index(c)),
+                        k, inBounds));
+    SmallVector<Value> next;
+    for (size_t r = 0; r < xs.size(); ++r)
+      for (int64_t c = 0; c < columns; ++c)
+        next.push_back(arith::AddFOp::create(
+            b, loc, accs[r * columns + c],
+            arith::MulFOp::create(b, loc, xs[r], ws[c])));
+    return next;
+  }
+
+  /// The lanes summed by halving: the same order on every target.
+  Value sumLanes(Value v) {
+    for (int64_t n = lanes / 2; n >= 1; n /= 2) {
+      Value low = vector::ExtractStridedSliceOp::create(b, loc, v, {0}, {n}, {1});
+      Value high =
+          vector::ExtractStridedSliceOp::create(b, loc, v, {n}, {n}, {1});
+      v = arith::AddFOp::create(b, loc, low, high);
+    }
+    return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0});
+  }
+
+  /// Outputs rows `row0 .. + rowTile` by columns `column0 .. + columns`
+  /// into `out`.
+  Value tile(int64_t rowTile, int64_t columns, Value row0, Value column0,
+             Value out) {
+    SmallVector<CpuGemmRow> rows;
+    for (int64_t r = 0; r < rowTile; ++r)
+      rows.push_back(rowAt(b, loc, arith::AddIOp::create(b, loc, row0, index(r))));
+    auto accType = VectorType::get({lanes}, b.getF32Type());
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0f)));
+    SmallVector<Value> init(rowTile * columns, zero);
+    int64_t whole = hidden / lanes * lanes;
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(whole), index(lanes), init,
+        [&](OpBuilder &lb, Location, Value k, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(lb.getInsertionBlock());
+          scf::YieldOp::create(b, loc, step(rows, column0, columns, k, accs,
+                                            /*inBounds=*/true));
+        });
+    SmallVector<Value> accs = loop.getResults();
+    // The reduction's tail, read masked.
+    if (whole != hidden)
+      accs = step(rows, column0, columns, index(whole), accs,
+                  /*inBounds=*/false);
+    for (int64_t r = 0; r < rowTile; ++r)
+      for (int64_t c = 0; c < columns; ++c)
+        out = tensor::InsertOp::create(
+            b, loc, sumLanes(accs[r * columns + c]), out,
+            ValueRange{arith::AddIOp::create(b, loc, row0, index(r)),
+                       arith::AddIOp::create(b, loc, column0, index(c))});
+    return out;
+  }
+
+  /// `body(start, out)` for start = from, from + stepSize, ... below `to`.
+  Value loop(Value from, Value to, int64_t stepSize, Value out,
+             function_ref<Value(Value, Value)> body) {
+    return scf::ForOp::create(
+               b, loc, from, to, index(stepSize), ValueRange{out},
+               [&](OpBuilder &lb, Location, Value iv, ValueRange iter) {
+                 OpBuilder::InsertionGuard guard(b);
+                 b.setInsertionPointToStart(lb.getInsertionBlock());
+                 scf::YieldOp::create(b, loc, body(iv, iter[0]));
+               })
+        .getResult(0);
+  }
+
+  /// [from, to) split into whole steps of `size` and the rest one by one:
+  /// `body(size or 1, start, out)`.
+  Value split(Value from, Value to, int64_t size, Value out,
+              function_ref<Value(int64_t, Value, Value)> body) {
+    Value count = arith::SubIOp::create(b, loc, to, from);
+    Value whole = arith::AddIOp::create(
+        b, loc, from,
+        arith::SubIOp::create(b, loc, count,
+                              arith::RemUIOp::create(b, loc, count, index(size))));
+    if (size > 1)
+      out = loop(from, whole, size, out,
+                 [&](Value at, Value o) { return body(size, at, o); });
+    return loop(size > 1 ? whole : from, to, 1, out,
+                [&](Value at, Value o) { return body(1, at, o); });
+  }
+};
+
+} // namespace
+
+bool mlir::moe::canTakeCpuForm(Value weight, Type rowElement) {
+  return !weight.getDefiningOp<DequantizeOp>() &&
+         isVectorElement(getElementTypeOrSelf(weight.getType())) &&
+         isVectorElement(rowElement);
+}
+
+Value mlir::moe::buildCpuLinear(
+    OpBuilder &b, Location loc, Value count, Value weight, int64_t lanes,
+    function_ref<CpuGemmRow(OpBuilder &, Location, Value row)> rowAt) {
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  CpuLinearBuilder builder{b, loc, weight, lanes, weightType.getDimSize(1),
+                           rowAt};
+  // Accumulators in registers: 16 of them where a vector of `lanes` f32 is
+  // one AVX-512 register (4 rows by 4 columns: 8 loads feed 16
+  // multiply-adds), 8 with narrower vectors.
+  int64_t rowTile = lanes >= 16 ? 4 : 2, columnTile = 4;
+  Value width = buildDim(b, loc, weight, 0);
+  auto outType = RankedTensorType::get(
+      {ShapedType::kDynamic, weightType.getDimSize(0)}, b.getF32Type());
+  SmallVector<Value> sizes = {count};
+  if (outType.isDynamicDim(1))
+    sizes.push_back(width);
+  Value out = buildEmpty(b, loc, outType, sizes);
+  Value zero = builder.index(0);
+  return builder.split(
+      zero, count, rowTile, out, [&](int64_t rows, Value row0, Value o) {
+        return builder.split(zero, width, columnTile, o,
+                             [&](int64_t columns, Value column0, Value o2) {
+                               return builder.tile(rows, columns, row0,
+                                                   column0, o2);
+                             });
+      });
+}

@@ -1,0 +1,46 @@
+//===- CpuGemm.h - expert GEMM tiles in the CPU's vector form ---*- C++ -*-===//
+//
+// The expert GEMMs of the gate_up and down kernels as the CPU target takes
+// them (moe-select-tiles' `cpu_lanes`): each output is the dot product of a
+// row and a weight row, both contiguous along the reduction, accumulated in
+// `lanes` f32 partial sums (lane j takes the reduction's elements j, j +
+// lanes, ...) and then summed by halving. Rows and columns are taken a few
+// at a time so that each loaded vector feeds several accumulators (register
+// tiling); the remainders take one at a time with the same order per
+// output, so a token's output does not depend on which rows share its block
+// (batch invariance).
+//
+// Written by hand rather than through linalg's vectorizer: the rows are
+// read through the dispatch permutation (a gather the vectorizer would make
+// per element), and the reduction order must be fixed per output, which a
+// vector.contract lowering does not promise.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_LIB_CONVERSION_MOETOKERNELS_CPUGEMM_H
+#define MOE_LIB_CONVERSION_MOETOKERNELS_CPUGEMM_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+
+/// Where row `row` of a block's GEMM is read: element k is
+/// `source[index, k]` in f32, times `scale` (an f32) when set.
+struct CpuGemmRow {
+  Value source, index, scale;
+};
+
+/// Whether a GEMM of `weight` ([N, K], a plain tensor, not a
+/// moe.dequantize) over rows of `rowsType`'s element type takes the CPU
+/// form: f32, bf16 or f16 elements on both sides.
+bool canTakeCpuForm(Value weight, Type rowElement);
+
+/// The [count, N] f32 product of the rows `rowAt(0 .. count)` and `weight`
+/// [N, K]^T with `lanes` partial sums per output (a power of two).
+Value buildCpuLinear(
+    OpBuilder &b, Location loc, Value count, Value weight, int64_t lanes,
+    function_ref<CpuGemmRow(OpBuilder &, Location, Value row)> rowAt);
+
+} // namespace mlir::moe
+
+#endif // MOE_LIB_CONVERSION_MOETOKERNELS_CPUGEMM_H
