@@ -479,6 +479,10 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
   Location loc = module.getLoc();
   if (options.maxTokens < 1)
     return emitError(loc) << "max_tokens must be positive";
+  // moe-select-tiles knows the CPU as a target; the kernels are GPU code.
+  if (llvm::is_contained(options.chips, "cpu"))
+    return emitError(loc) << "'cpu' is not a GPU chip (the CPU's own kernel "
+                             "form is moe-run --cpu-form)";
   if (options.emulator && options.chips.empty())
     return emitError(loc) << "emulator libraries are built per target chip: "
                              "they need the device code";

@@ -15,7 +15,16 @@ using namespace mlir::moe;
 
 namespace {
 
-bool isVectorElement(Type type) { return type.isF32() || type.isBF16() || type.isF16(); }
+bool isVectorElement(Type type) {
+  return type.isF32() || type.isBF16() || type.isF16();
+}
+
+/// Whether the product of two elements of these types is exact in f32: the
+/// multiply-add may then be one fused operation with the same result.
+bool exactProduct(Type row, Type weight) {
+  return row.getIntOrFloatBitWidth() == 16 &&
+         weight.getIntOrFloatBitWidth() == 16;
+}
 
 /// One GEMM's loop nest: `rowTile` x `columnTile` outputs at a time.
 struct CpuLinearBuilder {
@@ -59,12 +68,23 @@ struct CpuLinearBuilder {
     for (int64_t c = 0; c < columns; ++c)
       ws.push_back(read(weight, arith::AddIOp::create(b, loc, column0, index(c)),
                         k, inBounds));
+    // bf16 and f16 products are exact in f32 (at most 11 x 11 significant
+    // bits), so LLVM may fuse each multiply and add (contract) where the CPU
+    // has FMA without changing a bit; a scaled row's or an f32 product is
+    // rounded, and stays apart.
+    Type weightElement = getElementTypeOrSelf(weight.getType());
     SmallVector<Value> next;
-    for (size_t r = 0; r < xs.size(); ++r)
+    for (size_t r = 0; r < xs.size(); ++r) {
+      auto flags = !rows[r].scale && exactProduct(getElementTypeOrSelf(
+                                                      rows[r].source.getType()),
+                                                  weightElement)
+                       ? arith::FastMathFlags::contract
+                       : arith::FastMathFlags::none;
       for (int64_t c = 0; c < columns; ++c)
         next.push_back(arith::AddFOp::create(
             b, loc, accs[r * columns + c],
-            arith::MulFOp::create(b, loc, xs[r], ws[c])));
+            arith::MulFOp::create(b, loc, xs[r], ws[c], flags), flags));
+    }
     return next;
   }
 
