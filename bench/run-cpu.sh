@@ -8,6 +8,11 @@
 # Builds first.
 #
 # Usage: bench/run-cpu.sh [--tokens 1,16,128] [--min-time 0.5] [MODEL.json...]
+#
+# Without models: bench/cpu/models/*.json at the token counts, then the
+# decode of a full-size layer whose active weights outgrow the caches
+# (bench/cpu/models/decode/: Qwen3-30B-A3B's, 128 experts, 75 MB read per
+# token of 1.2 GB) at one token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -22,14 +27,26 @@ while [ $# -gt 0 ]; do
     *) models+=("$1"); shift ;;
   esac
 done
-[ ${#models[@]} -gt 0 ] || models=(bench/cpu/models/*.json)
+decode=()
+if [ ${#models[@]} -eq 0 ]; then
+  models=(bench/cpu/models/*.json)
+  decode=(bench/cpu/models/decode/*.json)
+fi
 # The compiled layer runs on one thread: PyTorch gets one too.
 threads=1
 torch_rates=$(mktemp)
 trap 'rm -f "$torch_rates"' EXIT
 /usr/bin/python3 bench/cpu/torch_baseline.py --threads "$threads" \
   --tokens "$tokens" --min-time "$min_time" "${models[@]}" > "$torch_rates"
+if [ ${#decode[@]} -gt 0 ]; then
+  /usr/bin/python3 bench/cpu/torch_baseline.py --threads "$threads" \
+    --tokens 1 --min-time "$min_time" "${decode[@]}" >> "$torch_rates"
+fi
 echo "# moe-bench-cpu on $(nproc) cores ($threads used): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
 "$build/bin/moe-bench-cpu" --tokens "$tokens" --min-time "$min_time" \
   --torch "$torch_rates" "${models[@]}"
+if [ ${#decode[@]} -gt 0 ]; then
+  "$build/bin/moe-bench-cpu" --tokens 1 --min-time "$min_time" \
+    --torch "$torch_rates" "${decode[@]}" | tail -n +4
+fi

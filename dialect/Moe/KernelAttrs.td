@@ -44,7 +44,8 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
     most 8 (the staging pipeline is unrolled by them), launches 3 (the
     combine runs in down's blocks) or 4. `cpu_lanes` (a power of two up to
     64) selects the CPU form of the expert GEMMs, vectors of that many f32
-    partial sums per output, and one thread per block.
+    partial sums per output, and one thread per block; `cpu_bf16_dot` (1)
+    its bf16 GEMMs in AVX512-BF16's pair dot products.
   }];
   let parameters = (ins
     Moe_OptionalSize<"tokens per block of the router and route kernels">:$route_tokens,
@@ -65,7 +66,8 @@ def Moe_TilesAttr : Moe_Attr<"Tiles", "tiles"> {
     Moe_OptionalSize<"warps per shared_down block">:$shared_down_warps,
     Moe_OptionalSize<"staging tiles of shared_gate_up's pipeline">:$shared_gate_up_stages,
     Moe_OptionalSize<"staging tiles of shared_down's pipeline">:$shared_down_stages,
-    Moe_OptionalSize<"f32 lanes of the CPU form's expert GEMMs (the CPU target only)">:$cpu_lanes);
+    Moe_OptionalSize<"f32 lanes of the CPU form's expert GEMMs (the CPU target only)">:$cpu_lanes,
+    Moe_OptionalSize<"1: the CPU form's bf16 GEMMs in AVX512-BF16 pair dot products">:$cpu_bf16_dot);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -136,7 +136,9 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",
-                           "::mlir::tensor::TensorDialect"];
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::x86vector::X86VectorDialect"];
 }
 
 def MoeFuseLaunches : Pass<"moe-fuse-launches", "::mlir::func::FuncOp"> {

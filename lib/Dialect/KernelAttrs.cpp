@@ -137,6 +137,8 @@ TilesAttr::verifyEntry(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "must be 3 or 4";
   if (key == "cpu_lanes" && (value > 64 || !llvm::isPowerOf2_64(value)))
     return emitError() << "must be a power of two up to 64";
+  if (key == "cpu_bf16_dot" && value != 1)
+    return emitError() << "must be 1 (absent: no pair dot products)";
   return success();
 }
 
@@ -153,7 +155,8 @@ LogicalResult TilesAttr::verify(
     std::optional<int64_t> sharedGateUpWarps,
     std::optional<int64_t> sharedDownWarps,
     std::optional<int64_t> sharedGateUpStages,
-    std::optional<int64_t> sharedDownStages, std::optional<int64_t> cpuLanes) {
+    std::optional<int64_t> sharedDownStages, std::optional<int64_t> cpuLanes,
+    std::optional<int64_t> cpuBf16Dot) {
   std::pair<StringRef, std::optional<int64_t>> entries[] = {
       {"route_tokens", routeTokens},
       {"router_experts", routerExperts},
@@ -173,7 +176,8 @@ LogicalResult TilesAttr::verify(
       {"shared_down_warps", sharedDownWarps},
       {"shared_gate_up_stages", sharedGateUpStages},
       {"shared_down_stages", sharedDownStages},
-      {"cpu_lanes", cpuLanes}};
+      {"cpu_lanes", cpuLanes},
+      {"cpu_bf16_dot", cpuBf16Dot}};
   for (auto [key, value] : entries) {
     auto entryError = [&, key = key] {
       return emitError() << "tile entry '" << key << "' ";

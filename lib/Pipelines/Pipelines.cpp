@@ -89,8 +89,11 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
-  // The staging copies' 16-byte vector loads and stores.
-  pm.addPass(createConvertVectorToLLVMPass());
+  // The staging copies' 16-byte vector loads and stores, the CPU form's
+  // vector loops and its AVX512-BF16 dot products (x86vector).
+  ConvertVectorToLLVMPassOptions vector;
+  vector.x86Vector = true;
+  pm.addPass(createConvertVectorToLLVMPass(vector));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   // What LLVM has no intrinsic for (erf) becomes a libm call.

@@ -63,6 +63,8 @@ struct TileChoice {
           sharedDownStages = 0;
   /// The CPU form's f32 lanes per output (the CPU target); 0 on GPUs.
   int64_t cpuLanes = 0;
+  /// 1: the CPU form's bf16 GEMMs in AVX512-BF16 pair dot products.
+  int64_t cpuBf16Dot = 0;
   /// The model's estimate of the expert GEMM kernels (the shared expert's
   /// too), in microseconds.
   double estimatedMicroseconds = 0;
@@ -91,9 +93,11 @@ TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,
                        int64_t tokens);
 
 /// The CPU target's choice for `shape`: the CPU form of the expert GEMMs
-/// with `lanes` f32 lanes per output, one thread per block, and tiles whose
+/// with `lanes` f32 lanes per output (with `bf16Dot`, bf16 GEMMs in
+/// AVX512-BF16 pair dot products), one thread per block, and tiles whose
 /// weights stay in cache (docs/tile-selection.md, "The CPU target").
-TileChoice selectCpuTiles(const LayerShape &shape, int64_t lanes);
+TileChoice selectCpuTiles(const LayerShape &shape, int64_t lanes,
+                          bool bf16Dot);
 
 } // namespace mlir::moe
 

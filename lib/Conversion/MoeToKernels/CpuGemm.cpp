@@ -9,6 +9,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -32,19 +33,24 @@ struct CpuLinearBuilder {
   Location loc;
   Value weight;
   int64_t lanes, hidden;
+  bool bf16Pairs;
   function_ref<CpuGemmRow(OpBuilder &, Location, Value)> rowAt;
+
+  /// Reduction elements per step: a vector of lanes, or of lane pairs.
+  int64_t stepSize() const { return bf16Pairs ? 2 * lanes : lanes; }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-  /// Elements k .. k + lanes of row `row` of `source` in f32; past the
-  /// reduction's end (`inBounds` false) zeros.
+  /// Elements k .. k + stepSize() of row `row` of `source`, in f32 (as
+  /// they are with bf16 pairs); past the reduction's end (`inBounds` false)
+  /// zeros.
   Value read(Value source, Value row, Value k, bool inBounds) {
     Type element = getElementTypeOrSelf(source.getType());
     Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
     Value v = vector::TransferReadOp::create(
-        b, loc, VectorType::get({lanes}, element), source, ValueRange{row, k},
-        zero, ArrayRef<bool>{inBounds});
-    if (!element.isF32())
+        b, loc, VectorType::get({stepSize()}, element), source,
+        ValueRange{row, k}, zero, ArrayRef<bool>{inBounds});
+    if (!element.isF32() && !bf16Pairs)
       v = arith::ExtFOp::create(b, loc, VectorType::get({lanes}, b.getF32Type()),
                                 v);
     return v;
@@ -68,12 +74,20 @@ struct CpuLinearBuilder {
     for (int64_t c = 0; c < columns; ++c)
       ws.push_back(read(weight, arith::AddIOp::create(b, loc, column0, index(c)),
                         k, inBounds));
+    SmallVector<Value> next;
+    // Lane i adds the products of pairs 2i and 2i + 1 (vdpbf16ps).
+    if (bf16Pairs) {
+      for (size_t r = 0; r < xs.size(); ++r)
+        for (int64_t c = 0; c < columns; ++c)
+          next.push_back(x86vector::DotBF16Op::create(
+              b, loc, accs[r * columns + c], xs[r], ws[c]));
+      return next;
+    }
     // bf16 and f16 products are exact in f32 (at most 11 x 11 significant
     // bits), so LLVM may fuse each multiply and add (contract) where the CPU
     // has FMA without changing a bit; a scaled row's or an f32 product is
     // rounded, and stays apart.
     Type weightElement = getElementTypeOrSelf(weight.getType());
-    SmallVector<Value> next;
     for (size_t r = 0; r < xs.size(); ++r) {
       auto flags = !rows[r].scale && exactProduct(getElementTypeOrSelf(
                                                       rows[r].source.getType()),
@@ -110,9 +124,9 @@ struct CpuLinearBuilder {
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0f)));
     SmallVector<Value> init(rowTile * columns, zero);
-    int64_t whole = hidden / lanes * lanes;
+    int64_t whole = hidden / stepSize() * stepSize();
     auto loop = scf::ForOp::create(
-        b, loc, index(0), index(whole), index(lanes), init,
+        b, loc, index(0), index(whole), index(stepSize()), init,
         [&](OpBuilder &lb, Location, Value k, ValueRange accs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(lb.getInsertionBlock());
@@ -173,10 +187,11 @@ bool mlir::moe::canTakeCpuForm(Value weight, Type rowElement) {
 
 Value mlir::moe::buildCpuLinear(
     OpBuilder &b, Location loc, Value count, Value weight, int64_t lanes,
+    bool bf16Pairs,
     function_ref<CpuGemmRow(OpBuilder &, Location, Value row)> rowAt) {
   auto weightType = cast<RankedTensorType>(weight.getType());
-  CpuLinearBuilder builder{b, loc, weight, lanes, weightType.getDimSize(1),
-                           rowAt};
+  CpuLinearBuilder builder{b,     loc, weight, lanes, weightType.getDimSize(1),
+                           bf16Pairs, rowAt};
   // Accumulators in registers: 16 of them where a vector of `lanes` f32 is
   // one AVX-512 register (4 rows by 4 columns: 8 loads feed 16
   // multiply-adds), 8 with narrower vectors.

@@ -36,9 +36,14 @@ struct CpuGemmRow {
 bool canTakeCpuForm(Value weight, Type rowElement);
 
 /// The [count, N] f32 product of the rows `rowAt(0 .. count)` and `weight`
-/// [N, K]^T with `lanes` partial sums per output (a power of two).
+/// [N, K]^T with `lanes` partial sums per output (a power of two). With
+/// `bf16Pairs` (bf16 rows, unscaled, and weights; 4, 8 or 16 lanes), each
+/// lane adds two products at a time with AVX512-BF16's pair dot product
+/// (x86vector.avx512.dot, vdpbf16ps: products exact, each addition rounded
+/// to nearest, bf16 and f32 denormals flushed to zero).
 Value buildCpuLinear(
     OpBuilder &b, Location loc, Value count, Value weight, int64_t lanes,
+    bool bf16Pairs,
     function_ref<CpuGemmRow(OpBuilder &, Location, Value row)> rowAt);
 
 } // namespace mlir::moe

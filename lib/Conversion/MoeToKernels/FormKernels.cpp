@@ -63,6 +63,8 @@ struct Tiles {
   /// (moe-select-tiles for the CPU target; CpuGemm.h), one thread per
   /// block; 0: the GPU's forms.
   int64_t cpuLanes = 0;
+  /// The CPU form's bf16 GEMMs in AVX512-BF16 pair dot products.
+  bool cpuBf16Dot = false;
 };
 
 /// The ops one decomposed layer consists of, found from its combine.
@@ -508,6 +510,7 @@ private:
     tiles.downStages = chosen.getDownStages().value_or(tiles.downStages);
     tiles.combineInDown = chosen.getLaunches().value_or(3) == 3;
     tiles.cpuLanes = chosen.getCpuLanes().value_or(tiles.cpuLanes);
+    tiles.cpuBf16Dot = chosen.getCpuBf16Dot().has_value();
     if (tiles.cpuLanes)
       tiles.tensorCores = false;
     return tiles;
@@ -846,6 +849,10 @@ private:
                             expertRows(nb, nloc, gemms.gateUp, block.expert,
                                        firstRow, width),
                             tiles.cpuLanes,
+                            tiles.cpuBf16Dot && !gemms.rowScale &&
+                                storage.isBF16() &&
+                                getElementTypeOrSelf(gemms.gateUp.getType())
+                                    .isBF16(),
                             [&](OpBuilder &rb, Location rloc, Value row) {
                               return gemms.cpuRow(rb, rloc, block.start, row);
                             })
@@ -938,7 +945,10 @@ private:
             product = buildCpuLinear(
                 nb, nloc, block.count,
                 expertRows(nb, nloc, gemms.down, block.expert, column, width),
-                tiles.cpuLanes, [&](OpBuilder &rb, Location rloc, Value row) {
+                tiles.cpuLanes,
+                tiles.cpuBf16Dot && storage.isBF16() &&
+                    getElementTypeOrSelf(gemms.down.getType()).isBF16(),
+                [&](OpBuilder &rb, Location rloc, Value row) {
                   return CpuGemmRow{
                       activated,
                       arith::AddIOp::create(rb, rloc, block.start, row),

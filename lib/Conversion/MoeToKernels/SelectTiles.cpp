@@ -51,6 +51,13 @@ int64_t hostCpuLanes() {
   return features.lookup("avx") ? 8 : 4;
 }
 
+/// Whether this host has AVX512-BF16's pair dot products (vdpbf16ps) on
+/// vectors of 4, 8 and 16 f32.
+bool hostHasBf16Dot() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512bf16") && features.lookup("avx512vl");
+}
+
 /// Whether `target` names a target moe-select-tiles knows.
 bool isKnownTarget(StringRef target) {
   return target == "cpu" || lookupGpuTarget(target).has_value();
@@ -199,6 +206,8 @@ struct MoeSelectTilesPass
   void runOnOperation() override {
     std::optional<GpuTarget> gpu = lookupGpuTarget(target);
     int64_t cpuLanes = gpu ? 0 : hostCpuLanes();
+    bool bf16Dot = !gpu && hostHasBf16Dot();
+    bool failedChoice = false;
     getOperation().walk([&](CombineOp combine) {
       auto experts = combine.getRows().getDefiningOp<ExpertsOp>();
       if (!experts || combine->hasAttr(MoeDialect::kTilesAttrName))
@@ -222,10 +231,19 @@ struct MoeSelectTilesPass
                   cast<RankedTensorType>(shared.getDown().getType())
                       .getDimSize(1);
       TileChoice choice = gpu ? selectTiles(shape, *gpu, tokens)
-                              : selectCpuTiles(shape, cpuLanes);
+                              : selectCpuTiles(shape, cpuLanes, bf16Dot);
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
+      // A tuning file's pair dot products run only where the CPU has them.
+      if (choice.cpuBf16Dot &&
+          (gpu || !bf16Dot || choice.cpuLanes < 4 || choice.cpuLanes > 16)) {
+        combine.emitError("moe-select-tiles: cpu_bf16_dot needs the cpu "
+                          "target on a CPU with AVX512-BF16 and cpu_lanes "
+                          "4, 8 or 16");
+        failedChoice = true;
+        return;
+      }
       // The shared expert's entries only where it has them.
       auto shared = [](int64_t v) {
         return v ? std::optional<int64_t>(v) : std::nullopt;
@@ -242,8 +260,11 @@ struct MoeSelectTilesPass
               shared(choice.sharedDownColumns),
               shared(choice.sharedGateUpWarps), shared(choice.sharedDownWarps),
               shared(choice.sharedGateUpStages),
-              shared(choice.sharedDownStages), shared(choice.cpuLanes)));
+              shared(choice.sharedDownStages), shared(choice.cpuLanes),
+              shared(choice.cpuBf16Dot)));
     });
+    if (failedChoice)
+      signalPassFailure();
   }
 
   /// The first entry that matches, or null.

@@ -211,7 +211,8 @@ std::vector<std::pair<const char *, int64_t TileChoice::*>> allEntries() {
           {"shared_down_warps", &TileChoice::sharedDownWarps},
           {"shared_gate_up_stages", &TileChoice::sharedGateUpStages},
           {"shared_down_stages", &TileChoice::sharedDownStages},
-          {"cpu_lanes", &TileChoice::cpuLanes}};
+          {"cpu_lanes", &TileChoice::cpuLanes},
+          {"cpu_bf16_dot", &TileChoice::cpuBf16Dot}};
 }
 } // namespace
 
@@ -337,9 +338,11 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   return choice;
 }
 
-TileChoice mlir::moe::selectCpuTiles(const LayerShape &shape, int64_t lanes) {
+TileChoice mlir::moe::selectCpuTiles(const LayerShape &shape, int64_t lanes,
+                                     bool bf16Dot) {
   TileChoice choice;
   choice.cpuLanes = lanes;
+  choice.cpuBf16Dot = bf16Dot && lanes == 16;
   // A block's weight tile is read from memory once and then from the cache
   // for every 4 of its rows: at most 256 KiB of it (half of a 512 KiB L2;
   // more where L2 is larger), 16 to 256 columns.

@@ -370,3 +370,46 @@ func.func @not_a_layer(%rows: tensor<?x64xf32>, %perm: tensor<?xi32>, %w: tensor
   %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
   return %out : tensor<?x64xbf16>
 }
+
+// -----
+
+// The CPU form (moe-select-tiles target=cpu): gate_up's and down's GEMMs
+// are vector loops over the reduction in AVX512-BF16 pair dot products
+// (bf16 rows and weights, 16 lanes: 32 elements a step), 4 rows by 4
+// columns of accumulators, summed by halving, on one thread per block.
+// CHECK-LABEL: func.func @cpu_form_bf16_dot(
+// CHECK: scf.for
+// CHECK: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
+// CHECK-COUNT-15: x86vector.avx512.dot
+// CHECK: arith.addf %{{.*}}, %{{.*}} : vector<1xf32>
+// CHECK: moe.block_threads = 1 : i64, moe.kernel = "gate_up"
+// CHECK: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
+// CHECK: moe.block_threads = 1 : i64, moe.kernel = "down"
+func.func @cpu_form_bf16_dot(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
+  %logits = moe.router %x, %rw : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
+  %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
+  %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x64xbf16>, tensor<8x64x128xbf16>) -> tensor<?x64xf32>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = #moe.tiles<expert_rows = 128, gate_up_columns = 64, down_columns = 64, cpu_lanes = 16, cpu_bf16_dot = 1>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xbf16>
+  return %out : tensor<?x64xbf16>
+}
+
+// -----
+
+// f32 with 8 lanes: each step widens nothing and multiplies and adds apart
+// (f32 products are rounded: no contraction), the tail of hidden 60 (not a
+// multiple of 8) read masked.
+// CHECK-LABEL: func.func @cpu_form_f32(
+// CHECK: vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<?x60xf32>, vector<8xf32>
+// CHECK-NOT: contract
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK: vector.transfer_read %{{.*}} : tensor<?x60xf32>, vector<8xf32>
+// CHECK: moe.block_threads = 1 : i64, moe.kernel = "gate_up"
+func.func @cpu_form_f32(%x: tensor<?x60xf32>, %rw: tensor<8x60xf32>, %gu: tensor<8x256x60xf32>, %d: tensor<8x60x128xf32>) -> tensor<?x60xf32> {
+  %logits = moe.router %x, %rw : tensor<?x60xf32>, tensor<8x60xf32> -> tensor<?x8xf32>
+  %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %perm, %off = moe.dispatch %ids {num_experts = 8 : i64} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>
+  %rows = moe.experts %x, %perm, %off, %gu, %d ffn <activation = silu_glu> {top_k = 2 : i64} : (tensor<?x60xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x256x60xf32>, tensor<8x60x128xf32>) -> tensor<?x60xf32>
+  %out = moe.combine %rows, %perm weights %w {top_k = 2 : i64, moe.tiles = #moe.tiles<gate_up_columns = 64, down_columns = 64, cpu_lanes = 8>} : (tensor<?x60xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x60xf32>
+  return %out : tensor<?x60xf32>
+}
