@@ -27,8 +27,8 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <algorithm>
@@ -85,9 +85,9 @@ double copyBandwidth() {
   for (int i = 0; i < 5; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     std::memcpy(to.data(), from.data(), bytes);
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - t0)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
     best = std::max(best, 2.0 * bytes / seconds);
   }
   return best;
@@ -97,8 +97,7 @@ double copyBandwidth() {
 /// shared expert, in the storage type (plain weights).
 double activeWeightBytes(const ::moe::ref::LayerConfig &cfg, st::DType dtype) {
   double element = st::elementSize(dtype);
-  double matrices =
-      cfg.activation == ::moe::ref::Activation::Relu ? 2.0 : 3.0;
+  double matrices = cfg.activation == ::moe::ref::Activation::Relu ? 2.0 : 3.0;
   double experts = cfg.topK * matrices * cfg.hidden * cfg.intermediate +
                    matrices * cfg.hidden * cfg.sharedIntermediate;
   return element * (cfg.numExperts * cfg.hidden + experts);

@@ -575,9 +575,8 @@ int main(int argc, char **argv) {
   if (!kernelTiles.empty() && unfused)
     return fail("--kernel-tiles applies to the kernel form, not --unfused");
   if (cpuForm && (unfused || tensorCores.getNumOccurrences() ||
-                  e4m3TensorCores.getNumOccurrences() ||
-                  !kernelTiles.empty() || target != "cpu" ||
-                  !emittedDir.empty()))
+                  e4m3TensorCores.getNumOccurrences() || !kernelTiles.empty() ||
+                  target != "cpu" || !emittedDir.empty()))
     return fail("--cpu-form chooses the kernel form and its tiles for the "
                 "CPU: not with --unfused, --tensor-cores, "
                 "--e4m3-tensor-cores, --kernel-tiles, --target gpu-emulator "

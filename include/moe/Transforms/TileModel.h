@@ -96,8 +96,7 @@ TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,
 /// with `lanes` f32 lanes per output (with `bf16Dot`, bf16 GEMMs in
 /// AVX512-BF16 pair dot products), one thread per block, and tiles whose
 /// weights stay in cache (docs/tile-selection.md, "The CPU target").
-TileChoice selectCpuTiles(const LayerShape &shape, int64_t lanes,
-                          bool bf16Dot);
+TileChoice selectCpuTiles(const LayerShape &shape, int64_t lanes, bool bf16Dot);
 
 } // namespace mlir::moe
 

@@ -51,8 +51,8 @@ struct CpuLinearBuilder {
         b, loc, VectorType::get({stepSize()}, element), source,
         ValueRange{row, k}, zero, ArrayRef<bool>{inBounds});
     if (!element.isF32() && !bf16Pairs)
-      v = arith::ExtFOp::create(b, loc, VectorType::get({lanes}, b.getF32Type()),
-                                v);
+      v = arith::ExtFOp::create(b, loc,
+                                VectorType::get({lanes}, b.getF32Type()), v);
     return v;
   }
 
@@ -72,8 +72,9 @@ struct CpuLinearBuilder {
       xs.push_back(x);
     }
     for (int64_t c = 0; c < columns; ++c)
-      ws.push_back(read(weight, arith::AddIOp::create(b, loc, column0, index(c)),
-                        k, inBounds));
+      ws.push_back(read(weight,
+                        arith::AddIOp::create(b, loc, column0, index(c)), k,
+                        inBounds));
     SmallVector<Value> next;
     // Lane i adds the products of pairs 2i and 2i + 1 (vdpbf16ps).
     if (bf16Pairs) {
@@ -89,11 +90,12 @@ struct CpuLinearBuilder {
     // rounded, and stays apart.
     Type weightElement = getElementTypeOrSelf(weight.getType());
     for (size_t r = 0; r < xs.size(); ++r) {
-      auto flags = !rows[r].scale && exactProduct(getElementTypeOrSelf(
-                                                      rows[r].source.getType()),
-                                                  weightElement)
-                       ? arith::FastMathFlags::contract
-                       : arith::FastMathFlags::none;
+      auto flags =
+          !rows[r].scale &&
+                  exactProduct(getElementTypeOrSelf(rows[r].source.getType()),
+                               weightElement)
+              ? arith::FastMathFlags::contract
+              : arith::FastMathFlags::none;
       for (int64_t c = 0; c < columns; ++c)
         next.push_back(arith::AddFOp::create(
             b, loc, accs[r * columns + c],
@@ -105,7 +107,8 @@ struct CpuLinearBuilder {
   /// The lanes summed by halving: the same order on every target.
   Value sumLanes(Value v) {
     for (int64_t n = lanes / 2; n >= 1; n /= 2) {
-      Value low = vector::ExtractStridedSliceOp::create(b, loc, v, {0}, {n}, {1});
+      Value low =
+          vector::ExtractStridedSliceOp::create(b, loc, v, {0}, {n}, {1});
       Value high =
           vector::ExtractStridedSliceOp::create(b, loc, v, {n}, {n}, {1});
       v = arith::AddFOp::create(b, loc, low, high);
@@ -119,7 +122,8 @@ struct CpuLinearBuilder {
              Value out) {
     SmallVector<CpuGemmRow> rows;
     for (int64_t r = 0; r < rowTile; ++r)
-      rows.push_back(rowAt(b, loc, arith::AddIOp::create(b, loc, row0, index(r))));
+      rows.push_back(
+          rowAt(b, loc, arith::AddIOp::create(b, loc, row0, index(r))));
     auto accType = VectorType::get({lanes}, b.getF32Type());
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0f)));
@@ -130,8 +134,9 @@ struct CpuLinearBuilder {
         [&](OpBuilder &lb, Location, Value k, ValueRange accs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(lb.getInsertionBlock());
-          scf::YieldOp::create(b, loc, step(rows, column0, columns, k, accs,
-                                            /*inBounds=*/true));
+          scf::YieldOp::create(b, loc,
+                               step(rows, column0, columns, k, accs,
+                                    /*inBounds=*/true));
         });
     SmallVector<Value> accs = loop.getResults();
     // The reduction's tail, read masked.
@@ -167,8 +172,8 @@ struct CpuLinearBuilder {
     Value count = arith::SubIOp::create(b, loc, to, from);
     Value whole = arith::AddIOp::create(
         b, loc, from,
-        arith::SubIOp::create(b, loc, count,
-                              arith::RemUIOp::create(b, loc, count, index(size))));
+        arith::SubIOp::create(
+            b, loc, count, arith::RemUIOp::create(b, loc, count, index(size))));
     if (size > 1)
       out = loop(from, whole, size, out,
                  [&](Value at, Value o) { return body(size, at, o); });
@@ -190,8 +195,8 @@ Value mlir::moe::buildCpuLinear(
     bool bf16Pairs,
     function_ref<CpuGemmRow(OpBuilder &, Location, Value row)> rowAt) {
   auto weightType = cast<RankedTensorType>(weight.getType());
-  CpuLinearBuilder builder{b,     loc, weight, lanes, weightType.getDimSize(1),
-                           bf16Pairs, rowAt};
+  CpuLinearBuilder builder{
+      b, loc, weight, lanes, weightType.getDimSize(1), bf16Pairs, rowAt};
   // Accumulators in registers: 16 of them where a vector of `lanes` f32 is
   // one AVX-512 register (4 rows by 4 columns: 8 loads feed 16
   // multiply-adds), 8 with narrower vectors.
@@ -208,8 +213,8 @@ Value mlir::moe::buildCpuLinear(
       zero, count, rowTile, out, [&](int64_t rows, Value row0, Value o) {
         return builder.split(zero, width, columnTile, o,
                              [&](int64_t columns, Value column0, Value o2) {
-                               return builder.tile(rows, columns, row0,
-                                                   column0, o2);
+                               return builder.tile(rows, columns, row0, column0,
+                                                   o2);
                              });
       });
 }

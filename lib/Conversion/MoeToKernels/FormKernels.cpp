@@ -857,12 +857,12 @@ private:
                               return gemms.cpuRow(rb, rloc, block.start, row);
                             })
                       : buildFallbackLinear(
-                  nb, nloc, block.count, scales, group, gathered,
-                  buildDequantizedTile(nb, nloc,
-                                       expertRows(nb, nloc, gemms.gateUp,
-                                                  block.expert, firstRow,
-                                                  width),
-                                       exact)));
+                            nb, nloc, block.count, scales, group, gathered,
+                            buildDequantizedTile(
+                                nb, nloc,
+                                expertRows(nb, nloc, gemms.gateUp, block.expert,
+                                           firstRow, width),
+                                exact)));
           }
           return buildActivatedTile(nb, nloc, gemms, block.expert, width,
                                     firstRows, products, tensorCores,
@@ -940,8 +940,7 @@ private:
                                      expertRows(nb, nloc, gemms.down,
                                                 block.expert, column, width),
                                      nb.getF32Type()));
-          } else if (tiles.cpuLanes &&
-                     canTakeCpuForm(gemms.down, storage)) {
+          } else if (tiles.cpuLanes && canTakeCpuForm(gemms.down, storage)) {
             product = buildCpuLinear(
                 nb, nloc, block.count,
                 expertRows(nb, nloc, gemms.down, block.expert, column, width),

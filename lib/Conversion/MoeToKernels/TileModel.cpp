@@ -347,11 +347,11 @@ TileChoice mlir::moe::selectCpuTiles(const LayerShape &shape, int64_t lanes,
   // for every 4 of its rows: at most 256 KiB of it (half of a 512 KiB L2;
   // more where L2 is larger), 16 to 256 columns.
   auto columnsFor = [&](int64_t reduction, int64_t matrices) {
-    int64_t rowBytes = std::max<int64_t>(
-        reduction * shape.weightBytes * matrices, 1);
+    int64_t rowBytes =
+        std::max<int64_t>(reduction * shape.weightBytes * matrices, 1);
     return std::clamp<int64_t>(
-        static_cast<int64_t>(llvm::bit_floor(
-            static_cast<uint64_t>(std::max<int64_t>(256 * 1024 / rowBytes, 1)))),
+        static_cast<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
+            std::max<int64_t>(256 * 1024 / rowBytes, 1)))),
         16, 256);
   };
   choice.expertRows = 128;
