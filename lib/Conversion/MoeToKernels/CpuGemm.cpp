@@ -20,8 +20,9 @@ bool isVectorElement(Type type) {
   return type.isF32() || type.isBF16() || type.isF16();
 }
 
-/// Whether the product of two elements of these types is exact in f32: the
-/// multiply-add may then be one fused operation with the same result.
+/// Whether the product of two elements of these types is exact in f32 (but
+/// for bf16 products below f32's normal range, 2^-126): the multiply-add
+/// may then be one fused operation with the same result.
 bool exactProduct(Type row, Type weight) {
   return row.getIntOrFloatBitWidth() == 16 &&
          weight.getIntOrFloatBitWidth() == 16;
@@ -85,9 +86,10 @@ struct CpuLinearBuilder {
       return next;
     }
     // bf16 and f16 products are exact in f32 (at most 11 x 11 significant
-    // bits), so LLVM may fuse each multiply and add (contract) where the CPU
-    // has FMA without changing a bit; a scaled row's or an f32 product is
-    // rounded, and stays apart.
+    // bits; a bf16 product may underflow f32's normal range, where fused
+    // and apart differ in a denormal's last bits), so LLVM may fuse each
+    // multiply and add (contract) where the CPU has FMA; a scaled row's or
+    // an f32 product is rounded, and stays apart.
     Type weightElement = getElementTypeOrSelf(weight.getType());
     for (size_t r = 0; r < xs.size(); ++r) {
       auto flags =
