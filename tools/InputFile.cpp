@@ -1,5 +1,4 @@
-//===- InputFile.cpp - the tools' diagnostics
-//------------------------------===//
+//===- InputFile.cpp - the tools' diagnostics ----------------------------===//
 
 #include "InputFile.h"
 

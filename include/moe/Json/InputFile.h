@@ -1,5 +1,4 @@
-//===- InputFile.h - JSON and IR inputs, refused when not a file -*- C++
-//-*-===//
+//===- InputFile.h - text inputs, refused when not a file ------*- C++ -*-===//
 //
 // The inputs the tools and passes read as text (model files, tuning files):
 // "-" (stdin) or a regular file. A FIFO would block until a writer came, a

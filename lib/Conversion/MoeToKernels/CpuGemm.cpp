@@ -192,6 +192,11 @@ bool mlir::moe::canTakeCpuForm(Value weight, Type rowElement) {
          isVectorElement(rowElement);
 }
 
+bool mlir::moe::takesBf16Pairs(Value weight, Type rowElement, bool scaledRows) {
+  return !scaledRows && rowElement.isBF16() &&
+         getElementTypeOrSelf(weight.getType()).isBF16();
+}
+
 Value mlir::moe::buildCpuLinear(
     OpBuilder &b, Location loc, Value count, Value weight, int64_t lanes,
     bool bf16Pairs,

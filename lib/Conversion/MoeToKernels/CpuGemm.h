@@ -31,9 +31,14 @@ struct CpuGemmRow {
 };
 
 /// Whether a GEMM of `weight` ([N, K], a plain tensor, not a
-/// moe.dequantize) over rows of `rowsType`'s element type takes the CPU
-/// form: f32, bf16 or f16 elements on both sides.
+/// moe.dequantize) over rows of `rowElement`s takes the CPU form: f32, bf16
+/// or f16 elements on both sides.
 bool canTakeCpuForm(Value weight, Type rowElement);
+
+/// Whether such a GEMM may take bf16 pair dot products (buildCpuLinear's
+/// `bf16Pairs`, where the CPU has them): bf16 rows, not scaled, and bf16
+/// weights.
+bool takesBf16Pairs(Value weight, Type rowElement, bool scaledRows);
 
 /// The [count, N] f32 product of the rows `rowAt(0 .. count)` and `weight`
 /// [N, K]^T with `lanes` partial sums per output (a power of two). With

@@ -388,11 +388,13 @@ struct ExpertGemms {
 /// blocks (of the routed experts' flat schedule, ceildiv(rows, blockRows)
 /// + E of them; of the shared expert's tokens, ceildiv(rows, blockRows))
 /// and the column tiles; `body` gets the block's rows and its columns
-/// column .. column + width and returns the tile it stores there.
+/// column .. column + width and returns the tile it stores there. With
+/// `cpuForm` a block is one thread (its GEMMs are CpuGemm's loops), else
+/// `warps` of them.
 scf::ForallOp
 buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
                   const ExpertGemms &gemms, int64_t blockRows,
-                  int64_t columnTile, int64_t warps, Value output,
+                  int64_t columnTile, int64_t warps, bool cpuForm, Value output,
                   function_ref<Value(OpBuilder &, Location, const RowBlock &,
                                      Value column, Value width)>
                       body) {
@@ -421,6 +423,10 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
         return SmallVector<TileInsert>{
             {tile, 0, {block.start, column}, {block.count, width}}};
       });
+  if (cpuForm) {
+    kernel->setAttr(MoeDialect::kBlockThreadsAttrName, b.getI64IntegerAttr(1));
+    return kernel;
+  }
   // Warps split the column tile into 8-column mma tiles (moe-distribute-
   // threads): the most warps, up to those asked for, that divide it (4
   // always do for the tensor-core form's 32-column multiples); when fewer
@@ -788,7 +794,7 @@ private:
     Value output = buildEmpty(b, loc, activatedType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, name, gemms, tiles.expertRows, tiles.gateUpColumns,
-        tiles.gateUpWarps, output,
+        tiles.gateUpWarps, tiles.cpuLanes != 0, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           IndexMath n{nb, nloc};
@@ -849,10 +855,10 @@ private:
                             expertRows(nb, nloc, gemms.gateUp, block.expert,
                                        firstRow, width),
                             tiles.cpuLanes,
-                            tiles.cpuBf16Dot && !gemms.rowScale &&
-                                storage.isBF16() &&
-                                getElementTypeOrSelf(gemms.gateUp.getType())
-                                    .isBF16(),
+                            tiles.cpuBf16Dot &&
+                                takesBf16Pairs(
+                                    gemms.gateUp, storage,
+                                    /*scaledRows=*/bool(gemms.rowScale)),
                             [&](OpBuilder &rb, Location rloc, Value row) {
                               return gemms.cpuRow(rb, rloc, block.start, row);
                             })
@@ -868,10 +874,6 @@ private:
                                     firstRows, products, tensorCores,
                                     activatedElement);
         });
-    // The CPU form's loops are one thread's.
-    if (tiles.cpuLanes)
-      kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
-                      b.getI64IntegerAttr(1));
     return kernel.getResult(0);
   }
 
@@ -905,7 +907,7 @@ private:
     Value output = buildEmpty(b, loc, resultType, rowCount);
     auto kernel = buildExpertKernel(
         b, loc, name, gemms, tiles.expertRows, tiles.downColumns,
-        tiles.downWarps, output,
+        tiles.downWarps, tiles.cpuLanes != 0, output,
         [&](OpBuilder &nb, Location nloc, const RowBlock &block, Value column,
             Value width) {
           // The activated rows as stored (the model's type; f32 with w8a8),
@@ -945,8 +947,8 @@ private:
                 nb, nloc, block.count,
                 expertRows(nb, nloc, gemms.down, block.expert, column, width),
                 tiles.cpuLanes,
-                tiles.cpuBf16Dot && storage.isBF16() &&
-                    getElementTypeOrSelf(gemms.down.getType()).isBF16(),
+                tiles.cpuBf16Dot &&
+                    takesBf16Pairs(gemms.down, storage, /*scaledRows=*/false),
                 [&](OpBuilder &rb, Location rloc, Value row) {
                   return CpuGemmRow{
                       activated,
@@ -970,10 +972,6 @@ private:
                 /*inPlace=*/tensorCores);
           return product;
         });
-    // The CPU form's loops are one thread's.
-    if (tiles.cpuLanes)
-      kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
-                      b.getI64IntegerAttr(1));
     return kernel.getResult(0);
   }
 

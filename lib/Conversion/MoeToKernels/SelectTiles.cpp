@@ -42,20 +42,19 @@ struct TuningEntry {
 
 const char *const kShapeKeys[] = {"hidden", "experts", "top_k", "intermediate"};
 
-/// The f32 lanes of this host's widest vectors: 16 with AVX-512, 8 with
-/// AVX, else 4 (SSE, NEON).
-int64_t hostCpuLanes() {
+/// What the cpu target takes from this host: the f32 lanes of its widest
+/// vectors (16 with AVX-512, 8 with AVX, else 4: SSE, NEON) and whether it
+/// has AVX512-BF16's pair dot products (vdpbf16ps) on 4, 8 and 16 lanes.
+struct HostCpu {
+  int64_t lanes;
+  bool bf16Dot;
+};
+HostCpu hostCpu() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  if (features.lookup("avx512f"))
-    return 16;
-  return features.lookup("avx") ? 8 : 4;
-}
-
-/// Whether this host has AVX512-BF16's pair dot products (vdpbf16ps) on
-/// vectors of 4, 8 and 16 f32.
-bool hostHasBf16Dot() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  return features.lookup("avx512bf16") && features.lookup("avx512vl");
+  int64_t lanes = features.lookup("avx512f") ? 16
+                  : features.lookup("avx")   ? 8
+                                             : 4;
+  return {lanes, features.lookup("avx512bf16") && features.lookup("avx512vl")};
 }
 
 /// Whether `target` names a target moe-select-tiles knows.
@@ -205,8 +204,7 @@ struct MoeSelectTilesPass
 
   void runOnOperation() override {
     std::optional<GpuTarget> gpu = lookupGpuTarget(target);
-    int64_t cpuLanes = gpu ? 0 : hostCpuLanes();
-    bool bf16Dot = !gpu && hostHasBf16Dot();
+    HostCpu host = gpu ? HostCpu{0, false} : hostCpu();
     bool failedChoice = false;
     getOperation().walk([&](CombineOp combine) {
       auto experts = combine.getRows().getDefiningOp<ExpertsOp>();
@@ -231,13 +229,13 @@ struct MoeSelectTilesPass
                   cast<RankedTensorType>(shared.getDown().getType())
                       .getDimSize(1);
       TileChoice choice = gpu ? selectTiles(shape, *gpu, tokens)
-                              : selectCpuTiles(shape, cpuLanes, bf16Dot);
+                              : selectCpuTiles(shape, host.lanes, host.bf16Dot);
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
       // A tuning file's pair dot products run only where the CPU has them.
-      if (choice.cpuBf16Dot &&
-          (gpu || !bf16Dot || choice.cpuLanes < 4 || choice.cpuLanes > 16)) {
+      if (choice.cpuBf16Dot && (gpu || !host.bf16Dot || choice.cpuLanes < 4 ||
+                                choice.cpuLanes > 16)) {
         combine.emitError("moe-select-tiles: cpu_bf16_dot needs the cpu "
                           "target on a CPU with AVX512-BF16 and cpu_lanes "
                           "4, 8 or 16");
