@@ -78,7 +78,8 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
 }
 
 void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
-                                            bool barePointers) {
+                                            bool barePointers,
+                                            bool genericAllocation) {
   pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // expand-strided-metadata emits affine.apply: lower-affine after it.
@@ -94,7 +95,9 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
   ConvertVectorToLLVMPassOptions vector;
   vector.x86Vector = true;
   pm.addPass(createConvertVectorToLLVMPass(vector));
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefs;
+  memrefs.useGenericFunctions = genericAllocation;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefs));
   pm.addPass(createConvertMathToLLVMPass());
   // What LLVM has no intrinsic for (erf) becomes a libm call.
   pm.addPass(createConvertMathToLibmPass());
@@ -139,7 +142,8 @@ void mlir::moe::buildMoeToLLVMCPUPipeline(
     addCleanup(pm);
     addBufferize(pm);
   }
-  buildMoeLoopsToLLVMPipeline(pm);
+  buildMoeLoopsToLLVMPipeline(pm, /*barePointers=*/false,
+                              options.genericAllocation);
 }
 
 void mlir::moe::registerMoePassesAndPipelines() {

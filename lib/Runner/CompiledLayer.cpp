@@ -4,6 +4,7 @@
 #include "moe/Import/Import.h"
 #include "moe/Pipelines/OptimizeLlvm.h"
 #include "moe/Pipelines/Pipelines.h"
+#include "moe/Runner/BufferCache.h"
 #include "moe/SafeTensors/SafeTensors.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -12,6 +13,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -53,6 +55,18 @@ std::vector<uint8_t> encode(st::DType dtype, llvm::ArrayRef<float> values) {
                         values)
       .data;
 }
+// The compiled code's allocation functions (the pipeline's
+// generic-allocation), with the signatures the memref lowering calls.
+void *cacheAllocate(uint64_t bytes) {
+  return ::moe::BufferCache::process().allocate(bytes);
+}
+void *cacheAlignedAllocate(uint64_t alignment, uint64_t bytes) {
+  return ::moe::BufferCache::process().allocate(bytes, alignment);
+}
+void cacheRelease(void *buffer) {
+  ::moe::BufferCache::process().release(buffer);
+}
+
 /// JIT-compiles `module` (the LLVM dialect) for this CPU, optimized at
 /// `optLevel` for its vector width and cost model, not a generic x86-64.
 llvm::Expected<std::unique_ptr<ExecutionEngine>>
@@ -80,8 +94,25 @@ createHostEngine(ModuleOp module, unsigned optLevel) {
   auto codegenMachine = hostBuilder->createTargetMachine();
   if (!codegenMachine)
     return codegenMachine.takeError();
-  return ExecutionEngine::create(module, engineOptions,
-                                 std::move(*codegenMachine));
+  auto engine = ExecutionEngine::create(module, engineOptions,
+                                        std::move(*codegenMachine));
+  if (!engine)
+    return engine.takeError();
+  // The pipeline's generic-allocation functions: the process's BufferCache.
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    auto symbol = [](auto *function) {
+      return llvm::orc::ExecutorSymbolDef(
+          llvm::orc::ExecutorAddr::fromPtr(function),
+          llvm::JITSymbolFlags::Exported);
+    };
+    llvm::orc::SymbolMap symbols;
+    symbols[interner("_mlir_memref_to_llvm_alloc")] = symbol(&cacheAllocate);
+    symbols[interner("_mlir_memref_to_llvm_aligned_alloc")] =
+        symbol(&cacheAlignedAllocate);
+    symbols[interner("_mlir_memref_to_llvm_free")] = symbol(&cacheRelease);
+    return symbols;
+  });
+  return engine;
 }
 } // namespace
 
@@ -138,6 +169,7 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   pipelineOptions.selectFor = options.selectTilesFor;
   pipelineOptions.tokens = options.tokens;
   pipelineOptions.tuningFile = options.tuningFile;
+  pipelineOptions.genericAllocation = true;
   buildMoeToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");
@@ -173,14 +205,33 @@ CompiledLayer::run(const ::moe::HostTensor &input) const {
     return llvm::createStringError(
         "moe-run: hidden_states must be [tokens, %lld]",
         static_cast<long long>(hidden));
+  std::vector<uint8_t> outputBuffer;
+  if (llvm::Error error =
+          runEncoded(encode(dtype, input.data), input.shape[0], outputBuffer))
+    return std::move(error);
+  ::moe::HostTensor output;
+  output.shape = input.shape;
+  output.data =
+      st::TensorView{"output", dtype, output.shape, outputBuffer}.toFloats();
+  return output;
+}
+
+llvm::Error CompiledLayer::runEncoded(llvm::ArrayRef<uint8_t> input,
+                                      int64_t tokens,
+                                      std::vector<uint8_t> &output) const {
+  size_t elementBytes = st::elementSize(dtype);
+  if (tokens < 0 ||
+      input.size() != static_cast<size_t>(tokens * hidden) * elementBytes)
+    return llvm::createStringError(
+        "moe-run: hidden_states must be [tokens, %lld] in the model dtype",
+        static_cast<long long>(hidden));
   if (weightBuffers.size() != weightShapes.size())
     return llvm::createStringError("moe-run: run() before setWeights()");
-  st::DType storage = dtype;
-  std::vector<uint8_t> inputBuffer = encode(storage, input.data);
   // The descriptors point into the buffers; the compiled code only reads
   // its arguments.
   std::vector<Descriptor> descriptors;
-  descriptors.emplace_back(inputBuffer.data(), input.shape);
+  descriptors.emplace_back(const_cast<uint8_t *>(input.data()),
+                           llvm::ArrayRef<int64_t>{tokens, hidden});
   for (auto [index, buffer] : llvm::enumerate(weightBuffers))
     descriptors.emplace_back(const_cast<uint8_t *>(buffer.data()),
                              weightShapes[index]);
@@ -197,16 +248,12 @@ CompiledLayer::run(const ::moe::HostTensor &input) const {
           engine->invokePacked("_mlir_ciface_" + functionName, args))
     return std::move(error);
 
-  ::moe::HostTensor output;
-  output.shape = {result.words[3], result.words[4]};
-  size_t count = static_cast<size_t>(output.shape[0] * output.shape[1]);
-  size_t elementBytes = st::elementSize(storage);
+  size_t bytes =
+      static_cast<size_t>(result.words[3] * result.words[4]) * elementBytes;
   const uint8_t *base = static_cast<const uint8_t *>(result.aligned()) +
                         result.offset() * elementBytes;
-  output.data = st::TensorView{"output", storage, output.shape,
-                               llvm::ArrayRef(base, count * elementBytes)}
-                    .toFloats();
-  // The result buffer was malloc'ed by the compiled code; the caller owns it.
-  std::free(result.allocated());
-  return output;
+  output.assign(base, base + bytes);
+  // The compiled code allocated the result buffer; the caller owns it.
+  ::moe::BufferCache::process().release(result.allocated());
+  return llvm::Error::success();
 }

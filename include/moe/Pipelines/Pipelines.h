@@ -94,6 +94,12 @@ struct MoeCpuPipelineOptions
   Option<std::string> tuningFile{
       *this, "tuning-file",
       llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
+  Option<bool> genericAllocation{
+      *this, "generic-allocation", llvm::cl::init(false),
+      llvm::cl::desc("memref.alloc and dealloc call "
+                     "_mlir_memref_to_llvm_alloc/_aligned_alloc/_free, which "
+                     "the host supplies (moe-run's JIT: a cache that reuses "
+                     "buffers across calls), instead of malloc and free")};
 };
 
 /// moe-to-llvm-cpu: moe-kernel-abi (or, with kernel-form=false, the
@@ -104,8 +110,10 @@ void buildMoeToLLVMCPUPipeline(OpPassManager &pm,
 
 /// The kernels' block loops as sequential loops, and everything to the LLVM
 /// dialect for the host. `barePointers` passes statically shaped memrefs as
-/// bare pointers (the manifest's ABI of the host library's kernels).
-void buildMoeLoopsToLLVMPipeline(OpPassManager &pm, bool barePointers = false);
+/// bare pointers (the manifest's ABI of the host library's kernels);
+/// `genericAllocation` is MoeCpuPipelineOptions' generic-allocation.
+void buildMoeLoopsToLLVMPipeline(OpPassManager &pm, bool barePointers = false,
+                                 bool genericAllocation = false);
 
 /// Options of moe-kernels-to-nvvm.
 struct MoeNVVMPipelineOptions

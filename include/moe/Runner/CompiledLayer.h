@@ -64,6 +64,14 @@ public:
   /// dtype on the way in; the result [T, H] holds the dtype's values.
   llvm::Expected<::moe::HostTensor> run(const ::moe::HostTensor &input) const;
 
+  /// Runs the layer on `tokens` rows of `input`, already in the storage
+  /// type ([T, H], row-major), and writes the result [T, H] in that type to
+  /// `output` (resized; a caller that keeps it across calls reuses its
+  /// memory). The layer alone, as a library call on model tensors sees it:
+  /// what the benchmark times.
+  llvm::Error runEncoded(llvm::ArrayRef<uint8_t> input, int64_t tokens,
+                         std::vector<uint8_t> &output) const;
+
   /// The storage type of activations and weights.
   DType getDType() const { return dtype; }
 

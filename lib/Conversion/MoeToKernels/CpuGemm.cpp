@@ -118,6 +118,34 @@ struct CpuLinearBuilder {
     return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0});
   }
 
+  /// sumLanes of `lanes` accumulators at once, lane i of the result
+  /// accumulator i's: at each halving, two vectors that each hold groups
+  /// of the same width (one group per accumulator) are shuffled into their
+  /// groups' low halves and high halves and added, so one vector add does
+  /// the work of several, and every output adds the same pairs in the same
+  /// order as sumLanes (bitwise the same sums).
+  Value sumLanesTogether(ArrayRef<Value> accs) {
+    SmallVector<Value> vs(accs.begin(), accs.end());
+    for (int64_t width = lanes; width > 1; width /= 2) {
+      int64_t groups = lanes / width, half = width / 2;
+      SmallVector<int64_t> lowMask, highMask;
+      for (int64_t from : {int64_t(0), lanes})
+        for (int64_t g = 0; g < groups; ++g)
+          for (int64_t j = 0; j < half; ++j) {
+            lowMask.push_back(from + g * width + j);
+            highMask.push_back(from + g * width + half + j);
+          }
+      SmallVector<Value> next;
+      for (size_t i = 0; i + 1 < vs.size(); i += 2)
+        next.push_back(arith::AddFOp::create(
+            b, loc,
+            vector::ShuffleOp::create(b, loc, vs[i], vs[i + 1], lowMask),
+            vector::ShuffleOp::create(b, loc, vs[i], vs[i + 1], highMask)));
+      vs = std::move(next);
+    }
+    return vs.front();
+  }
+
   /// Outputs rows `row0 .. + rowTile` by columns `column0 .. + columns`
   /// into `out`.
   Value tile(int64_t rowTile, int64_t columns, Value row0, Value column0,
@@ -145,6 +173,22 @@ struct CpuLinearBuilder {
     if (whole != hidden)
       accs = step(rows, column0, columns, index(whole), accs,
                   /*inBounds=*/false);
+    // As many outputs as lanes: summed together, a row's outputs written
+    // as one vector.
+    if (static_cast<int64_t>(accs.size()) == lanes) {
+      Value sums = sumLanesTogether(accs);
+      for (int64_t r = 0; r < rowTile; ++r)
+        out = vector::TransferWriteOp::create(
+                  b, loc,
+                  vector::ExtractStridedSliceOp::create(
+                      b, loc, sums, {r * columns}, {columns}, {1}),
+                  out,
+                  ValueRange{arith::AddIOp::create(b, loc, row0, index(r)),
+                             column0},
+                  ArrayRef<bool>{true})
+                  .getResult();
+      return out;
+    }
     for (int64_t r = 0; r < rowTile; ++r)
       for (int64_t c = 0; c < columns; ++c)
         out = tensor::InsertOp::create(

@@ -556,11 +556,21 @@ private:
     // A quantized router (hand-written IR; no importer makes one) is read
     // whole by its moe.dequantize, which moves in: one column.
     auto dequantize = c.router.getWeight().getDefiningOp<DequantizeOp>();
-    int64_t perBlock =
-        dequantize ? experts
-                   : routerExpertsPerBlock(
-                         experts, hidden, tiles.routeTokens,
-                         tiles.routerExperts ? tiles.routerExperts : experts);
+    Type inputElement = getElementTypeOrSelf(c.router.getInput().getType());
+    // The CPU form (CpuGemm.h): no lane-split temporary to bound the
+    // experts per block, just the largest divisor of E up to the choice.
+    bool cpuForm = tiles.cpuLanes && !dequantize &&
+                   canTakeCpuForm(c.router.getWeight(), inputElement);
+    int64_t wanted = tiles.routerExperts ? tiles.routerExperts : experts;
+    int64_t perBlock = experts;
+    if (cpuForm) {
+      perBlock = std::clamp<int64_t>(wanted, 1, experts);
+      while (experts % perBlock != 0)
+        --perBlock;
+    } else if (!dequantize) {
+      perBlock =
+          routerExpertsPerBlock(experts, hidden, tiles.routeTokens, wanted);
+    }
     auto kernel = buildKernel(
         b, loc, "router",
         {OpFoldResult(routeTiles), b.getIndexAttr(experts / perBlock)},
@@ -571,6 +581,30 @@ private:
           Value count = n.min(n.c(tiles.routeTokens), n.sub(tokens, first));
           Value expert = n.mul(ivs[1], n.c(perBlock));
           IRMapping mapping;
+          if (cpuForm) {
+            Value weightTile = slice(
+                nb, nloc, c.router.getWeight(), {expert, nb.getIndexAttr(0)},
+                {nb.getIndexAttr(perBlock), nb.getIndexAttr(hidden)});
+            Value logits = buildCpuLinear(
+                nb, nloc, count, weightTile, tiles.cpuLanes,
+                tiles.cpuBf16Dot &&
+                    takesBf16Pairs(c.router.getWeight(), inputElement,
+                                   /*scaledRows=*/false),
+                [&](OpBuilder &rb, Location rloc, Value row) {
+                  return CpuGemmRow{c.router.getInput(),
+                                    arith::AddIOp::create(rb, rloc, first, row),
+                                    Value()};
+                });
+            if (Value bias = c.router.getBias())
+              logits = buildAddRowBias(
+                  nb, nloc, logits,
+                  slice(nb, nloc, bias, {expert}, {nb.getIndexAttr(perBlock)}));
+            return SmallVector<TileInsert>{
+                {logits,
+                 0,
+                 {first, expert},
+                 {count, nb.getIndexAttr(perBlock)}}};
+          }
           mapping.map(c.router.getInput(),
                       slice(nb, nloc, c.router.getInput(),
                             {first, nb.getIndexAttr(0)},
@@ -592,12 +626,16 @@ private:
                                           {first, expert},
                                           {count, nb.getIndexAttr(perBlock)}}};
         });
-    // A block's threads: one per lane-split partial sum, up to 128.
+    // A block's threads: one per lane-split partial sum, up to 128; the
+    // CPU form's one.
     int64_t sums = tiles.routeTokens * perBlock * routerLanes(hidden);
-    kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
-                    b.getI64IntegerAttr(std::clamp<int64_t>(
-                        static_cast<int64_t>(llvm::NextPowerOf2(sums - 1)),
-                        nvidia::kWarpSize, 128)));
+    kernel->setAttr(
+        MoeDialect::kBlockThreadsAttrName,
+        b.getI64IntegerAttr(
+            cpuForm ? 1
+                    : std::clamp<int64_t>(
+                          static_cast<int64_t>(llvm::NextPowerOf2(sums - 1)),
+                          nvidia::kWarpSize, 128)));
     return kernel.getResult(0);
   }
 

@@ -233,6 +233,16 @@ struct MoeSelectTilesPass
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
+      // The CPU form (one thread per block, vector loops) is no GPU
+      // kernel: a tuning file's cpu_lanes would turn the emitted kernels
+      // into it.
+      if (gpu && choice.cpuLanes) {
+        combine.emitError("moe-select-tiles: cpu_lanes is for the cpu "
+                          "target, not ")
+            << target;
+        failedChoice = true;
+        return;
+      }
       // A tuning file's pair dot products run only where the CPU has them.
       if (choice.cpuBf16Dot && (gpu || !host.bf16Dot || choice.cpuLanes < 4 ||
                                 choice.cpuLanes > 16)) {

@@ -354,6 +354,12 @@ TileChoice mlir::moe::selectCpuTiles(const LayerShape &shape, int64_t lanes,
             std::max<int64_t>(256 * 1024 / rowBytes, 1)))),
         16, 256);
   };
+  // The router's blocks: 16 tokens by as many experts as such a tile
+  // holds (a divisor of E, so that every block has as many).
+  choice.routerExperts =
+      std::clamp<int64_t>(columnsFor(shape.hidden, 1), 1, shape.experts);
+  while (shape.experts % choice.routerExperts != 0)
+    --choice.routerExperts;
   choice.expertRows = 128;
   choice.gateUpColumns = columnsFor(shape.hidden, 2);
   choice.downColumns = columnsFor(shape.intermediate, 1);

@@ -373,11 +373,15 @@ func.func @not_a_layer(%rows: tensor<?x64xf32>, %perm: tensor<?xi32>, %w: tensor
 
 // -----
 
-// The CPU form (moe-select-tiles target=cpu): gate_up's and down's GEMMs
-// are vector loops over the reduction in AVX512-BF16 pair dot products
-// (bf16 rows and weights, 16 lanes: 32 elements a step), 4 rows by 4
-// columns of accumulators, summed by halving, on one thread per block.
+// The CPU form (moe-select-tiles target=cpu): the router's, gate_up's and
+// down's GEMMs are vector loops over the reduction in AVX512-BF16 pair dot
+// products (bf16 rows and weights, 16 lanes: 32 elements a step), 4 rows
+// by 4 columns of accumulators, summed by halving, on one thread per block.
+// The router's blocks take all 8 experts (no lane-split temporary).
 // CHECK-LABEL: func.func @cpu_form_bf16_dot(
+// CHECK: scf.forall ({{.*}}) in ({{.*}}, 1)
+// CHECK: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
+// CHECK: moe.block_threads = 1 : i64, moe.kernel = "router"
 // CHECK: scf.for
 // CHECK: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
 // CHECK-COUNT-15: x86vector.avx512.dot
