@@ -7,7 +7,12 @@
 # against a STREAM-style copy, all measured in this one run, as ratios.
 # Builds first.
 #
-# Usage: bench/run-cpu.sh [--tokens 1,16,128] [--min-time 0.5] [MODEL.json...]
+# Usage: bench/run-cpu.sh [--tokens 1,16,128] [--min-time 0.5] [--threads N]
+#                         [MODEL.json...]
+#
+# --threads N: the compiled CPU form's blocks on N OpenMP threads
+# (moe-run --cpu-threads) and PyTorch on as many; the copy probe, the GPU
+# form and the loop stay on one.
 #
 # Without models: bench/cpu/models/*.json at the token counts, then the
 # decode of a full-size layer whose active weights outgrow the caches
@@ -19,11 +24,13 @@ bash scripts/setup.sh >/dev/null
 build=${MOE_BUILD_DIR:-build}
 tokens=1,16,128
 min_time=0.5
+threads=1
 models=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --tokens) tokens=$2; shift 2 ;;
     --min-time) min_time=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
     *) models+=("$1"); shift ;;
   esac
 done
@@ -32,8 +39,7 @@ if [ ${#models[@]} -eq 0 ]; then
   models=(bench/cpu/models/*.json)
   decode=(bench/cpu/models/decode/*.json)
 fi
-# The compiled layer runs on one thread: PyTorch gets one too.
-threads=1
+# PyTorch gets as many threads as the compiled layer.
 torch_rates=$(mktemp)
 trap 'rm -f "$torch_rates"' EXIT
 /usr/bin/python3 bench/cpu/torch_baseline.py --threads "$threads" \
@@ -45,8 +51,9 @@ fi
 echo "# moe-bench-cpu on $(nproc) cores ($threads used): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
 "$build/bin/moe-bench-cpu" --tokens "$tokens" --min-time "$min_time" \
-  --torch "$torch_rates" "${models[@]}"
+  --cpu-threads "$threads" --torch "$torch_rates" "${models[@]}"
 if [ ${#decode[@]} -gt 0 ]; then
   "$build/bin/moe-bench-cpu" --tokens 1 --min-time "$min_time" \
-    --torch "$torch_rates" "${decode[@]}" | tail -n +4
+    --cpu-threads "$threads" --torch "$torch_rates" "${decode[@]}" |
+    tail -n +4
 fi

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what moe-opt needs on Debian 12 (LLVM/MLIR 22 from Debian's
-# packages, nlohmann-json, GoogleTest, CMake, Ninja; python3-venv and
+# packages and its OpenMP runtime, nlohmann-json, GoogleTest, CMake,
+# Ninja; python3-venv and
 # python3-torch for the Python package's tests) and builds it in build/.
 # Safe to run again: installed packages and an up-to-date build are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
+packages=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libomp-22-dev
           nlohmann-json3-dev libgtest-dev cmake ninja-build g++
           python3-jsonschema python3-numpy)
 # The Python package's venv and tests; without recommends, which would add

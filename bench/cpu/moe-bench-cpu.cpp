@@ -54,6 +54,10 @@ llvm::cl::opt<std::string>
     torchFile("torch", llvm::cl::value_desc("FILE"),
               llvm::cl::desc("PyTorch's tokens/s: lines 'model<TAB>tokens<TAB>"
                              "tok/s' (bench/cpu/torch_baseline.py)"));
+llvm::cl::opt<int64_t> cpuThreads(
+    "cpu-threads", llvm::cl::init(1),
+    llvm::cl::desc("host threads of the compiled CPU form (OpenMP); the "
+                   "copy probe and the GPU form stay on one"));
 llvm::cl::opt<bool> compiledOnly(
     "compiled-only",
     llvm::cl::desc("time the compiled CPU form alone, not the GPU form on the "
@@ -193,6 +197,7 @@ int main(int argc, char **argv) {
     // form's padded tiles are slower still on the CPU).
     CpuCompileOptions cpuForm;
     cpuForm.selectTilesFor = "cpu";
+    cpuForm.threads = cpuThreads;
     CpuCompileOptions gpuForm;
     gpuForm.tensorCores = false;
     auto layer = CompiledLayer::compile(&context, *model, group, cpuForm);

@@ -286,6 +286,23 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def MoeParallelBlocks : Pass<"moe-parallel-blocks", "::mlir::ModuleOp"> {
+  let summary = "Make each kernel's block loop an scf.parallel, for the host's threads";
+  let description = [{
+    On the CPU, after `moe-distribute-threads`: the block forall of each
+    kernel function (the `scf.forall` mapped to `#gpu.block`, the one
+    `moe-outline-kernels` leaves) becomes an `scf.parallel`, which
+    `convert-scf-to-openmp` then runs as an OpenMP worksharing loop, a
+    kernel's blocks shared among the threads as a GPU shares them among
+    its SMs. The thread foralls inside stay (`scf-forall-to-for` makes
+    them loops). A kernel's blocks are independent but for
+    `moe-fuse-launches`' atomic tickets, whose `memref.atomic_rmw` lowers
+    to acquire-release atomics, so the block taking the last ticket sees
+    the writes of every block before it, as on the GPU.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move the outlined kernel functions into a gpu.module as gpu.func kernels";
   let description = [{

@@ -79,8 +79,22 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
 
 void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
                                             bool barePointers,
-                                            bool genericAllocation) {
+                                            bool genericAllocation,
+                                            int64_t threads) {
+  // The kernels' blocks on `threads` OpenMP threads, their thread loops
+  // (and everything else) in order.
+  if (threads > 1)
+    pm.addPass(createMoeParallelBlocks());
   pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
+  if (threads > 1) {
+    ConvertSCFToOpenMPPassOptions openmp;
+    openmp.numThreads = static_cast<unsigned>(threads);
+    pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    // Its memref.alloca_scope around each block, inlined where the block
+    // has no allocas (its temporaries are heap buffers): scf-to-cf would
+    // leave the scope several blocks, which it may not have.
+    pm.addPass(createCanonicalizerPass());
+  }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // expand-strided-metadata emits affine.apply: lower-affine after it.
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -104,6 +118,8 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  if (threads > 1)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   ConvertFuncToLLVMPassOptions func;
   func.useBarePtrCallConv = barePointers;
   pm.addPass(createConvertFuncToLLVMPass(func));
@@ -143,7 +159,7 @@ void mlir::moe::buildMoeToLLVMCPUPipeline(
     addBufferize(pm);
   }
   buildMoeLoopsToLLVMPipeline(pm, /*barePointers=*/false,
-                              options.genericAllocation);
+                              options.genericAllocation, options.threads);
 }
 
 void mlir::moe::registerMoePassesAndPipelines() {

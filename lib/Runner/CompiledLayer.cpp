@@ -12,6 +12,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/IR/Module.h"
@@ -70,7 +71,7 @@ void cacheRelease(void *buffer) {
 /// JIT-compiles `module` (the LLVM dialect) for this CPU, optimized at
 /// `optLevel` for its vector width and cost model, not a generic x86-64.
 llvm::Expected<std::unique_ptr<ExecutionEngine>>
-createHostEngine(ModuleOp module, unsigned optLevel) {
+createHostEngine(ModuleOp module, unsigned optLevel, bool openmp) {
   auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!hostBuilder)
     return hostBuilder.takeError();
@@ -87,8 +88,10 @@ createHostEngine(ModuleOp module, unsigned optLevel) {
   engineOptions.transformer = optimize;
   // memrefCopy and friends, which the memref lowering may call.
   static const std::string runnerUtils = MOE_MLIR_C_RUNNER_UTILS;
-  llvm::StringRef libraries[] = {runnerUtils};
-  engineOptions.sharedLibPaths = libraries;
+  static const std::string libomp = MOE_LIBOMP;
+  llvm::StringRef libraries[] = {runnerUtils, libomp};
+  engineOptions.sharedLibPaths =
+      llvm::ArrayRef<llvm::StringRef>(libraries).take_front(openmp ? 2 : 1);
   // The engine generates code with the same host machine the optimizer
   // assumed.
   auto codegenMachine = hostBuilder->createTargetMachine();
@@ -129,6 +132,7 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   context->appendDialectRegistry(registry);
 
   // Build a module holding only this layer shape.
@@ -170,11 +174,13 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   pipelineOptions.tokens = options.tokens;
   pipelineOptions.tuningFile = options.tuningFile;
   pipelineOptions.genericAllocation = true;
+  pipelineOptions.threads = options.threads;
   buildMoeToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return llvm::createStringError("moe-run: lowering the layer failed");
 
-  auto engine = createHostEngine(*module, options.optLevel);
+  auto engine =
+      createHostEngine(*module, options.optLevel, options.threads > 1);
   if (!engine)
     return engine.takeError();
   layer->engine = std::move(*engine);

@@ -142,6 +142,12 @@ llvm::cl::opt<bool> cpuForm(
                    "f32 lanes, tiles for its caches; not the emitted GPU "
                    "kernels' form, and much faster on the CPU"),
     llvm::cl::cat(runCategory));
+llvm::cl::opt<int64_t> cpuThreads(
+    "cpu-threads", llvm::cl::init(1),
+    llvm::cl::desc("Host threads that share each kernel's blocks (OpenMP), "
+                   "for the kernel form on --target cpu (default 1: in "
+                   "order on one thread)"),
+    llvm::cl::cat(runCategory));
 llvm::cl::opt<bool> fp8Activations(
     "fp8-activations",
     llvm::cl::desc("fp8 checkpoints: quantize each expert GEMM's input to "
@@ -431,6 +437,7 @@ runCompiled(MLIRContext &context, const ModelDesc &model,
   options.tuningFile = tuningFile;
   if (cpuForm)
     options.selectTilesFor = "cpu";
+  options.threads = cpuThreads;
   auto layer = CompiledLayer::compile(&context, model, group, options);
   if (!layer)
     return layer.takeError();
@@ -581,6 +588,12 @@ int main(int argc, char **argv) {
                 "CPU: not with --unfused, --tensor-cores, "
                 "--e4m3-tensor-cores, --kernel-tiles, --target gpu-emulator "
                 "or --emitted");
+  if (cpuThreads < 1 || cpuThreads > 256)
+    return fail("--cpu-threads takes 1..256");
+  if (cpuThreads > 1 && (unfused || target != "cpu" || !emittedDir.empty()))
+    return fail("--cpu-threads shares the kernel form's blocks on --target "
+                "cpu: not with --unfused, --target gpu-emulator or "
+                "--emitted");
   if (target != "cpu" && target != "gpu-emulator")
     return fail("--target is cpu or gpu-emulator, not '" + target + "'");
   if (backendName != "cpu" && backendName != "cuda-emu")

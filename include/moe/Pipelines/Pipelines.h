@@ -94,6 +94,11 @@ struct MoeCpuPipelineOptions
   Option<std::string> tuningFile{
       *this, "tuning-file",
       llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
+  Option<int64_t> threads{
+      *this, "threads", llvm::cl::init(1),
+      llvm::cl::desc("Host threads that share each kernel's blocks (OpenMP: "
+                     "moe-parallel-blocks, convert-scf-to-openmp); 1 runs "
+                     "them in order on the calling thread")};
   Option<bool> genericAllocation{
       *this, "generic-allocation", llvm::cl::init(false),
       llvm::cl::desc("memref.alloc and dealloc call "
@@ -111,9 +116,10 @@ void buildMoeToLLVMCPUPipeline(OpPassManager &pm,
 /// The kernels' block loops as sequential loops, and everything to the LLVM
 /// dialect for the host. `barePointers` passes statically shaped memrefs as
 /// bare pointers (the manifest's ABI of the host library's kernels);
-/// `genericAllocation` is MoeCpuPipelineOptions' generic-allocation.
+/// `genericAllocation` and `threads` are MoeCpuPipelineOptions'.
 void buildMoeLoopsToLLVMPipeline(OpPassManager &pm, bool barePointers = false,
-                                 bool genericAllocation = false);
+                                 bool genericAllocation = false,
+                                 int64_t threads = 1);
 
 /// Options of moe-kernels-to-nvvm.
 struct MoeNVVMPipelineOptions

@@ -46,6 +46,9 @@ struct CpuCompileOptions {
   std::string selectTilesFor = "sm_90";
   int64_t tokens = 1;
   std::string tuningFile;
+  /// Host threads that share each kernel's blocks (OpenMP); 1: in order on
+  /// the calling thread.
+  int64_t threads = 1;
 };
 
 class CompiledLayer {
