@@ -10,9 +10,9 @@
 # Usage: bench/run-cpu.sh [--tokens 1,16,128] [--min-time 0.5] [--threads N]
 #                         [MODEL.json...]
 #
-# --threads N: the compiled CPU form's blocks on N OpenMP threads
-# (moe-run --cpu-threads) and PyTorch on as many; the copy probe, the GPU
-# form and the loop stay on one.
+# --threads N (default: every core): the compiled CPU form's blocks on N
+# OpenMP threads (moe-run --cpu-threads), PyTorch and the copy probe on as
+# many; the GPU form and the loop stay on one.
 #
 # Without models: bench/cpu/models/*.json at the token counts, then the
 # decode of a full-size layer whose active weights outgrow the caches
@@ -24,7 +24,7 @@ bash scripts/setup.sh >/dev/null
 build=${MOE_BUILD_DIR:-build}
 tokens=1,16,128
 min_time=0.5
-threads=1
+threads=$(nproc)
 models=()
 while [ $# -gt 0 ]; do
   case "$1" in

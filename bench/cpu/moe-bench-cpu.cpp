@@ -36,6 +36,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <vector>
 
 using namespace mlir;
@@ -58,6 +59,10 @@ llvm::cl::opt<int64_t> cpuThreads(
     "cpu-threads", llvm::cl::init(1),
     llvm::cl::desc("host threads of the compiled CPU form (OpenMP); the "
                    "copy probe and the GPU form stay on one"));
+llvm::cl::opt<std::string> tuningFile(
+    "tuning-file", llvm::cl::value_desc("FILE.json"),
+    llvm::cl::desc("moe-select-tiles overrides for the compiled CPU form "
+                   "(docs/tile-selection.md), to try other tiles"));
 llvm::cl::opt<bool> compiledOnly(
     "compiled-only",
     llvm::cl::desc("time the compiled CPU form alone, not the GPU form on the "
@@ -84,19 +89,27 @@ template <typename Fn> double timeIt(Fn fn) {
   return samples[samples.size() / 2];
 }
 
-/// STREAM's copy on one thread (the compiled layer's): bytes read plus
-/// bytes written per second, the best of five memcpy of `copyMiB` MiB.
-double copyBandwidth() {
+/// STREAM's copy on as many threads as the compiled layer, each copying
+/// its share: bytes read plus bytes written per second, the best of five
+/// copies of `copyMiB` MiB.
+double copyBandwidth(int64_t threads) {
   size_t bytes = static_cast<size_t>(copyMiB) << 20;
   std::vector<char> from(bytes, 1), to(bytes, 0);
+  size_t share = bytes / threads;
   double best = 0;
   for (int i = 0; i < 5; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    std::memcpy(to.data(), from.data(), bytes);
+    std::vector<std::thread> copies;
+    for (int64_t t = 0; t < threads; ++t)
+      copies.emplace_back([&, t] {
+        std::memcpy(to.data() + t * share, from.data() + t * share, share);
+      });
+    for (std::thread &copy : copies)
+      copy.join();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
-    best = std::max(best, 2.0 * bytes / seconds);
+    best = std::max(best, 2.0 * share * threads / seconds);
   }
   return best;
 }
@@ -149,10 +162,15 @@ int main(int argc, char **argv) {
   auto torchRates = torchFile.empty()
                         ? std::map<std::pair<std::string, int64_t>, double>()
                         : readTorchRates(torchFile);
-  double bandwidth = copyBandwidth();
-  llvm::outs() << llvm::formatv("# copy bandwidth (STREAM copy, 1 thread, "
-                                "{0} MiB): {1:F1} GB/s\n",
-                                copyMiB.getValue(), bandwidth / 1e9);
+  if (cpuThreads < 1 || cpuThreads > 256) {
+    llvm::errs() << "moe-bench-cpu: --cpu-threads takes 1..256\n";
+    return 1;
+  }
+  double bandwidth = copyBandwidth(cpuThreads);
+  llvm::outs() << llvm::formatv("# copy bandwidth (STREAM copy, {0} "
+                                "thread(s), {1} MiB): {2:F1} GB/s\n",
+                                cpuThreads.getValue(), copyMiB.getValue(),
+                                bandwidth / 1e9);
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -198,6 +216,7 @@ int main(int argc, char **argv) {
     CpuCompileOptions cpuForm;
     cpuForm.selectTilesFor = "cpu";
     cpuForm.threads = cpuThreads;
+    cpuForm.tuningFile = tuningFile;
     CpuCompileOptions gpuForm;
     gpuForm.tensorCores = false;
     auto layer = CompiledLayer::compile(&context, *model, group, cpuForm);
