@@ -58,8 +58,10 @@ void *BufferCache::allocate(size_t bytes, size_t alignment) {
   alignment = alignment < 64 ? 64 : alignment;
   if (alignment & (alignment - 1))
     return nullptr;
-  // Equal shapes ask for equal sizes.
-  size_t rounded = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
+  // Equal shapes ask for equal sizes; a multiple of the alignment, as
+  // aligned_alloc wants for the block (the buffer and its padding).
+  size_t rounded =
+      bytes == 0 ? alignment : (bytes + alignment - 1) / alignment * alignment;
   if (rounded < bytes)
     return nullptr;
   void *buffer = nullptr;
