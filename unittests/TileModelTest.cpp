@@ -174,6 +174,16 @@ TEST(TileModelTest, CombineJoinsDownOnlyWhileItsTailIsShort) {
     }
 }
 
+// Equal parts: the largest divisor up to a bound, at least 1.
+TEST(TileModelTest, LargestDivisorUpTo) {
+  EXPECT_EQ(largestDivisorUpTo(60, 7), 6);
+  EXPECT_EQ(largestDivisorUpTo(64, 64), 64);
+  EXPECT_EQ(largestDivisorUpTo(64, 1000), 64);
+  EXPECT_EQ(largestDivisorUpTo(13, 12), 1);
+  EXPECT_EQ(largestDivisorUpTo(8, 0), 1);
+  EXPECT_EQ(largestDivisorUpTo(0, 4), 1);
+}
+
 // The router kernel's experts per block: a divisor of E, no more than
 // asked, and partial sums ([tokens, experts, 32 lanes] f32) within 32 KiB.
 TEST(TileModelTest, RouterExpertsPerBlock) {

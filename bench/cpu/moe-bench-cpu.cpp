@@ -57,8 +57,8 @@ llvm::cl::opt<std::string>
                              "tok/s' (bench/cpu/torch_baseline.py)"));
 llvm::cl::opt<int64_t> cpuThreads(
     "cpu-threads", llvm::cl::init(1),
-    llvm::cl::desc("host threads of the compiled CPU form (OpenMP); the "
-                   "copy probe and the GPU form stay on one"));
+    llvm::cl::desc("host threads of the compiled CPU form (OpenMP) and of "
+                   "the copy probe; the GPU form and the loop stay on one"));
 llvm::cl::opt<std::string> tuningFile(
     "tuning-file", llvm::cl::value_desc("FILE.json"),
     llvm::cl::desc("moe-select-tiles overrides for the compiled CPU form "

@@ -30,11 +30,10 @@ namespace moe {
 /// A thread-safe cache of freed buffers by size. Every buffer is aligned to
 /// at least 64 bytes and its size rounded up to a multiple of its
 /// alignment, so the calls of one shape ask for, and get back, the same
-/// sizes. Buffers of up to
-/// kSmallBytes with 64-byte alignment are kept, once freed, by the thread
-/// that freed them (up to kThreadIdleBytes per thread; any BufferCache of
-/// that thread may reuse them); larger ones by the cache, up to
-/// `idleLimit` bytes. The rest go back to the system.
+/// sizes. Buffers of up to kSmallBytes with 64-byte alignment are kept,
+/// once freed, by the thread that freed them (up to kThreadIdleBytes per
+/// thread; any BufferCache of that thread may reuse them); larger ones by
+/// the cache, up to `idleLimit` bytes. The rest go back to the system.
 class BufferCache {
 public:
   static constexpr size_t kSmallBytes = 64 * 1024;

@@ -76,6 +76,10 @@ struct TileChoice {
   bool set(llvm::StringRef key, int64_t value);
 };
 
+/// The largest divisor of `n` (at least 1) from 1 to `most`: tiles that
+/// split a dimension into equal parts.
+int64_t largestDivisorUpTo(int64_t n, int64_t most);
+
 /// Experts per block of the router kernel, whose blocks each take
 /// `routeTokens` tokens by that many experts: the largest divisor of
 /// `experts` up to `wanted` whose lane-split partial sums ([tokens,

@@ -562,15 +562,11 @@ private:
     bool cpuForm = tiles.cpuLanes && !dequantize &&
                    canTakeCpuForm(c.router.getWeight(), inputElement);
     int64_t wanted = tiles.routerExperts ? tiles.routerExperts : experts;
-    int64_t perBlock = experts;
-    if (cpuForm) {
-      perBlock = std::clamp<int64_t>(wanted, 1, experts);
-      while (experts % perBlock != 0)
-        --perBlock;
-    } else if (!dequantize) {
-      perBlock =
-          routerExpertsPerBlock(experts, hidden, tiles.routeTokens, wanted);
-    }
+    int64_t perBlock =
+        dequantize ? experts
+        : cpuForm
+            ? largestDivisorUpTo(experts, wanted)
+            : routerExpertsPerBlock(experts, hidden, tiles.routeTokens, wanted);
     auto kernel = buildKernel(
         b, loc, "router",
         {OpFoldResult(routeTiles), b.getIndexAttr(experts / perBlock)},

@@ -249,9 +249,13 @@ int64_t mlir::moe::routerExpertsPerBlock(int64_t experts, int64_t hidden,
   constexpr int64_t kPartialBytes = 32 * 1024;
   int64_t fit = kPartialBytes /
                 (std::max<int64_t>(routeTokens, 1) * routerLanes(hidden) * 4);
-  int64_t most = std::clamp<int64_t>(std::min(wanted, fit), 1,
-                                     std::max<int64_t>(experts, 1));
-  while (most > 1 && experts % most != 0)
+  return largestDivisorUpTo(experts, std::min(wanted, fit));
+}
+
+int64_t mlir::moe::largestDivisorUpTo(int64_t n, int64_t most) {
+  n = std::max<int64_t>(n, 1);
+  most = std::clamp<int64_t>(most, 1, n);
+  while (n % most != 0)
     --most;
   return most;
 }
@@ -357,9 +361,7 @@ TileChoice mlir::moe::selectCpuTiles(const LayerShape &shape, int64_t lanes,
   // The router's blocks: 16 tokens by as many experts as such a tile
   // holds (a divisor of E, so that every block has as many).
   choice.routerExperts =
-      std::clamp<int64_t>(columnsFor(shape.hidden, 1), 1, shape.experts);
-  while (shape.experts % choice.routerExperts != 0)
-    --choice.routerExperts;
+      largestDivisorUpTo(shape.experts, columnsFor(shape.hidden, 1));
   choice.expertRows = 128;
   choice.gateUpColumns = columnsFor(shape.hidden, 2);
   choice.downColumns = columnsFor(shape.intermediate, 1);
