@@ -371,12 +371,16 @@ def MoeSelectTiles : Pass<"moe-select-tiles", "::mlir::ModuleOp"> {
   let options = [
     Option<"target", "target", "std::string", "\"sm_90\"",
            "Target the tiles are chosen for: a GPU (sm_80, sm_90) or "
-           "cpu, this host's CPU (the CPU form of the expert GEMMs with "
-           "the f32 lanes of its widest vectors)">,
+           "cpu (the CPU form of the expert GEMMs with the f32 lanes of "
+           "the widest vectors of `cpu`)">,
     Option<"tokens", "tokens", "int64_t", "1",
            "Token count the tiles are chosen for">,
     Option<"tuningFile", "tuning-file", "std::string", "\"\"",
            "JSON file of per-shape overrides (docs/tile-selection.md)">,
+    Option<"cpu", "cpu", "std::string", "\"host\"",
+           "The CPU of target=cpu: host, or an instruction set the "
+           "emitted CPU library is built for (generic, x86-64, x86-64-v2, "
+           "x86-64-v3, x86-64-v4, the last with +avx512bf16)">,
   ];
 }
 

@@ -55,19 +55,22 @@ LogicalResult fail(ModuleOp module, const llvm::Twine &message) {
 } // namespace
 
 LogicalResult mlir::moe::buildHostLibrary(ModuleOp kernels,
-                                          llvm::StringRef soPath) {
+                                          llvm::StringRef soPath,
+                                          const HostCode &code) {
   OwningOpRef<ModuleOp> module = kernels.clone();
   PassManager pm(module->getContext());
-  buildMoeLoopsToLLVMPipeline(pm, /*barePointers=*/true);
+  buildMoeLoopsToLLVMPipeline(pm, /*barePointers=*/true,
+                              /*genericAllocation=*/false, code.threads);
   if (failed(pm.run(*module)))
     return fail(kernels, "lowering the kernels for the host failed");
   addPackedWrappers(*module);
-  return buildSharedObject(*module, soPath, /*optLevel=*/3);
+  return buildSharedObject(*module, soPath, /*optLevel=*/3, code);
 }
 
 LogicalResult mlir::moe::buildSharedObject(ModuleOp module,
                                            llvm::StringRef soPath,
-                                           unsigned optLevel) {
+                                           unsigned optLevel,
+                                           const HostCode &code) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -85,8 +88,9 @@ LogicalResult mlir::moe::buildSharedObject(ModuleOp module,
   if (!llvmModule)
     return fail(module, "translating the host code to LLVM IR failed");
 
-  // The process's triple with a generic CPU: the library may run on any
-  // machine of this architecture, not only the one that built it.
+  // The process's triple with the CPU asked for (by default a generic one:
+  // the library may run on any machine of this architecture, not only the
+  // one that built it).
   llvm::Triple triple(llvm::sys::getProcessTriple());
   std::string error;
   const llvm::Target *target =
@@ -94,7 +98,7 @@ LogicalResult mlir::moe::buildSharedObject(ModuleOp module,
   if (!target)
     return fail(module, "no LLVM target for the host: " + error);
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, "generic", "", llvm::TargetOptions(), llvm::Reloc::PIC_,
+      triple, code.cpu, code.features, llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
@@ -125,6 +129,8 @@ LogicalResult mlir::moe::buildSharedObject(ModuleOp module,
                             program.getError().message());
   llvm::SmallVector<llvm::StringRef> args = {*program, "-shared",  "-o",
                                              soPath,   objectPath, "-lm"};
+  if (code.threads != 1)
+    args.push_back(MOE_LIBOMP);
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                      &message);

@@ -17,15 +17,27 @@
 
 namespace mlir::moe {
 
+/// How a host library is compiled.
+struct HostCode {
+  /// LLVM's CPU name and features ("generic" runs on any CPU of the
+  /// architecture).
+  std::string cpu = "generic", features;
+  /// 1: the blocks in order on the calling thread; otherwise OpenMP
+  /// (0: its default thread count) and the library needs libomp.so.5.
+  int64_t threads = 1;
+};
+
 /// The kernels as a host shared library exporting `_mlir_<symbol>(void **)`
 /// per kernel (the manifest's CPU ABI), written to `soPath`.
-LogicalResult buildHostLibrary(ModuleOp kernels, llvm::StringRef soPath);
+LogicalResult buildHostLibrary(ModuleOp kernels, llvm::StringRef soPath,
+                               const HostCode &code = {});
 
 /// `module` (LLVM dialect) as a shared object at `soPath`: LLVM's pipeline
-/// at `optLevel`, an object file for the host triple with a generic CPU,
-/// linked by the system's C compiler driver ($CC, else cc) with -lm.
+/// at `optLevel`, an object file for the host triple and `code`'s CPU,
+/// linked by the system's C compiler driver ($CC, else cc) with -lm (and
+/// libomp where `code.threads` is not 1).
 LogicalResult buildSharedObject(ModuleOp module, llvm::StringRef soPath,
-                                unsigned optLevel);
+                                unsigned optLevel, const HostCode &code = {});
 
 /// moe-kernels-to-nvvm on a clone of `kernels`: one gpu.module with a
 /// target per chip, the input of both buildDeviceCode and

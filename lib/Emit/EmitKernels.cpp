@@ -18,6 +18,7 @@
 #include "moe/Import/LayerSelection.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Target/NVVM/ChipInfo.h"
+#include "moe/Transforms/CpuTarget.h"
 #include "moe/Weights/HfWeights.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -72,6 +73,12 @@ public:
   /// function feeds, which must be the weights of the family's checkpoints
   /// (kernelTensorSpecs), with their shapes: packing steps use the names.
   FailureOr<json> manifest(llvm::ArrayRef<int64_t> decoderLayers);
+  /// The layer's `cpu` entry, when this writer's ABI is the CPU form's: its
+  /// library, instruction set and threads, its own workspaces, kernels and
+  /// launches. Its input, weights and output must be `gpuEntry`'s buffers,
+  /// so that one packing serves both forms.
+  FailureOr<json> cpuSection(const json &gpuEntry, const CpuTarget &cpu,
+                             int64_t threads);
   std::string header() const;
 
 private:
@@ -158,6 +165,55 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   entry["kernels"] = *kernels;
   entry["launches"] = order;
   return entry;
+}
+
+FailureOr<json> LayerWriter::cpuSection(const json &gpuEntry,
+                                        const CpuTarget &cpu, int64_t threads) {
+  std::string fn = layer.getName().str();
+  const MoeLayerDesc *group =
+      findLayerGroup(model, gpuEntry["decoder_layers"].front().get<int64_t>());
+  if (!group)
+    return layer.emitError("no MoE layer group for @") << fn;
+  auto buffers = layer->getAttrOfType<ArrayAttr>(MoeDialect::kBuffersAttrName);
+  auto launches =
+      layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
+  if (!buffers || !launches)
+    return layer.emitError("not outlined (no moe.buffers / moe.launches)");
+  ::moe::ref::LayerConfig cfg = makeLayerConfig(
+      model, *group, gpuEntry["decoder_layers"].front().get<int64_t>());
+  if (failed(nameWeights(::moe::weights::kernelTensorSpecs(cfg))))
+    return failure();
+  FailureOr<json> all = bufferList(buffers);
+  if (failed(all))
+    return failure();
+  auto shared = [](const json &list) {
+    json kept = json::array();
+    for (const json &b : list)
+      if (b["kind"] != "workspace")
+        kept.push_back(b);
+    return kept;
+  };
+  if (shared(*all) != shared(gpuEntry["buffers"]))
+    return layer.emitError("the CPU form's input, weights and output differ "
+                           "from the GPU kernels' (one packing must serve "
+                           "both)");
+  json workspaces = json::array();
+  for (const json &b : *all)
+    if (b["kind"] == "workspace")
+      workspaces.push_back(b);
+  json order = json::array();
+  FailureOr<json> kernels = kernelList(launches, order);
+  if (failed(kernels))
+    return failure();
+  json section;
+  section["library"] = fn + ".cpu.so";
+  section["isa"] = cpu.isa;
+  section["features"] = cpu.features;
+  section["threads"] = threads;
+  section["workspaces"] = workspaces;
+  section["kernels"] = *kernels;
+  section["launches"] = order;
+  return section;
 }
 
 json LayerWriter::targets(const std::string &fn) const {
@@ -324,6 +380,10 @@ std::string LayerWriter::header() const {
        << b["kind"].get<std::string>() << ", " << b["dtype"].get<std::string>()
        << ", " << b["shape"].dump()
        << (b.value("zero_init", false) ? ", zero_init" : "") << " */\n";
+  if (options.hostLibrary && !options.cpu.empty())
+    os << "\n/* " << fn << ".cpu.so, the CPU form (manifest.json's \"cpu\"\n"
+       << " * entry), exports the same symbols with its own grids and\n"
+       << " * workspaces. */\n";
   os << "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   for (const json &k : entry["kernels"]) {
     std::string symbol = k["symbol"];
@@ -459,6 +519,20 @@ LogicalResult writeLayerCode(ModuleOp kernels, llvm::StringRef fn,
   return success();
 }
 
+/// The CPU form's library of layer function `fn`, for `cpu`.
+LogicalResult writeCpuLibrary(ModuleOp kernels, llvm::StringRef fn,
+                              const CpuTarget &cpu, int64_t threads,
+                              ScratchFolder &out,
+                              llvm::function_ref<void(llvm::StringRef)> step) {
+  step("CPU library for " + cpu.name());
+  std::string name = (fn + ".cpu.so").str();
+  HostCode code{cpu.isa, cpu.llvmFeatures(), threads};
+  if (failed(buildHostLibrary(kernels, out.in(name), code)))
+    return failure();
+  out.add(name);
+  return success();
+}
+
 /// A module holding only the kernel functions `symbols` of `abi`.
 OwningOpRef<ModuleOp> kernelsOnly(ModuleOp abi, ArrayAttr symbols) {
   OwningOpRef<ModuleOp> module = abi.clone();
@@ -482,7 +556,18 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
   // moe-select-tiles knows the CPU as a target; the kernels are GPU code.
   if (llvm::is_contained(options.chips, "cpu"))
     return emitError(loc) << "'cpu' is not a GPU chip (the CPU's own kernel "
-                             "form is moe-run --cpu-form)";
+                             "form is the CPU library: --cpu)";
+  // The CPU form's library, for the instruction set asked for.
+  std::optional<CpuTarget> cpu;
+  if (options.hostLibrary && !options.cpu.empty()) {
+    std::string error;
+    cpu = parseCpuTarget(options.cpu, error);
+    if (!cpu)
+      return emitError(loc) << "--cpu: " << error;
+    if (options.cpuThreads < 0 || options.cpuThreads > 256)
+      return emitError(loc) << "--cpu-threads takes 0 (OpenMP's default) "
+                               "to 256";
+  }
   if (options.emulator && options.chips.empty())
     return emitError(loc) << "emulator libraries are built per target chip: "
                              "they need the device code";
@@ -508,6 +593,22 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
                             nvidia::haveFp8Mma(options.chips));
   if (failed(pm.run(*abi)))
     return failure();
+  // The CPU form: moe-select-tiles for the CPU (its tuning-file entries
+  // too; --kernel-tiles are the GPU kernels'), no tensor cores.
+  OwningOpRef<ModuleOp> cpuAbi;
+  if (cpu) {
+    if (options.progress)
+      options.progress("forming the CPU form of every layer function (" +
+                       cpu->name() + ")");
+    cpuAbi = module.clone();
+    PassManager cpuPm(module.getContext());
+    TileSelection cpuSelection{"cpu", options.tokens, options.tuningFile,
+                               options.cpu};
+    buildMoeKernelAbiPipeline(cpuPm, {}, &cpuSelection,
+                              /*tensorCores=*/false);
+    if (failed(cpuPm.run(*cpuAbi)))
+      return failure();
+  }
 
   // Without ptxas the kernels are still compiled, to PTX (which the CUDA
   // driver JIT-compiles; the kernels need no libdevice).
@@ -545,12 +646,29 @@ LogicalResult mlir::moe::emitKernels(ModuleOp module, llvm::StringRef outDir,
     FailureOr<json> description = writer.manifest(decoderLayers.asArrayRef());
     if (failed(description))
       return failure();
+    OwningOpRef<ModuleOp> cpuKernels;
+    if (cpu) {
+      auto cpuLayer = cpuAbi->lookupSymbol<func::FuncOp>(fn);
+      if (!cpuLayer)
+        return emitError(loc) << "layer function @" << fn << " is missing";
+      LayerWriter cpuWriter(module.lookupSymbol<func::FuncOp>(fn), cpuLayer,
+                            *cpuAbi, *model, options, ptxas.has_value());
+      FailureOr<json> section =
+          cpuWriter.cpuSection(*description, *cpu, options.cpuThreads);
+      if (failed(section))
+        return failure();
+      (*description)["cpu"] = *section;
+      cpuKernels = kernelsOnly(*cpuAbi, cpuLayer->getAttrOfType<ArrayAttr>(
+                                            MoeDialect::kLaunchesAttrName));
+    }
     layers.push_back(*description);
 
     auto launches =
         layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
     OwningOpRef<ModuleOp> kernels = kernelsOnly(*abi, launches);
     if (failed(writeLayerCode(*kernels, fn, options, ptxas, out, step)) ||
+        (cpu && failed(writeCpuLibrary(*cpuKernels, fn, *cpu,
+                                       options.cpuThreads, out, step))) ||
         failed(out.write((fn + ".h").str(), writer.header())))
       return failure();
   }

@@ -54,6 +54,7 @@ void mlir::moe::buildMoeKernelAbiPipeline(OpPassManager &pm,
     select.target = selection->target;
     select.tokens = selection->tokens;
     select.tuningFile = selection->tuningFile;
+    select.cpu = selection->cpu;
     pm.addPass(createMoeSelectTiles(select));
   }
   MoeFormKernelsOptions options;
@@ -83,13 +84,15 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
                                             int64_t threads) {
   // The kernels' blocks on `threads` OpenMP threads, their thread loops
   // (and everything else) in order.
-  if (threads > 1)
+  bool openmp = threads != 1;
+  if (openmp)
     pm.addPass(createMoeParallelBlocks());
   pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
-  if (threads > 1) {
-    ConvertSCFToOpenMPPassOptions openmp;
-    openmp.numThreads = static_cast<unsigned>(threads);
-    pm.addPass(createConvertSCFToOpenMPPass(openmp));
+  if (openmp) {
+    // 0: no num_threads clause, OpenMP's default.
+    ConvertSCFToOpenMPPassOptions scfToOpenMP;
+    scfToOpenMP.numThreads = static_cast<unsigned>(threads);
+    pm.addPass(createConvertSCFToOpenMPPass(scfToOpenMP));
     // Its memref.alloca_scope around each block, inlined where the block
     // has no allocas (its temporaries are heap buffers): scf-to-cf would
     // leave the scope several blocks, which it may not have.
@@ -118,11 +121,13 @@ void mlir::moe::buildMoeLoopsToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
-  if (threads > 1)
-    pm.addPass(createConvertOpenMPToLLVMPass());
+  // Functions before OpenMP: convert-openmp-to-llvm converts signatures
+  // too, without bare pointers.
   ConvertFuncToLLVMPassOptions func;
   func.useBarePtrCallConv = barePointers;
   pm.addPass(createConvertFuncToLLVMPass(func));
+  if (openmp)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
@@ -148,7 +153,7 @@ void mlir::moe::buildMoeToLLVMCPUPipeline(
     OpPassManager &pm, const MoeCpuPipelineOptions &options) {
   if (options.kernelForm) {
     TileSelection selection{options.selectFor, options.tokens,
-                            options.tuningFile};
+                            options.tuningFile, options.cpu};
     buildMoeKernelAbiPipeline(pm, options.tiles,
                               options.selectFor.empty() ? nullptr : &selection,
                               options.tensorCores, options.e4m3TensorCores);
@@ -176,7 +181,7 @@ void mlir::moe::registerMoePassesAndPipelines() {
       "are compiled from)",
       [](OpPassManager &pm, const MoeKernelPipelineOptions &options) {
         TileSelection selection{options.selectFor, options.tokens,
-                                options.tuningFile};
+                                options.tuningFile, options.cpu};
         buildMoeKernelAbiPipeline(
             pm, options.tiles, options.selectFor.empty() ? nullptr : &selection,
             options.tensorCores, options.e4m3TensorCores);

@@ -79,9 +79,16 @@ private:
   int fill; ///< A byte value, or -1 to leave allocations as they come.
 };
 
-/// dlopen()s the layer's host library and resolves "_mlir_<symbol>" for
-/// every kernel.
-Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out);
+/// dlopen()s `library` (the layer's host_library, or its CPU form's) and
+/// resolves "_mlir_<symbol>" for every kernel of `layer`; `target` is what
+/// target() reports ("host", or the CPU form's instruction set).
+Error createCpuBackend(const LayerDesc &layer, const std::string &library,
+                       const std::string &target,
+                       std::unique_ptr<Backend> &out);
+
+/// Whether this CPU has the CPU form's instruction set and features (an
+/// unknown level or feature: no).
+bool hostRunsCpuForm(const CpuFormDesc &form);
 
 /// Loads the CUDA driver, retains the primary context of the current device
 /// and loads the layer's module for that device's compute capability.

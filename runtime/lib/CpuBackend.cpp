@@ -26,8 +26,10 @@ public:
       dlclose(handle);
   }
 
-  Error load(const LayerDesc &layer) {
-    file = layer.hostLibrary;
+  Error load(const LayerDesc &layer, const std::string &library,
+             const std::string &target) {
+    file = library;
+    name = target;
     if (file.empty())
       return makeError(MOERT_ERROR_BACKEND, "layer '", layer.function,
                        "' has no host_library; the CPU backend needs one");
@@ -63,7 +65,7 @@ public:
   }
 
 private:
-  const std::string name = "host";
+  std::string name;
   std::string file;
   void *handle = nullptr;
   std::vector<KernelFn> kernels;
@@ -97,9 +99,40 @@ Error HostMemoryBackend::zero(uint64_t dst, size_t bytes, void *) {
   return Error::success();
 }
 
-Error createCpuBackend(const LayerDesc &layer, std::unique_ptr<Backend> &out) {
+bool hostRunsCpuForm(const CpuFormDesc &form) {
+  // __builtin_cpu_supports takes string literals only: one test per name
+  // the compiler writes (moe/Transforms/CpuTarget.h).
+  auto has = [](const std::string &name) {
+    if (name == "generic")
+      return true;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (name == "x86-64")
+      return true;
+    if (name == "x86-64-v2")
+      return __builtin_cpu_supports("x86-64-v2") > 0;
+    if (name == "x86-64-v3")
+      return __builtin_cpu_supports("x86-64-v3") > 0;
+    if (name == "x86-64-v4")
+      return __builtin_cpu_supports("x86-64-v4") > 0;
+    if (name == "avx512bf16")
+      return __builtin_cpu_supports("avx512bf16") > 0;
+#endif
+    return false;
+  };
+  if (!has(form.isa))
+    return false;
+  for (const std::string &feature : form.features)
+    if (!has(feature))
+      return false;
+  return true;
+}
+
+Error createCpuBackend(const LayerDesc &layer, const std::string &library,
+                       const std::string &target,
+                       std::unique_ptr<Backend> &out) {
   std::unique_ptr<CpuBackend> backend(new CpuBackend());
-  if (Error e = backend->load(layer))
+  if (Error e = backend->load(layer, library, target))
     return e;
   out = std::move(backend);
   return Error::success();

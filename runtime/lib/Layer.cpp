@@ -31,9 +31,31 @@ Error Layer::load(const std::string &manifestPath, const char *function,
   std::unique_ptr<Layer> layer(new Layer());
   layer->desc_ = std::move(manifest.layers[chosen]);
   Error created = Error::success();
-  if (backend == MOERT_BACKEND_CPU)
-    created = createCpuBackend(layer->desc_, layer->backend_);
-  else if (backend == MOERT_BACKEND_CUDA)
+  if (backend == MOERT_BACKEND_CPU || backend == MOERT_BACKEND_CPU_PORTABLE) {
+    // The CPU form replaces the layer's workspaces, kernels and launches;
+    // the input, weights and packing stay.
+    const CpuFormDesc *form = layer->desc_.cpuForm.get();
+    if (backend == MOERT_BACKEND_CPU && form && hostRunsCpuForm(*form)) {
+      LayerDesc &d = layer->desc_;
+      d.buffers = form->buffers;
+      d.packing = form->packing;
+      d.kernels = form->kernels;
+      d.launches = form->launches;
+      d.input = form->input;
+      d.output = form->output;
+      created =
+          createCpuBackend(d, form->library, form->name(), layer->backend_);
+    } else if (backend == MOERT_BACKEND_CPU && form &&
+               layer->desc_.hostLibrary.empty()) {
+      created = makeError(MOERT_ERROR_BACKEND, "layer '", layer->desc_.function,
+                          "': this CPU lacks ", form->name(),
+                          ", the CPU form's instruction set, "
+                          "and the layer has no host_library");
+    } else {
+      created = createCpuBackend(layer->desc_, layer->desc_.hostLibrary, "host",
+                                 layer->backend_);
+    }
+  } else if (backend == MOERT_BACKEND_CUDA)
     created = createCudaBackend(layer->desc_, layer->backend_);
   else if (backend == MOERT_BACKEND_CUDA_EMU)
     created = createEmulatorBackend(layer->desc_, emulator.chip,

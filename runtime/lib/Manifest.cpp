@@ -267,6 +267,8 @@ private:
                   const LayerDesc &layer,
                   const std::map<std::string, size_t> &buffers,
                   PackStep &step) const;
+  Error parseCpuForm(const json &value, const std::string &path,
+                     const LayerDesc &layer, CpuFormDesc &form) const;
   Error parseKernel(const json &value, const std::string &path,
                     const LayerDesc &layer,
                     const std::map<std::string, size_t> &buffers,
@@ -765,6 +767,105 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
     if (it == kernelIndex.end())
       return fail(at, "unknown kernel '" + symbol + "'");
     layer.launches.push_back(it->second);
+  }
+
+  const json *cpu;
+  if (Error e = field(value, path, "cpu", cpu, false))
+    return e;
+  if (cpu) {
+    layer.cpuForm = std::make_shared<CpuFormDesc>();
+    if (Error e = parseCpuForm(*cpu, join(path, "cpu"), layer, *layer.cpuForm))
+      return e;
+  }
+  return Error::success();
+}
+
+Error ManifestParser::parseCpuForm(const json &value, const std::string &path,
+                                   const LayerDesc &layer,
+                                   CpuFormDesc &form) const {
+  if (Error e = expectObject(value, path))
+    return e;
+  std::string library;
+  if (Error e = getString(value, path, "library", library))
+    return e;
+  if (Error e = resolve(library, join(path, "library"), form.library))
+    return e;
+  if (Error e = getString(value, path, "isa", form.isa))
+    return e;
+  if (form.isa.empty() || form.isa.size() > 64)
+    return fail(join(path, "isa"), "expected 1 to 64 characters");
+  const json *features;
+  if (Error e = getArray(value, path, "features", features, 64, false))
+    return e;
+  for (size_t i = 0; i < features->size(); ++i) {
+    std::string feature;
+    if (Error e =
+            asString((*features)[i], index(join(path, "features"), i), feature))
+      return e;
+    form.features.push_back(feature);
+  }
+  if (Error e = getInt(value, path, "threads", 0, 256, form.threads))
+    return e;
+
+  // The layer's input, weights and output (packing steps renumbered), then
+  // this form's workspaces.
+  std::map<std::string, size_t> bufferIndex;
+  std::vector<size_t> renumbered(layer.buffers.size(), 0);
+  for (size_t i = 0; i < layer.buffers.size(); ++i) {
+    if (layer.buffers[i].kind == BufferKind::Workspace)
+      continue;
+    renumbered[i] = form.buffers.size();
+    bufferIndex.emplace(layer.buffers[i].name, form.buffers.size());
+    form.buffers.push_back(layer.buffers[i]);
+  }
+  form.input = renumbered[layer.input];
+  form.output = renumbered[layer.output];
+  form.packing = layer.packing;
+  for (PackStep &step : form.packing)
+    step.buffer = renumbered[step.buffer];
+  const json *workspaces;
+  if (Error e = getArray(value, path, "workspaces", workspaces, 4096, false))
+    return e;
+  for (size_t i = 0; i < workspaces->size(); ++i) {
+    std::string at = index(join(path, "workspaces"), i);
+    BufferDesc buffer;
+    if (Error e = parseBuffer((*workspaces)[i], at, layer, buffer))
+      return e;
+    if (buffer.kind != BufferKind::Workspace)
+      return fail(join(at, "kind"), "the CPU form lists only its workspaces "
+                                    "(it shares the layer's other buffers)");
+    if (!bufferIndex.emplace(buffer.name, form.buffers.size()).second)
+      return fail(join(at, "name"),
+                  str("duplicate buffer '", buffer.name, "'"));
+    form.buffers.push_back(std::move(buffer));
+  }
+
+  const json *kernels;
+  if (Error e = getArray(value, path, "kernels", kernels, 4096, true))
+    return e;
+  std::map<std::string, size_t> kernelIndex;
+  for (size_t i = 0; i < kernels->size(); ++i) {
+    std::string at = index(join(path, "kernels"), i);
+    KernelDesc kernel;
+    if (Error e = parseKernel((*kernels)[i], at, layer, bufferIndex, kernel))
+      return e;
+    if (!kernelIndex.emplace(kernel.symbol, i).second)
+      return fail(join(at, "symbol"),
+                  str("duplicate kernel '", kernel.symbol, "'"));
+    form.kernels.push_back(std::move(kernel));
+  }
+  const json *launches;
+  if (Error e = getArray(value, path, "launches", launches, 1 << 16, true))
+    return e;
+  for (size_t i = 0; i < launches->size(); ++i) {
+    std::string at = index(join(path, "launches"), i);
+    std::string symbol;
+    if (Error e = asString((*launches)[i], at, symbol))
+      return e;
+    auto it = kernelIndex.find(symbol);
+    if (it == kernelIndex.end())
+      return fail(at, "unknown kernel '" + symbol + "'");
+    form.launches.push_back(it->second);
   }
   return Error::success();
 }

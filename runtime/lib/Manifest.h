@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,30 @@ struct TargetDesc {
   std::string emulator;
 };
 
+/// The layer's CPU form (the manifest's "cpu" entry), complete for a Layer
+/// to run: the layer's input, weights and output with this form's own
+/// workspaces, the layer's packing steps (their buffer indices into these
+/// buffers), this form's kernels, launches and library.
+struct CpuFormDesc {
+  std::string library;               ///< Resolved path.
+  std::string isa;                   ///< "x86-64-v4", "generic", ...
+  std::vector<std::string> features; ///< Beyond the level ("avx512bf16").
+  int64_t threads = 1;               ///< 1, N, or 0 (OpenMP's default).
+  std::vector<BufferDesc> buffers;
+  std::vector<PackStep> packing;
+  std::vector<KernelDesc> kernels;
+  std::vector<size_t> launches;
+  size_t input = 0, output = 0;
+
+  /// "x86-64-v4+avx512bf16".
+  std::string name() const {
+    std::string text = isa;
+    for (const std::string &f : features)
+      text += "+" + f;
+    return text;
+  }
+};
+
 struct LayerDesc {
   std::string function;
   std::vector<int64_t> decoderLayers;
@@ -103,6 +128,9 @@ struct LayerDesc {
   std::vector<KernelDesc> kernels;
   std::vector<size_t> launches; ///< Indices into kernels.
   size_t input = 0, output = 0; ///< Indices into buffers.
+  /// The CPU form, if the manifest has one (the CPU backend prefers it
+  /// where the host has its instruction set).
+  std::shared_ptr<CpuFormDesc> cpuForm;
 };
 
 struct Manifest {

@@ -11,6 +11,7 @@
 #include "moert/moert.h"
 
 #include <dlfcn.h>
+#include <functional>
 #include <gtest/gtest.h>
 #include <thread>
 
@@ -343,6 +344,104 @@ TEST_F(CpuLayer, LoadErrors) {
                              static_cast<moert_backend>(7), &raw),
             MOERT_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(moert_last_error(), "unknown backend 7");
+}
+
+/// A "cpu" entry running the toy kernels from a copy of the toy library,
+/// for instruction set `isa`, with the layer's workspaces in another order.
+json toyCpuForm(const json &layer, const std::string &isa) {
+  json workspaces = json::array();
+  for (const json &b : layer["buffers"])
+    if (b["kind"] == "workspace")
+      workspaces.insert(workspaces.begin(), b);
+  return {{"library", "toy.cpu.so"},      {"isa", isa},
+          {"features", json::array()},    {"threads", 1},
+          {"workspaces", workspaces},     {"kernels", layer["kernels"]},
+          {"launches", layer["launches"]}};
+}
+
+TEST_F(CpuLayer, CpuFormRunsWhereTheHostHasItsInstructionSet) {
+  ASSERT_TRUE(copyFile(MOERT_TOY_LIBRARY, dir.file("toy.cpu.so")));
+  // A workspace first: the CPU form's buffers (the layer's others, then its
+  // own workspaces) renumber the packing steps' buffers.
+  json &buffers = layer0()["buffers"];
+  json tmp = buffers[4];
+  buffers.erase(4);
+  buffers.insert(buffers.begin(), tmp);
+  layer0()["cpu"] = toyCpuForm(layer0(), "generic");
+  ToyWeights weights(2);
+  std::string file = weightsFile("w.safetensors", weights, 3);
+  for (moert_backend backend :
+       {MOERT_BACKEND_CPU, MOERT_BACKEND_CPU_PORTABLE}) {
+    moert_layer *raw = nullptr;
+    ASSERT_EQ(moert_layer_load(manifestPath().c_str(), nullptr, backend, &raw),
+              MOERT_SUCCESS)
+        << moert_last_error();
+    LayerPtr layer(raw, moert_layer_destroy);
+    bool form = backend == MOERT_BACKEND_CPU;
+    EXPECT_STREQ(moert_layer_target(raw), form ? "generic" : "host");
+    EXPECT_EQ(std::string(moert_layer_target_file(raw)),
+              dir.file(form ? "toy.cpu.so" : "toy.host.so"));
+    ASSERT_EQ(loadWeights(raw, file, 3), MOERT_SUCCESS) << moert_last_error();
+    for (int64_t tokens : {1, 5, 64})
+      expectToyRun(raw, weights, tokens, int(tokens));
+    EXPECT_EQ(moert_layer_workspace_bytes(raw), 64 * kToyH * 4 + 64 * 4 + 4);
+  }
+
+  // An instruction set or feature this runtime cannot confirm: the
+  // portable library, or an error without one.
+  for (const char *isa : {"x86-64-v9", "armv9"}) {
+    layer0()["cpu"]["isa"] = isa;
+    LayerPtr layer = load();
+    ASSERT_TRUE(layer);
+    EXPECT_STREQ(moert_layer_target(layer.get()), "host");
+  }
+  layer0()["cpu"]["isa"] = "generic";
+  layer0()["cpu"]["features"] = {"avx9000"};
+  {
+    LayerPtr layer = load();
+    ASSERT_TRUE(layer);
+    EXPECT_STREQ(moert_layer_target(layer.get()), "host");
+  }
+  layer0().erase("host_library");
+  moert_status status;
+  EXPECT_FALSE(load(status));
+  EXPECT_EQ(status, MOERT_ERROR_BACKEND);
+  EXPECT_TRUE(contains(moert_last_error(),
+                       "this CPU lacks generic+avx9000, the CPU form's "
+                       "instruction set, and the layer has no host_library"))
+      << moert_last_error();
+}
+
+TEST_F(CpuLayer, CpuFormManifestErrors) {
+  struct Case {
+    std::function<void(json &)> edit;
+    std::string message;
+  } cases[] = {
+      {[](json &cpu) { cpu["workspaces"][0]["kind"] = "output"; },
+       "layers[0].cpu.workspaces[0].kind: the CPU form lists only its "
+       "workspaces"},
+      {[](json &cpu) { cpu["workspaces"].erase(0); },
+       "layers[0].cpu.kernels[0].params[0].name: unknown buffer 'counter'"},
+      {[](json &cpu) { cpu["workspaces"][0]["name"] = "x"; },
+       "layers[0].cpu.workspaces[0].name: duplicate buffer 'x'"},
+      {[](json &cpu) { cpu["library"] = "../toy.cpu.so"; },
+       "layers[0].cpu.library: '../toy.cpu.so' is not a plain file name"},
+      {[](json &cpu) { cpu["threads"] = -1; },
+       "layers[0].cpu.threads: value -1"},
+      {[](json &cpu) { cpu["launches"] = {"toy_other"}; },
+       "layers[0].cpu.launches[0]: unknown kernel 'toy_other'"},
+      {[](json &cpu) { cpu.erase("isa"); },
+       "layers[0].cpu: missing field 'isa'"},
+  };
+  for (const Case &c : cases) {
+    manifest = toyManifest();
+    layer0()["cpu"] = toyCpuForm(layer0(), "generic");
+    c.edit(layer0()["cpu"]);
+    moert_status status;
+    EXPECT_FALSE(load(status));
+    EXPECT_EQ(status, MOERT_ERROR_MANIFEST);
+    EXPECT_TRUE(contains(moert_last_error(), c.message)) << moert_last_error();
+  }
 }
 
 TEST(CApi, NullArguments) {

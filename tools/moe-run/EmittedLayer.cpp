@@ -77,6 +77,9 @@ moe::runEmittedLayer(llvm::StringRef dir, llvm::StringRef function,
   if (moert_layer_run(rt, in.data(), out.data(), tokens, nullptr) !=
       MOERT_SUCCESS)
     return error("moert: running the layer");
+  if (backend.backend != MOERT_BACKEND_CUDA_EMU)
+    log << "moert: " << moert_layer_target(rt) << ", "
+        << llvm::sys::path::filename(moert_layer_target_file(rt)) << "\n";
   if (backend.backend == MOERT_BACKEND_CUDA_EMU) {
     moert_emu_stats stats;
     if (moert_layer_emu_stats(rt, &stats) == MOERT_SUCCESS)

@@ -23,8 +23,10 @@ namespace moe {
 
 /// Which moert backend runs the emitted layer.
 struct EmittedBackend {
-  /// MOERT_BACKEND_CPU (the host library) or MOERT_BACKEND_CUDA_EMU (the
-  /// GPU kernels' NVVM module on the SIMT emulator).
+  /// MOERT_BACKEND_CPU (the CPU form's library where the CPU runs it,
+  /// else the portable host library), MOERT_BACKEND_CPU_PORTABLE or
+  /// MOERT_BACKEND_CUDA_EMU (the GPU kernels' NVVM module on the SIMT
+  /// emulator).
   int backend = 0;
   /// cuda-emu only: the chip ("": the highest with an emulator library),
   /// 0 or a shuffle seed, blocks at once, checks off.

@@ -181,9 +181,12 @@ llvm::cl::opt<std::string> target(
                    "on the SIMT emulator through moert's cuda-emu backend"),
     llvm::cl::cat(emulatorCategory));
 llvm::cl::opt<std::string> backendName(
-    "backend", llvm::cl::init("cpu"), llvm::cl::value_desc("cpu|cuda-emu"),
-    llvm::cl::desc("moert backend of --emitted: the host library (cpu) or "
-                   "the emulator libraries (cuda-emu)"),
+    "backend", llvm::cl::init("cpu"),
+    llvm::cl::value_desc("cpu|cpu-portable|cuda-emu"),
+    llvm::cl::desc("moert backend of --emitted: the CPU form's library where "
+                   "this CPU runs it, else the portable host library (cpu), "
+                   "the portable host library alone (cpu-portable), or the "
+                   "emulator libraries (cuda-emu)"),
     llvm::cl::cat(emulatorCategory));
 llvm::cl::opt<std::string> chip(
     "chip", llvm::cl::value_desc("sm_80|sm_90"),
@@ -596,8 +599,10 @@ int main(int argc, char **argv) {
                 "--emitted");
   if (target != "cpu" && target != "gpu-emulator")
     return fail("--target is cpu or gpu-emulator, not '" + target + "'");
-  if (backendName != "cpu" && backendName != "cuda-emu")
-    return fail("--backend is cpu or cuda-emu, not '" + backendName + "'");
+  if (backendName != "cpu" && backendName != "cpu-portable" &&
+      backendName != "cuda-emu")
+    return fail("--backend is cpu, cpu-portable or cuda-emu, not '" +
+                backendName + "'");
   if (backendName != "cpu" && emittedDir.empty())
     return fail("--backend applies to --emitted DIR");
   if (target != "cpu" && !emittedDir.empty())
@@ -739,6 +744,8 @@ int main(int argc, char **argv) {
       llvm::createStringError("no way to run the layer");
   if (!emittedDir.empty()) {
     ::moe::EmittedBackend backend;
+    if (backendName == "cpu-portable")
+      backend.backend = MOERT_BACKEND_CPU_PORTABLE;
     if (backendName == "cuda-emu") {
       auto emulated = emulatedBackend();
       if (!emulated)

@@ -73,7 +73,20 @@ int main(int argc, char **argv) {
       llvm::cl::cat(emitCategory));
   llvm::cl::opt<bool> noHostLibrary(
       "no-host-library",
-      llvm::cl::desc("--emit-kernels without the host library"),
+      llvm::cl::desc("--emit-kernels without the host libraries (the "
+                     "portable one and the CPU form's)"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<std::string> cpu(
+      "cpu", llvm::cl::init("host"), llvm::cl::value_desc("ISA"),
+      llvm::cl::desc("Instruction set of the CPU form's library <fn>.cpu.so: "
+                     "host (default), generic, x86-64, x86-64-v2, x86-64-v3, "
+                     "x86-64-v4, x86-64-v4+avx512bf16; none: no CPU library"),
+      llvm::cl::cat(emitCategory));
+  llvm::cl::opt<int64_t> cpuThreads(
+      "cpu-threads", llvm::cl::init(1),
+      llvm::cl::desc("Threads of the CPU library's kernels: 1 (default) the "
+                     "calling thread, N OpenMP threads, 0 OpenMP's default "
+                     "(every core); other than 1 it needs libomp.so.5"),
       llvm::cl::cat(emitCategory));
   llvm::cl::list<int64_t> tiles(
       "kernel-tiles", llvm::cl::CommaSeparated,
@@ -226,6 +239,8 @@ int main(int argc, char **argv) {
     else if (!chips.empty())
       options.chips.assign(chips.begin(), chips.end());
     options.hostLibrary = !noHostLibrary;
+    options.cpu = cpu == "none" ? std::string() : cpu.getValue();
+    options.cpuThreads = cpuThreads;
     options.emulator = emulator;
     options.tiles.assign(tiles.begin(), tiles.end());
     options.maxTokens = maxTokens;

@@ -3,8 +3,9 @@
 // `moe-translate --emit-kernels OUT_DIR`: compiles every MoE layer function
 // of a model to the artifacts of docs/kernel-manifest.md: a cubin and PTX
 // per target chip (and, on request, an emulator library per chip), a host
-// shared library of the same kernels, a C header, and manifest.json, which
-// the runtime (runtime/, moert) loads.
+// shared library of the same kernels, the CPU form's library for a given
+// instruction set, a C header, and manifest.json, which the runtime
+// (runtime/, moert) loads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,8 +31,18 @@ struct EmitKernelsOptions {
   std::string tuningFile;
   /// The manifest's max_tokens.
   int64_t maxTokens = 65536;
-  /// Build the host library (needs a C compiler driver to link it).
+  /// Build the host libraries (needs a C compiler driver to link them): the
+  /// portable one (the GPU kernels' form for any CPU of the architecture)
+  /// and, unless `cpu` is empty, the CPU form's.
   bool hostLibrary = true;
+  /// The instruction set of the CPU form's library `<fn>.cpu.so` (the
+  /// manifest's `cpu` entry): "host" or what parseCpuTarget takes; empty:
+  /// none.
+  std::string cpu = "host";
+  /// Threads of the CPU form's library: 1 runs a kernel's blocks on the
+  /// calling thread; N > 1 on N OpenMP threads, 0 on OpenMP's default
+  /// count (both then need libomp.so.5 where the library runs).
+  int64_t cpuThreads = 1;
   /// Also build each chip's device code for moert's SIMT emulator,
   /// `<fn>.<chip>.emu.so` (needs `chips` and a C compiler driver).
   bool emulator = false;

@@ -32,6 +32,11 @@ struct MoeKernelPipelineOptions
   Option<std::string> tuningFile{
       *this, "tuning-file",
       llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
+  Option<std::string> cpu{
+      *this, "cpu", llvm::cl::init("host"),
+      llvm::cl::desc("moe-select-tiles: the CPU of select-tiles-for=cpu "
+                     "(host, or an instruction set such as "
+                     "x86-64-v4+avx512bf16)")};
   Option<bool> tensorCores{
       *this, "tensor-cores", llvm::cl::init(true),
       llvm::cl::desc("moe-form-kernels' tensor-core form of the bf16/f16 "
@@ -47,6 +52,8 @@ struct TileSelection {
   std::string target = "sm_90";
   int64_t tokens = 1;
   std::string tuningFile;
+  /// target "cpu": host, or an instruction set (moe/Transforms/CpuTarget.h).
+  std::string cpu = "host";
 };
 
 /// moe-kernel-abi: moe-prepare, moe-select-tiles (with `selection`, unless
@@ -94,11 +101,17 @@ struct MoeCpuPipelineOptions
   Option<std::string> tuningFile{
       *this, "tuning-file",
       llvm::cl::desc("moe-select-tiles: JSON overrides per shape")};
+  Option<std::string> cpu{
+      *this, "cpu", llvm::cl::init("host"),
+      llvm::cl::desc("moe-select-tiles: the CPU of select-tiles-for=cpu "
+                     "(host, or an instruction set such as "
+                     "x86-64-v4+avx512bf16)")};
   Option<int64_t> threads{
       *this, "threads", llvm::cl::init(1),
       llvm::cl::desc("Host threads that share each kernel's blocks (OpenMP: "
                      "moe-parallel-blocks, convert-scf-to-openmp); 1 runs "
-                     "them in order on the calling thread")};
+                     "them in order on the calling thread, 0 on OpenMP's "
+                     "default (OMP_NUM_THREADS, else every core)")};
   Option<bool> genericAllocation{
       *this, "generic-allocation", llvm::cl::init(false),
       llvm::cl::desc("memref.alloc and dealloc call "

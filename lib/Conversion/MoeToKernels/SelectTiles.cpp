@@ -10,13 +10,13 @@
 #include "moe/Dialect/MoeOps.h"
 #include "moe/Json/InputFile.h"
 #include "moe/Json/JsonDocument.h"
+#include "moe/Transforms/CpuTarget.h"
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/TileModel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/TargetParser/Host.h"
 
 #include <limits>
 #include <map>
@@ -41,21 +41,6 @@ struct TuningEntry {
 };
 
 const char *const kShapeKeys[] = {"hidden", "experts", "top_k", "intermediate"};
-
-/// What the cpu target takes from this host: the f32 lanes of its widest
-/// vectors (16 with AVX-512, 8 with AVX, else 4: SSE, NEON) and whether it
-/// has AVX512-BF16's pair dot products (vdpbf16ps) on 4, 8 and 16 lanes.
-struct HostCpu {
-  int64_t lanes;
-  bool bf16Dot;
-};
-HostCpu hostCpu() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  int64_t lanes = features.lookup("avx512f") ? 16
-                  : features.lookup("avx")   ? 8
-                                             : 4;
-  return {lanes, features.lookup("avx512bf16") && features.lookup("avx512vl")};
-}
 
 /// Whether `target` names a target moe-select-tiles knows.
 bool isKnownTarget(StringRef target) {
@@ -193,6 +178,11 @@ struct MoeSelectTilesPass
     if (tokens < 1)
       return emitError(UnknownLoc::get(ctx))
              << "moe-select-tiles: tokens must be positive";
+    std::string error;
+    std::optional<CpuTarget> parsed = parseCpuTarget(cpu, error);
+    if (!parsed)
+      return emitError(UnknownLoc::get(ctx)) << "moe-select-tiles: " << error;
+    cpuTarget = *parsed;
     if (tuningFile.empty())
       return success();
     FailureOr<std::vector<TuningEntry>> read = readTuningFile(tuningFile, ctx);
@@ -204,7 +194,6 @@ struct MoeSelectTilesPass
 
   void runOnOperation() override {
     std::optional<GpuTarget> gpu = lookupGpuTarget(target);
-    HostCpu host = gpu ? HostCpu{0, false} : hostCpu();
     bool failedChoice = false;
     getOperation().walk([&](CombineOp combine) {
       auto experts = combine.getRows().getDefiningOp<ExpertsOp>();
@@ -228,8 +217,9 @@ struct MoeSelectTilesPass
               shape.sharedIntermediate =
                   cast<RankedTensorType>(shared.getDown().getType())
                       .getDimSize(1);
-      TileChoice choice = gpu ? selectTiles(shape, *gpu, tokens)
-                              : selectCpuTiles(shape, host.lanes, host.bf16Dot);
+      TileChoice choice =
+          gpu ? selectTiles(shape, *gpu, tokens)
+              : selectCpuTiles(shape, cpuTarget.lanes(), cpuTarget.bf16Dot());
       if (const TuningEntry *entry = match(shape))
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
@@ -244,8 +234,8 @@ struct MoeSelectTilesPass
         return;
       }
       // A tuning file's pair dot products run only where the CPU has them.
-      if (choice.cpuBf16Dot && (gpu || !host.bf16Dot || choice.cpuLanes < 4 ||
-                                choice.cpuLanes > 16)) {
+      if (choice.cpuBf16Dot && (gpu || !cpuTarget.bf16Dot() ||
+                                choice.cpuLanes < 4 || choice.cpuLanes > 16)) {
         combine.emitError("moe-select-tiles: cpu_bf16_dot needs the cpu "
                           "target on a CPU with AVX512-BF16 and cpu_lanes "
                           "4, 8 or 16");
@@ -294,6 +284,8 @@ struct MoeSelectTilesPass
   }
 
   std::vector<TuningEntry> entries;
+  /// What target=cpu chooses for (the `cpu` option).
+  CpuTarget cpuTarget;
 };
 
 } // namespace

@@ -31,7 +31,10 @@ typedef struct moert_layer moert_layer;
 
 /** Where the kernels run. */
 typedef enum moert_backend {
-  /** The manifest's host_library, called in this process; host pointers. */
+  /** The CPU, host pointers: the layer's CPU form (the manifest's "cpu"
+   *  library, vector code for an instruction set) where this CPU has that
+   *  instruction set, else the portable host_library (the GPU kernels'
+   *  form built for any CPU of the architecture). */
   MOERT_BACKEND_CPU = 0,
   /** The cubin (or PTX) for the current CUDA device; device pointers. */
   MOERT_BACKEND_CUDA = 1,
@@ -40,7 +43,9 @@ typedef enum moert_backend {
    *  CPU with CUDA's semantics; "device" memory is host memory that only
    *  the layer's own allocations and the caller's input and output may
    *  be touched through. See moert_layer_load_emulated. */
-  MOERT_BACKEND_CUDA_EMU = 2
+  MOERT_BACKEND_CUDA_EMU = 2,
+  /** The portable host_library alone, even where the CPU form would run. */
+  MOERT_BACKEND_CPU_PORTABLE = 3
 } moert_backend;
 
 typedef enum moert_status {
@@ -221,7 +226,9 @@ MOERT_API moert_status moert_layer_check_weights(const moert_layer *layer);
  *  index's weight_map names for these tensors. */
 MOERT_API int64_t moert_layer_num_tensors(const moert_layer *layer);
 MOERT_API const char *moert_layer_tensor(const moert_layer *layer, int64_t i);
-/** "host" for the CPU backend, else the chip loaded, e.g. "sm_90". */
+/** The CPU backend's form: "host" (the portable host_library) or the CPU
+ *  form's instruction set, e.g. "x86-64-v4+avx512bf16"; else the chip
+ *  loaded, e.g. "sm_90". */
 MOERT_API const char *moert_layer_target(const moert_layer *layer);
 /** The path of the cubin, PTX or host library that was loaded. */
 MOERT_API const char *moert_layer_target_file(const moert_layer *layer);
