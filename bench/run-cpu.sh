@@ -2,8 +2,10 @@
 # CPU benchmark: tokens/s of the layer compiled in the CPU's kernel form
 # (moe-select-tiles target=cpu, `moe-run --cpu-form`) against PyTorch's bf16
 # per-expert loop (Debian's python3-torch, as Hugging Face writes the block)
-# on the same number of threads, the GPU kernels' form compiled for the CPU
-# and the plain per-expert loop, with the decode's weight bytes per second
+# on the same number of threads, the emitted CPU library (moe-translate
+# --emit-kernels' "cpu" entry run by moert, on as many threads), the GPU
+# kernels' form compiled for the CPU and the plain per-expert loop, with
+# the decode's weight bytes per second
 # against a STREAM-style copy, all measured in this one run, as ratios.
 # Builds first.
 #

@@ -7,13 +7,16 @@
 // the kernel form chosen for this CPU (moe-select-tiles target=cpu, what
 // `moe-run --cpu-form` runs), the GPU kernels' form compiled for the CPU
 // (sm_90's tiles, plain expert GEMMs: the CPU form's baseline) and the
-// straightforward per-expert loop, each timed in the same process, with
+// straightforward per-expert loop, and the emitted CPU library
+// (moe-translate --emit-kernels' "cpu" entry, run by moert: what a runtime
+// and Python's device="cpu" get), each timed in the same process, with
 // PyTorch's tokens/s read from FILE (bench/cpu/torch_baseline.py's lines)
 // and, at one token, the active weights' bytes per second against a
 // STREAM-style copy measured first. Speed is reported, never asserted.
 //
 //===----------------------------------------------------------------------===//
 
+#include "EmittedCpuLayer.h"
 #include "PerExpertLoop.h"
 
 #include "moe/Import/Import.h"
@@ -178,11 +181,13 @@ int main(int argc, char **argv) {
   context.loadAllAvailableDialects();
 
   llvm::outs() << "| model | dtype | tokens | compiled tok/s | PyTorch bf16 "
-                  "tok/s | compiled / PyTorch | GPU form on the CPU tok/s | "
+                  "tok/s | compiled / PyTorch | emitted CPU library tok/s | "
+                  "emitted / PyTorch | GPU form on the CPU tok/s | "
                   "compiled / GPU form | per-expert loop tok/s | decode "
                   "weights GB/s | % of copy bandwidth | max |compiled - loop| "
                   "/ max|loop| |\n";
-  llvm::outs() << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  llvm::outs() << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+                  "\n";
   for (const std::string &path : models) {
     std::string error;
     auto file = openInputFile(path, &error);
@@ -232,6 +237,18 @@ int main(int argc, char **argv) {
       }
     }
     bool loopSupported = ::moe::bench::perExpertLoopSupports(cfg);
+    std::unique_ptr<::moe::bench::EmittedCpuLayer> emitted;
+    if (!compiledOnly) {
+      auto created = ::moe::bench::EmittedCpuLayer::create(
+          &context, *model, cfg, layerIndex, hf, cpuThreads);
+      if (!created) {
+        llvm::errs() << llvm::toString(created.takeError()) << "\n";
+        return 1;
+      }
+      emitted = std::move(*created);
+      llvm::outs() << "# " << model->name << ": the emitted library runs "
+                   << emitted->target() << "\n";
+    }
 
     for (int64_t tokens : counts) {
       HostTensor x = ::moe::weights::randomInput(cfg, tokens, 2);
@@ -250,6 +267,18 @@ int main(int argc, char **argv) {
       compiledOut.shape = x.shape;
       compiledOut.data =
           st::TensorView{"output", storage, x.shape, output}.toFloats();
+      // The emitted library: the same kernels, so the same bits.
+      double emittedTime = NAN;
+      if (emitted) {
+        std::vector<uint8_t> emittedOutput;
+        emittedTime = timeIt([&] {
+          if (llvm::Error e = emitted->run(input, tokens, emittedOutput))
+            llvm::report_fatal_error(std::move(e));
+        });
+        if (emittedOutput != output && emitted->target() != "host")
+          llvm::report_fatal_error("the emitted CPU library's output differs "
+                                   "from the compiled layer's");
+      }
       double gpuFormTime = NAN;
       if (!compiledOnly)
         gpuFormTime = timeIt([&] {
@@ -279,6 +308,8 @@ int main(int argc, char **argv) {
                    << stringifyDType(model->dtype) << " | " << tokens << " | "
                    << cell(rate, "{0:F0}") << " | " << cell(torch, "{0:F0}")
                    << " | " << cell(rate / torch, "{0:F2}x") << " | "
+                   << cell(tokens / emittedTime, "{0:F0}") << " | "
+                   << cell(tokens / emittedTime / torch, "{0:F2}x") << " | "
                    << cell(tokens / gpuFormTime, "{0:F0}") << " | "
                    << cell(gpuFormTime / compiled, "{0:F2}x") << " | "
                    << cell(tokens / loop, "{0:F0}") << " | "
