@@ -75,6 +75,7 @@ createHostEngine(ModuleOp module, unsigned optLevel, bool openmp) {
   auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!hostBuilder)
     return hostBuilder.takeError();
+  hostBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
   auto hostMachine = hostBuilder->createTargetMachine();
   if (!hostMachine)
     return hostMachine.takeError();
@@ -184,6 +185,11 @@ CompiledLayer::compile(MLIRContext *context, const ModelDesc &model,
   if (!engine)
     return engine.takeError();
   layer->engine = std::move(*engine);
+  auto entry =
+      layer->engine->lookupPacked("_mlir_ciface_" + layer->functionName);
+  if (!entry)
+    return entry.takeError();
+  layer->entry = *entry;
   return layer;
 }
 
@@ -199,7 +205,8 @@ CompiledLayer::setWeights(llvm::ArrayRef<::moe::HostTensor> kernelWeights) {
         tensor.numElements() != static_cast<int64_t>(tensor.data.size()))
       return llvm::createStringError(
           "moe-run: weight argument %zu has the wrong shape or size", index);
-    weightBuffers.push_back(encode(weightTypes[index], tensor.data));
+    std::vector<uint8_t> bytes = encode(weightTypes[index], tensor.data);
+    weightBuffers.emplace_back(bytes.begin(), bytes.end());
   }
   return llvm::Error::success();
 }
@@ -250,9 +257,7 @@ llvm::Error CompiledLayer::runEncoded(llvm::ArrayRef<uint8_t> input,
   std::vector<void *> args;
   for (void *&pointer : pointers)
     args.push_back(&pointer);
-  if (llvm::Error error =
-          engine->invokePacked("_mlir_ciface_" + functionName, args))
-    return std::move(error);
+  entry(args.data());
 
   size_t bytes =
       static_cast<size_t>(result.words[3] * result.words[4]) * elementBytes;
