@@ -269,6 +269,12 @@ private:
                   PackStep &step) const;
   Error parseCpuForm(const json &value, const std::string &path,
                      const LayerDesc &layer, CpuFormDesc &form) const;
+  /// `kernels` and `launches` of the object at `path` (a layer or its CPU
+  /// form), their buffer parameters named in `bufferIndex`.
+  Error parseKernelsAndLaunches(
+      const json &value, const std::string &path, const LayerDesc &layer,
+      const std::map<std::string, size_t> &bufferIndex,
+      std::vector<KernelDesc> &kernels, std::vector<size_t> &launches) const;
   Error parseKernel(const json &value, const std::string &path,
                     const LayerDesc &layer,
                     const std::map<std::string, size_t> &buffers,
@@ -739,6 +745,26 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
   }
 
   // Kernels and launches.
+  if (Error e = parseKernelsAndLaunches(value, path, layer, bufferIndex,
+                                        layer.kernels, layer.launches))
+    return e;
+
+  const json *cpu;
+  if (Error e = field(value, path, "cpu", cpu, false))
+    return e;
+  if (cpu) {
+    layer.cpuForm = std::make_shared<CpuFormDesc>();
+    if (Error e = parseCpuForm(*cpu, join(path, "cpu"), layer, *layer.cpuForm))
+      return e;
+  }
+  return Error::success();
+}
+
+Error ManifestParser::parseKernelsAndLaunches(
+    const json &value, const std::string &path, const LayerDesc &layer,
+    const std::map<std::string, size_t> &bufferIndex,
+    std::vector<KernelDesc> &kernelsOut,
+    std::vector<size_t> &launchesOut) const {
   const json *kernels;
   if (Error e = getArray(value, path, "kernels", kernels, 4096, true))
     return e;
@@ -753,7 +779,7 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
       return fail(join(at, "symbol"),
                   str("duplicate kernel '", kernel.symbol, "' (also kernels[",
                       it->second, "])"));
-    layer.kernels.push_back(std::move(kernel));
+    kernelsOut.push_back(std::move(kernel));
   }
   const json *launches;
   if (Error e = getArray(value, path, "launches", launches, 1 << 16, true))
@@ -766,16 +792,7 @@ Error ManifestParser::parseLayer(const json &value, const std::string &path,
     auto it = kernelIndex.find(symbol);
     if (it == kernelIndex.end())
       return fail(at, "unknown kernel '" + symbol + "'");
-    layer.launches.push_back(it->second);
-  }
-
-  const json *cpu;
-  if (Error e = field(value, path, "cpu", cpu, false))
-    return e;
-  if (cpu) {
-    layer.cpuForm = std::make_shared<CpuFormDesc>();
-    if (Error e = parseCpuForm(*cpu, join(path, "cpu"), layer, *layer.cpuForm))
-      return e;
+    launchesOut.push_back(it->second);
   }
   return Error::success();
 }
@@ -840,34 +857,8 @@ Error ManifestParser::parseCpuForm(const json &value, const std::string &path,
     form.buffers.push_back(std::move(buffer));
   }
 
-  const json *kernels;
-  if (Error e = getArray(value, path, "kernels", kernels, 4096, true))
-    return e;
-  std::map<std::string, size_t> kernelIndex;
-  for (size_t i = 0; i < kernels->size(); ++i) {
-    std::string at = index(join(path, "kernels"), i);
-    KernelDesc kernel;
-    if (Error e = parseKernel((*kernels)[i], at, layer, bufferIndex, kernel))
-      return e;
-    if (!kernelIndex.emplace(kernel.symbol, i).second)
-      return fail(join(at, "symbol"),
-                  str("duplicate kernel '", kernel.symbol, "'"));
-    form.kernels.push_back(std::move(kernel));
-  }
-  const json *launches;
-  if (Error e = getArray(value, path, "launches", launches, 1 << 16, true))
-    return e;
-  for (size_t i = 0; i < launches->size(); ++i) {
-    std::string at = index(join(path, "launches"), i);
-    std::string symbol;
-    if (Error e = asString((*launches)[i], at, symbol))
-      return e;
-    auto it = kernelIndex.find(symbol);
-    if (it == kernelIndex.end())
-      return fail(at, "unknown kernel '" + symbol + "'");
-    form.launches.push_back(it->second);
-  }
-  return Error::success();
+  return parseKernelsAndLaunches(value, path, layer, bufferIndex, form.kernels,
+                                 form.launches);
 }
 
 } // namespace
