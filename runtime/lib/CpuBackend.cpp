@@ -100,21 +100,34 @@ Error HostMemoryBackend::zero(uint64_t dst, size_t bytes, void *) {
 }
 
 bool hostRunsCpuForm(const CpuFormDesc &form) {
-  // __builtin_cpu_supports takes string literals only: one test per name
-  // the compiler writes (moe/Transforms/CpuTarget.h).
+  // __builtin_cpu_supports takes string literals only, and clang 14 knows
+  // no level names: a level is the features of it both GCC and clang can
+  // ask for (with those, a CPU has the level's others, f16c, movbe, ...).
   auto has = [](const std::string &name) {
     if (name == "generic")
       return true;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
+    bool v2 =
+        __builtin_cpu_supports("sse3") && __builtin_cpu_supports("ssse3") &&
+        __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("sse4.2") &&
+        __builtin_cpu_supports("popcnt");
+    bool v3 = v2 && __builtin_cpu_supports("avx") &&
+              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+              __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma");
+    bool v4 = v3 && __builtin_cpu_supports("avx512f") &&
+              __builtin_cpu_supports("avx512bw") &&
+              __builtin_cpu_supports("avx512cd") &&
+              __builtin_cpu_supports("avx512dq") &&
+              __builtin_cpu_supports("avx512vl");
     if (name == "x86-64")
       return true;
     if (name == "x86-64-v2")
-      return __builtin_cpu_supports("x86-64-v2") > 0;
+      return v2;
     if (name == "x86-64-v3")
-      return __builtin_cpu_supports("x86-64-v3") > 0;
+      return v3;
     if (name == "x86-64-v4")
-      return __builtin_cpu_supports("x86-64-v4") > 0;
+      return v4;
     if (name == "avx512bf16")
       return __builtin_cpu_supports("avx512bf16") > 0;
 #endif
