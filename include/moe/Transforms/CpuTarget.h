@@ -3,9 +3,10 @@
 // The CPU form (moe-select-tiles target=cpu) is built either for the host
 // (moe-run's JIT) or, for the emitted CPU library, for a named instruction
 // set that other machines can be checked against before they load it: an
-// x86-64 microarchitecture level (x86-64, x86-64-v2, -v3, -v4: LLVM's and
-// glibc's names, so LLVM compiles for exactly it and moert can ask the CPU
-// with __builtin_cpu_supports) plus optional extra features (avx512bf16).
+// x86-64 microarchitecture level (x86-64, x86-64-v2, -v3, -v4: the psABI's
+// names, which LLVM compiles for exactly and moert checks feature by
+// feature with __builtin_cpu_supports) plus optional extra features
+// (avx512bf16).
 //
 //===----------------------------------------------------------------------===//
 
