@@ -205,8 +205,12 @@ CompiledLayer::setWeights(llvm::ArrayRef<::moe::HostTensor> kernelWeights) {
         tensor.numElements() != static_cast<int64_t>(tensor.data.size()))
       return llvm::createStringError(
           "moe-run: weight argument %zu has the wrong shape or size", index);
-    std::vector<uint8_t> bytes = encode(weightTypes[index], tensor.data);
-    weightBuffers.emplace_back(bytes.begin(), bytes.end());
+    // Straight into the aligned storage, as makeTensor encodes.
+    auto &bytes = weightBuffers.emplace_back(
+        tensor.data.size() * st::elementSize(weightTypes[index]));
+    for (size_t i = 0; i < tensor.data.size(); ++i)
+      ::moe::support::storeFromFloat(weightTypes[index], bytes.data(), i,
+                                     tensor.data[i]);
   }
   return llvm::Error::success();
 }
