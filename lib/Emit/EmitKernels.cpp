@@ -82,6 +82,14 @@ public:
   std::string header() const;
 
 private:
+  /// What the manifest and the CPU entry both describe of this writer's
+  /// ABI: the layer's configuration, its buffers (weights named),
+  /// kernels and launch order.
+  struct Abi {
+    ::moe::ref::LayerConfig cfg;
+    json buffers, kernels, launches;
+  };
+  FailureOr<Abi> describeAbi(int64_t decoderLayer);
   json targets(const std::string &fn) const;
   /// Names the outlined `weight<i>` buffers after the moe.layer operands
   /// they are; fails unless they are the weights `specs` of the family's
@@ -122,24 +130,35 @@ json packingJson(const ::moe::ref::LayerConfig &cfg) {
   return steps;
 }
 
-FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
-  std::string fn = layer.getName().str();
-  const MoeLayerDesc *group = findLayerGroup(model, decoderLayers.front());
+FailureOr<LayerWriter::Abi> LayerWriter::describeAbi(int64_t decoderLayer) {
+  const MoeLayerDesc *group = findLayerGroup(model, decoderLayer);
   if (!group)
     return layer.emitError("no MoE layer group for decoder layer ")
-           << decoderLayers.front();
-  ::moe::ref::LayerConfig cfg =
-      makeLayerConfig(model, *group, decoderLayers.front());
-  std::vector<::moe::weights::TensorSpec> specs =
-      ::moe::weights::kernelTensorSpecs(cfg);
+           << decoderLayer;
+  Abi abi{makeLayerConfig(model, *group, decoderLayer), {}, {}, json::array()};
   auto buffers = layer->getAttrOfType<ArrayAttr>(MoeDialect::kBuffersAttrName);
   auto launches =
       layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
   if (!buffers || !launches)
     return layer.emitError("not outlined (no moe.buffers / moe.launches)");
-  if (failed(nameWeights(specs)))
+  if (failed(nameWeights(::moe::weights::kernelTensorSpecs(abi.cfg))))
     return failure();
+  FailureOr<json> bufferEntries = bufferList(buffers);
+  if (failed(bufferEntries))
+    return failure();
+  abi.buffers = std::move(*bufferEntries);
+  FailureOr<json> kernels = kernelList(launches, abi.launches);
+  if (failed(kernels))
+    return failure();
+  abi.kernels = std::move(*kernels);
+  return abi;
+}
 
+FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
+  std::string fn = layer.getName().str();
+  FailureOr<Abi> abi = describeAbi(decoderLayers.front());
+  if (failed(abi))
+    return failure();
   entry["function"] = fn;
   entry["decoder_layers"] = decoderLayers.vec();
   entry["dtype"] = stringifyDType(model.dtype).str();
@@ -147,44 +166,24 @@ FailureOr<json> LayerWriter::manifest(llvm::ArrayRef<int64_t> decoderLayers) {
   entry["max_tokens"] = options.maxTokens;
   // w8a8: what the kernels do to their GEMM inputs (informational: the
   // kernels do it; a runtime gives them model-dtype hidden states).
-  if (cfg.fp8ActivationGroup)
-    entry["activations"] = {{"fp8_group", cfg.fp8ActivationGroup},
-                            {"pow2_scales", cfg.fp8Pow2Scales}};
+  if (abi->cfg.fp8ActivationGroup)
+    entry["activations"] = {{"fp8_group", abi->cfg.fp8ActivationGroup},
+                            {"pow2_scales", abi->cfg.fp8Pow2Scales}};
   entry["targets"] = targets(fn);
   if (options.hostLibrary)
     entry["host_library"] = fn + ".host.so";
-  FailureOr<json> bufferEntries = bufferList(buffers);
-  if (failed(bufferEntries))
-    return failure();
-  entry["buffers"] = *bufferEntries;
-  entry["weight_packing"] = packingJson(cfg);
-  json order = json::array();
-  FailureOr<json> kernels = kernelList(launches, order);
-  if (failed(kernels))
-    return failure();
-  entry["kernels"] = *kernels;
-  entry["launches"] = order;
+  entry["buffers"] = abi->buffers;
+  entry["weight_packing"] = packingJson(abi->cfg);
+  entry["kernels"] = abi->kernels;
+  entry["launches"] = abi->launches;
   return entry;
 }
 
 FailureOr<json> LayerWriter::cpuSection(const json &gpuEntry,
                                         const CpuTarget &cpu, int64_t threads) {
-  std::string fn = layer.getName().str();
-  const MoeLayerDesc *group =
-      findLayerGroup(model, gpuEntry["decoder_layers"].front().get<int64_t>());
-  if (!group)
-    return layer.emitError("no MoE layer group for @") << fn;
-  auto buffers = layer->getAttrOfType<ArrayAttr>(MoeDialect::kBuffersAttrName);
-  auto launches =
-      layer->getAttrOfType<ArrayAttr>(MoeDialect::kLaunchesAttrName);
-  if (!buffers || !launches)
-    return layer.emitError("not outlined (no moe.buffers / moe.launches)");
-  ::moe::ref::LayerConfig cfg = makeLayerConfig(
-      model, *group, gpuEntry["decoder_layers"].front().get<int64_t>());
-  if (failed(nameWeights(::moe::weights::kernelTensorSpecs(cfg))))
-    return failure();
-  FailureOr<json> all = bufferList(buffers);
-  if (failed(all))
+  FailureOr<Abi> abi =
+      describeAbi(gpuEntry["decoder_layers"].front().get<int64_t>());
+  if (failed(abi))
     return failure();
   auto shared = [](const json &list) {
     json kept = json::array();
@@ -193,26 +192,22 @@ FailureOr<json> LayerWriter::cpuSection(const json &gpuEntry,
         kept.push_back(b);
     return kept;
   };
-  if (shared(*all) != shared(gpuEntry["buffers"]))
+  if (shared(abi->buffers) != shared(gpuEntry["buffers"]))
     return layer.emitError("the CPU form's input, weights and output differ "
                            "from the GPU kernels' (one packing must serve "
                            "both)");
   json workspaces = json::array();
-  for (const json &b : *all)
+  for (const json &b : abi->buffers)
     if (b["kind"] == "workspace")
       workspaces.push_back(b);
-  json order = json::array();
-  FailureOr<json> kernels = kernelList(launches, order);
-  if (failed(kernels))
-    return failure();
   json section;
-  section["library"] = fn + ".cpu.so";
+  section["library"] = layer.getName().str() + ".cpu.so";
   section["isa"] = cpu.isa;
   section["features"] = cpu.features;
   section["threads"] = threads;
   section["workspaces"] = workspaces;
-  section["kernels"] = *kernels;
-  section["launches"] = order;
+  section["kernels"] = abi->kernels;
+  section["launches"] = abi->launches;
   return section;
 }
 
