@@ -241,18 +241,26 @@ bool isUnitSliceReduction(linalg::LinalgOp op) {
   return true;
 }
 
-/// If `op` is a moe.tensor_core contraction whose static loops [m, n, k]
-/// split among `warps` warps into mma.sync tiles (m16n8k16), moves it into
-/// an scf.forall over the warps (#gpu.warp<x>), warp w taking the columns
-/// w * n / warps .. with every row and the whole reduction.
+/// If `op` is a moe.tensor_core contraction whose loops [m, n, k] split
+/// among `warps` warps into mma.sync tiles (m16n8k16), moves it into an
+/// scf.forall over the warps (#gpu.warp<x>), warp w taking the columns
+/// w * n / warps .. with every row and the whole reduction. n and k are
+/// static; m is static or the dynamic row count of a subview of the rows
+/// with a constant bound (the rows a block uses, moe-form-kernels), a
+/// multiple of 16 either way.
 bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
   Operation *op = linalgOp.getOperation();
-  if (!op->hasAttr(MoeDialect::kTensorCoreAttrName) || warps < 1)
+  if (!op->hasAttr(MoeDialect::kTensorCoreAttrName) || warps < 1 ||
+      linalgOp.getNumDpsInputs() == 0)
     return false;
   SmallVector<int64_t> ranges = linalgOp.getStaticLoopRanges();
-  if (ranges.size() != 3 || ShapedType::isDynamicShape(ranges) ||
-      ranges[0] % 16 != 0 || ranges[1] % (8 * warps) != 0 ||
-      ranges[2] % 16 != 0)
+  if (ranges.size() != 3)
+    return false;
+  OpFoldResult rows = viewSize(linalgOp.getDpsInputOperand(0)->get(), 0);
+  std::optional<int64_t> rowBound = sizeBound(rows);
+  if (!rowBound || !isMultipleOf(rows, 16) ||
+      ShapedType::isDynamic(ranges[1]) || ShapedType::isDynamic(ranges[2]) ||
+      ranges[1] % (8 * warps) != 0 || ranges[2] % 16 != 0)
     return false;
   OpBuilder b(op);
   Location loc = op->getLoc();
@@ -267,8 +275,7 @@ bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
                             arith::ConstantIndexOp::create(b, loc, columns));
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), first,
                                        b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(ranges[0]),
-                                     b.getIndexAttr(columns),
+  SmallVector<OpFoldResult> sizes = {rows, b.getIndexAttr(columns),
                                      b.getIndexAttr(ranges[2])};
   FailureOr<TilingResult> tiled =
       cast<TilingInterface>(op).getTiledImplementation(b, offsets, sizes);

@@ -47,6 +47,13 @@ std::optional<int64_t> mlir::moe::upperBound(Value v) {
         return std::min(*a, *b);
       return a ? a : b;
     });
+  // A product with a non-negative constant (rows rounded to whole tiles).
+  if (auto product = dyn_cast_or_null<arith::MulIOp>(op)) {
+    std::optional<int64_t> factor = getConstantIntValue(product.getRhs());
+    std::optional<int64_t> other = upperBound(product.getLhs());
+    if (factor && *factor >= 0 && other)
+      return *other * *factor;
+  }
   if (op && isa<arith::MaxSIOp, arith::MaxUIOp, arith::SelectOp>(op))
     return both([](auto a, auto b) -> std::optional<int64_t> {
       if (a && b)
@@ -118,4 +125,44 @@ Value mlir::moe::rootBuffer(Value view) {
   while (auto viewLike = view.getDefiningOp<ViewLikeOpInterface>())
     view = viewLike.getViewSource();
   return view;
+}
+
+OpFoldResult mlir::moe::viewSize(Value view, unsigned d) {
+  auto type = cast<MemRefType>(view.getType());
+  if (!type.isDynamicDim(d))
+    return IntegerAttr::get(IndexType::get(view.getContext()),
+                            type.getDimSize(d));
+  auto subview = view.getDefiningOp<memref::SubViewOp>();
+  if (!subview)
+    return {};
+  // A rank-reducing subview drops sizes of 1, which are static.
+  unsigned kept = 0;
+  llvm::SmallBitVector dropped = subview.getDroppedDims();
+  for (auto [i, size] : llvm::enumerate(subview.getMixedSizes())) {
+    if (dropped.test(i))
+      continue;
+    if (kept++ == d)
+      return size;
+  }
+  return {};
+}
+
+std::optional<int64_t> mlir::moe::sizeBound(OpFoldResult size) {
+  if (!size)
+    return std::nullopt;
+  if (std::optional<int64_t> constant = getConstantIntValue(size))
+    return constant;
+  return upperBound(cast<Value>(size));
+}
+
+bool mlir::moe::isMultipleOf(OpFoldResult size, int64_t n) {
+  if (!size)
+    return false;
+  if (std::optional<int64_t> constant = getConstantIntValue(size))
+    return *constant % n == 0;
+  auto product = cast<Value>(size).getDefiningOp<arith::MulIOp>();
+  return product && llvm::any_of(product->getOperands(), [&](Value factor) {
+           std::optional<int64_t> constant = getConstantIntValue(factor);
+           return constant && *constant % n == 0;
+         });
 }

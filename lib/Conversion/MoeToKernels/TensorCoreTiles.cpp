@@ -54,7 +54,7 @@ TensorCorePlan mlir::moe::planTensorCores(
       return {};
     int64_t rowBytes = chunk * (e4m3Tiles ? 1 : 2) + kStagedRowPaddingBytes;
     for (int64_t stages = wanted; stages >= 1; --stages) {
-      int64_t bytes = 2 * weights * blockRows * width * 4 +
+      int64_t bytes = accumulatorBytes(2 * weights, blockRows, width) +
                       blockRows * llvm::divideCeil(k, activationGroup) * 4 +
                       stages * (blockRows + weights * width) * rowBytes;
       if (bytes <= kKernelSharedMemoryBudget)
@@ -68,8 +68,8 @@ TensorCorePlan mlir::moe::planTensorCores(
     return {};
   int64_t rowLength = chunk + kStagedRowPaddingBytes / 2;
   auto fits = [&](int64_t stages, bool stageWeights) {
-    int64_t bytes =
-        weights * blockRows * width * 4 + stages * blockRows * rowLength * 2;
+    int64_t bytes = accumulatorBytes(weights, blockRows, width) +
+                    stages * blockRows * rowLength * 2;
     // A quantized weight's chunk, dequantized for the tensor cores; a plain
     // one's, staged beside the rows in each stage.
     if (dequantized)
@@ -79,7 +79,7 @@ TensorCorePlan mlir::moe::planTensorCores(
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
       bytes += blockRows * llvm::divideCeil(k, activationGroup) * 4 +
-               weights * blockRows * width * 4;
+               accumulatorBytes(weights, blockRows, width);
     return bytes <= kKernelSharedMemoryBudget;
   };
   // Plain weights staged with the rows, in a pipeline of two stages or
@@ -130,14 +130,35 @@ public:
     // alloc_tensor, not tensor.empty: CSE would merge the accumulators'
     // (and the staging tiles') empty tensors and fills, and bufferization
     // then copy them apart.
-    auto accType = RankedTensorType::get({blockRows, columns}, b.getF32Type());
+    // The rows the products take: the block's rows rounded up to whole
+    // mma.sync tiles of 16. Past them a tile of blockRows is padding, which
+    // the tensor cores need not multiply (each expert's last tile of rows
+    // is partly padding; at prefill with many experts, a tenth of the
+    // products). The accumulators (and w8a8's product tiles) are those
+    // rows of [blockRows, columns] tiles, a dynamic count with a constant
+    // bound.
+    if (blockRows > 16) {
+      Value tiles16 = arith::MinSIOp::create(
+          b, loc, arith::CeilDivUIOp::create(b, loc, count, index(b, 16)),
+          index(b, blockRows / 16));
+      usedRows = arith::MulIOp::create(b, loc, tiles16, index(b, 16));
+    }
+    // Each a slice of a tile whose rows are padded
+    // (kAccumulatorRowPaddingBytes), for the banks of the mma.sync C
+    // fragments' accesses.
+    auto accType = RankedTensorType::get(
+        {blockRows, columns + kAccumulatorRowPaddingBytes / 4}, b.getF32Type());
+    auto accTile = [&]() -> Value {
+      Value tile =
+          bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
+      return usedRows ? usedRowsOf(b, loc, tile, columns)
+                      : unpadded(b, loc, tile, blockRows, columns);
+    };
     Value zeroF32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
     SmallVector<Value> accs;
-    for (size_t i = 0; i < weights.size(); ++i) {
-      Value acc =
-          bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
-      accs.push_back(linalg::FillOp::create(b, loc, zeroF32, acc).getResult(0));
-    }
+    for (size_t i = 0; i < weights.size(); ++i)
+      accs.push_back(
+          linalg::FillOp::create(b, loc, zeroF32, accTile()).getResult(0));
     // The stored-e4m3 form stages the weights' stored values (the same
     // slice of the moe.dequantize's operand).
     if (stored)
@@ -160,8 +181,7 @@ public:
       scales = buildActivationScales(b, loc, blockRows, count, k, group,
                                      pow2Scales, rows);
       for (size_t i = 0; i < weights.size(); ++i)
-        state.push_back(bufferization::AllocTensorOp::create(b, loc, accType,
-                                                             ValueRange{}));
+        state.push_back(accTile());
     }
     // Per stage, a staging tile of the rows and one of each staged weight's
     // chunk, each bufferized once at the block's top. Their rows are
@@ -363,14 +383,15 @@ private:
     return RankedTensorType::get({tileRows, chunk + padding}, element);
   }
 
-  /// The [rows, chunk] view of a padded staging tile, and back.
-  Value unpadded(OpBuilder &nb, Location nloc, Value padded,
-                 int64_t tileRows) const {
+  /// The [rows, chunk] view of a padded staging tile (of `width` columns
+  /// of a padded accumulator tile), and back.
+  Value unpadded(OpBuilder &nb, Location nloc, Value padded, int64_t tileRows,
+                 int64_t width = 0) const {
     return tensor::ExtractSliceOp::create(
         nb, nloc, padded,
         ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{nb.getIndexAttr(tileRows),
-                               nb.getIndexAttr(chunk)},
+                               nb.getIndexAttr(width ? width : chunk)},
         ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
   }
   Value repad(OpBuilder &nb, Location nloc, Value tile, Value padded,
@@ -390,7 +411,11 @@ private:
                               ArrayRef<Value> stageTiles, Value c,
                               ValueRange current) const {
     size_t numWeights = weights.size();
-    Value staged = unpadded(nb, nloc, stageTiles[0], blockRows);
+    // The used rows of the staged tile, sliced from the padded tile (a
+    // slice of the unpadded view would be a second alias of the staging
+    // op's result, which bufferization then copies out of place).
+    Value staged = usedRows ? usedRowsOf(nb, nloc, stageTiles[0], chunk)
+                            : unpadded(nb, nloc, stageTiles[0], blockRows);
     Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
     SmallVector<Value> next;
     SmallVector<Value> products;
@@ -422,7 +447,7 @@ private:
                 .getResult(0);
       }
       // e4m3 tiles are decoded in the body (toF32): mma.sync m16n8k32 on
-      // the GPU.
+      // the GPU. Only the used rows of the staged tile are multiplied.
       Value gemm = buildLinear(nb, nloc, staged, weightChunk, product);
       gemm.getDefiningOp()->setAttr(MoeDialect::kTensorCoreAttrName,
                                     nb.getUnitAttr());
@@ -432,6 +457,16 @@ private:
     }
     llvm::append_range(next, products);
     return next;
+  }
+
+  /// Rows [0, usedRows), columns [0, n) of a [blockRows, n or more] tile
+  /// (blockRows > 16).
+  Value usedRowsOf(OpBuilder &nb, Location nloc, Value tile, int64_t n) const {
+    return tensor::ExtractSliceOp::create(
+        nb, nloc, tile,
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{usedRows, nb.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
   }
 
   /// acc[i, j] + product[i, j] * scale of row i's group at column k0 (in
@@ -573,6 +608,8 @@ private:
   size_t perStage;
   RankedTensorType stagedType;
   Value some, chunks, lastChunk;
+  /// The rows multiplied (blocks of more than 16 rows only).
+  Value usedRows;
 };
 
 } // namespace

@@ -21,6 +21,18 @@ namespace mlir::moe {
 /// mma.sync fragment load in different banks.
 constexpr int64_t kStagedRowPaddingBytes = 16;
 
+/// Bytes past each row of an f32 accumulator tile (whose width is a
+/// multiple of 32 columns): rows then start 8 banks apart, and the 32
+/// lanes' 64-bit accesses to an mma.sync C fragment (rows g, columns 2t,
+/// 2t + 1) fill every bank twice instead of 8 lanes sharing a bank.
+constexpr int64_t kAccumulatorRowPaddingBytes = 32;
+
+/// The shared-memory bytes of `tiles` f32 accumulator tiles of `rows` rows
+/// and `width` columns, rows padded.
+constexpr int64_t accumulatorBytes(int64_t tiles, int64_t rows, int64_t width) {
+  return tiles * rows * (width * 4 + kAccumulatorRowPaddingBytes);
+}
+
 /// The reduction chunk of the tensor-core form for a reduction of `k`, or
 /// 0 when it cannot take it.
 int64_t tensorCoreChunk(int64_t k);

@@ -82,12 +82,14 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
     // (bench/results/emulator-profile-models.md).
     if (p.columns % columns != 0)
       continue;
-    int64_t fixedBytes =
-        rows * columns * p.temporaryBytes + rows * kTile * p.weightBytes;
+    // The accumulators' rows are padded (planTensorCores).
+    int64_t accumulators =
+        accumulatorBytes(p.temporaryBytes / 4, rows, columns);
+    int64_t fixedBytes = accumulators + rows * kTile * p.weightBytes;
     if (p.dequantized)
       fixedBytes += p.weightMatrices * columns * kTile * p.weightBytes;
     if (p.activationGroup)
-      fixedBytes += p.weightMatrices * rows * columns * 4 +
+      fixedBytes += accumulatorBytes(p.weightMatrices, rows, columns) +
                     rows * ceilDiv(p.reduction, p.activationGroup) * 4;
     if (fixedBytes > kKernelSharedMemoryBudget)
       continue;
@@ -105,9 +107,9 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
     };
     bool plain = !p.dequantized && !p.activationGroup;
     auto fits = [&](int64_t s) {
-      int64_t staged = rows * columns * p.temporaryBytes +
-                       s * (rows + p.weightMatrices * columns) *
-                           (kTile * p.weightBytes + kStagedRowPaddingBytes);
+      int64_t staged =
+          accumulators + s * (rows + p.weightMatrices * columns) *
+                             (kTile * p.weightBytes + kStagedRowPaddingBytes);
       return smem(s) <= t.sharedMemoryPerBlock &&
              (!plain || staged <= kKernelSharedMemoryBudget);
     };
@@ -246,6 +248,8 @@ int64_t mlir::moe::expectedActiveExperts(int64_t experts, int64_t topK,
 
 int64_t mlir::moe::routerExpertsPerBlock(int64_t experts, int64_t hidden,
                                          int64_t routeTokens, int64_t wanted) {
+  // The lanes' partial sums, unpadded (their tile has a lane more,
+  // routerPartialWords, 1/32 past this).
   constexpr int64_t kPartialBytes = 32 * 1024;
   int64_t fit = kPartialBytes /
                 (std::max<int64_t>(routeTokens, 1) * routerLanes(hidden) * 4);

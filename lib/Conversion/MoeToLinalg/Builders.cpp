@@ -122,6 +122,10 @@ int64_t mlir::moe::routerLanes(int64_t hidden) {
   return lanes;
 }
 
+int64_t mlir::moe::routerPartialWords(int64_t lanes) {
+  return lanes > 1 ? lanes + 1 : lanes;
+}
+
 Value mlir::moe::buildLaneSplitLinear(OpBuilder &b, Location loc, Value input,
                                       Value weight, int64_t lanes) {
   auto inputType = cast<RankedTensorType>(input.getType());
@@ -145,9 +149,25 @@ Value mlir::moe::buildLaneSplitLinear(OpBuilder &b, Location loc, Value input,
   SmallVector<Value> rowSizes;
   if (ShapedType::isDynamic(rows))
     rowSizes.push_back(buildDim(b, loc, input, 0));
-  Value partial = buildFilled(
-      b, loc, RankedTensorType::get({rows, columns, lanes}, b.getF32Type()),
-      rowSizes, b.getF32FloatAttr(0.0));
+  // The partial sums are a [rows, columns, lanes] slice of a tensor with
+  // one more lane: each thread of the lanes' sum then reads its lanes
+  // lanes + 1 words past its neighbour's, in another shared-memory bank
+  // (lanes words apart, 32 threads of a warp would share one).
+  int64_t paddedLanes = routerPartialWords(lanes);
+  Value paddedPartial = buildEmpty(
+      b, loc,
+      RankedTensorType::get({rows, columns, paddedLanes}, b.getF32Type()),
+      rowSizes);
+  SmallVector<OpFoldResult> partialSizes = {
+      rowSizes.empty() ? OpFoldResult(b.getIndexAttr(rows))
+                       : OpFoldResult(rowSizes.front()),
+      b.getIndexAttr(columns), b.getIndexAttr(lanes)};
+  Value partialSlice = tensor::ExtractSliceOp::create(
+      b, loc, paddedPartial, SmallVector<OpFoldResult>(3, b.getIndexAttr(0)),
+      partialSizes, SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value partial =
+      linalg::FillOp::create(b, loc, zero, partialSlice).getResult(0);
   MLIRContext *ctx = b.getContext();
   // (m, n, j, i): the lanes j parallel and innermost among the parallel
   // loops (moe-distribute-threads deals the last fastest to the threads).

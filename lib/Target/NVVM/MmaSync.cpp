@@ -18,6 +18,7 @@
 
 #include "MmaSync.h"
 
+#include "moe/Conversion/MoeToKernels/KernelBuffers.h"
 #include "moe/Dialect/MoeDialect.h"
 #include "moe/Target/NVVM/ChipInfo.h"
 
@@ -34,12 +35,13 @@ using namespace mlir::moe;
 
 namespace {
 
-/// Whether `type` is a static 2-d memref whose rows are contiguous and
-/// start a multiple of `n` elements apart (the offset too, where static).
+/// Whether `type` is a 2-d memref whose rows are contiguous and start a
+/// multiple of `n` elements apart (the offset too, where static), with a
+/// static row length.
 bool hasAlignedUnitStrideRows(MemRefType type, int64_t n) {
   SmallVector<int64_t> strides;
   int64_t offset;
-  return type.hasStaticShape() && type.getRank() == 2 &&
+  return type.getRank() == 2 && !type.isDynamicDim(1) &&
          succeeded(type.getStridesAndOffset(strides, offset)) &&
          strides.back() == 1 && !ShapedType::isDynamic(strides[0]) &&
          strides[0] % n == 0 &&
@@ -116,13 +118,17 @@ bool isTransposedBGemm(linalg::LinalgOp op) {
 /// mma.sync steps.
 class MmaSyncEmitter {
 public:
-  MmaSyncEmitter(OpBuilder &b, Location loc, Value a, Value bMatrix, Value c)
+  /// `rows`: the rows of A and C, or with `usedRows` (a multiple of 16)
+  /// the bound of their dynamic count. `pairedC`: C's rows start an even
+  /// number of elements apart, 8-byte aligned.
+  MmaSyncEmitter(OpBuilder &b, Location loc, Value a, Value bMatrix, Value c,
+                 int64_t rows, Value usedRows, bool pairedC)
       : b(b), loc(loc), a(a), bMatrix(bMatrix), c(c),
         element(cast<MemRefType>(a.getType()).getElementType()),
         perRegister(32 / element.getIntOrFloatBitWidth()),
-        kStep(8 * perRegister) {
+        kStep(8 * perRegister), rows(rows), usedRows(usedRows),
+        pairedC(pairedC) {
     auto aType = cast<MemRefType>(a.getType());
-    rows = aType.getDimSize(0);
     depth = aType.getDimSize(1);
     columns = cast<MemRefType>(bMatrix.getType()).getDimSize(0);
     rowTiles = rows / 16;
@@ -133,20 +139,53 @@ public:
   /// each) live at once, so wider warp tiles go in groups of columns, each
   /// its own loop over the reduction (a 128 x 64 warp tile would need 256
   /// registers and spill).
+  ///
+  /// With a dynamic row count, a warp whose row tiles all have rows (every
+  /// block but each expert's last at prefill) runs the product as with
+  /// static rows, and the others skip the tiles past the count: the
+  /// branches around those tiles' fragment loads and mma.sync would keep
+  /// the full tiles' loads from being issued ahead of the mma.syncs.
   void emit() {
     computeFragmentPositions();
+    if (!usedRows) {
+      emitColumnGroups();
+      return;
+    }
+    Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        usedRows, index(rows));
+    auto branch = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    SmallVector<Value> guards = std::exchange(active, {});
+    active.assign(rowTiles, Value());
+    b.setInsertionPoint(branch.thenBlock()->getTerminator());
+    emitColumnGroups();
+    active = std::move(guards);
+    b.setInsertionPoint(branch.elseBlock()->getTerminator());
+    emitColumnGroups();
+  }
+
+private:
+  void emitColumnGroups() {
     constexpr int64_t kMaxTiles = 32;
     int64_t groupTiles = std::max<int64_t>(1, kMaxTiles / rowTiles);
     for (int64_t j0 = 0; j0 < columnTiles; j0 += groupTiles)
       emitColumnGroup(j0, std::min(columnTiles, j0 + groupTiles));
   }
 
-private:
-  /// Constants before the loops, which use them.
+  /// Constants before everything emitted (so before both branches of
+  /// emit), which use them.
   Value index(int64_t v) {
     Value &constant = constants[v];
-    if (!constant)
-      constant = arith::ConstantIndexOp::create(b, loc, v);
+    if (!constant) {
+      OpBuilder before(b.getContext());
+      if (firstConstant)
+        before.setInsertionPoint(firstConstant);
+      else
+        before.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+      constant = arith::ConstantIndexOp::create(before, loc, v);
+      if (!firstConstant)
+        firstConstant = constant.getDefiningOp();
+    }
     return constant;
   }
   static Value add(OpBuilder &nb, Location loc, Value x, Value y) {
@@ -171,6 +210,13 @@ private:
     for (int64_t i = 0; i < rowTiles; ++i) {
       tops.push_back(offset(group, 16 * i));
       bottoms.push_back(offset(group, 16 * i + 8));
+      // With a dynamic row count, whether row tile i has rows: the same in
+      // every lane, so a tile without any is skipped by the whole warp.
+      active.push_back(
+          usedRows ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           index(16 * i), usedRows)
+                         .getResult()
+                   : Value());
     }
     for (int64_t j = 0; j < columnTiles; ++j) {
       lefts.push_back(offset(cPair, 8 * j));
@@ -185,6 +231,47 @@ private:
             {tops[i], rights[j]},
             {bottoms[i], lefts[j]},
             {bottoms[i], rights[j]}};
+  }
+
+  /// The C fragment of tile (i, j), in cCoords' order. Where C's rows
+  /// allow it (pairedC), each row's two neighbouring columns are one
+  /// 64-bit access: with moe-form-kernels' padded accumulator rows (a
+  /// stride of 8 words past a multiple of 32) the 32 lanes' pairs then
+  /// fill every bank twice, where 32 scalar accesses to rows a multiple of
+  /// 32 words apart fall 8 to a bank.
+  SmallVector<Value> loadC(OpBuilder &nb, int64_t i, int64_t j) {
+    SmallVector<Value> values;
+    if (!pairedC) {
+      for (auto [row, col] : cCoords(i, j))
+        values.push_back(
+            memref::LoadOp::create(nb, loc, c, ValueRange{row, col}));
+      return values;
+    }
+    for (Value row : {tops[i], bottoms[i]}) {
+      Value pairValue = vector::LoadOp::create(
+          nb, loc, VectorType::get({2}, nb.getF32Type()), c,
+          ValueRange{row, lefts[j]}, /*nontemporal=*/false, llvm::Align(8));
+      for (int64_t e = 0; e < 2; ++e)
+        values.push_back(vector::ExtractOp::create(nb, loc, pairValue,
+                                                   ArrayRef<int64_t>{e}));
+    }
+    return values;
+  }
+  void storeC(OpBuilder &nb, int64_t i, int64_t j, ValueRange values) {
+    if (!pairedC) {
+      for (auto [value, coords] : llvm::zip(values, cCoords(i, j)))
+        memref::StoreOp::create(nb, loc, value, c,
+                                ValueRange{coords.first, coords.second});
+      return;
+    }
+    Value rowsOfTile[] = {tops[i], bottoms[i]};
+    for (auto [half, row] : llvm::enumerate(rowsOfTile)) {
+      Value pairValue = vector::FromElementsOp::create(
+          nb, loc, VectorType::get({2}, nb.getF32Type()),
+          values.slice(2 * half, 2));
+      vector::StoreOp::create(nb, loc, pairValue, c, ValueRange{row, lefts[j]},
+                              /*nontemporal=*/false, llvm::Align(8));
+    }
   }
 
   /// Two neighbouring 16-bit elements of a row (four 8-bit ones) as one
@@ -211,23 +298,51 @@ private:
   /// the B fragment of each column tile are loaded once and used by all
   /// the mma.sync of its row or column.
   void emitColumnGroup(int64_t j0, int64_t j1) {
+    int64_t perTile = 4 * (j1 - j0);
     SmallVector<Value> accs;
     for (int64_t i = 0; i < rowTiles; ++i)
-      for (int64_t j = j0; j < j1; ++j)
-        for (auto [row, col] : cCoords(i, j))
-          accs.push_back(
-              memref::LoadOp::create(b, loc, c, ValueRange{row, col}));
+      llvm::append_range(accs, guarded(b, i, perTile, [&](OpBuilder &nb) {
+                           SmallVector<Value> loaded;
+                           for (int64_t j = j0; j < j1; ++j)
+                             llvm::append_range(loaded, loadC(nb, i, j));
+                           return loaded;
+                         }));
     auto loop = scf::ForOp::create(
         b, loc, index(0), index(depth), index(kStep), accs,
         [&](OpBuilder &lb, Location, Value k, ValueRange acc) {
           scf::YieldOp::create(lb, loc, emitStep(lb, k, acc, j0, j1));
         });
-    unsigned result = 0;
-    for (int64_t i = 0; i < rowTiles; ++i)
-      for (int64_t j = j0; j < j1; ++j)
-        for (auto [row, col] : cCoords(i, j))
-          memref::StoreOp::create(b, loc, loop.getResult(result++), c,
-                                  ValueRange{row, col});
+    for (int64_t i = 0; i < rowTiles; ++i) {
+      ValueRange results = loop.getResults().slice(i * perTile, perTile);
+      guarded(b, i, 0, [&](OpBuilder &nb) {
+        for (int64_t j = j0; j < j1; ++j)
+          storeC(nb, i, j, results.slice(4 * (j - j0), 4));
+        return SmallVector<Value>();
+      });
+    }
+  }
+
+  /// `build`'s `count` f32 values, built where row tile i has rows; where
+  /// it has none (a dynamic row count), `otherwise` (zeros by default).
+  SmallVector<Value>
+  guarded(OpBuilder &nb, int64_t i, int64_t count,
+          function_ref<SmallVector<Value>(OpBuilder &)> build,
+          ValueRange otherwise = {}) {
+    if (!active[i])
+      return build(nb);
+    SmallVector<Value> fallback(otherwise);
+    if (fallback.empty() && count > 0)
+      fallback.assign(
+          count, arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(0.0)));
+    auto branch = scf::IfOp::create(
+        nb, loc, active[i],
+        [&](OpBuilder &tb, Location) {
+          scf::YieldOp::create(tb, loc, build(tb));
+        },
+        [&](OpBuilder &eb, Location) {
+          scf::YieldOp::create(eb, loc, fallback);
+        });
+    return SmallVector<Value>(branch.getResults());
   }
 
   /// One step of kStep along the reduction at `k`: the fragments' loads
@@ -236,23 +351,35 @@ private:
                               int64_t j0, int64_t j1) {
     Value low = add(lb, loc, k, pair);
     Value high = add(lb, loc, low, index(kStep / 2));
-    SmallVector<SmallVector<Value>> aRegs, bRegs;
-    for (int64_t i = 0; i < rowTiles; ++i)
-      aRegs.push_back(
-          {loadPair(lb, a, tops[i], low), loadPair(lb, a, bottoms[i], low),
-           loadPair(lb, a, tops[i], high), loadPair(lb, a, bottoms[i], high)});
+    SmallVector<SmallVector<Value>> bRegs;
     for (int64_t j = j0; j < j1; ++j)
       bRegs.push_back({loadPair(lb, bMatrix, weightRows[j], low),
                        loadPair(lb, bMatrix, weightRows[j], high)});
+    int64_t perTile = 4 * (j1 - j0);
     SmallVector<Value> next;
-    for (int64_t i = 0; i < rowTiles; ++i)
-      for (int64_t j = j0; j < j1; ++j) {
-        Value mma =
-            emitMma(lb, aRegs[i], bRegs[j - j0], acc.slice(next.size(), 4));
-        for (int64_t e = 0; e < 4; ++e)
-          next.push_back(
-              LLVM::ExtractValueOp::create(lb, loc, mma, ArrayRef<int64_t>{e}));
-      }
+    for (int64_t i = 0; i < rowTiles; ++i) {
+      ValueRange tileAcc = acc.slice(i * perTile, perTile);
+      llvm::append_range(
+          next,
+          guarded(
+              lb, i, perTile,
+              [&](OpBuilder &nb) {
+                SmallVector<Value> aRegs = {loadPair(nb, a, tops[i], low),
+                                            loadPair(nb, a, bottoms[i], low),
+                                            loadPair(nb, a, tops[i], high),
+                                            loadPair(nb, a, bottoms[i], high)};
+                SmallVector<Value> tileNext;
+                for (int64_t j = j0; j < j1; ++j) {
+                  Value mma = emitMma(nb, aRegs, bRegs[j - j0],
+                                      tileAcc.slice(4 * (j - j0), 4));
+                  for (int64_t e = 0; e < 4; ++e)
+                    tileNext.push_back(LLVM::ExtractValueOp::create(
+                        nb, loc, mma, ArrayRef<int64_t>{e}));
+                }
+                return tileNext;
+              },
+              tileAcc));
+    }
     return next;
   }
 
@@ -287,10 +414,16 @@ private:
   Type element;
   /// Elements per 32-bit register (2 or 4) and the reduction per mma.sync.
   int64_t perRegister, kStep;
-  int64_t rows, depth, columns, rowTiles, columnTiles;
+  int64_t rows;
+  Value usedRows;
+  bool pairedC;
+  int64_t depth, columns, rowTiles, columnTiles;
   llvm::SmallDenseMap<int64_t, Value> constants;
+  Operation *firstConstant = nullptr;
   Value group, pair;
   SmallVector<Value> tops, bottoms, lefts, rights, weightRows;
+  /// Per row tile, whether it has rows (null where the rows are static).
+  SmallVector<Value> active;
 };
 
 } // namespace
@@ -303,7 +436,9 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
                          "contiguous rows an even stride apart, or "
                          "[16m, 32k] x [8n, 32k]^T in f8E4M3FN (decoded, "
                          "multiplied, added) with rows a multiple of 4 "
-                         "apart");
+                         "apart; m static, or a dynamic count of A's and C's "
+                         "rows that is a product with a multiple of 16 and "
+                         "has a constant bound");
   };
   if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op))
     return error();
@@ -318,20 +453,32 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   int64_t perRegister = e4m3 ? 4 : 2;
   if (!hasAlignedUnitStrideRows(aType, perRegister) ||
       !hasAlignedUnitStrideRows(bType, perRegister) ||
-      !cType.hasStaticShape() ||
-      !(element.isBF16() || element.isF16() || e4m3) ||
+      !bType.hasStaticShape() || cType.getRank() != 2 ||
+      cType.isDynamicDim(1) || !(element.isBF16() || element.isF16() || e4m3) ||
       bType.getElementType() != element || !cType.getElementType().isF32() ||
       !isMultiplyAccumulate(op, /*decoded=*/e4m3))
     return error();
-  int64_t rows = aType.getDimSize(0), depth = aType.getDimSize(1);
+  // The rows: static, or (the rows a block uses) one dynamic count of A
+  // and C, a multiple of 16 with a constant bound.
+  OpFoldResult aRows = viewSize(a, 0), cRows = viewSize(c, 0);
+  std::optional<int64_t> bound = sizeBound(aRows);
+  bool dynamicRows = aType.isDynamicDim(0);
+  if (!bound || dynamicRows != cType.isDynamicDim(0) ||
+      (dynamicRows && (aRows != cRows || !isMultipleOf(aRows, 16))))
+    return error();
+  int64_t rows = *bound, depth = aType.getDimSize(1);
   int64_t columns = bType.getDimSize(0);
   if (rows % 16 != 0 || depth % (8 * perRegister) != 0 || columns % 8 != 0 ||
-      bType.getDimSize(1) != depth || cType.getDimSize(0) != rows ||
+      bType.getDimSize(1) != depth ||
+      (!dynamicRows && cType.getDimSize(0) != rows) ||
       cType.getDimSize(1) != columns)
     return error();
 
   OpBuilder b(op);
-  MmaSyncEmitter(b, op->getLoc(), a, bMatrix, c).emit();
+  MmaSyncEmitter(b, op->getLoc(), a, bMatrix, c, rows,
+                 dynamicRows ? cast<Value>(aRows) : Value(),
+                 hasAlignedUnitStrideRows(cType, 2))
+      .emit();
   op->erase();
   return success();
 }

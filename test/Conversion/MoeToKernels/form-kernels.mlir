@@ -77,9 +77,13 @@
 //        again) and shared by both GEMMs, the weights read from the stacked
 //        tensor; the unrolled second step multiplies only below the chunk
 //        count. Then silu(g) * u over the gate product.
-// CHECK:   %[[GACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
+//        The f32 accumulators are [16, 64] slices of tiles whose rows are
+//        padded by 8 (no bank conflicts in the C fragments' accesses).
+// CHECK:   %[[GTILE:.*]] = bufferization.alloc_tensor() : tensor<16x72xf32>
+// CHECK:   %[[GACC:.*]] = tensor.extract_slice %[[GTILE]][0, 0] [16, 64] [1, 1] : tensor<16x72xf32> to tensor<16x64xf32>
 // CHECK:   %[[GZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[GACC]] : tensor<16x64xf32>)
-// CHECK:   %[[UACC:.*]] = bufferization.alloc_tensor() : tensor<16x64xf32>
+// CHECK:   %[[UTILE:.*]] = bufferization.alloc_tensor() : tensor<16x72xf32>
+// CHECK:   %[[UACC:.*]] = tensor.extract_slice %[[UTILE]][0, 0] [16, 64] [1, 1]
 // CHECK:   %[[UZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[UACC]] : tensor<16x64xf32>)
 // CHECK:   %[[ROWS0:.*]] = bufferization.alloc_tensor() : tensor<16x72xbf16>
 // CHECK:   %[[GATE0:.*]] = bufferization.alloc_tensor() : tensor<64x72xbf16>
@@ -175,14 +179,24 @@
 // CHECK-NOT: moe.experts
 
 // Tiles from the options; down's 16 columns are not a multiple of 32: no
-// tensor cores there.
+// tensor cores there. gate_up's blocks of 32 rows multiply the rows they
+// have rounded up to whole mma.sync tiles of 16 (min(ceildiv(count, 16),
+// 2) * 16): the accumulators are those rows of [32, 32] tiles, and each
+// product takes those rows of the staged [32, 64 + 8] tile.
 // OPTS-LABEL: func.func @mixtral(
 // OPTS: arith.constant 8 : index
 // OPTS: moe.kernel = "route"
 // OPTS: moe.kernel = "dispatch"
 // OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
-// OPTS: bufferization.alloc_tensor() : tensor<32x32xf32>
-// OPTS: moe.tensor_core
+// OPTS: %[[TILES16:.*]] = arith.ceildivui %[[COUNT:.*]], %c16
+// OPTS: %[[TILES:.*]] = arith.minsi %[[TILES16]], %c2
+// OPTS: %[[USED:.*]] = arith.muli %[[TILES]], %c16
+// OPTS: %[[GACC:.*]] = bufferization.alloc_tensor() : tensor<32x40xf32>
+// OPTS: %[[GUSED:.*]] = tensor.extract_slice %[[GACC]][0, 0] [%[[USED]], 32] [1, 1] : tensor<32x40xf32> to tensor<?x32xf32>
+// OPTS: linalg.fill ins(%{{.*}} : f32) outs(%[[GUSED]] : tensor<?x32xf32>)
+// OPTS: scf.for {{.*}} -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<32x72xbf16>
+// OPTS: %[[ROWS:.*]] = tensor.extract_slice %{{.*}}[0, 0] [%[[USED]], 64] [1, 1] : tensor<32x72xbf16> to tensor<?x64xbf16>
+// OPTS: linalg.generic {{.*}} ins(%[[ROWS]], %{{.*}} : tensor<?x64xbf16>, tensor<32x64xbf16>) outs(%{{.*}} : tensor<?x32xf32>) attrs = {moe.tensor_core}
 // OPTS: moe.kernel = "gate_up"
 // OPTS: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
 // OPTS-NOT: moe.tensor_core

@@ -126,3 +126,32 @@ func.func @not_a_gemm(%x: memref<16x32xbf16>, %w: memref<32x32xbf16>, %acc: memr
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// A dynamic row count that is not provably whole tiles of 16 (here the
+// block's count itself, not moe-form-kernels' used rows): its last tile
+// would read and write rows past the views.
+#mm_a = affine_map<(m, n, k) -> (m, k)>
+#mm_b = affine_map<(m, n, k) -> (n, k)>
+#mm_c = affine_map<(m, n, k) -> (m, n)>
+func.func @ragged_rows(%x: memref<48x32xbf16>, %w: memref<32x32xbf16>, %acc: memref<48x32xf32>, %count: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "down", params = ["workspace0", "weight0", "workspace1", "T"], grid = (d0) -> (1, 1, 1), block = [128, 1, 1]>} {
+  %c48 = arith.constant 48 : index
+  scf.forall (%b) in (1) {
+    %rows = arith.minsi %count, %c48 : index
+    %used = memref.subview %acc[0, 0] [%rows, 32] [1, 1] : memref<48x32xf32> to memref<?x32xf32, strided<[32, 1]>>
+    %a = memref.subview %x[0, 0] [%rows, 32] [1, 1] : memref<48x32xbf16> to memref<?x32xbf16, strided<[32, 1]>>
+    scf.forall (%warp) in (4) {
+      // expected-error @+1 {{m static, or a dynamic count of A's and C's rows that is a product with a multiple of 16 and has a constant bound}}
+      linalg.generic {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<?x32xbf16, strided<[32, 1]>>, memref<32x32xbf16>) outs(%used : memref<?x32xf32, strided<[32, 1]>>) attrs = {moe.tensor_core} {
+      ^bb0(%in: bf16, %bw: bf16, %c: f32):
+        %af = arith.extf %in : bf16 to f32
+        %bf = arith.extf %bw : bf16 to f32
+        %m = arith.mulf %af, %bf : f32
+        %s = arith.addf %c, %m : f32
+        linalg.yield %s : f32
+      }
+    } {mapping = [#gpu.warp<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}

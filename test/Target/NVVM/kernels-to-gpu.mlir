@@ -19,19 +19,21 @@
 // column of 8 experts: the last ticket is 0), then one over all blocks.
 // CHECK: gpu.func @moe_layer_0_router_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[ROWS:.*]]: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 18048>
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 18560>
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %c16 : index
 // CHECK: %[[ROW_COUNTERS:.*]] = memref.reinterpret_cast %[[ROWS]] to offset: [0], sizes: [%[[GRID]]], strides: [1] : memref<i32> to memref<?xi32>
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: arith.muli %[[BX]], %{{.*}} : index
 // CHECK: %[[COUNT:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
-// The router GEMM's partial sums, [16 tokens, 8 experts, 32 lanes] f32,
-// a block temporary: a view into the dynamic shared memory, seen through
-// a cast to the generic address space with its dynamic size.
-// CHECK: %[[PARTIAL:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x8x32xf32, #gpu.address_space<workgroup>>
-// CHECK: %[[CAST:.*]] = memref.memory_space_cast %[[PARTIAL]] : memref<16x8x32xf32, #gpu.address_space<workgroup>> to memref<16x8x32xf32>
-// CHECK: %[[VIEW:.*]] = memref.reinterpret_cast %[[CAST]] to offset: [0], sizes: [%[[COUNT]], 8, 32], strides: [256, 32, 1] : memref<16x8x32xf32> to memref<?x8x32xf32>
+// The router GEMM's partial sums, [16 tokens, 8 experts, 32 lanes] f32
+// in a tile of 33 lanes (each logit's lanes in other banks than its
+// neighbour's), a block temporary: a view into the dynamic shared memory,
+// seen through a cast to the generic address space with its dynamic size.
+// CHECK: %[[PARTIAL:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x8x33xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[CAST:.*]] = memref.memory_space_cast %[[PARTIAL]] : memref<16x8x33xf32, #gpu.address_space<workgroup>> to memref<16x8x33xf32>
+// CHECK: %[[PADDED:.*]] = memref.reinterpret_cast %[[CAST]] to offset: [0], sizes: [%[[COUNT]], 8, 33], strides: [264, 33, 1] : memref<16x8x33xf32> to memref<?x8x33xf32>
+// CHECK: %[[VIEW:.*]] = memref.subview %[[PADDED]][0, 0, 0] [%[[COUNT]], 8, 32] [1, 1, 1] : memref<?x8x33xf32> to memref<?x8x32xf32, strided<[264, 33, 1]>>
 // Its fill: nothing read before it in the kernel, so no barrier; thread t
 // fills elements t, t + 128, ... of the flattened tile, then a barrier.
 // CHECK-NOT: gpu.barrier
@@ -39,7 +41,7 @@
 // CHECK: %[[ELEMS:.*]] = arith.muli %[[COUNT]], %c256 : index
 // CHECK: scf.for %[[I:.*]] = %[[TID]] to %[[ELEMS]] step %c128 {
 // CHECK: %[[LANE:.*]] = arith.remui %[[I]], %c32 : index
-// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : memref<1x1x1xf32, strided<[256, 32, 1], offset: ?>>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : memref<1x1x1xf32, strided<[264, 33, 1], offset: ?>>)
 // CHECK: }
 // CHECK-NEXT: gpu.barrier
 // The partial sums: thread t takes (token, expert, lane) t, t + 128, ...,

@@ -23,12 +23,13 @@
 // CHECK-DAG: %[[T4:.*]] = arith.muli %[[T]], %c4 : index
 // CHECK-DAG: %[[T2:.*]] = arith.muli %[[T]], %c2 : index
 // CHECK-DAG: %[[G8:.*]] = arith.addi %[[G]], %c8 : index
-// CHECK-DAG: %[[T21:.*]] = arith.addi %[[T2]], %c1 : index
-// C at columns 2t, 2t + 1 (not 4t).
-// CHECK: %[[C0:.*]] = memref.load %[[C:.*]][%[[G]], %[[T2]]]
-// CHECK: %[[C1:.*]] = memref.load %[[C]][%[[G]], %[[T21]]]
-// CHECK: %[[C2:.*]] = memref.load %[[C]][%[[G8]], %[[T2]]]
-// CHECK: %[[C3:.*]] = memref.load %[[C]][%[[G8]], %[[T21]]]
+// C at columns 2t, 2t + 1 (not 4t), each row's pair one 64-bit access.
+// CHECK: %[[P0:.*]] = vector.load %[[C:.*]][%[[G]], %[[T2]]] {alignment = 8 : i64} : {{.*}}, vector<2xf32>
+// CHECK: %[[C0:.*]] = vector.extract %[[P0]][0]
+// CHECK: %[[C1:.*]] = vector.extract %[[P0]][1]
+// CHECK: %[[P1:.*]] = vector.load %[[C]][%[[G8]], %[[T2]]]
+// CHECK: %[[C2:.*]] = vector.extract %[[P1]][0]
+// CHECK: %[[C3:.*]] = vector.extract %[[P1]][1]
 // CHECK: %[[OUT:.*]]:8 = scf.for %[[K:.*]] = %c0 to %c64 step %c32 iter_args(%[[A0:.*]] = %[[C0]], %[[A1:.*]] = %[[C1]], %[[A2:.*]] = %[[C2]], %[[A3:.*]] = %[[C3]],
 // CHECK: %[[LOW:.*]] = arith.addi %[[K]], %[[T4]] : index
 // CHECK: %[[HIGH:.*]] = arith.addi %[[LOW]], %c16 : index
@@ -52,7 +53,8 @@
 // CHECK-DAG: %[[RB1:.*]] = vector.extract %[[QB1]][0]
 // CHECK: %[[D:.*]] = llvm.call_intrinsic "llvm.nvvm.mma.m16n8k32.row.col.f32.e4m3.e4m3.f32"(%[[RA0]], %[[RA1]], %[[RA2]], %[[RA3]], %[[RB0]], %[[RB1]], %[[A0]], %[[A1]], %[[A2]], %[[A3]]) : (i32, i32, i32, i32, i32, i32, f32, f32, f32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: scf.yield
-// CHECK: memref.store %[[OUT]]#0, %[[C]][%[[G]], %[[T2]]]
+// CHECK: %[[S0:.*]] = vector.from_elements %[[OUT]]#0, %[[OUT]]#1 : vector<2xf32>
+// CHECK: vector.store %[[S0]], %[[C]][%[[G]], %[[T2]]] {alignment = 8 : i64}
 
 // With chips sm_89 and sm_90 the PTX version is raised for both, and the
 // call stays through the NVVM lowering.

@@ -29,16 +29,19 @@
 // CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4 : index
 // CHECK: %[[T2:.*]] = arith.muli %[[T]], %c2 : index
 // CHECK: %[[G8:.*]] = arith.addi %[[G]], %c8 : index
-// CHECK: %[[T21:.*]] = arith.addi %[[T2]], %c1 : index
 // CHECK: %[[T28:.*]] = arith.addi %[[T2]], %c8 : index
-// CHECK: %[[T29:.*]] = arith.addi %[[T2]], %c9 : index
-// The warp's [16, 16] slice of C is two 16 x 8 tiles: 8 values per lane.
-// CHECK: %[[C0:.*]] = memref.load %[[C]][%[[G]], %[[T2]]]
-// CHECK: %[[C1:.*]] = memref.load %[[C]][%[[G]], %[[T21]]]
-// CHECK: %[[C2:.*]] = memref.load %[[C]][%[[G8]], %[[T2]]]
-// CHECK: %[[C3:.*]] = memref.load %[[C]][%[[G8]], %[[T21]]]
-// CHECK: %[[C4:.*]] = memref.load %[[C]][%[[G]], %[[T28]]]
-// CHECK: %[[C7:.*]] = memref.load %[[C]][%[[G8]], %[[T29]]]
+// The warp's [16, 16] slice of C is two 16 x 8 tiles: 8 values per lane,
+// each row's pair (columns 2t, 2t + 1) one 64-bit access.
+// CHECK: %[[P0:.*]] = vector.load %[[C]][%[[G]], %[[T2]]] {alignment = 8 : i64} : memref<16x16xf32, strided<[64, 1], offset: ?>>, vector<2xf32>
+// CHECK: %[[C0:.*]] = vector.extract %[[P0]][0]
+// CHECK: %[[C1:.*]] = vector.extract %[[P0]][1]
+// CHECK: %[[P1:.*]] = vector.load %[[C]][%[[G8]], %[[T2]]]
+// CHECK: %[[C2:.*]] = vector.extract %[[P1]][0]
+// CHECK: %[[C3:.*]] = vector.extract %[[P1]][1]
+// CHECK: %[[P2:.*]] = vector.load %[[C]][%[[G]], %[[T28]]]
+// CHECK: %[[C4:.*]] = vector.extract %[[P2]][0]
+// CHECK: %[[P3:.*]] = vector.load %[[C]][%[[G8]], %[[T28]]]
+// CHECK: %[[C7:.*]] = vector.extract %[[P3]][1]
 // CHECK: %[[OUT:.*]]:8 = scf.for %[[K:.*]] = %c0 to %c32 step %c16 iter_args(%[[A0:.*]] = %[[C0]], %[[A1:.*]] = %[[C1]], %[[A2:.*]] = %[[C2]], %[[A3:.*]] = %[[C3]], %[[A4:.*]] = %[[C4]], {{.*}}, {{.*}}, %[[A7:.*]] = %[[C7]])
 // CHECK: %[[LOW:.*]] = arith.addi %[[K]], %[[T2]] : index
 // CHECK: %[[HIGH:.*]] = arith.addi %[[LOW]], %c8 : index
@@ -77,8 +80,10 @@
 // CHECK: llvm.extractvalue %[[D]][3]
 // CHECK: %[[D2:.*]] = nvvm.mma.sync A[%[[RA0]], %[[RA1]], %[[RA2]], %[[RA3]]] B[%[[RB2]], %[[RB3]]] C[%[[A4]], {{.*}}, {{.*}}, %[[A7]]]
 // CHECK: scf.yield
-// CHECK: memref.store %[[OUT]]#0, %[[C]][%[[G]], %[[T2]]]
-// CHECK: memref.store %[[OUT]]#7, %[[C]][%[[G8]], %[[T29]]]
+// CHECK: %[[S0:.*]] = vector.from_elements %[[OUT]]#0, %[[OUT]]#1 : vector<2xf32>
+// CHECK: vector.store %[[S0]], %[[C]][%[[G]], %[[T2]]] {alignment = 8 : i64}
+// CHECK: %[[S3:.*]] = vector.from_elements %[[OUT]]#6, %[[OUT]]#7 : vector<2xf32>
+// CHECK: vector.store %[[S3]], %[[C]][%[[G8]], %[[T28]]] {alignment = 8 : i64}
 // CHECK: gpu.barrier
 
 // After NVVM lowering, the mma is the bf16 one with f32 accumulators and

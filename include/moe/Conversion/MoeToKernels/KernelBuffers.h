@@ -52,6 +52,17 @@ FailureOr<SharedLayout> layoutShared(ArrayRef<memref::AllocOp> allocs);
 /// The buffer `view` is a view of (through subviews, casts, reshapes).
 Value rootBuffer(Value view);
 
+/// Dimension `d` of the memref `view`: its static size, or the size the
+/// memref.subview that made it gave it; null otherwise.
+OpFoldResult viewSize(Value view, unsigned d);
+
+/// A constant upper bound of `size` (viewSize's), if it has one.
+std::optional<int64_t> sizeBound(OpFoldResult size);
+
+/// Whether `size` is provably a multiple of `n`: a constant, or a product
+/// with a constant multiple of `n`.
+bool isMultipleOf(OpFoldResult size, int64_t n);
+
 /// An scf.forall over `count` threads (#gpu.thread<x>) at `b`'s insertion
 /// point, which moves into its body.
 scf::ForallOp buildThreadForall(OpBuilder &b, Location loc, int64_t count);

@@ -108,6 +108,11 @@ Value buildLinear(OpBuilder &b, Location loc, Value input, Value weight,
 /// never on the token count or the kernel's tiles: batch invariance.
 int64_t routerLanes(int64_t hidden);
 
+/// The f32 words a row of the router's partial sums takes: its lanes, plus
+/// one where there are several, so that neighbouring rows start in
+/// different shared-memory banks (buildLaneSplitLinear).
+int64_t routerPartialWords(int64_t lanes);
+
 /// buildLinear's C = A . B^T with the reduction split over `lanes` (which
 /// divides K): P[m, n, j] = sum_i f32(A[m, i * lanes + j]) *
 /// f32(B[n, i * lanes + j]), then C[m, n] = sum_j P[m, n, j] in order of j.

@@ -29,6 +29,11 @@ def main():
     parser.add_argument("--tokens", type=int, required=True)
     parser.add_argument("--active-experts", type=int, required=True)
     parser.add_argument("--mma-utilisation", type=float)
+    # The routed rows (tokens x top-k) of a layer without a shared expert:
+    # the expert kernels multiply each active expert's rows rounded up to
+    # whole 16-row mma tiles, never to their block's rows, so at least
+    # rows / (rows + 15 x active experts) of their mma rows are used.
+    parser.add_argument("--routed-rows", type=int)
     args = parser.parse_args()
     with open(args.profile) as f:
         p = json.load(f)
@@ -58,6 +63,13 @@ def main():
                 abs(k["mma_row_utilisation"] - args.mma_utilisation) > 1e-9):
             fail("%s: mma_row_utilisation %g, expected %g"
                  % (k["name"], k["mma_row_utilisation"], args.mma_utilisation))
+        if args.routed_rows and k["mma_count"]:
+            least = args.routed_rows / (args.routed_rows +
+                                        15.0 * args.active_experts)
+            if k["mma_row_utilisation"] < least - 1e-9:
+                fail("%s: mma_row_utilisation %g, less than %g: rows padded "
+                     "past whole 16-row tiles"
+                     % (k["name"], k["mma_row_utilisation"], least))
         sites = k["load_sites"]
         if len(sites) > 6 or (k["global_load_efficiency"] < 1 and not sites):
             fail("%s: %d load sites" % (k["name"], len(sites)))
