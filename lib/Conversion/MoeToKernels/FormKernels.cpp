@@ -695,8 +695,8 @@ private:
             sharedGate ? kernel.getResult(2) : Value()};
   }
 
-  /// dispatch: the counting sort (one block) and the inverse permutation
-  /// the combine gathers with.
+  /// dispatch: the counting sort (one block, buildCountingSort) and the
+  /// inverse permutation the combine gathers with.
   static std::tuple<Value, Value, Value>
   buildDispatch(OpBuilder &b, Location loc, LayerChain &c, Value indices,
                 Value tokens) {
@@ -712,22 +712,19 @@ private:
     auto kernel = buildKernel(
         b, loc, "dispatch", {b.getIndexAttr(1)}, outputs,
         [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange) {
-          IRMapping mapping;
-          mapping.map(c.dispatch.getIndices(), indices);
-          Operation *dispatch = cloneOnTile(nb, c.dispatch, mapping);
-          // The offsets have a static size: restore it.
-          dispatch->getResult(1).setType(offsetsType);
-          Value permutation = dispatch->getResult(0);
-          Value inverse =
-              buildInversePermutation(nb, nloc, permutation, rowCount);
+          // Routed row s = t * K + k.
+          Value flat = tensor::CollapseShapeOp::create(
+              nb, nloc, indices, SmallVector<ReassociationIndices>{{0, 1}});
+          CountingSortResult sorted = buildCountingSort(
+              nb, nloc, flat, rowCount, c.dispatch.getNumExperts(),
+              permutationType, offsetsType, /*withInverse=*/true);
           SmallVector<OpFoldResult> zero = {nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> rows = {rowCount};
           SmallVector<OpFoldResult> experts = {
               nb.getIndexAttr(offsetsType.getDimSize(0))};
-          return SmallVector<TileInsert>{
-              {permutation, 0, zero, rows},
-              {dispatch->getResult(1), 1, zero, experts},
-              {inverse, 2, zero, rows}};
+          return SmallVector<TileInsert>{{sorted.permutation, 0, zero, rows},
+                                         {sorted.offsets, 1, zero, experts},
+                                         {sorted.inverse, 2, zero, rows}};
         });
     return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2)};
   }

@@ -40,10 +40,22 @@
 // CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route", moe.row_local}
 // CHECK: %[[R:.*]] = arith.muli %[[T]], %{{.*}} : index
 // CHECK: %[[DISPATCH:.*]]:3 = scf.forall (%{{.*}}) in (1) shared_outs({{.*}}) -> (tensor<?xi32>, tensor<9xi32>, tensor<?xi32>) {
-// CHECK:   %[[PERM:.*]], %[[OFF:.*]] = moe.dispatch %[[ROUTE]]#1 {num_experts = 8 : i64}
-// CHECK:   %[[INV:.*]] = scf.for %[[ROW:.*]] = %{{.*}} to %[[R]] step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?xi32>) {
-// CHECK:     %[[SLOT:.*]] = tensor.extract %[[PERM]][%[[ROW]]]
-// CHECK:     tensor.insert %{{.*}} into %[[ACC]][%{{.*}}]
+//          The counting sort of the routed rows (buildCountingSort, as
+//          dispatch-experts-combine.mlir checks it): 128 chunks sorted
+//          each on its own, the offsets, each of the 8 experts gathering
+//          its rows, then the inverse permutation a chunk at a time, each
+//          chunk's rows taking the next slots of their experts.
+// CHECK:   %[[FLAT:.*]] = tensor.collapse_shape %[[ROUTE]]#1
+// CHECK:   %[[SORTED:.*]]:3 = scf.forall (%{{.*}}) in (128) shared_outs
+// CHECK:   %[[PERM:.*]]:2 = scf.forall (%{{.*}}) in (8) shared_outs
+// CHECK:   %[[INV:.*]]:2 = scf.forall (%[[CHUNK:.*]]) in (128) shared_outs(%[[SCRATCH:.*]] = %[[SORTED]]#2, %[[CURSORS:.*]] = %{{.*}})
+// CHECK:     tensor.extract %[[PERM]]#1
+// CHECK:     scf.for
+// CHECK:       tensor.extract %[[FLAT]]
+// CHECK:   scf.forall.in_parallel {
+// CHECK:     tensor.parallel_insert_slice %[[PERM]]#0 into %{{.*}}[0] [%[[R]]] [1]
+// CHECK:     tensor.parallel_insert_slice %{{.*}} into %{{.*}}[0] [9] [1]
+// CHECK:     tensor.parallel_insert_slice %[[INV]]#0 into %{{.*}}[0] [%[[R]]] [1]
 // CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "dispatch"}
 // CHECK: %[[RBLK:.*]] = arith.ceildivsi %{{.*}}, %{{.*}} : index
 // CHECK: %[[GRID:.*]] = arith.addi %[[RBLK]], %{{.*}} : index

@@ -13,7 +13,7 @@
 // counters workspace3 (one per 16 tokens) and the dispatch's workspace7.
 // CHECK-LABEL: func.func @moe_layer_0_router_route_dispatch(
 // CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[L:[^:]*]]: memref<f32>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[ROWS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "workspace7", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 18560>
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "workspace7", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 30896>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
 // CHECK: memref.reinterpret_cast %[[L]] to offset: [0], sizes: [%[[T]], 8], strides: [8, 1] : memref<f32> to memref<?x8xf32>

@@ -1,42 +1,55 @@
 // RUN: moe-opt %s --convert-moe-to-linalg --canonicalize | FileCheck %s
 
-// Dispatch is a counting sort: a histogram (a reduction over the rows per
-// expert), the prefix sum over the experts, then per expert (in parallel,
-// an scf.forall) a walk over the routed rows in order that appends the
-// expert's own to its segment of the permutation, filled in place.
+// Dispatch is a stable counting sort in O(rows + chunks x experts) work:
+// the routed rows in 128 contiguous chunks (dispatchChunks(8)), each
+// counting its rows per expert, taking the prefix of its counts and
+// sorting its rows by expert into its own range of a scratch array (an
+// scf.forall over the chunks, each writing its own row of the [128, 8]
+// counters and its own range); the experts' totals (a reduction over the
+// chunks) and offsets (an scf.for over the experts); then per expert (an
+// scf.forall) its rows gathered chunk by chunk into its segment of the
+// permutation, in ascending row order.
 // CHECK-LABEL: func.func @dispatch(
 // CHECK-SAME: %[[IDS:.*]]: tensor<?x2xi32>) -> (tensor<?xi32>, tensor<9xi32>)
-// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[IDS]] {{\[}}[0, 1]] : tensor<?x2xi32> into tensor<?xi32>
 // CHECK: %[[ROWS:.*]] = arith.muli
-// CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<8xi32>)
-// CHECK: %[[COUNTS:.*]] = linalg.generic {indexing_maps = [#[[$ROWMAP:.*]], #[[$EXPERTMAP:.*]]], iterator_types = ["parallel", "reduction"]} ins(%[[FLAT]] : tensor<?xi32>) outs(%[[ZEROS]] : tensor<8xi32>)
-// CHECK: ^bb0(%[[ID:.*]]: i32, %[[COUNT:.*]]: i32):
-// CHECK: %[[E:.*]] = linalg.index 0 : index
-// CHECK: %[[E32:.*]] = arith.index_cast %[[E]] : index to i32
-// CHECK: %[[MINE:.*]] = arith.cmpi eq, %[[ID]], %[[E32]] : i32
-// CHECK: %[[ONE:.*]] = arith.extui %[[MINE]] : i1 to i32
-// CHECK: %[[SUM:.*]] = arith.addi %[[COUNT]], %[[ONE]] : i32
-// CHECK: linalg.yield %[[SUM]]
-// CHECK: %[[OFFSETS:.*]] = scf.for %[[X:.*]] = %{{.*}} to %[[C8]] {{.*}} -> (tensor<9xi32>)
-// CHECK: tensor.extract %[[COUNTS]][%[[X]]]
-// CHECK: %[[EMPTY:.*]] = tensor.empty(%[[ROWS]]) : tensor<?xi32>
-// CHECK: %[[PERM:.*]] = scf.forall (%[[EXPERT:.*]]) in (8) shared_outs(%[[P:.*]] = %[[EMPTY]]) -> (tensor<?xi32>) {
+// CHECK: %[[PER_CHUNK:.*]] = arith.ceildivui %[[ROWS]], %c128 : index
+// CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<128x8xi32>)
+// CHECK: %[[SORTED:.*]]:3 = scf.forall (%[[P:.*]]) in (128) shared_outs(%[[CNT:.*]] = %[[ZEROS]], %[[END:.*]] = %{{.*}}, %[[SCRATCH:.*]] = %{{.*}}) -> (tensor<128x8xi32>, tensor<128x8xi32>, tensor<?xi32>) {
+// CHECK: %[[FIRST:.*]] = arith.muli %[[P]], %[[PER_CHUNK]] : index
+// CHECK: %[[LO:.*]] = arith.minui %[[FIRST]], %[[ROWS]] : index
+// CHECK: %[[LEN:.*]] = arith.subi %{{.*}}, %[[LO]] : index
+// Count the chunk's rows per expert in its own row of the counters.
+// CHECK: %[[MINE:.*]] = tensor.extract_slice %[[CNT]][%[[P]], 0] [1, 8] [1, 1] : tensor<128x8xi32> to tensor<8xi32>
+// CHECK: %[[COUNTED:.*]] = scf.for %{{.*}} = %c0 to %[[LEN]] step %c1 iter_args(%{{.*}} = %[[MINE]]) -> (tensor<8xi32>) {
+// CHECK: tensor.extract %[[FLAT]]
+// CHECK: arith.addi %{{.*}}, %c1_i32 : i32
+// The exclusive prefix of its counts: each expert's start in the chunk.
+// CHECK: %[[STARTS:.*]]:2 = scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args
+// Its rows sorted by expert into its own range, stably.
+// CHECK: %[[RANGE:.*]] = tensor.extract_slice %[[SCRATCH]][%[[LO]]] [%[[LEN]]] [1]
+// CHECK: %[[PLACED:.*]]:2 = scf.for %{{.*}} = %c0 to %[[LEN]] step %c1 iter_args(%{{.*}} = %[[RANGE]], %{{.*}} = %[[STARTS]]#0)
+// CHECK: scf.forall.in_parallel {
+// CHECK: tensor.parallel_insert_slice %[[COUNTED]] into %[[CNT]][%[[P]], 0] [1, 8] [1, 1]
+// CHECK: tensor.parallel_insert_slice %[[PLACED]]#1 into %[[END]][%[[P]], 0] [1, 8] [1, 1]
+// CHECK: tensor.parallel_insert_slice %[[PLACED]]#0 into %[[SCRATCH]][%[[LO]]] [%[[LEN]]] [1]
+// CHECK: %[[TOTALS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[SORTED]]#0 : tensor<128x8xi32>) outs(%{{.*}} : tensor<8xi32>)
+// CHECK: %[[OFFSETS:.*]] = scf.for %[[X:.*]] = %c0 to %c8 {{.*}} -> (tensor<9xi32>)
+// CHECK: tensor.extract %[[TOTALS]][%[[X]]]
+// CHECK: %[[PERM:.*]] = scf.forall (%[[EXPERT:.*]]) in (8) shared_outs(%[[PO:.*]] = %{{.*}}) -> (tensor<?xi32>) {
 // CHECK: %[[START32:.*]] = tensor.extract %[[OFFSETS]][%[[EXPERT]]]
 // CHECK: %[[START:.*]] = arith.index_cast %[[START32]]
-// CHECK: %[[N32:.*]] = tensor.extract %[[COUNTS]][%[[EXPERT]]]
+// CHECK: %[[N32:.*]] = tensor.extract %[[TOTALS]][%[[EXPERT]]]
 // CHECK: %[[N:.*]] = arith.index_cast %[[N32]]
-// CHECK: %[[SEGMENT:.*]] = tensor.extract_slice %[[P]][%[[START]]] [%[[N]]] [1]
-// CHECK: %[[FILLED:.*]]:2 = scf.for %[[S:.*]] = %{{.*}} to %[[ROWS]] {{.*}} iter_args(%[[SEG:.*]] = %[[SEGMENT]], %[[CURSOR:.*]] = %{{.*}}) -> (tensor<?xi32>, index)
-// CHECK: %[[SID:.*]] = tensor.extract %[[FLAT]][%[[S]]]
-// CHECK: %[[OURS:.*]] = arith.cmpi eq, %[[SID]], %{{.*}} : i32
-// CHECK: scf.if %[[OURS]] -> (tensor<?xi32>, index) {
-// CHECK: tensor.insert %{{.*}} into %[[SEG]][%[[CURSOR]]]
-// CHECK: arith.addi %[[CURSOR]]
-// CHECK: } else {
-// CHECK: scf.yield %[[SEG]], %[[CURSOR]]
+// CHECK: %[[SEGMENT:.*]] = tensor.extract_slice %[[PO]][%[[START]]] [%[[N]]] [1]
+// Chunk after chunk, the expert's rows of it copied from the scratch.
+// CHECK: %[[FILLED:.*]]:2 = scf.for %[[Q:.*]] = %c0 to %c128 step %c1 iter_args(%{{.*}} = %[[SEGMENT]], %{{.*}} = %c0)
+// CHECK: tensor.extract %[[SORTED]]#0[%[[Q]], %[[EXPERT]]]
+// CHECK: tensor.extract %[[SORTED]]#1[%[[Q]], %[[EXPERT]]]
+// CHECK: scf.for
+// CHECK: tensor.extract %[[SORTED]]#2
 // CHECK: scf.forall.in_parallel {
-// CHECK: tensor.parallel_insert_slice %[[FILLED]]#0 into %[[P]][%[[START]]] [%[[N]]] [1]
+// CHECK: tensor.parallel_insert_slice %[[FILLED]]#0 into %[[PO]][%[[START]]] [%[[N]]] [1]
 // CHECK: return %[[PERM]], %[[OFFSETS]]
 func.func @dispatch(%ids: tensor<?x2xi32>) -> (tensor<?xi32>, tensor<9xi32>) {
   %p, %o = moe.dispatch %ids {num_experts = 8} : tensor<?x2xi32> -> tensor<?xi32>, tensor<9xi32>

@@ -206,6 +206,29 @@ Value buildLinearOfElements(
 Value buildInversePermutation(OpBuilder &b, Location loc, Value permutation,
                               Value rowCount);
 
+/// The chunks of routed rows of buildCountingSort for `numExperts`
+/// experts: a power of two up to 128 (a thread's each), with the sort's
+/// three [chunks, E] i32 counter arrays within 24 KiB.
+int64_t dispatchChunks(int64_t numExperts);
+
+/// The dispatch of the routed rows `flat` ([rows] i32 expert ids; routed
+/// row s = t * K + k): `permutation`, the routed rows grouped by expert in
+/// ascending row order within each, `offsets` (E + 1 entries) where each
+/// expert's segment starts, and with `withInverse` the `inverse`
+/// permutation (inverse[permutation[r]] = r, as buildInversePermutation).
+/// A stable counting sort in O(rows + chunks x experts) work, parallel
+/// over dispatchChunks(E) chunks of rows and over the experts, each
+/// parallel iteration writing its own slices (a serial counting sort with
+/// a thread per expert walked every row once per expert).
+struct CountingSortResult {
+  Value permutation, offsets, inverse;
+};
+CountingSortResult buildCountingSort(OpBuilder &b, Location loc, Value flat,
+                                     Value rows, int64_t numExperts,
+                                     RankedTensorType permutationType,
+                                     RankedTensorType offsetsType,
+                                     bool withInverse);
+
 /// The combine of tokens first .. first + count in f32:
 /// acc[t, h] = sum over k = 0..K-1, in ascending k, of
 /// weights[t, k] * rows[inverse[(first + t) * K + k], h]. `weights` is
