@@ -151,8 +151,7 @@ public:
     auto accTile = [&]() -> Value {
       Value tile =
           bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});
-      return usedRows ? usedRowsOf(b, loc, tile, columns)
-                      : unpadded(b, loc, tile, blockRows, columns);
+      return leading(b, loc, tile, multipliedRows(b), columns);
     };
     Value zeroF32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
     SmallVector<Value> accs;
@@ -383,16 +382,20 @@ private:
     return RankedTensorType::get({tileRows, chunk + padding}, element);
   }
 
-  /// The [rows, chunk] view of a padded staging tile (of `width` columns
-  /// of a padded accumulator tile), and back.
-  Value unpadded(OpBuilder &nb, Location nloc, Value padded, int64_t tileRows,
-                 int64_t width = 0) const {
+  /// Rows [0, rows), columns [0, width) of a (padded) tile.
+  static Value leading(OpBuilder &nb, Location nloc, Value tile,
+                       OpFoldResult rows, int64_t width) {
     return tensor::ExtractSliceOp::create(
-        nb, nloc, padded,
+        nb, nloc, tile,
         ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{nb.getIndexAttr(tileRows),
-                               nb.getIndexAttr(width ? width : chunk)},
+        ArrayRef<OpFoldResult>{rows, nb.getIndexAttr(width)},
         ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+  }
+
+  /// The [rows, chunk] view of a padded staging tile, and back.
+  Value unpadded(OpBuilder &nb, Location nloc, Value padded,
+                 int64_t tileRows) const {
+    return leading(nb, nloc, padded, nb.getIndexAttr(tileRows), chunk);
   }
   Value repad(OpBuilder &nb, Location nloc, Value tile, Value padded,
               int64_t tileRows) const {
@@ -414,8 +417,7 @@ private:
     // The used rows of the staged tile, sliced from the padded tile (a
     // slice of the unpadded view would be a second alias of the staging
     // op's result, which bufferization then copies out of place).
-    Value staged = usedRows ? usedRowsOf(nb, nloc, stageTiles[0], chunk)
-                            : unpadded(nb, nloc, stageTiles[0], blockRows);
+    Value staged = leading(nb, nloc, stageTiles[0], multipliedRows(nb), chunk);
     Value k0 = arith::MulIOp::create(nb, nloc, c, index(nb, chunk));
     SmallVector<Value> next;
     SmallVector<Value> products;
@@ -457,16 +459,6 @@ private:
     }
     llvm::append_range(next, products);
     return next;
-  }
-
-  /// Rows [0, usedRows), columns [0, n) of a [blockRows, n or more] tile
-  /// (blockRows > 16).
-  Value usedRowsOf(OpBuilder &nb, Location nloc, Value tile, int64_t n) const {
-    return tensor::ExtractSliceOp::create(
-        nb, nloc, tile,
-        ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{usedRows, nb.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
   }
 
   /// acc[i, j] + product[i, j] * scale of row i's group at column k0 (in
@@ -610,6 +602,9 @@ private:
   Value some, chunks, lastChunk;
   /// The rows multiplied (blocks of more than 16 rows only).
   Value usedRows;
+  OpFoldResult multipliedRows(OpBuilder &nb) const {
+    return usedRows ? OpFoldResult(usedRows) : nb.getIndexAttr(blockRows);
+  }
 };
 
 } // namespace
