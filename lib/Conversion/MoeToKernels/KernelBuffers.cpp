@@ -154,15 +154,3 @@ std::optional<int64_t> mlir::moe::sizeBound(OpFoldResult size) {
     return constant;
   return upperBound(cast<Value>(size));
 }
-
-bool mlir::moe::isMultipleOf(OpFoldResult size, int64_t n) {
-  if (!size)
-    return false;
-  if (std::optional<int64_t> constant = getConstantIntValue(size))
-    return *constant % n == 0;
-  auto product = cast<Value>(size).getDefiningOp<arith::MulIOp>();
-  return product && llvm::any_of(product->getOperands(), [&](Value factor) {
-           std::optional<int64_t> constant = getConstantIntValue(factor);
-           return constant && *constant % n == 0;
-         });
-}

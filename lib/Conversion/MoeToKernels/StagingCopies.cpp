@@ -53,29 +53,6 @@ bool variesWith(linalg::GenericOp op, Value v, unsigned dim,
   return varies;
 }
 
-/// Whether the index `v` is a multiple of `n` for certain: a constant
-/// multiple, a product with one, sums, differences, minima and maxima of
-/// such, or the index of an scf.for whose start and step are.
-bool isMultipleOf(Value v, int64_t n, int depth = 0) {
-  if (depth > 8)
-    return false;
-  if (std::optional<int64_t> c = getConstantIntValue(v))
-    return *c % n == 0;
-  auto multiple = [&](Value x) { return isMultipleOf(x, n, depth + 1); };
-  if (auto arg = dyn_cast<BlockArgument>(v)) {
-    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
-    return loop && loop.getInductionVar() == v &&
-           multiple(loop.getLowerBound()) && multiple(loop.getStep());
-  }
-  Operation *def = v.getDefiningOp();
-  if (auto mul = dyn_cast_or_null<arith::MulIOp>(def))
-    return multiple(mul.getLhs()) || multiple(mul.getRhs());
-  if (isa_and_nonnull<arith::AddIOp, arith::SubIOp, arith::MinSIOp,
-                      arith::MaxSIOp, arith::MinUIOp, arith::MaxUIOp>(def))
-    return multiple(def->getOperand(0)) && multiple(def->getOperand(1));
-  return false;
-}
-
 /// Whether a run of `width` elements from [.., x + column] of `source` (a
 /// column a multiple of `width`) starts 16-byte aligned wherever the
 /// buffer does: its static row strides and offset, and x, are multiples of

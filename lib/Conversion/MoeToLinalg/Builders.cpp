@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/AffineMap.h"
 
 #include <cmath>
@@ -557,4 +558,35 @@ Value mlir::moe::buildCombineRows(OpBuilder &b, Location loc, Value rows,
             arith::AddFOp::create(nb, nloc, args[1], value).getResult());
       });
   return generic.getResult(0);
+}
+
+/// isMultipleOf of a value, at most 8 ops deep: a longer chain is reported
+/// as unknown, never as a multiple.
+static bool isMultipleOfValue(Value v, int64_t n, int depth) {
+  if (depth > 8)
+    return false;
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return *c % n == 0;
+  auto multiple = [&](Value x) { return isMultipleOfValue(x, n, depth + 1); };
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    // Null while the loop is being built (its body builder's arguments).
+    auto loop = dyn_cast_or_null<scf::ForOp>(arg.getOwner()->getParentOp());
+    return loop && loop.getInductionVar() == v &&
+           multiple(loop.getLowerBound()) && multiple(loop.getStep());
+  }
+  Operation *def = v.getDefiningOp();
+  if (auto mul = dyn_cast_or_null<arith::MulIOp>(def))
+    return multiple(mul.getLhs()) || multiple(mul.getRhs());
+  if (isa_and_nonnull<arith::AddIOp, arith::SubIOp, arith::MinSIOp,
+                      arith::MaxSIOp, arith::MinUIOp, arith::MaxUIOp>(def))
+    return multiple(def->getOperand(0)) && multiple(def->getOperand(1));
+  return false;
+}
+
+bool mlir::moe::isMultipleOf(OpFoldResult v, int64_t n) {
+  if (!v)
+    return false;
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return *c % n == 0;
+  return isMultipleOfValue(cast<Value>(v), n, 0);
 }

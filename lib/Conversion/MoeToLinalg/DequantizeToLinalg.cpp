@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include "llvm/ADT/SmallBitVector.h"
 
@@ -89,9 +90,10 @@ Value decodeScale(OpBuilder &b, Location loc, Value scale) {
   return arith::BitcastOp::create(b, loc, b.getF32Type(), f32Bits);
 }
 
-/// Element `indices` (of the dequantized tensor) of `op`'s result, as f32.
+/// Element `indices` (of the dequantized tensor) of `op`'s result, as f32;
+/// `scale` is its block's scale where the caller has it (null: read here).
 Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
-                        SmallVector<Value> indices) {
+                        SmallVector<Value> indices, Value scale) {
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -115,8 +117,44 @@ Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
     value = decodeE4M3(b, loc,
                        arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
   }
-  return arith::MulFOp::create(b, loc, value,
-                               buildDequantizeScale(b, loc, op, indices));
+  if (!scale)
+    scale = buildDequantizeScale(b, loc, op, indices);
+  return arith::MulFOp::create(b, loc, value, scale);
+}
+
+/// The one scale of every element of the slice `offsets`/`sizes` (full
+/// rank) of `op`'s result, read once at `b`, when the slice provably lies
+/// in one scale block: one expert, and along rows and columns a size that
+/// divides the block (and the stacked part's rows) at an offset that is a
+/// multiple of that size. Null otherwise (MXFP4's 1 x 32 blocks across
+/// several rows): each element then reads its own. Each element reading
+/// the same scale made a warp load 4 bytes of a 32-byte sector per element
+/// in the GPU kernels' dequantized chunks.
+Value uniformScale(OpBuilder &b, Location loc, DequantizeOp op,
+                   ArrayRef<OpFoldResult> offsets,
+                   ArrayRef<OpFoldResult> sizes) {
+  auto shape = op.getResult().getType().getShape();
+  size_t rank = shape.size();
+  ArrayRef<int64_t> block = op.getBlock();
+  int64_t partRows = shape[rank - 2] / op.getStacked();
+  for (size_t d = 0; d < rank; ++d) {
+    std::optional<int64_t> size = getConstantIntValue(sizes[d]);
+    if (!size)
+      return Value();
+    if (*size == 1)
+      continue;
+    if (d + 2 < rank)
+      return Value();
+    bool rows = d == rank - 2;
+    int64_t extent = block[rows ? 0 : 1];
+    if (extent % *size != 0 || (rows && partRows % *size != 0) ||
+        !isMultipleOf(offsets[d], *size))
+      return Value();
+  }
+  SmallVector<Value> at;
+  for (OpFoldResult offset : offsets)
+    at.push_back(getValueOrCreateConstantIndexOp(b, loc, offset));
+  return buildDequantizeScale(b, loc, op, at);
 }
 
 struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
@@ -211,8 +249,8 @@ Value mlir::moe::buildDequantizeScale(OpBuilder &b, Location loc,
 
 Value mlir::moe::buildDequantizedElement(OpBuilder &b, Location loc,
                                          DequantizeOp op, ValueRange indices,
-                                         Type element) {
-  Value value = dequantizeElement(b, loc, op, llvm::to_vector(indices));
+                                         Type element, Value scale) {
+  Value value = dequantizeElement(b, loc, op, llvm::to_vector(indices), scale);
   return buildScalarConvert(
       b, loc, value,
       element ? element : op.getResult().getType().getElementType());
@@ -257,6 +295,7 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
     init = buildEmpty(b, loc, sliceType, dynamicSizes);
   SmallVector<utils::IteratorType> iterators(sliceType.getRank(),
                                              utils::IteratorType::parallel);
+  Value scale = uniformScale(b, loc, dequantize, offsets, sizes);
   auto generic = linalg::GenericOp::create(
       b, loc, sliceType, ValueRange{}, ValueRange{init},
       {b.getMultiDimIdentityMap(sliceType.getRank())}, iterators,
@@ -270,9 +309,10 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
                 linalg::IndexOp::create(nb, nloc, d - droppedDims));
           indices.push_back(at);
         }
-        linalg::YieldOp::create(
-            nb, nloc,
-            buildDequantizedElement(nb, nloc, dequantize, indices, element));
+        linalg::YieldOp::create(nb, nloc,
+                                buildDequantizedElement(nb, nloc, dequantize,
+                                                        indices, element,
+                                                        scale));
       });
   return generic.getResult(0);
 }

@@ -5,16 +5,23 @@
 // GEMMs read: in the tensor-core form, per 64-column chunk of the
 // reduction, a [64, 64] bf16 tile (gate's and up's) from the stored fp8
 // values and their block scales, into tiles allocated once per block. No
-// moe.dequantize and nothing of a whole expert's size is left.
+// moe.dequantize and nothing of a whole expert's size is left. A tile
+// inside one 128 x 128 scale block (its 64 rows and columns at multiples
+// of 64) reads its scale once, before the tile's generic, not per element.
 // CHECK-LABEL: func.func @fp8_layer(
 // CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<8x512x256xf8E4M3FN>, %[[S:[a-z0-9]+]]: tensor<8x4x2xf32>
 // CHECK-NOT: moe.dequantize
 // CHECK-NOT: tensor<512x256xbf16>
 // CHECK: moe.kernel = "dispatch"
 // CHECK: scf.for {{.*}} -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<16x72xbf16>)
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>)
+// CHECK: %[[SCALE:.*]] = tensor.extract %[[S]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x4x2xf32>
+// CHECK-NEXT: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>)
+// CHECK-NOT: tensor.extract %[[S]]
 // CHECK: tensor.extract %[[Q]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x256xf8E4M3FN>
-// CHECK: tensor.extract %[[S]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x4x2xf32>
+// CHECK-NOT: tensor.extract %[[S]]
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
+// CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: linalg.yield
 // CHECK: moe.tensor_core
 // CHECK: moe.kernel = "gate_up"
 func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
@@ -125,5 +132,27 @@ func.func @w8a8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 func.func @w8a8_pow2_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
                       %gu: tensor<8x512x256xbf16>, %d: tensor<8x256x256xbf16>) -> tensor<?x256xbf16> {
   %y = moe.layer %x, %router experts(%gu, %d) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu, fp8_activation_group = 128, fp8_pow2_scales = true> : (tensor<?x256xbf16>, tensor<8x256xbf16>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
+  return %y : tensor<?x256xbf16>
+}
+
+// -----
+
+// MXFP4 (1 x 32 scale blocks): a [64, 64] chunk spans 64 rows' scales, two
+// each, so every element reads its own e8m0 scale inside the generic.
+// CHECK-LABEL: func.func @mxfp4_layer(
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<8x512x128xi8>, %[[S:[a-z0-9]+]]: tensor<8x512x8xf8E8M0FNU>
+// CHECK: moe.kernel = "dispatch"
+// CHECK: scf.for
+// CHECK-NOT: tensor.extract %[[S]]
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>)
+// CHECK: tensor.extract %[[Q]]
+// CHECK: tensor.extract %[[S]]
+// CHECK: moe.kernel = "gate_up"
+func.func @mxfp4_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
+                       %gu: tensor<8x512x128xi8>, %gus: tensor<8x512x8xf8E8M0FNU>,
+                       %d: tensor<8x256x128xi8>, %ds: tensor<8x256x8xf8E8M0FNU>) -> tensor<?x256xbf16> {
+  %w1 = moe.dequantize %gu, %gus block [1, 32] stacked 2 : tensor<8x512x128xi8>, tensor<8x512x8xf8E8M0FNU> -> tensor<8x512x256xbf16>
+  %w2 = moe.dequantize %d, %ds block [1, 32] : tensor<8x256x128xi8>, tensor<8x256x8xf8E8M0FNU> -> tensor<8x256x256xbf16>
+  %y = moe.layer %x, %router experts(%w1, %w2) routing <scoring = softmax, topK = 2, normalization = sum> ffn <activation = silu_glu> : (tensor<?x256xbf16>, tensor<8x256xbf16>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }

@@ -11,6 +11,8 @@
 #ifndef MOE_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
 #define MOE_CONVERSION_MOETOKERNELS_KERNELBUFFERS_H
 
+#include "moe/Conversion/MoeToLinalg/Builders.h" // isMultipleOf
+
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -58,10 +60,6 @@ OpFoldResult viewSize(Value view, unsigned d);
 
 /// A constant upper bound of `size` (viewSize's), if it has one.
 std::optional<int64_t> sizeBound(OpFoldResult size);
-
-/// Whether `size` is provably a multiple of `n`: a constant, or a product
-/// with a constant multiple of `n`.
-bool isMultipleOf(OpFoldResult size, int64_t n);
 
 /// An scf.forall over `count` threads (#gpu.thread<x>) at `b`'s insertion
 /// point, which moves into its body.

@@ -73,15 +73,22 @@ Value buildE4M3Bits(OpBuilder &b, Location loc, Value value);
 /// The f32 value of `bits` (f8E4M3FN or i8), exact.
 Value buildE4M3Value(OpBuilder &b, Location loc, Value bits);
 
+/// Whether the index `v` is a multiple of `n` for certain: a constant
+/// multiple, a product with one, sums, differences, minima and maxima of
+/// such, or the index of an scf.for whose start and step are.
+bool isMultipleOf(OpFoldResult v, int64_t n);
+
 /// The f32 scale of element `indices` of a moe.dequantize's result: its
 /// block's, from the op's scale tensor.
 Value buildDequantizeScale(OpBuilder &b, Location loc, DequantizeOp op,
                            ValueRange indices);
 
 /// Element `indices` of a moe.dequantize's result, in its element type
-/// (or `element`), read from the stored values and scales.
+/// (or `element`), read from the stored values and scales (or times
+/// `scale`, its block's scale, where the caller read it once).
 Value buildDequantizedElement(OpBuilder &b, Location loc, DequantizeOp op,
-                              ValueRange indices, Type element = Type());
+                              ValueRange indices, Type element = Type(),
+                              Value scale = Value());
 
 /// Whether `weight` is a moe.dequantize result or a slice of one.
 bool isDequantized(Value weight);

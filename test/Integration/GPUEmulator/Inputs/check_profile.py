@@ -34,7 +34,15 @@ def main():
     # whole 16-row mma tiles, never to their block's rows, so at least
     # rows / (rows + 15 x active experts) of their mma rows are used.
     parser.add_argument("--routed-rows", type=int)
+    # KERNEL=X: the launch whose name ends in _KERNEL loads with a global
+    # load efficiency of at least X (repeatable).
+    parser.add_argument("--least-load-efficiency", action="append",
+                        default=[])
     args = parser.parse_args()
+    least = {}
+    for bound in args.least_load_efficiency:
+        name, _, value = bound.partition("=")
+        least["_" + name] = float(value)
     with open(args.profile) as f:
         p = json.load(f)
     kernels, layer = p["kernels"], p["layer"]
@@ -70,6 +78,11 @@ def main():
                 fail("%s: mma_row_utilisation %g, less than %g: rows padded "
                      "past whole 16-row tiles"
                      % (k["name"], k["mma_row_utilisation"], least))
+        for suffix, bound in least.items():
+            if (k["name"].endswith(suffix) and
+                    k["global_load_efficiency"] < bound):
+                fail("%s: global_load_efficiency %g, less than %g"
+                     % (k["name"], k["global_load_efficiency"], bound))
         sites = k["load_sites"]
         if len(sites) > 6 or (k["global_load_efficiency"] < 1 and not sites):
             fail("%s: %d load sites" % (k["name"], len(sites)))
@@ -90,6 +103,10 @@ def main():
         if k["barriers"] < blocks and k["name"].endswith("gate_up"):
             fail("%s: fewer barriers than blocks" % k["name"])
         total += k["dram_bytes"]
+    names = [k["name"] for k in kernels]
+    for suffix in least:
+        if not any(n.endswith(suffix) for n in names):
+            fail("no launch named *%s" % suffix)
     for key in LAYER_KEYS:
         if key not in layer:
             fail("layer lacks " + key)
