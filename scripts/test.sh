@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--sanitize" ]; then
-  export MOE_BUILD_DIR=build-sanitize MOE_CMAKE_ARGS="-DMOE_SANITIZE=ON"
+  export MOE_BUILD_DIR=build-sanitize MOE_CMAKE_ARGS="-DMOE_SANITIZE=ON -DMOE_BUILD_BENCH=OFF"
   # Leaks of LLVM's and MLIR's own process-lifetime objects are not ours.
   # allow_user_poisoning=0, as the fuzzers have it (fuzz/SanitizerDefaults.cpp):
   # LLVM's BumpPtrAllocator, inlined into our instrumented code, poisons each
