@@ -810,7 +810,7 @@ private:
                   storage, getElementTypeOrSelf(gemms.gateUp.getType()),
                   tiles.expertRows, inter, tiles.gateUpColumns, hidden,
                   ffn.isGated() ? 2 : 1, tiles.gateUpStages,
-                  isDequantized(gemms.gateUp), group,
+                  quantizedStorage(gemms.gateUp), group,
                   e4m3WeightBlock(group, gemms.gateUp), tiles.e4m3TensorCores)
             : TensorCorePlan();
     bool tensorCores = bool(plan);
@@ -931,8 +931,9 @@ private:
             ? planTensorCores(
                   storage, getElementTypeOrSelf(gemms.down.getType()),
                   tiles.expertRows, resultType.getDimSize(1), tiles.downColumns,
-                  inter, 1, tiles.downStages, isDequantized(gemms.down), group,
-                  e4m3WeightBlock(group, gemms.down), tiles.e4m3TensorCores)
+                  inter, 1, tiles.downStages, quantizedStorage(gemms.down),
+                  group, e4m3WeightBlock(group, gemms.down),
+                  tiles.e4m3TensorCores)
             : TensorCorePlan();
     bool tensorCores = bool(plan);
     Value output = buildEmpty(b, loc, resultType, rowCount);

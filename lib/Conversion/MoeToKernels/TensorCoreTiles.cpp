@@ -36,10 +36,13 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
   return 0;
 }
 
-TensorCorePlan mlir::moe::planTensorCores(
-    Type storage, Type weightType, int64_t blockRows, int64_t columns,
-    int64_t width, int64_t k, int64_t weights, int64_t wanted, bool dequantized,
-    int64_t activationGroup, int64_t e4m3WeightBlock, bool e4m3Mma) {
+TensorCorePlan
+mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
+                           int64_t columns, int64_t width, int64_t k,
+                           int64_t weights, int64_t wanted,
+                           QuantizedStorage quantized, int64_t activationGroup,
+                           int64_t e4m3WeightBlock, bool e4m3Mma) {
+  bool dequantized = bool(quantized);
   int64_t chunk = tensorCoreChunk(k);
   wanted = std::max<int64_t>(wanted, 1);
   // w8a8 of e4m3 weights: the stored values staged (8-bit with e4m3
@@ -67,7 +70,21 @@ TensorCorePlan mlir::moe::planTensorCores(
       columns % width != 0 || (activationGroup && activationGroup % chunk != 0))
     return {};
   int64_t rowLength = chunk + kStagedRowPaddingBytes / 2;
-  auto fits = [&](int64_t stages, bool stageWeights) {
+  // w8a16: the stored values of a chunk are whole 16-byte runs (cp.async),
+  // and its scale is one block's (read once per chunk) or the rows' (1 x
+  // blockColumns blocks: each row's scales kept for the block, read once).
+  int64_t storedRowBytes = chunk * quantized.bits / 8;
+  bool perRowScales = quantized.blockRows == 1;
+  bool stageable = dequantized && !activationGroup && quantized.bits &&
+                   storedRowBytes % 16 == 0 &&
+                   (perRowScales || (quantized.blockRows % width == 0 &&
+                                     quantized.blockColumns % chunk == 0));
+  int64_t scaleRowBytes =
+      perRowScales ? llvm::alignTo(llvm::divideCeil(k, quantized.blockColumns) *
+                                       quantized.scaleBytes,
+                                   4)
+                   : 0;
+  auto fits = [&](int64_t stages, bool stageWeights, bool stageStored = false) {
     int64_t bytes = accumulatorBytes(weights, blockRows, width) +
                     stages * blockRows * rowLength * 2;
     // A quantized weight's chunk, dequantized for the tensor cores; a plain
@@ -76,6 +93,10 @@ TensorCorePlan mlir::moe::planTensorCores(
       bytes += weights * width * rowLength * 2;
     if (stageWeights)
       bytes += stages * weights * width * rowLength * 2;
+    if (stageStored)
+      bytes +=
+          stages * weights * width * (storedRowBytes + kStagedRowPaddingBytes) +
+          weights * width * scaleRowBytes;
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
       bytes += blockRows * llvm::divideCeil(k, activationGroup) * 4 +
@@ -90,10 +111,35 @@ TensorCorePlan mlir::moe::planTensorCores(
          --stages)
       if (fits(stages, true))
         return {stages, true};
+  if (stageable)
+    for (int64_t stages = wanted; stages >= std::min<int64_t>(wanted, 2);
+         --stages)
+      if (fits(stages, false, true))
+        return {stages, false, false, false, /*stageStored=*/true};
   for (int64_t stages = wanted; stages >= 1; --stages)
     if (fits(stages, false))
       return {stages, false};
   return {};
+}
+
+QuantizedStorage mlir::moe::quantizedStorage(Value weight) {
+  while (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>())
+    weight = slice.getSource();
+  auto dequantize = weight.getDefiningOp<DequantizeOp>();
+  if (!dequantize)
+    return {};
+  QuantizedStorage storage;
+  storage.dequantized = true;
+  Type stored = getElementTypeOrSelf(dequantize.getQuantized());
+  if (dequantize.isPackedE2M1())
+    storage.bits = 4;
+  else if (isa<Float8E4M3FNType>(stored))
+    storage.bits = 8;
+  storage.blockRows = dequantize.getBlock()[0];
+  storage.blockColumns = dequantize.getBlock()[1];
+  storage.scaleBytes =
+      getElementTypeOrSelf(dequantize.getScale()).getIntOrFloatBitWidth() / 8;
+  return storage;
 }
 
 namespace {
@@ -111,7 +157,9 @@ public:
       : loc(loc), blockRows(blockRows), count(count), weights(weights),
         stages(plan.stages), rows(std::move(rows)),
         rowsAsync(rowsCopied && !group), group(group), pow2Scales(pow2Scales),
-        stored(plan.storedE4M3), e4m3(plan.e4m3Mma) {
+        stored(plan.storedE4M3), e4m3(plan.e4m3Mma),
+        stageStored(plan.stageStored),
+        quantized(quantizedStorage(weights.front())) {
     auto firstType = cast<RankedTensorType>(weights.front().getType());
     columns = firstType.getDimSize(0);
     k = firstType.getDimSize(1);
@@ -120,9 +168,11 @@ public:
         {blockRows, chunk},
         e4m3 ? Float8E4M3FNType::get(storage.getContext()) : storage);
     for (auto [i, weight] : llvm::enumerate(weights))
-      if (plan.stageWeights && (stored || !isDequantized(weight)))
+      if ((plan.stageWeights && (stored || !isDequantized(weight))) ||
+          (stageStored && isDequantized(weight)))
         stagedWeights.push_back(i);
     perStage = 1 + stagedWeights.size();
+    storedChunk = chunk * quantized.bits / 8;
   }
 
   /// The [blockRows, columns] products, sliced to [count, width].
@@ -158,9 +208,9 @@ public:
     for (size_t i = 0; i < weights.size(); ++i)
       accs.push_back(
           linalg::FillOp::create(b, loc, zeroF32, accTile()).getResult(0));
-    // The stored-e4m3 form stages the weights' stored values (the same
-    // slice of the moe.dequantize's operand).
-    if (stored)
+    // The stored-e4m3 form and w8a16's staging stage the weights' stored
+    // values (the same slice of the moe.dequantize's operand).
+    if (stored || stageStored)
       for (Value weight : weights)
         storedWeights.push_back(storedValues(b, weight));
     // A quantized weight's chunks are dequantized into one tile per weight,
@@ -197,7 +247,8 @@ public:
           b, loc, paddedType(blockRows), ValueRange{}));
       for (size_t w = 0; w < stagedWeights.size(); ++w)
         tiles.push_back(bufferization::AllocTensorOp::create(
-            b, loc, paddedType(columns), ValueRange{}));
+            b, loc, stageStored ? storedTileType() : paddedType(columns),
+            ValueRange{}));
     }
     // An empty block (past the last expert's rows) stages and reads
     // nothing.
@@ -206,6 +257,9 @@ public:
     chunks =
         arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
     lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
+    if (stageStored && quantized.blockRows == 1)
+      for (Value weight : weights)
+        scaleRows.push_back(buildScaleRows(b, weight));
     if (stages > 1)
       buildPrologue(b, tiles);
     scf::ForOp loop = buildLoop(b, state, tiles);
@@ -261,11 +315,12 @@ private:
     return repad(nb, nloc, op.getResult(0), padded, blockRows);
   }
 
-  /// Stages chunk `k0 / chunk` of `weight` ([columns, K], the stored
-  /// values in the stored-e4m3 form) into `padded`.
+  /// Stages the `width` columns from `k0` of `weight` ([columns, K], the
+  /// stored values in the stored-e4m3 form and w8a16's staging) into
+  /// `padded`.
   Value stageWeight(OpBuilder &nb, Location nloc, Value padded, Value weight,
-                    Value k0) const {
-    Value tile = unpadded(nb, nloc, padded, columns);
+                    Value k0, int64_t width) const {
+    Value tile = leading(nb, nloc, padded, nb.getIndexAttr(columns), width);
     auto op = linalg::GenericOp::create(
         nb, nloc, tile.getType(), ValueRange{}, ValueRange{tile},
         {nb.getMultiDimIdentityMap(2)},
@@ -284,7 +339,7 @@ private:
         });
     if (!stored || e4m3)
       markAsyncCopy(nb, op);
-    return repad(nb, nloc, op.getResult(0), padded, columns);
+    return repad(nb, nloc, op.getResult(0), padded, columns, width);
   }
 
   /// Element `indices` of `value`, read from the tensor it is a unit-stride
@@ -337,26 +392,147 @@ private:
   /// of the op's operand.
   Value storedValues(OpBuilder &b, Value weight) const {
     auto [slice, dequantize] = dequantizedSlice(weight);
-    auto type = cast<RankedTensorType>(weight.getType());
+    SmallVector<int64_t> shape(
+        cast<RankedTensorType>(weight.getType()).getShape());
+    SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+    SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+    // Packed e2m1: a byte holds two columns (the slice starts at an even
+    // column: its reduction is whole).
+    if (dequantize.isPackedE2M1()) {
+      shape.back() /= 2;
+      sizes.back() = b.getIndexAttr(shape.back());
+      offsets.back() =
+          b.getIndexAttr(getConstantIntValue(offsets.back()).value_or(0) / 2);
+    }
     return tensor::ExtractSliceOp::create(
         b, loc,
-        RankedTensorType::get(type.getShape(),
+        RankedTensorType::get(shape,
                               getElementTypeOrSelf(dequantize.getQuantized())),
-        dequantize.getQuantized(), slice.getMixedOffsets(),
-        slice.getMixedSizes(), slice.getMixedStrides());
+        dequantize.getQuantized(), offsets, sizes, slice.getMixedStrides());
+  }
+
+  /// Each of the block's weight rows' scales (1 x blockColumns blocks: a
+  /// chunk spans `columns` rows' scales), read once into a [columns,
+  /// groups] tile for the block's chunks (when it has rows).
+  Value buildScaleRows(OpBuilder &b, Value weight) const {
+    auto [slice, dequantize] = dequantizedSlice(weight);
+    int64_t groups = llvm::divideCeil(k, quantized.blockColumns);
+    auto type = RankedTensorType::get(
+        {columns, groups}, getElementTypeOrSelf(dequantize.getScale()));
+    Value tile =
+        bufferization::AllocTensorOp::create(b, loc, type, ValueRange{});
+    auto copied = scf::IfOp::create(
+        b, loc, some,
+        [&](OpBuilder &nb, Location nloc) {
+          auto copy = linalg::GenericOp::create(
+              nb, nloc, type, ValueRange{}, ValueRange{tile},
+              {nb.getMultiDimIdentityMap(2)},
+              {utils::IteratorType::parallel, utils::IteratorType::parallel},
+              [&](OpBuilder &gb, Location gloc, ValueRange) {
+                Value row = linalg::IndexOp::create(gb, gloc, 0);
+                Value column = arith::MulIOp::create(
+                    gb, gloc, linalg::IndexOp::create(gb, gloc, 1),
+                    arith::ConstantIndexOp::create(gb, gloc,
+                                                   quantized.blockColumns));
+                SmallVector<Value> at = buildScaleIndices(
+                    gb, gloc, dequantize,
+                    sourceIndices(gb, gloc, slice, {row, column}));
+                linalg::YieldOp::create(gb, gloc,
+                                        tensor::ExtractOp::create(
+                                            gb, gloc, dequantize.getScale(), at)
+                                            .getResult());
+              });
+          scf::YieldOp::create(nb, nloc, copy.getResult(0));
+        },
+        [&](OpBuilder &nb, Location nloc) {
+          scf::YieldOp::create(nb, nloc, tile);
+        });
+    return copied.getResult(0);
+  }
+
+  /// Weight `w`'s chunk from column `k0`, dequantized into `out` ([columns,
+  /// chunk]) from its staged stored values `staged` ([columns,
+  /// storedChunk]): each value times its block's scale (the chunk's one,
+  /// read here once; or its row's, from the block's scale rows), the same
+  /// arithmetic as buildDequantizedElement's.
+  Value dequantizeStaged(OpBuilder &nb, Location nloc, size_t w, Value staged,
+                         Value k0, Value out) const {
+    auto [slice, dequantize] = dequantizedSlice(weights[w]);
+    Value scale;
+    if (scaleRows.empty()) {
+      SmallVector<Value> at =
+          sourceIndices(nb, nloc, slice, {index(nb, 0), k0});
+      llvm::SmallBitVector dropped = slice.getDroppedDims();
+      SmallVector<OpFoldResult> offsets, sizes;
+      for (auto [d, offset] : llvm::enumerate(at)) {
+        offsets.push_back(offset);
+        sizes.push_back(nb.getIndexAttr(dropped.test(d)      ? 1
+                                        : d + 1 == at.size() ? chunk
+                                                             : columns));
+      }
+      scale = buildUniformScale(nb, nloc, dequantize, offsets, sizes);
+    }
+    Type element = getElementTypeOrSelf(dequantize.getResult());
+    return linalg::GenericOp::create(
+               nb, nloc, out.getType(), ValueRange{}, ValueRange{out},
+               {nb.getMultiDimIdentityMap(2)},
+               {utils::IteratorType::parallel, utils::IteratorType::parallel},
+               [&](OpBuilder &gb, Location gloc, ValueRange) {
+                 Value i = linalg::IndexOp::create(gb, gloc, 0);
+                 Value j = linalg::IndexOp::create(gb, gloc, 1);
+                 Value column = arith::AddIOp::create(gb, gloc, k0, j);
+                 Value byte =
+                     quantized.bits == 4
+                         ? arith::DivUIOp::create(gb, gloc, j, index(gb, 2))
+                               .getResult()
+                         : j;
+                 Value value = buildStoredValue(
+                     gb, gloc, dequantize,
+                     tensor::ExtractOp::create(gb, gloc, staged,
+                                               ValueRange{i, byte}),
+                     column);
+                 Value blockScale = scale;
+                 if (!blockScale && !scaleRows.empty())
+                   blockScale = buildScaleValue(
+                       gb, gloc,
+                       tensor::ExtractOp::create(
+                           gb, gloc, scaleRows[w],
+                           ValueRange{i, arith::DivUIOp::create(
+                                             gb, gloc, column,
+                                             index(gb, quantized.blockColumns))
+                                             .getResult()}));
+                 if (!blockScale)
+                   blockScale = buildDequantizeScale(
+                       gb, gloc, dequantize,
+                       sourceIndices(gb, gloc, slice, {i, column}));
+                 Value scaled =
+                     arith::MulFOp::create(gb, gloc, value, blockScale);
+                 linalg::YieldOp::create(
+                     gb, gloc, buildScalarConvert(gb, gloc, scaled, element));
+               })
+        .getResult(0);
   }
 
   /// Stages chunk `c` (past the last, the last again: its copy is not
   /// read) of the rows and the staged weights into one stage's tiles.
   SmallVector<Value> stage(OpBuilder &nb, Location nloc, ArrayRef<Value> tiles,
                            Value c) const {
-    Value k0 = arith::MulIOp::create(
-        nb, nloc, arith::MinSIOp::create(nb, nloc, c, lastChunk),
-        index(nb, chunk));
+    Value clamped = arith::MinSIOp::create(nb, nloc, c, lastChunk);
+    Value k0 = arith::MulIOp::create(nb, nloc, clamped, index(nb, chunk));
     SmallVector<Value> staged = {stageRows(nb, nloc, tiles[0], k0)};
-    for (auto [w, i] : llvm::enumerate(stagedWeights))
+    for (auto [w, i] : llvm::enumerate(stagedWeights)) {
+      if (stageStored) {
+        // The stored columns of the chunk: a multiple of 16 bytes.
+        Value from =
+            arith::MulIOp::create(nb, nloc, clamped, index(nb, storedChunk));
+        staged.push_back(stageWeight(nb, nloc, tiles[1 + w], storedWeights[i],
+                                     from, storedChunk));
+        continue;
+      }
       staged.push_back(stageWeight(nb, nloc, tiles[1 + w],
-                                   stored ? storedWeights[i] : weights[i], k0));
+                                   stored ? storedWeights[i] : weights[i], k0,
+                                   chunk));
+    }
     return staged;
   }
 
@@ -372,6 +548,15 @@ private:
         (rowsAsync ? 1 : 0) + (stored && !e4m3 ? 0 : stagedWeights.size());
     op->setAttr(MoeDialect::kAsyncCopyAttrName,
                 nb.getI64IntegerAttr((stages - 1) * copiesPerStage));
+  }
+
+  /// The [columns, storedChunk + padding] type of w8a16's staging tile of
+  /// a weight's stored values (bytes).
+  RankedTensorType storedTileType() const {
+    auto [slice, dequantize] = dequantizedSlice(weights.front());
+    return RankedTensorType::get(
+        {columns, storedChunk + kStagedRowPaddingBytes},
+        getElementTypeOrSelf(dequantize.getQuantized()));
   }
 
   /// The [rows, chunk + padding] type of a staging tile.
@@ -398,12 +583,12 @@ private:
     return leading(nb, nloc, padded, nb.getIndexAttr(tileRows), chunk);
   }
   Value repad(OpBuilder &nb, Location nloc, Value tile, Value padded,
-              int64_t tileRows) const {
+              int64_t tileRows, int64_t width = 0) const {
     return tensor::InsertSliceOp::create(
         nb, nloc, tile, padded,
         ArrayRef<OpFoldResult>{nb.getIndexAttr(0), nb.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{nb.getIndexAttr(tileRows),
-                               nb.getIndexAttr(chunk)},
+                               nb.getIndexAttr(width ? width : chunk)},
         ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
   }
 
@@ -430,11 +615,17 @@ private:
       // is staged; of another quantized weight, only this
       // chunk is dequantized.
       auto stagedAt = llvm::find(stagedWeights, i);
+      Value stageTile = stagedAt != stagedWeights.end()
+                            ? stageTiles[1 + (stagedAt - stagedWeights.begin())]
+                            : Value();
       Value weightChunk =
-          stagedAt != stagedWeights.end()
-              ? unpadded(nb, nloc,
-                         stageTiles[1 + (stagedAt - stagedWeights.begin())],
-                         columns)
+          stageTile && stageStored
+              ? dequantizeStaged(nb, nloc, i,
+                                 leading(nb, nloc, stageTile,
+                                         nb.getIndexAttr(columns), storedChunk),
+                                 k0, unpadded(nb, nloc, chunkTile, columns))
+          : stageTile
+              ? unpadded(nb, nloc, stageTile, columns)
               : buildWeightSlice(nb, nloc, weight, offsets, sizes,
                                  /*droppedDims=*/0,
                                  chunkTile
@@ -592,6 +783,13 @@ private:
   /// its tiles are e4m3 (mma.sync m16n8k32).
   bool stored;
   bool e4m3;
+  /// w8a16's staging of the quantized weights' stored values, their
+  /// storage, the stored elements of a chunk and (1 x blockColumns scale
+  /// blocks) each weight's block rows' scales.
+  bool stageStored;
+  QuantizedStorage quantized;
+  int64_t storedChunk;
+  SmallVector<Value> scaleRows;
   SmallVector<Value> storedWeights;
   int64_t columns, k, chunk;
   /// The weights whose chunks are staged (the plain ones) and the tiles of

@@ -37,6 +37,22 @@ constexpr int64_t accumulatorBytes(int64_t tiles, int64_t rows, int64_t width) {
 /// 0 when it cannot take it.
 int64_t tensorCoreChunk(int64_t k);
 
+/// A weight's quantized storage, as the tensor-core form stages it:
+/// `bits` per stored value (8: e4m3; 4: e2m1, two to a byte; 0: another
+/// storage, or none), its scale blocks of `blockRows` x `blockColumns`
+/// and the bytes of a scale.
+struct QuantizedStorage {
+  int64_t bits = 0;
+  int64_t blockRows = 0, blockColumns = 0;
+  int64_t scaleBytes = 0;
+  bool dequantized = false;
+  explicit operator bool() const { return dequantized; }
+};
+
+/// The storage of `weight`, a moe.dequantize's result or a slice of one
+/// (`dequantized` false otherwise).
+QuantizedStorage quantizedStorage(Value weight);
+
 /// How a block's expert GEMMs take the tensor-core form: `stages` staging
 /// steps of the software pipeline (0: not at all), each holding the rows'
 /// chunk and, with `stageWeights`, each plain weight's chunk (else the
@@ -45,11 +61,16 @@ int64_t tensorCoreChunk(int64_t k);
 /// weights' stored e4m3 values are staged and multiplied, exactly, and
 /// both scales applied in the promotion: in bf16 or f16 (mma.sync
 /// m16n8k16), or with `e4m3Mma` as they are (mma.sync m16n8k32, sm_89+).
+/// With `stageStored` (w8a16), each quantized weight's stored values
+/// (e4m3 bytes, e2m1 pairs) are staged like plain weights and each chunk
+/// dequantized from its stage, the scales read once per chunk (one block
+/// scale) or once per block (the rows' 1 x 32 scales, MXFP4).
 struct TensorCorePlan {
   int64_t stages = 0;
   bool stageWeights = false;
   bool storedE4M3 = false;
   bool e4m3Mma = false;
+  bool stageStored = false;
   explicit operator bool() const { return stages > 0; }
 };
 
@@ -59,8 +80,9 @@ struct TensorCorePlan {
 /// (gate and up: 2) sharing the staged rows take the tensor-core form:
 /// f16/bf16 rows and weights of one type, blocks of 16-row multiples,
 /// widths of 32-column multiples, and the temporaries within the
-/// shared-memory budget (with `dequantized`, the weights' chunks
-/// dequantized from quantized storage too; with `activationGroup`, w8a8's
+/// shared-memory budget (with `quantized`, the weights' chunks
+/// dequantized from quantized storage too, staged where two stages fit;
+/// with `activationGroup`, w8a8's
 /// per-token scales and one f32 product tile per weight for the promotion,
 /// and the group a multiple of the reduction chunk). Plain weights are
 /// staged where two stages of them fit (or the one asked for).
@@ -73,7 +95,7 @@ struct TensorCorePlan {
 TensorCorePlan planTensorCores(Type storage, Type weightType, int64_t blockRows,
                                int64_t columns, int64_t width, int64_t k,
                                int64_t weights, int64_t wanted,
-                               bool dequantized = false,
+                               QuantizedStorage quantized = {},
                                int64_t activationGroup = 0,
                                int64_t e4m3WeightBlock = 0,
                                bool e4m3Mma = false);

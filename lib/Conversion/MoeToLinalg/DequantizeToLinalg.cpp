@@ -94,45 +94,25 @@ Value decodeScale(OpBuilder &b, Location loc, Value scale) {
 /// `scale` is its block's scale where the caller has it (null: read here).
 Value dequantizeElement(OpBuilder &b, Location loc, DequantizeOp op,
                         SmallVector<Value> indices, Value scale) {
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
   size_t rank = indices.size();
   Value col = indices[rank - 1];
-  Value value;
-  if (op.isPackedE2M1()) {
-    // Byte col / 2, the low nibble for even columns.
-    SmallVector<Value> at = indices;
-    at[rank - 1] = arith::DivUIOp::create(b, loc, col, index(2));
-    Value byte =
-        tensor::ExtractOp::create(b, loc, op.getQuantized(), at).getResult();
-    Value odd = arith::RemUIOp::create(b, loc, col, index(2));
-    Value shift = arith::IndexCastOp::create(
-        b, loc, b.getI8Type(),
-        arith::MulIOp::create(b, loc, odd, index(4)).getResult());
-    value = decodeE2M1(b, loc, arith::ShRUIOp::create(b, loc, byte, shift));
-  } else {
-    Value stored =
-        tensor::ExtractOp::create(b, loc, op.getQuantized(), indices);
-    value = decodeE4M3(b, loc,
-                       arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
-  }
+  // A packed e2m1 pair's byte holds columns 2m and 2m + 1.
+  SmallVector<Value> at = indices;
+  if (op.isPackedE2M1())
+    at[rank - 1] = arith::DivUIOp::create(
+        b, loc, col, arith::ConstantIndexOp::create(b, loc, 2));
+  Value stored = tensor::ExtractOp::create(b, loc, op.getQuantized(), at);
+  Value value = buildStoredValue(b, loc, op, stored, col);
   if (!scale)
     scale = buildDequantizeScale(b, loc, op, indices);
   return arith::MulFOp::create(b, loc, value, scale);
 }
 
-/// The one scale of every element of the slice `offsets`/`sizes` (full
-/// rank) of `op`'s result, read once at `b`, when the slice provably lies
-/// in one scale block: one expert, and along rows and columns a size that
-/// divides the block (and the stacked part's rows) at an offset that is a
-/// multiple of that size. Null otherwise (MXFP4's 1 x 32 blocks across
-/// several rows): each element then reads its own. Each element reading
-/// the same scale made a warp load 4 bytes of a 32-byte sector per element
-/// in the GPU kernels' dequantized chunks.
-Value uniformScale(OpBuilder &b, Location loc, DequantizeOp op,
-                   ArrayRef<OpFoldResult> offsets,
-                   ArrayRef<OpFoldResult> sizes) {
+} // namespace
+
+Value mlir::moe::buildUniformScale(OpBuilder &b, Location loc, DequantizeOp op,
+                                   ArrayRef<OpFoldResult> offsets,
+                                   ArrayRef<OpFoldResult> sizes) {
   auto shape = op.getResult().getType().getShape();
   size_t rank = shape.size();
   ArrayRef<int64_t> block = op.getBlock();
@@ -156,6 +136,8 @@ Value uniformScale(OpBuilder &b, Location loc, DequantizeOp op,
     at.push_back(getValueOrCreateConstantIndexOp(b, loc, offset));
   return buildDequantizeScale(b, loc, op, at);
 }
+
+namespace {
 
 struct DequantizeToLinalg : OpRewritePattern<DequantizeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -224,8 +206,9 @@ Value mlir::moe::buildE4M3Value(OpBuilder &b, Location loc, Value bits) {
   return decodeE4M3(b, loc, bits);
 }
 
-Value mlir::moe::buildDequantizeScale(OpBuilder &b, Location loc,
-                                      DequantizeOp op, ValueRange indices) {
+SmallVector<Value> mlir::moe::buildScaleIndices(OpBuilder &b, Location loc,
+                                                DequantizeOp op,
+                                                ValueRange indices) {
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -243,7 +226,33 @@ Value mlir::moe::buildDequantizeScale(OpBuilder &b, Location loc,
       b, loc, arith::MulIOp::create(b, loc, part, index(gridRows)),
       arith::DivUIOp::create(b, loc, inPart, index(block[0])));
   at[rank - 1] = arith::DivUIOp::create(b, loc, col, index(block[1]));
-  Value scale = tensor::ExtractOp::create(b, loc, op.getScale(), at);
+  return at;
+}
+
+Value mlir::moe::buildScaleValue(OpBuilder &b, Location loc, Value scale) {
+  return decodeScale(b, loc, scale);
+}
+
+Value mlir::moe::buildStoredValue(OpBuilder &b, Location loc, DequantizeOp op,
+                                  Value stored, Value column) {
+  if (!op.isPackedE2M1())
+    return decodeE4M3(b, loc,
+                      arith::BitcastOp::create(b, loc, b.getI8Type(), stored));
+  // The low nibble for even columns.
+  Value odd = arith::RemUIOp::create(b, loc, column,
+                                     arith::ConstantIndexOp::create(b, loc, 2));
+  Value shift = arith::IndexCastOp::create(
+      b, loc, b.getI8Type(),
+      arith::MulIOp::create(b, loc, odd,
+                            arith::ConstantIndexOp::create(b, loc, 4))
+          .getResult());
+  return decodeE2M1(b, loc, arith::ShRUIOp::create(b, loc, stored, shift));
+}
+
+Value mlir::moe::buildDequantizeScale(OpBuilder &b, Location loc,
+                                      DequantizeOp op, ValueRange indices) {
+  Value scale = tensor::ExtractOp::create(
+      b, loc, op.getScale(), buildScaleIndices(b, loc, op, indices));
   return decodeScale(b, loc, scale);
 }
 
@@ -295,7 +304,7 @@ Value mlir::moe::buildWeightSlice(OpBuilder &b, Location loc, Value weight,
     init = buildEmpty(b, loc, sliceType, dynamicSizes);
   SmallVector<utils::IteratorType> iterators(sliceType.getRank(),
                                              utils::IteratorType::parallel);
-  Value scale = uniformScale(b, loc, dequantize, offsets, sizes);
+  Value scale = buildUniformScale(b, loc, dequantize, offsets, sizes);
   auto generic = linalg::GenericOp::create(
       b, loc, sliceType, ValueRange{}, ValueRange{init},
       {b.getMultiDimIdentityMap(sliceType.getRank())}, iterators,

@@ -5,19 +5,28 @@
 // GEMMs read: in the tensor-core form, per 64-column chunk of the
 // reduction, a [64, 64] bf16 tile (gate's and up's) from the stored fp8
 // values and their block scales, into tiles allocated once per block. No
-// moe.dequantize and nothing of a whole expert's size is left. A tile
-// inside one 128 x 128 scale block (its 64 rows and columns at multiples
-// of 64) reads its scale once, before the tile's generic, not per element.
+// moe.dequantize and nothing of a whole expert's size is left. The stored
+// values are staged like plain weights: per stage, each weight's 64 e4m3
+// bytes a row (padded by 16), copied asynchronously, and each chunk is
+// dequantized from its stage. A chunk lies in one 128 x 128 scale block
+// (its 64 rows and columns at multiples of 64) and reads its scale once,
+// before the chunk's generic, not per element.
 // CHECK-LABEL: func.func @fp8_layer(
 // CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<8x512x256xf8E4M3FN>, %[[S:[a-z0-9]+]]: tensor<8x4x2xf32>
 // CHECK-NOT: moe.dequantize
 // CHECK-NOT: tensor<512x256xbf16>
 // CHECK: moe.kernel = "dispatch"
-// CHECK: scf.for {{.*}} -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<16x72xbf16>)
+// CHECK: bufferization.alloc_tensor() : tensor<64x80xf8E4M3FN>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xf8E4M3FN>) attrs = {moe.async_copy = 3 : i64}
+// CHECK-NEXT: ^bb0
+// CHECK: %[[STORED:.*]] = tensor.extract %[[Q]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x256xf8E4M3FN>
+// CHECK-NEXT: linalg.yield %[[STORED]] : f8E4M3FN
+// CHECK: scf.for {{.*}} -> (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x72xbf16>, tensor<64x80xf8E4M3FN>, tensor<64x80xf8E4M3FN>, tensor<16x72xbf16>, tensor<64x80xf8E4M3FN>, tensor<64x80xf8E4M3FN>)
 // CHECK: %[[SCALE:.*]] = tensor.extract %[[S]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x4x2xf32>
 // CHECK-NEXT: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>)
 // CHECK-NOT: tensor.extract %[[S]]
-// CHECK: tensor.extract %[[Q]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x256xf8E4M3FN>
+// CHECK-NOT: tensor.extract %[[Q]]
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<64x64xf8E4M3FN>
 // CHECK-NOT: tensor.extract %[[S]]
 // CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
 // CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
@@ -137,16 +146,29 @@ func.func @w8a8_pow2_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
 
 // -----
 
-// MXFP4 (1 x 32 scale blocks): a [64, 64] chunk spans 64 rows' scales, two
-// each, so every element reads its own e8m0 scale inside the generic.
+// MXFP4 (1 x 32 scale blocks): the e2m1 pairs are staged like the fp8
+// values (32 bytes a row per 64-column chunk, padded by 16). A chunk spans
+// 64 rows' scales, two each, so a block first copies its 64 rows' scales
+// ([64, 8] e8m0, when it has rows) and each dequantized element reads its
+// own from there, its value from the staged byte's nibble.
 // CHECK-LABEL: func.func @mxfp4_layer(
 // CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<8x512x128xi8>, %[[S:[a-z0-9]+]]: tensor<8x512x8xf8E8M0FNU>
 // CHECK: moe.kernel = "dispatch"
+// CHECK: bufferization.alloc_tensor() : tensor<64x48xi8>
+// CHECK: %[[ROWS:.*]] = bufferization.alloc_tensor() : tensor<64x8xf8E8M0FNU>
+// CHECK-NEXT: %[[KEPT:.*]] = scf.if %{{.*}} -> (tensor<64x8xf8E8M0FNU>) {
+// CHECK-NEXT: linalg.generic {{.*}} outs(%[[ROWS]] : tensor<64x8xf8E8M0FNU>)
+// CHECK: tensor.extract %[[S]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x8xf8E8M0FNU>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x32xi8>) attrs = {moe.async_copy = 3 : i64}
+// CHECK: tensor.extract %[[Q]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x512x128xi8>
 // CHECK: scf.for
-// CHECK-NOT: tensor.extract %[[S]]
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<64x64xbf16>)
-// CHECK: tensor.extract %[[Q]]
-// CHECK: tensor.extract %[[S]]
+// CHECK-NOT: tensor.extract %[[S]]
+// CHECK-NOT: tensor.extract %[[Q]]
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<64x32xi8>
+// CHECK: arith.shrui
+// CHECK: tensor.extract %[[KEPT]][%{{.*}}, %{{.*}}] : tensor<64x8xf8E8M0FNU>
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: moe.kernel = "gate_up"
 func.func @mxfp4_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
                        %gu: tensor<8x512x128xi8>, %gus: tensor<8x512x8xf8E8M0FNU>,

@@ -83,6 +83,32 @@ bool isMultipleOf(OpFoldResult v, int64_t n);
 Value buildDequantizeScale(OpBuilder &b, Location loc, DequantizeOp op,
                            ValueRange indices);
 
+/// The indices into a moe.dequantize's scale tensor of the block of its
+/// result's element `indices`.
+SmallVector<Value> buildScaleIndices(OpBuilder &b, Location loc,
+                                     DequantizeOp op, ValueRange indices);
+
+/// A scale element (e8m0, bf16 or f32) as f32.
+Value buildScaleValue(OpBuilder &b, Location loc, Value scale);
+
+/// The f32 value, before its scale, of `stored`, an element of a
+/// moe.dequantize's quantized operand holding the result's column
+/// `column` (of packed e2m1, the byte of columns 2m and 2m + 1).
+Value buildStoredValue(OpBuilder &b, Location loc, DequantizeOp op,
+                       Value stored, Value column);
+
+/// The one scale of every element of the slice `offsets`/`sizes` (full
+/// rank) of `op`'s result, read once at `b`, when the slice provably lies
+/// in one scale block: one expert, and along rows and columns a size that
+/// divides the block (and the stacked part's rows) at an offset that is a
+/// multiple of that size. Null otherwise (MXFP4's 1 x 32 blocks across
+/// several rows). Each element reading the same scale made a warp load 4
+/// bytes of a 32-byte sector per element in the GPU kernels' dequantized
+/// chunks.
+Value buildUniformScale(OpBuilder &b, Location loc, DequantizeOp op,
+                        ArrayRef<OpFoldResult> offsets,
+                        ArrayRef<OpFoldResult> sizes);
+
 /// Element `indices` of a moe.dequantize's result, in its element type
 /// (or `element`), read from the stored values and scales (or times
 /// `scale`, its block's scale, where the caller read it once).

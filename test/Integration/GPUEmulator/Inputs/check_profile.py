@@ -39,10 +39,10 @@ def main():
     parser.add_argument("--least-load-efficiency", action="append",
                         default=[])
     args = parser.parse_args()
-    least = {}
+    least_efficiency = {}
     for bound in args.least_load_efficiency:
         name, _, value = bound.partition("=")
-        least["_" + name] = float(value)
+        least_efficiency["_" + name] = float(value)
     with open(args.profile) as f:
         p = json.load(f)
     kernels, layer = p["kernels"], p["layer"]
@@ -78,7 +78,7 @@ def main():
                 fail("%s: mma_row_utilisation %g, less than %g: rows padded "
                      "past whole 16-row tiles"
                      % (k["name"], k["mma_row_utilisation"], least))
-        for suffix, bound in least.items():
+        for suffix, bound in least_efficiency.items():
             if (k["name"].endswith(suffix) and
                     k["global_load_efficiency"] < bound):
                 fail("%s: global_load_efficiency %g, less than %g"
@@ -104,7 +104,7 @@ def main():
             fail("%s: fewer barriers than blocks" % k["name"])
         total += k["dram_bytes"]
     names = [k["name"] for k in kernels]
-    for suffix in least:
+    for suffix in least_efficiency:
         if not any(n.endswith(suffix) for n in names):
             fail("no launch named *%s" % suffix)
     for key in LAYER_KEYS:
