@@ -71,19 +71,19 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
     return {};
   int64_t rowLength = chunk + kStagedRowPaddingBytes / 2;
   // w8a16: the stored values of a chunk are whole 16-byte runs (cp.async),
-  // and its scale is one block's (read once per chunk) or the rows' (1 x
-  // blockColumns blocks: each row's scales kept for the block, read once).
+  // and its scales one block's (read once per chunk) or, where the tile's
+  // rows span several scale blocks (MXFP4's 1 x 32, fp8's 128-row blocks
+  // under a wider tile), the blocks' scale rows, kept for the block.
   int64_t storedRowBytes = chunk * quantized.bits / 8;
-  bool perRowScales = quantized.blockRows == 1;
+  int64_t scaleRows = scaleRowsOfTile(quantized, width);
   bool stageable = dequantized && !activationGroup && quantized.bits &&
                    storedRowBytes % 16 == 0 &&
-                   (perRowScales || (quantized.blockRows % width == 0 &&
-                                     quantized.blockColumns % chunk == 0));
-  int64_t scaleRowBytes =
-      perRowScales ? llvm::alignTo(llvm::divideCeil(k, quantized.blockColumns) *
-                                       quantized.scaleBytes,
-                                   4)
-                   : 0;
+                   (scaleRows || (quantized.blockRows % width == 0 &&
+                                  quantized.blockColumns % chunk == 0));
+  int64_t scaleRowBytes = llvm::alignTo(
+      llvm::divideCeil(k, std::max<int64_t>(quantized.blockColumns, 1)) *
+          quantized.scaleBytes,
+      4);
   auto fits = [&](int64_t stages, bool stageWeights, bool stageStored = false) {
     int64_t bytes = accumulatorBytes(weights, blockRows, width) +
                     stages * blockRows * rowLength * 2;
@@ -96,7 +96,7 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
     if (stageStored)
       bytes +=
           stages * weights * width * (storedRowBytes + kStagedRowPaddingBytes) +
-          weights * width * scaleRowBytes;
+          weights * scaleRows * scaleRowBytes;
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
       bytes += blockRows * llvm::divideCeil(k, activationGroup) * 4 +
@@ -120,6 +120,16 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
     if (fits(stages, false))
       return {stages, false};
   return {};
+}
+
+int64_t mlir::moe::scaleRowsOfTile(QuantizedStorage quantized, int64_t width) {
+  if (!quantized || quantized.blockRows <= 0)
+    return 0;
+  if (quantized.blockRows == 1)
+    return width;
+  if (quantized.blockRows < width && width % quantized.blockRows == 0)
+    return width / quantized.blockRows;
+  return 0;
 }
 
 QuantizedStorage mlir::moe::quantizedStorage(Value weight) {
@@ -257,7 +267,7 @@ public:
     chunks =
         arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
     lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
-    if (stageStored && quantized.blockRows == 1)
+    if (stageStored && scaleRowsOfTile(quantized, columns))
       for (Value weight : weights)
         scaleRows.push_back(buildScaleRows(b, weight));
     if (stages > 1)
@@ -401,8 +411,13 @@ private:
     if (dequantize.isPackedE2M1()) {
       shape.back() /= 2;
       sizes.back() = b.getIndexAttr(shape.back());
-      offsets.back() =
-          b.getIndexAttr(getConstantIntValue(offsets.back()).value_or(0) / 2);
+      OpFoldResult first = offsets.back();
+      if (std::optional<int64_t> c = getConstantIntValue(first))
+        offsets.back() = b.getIndexAttr(*c / 2);
+      else
+        offsets.back() =
+            arith::DivUIOp::create(b, loc, cast<Value>(first), index(b, 2))
+                .getResult();
     }
     return tensor::ExtractSliceOp::create(
         b, loc,
@@ -411,14 +426,22 @@ private:
         dequantize.getQuantized(), offsets, sizes, slice.getMixedStrides());
   }
 
-  /// Each of the block's weight rows' scales (1 x blockColumns blocks: a
-  /// chunk spans `columns` rows' scales), read once into a [columns,
-  /// groups] tile for the block's chunks (when it has rows).
+  /// The scales of the scale blocks a block's weight rows span, read once
+  /// into a [rows of blocks, groups] tile for the block's chunks (when it
+  /// has rows): each row's (MXFP4's 1 x 32 blocks) or each 128 rows' (fp8
+  /// under a wider tile, whose first row starts a block for certain). Null
+  /// where that is not certain: the chunks then read each element's.
   Value buildScaleRows(OpBuilder &b, Value weight) const {
     auto [slice, dequantize] = dequantizedSlice(weight);
+    int64_t blockRows = quantized.blockRows;
+    int64_t rank = slice.getSourceType().getRank();
+    if (blockRows > 1 &&
+        !isMultipleOf(slice.getMixedOffsets()[rank - 2], blockRows))
+      return Value();
     int64_t groups = llvm::divideCeil(k, quantized.blockColumns);
-    auto type = RankedTensorType::get(
-        {columns, groups}, getElementTypeOrSelf(dequantize.getScale()));
+    auto type =
+        RankedTensorType::get({scaleRowsOfTile(quantized, columns), groups},
+                              getElementTypeOrSelf(dequantize.getScale()));
     Value tile =
         bufferization::AllocTensorOp::create(b, loc, type, ValueRange{});
     auto copied = scf::IfOp::create(
@@ -429,11 +452,14 @@ private:
               {nb.getMultiDimIdentityMap(2)},
               {utils::IteratorType::parallel, utils::IteratorType::parallel},
               [&](OpBuilder &gb, Location gloc, ValueRange) {
+                // The first row and column of scale block (r, g).
                 Value row = linalg::IndexOp::create(gb, gloc, 0);
+                if (blockRows > 1)
+                  row = arith::MulIOp::create(gb, gloc, row,
+                                              index(gb, blockRows));
                 Value column = arith::MulIOp::create(
                     gb, gloc, linalg::IndexOp::create(gb, gloc, 1),
-                    arith::ConstantIndexOp::create(gb, gloc,
-                                                   quantized.blockColumns));
+                    index(gb, quantized.blockColumns));
                 SmallVector<Value> at = buildScaleIndices(
                     gb, gloc, dequantize,
                     sourceIndices(gb, gloc, slice, {row, column}));
@@ -458,8 +484,9 @@ private:
   Value dequantizeStaged(OpBuilder &nb, Location nloc, size_t w, Value staged,
                          Value k0, Value out) const {
     auto [slice, dequantize] = dequantizedSlice(weights[w]);
+    Value kept = scaleRows.empty() ? Value() : scaleRows[w];
     Value scale;
-    if (scaleRows.empty()) {
+    if (!kept) {
       SmallVector<Value> at =
           sourceIndices(nb, nloc, slice, {index(nb, 0), k0});
       llvm::SmallBitVector dropped = slice.getDroppedDims();
@@ -492,15 +519,20 @@ private:
                                                ValueRange{i, byte}),
                      column);
                  Value blockScale = scale;
-                 if (!blockScale && !scaleRows.empty())
+                 if (!blockScale && kept) {
+                   Value blockRow =
+                       quantized.blockRows == 1
+                           ? i
+                           : arith::DivUIOp::create(
+                                 gb, gloc, i, index(gb, quantized.blockRows))
+                                 .getResult();
+                   Value group = arith::DivUIOp::create(
+                       gb, gloc, column, index(gb, quantized.blockColumns));
                    blockScale = buildScaleValue(
                        gb, gloc,
-                       tensor::ExtractOp::create(
-                           gb, gloc, scaleRows[w],
-                           ValueRange{i, arith::DivUIOp::create(
-                                             gb, gloc, column,
-                                             index(gb, quantized.blockColumns))
-                                             .getResult()}));
+                       tensor::ExtractOp::create(gb, gloc, kept,
+                                                 ValueRange{blockRow, group}));
+                 }
                  if (!blockScale)
                    blockScale = buildDequantizeScale(
                        gb, gloc, dequantize,

@@ -53,6 +53,10 @@ struct QuantizedStorage {
 /// (`dequantized` false otherwise).
 QuantizedStorage quantizedStorage(Value weight);
 
+/// The rows of scale blocks that `width` weight rows span, where a block
+/// keeps them (1-row blocks, or a width of several whole blocks), else 0.
+int64_t scaleRowsOfTile(QuantizedStorage quantized, int64_t width);
+
 /// How a block's expert GEMMs take the tensor-core form: `stages` staging
 /// steps of the software pipeline (0: not at all), each holding the rows'
 /// chunk and, with `stageWeights`, each plain weight's chunk (else the

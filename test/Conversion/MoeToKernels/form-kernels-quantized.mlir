@@ -1,5 +1,6 @@
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels=e4m3-tensor-cores=true -split-input-file | FileCheck %s --check-prefix=E4M3
+// RUN: moe-opt %s --moe-prepare --moe-form-kernels="down-columns=256" -split-input-file | FileCheck %s --check-prefix=WIDE
 
 // A quantized layer's expert kernels dequantize only the chunks their
 // GEMMs read: in the tensor-core form, per 64-column chunk of the
@@ -33,6 +34,23 @@
 // CHECK-NEXT: linalg.yield
 // CHECK: moe.tensor_core
 // CHECK: moe.kernel = "gate_up"
+// A down tile of 256 columns spans two 128-row scale blocks: the block
+// keeps their scales ([2 blocks, 2 groups], once, when it has rows) and
+// each dequantized element reads its block's from there.
+// WIDE-LABEL: func.func @fp8_layer(
+// WIDE-SAME: %[[DS:[a-z0-9]+]]: tensor<8x2x2xf32>)
+// WIDE: moe.kernel = "gate_up"
+// WIDE: bufferization.alloc_tensor() : tensor<256x80xf8E4M3FN>
+// WIDE: %[[ROWS:.*]] = bufferization.alloc_tensor() : tensor<2x2xf32>
+// WIDE-NEXT: %[[KEPT:.*]] = scf.if %{{.*}} -> (tensor<2x2xf32>) {
+// WIDE-NEXT: linalg.generic {{.*}} outs(%[[ROWS]] : tensor<2x2xf32>)
+// WIDE: tensor.extract %[[DS]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x2x2xf32>
+// WIDE: linalg.generic {{.*}} outs(%{{.*}} : tensor<256x64xf8E4M3FN>) attrs = {moe.async_copy = 2 : i64}
+// WIDE: scf.for
+// WIDE: linalg.generic {{.*}} outs(%{{.*}} : tensor<256x64xbf16>)
+// WIDE-NOT: tensor.extract %[[DS]]
+// WIDE: tensor.extract %[[KEPT]][%{{.*}}, %{{.*}}] : tensor<2x2xf32>
+// WIDE: moe.kernel = "down"
 func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
                      %gu: tensor<8x512x256xf8E4M3FN>, %gus: tensor<8x4x2xf32>,
                      %d: tensor<8x256x256xf8E4M3FN>, %ds: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
