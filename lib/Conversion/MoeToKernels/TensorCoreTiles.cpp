@@ -97,6 +97,10 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
       bytes +=
           stages * weights * width * (storedRowBytes + kStagedRowPaddingBytes) +
           weights * scaleRows * scaleRowBytes;
+    // Unstaged, fp8 tiles over several blocks keep their scales too.
+    else if (dequantized && !activationGroup && quantized.bits &&
+             quantized.blockRows > 1)
+      bytes += weights * scaleRows * scaleRowBytes;
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
       bytes += blockRows * llvm::divideCeil(k, activationGroup) * 4 +
@@ -220,7 +224,7 @@ public:
           linalg::FillOp::create(b, loc, zeroF32, accTile()).getResult(0));
     // The stored-e4m3 form and w8a16's staging stage the weights' stored
     // values (the same slice of the moe.dequantize's operand).
-    if (stored || stageStored)
+    if (stored || stageStored || keepsScaleRows())
       for (Value weight : weights)
         storedWeights.push_back(storedValues(b, weight));
     // A quantized weight's chunks are dequantized into one tile per weight,
@@ -267,7 +271,7 @@ public:
     chunks =
         arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
     lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
-    if (stageStored && scaleRowsOfTile(quantized, columns))
+    if (keepsScaleRows())
       for (Value weight : weights)
         scaleRows.push_back(buildScaleRows(b, weight));
     if (stages > 1)
@@ -483,6 +487,8 @@ private:
   /// arithmetic as buildDequantizedElement's.
   Value dequantizeStaged(OpBuilder &nb, Location nloc, size_t w, Value staged,
                          Value k0, Value out) const {
+    // Unstaged, the stored values are read where they are.
+    Value stored = staged ? Value() : storedWeights[w];
     auto [slice, dequantize] = dequantizedSlice(weights[w]);
     Value kept = scaleRows.empty() ? Value() : scaleRows[w];
     Value scale;
@@ -515,8 +521,16 @@ private:
                          : j;
                  Value value = buildStoredValue(
                      gb, gloc, dequantize,
-                     tensor::ExtractOp::create(gb, gloc, staged,
-                                               ValueRange{i, byte}),
+                     staged ? tensor::ExtractOp::create(gb, gloc, staged,
+                                                        ValueRange{i, byte})
+                                  .getResult()
+                            : extractThroughSlice(
+                                  gb, gloc, stored,
+                                  {i, quantized.bits == 4
+                                          ? arith::DivUIOp::create(
+                                                gb, gloc, column, index(gb, 2))
+                                                .getResult()
+                                          : column}),
                      column);
                  Value blockScale = scale;
                  if (!blockScale && kept) {
@@ -580,6 +594,16 @@ private:
         (rowsAsync ? 1 : 0) + (stored && !e4m3 ? 0 : stagedWeights.size());
     op->setAttr(MoeDialect::kAsyncCopyAttrName,
                 nb.getI64IntegerAttr((stages - 1) * copiesPerStage));
+  }
+
+  /// Whether the block keeps its weight rows' scales (buildScaleRows):
+  /// staged w8a16 chunks whose rows span several scale blocks, and
+  /// unstaged ones under several whole fp8 blocks (MXFP4's rows' scales
+  /// are kept only where the plan counted them, staged).
+  bool keepsScaleRows() const {
+    if (stored || !quantized.bits || !scaleRowsOfTile(quantized, columns))
+      return false;
+    return stageStored || quantized.blockRows > 1;
   }
 
   /// The [columns, storedChunk + padding] type of w8a16's staging tile of
@@ -656,6 +680,9 @@ private:
                                  leading(nb, nloc, stageTile,
                                          nb.getIndexAttr(columns), storedChunk),
                                  k0, unpadded(nb, nloc, chunkTile, columns))
+          : !scaleRows.empty() && !stored && scaleRows[i]
+              ? dequantizeStaged(nb, nloc, i, Value(), k0,
+                                 unpadded(nb, nloc, chunkTile, columns))
           : stageTile
               ? unpadded(nb, nloc, stageTile, columns)
               : buildWeightSlice(nb, nloc, weight, offsets, sizes,

@@ -1,6 +1,7 @@
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels=e4m3-tensor-cores=true -split-input-file | FileCheck %s --check-prefix=E4M3
 // RUN: moe-opt %s --moe-prepare --moe-form-kernels="down-columns=256" -split-input-file | FileCheck %s --check-prefix=WIDE
+// RUN: moe-opt %s --moe-prepare --moe-form-kernels="expert-rows=64 down-columns=256" -split-input-file | FileCheck %s --check-prefix=UNSTAGED
 
 // A quantized layer's expert kernels dequantize only the chunks their
 // GEMMs read: in the tensor-core form, per 64-column chunk of the
@@ -51,6 +52,22 @@
 // WIDE-NOT: tensor.extract %[[DS]]
 // WIDE: tensor.extract %[[KEPT]][%{{.*}}, %{{.*}}] : tensor<2x2xf32>
 // WIDE: moe.kernel = "down"
+// With 64-row blocks two stages of the stored bytes do not fit beside the
+// wider accumulators: down's chunks are dequantized from global memory,
+// and still read the two blocks' kept scales, not one per element.
+// UNSTAGED-LABEL: func.func @fp8_layer(
+// UNSTAGED-SAME: %[[DQ:[a-z0-9]+]]: tensor<8x256x256xf8E4M3FN>, %[[DS:[a-z0-9]+]]: tensor<8x2x2xf32>)
+// UNSTAGED: moe.kernel = "gate_up"
+// UNSTAGED-NOT: tensor<256x80xf8E4M3FN>
+// UNSTAGED: %[[ROWS:.*]] = bufferization.alloc_tensor() : tensor<2x2xf32>
+// UNSTAGED-NEXT: %[[KEPT:.*]] = scf.if %{{.*}} -> (tensor<2x2xf32>) {
+// UNSTAGED: scf.for
+// UNSTAGED: linalg.generic {{.*}} outs(%{{.*}} : tensor<256x64xbf16>)
+// UNSTAGED-NOT: tensor.extract %[[DS]]
+// UNSTAGED: tensor.extract %[[DQ]][%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x256x256xf8E4M3FN>
+// UNSTAGED-NOT: tensor.extract %[[DS]]
+// UNSTAGED: tensor.extract %[[KEPT]][%{{.*}}, %{{.*}}] : tensor<2x2xf32>
+// UNSTAGED: moe.kernel = "down"
 func.func @fp8_layer(%x: tensor<?x256xbf16>, %router: tensor<8x256xbf16>,
                      %gu: tensor<8x512x256xf8E4M3FN>, %gus: tensor<8x4x2xf32>,
                      %d: tensor<8x256x256xf8E4M3FN>, %ds: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
