@@ -482,11 +482,12 @@ private:
 
   /// Weight `w`'s chunk from column `k0`, dequantized into `out` ([columns,
   /// chunk]) from its staged stored values `staged` ([columns,
-  /// storedChunk]): each value times its block's scale (the chunk's one,
-  /// read here once; or its row's, from the block's scale rows), the same
+  /// storedChunk]; null: from the stored weight in global memory): each
+  /// value times its block's scale (the chunk's one, read here once; or
+  /// its scale block's, from the block's kept scale rows), the same
   /// arithmetic as buildDequantizedElement's.
-  Value dequantizeStaged(OpBuilder &nb, Location nloc, size_t w, Value staged,
-                         Value k0, Value out) const {
+  Value dequantizeChunk(OpBuilder &nb, Location nloc, size_t w, Value staged,
+                        Value k0, Value out) const {
     // Unstaged, the stored values are read where they are.
     Value stored = staged ? Value() : storedWeights[w];
     auto [slice, dequantize] = dequantizedSlice(weights[w]);
@@ -676,13 +677,13 @@ private:
                             : Value();
       Value weightChunk =
           stageTile && stageStored
-              ? dequantizeStaged(nb, nloc, i,
-                                 leading(nb, nloc, stageTile,
-                                         nb.getIndexAttr(columns), storedChunk),
-                                 k0, unpadded(nb, nloc, chunkTile, columns))
+              ? dequantizeChunk(nb, nloc, i,
+                                leading(nb, nloc, stageTile,
+                                        nb.getIndexAttr(columns), storedChunk),
+                                k0, unpadded(nb, nloc, chunkTile, columns))
           : !scaleRows.empty() && !stored && scaleRows[i]
-              ? dequantizeStaged(nb, nloc, i, Value(), k0,
-                                 unpadded(nb, nloc, chunkTile, columns))
+              ? dequantizeChunk(nb, nloc, i, Value(), k0,
+                                unpadded(nb, nloc, chunkTile, columns))
           : stageTile
               ? unpadded(nb, nloc, stageTile, columns)
               : buildWeightSlice(nb, nloc, weight, offsets, sizes,
