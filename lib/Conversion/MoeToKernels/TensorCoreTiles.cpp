@@ -436,7 +436,11 @@ private:
   /// under a wider tile, whose first row starts a block for certain). Null
   /// where that is not certain: the chunks then read each element's.
   Value buildScaleRows(OpBuilder &b, Value weight) const {
-    auto [slice, dequantize] = dequantizedSlice(weight);
+    // Named, not a structured binding: the lambdas below capture them
+    // (C++17; clang refuses, gcc allows).
+    auto [sliceOp, dequantizeOp] = dequantizedSlice(weight);
+    tensor::ExtractSliceOp slice = sliceOp;
+    DequantizeOp dequantize = dequantizeOp;
     int64_t blockRows = quantized.blockRows;
     int64_t rank = slice.getSourceType().getRank();
     if (blockRows > 1 &&
@@ -490,7 +494,11 @@ private:
                         Value k0, Value out) const {
     // Unstaged, the stored values are read where they are.
     Value stored = staged ? Value() : storedWeights[w];
-    auto [slice, dequantize] = dequantizedSlice(weights[w]);
+    // Named, not a structured binding: the lambda below captures them
+    // (C++17; clang refuses, gcc allows).
+    auto [sliceOp, dequantizeOp] = dequantizedSlice(weights[w]);
+    tensor::ExtractSliceOp slice = sliceOp;
+    DequantizeOp dequantize = dequantizeOp;
     Value kept = scaleRows.empty() ? Value() : scaleRows[w];
     Value scale;
     if (!kept) {
