@@ -76,8 +76,8 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
   // under a wider tile), the blocks' scale rows, kept for the block.
   int64_t storedRowBytes = chunk * quantized.bits / 8;
   int64_t scaleRows = scaleRowsOfTile(quantized, width);
-  bool stageable = dequantized && !activationGroup && quantized.bits &&
-                   storedRowBytes % 16 == 0 &&
+  bool w8a16 = dequantized && !activationGroup && quantized.bits;
+  bool stageable = w8a16 && storedRowBytes % 16 == 0 &&
                    (scaleRows || (quantized.blockRows % width == 0 &&
                                   quantized.blockColumns % chunk == 0));
   int64_t scaleRowBytes = llvm::alignTo(
@@ -98,8 +98,7 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
           stages * weights * width * (storedRowBytes + kStagedRowPaddingBytes) +
           weights * scaleRows * scaleRowBytes;
     // Unstaged, fp8 tiles over several blocks keep their scales too.
-    else if (dequantized && !activationGroup && quantized.bits &&
-             quantized.blockRows > 1)
+    else if (w8a16 && quantized.blockRows > 1)
       bytes += weights * scaleRows * scaleRowBytes;
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
@@ -523,23 +522,17 @@ private:
                  Value i = linalg::IndexOp::create(gb, gloc, 0);
                  Value j = linalg::IndexOp::create(gb, gloc, 1);
                  Value column = arith::AddIOp::create(gb, gloc, k0, j);
-                 Value byte =
-                     quantized.bits == 4
-                         ? arith::DivUIOp::create(gb, gloc, j, index(gb, 2))
-                               .getResult()
-                         : j;
+                 // The stored element: in the stage's columns or the
+                 // weight's, a packed e2m1 pair's byte holding two.
+                 Value at = staged ? j : column;
+                 if (quantized.bits == 4)
+                   at = arith::DivUIOp::create(gb, gloc, at, index(gb, 2));
                  Value value = buildStoredValue(
                      gb, gloc, dequantize,
                      staged ? tensor::ExtractOp::create(gb, gloc, staged,
-                                                        ValueRange{i, byte})
+                                                        ValueRange{i, at})
                                   .getResult()
-                            : extractThroughSlice(
-                                  gb, gloc, stored,
-                                  {i, quantized.bits == 4
-                                          ? arith::DivUIOp::create(
-                                                gb, gloc, column, index(gb, 2))
-                                                .getResult()
-                                          : column}),
+                            : extractThroughSlice(gb, gloc, stored, {i, at}),
                      column);
                  Value blockScale = scale;
                  if (!blockScale && kept) {
