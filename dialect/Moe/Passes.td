@@ -49,7 +49,9 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     - `route`: router GEMM, scoring, top-k and normalization per tile of
       tokens (the logits never leave the tile), and a gated shared
       expert's gate logit (Qwen2-MoE's `shared_expert_gate`);
-    - `dispatch`: histogram, prefix offsets, permutation and its inverse;
+    - `dispatch`: histogram, prefix offsets, permutation and its inverse,
+      and each expert's first row block (the expert kernels' blocks find
+      their expert in it by a binary search);
     - `gate_up`: per (row block, column tile), the gathered rows times the
       expert's gate and up rows with the activation as epilogue, so only
       activated values are stored;
@@ -102,7 +104,9 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     Row blocks follow a flat schedule: block `b` belongs to the expert whose
     cumulative count of `ceildiv(rows_e, rows)` blocks covers `b`, so the
     grid is `ceildiv(T * K, rows) + E` whatever the routing; blocks past the
-    last expert's do nothing. The inner moe ops (router, gate, dispatch)
+    last expert's do nothing. The dispatch writes each expert's first block
+    (that cumulative count, E + 1 entries), which a block binary-searches
+    for its expert (ceil(log2 E) loads). The inner moe ops (router, gate, dispatch)
     stay moe ops on tiles for `convert-moe-to-linalg`.
 
     Tile sizes come from the `moe.tiles` (a `#moe.tiles`) on the

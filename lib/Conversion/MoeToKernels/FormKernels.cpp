@@ -29,6 +29,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/bit.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEFORMKERNELS
@@ -210,61 +211,54 @@ Operation *cloneOnTile(OpBuilder &b, Operation *op, IRMapping &mapping) {
 
 /// The block of dispatched rows that block `block` of an expert kernel
 /// works on: rows `start .. start + count` of expert `expert`. Block b
-/// belongs to the expert whose running total of ceildiv(rows_e, blockRows)
-/// blocks covers b; past the last expert's blocks, count is 0. `rows`: the
-/// dispatched rows of all experts.
+/// belongs to the last expert e whose first block (`firstBlocks`[e], the
+/// running total of ceildiv(rows_e, blockRows): buildCountingSort) is at
+/// most b; from firstBlocks[E] on, blocks have no rows (count 0).
 struct RowBlock {
   /// Null in the shared expert's kernels.
   Value expert, start, count;
 };
 
 RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
-                      int64_t numExperts, int64_t blockRows, Value rows,
+                      Value firstBlocks, int64_t numExperts, int64_t blockRows,
                       Value block) {
   IndexMath m{b, loc};
   Value zero = m.c(0);
-  // At most min(E, rows) experts have rows, each with one partial block at
-  // most: blocks from ceildiv(rows, blockRows) + min(E, rows) on are empty
-  // and skip the scan. The grid has E in place of min(E, rows) (a launch's
-  // grid is an affine formula of T), so at decode most of it is such blocks.
-  Value mayWork = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::slt, block,
-      m.add(m.ceilDiv(rows, blockRows), m.min(m.c(numExperts), rows)));
-  Value scanned =
-      arith::SelectOp::create(b, loc, mayWork, m.c(numExperts), zero);
-  // iter: (expert, first block of that expert, blocks so far, the expert's
-  // first row). Each expert's end is the next one's begin: one load of the
-  // offsets per expert, which every thread of every block makes.
-  auto loop = scf::ForOp::create(
-      b, loc, zero, scanned, m.c(1),
-      ValueRange{zero, zero, zero, m.load(offsets, zero)},
-      [&](OpBuilder &nb, Location nloc, Value e, ValueRange iter) {
-        IndexMath n{nb, nloc};
-        Value end = n.load(offsets, n.add(e, n.c(1)));
-        Value blocks = n.ceilDiv(n.sub(end, iter[3]), blockRows);
-        Value total = n.add(iter[2], blocks);
-        Value mine = arith::AndIOp::create(
-            nb, nloc,
-            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::sge, block,
-                                  iter[2]),
-            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, block,
-                                  total));
-        Value expert = arith::SelectOp::create(nb, nloc, mine, e, iter[0]);
-        Value first = arith::SelectOp::create(nb, nloc, mine, iter[2], iter[1]);
-        scf::YieldOp::create(nb, nloc, ValueRange{expert, first, total, end});
-      });
-  Value expert = loop.getResult(0), first = loop.getResult(1);
-  Value total = loop.getResult(2);
-  Value begin = m.load(offsets, expert);
-  Value end = m.load(offsets, m.add(expert, m.c(1)));
-  Value start = m.add(begin, m.mul(m.sub(block, first), m.c(blockRows)));
+  // The grid has E blocks for the experts' partial blocks, most of which
+  // are empty at decode: they stop after one load.
   Value inRange =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, block, total);
-  // Out of range: an empty block at row 0.
-  start = arith::SelectOp::create(b, loc, inRange, start, zero);
-  Value count = m.max(zero, m.min(m.c(blockRows), m.sub(end, start)));
-  count = arith::SelectOp::create(b, loc, inRange, count, zero);
-  return {expert, start, count};
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, block,
+                            m.load(firstBlocks, m.c(numExperts)));
+  Type index = b.getIndexType();
+  auto found = scf::IfOp::create(b, loc, TypeRange{index, index, index},
+                                 inRange, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(found.thenBlock());
+    // A binary search, ceil(log2 E) loads, where a scan of the offsets
+    // made one load per expert (in every thread of every working block).
+    // The steps add up to E - 1 at least; a probe past E reads entry E,
+    // the total, which is past b.
+    Value expert = zero;
+    for (int64_t step = llvm::bit_floor(uint64_t(numExperts - 1)); step >= 1;
+         step /= 2) {
+      Value probe = m.min(m.add(expert, m.c(step)), m.c(numExperts));
+      Value within = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                           m.load(firstBlocks, probe), block);
+      expert = arith::SelectOp::create(b, loc, within, probe, expert);
+    }
+    Value begin = m.load(offsets, expert);
+    Value end = m.load(offsets, m.add(expert, m.c(1)));
+    Value first = m.load(firstBlocks, expert);
+    Value start = m.add(begin, m.mul(m.sub(block, first), m.c(blockRows)));
+    scf::YieldOp::create(b, loc, ValueRange{expert, start, m.sub(end, start)});
+    // Out of range: an empty block at row 0.
+    b.setInsertionPointToStart(found.elseBlock());
+    scf::YieldOp::create(b, loc, ValueRange{zero, zero, zero});
+  }
+  // The min outside the branch bounds the block's temporaries (upperBound).
+  return {found.getResult(0), found.getResult(1),
+          m.min(m.c(blockRows), found.getResult(2))};
 }
 
 /// Expert `expert`'s rows `offset .. offset + size` of a stacked weight
@@ -319,12 +313,12 @@ Value expertRows(OpBuilder &b, Location loc, Value stacked, Value expert,
 struct ExpertGemms {
   FfnAttr ffn;
   Value input, gateUp, down;
-  Value gateUpBias, downBias, rowScale; // routed only, optional
-  Value permutation, offsets;           // routed only
+  Value gateUpBias, downBias, rowScale;    // routed only, optional
+  Value permutation, offsets, firstBlocks; // routed only
   int64_t numExperts = 1, topK = 1;
 
   static ExpertGemms routed(ExpertsOp experts, Value permutation, Value offsets,
-                            Value rowScale) {
+                            Value firstBlocks, Value rowScale) {
     ExpertGemms gemms;
     gemms.ffn = experts.getFfn();
     gemms.input = experts.getInput();
@@ -335,6 +329,7 @@ struct ExpertGemms {
     gemms.rowScale = rowScale;
     gemms.permutation = permutation;
     gemms.offsets = offsets;
+    gemms.firstBlocks = firstBlocks;
     gemms.numExperts =
         cast<RankedTensorType>(experts.getDown().getType()).getDimSize(0);
     gemms.topK = experts.getTopK();
@@ -414,8 +409,8 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
           block.start = n.mul(ivs[0], n.c(blockRows));
           block.count = n.min(n.c(blockRows), n.sub(rows, block.start));
         } else {
-          block = findRowBlock(nb, nloc, gemms.offsets, gemms.numExperts,
-                               blockRows, rows, ivs[0]);
+          block = findRowBlock(nb, nloc, gemms.offsets, gemms.firstBlocks,
+                               gemms.numExperts, blockRows, ivs[0]);
         }
         Value column = n.mul(ivs[1], n.c(columnTile));
         Value width = n.min(n.c(columnTile), n.sub(n.c(columns), column));
@@ -466,11 +461,12 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
     Value logits = buildRouter(b, loc, c, tiles, tokens, routeTiles);
     auto [weights, indices, sharedLogit] =
         buildRoute(b, loc, c, tiles, tokens, routeTiles, logits);
-    auto [permutation, offsets, inverse] =
-        buildDispatch(b, loc, c, indices, tokens);
+    CountingSortResult dispatched =
+        buildDispatch(b, loc, c, indices, tokens, tiles.expertRows);
     Value weightsOrScale = c.experts.getRowScale() ? weights : Value();
-    ExpertGemms routed =
-        ExpertGemms::routed(c.experts, permutation, offsets, weightsOrScale);
+    ExpertGemms routed = ExpertGemms::routed(
+        c.experts, dispatched.permutation, dispatched.offsets,
+        dispatched.firstBlocks, weightsOrScale);
     Value activated = buildGateUp(b, loc, routed, tiles, "gate_up");
     // The shared expert's kernels between the routed ones: the combine
     // stays right after down, whose blocks may run it (moe-fuse-launches).
@@ -484,9 +480,9 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
                     "shared_down");
     }
     Value rows = buildDown(b, loc, routed, tiles, activated, "down");
-    Value result = buildCombine(b, loc, c, tiles, tokens, rows, inverse,
-                                c.combine.getWeights() ? weights : Value(),
-                                shared, sharedLogit);
+    Value result = buildCombine(
+        b, loc, c, tiles, tokens, rows, dispatched.inverse,
+        c.combine.getWeights() ? weights : Value(), shared, sharedLogit);
     rewriter.replaceOp(root, result);
     return success();
   }
@@ -695,20 +691,21 @@ private:
             sharedGate ? kernel.getResult(2) : Value()};
   }
 
-  /// dispatch: the counting sort (one block, buildCountingSort) and the
-  /// inverse permutation the combine gathers with.
-  static std::tuple<Value, Value, Value>
-  buildDispatch(OpBuilder &b, Location loc, LayerChain &c, Value indices,
-                Value tokens) {
+  /// dispatch: the counting sort (one block, buildCountingSort), the
+  /// inverse permutation the combine gathers with, and where each expert's
+  /// blocks of `blockRows` rows start (findRowBlock).
+  static CountingSortResult buildDispatch(OpBuilder &b, Location loc,
+                                          LayerChain &c, Value indices,
+                                          Value tokens, int64_t blockRows) {
     IndexMath m{b, loc};
     int64_t topK = cast<RankedTensorType>(indices.getType()).getDimSize(1);
     Value rowCount = m.mul(tokens, m.c(topK));
     auto permutationType = dynamicRows(c.dispatch.getPermutation().getType());
     auto offsetsType = c.dispatch.getOffsets().getType();
-    SmallVector<Value> outputs = {
-        buildEmpty(b, loc, permutationType, rowCount),
-        buildEmpty(b, loc, offsetsType, {}),
-        buildEmpty(b, loc, permutationType, rowCount)};
+    SmallVector<Value> outputs = {buildEmpty(b, loc, permutationType, rowCount),
+                                  buildEmpty(b, loc, offsetsType, {}),
+                                  buildEmpty(b, loc, permutationType, rowCount),
+                                  buildEmpty(b, loc, offsetsType, {})};
     auto kernel = buildKernel(
         b, loc, "dispatch", {b.getIndexAttr(1)}, outputs,
         [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange) {
@@ -717,16 +714,19 @@ private:
               nb, nloc, indices, SmallVector<ReassociationIndices>{{0, 1}});
           CountingSortResult sorted = buildCountingSort(
               nb, nloc, flat, rowCount, c.dispatch.getNumExperts(),
-              permutationType, offsetsType, /*withInverse=*/true);
+              permutationType, offsetsType, /*withInverse=*/true, blockRows);
           SmallVector<OpFoldResult> zero = {nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> rows = {rowCount};
           SmallVector<OpFoldResult> experts = {
               nb.getIndexAttr(offsetsType.getDimSize(0))};
-          return SmallVector<TileInsert>{{sorted.permutation, 0, zero, rows},
-                                         {sorted.offsets, 1, zero, experts},
-                                         {sorted.inverse, 2, zero, rows}};
+          return SmallVector<TileInsert>{
+              {sorted.permutation, 0, zero, rows},
+              {sorted.offsets, 1, zero, experts},
+              {sorted.inverse, 2, zero, rows},
+              {sorted.firstBlocks, 3, zero, experts}};
         });
-    return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2)};
+    return {kernel.getResult(0), kernel.getResult(1), kernel.getResult(2),
+            kernel.getResult(3)};
   }
 
   /// The gate_up kernel's tile from its gate and up `products` (rows

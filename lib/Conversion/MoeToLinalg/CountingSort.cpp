@@ -95,21 +95,39 @@ public:
         .getResult(0);
   }
 
-  /// offsets[e + 1] = offsets[e] + totals[e]: E steps, in order.
-  Value offsets(RankedTensorType type, Value totals) {
-    Value initial = buildFilled(b, loc, type, {}, b.getI32IntegerAttr(0));
-    return scf::ForOp::create(
-               b, loc, zero, index(experts), one, ValueRange{initial},
-               [&](OpBuilder &lb, Location, Value e, ValueRange iter) {
-                 Value start = tensor::ExtractOp::create(lb, loc, iter[0], e);
-                 Value count = tensor::ExtractOp::create(lb, loc, totals, e);
-                 Value next = tensor::InsertOp::create(
-                     lb, loc, arith::AddIOp::create(lb, loc, start, count),
-                     iter[0],
-                     ValueRange{arith::AddIOp::create(lb, loc, e, one)});
-                 scf::YieldOp::create(lb, loc, next);
-               })
-        .getResult(0);
+  /// offsets[e + 1] = offsets[e] + totals[e]: E steps, in order. With
+  /// `blockRows`, also the experts' first blocks of `blockRows` rows in the
+  /// same steps: firstBlocks[e + 1] = firstBlocks[e] + ceildiv(totals[e],
+  /// blockRows) (else null).
+  std::pair<Value, Value> offsets(RankedTensorType type, Value totals,
+                                  int64_t blockRows) {
+    auto zeros = [&] {
+      return buildFilled(b, loc, type, {}, b.getI32IntegerAttr(0));
+    };
+    SmallVector<Value> state = {zeros()};
+    if (blockRows)
+      state.push_back(zeros());
+    auto loop = scf::ForOp::create(
+        b, loc, zero, index(experts), one, state,
+        [&](OpBuilder &lb, Location, Value e, ValueRange iter) {
+          Value next = arith::AddIOp::create(lb, loc, e, one);
+          Value count = tensor::ExtractOp::create(lb, loc, totals, e);
+          auto runningSum = [&](Value sums, Value term) -> Value {
+            Value sum = tensor::ExtractOp::create(lb, loc, sums, e);
+            return tensor::InsertOp::create(
+                lb, loc, arith::AddIOp::create(lb, loc, sum, term), sums,
+                ValueRange{next});
+          };
+          SmallVector<Value> yielded = {runningSum(iter[0], count)};
+          if (blockRows)
+            yielded.push_back(runningSum(
+                iter[1],
+                arith::CeilDivSIOp::create(
+                    lb, loc, count,
+                    arith::ConstantIntOp::create(lb, loc, i32, blockRows))));
+          scf::YieldOp::create(lb, loc, yielded);
+        });
+    return {loop.getResult(0), blockRows ? loop.getResult(1) : Value()};
   }
 
   /// Step 3: each expert gathers its rows chunk after chunk from `sorted`
@@ -383,22 +401,22 @@ int64_t mlir::moe::dispatchChunks(int64_t numExperts) {
   return chunks;
 }
 
-CountingSortResult
-mlir::moe::buildCountingSort(OpBuilder &b, Location loc, Value flat, Value rows,
-                             int64_t numExperts,
-                             RankedTensorType permutationType,
-                             RankedTensorType offsetsType, bool withInverse) {
+CountingSortResult mlir::moe::buildCountingSort(
+    OpBuilder &b, Location loc, Value flat, Value rows, int64_t numExperts,
+    RankedTensorType permutationType, RankedTensorType offsetsType,
+    bool withInverse, int64_t blockRows) {
   CountingSortBuilder sort(b, loc, flat, rows, numExperts);
   // With the inverse asked for, the scratch array of step 1 is the
   // inverse's buffer, overwritten in step 4 after step 3 last reads it.
   auto [counts, ends, sorted] =
       sort.sortChunks(sort.emptyRows(permutationType));
   Value totals = sort.totals(counts);
-  Value offsets = sort.offsets(offsetsType, totals);
+  auto [offsets, firstBlocks] = sort.offsets(offsetsType, totals, blockRows);
   auto [permutation, bases] = sort.gatherExperts(
       permutationType, counts, ends, sorted, totals, offsets, withInverse);
   if (!withInverse)
-    return {permutation, offsets, Value()};
+    return {permutation, offsets, Value(), firstBlocks};
   auto [inverse, cursors] = sort.invertChunks(sorted, bases);
-  return {permutation, sort.offsetsFromCursors(offsetsType, cursors), inverse};
+  return {permutation, sort.offsetsFromCursors(offsetsType, cursors), inverse,
+          firstBlocks};
 }

@@ -39,14 +39,24 @@
 // CHECK:     tensor.parallel_insert_slice %[[IDS]] into %{{.*}}[%[[FIRST]], 0] [%[[COUNT]], 2] [1, 1]
 // CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "route", moe.row_local}
 // CHECK: %[[R:.*]] = arith.muli %[[T]], %{{.*}} : index
-// CHECK: %[[DISPATCH:.*]]:3 = scf.forall (%{{.*}}) in (1) shared_outs({{.*}}) -> (tensor<?xi32>, tensor<9xi32>, tensor<?xi32>) {
+// CHECK: %[[DISPATCH:.*]]:4 = scf.forall (%{{.*}}) in (1) shared_outs({{.*}}) -> (tensor<?xi32>, tensor<9xi32>, tensor<?xi32>, tensor<9xi32>) {
 //          The counting sort of the routed rows (buildCountingSort, as
 //          dispatch-experts-combine.mlir checks it): 128 chunks sorted
-//          each on its own, the offsets, each of the 8 experts gathering
-//          its rows, then the inverse permutation a chunk at a time, each
-//          chunk's rows taking the next slots of their experts.
+//          each on its own, the offsets and, in the same steps, each
+//          expert's first block of 16 rows (a running sum of
+//          ceildiv(rows_e, 16)), each of the 8 experts gathering its rows,
+//          then the inverse permutation a chunk at a time, each chunk's
+//          rows taking the next slots of their experts.
 // CHECK:   %[[FLAT:.*]] = tensor.collapse_shape %[[ROUTE]]#1
 // CHECK:   %[[SORTED:.*]]:3 = scf.forall (%{{.*}}) in (128) shared_outs
+// CHECK:   %[[SUMS:.*]]:2 = scf.for %[[E:.*]] = %c0 to %c8 step %c1 iter_args(%[[OFF:.*]] = %{{.*}}, %[[FIRST:.*]] = %{{.*}}) -> (tensor<9xi32>, tensor<9xi32>) {
+// CHECK:     %[[NEXT:.*]] = arith.addi %[[E]], %c1 : index
+// CHECK:     %[[TOTAL:.*]] = tensor.extract %{{.*}}[%[[E]]] : tensor<8xi32>
+// CHECK:     tensor.insert %{{.*}} into %[[OFF]][%[[NEXT]]] : tensor<9xi32>
+// CHECK:     %[[BLOCKS:.*]] = arith.ceildivsi %[[TOTAL]], %c16_i32 : i32
+// CHECK:     %[[BEFORE:.*]] = tensor.extract %[[FIRST]][%[[E]]] : tensor<9xi32>
+// CHECK:     %[[SUM:.*]] = arith.addi %[[BEFORE]], %[[BLOCKS]] : i32
+// CHECK:     tensor.insert %[[SUM]] into %[[FIRST]][%[[NEXT]]] : tensor<9xi32>
 // CHECK:   %[[PERM:.*]]:2 = scf.forall (%{{.*}}) in (8) shared_outs
 // CHECK:   %[[INV:.*]]:2 = scf.forall (%[[CHUNK:.*]]) in (128) shared_outs(%[[SCRATCH:.*]] = %[[SORTED]]#2, %[[CURSORS:.*]] = %{{.*}})
 // CHECK:     tensor.extract %[[PERM]]#1
@@ -56,24 +66,48 @@
 // CHECK:     tensor.parallel_insert_slice %[[PERM]]#0 into %{{.*}}[0] [%[[R]]] [1]
 // CHECK:     tensor.parallel_insert_slice %{{.*}} into %{{.*}}[0] [9] [1]
 // CHECK:     tensor.parallel_insert_slice %[[INV]]#0 into %{{.*}}[0] [%[[R]]] [1]
+// CHECK:     tensor.parallel_insert_slice %[[SUMS]]#1 into %{{.*}}[0] [9] [1]
 // CHECK: } {mapping = [#gpu.block<x>], moe.kernel = "dispatch"}
 // CHECK: %[[RBLK:.*]] = arith.ceildivsi %{{.*}}, %{{.*}} : index
 // CHECK: %[[GRID:.*]] = arith.addi %[[RBLK]], %{{.*}} : index
 // CHECK: %[[ACT:.*]] = scf.forall (%[[BLK:.*]], %[[COL:.*]]) in (%[[GRID]], 2) shared_outs({{.*}}) -> (tensor<?x128xbf16>) {
-//        The expert of this block: a scan of the offsets, one load per
-//        expert (its end is the next one's begin), skipped by the blocks
-//        from ceildiv(rows, 16) + min(8, rows) on, which have no rows.
-// CHECK:   %[[ACTIVE:.*]] = arith.minsi %[[ROWS:.*]], %c8 : index
-// CHECK:   %[[FULL:.*]] = arith.ceildivsi %[[ROWS]], %c16 : index
-// CHECK:   %[[BOUND:.*]] = arith.addi %[[FULL]], %[[ACTIVE]] : index
-// CHECK:   %[[MAY:.*]] = arith.cmpi slt, %[[BLK]], %[[BOUND]] : index
-// CHECK:   %[[SCANNED:.*]] = arith.select %[[MAY]], %c8, %c0 : index
-// CHECK:   %[[BEGIN0:.*]] = tensor.extract %[[DISPATCH]]#1[%c0]
-// CHECK:   %[[FOUND:.*]]:4 = scf.for %{{.*}} = %c0 to %[[SCANNED]] step %c1 iter_args({{.*}}, %[[BEGIN:.*]] = %{{.*}}) -> (index, index, index, index) {
-// CHECK:     %[[END:.*]] = tensor.extract %[[DISPATCH]]#1
+//        The expert of this block: the last e with first[e] <= block, a
+//        binary search of 3 loads (steps 4, 2, 1, clamped to entry 8, the
+//        total), in the blocks below the total only (at decode most are
+//        past it); then the expert's offsets and its first block give the
+//        block's rows.
+// CHECK:   %[[ALL:.*]] = tensor.extract %[[DISPATCH]]#3[%c8] : tensor<9xi32>
+// CHECK:   %[[ALLI:.*]] = arith.index_cast %[[ALL]] : i32 to index
+// CHECK:   %[[IN:.*]] = arith.cmpi slt, %[[BLK]], %[[ALLI]] : index
+// CHECK:   %[[FOUND:.*]]:3 = scf.if %[[IN]] -> (index, index, index) {
+// CHECK:     %[[F4:.*]] = tensor.extract %[[DISPATCH]]#3[%c4]
+// CHECK:     %[[F4I:.*]] = arith.index_cast %[[F4]]
+// CHECK:     %[[T4:.*]] = arith.cmpi sle, %[[F4I]], %[[BLK]] : index
+// CHECK:     %[[E4:.*]] = arith.select %[[T4]], %c4, %c0 : index
+// CHECK:     %[[P2:.*]] = arith.addi %[[E4]], %c2 : index
+// CHECK:     %[[Q2:.*]] = arith.minsi %[[P2]], %c8 : index
+// CHECK:     tensor.extract %[[DISPATCH]]#3[%[[Q2]]]
+// CHECK:     %[[E2:.*]] = arith.select %{{.*}}, %[[Q2]], %[[E4]] : index
+// CHECK:     %[[P1:.*]] = arith.addi %[[E2]], %c1 : index
+// CHECK:     %[[Q1:.*]] = arith.minsi %[[P1]], %c8 : index
+// CHECK:     tensor.extract %[[DISPATCH]]#3[%[[Q1]]]
+// CHECK:     %[[EXPERT:.*]] = arith.select %{{.*}}, %[[Q1]], %[[E2]] : index
+// CHECK-NOT: tensor.extract %[[DISPATCH]]#3[%{{.*}}]
+// CHECK:     %[[BEGIN:.*]] = tensor.extract %[[DISPATCH]]#1[%[[EXPERT]]]
+// CHECK:     %[[BEGINI:.*]] = arith.index_cast %[[BEGIN]]
+// CHECK:     %[[EXPERT1:.*]] = arith.addi %[[EXPERT]], %c1 : index
+// CHECK:     %[[END:.*]] = tensor.extract %[[DISPATCH]]#1[%[[EXPERT1]]]
 // CHECK:     %[[ENDI:.*]] = arith.index_cast %[[END]]
-// CHECK-NEXT: arith.subi %[[ENDI]], %[[BEGIN]]
-// CHECK:     arith.ceildivsi
+// CHECK:     %[[OWN:.*]] = tensor.extract %[[DISPATCH]]#3[%[[EXPERT]]]
+// CHECK:     %[[OWNI:.*]] = arith.index_cast %[[OWN]]
+// CHECK:     %[[NTH:.*]] = arith.subi %[[BLK]], %[[OWNI]] : index
+// CHECK:     %[[SKIP:.*]] = arith.muli %[[NTH]], %c16 : index
+// CHECK:     %[[START:.*]] = arith.addi %[[BEGINI]], %[[SKIP]] : index
+// CHECK:     %[[LEFT:.*]] = arith.subi %[[ENDI]], %[[START]] : index
+// CHECK:     scf.yield %[[EXPERT]], %[[START]], %[[LEFT]] : index, index, index
+// CHECK:   } else {
+// CHECK:     scf.yield %c0, %c0, %c0 : index, index, index
+// CHECK:   %[[COUNT:.*]] = arith.minsi %[[FOUND]]#2, %c16 : index
 //        gate rows c .. c + 64 and up rows 128 + c .. of the expert (static
 //        tiles: 64 divides 128) in the tensor-core form: two zero-filled
 //        [16, 64] f32 accumulators and a two-stage pipeline over the chunks

@@ -10,10 +10,12 @@
 // The route kernel runs in the last block of each of the router kernel's
 // rows, the dispatch kernel in the last block of all (moe-fuse-launches):
 // one kernel, with the router's logits workspace0, the rows' ticket
-// counters workspace3 (one per 16 tokens) and the dispatch's workspace7.
+// counters workspace3 (one per 16 tokens) and the dispatch's workspace8;
+// the dispatch writes the permutation, the offsets, the inverse and the
+// experts' first row blocks (workspace4 to workspace7).
 // CHECK-LABEL: func.func @moe_layer_0_router_route_dispatch(
-// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[L:[^:]*]]: memref<f32>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[ROWS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
-// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "workspace7", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 30896>
+// CHECK-SAME: %[[X:[^:]*]]: memref<bf16>, %[[RW:[^:]*]]: memref<8x64xbf16>, %[[L:[^:]*]]: memref<f32>, %[[W:[^:]*]]: memref<f32>, %[[IDS:[^:]*]]: memref<i32>, %[[ROWS:[^:]*]]: memref<i32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<i32>, %{{[^:]*}}: memref<9xi32>, %{{[^:]*}}: memref<1xi32>, %[[T:[^:]*]]: index)
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", params = ["hidden_states", "weight0", "workspace0", "workspace1", "workspace2", "workspace3", "workspace4", "workspace5", "workspace6", "workspace7", "workspace8", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 30944>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %{{.*}} : index
 // CHECK: memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[T]], 64], strides: [64, 1] : memref<bf16> to memref<?x64xbf16>
 // CHECK: memref.reinterpret_cast %[[L]] to offset: [0], sizes: [%[[T]], 8], strides: [8, 1] : memref<f32> to memref<?x8xf32>
@@ -27,23 +29,23 @@
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "router_route_dispatch"}
 
 // CHECK-LABEL: func.func @moe_layer_0_gate_up(
-// CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
+// CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
 // CHECK-SAME: kernel = "gate_up", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
 
 // The shared expert's kernels: the tokens in order (no permutation or
-// offsets), ceildiv(T, rows) row blocks; its activations (workspace8,
-// [T, 32] bf16) and f32 output (workspace9, [T, 64]).
+// offsets), ceildiv(T, rows) row blocks; its activations (workspace11,
+// [T, 32] bf16) and f32 output (workspace12, [T, 64]).
 // CHECK-LABEL: func.func @moe_layer_0_shared_gate_up(
 // CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<64x64xbf16>, %{{.*}}: memref<bf16>, %{{.*}}: index)
-// CHECK-SAME: kernel = "shared_gate_up", params = ["hidden_states", "weight3", "workspace10", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
+// CHECK-SAME: kernel = "shared_gate_up", params = ["hidden_states", "weight3", "workspace11", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
 // CHECK-LABEL: func.func @moe_layer_0_shared_down(
-// CHECK-SAME: kernel = "shared_down", params = ["weight4", "workspace10", "workspace11", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
+// CHECK-SAME: kernel = "shared_down", params = ["weight4", "workspace11", "workspace12", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
 
 // The combine runs in the last block of each of down's columns (one
-// here): its own counter, workspace6; it adds the shared expert's output
+// here): its own counter, workspace9; it adds the shared expert's output
 // and writes the result type.
 // CHECK-LABEL: func.func @moe_layer_0_down_combine(
-// CHECK-SAME: kernel = "down_combine", params = ["weight2", "workspace1", "workspace5", "workspace6", "workspace8", "workspace9", "workspace11", "workspace12", "output", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
+// CHECK-SAME: kernel = "down_combine", params = ["weight2", "workspace1", "workspace5", "workspace6", "workspace7", "workspace9", "workspace10", "workspace12", "workspace13", "output", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
 // CHECK: memref.atomic_rmw addi
 // CHECK: scf.if
 // CHECK: scf.for
@@ -55,10 +57,10 @@
 // CHECK-SAME: #moe.buffer<name = "workspace0", kind = "workspace", type = memref<?x8xf32>, shape = (d0) -> (d0, 8)>
 // CHECK-SAME: #moe.buffer<name = "workspace3", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 ceildiv 16), zero_init = true>
 // CHECK-SAME: #moe.buffer<name = "workspace4", kind = "workspace", type = memref<?xi32>, shape = (d0) -> (d0 * 2)>
-// CHECK-SAME: #moe.buffer<name = "workspace7", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
 // CHECK-SAME: #moe.buffer<name = "workspace8", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
-// CHECK-SAME: #moe.buffer<name = "workspace10", kind = "workspace", type = memref<?x32xbf16>, shape = (d0) -> (d0, 32)>
-// CHECK-SAME: #moe.buffer<name = "workspace11", kind = "workspace", type = memref<?x64xf32>, shape = (d0) -> (d0, 64)>
+// CHECK-SAME: #moe.buffer<name = "workspace9", kind = "workspace", type = memref<1xi32>, shape = (d0) -> (1), zero_init = true>
+// CHECK-SAME: #moe.buffer<name = "workspace11", kind = "workspace", type = memref<?x32xbf16>, shape = (d0) -> (d0, 32)>
+// CHECK-SAME: #moe.buffer<name = "workspace12", kind = "workspace", type = memref<?x64xf32>, shape = (d0) -> (d0, 64)>
 // CHECK-SAME: #moe.buffer<name = "output", kind = "output", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>]
 // CHECK-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>

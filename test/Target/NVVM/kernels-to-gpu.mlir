@@ -17,9 +17,9 @@
 // The router kernel carries the route and dispatch kernels
 // (moe-fuse-launches): a ticket per row of 16 tokens (the router's one
 // column of 8 experts: the last ticket is 0), then one over all blocks.
-// CHECK: gpu.func @moe_layer_0_router_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[ROWS:.*]]: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
+// CHECK: gpu.func @moe_layer_0_router_route_dispatch(%{{.*}}: memref<bf16>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<f32>, %{{.*}}: memref<i32>, %[[ROWS:.*]]: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %[[COUNTER:.*]]: memref<1xi32>, %[[T:.*]]: index) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 30896>
+// CHECK-SAME: moe.kernel_abi = #moe.kernel_abi<kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 16, 1, 1), block = [128, 1, 1], shared_memory = 30944>
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[GRID:.*]] = arith.ceildivsi %[[T]], %c16 : index
 // CHECK: %[[ROW_COUNTERS:.*]] = memref.reinterpret_cast %[[ROWS]] to offset: [0], sizes: [%[[GRID]]], strides: [1] : memref<i32> to memref<?xi32>

@@ -252,15 +252,18 @@ int64_t dispatchChunks(int64_t numExperts);
 /// A stable counting sort in O(rows + chunks x experts) work, parallel
 /// over dispatchChunks(E) chunks of rows and over the experts, each
 /// parallel iteration writing its own slices (a serial counting sort with
-/// a thread per expert walked every row once per expert).
+/// a thread per expert walked every row once per expert). With `blockRows`,
+/// also `firstBlocks` (E + 1 entries, i32 as `offsets`): where each
+/// expert's blocks of `blockRows` rows start in the flat schedule of the
+/// expert kernels (findRowBlock), the last entry their total.
 struct CountingSortResult {
-  Value permutation, offsets, inverse;
+  Value permutation, offsets, inverse, firstBlocks;
 };
 CountingSortResult buildCountingSort(OpBuilder &b, Location loc, Value flat,
                                      Value rows, int64_t numExperts,
                                      RankedTensorType permutationType,
                                      RankedTensorType offsetsType,
-                                     bool withInverse);
+                                     bool withInverse, int64_t blockRows = 0);
 
 /// The combine of tokens first .. first + count in f32:
 /// acc[t, h] = sum over k = 0..K-1, in ascending k, of
