@@ -84,6 +84,12 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
       llvm::divideCeil(k, std::max<int64_t>(quantized.blockColumns, 1)) *
           quantized.scaleBytes,
       4);
+  // The block keeps its weight rows' scales (buildScaleRows) staged, and
+  // unstaged under several whole fp8 blocks (MXFP4's rows' scales only
+  // staged).
+  auto keepsScaleRows = [&](bool stageStored) {
+    return w8a16 && scaleRows > 0 && (stageStored || quantized.blockRows > 1);
+  };
   auto fits = [&](int64_t stages, bool stageWeights, bool stageStored = false) {
     int64_t bytes = accumulatorBytes(weights, blockRows, width) +
                     stages * blockRows * rowLength * 2;
@@ -95,10 +101,8 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
       bytes += stages * weights * width * rowLength * 2;
     if (stageStored)
       bytes +=
-          stages * weights * width * (storedRowBytes + kStagedRowPaddingBytes) +
-          weights * scaleRows * scaleRowBytes;
-    // Unstaged, fp8 tiles over several blocks keep their scales too.
-    else if (w8a16 && quantized.blockRows > 1)
+          stages * weights * width * (storedRowBytes + kStagedRowPaddingBytes);
+    if (keepsScaleRows(stageStored))
       bytes += weights * scaleRows * scaleRowBytes;
     // w8a8: the rows' scales and a product tile per weight.
     if (activationGroup)
@@ -118,10 +122,15 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
     for (int64_t stages = wanted; stages >= std::min<int64_t>(wanted, 2);
          --stages)
       if (fits(stages, false, true))
-        return {stages, false, false, false, /*stageStored=*/true};
+        return {stages,
+                false,
+                false,
+                false,
+                /*stageStored=*/true,
+                keepsScaleRows(true)};
   for (int64_t stages = wanted; stages >= 1; --stages)
     if (fits(stages, false))
-      return {stages, false};
+      return {stages, false, false, false, false, keepsScaleRows(false)};
   return {};
 }
 
@@ -171,7 +180,7 @@ public:
         stages(plan.stages), rows(std::move(rows)),
         rowsAsync(rowsCopied && !group), group(group), pow2Scales(pow2Scales),
         stored(plan.storedE4M3), e4m3(plan.e4m3Mma),
-        stageStored(plan.stageStored),
+        stageStored(plan.stageStored), keepScaleRows(plan.keepScaleRows),
         quantized(quantizedStorage(weights.front())) {
     auto firstType = cast<RankedTensorType>(weights.front().getType());
     columns = firstType.getDimSize(0);
@@ -223,7 +232,7 @@ public:
           linalg::FillOp::create(b, loc, zeroF32, accTile()).getResult(0));
     // The stored-e4m3 form and w8a16's staging stage the weights' stored
     // values (the same slice of the moe.dequantize's operand).
-    if (stored || stageStored || keepsScaleRows())
+    if (stored || stageStored || keepScaleRows)
       for (Value weight : weights)
         storedWeights.push_back(storedValues(b, weight));
     // A quantized weight's chunks are dequantized into one tile per weight,
@@ -270,7 +279,7 @@ public:
     chunks =
         arith::SelectOp::create(b, loc, some, index(b, k / chunk), index(b, 0));
     lastChunk = arith::SubIOp::create(b, loc, chunks, index(b, 1));
-    if (keepsScaleRows())
+    if (keepScaleRows)
       for (Value weight : weights)
         scaleRows.push_back(buildScaleRows(b, weight));
     if (stages > 1)
@@ -598,16 +607,6 @@ private:
                 nb.getI64IntegerAttr((stages - 1) * copiesPerStage));
   }
 
-  /// Whether the block keeps its weight rows' scales (buildScaleRows):
-  /// staged w8a16 chunks whose rows span several scale blocks, and
-  /// unstaged ones under several whole fp8 blocks (MXFP4's rows' scales
-  /// are kept only where the plan counted them, staged).
-  bool keepsScaleRows() const {
-    if (stored || !quantized.bits || !scaleRowsOfTile(quantized, columns))
-      return false;
-    return stageStored || quantized.blockRows > 1;
-  }
-
   /// The [columns, storedChunk + padding] type of w8a16's staging tile of
   /// a weight's stored values (bytes).
   RankedTensorType storedTileType() const {
@@ -848,6 +847,8 @@ private:
   /// storage, the stored elements of a chunk and (1 x blockColumns scale
   /// blocks) each weight's block rows' scales.
   bool stageStored;
+  /// Whether the block keeps its weight rows' scales (buildScaleRows).
+  bool keepScaleRows;
   QuantizedStorage quantized;
   int64_t storedChunk;
   SmallVector<Value> scaleRows;

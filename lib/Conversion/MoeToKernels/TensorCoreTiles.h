@@ -68,13 +68,17 @@ int64_t scaleRowsOfTile(QuantizedStorage quantized, int64_t width);
 /// With `stageStored` (w8a16), each quantized weight's stored values
 /// (e4m3 bytes, e2m1 pairs) are staged like plain weights and each chunk
 /// dequantized from its stage, the scales read once per chunk (one block
-/// scale) or once per block (the rows' 1 x 32 scales, MXFP4).
+/// scale) or once per block (the rows' 1 x 32 scales, MXFP4). With
+/// `keepScaleRows` (w8a16 tiles whose rows span several scale blocks:
+/// scaleRowsOfTile), the block keeps its weight rows' scales, staged or
+/// not (unstaged, fp8's whole blocks only).
 struct TensorCorePlan {
   int64_t stages = 0;
   bool stageWeights = false;
   bool storedE4M3 = false;
   bool e4m3Mma = false;
   bool stageStored = false;
+  bool keepScaleRows = false;
   explicit operator bool() const { return stages > 0; }
 };
 
