@@ -106,8 +106,8 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
     grid is `ceildiv(T * K, rows) + E` whatever the routing; blocks past the
     last expert's do nothing. The dispatch writes each expert's first block
     (that cumulative count, E + 1 entries), which a block binary-searches
-    for its expert (ceil(log2 E) loads). The inner moe ops (router, gate, dispatch)
-    stay moe ops on tiles for `convert-moe-to-linalg`.
+    for its expert (ceil(log2 E) loads). The inner moe ops (router, gate,
+    dispatch) stay moe ops on tiles for `convert-moe-to-linalg`.
 
     Tile sizes come from the `moe.tiles` (a `#moe.tiles`) on the
     `moe.combine` op (written by `moe-select-tiles`), entry by entry, or the

@@ -224,8 +224,8 @@ RowBlock findRowBlock(OpBuilder &b, Location loc, Value offsets,
                       Value block) {
   IndexMath m{b, loc};
   Value zero = m.c(0);
-  // The grid has E blocks for the experts' partial blocks, most of which
-  // are empty at decode: they stop after one load.
+  // Blocks from the total on (the grid's E blocks for the experts' partial
+  // blocks leave many: at decode most of the grid) stop after this load.
   Value inRange =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, block,
                             m.load(firstBlocks, m.c(numExperts)));
