@@ -247,7 +247,8 @@ bool isUnitSliceReduction(linalg::LinalgOp op) {
 /// w * n / warps .. with every row and the whole reduction. n and k are
 /// static; m is static or the dynamic row count of a subview of the rows
 /// with a constant bound (the rows a block uses, moe-form-kernels), a
-/// multiple of 16 either way.
+/// multiple of 16 either way; or 8 static rows, whose mma tiles (the
+/// swapped form, lib/Target/NVVM/MmaSync.cpp) are 16 columns wide.
 bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
   Operation *op = linalgOp.getOperation();
   if (!op->hasAttr(MoeDialect::kTensorCoreAttrName) || warps < 1 ||
@@ -258,9 +259,11 @@ bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
     return false;
   OpFoldResult rows = viewSize(linalgOp.getDpsInputOperand(0)->get(), 0);
   std::optional<int64_t> rowBound = sizeBound(rows);
-  if (!rowBound || !isMultipleOf(rows, 16) ||
+  std::optional<int64_t> staticRows = getConstantIntValue(rows);
+  bool swapped = staticRows && *staticRows == 8;
+  if (!rowBound || !(swapped || isMultipleOf(rows, 16)) ||
       ShapedType::isDynamic(ranges[1]) || ShapedType::isDynamic(ranges[2]) ||
-      ranges[1] % (8 * warps) != 0 || ranges[2] % 16 != 0)
+      ranges[1] % ((swapped ? 16 : 8) * warps) != 0 || ranges[2] % 16 != 0)
     return false;
   OpBuilder b(op);
   Location loc = op->getLoc();

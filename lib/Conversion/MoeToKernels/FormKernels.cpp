@@ -425,11 +425,15 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
   // Warps split the column tile into 8-column mma tiles (moe-distribute-
   // threads): the most warps, up to those asked for, that divide it (4
   // always do for the tensor-core form's 32-column multiples); when fewer
-  // than 4 would, and 4 or more were asked for, the default 4.
+  // than 4 would, and 4 or more were asked for, the default 4. Blocks of 8
+  // rows take the swapped form's 16-column tiles: as many warps as divide
+  // the tile into them (2 for 32 columns).
+  bool swapped = blockRows == 8;
+  int64_t mmaColumns = swapped ? 16 : 8;
   int64_t dividing = warps;
-  while (dividing > 1 && columnTile % (8 * dividing) != 0)
+  while (dividing > 1 && columnTile % (mmaColumns * dividing) != 0)
     --dividing;
-  warps = warps >= 4 ? std::max<int64_t>(dividing, 4) : dividing;
+  warps = warps >= 4 && !swapped ? std::max<int64_t>(dividing, 4) : dividing;
   if (warps > 0)
     kernel->setAttr(MoeDialect::kBlockThreadsAttrName,
                     b.getI64IntegerAttr(warps * nvidia::kWarpSize));

@@ -36,6 +36,12 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
   return 0;
 }
 
+/// Whether a block of `blockRows` rows is whole mma.sync tiles: multiples
+/// of 16, or 8 in the swapped form (the tokens as the 8-column side).
+static bool mmaRows(int64_t blockRows) {
+  return blockRows == 8 || (blockRows > 0 && blockRows % 16 == 0);
+}
+
 TensorCorePlan
 mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
                            int64_t columns, int64_t width, int64_t k,
@@ -51,7 +57,7 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
   if (e4m3WeightBlock && activationGroup) {
     bool e4m3Tiles = e4m3Mma && chunk >= 32;
     if (chunk == 0 || activationGroup % chunk != 0 ||
-        e4m3WeightBlock % chunk != 0 || blockRows % 16 != 0 ||
+        e4m3WeightBlock % chunk != 0 || !mmaRows(blockRows) ||
         width % 32 != 0 || columns % width != 0 ||
         !(e4m3Tiles || weightType.isBF16() || weightType.isF16()))
       return {};
@@ -66,7 +72,7 @@ mlir::moe::planTensorCores(Type storage, Type weightType, int64_t blockRows,
     return {};
   }
   if (!(storage.isBF16() || storage.isF16()) || storage != weightType ||
-      chunk == 0 || blockRows % 16 != 0 || width % 32 != 0 ||
+      chunk == 0 || !mmaRows(blockRows) || width % 32 != 0 ||
       columns % width != 0 || (activationGroup && activationGroup % chunk != 0))
     return {};
   int64_t rowLength = chunk + kStagedRowPaddingBytes / 2;

@@ -152,10 +152,16 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
         (seconds <= best.seconds * 1.01 && columns > best.columns)) {
       best.columns = columns;
       best.stages = stages;
-      // One warp per 16 x 32 mma tile, 4 to 8 warps: at least 4 for
-      // enough loads in flight. Warps split the columns, never the
-      // reduction, so a tile choice cannot change a token's bits.
-      best.warps = std::clamp<int64_t>((rows / 16) * (columns / 32), 4, 8);
+      // One warp per 16 x 32 mma tile (8 x 32 in the swapped form of 8
+      // rows), 4 to 8 warps: at least 4 for enough loads in flight. Warps
+      // split the columns, never the reduction, so a tile choice cannot
+      // change a token's bits. The swapped form's mma tiles are 16
+      // columns wide: at most one warp per 16 columns (2 for 32, which
+      // moe-form-kernels would otherwise cut them to).
+      best.warps = std::clamp<int64_t>(
+          std::max<int64_t>(rows / 16, 1) * (columns / 32), 4, 8);
+      if (rows == 8)
+        best.warps = std::min<int64_t>(best.warps, columns / 16);
       best.seconds = seconds;
     }
   }
@@ -165,9 +171,11 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
 }
 
 /// Rows per block of an expert kernel: the smallest mma-friendly tile that
-/// holds an expert's `rows` (16 is the mma M), at most 128.
+/// holds an expert's `rows`, at most 128: 8 (the swapped form, the tokens
+/// as the mma's 8-column side: at decode half the padding of 16-row
+/// tiles), else a power of two from 16 (the mma's M).
 int64_t rowTile(int64_t rows) {
-  return std::clamp<int64_t>(nextPowerOfTwo(rows), 16, 128);
+  return std::clamp<int64_t>(nextPowerOfTwo(rows), 8, 128);
 }
 
 /// Tokens per block of a token-parallel kernel: enough blocks for every

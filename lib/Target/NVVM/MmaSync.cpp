@@ -14,6 +14,14 @@
 // has no dense e4m3 shape in MLIR 22, so that one is a call of LLVM's
 // intrinsic, which the NVPTX backend selects from PTX 8.4 on.
 //
+// A block of 8 rows (decode: an expert's one or few tokens) takes the
+// swapped form: the weights are the 16-row side (A: weight rows g, g + 8 of
+// a 16-column tile) and the tokens the 8-column side (B: token row g), so
+// the mma computes C^T's 16 x 8 tile and a lane's accumulators are C[2t,
+// g], C[2t + 1, g], C[2t, g + 8], C[2t + 1, g + 8]. Half the padding of
+// 16-row tiles multiplied, and each element's products and sums the same
+// (f32, k in the same order), so a token's bits do not depend on the form.
+//
 //===----------------------------------------------------------------------===//
 
 #include "MmaSync.h"
@@ -115,24 +123,25 @@ bool isTransposedBGemm(linalg::LinalgOp op) {
 /// The lane's view of a warp's [rows, columns] += [rows, depth] x
 /// [columns, depth]^T product as m16n8k16 tiles (m16n8k32 for e4m3):
 /// where its fragments lie, and the builders of their loads and of the
-/// mma.sync steps.
+/// mma.sync steps. Its tiles are 16 rows x 8 columns, or in the swapped
+/// form (8 rows) 8 rows x 16 columns.
 class MmaSyncEmitter {
 public:
-  /// `rows`: the rows of A and C, or with `usedRows` (a multiple of 16)
-  /// the bound of their dynamic count. `pairedC`: C's rows start an even
-  /// number of elements apart, 8-byte aligned.
+  /// `rows`: the rows of A and C (8: the swapped form), or with `usedRows`
+  /// (a multiple of 16) the bound of their dynamic count. `pairedC`: C's
+  /// rows start an even number of elements apart, 8-byte aligned.
   MmaSyncEmitter(OpBuilder &b, Location loc, Value a, Value bMatrix, Value c,
                  int64_t rows, Value usedRows, bool pairedC)
       : b(b), loc(loc), a(a), bMatrix(bMatrix), c(c),
         element(cast<MemRefType>(a.getType()).getElementType()),
         perRegister(32 / element.getIntOrFloatBitWidth()),
         kStep(8 * perRegister), rows(rows), usedRows(usedRows),
-        pairedC(pairedC) {
+        swapped(rows == 8), pairedC(pairedC && !swapped) {
     auto aType = cast<MemRefType>(a.getType());
     depth = aType.getDimSize(1);
     columns = cast<MemRefType>(bMatrix.getType()).getDimSize(0);
-    rowTiles = rows / 16;
-    columnTiles = columns / 8;
+    rowTiles = rows / (swapped ? 8 : 16);
+    columnTiles = columns / (swapped ? 16 : 8);
   }
 
   /// Emits the whole product: at most kMaxTiles tiles (4 f32 registers
@@ -195,6 +204,10 @@ private:
   /// The rows and columns of the lane's fragments (g = lane / 4, and the
   /// first k of the lane's register, 2t or 4t with t = lane % 4).
   void computeFragmentPositions() {
+    if (swapped) {
+      computeSwappedPositions();
+      return;
+    }
     for (int64_t v : {int64_t{0}, int64_t{2}, int64_t{4}, int64_t{8},
                       perRegister, kStep / 2, kStep, depth})
       index(v);
@@ -225,8 +238,46 @@ private:
     }
   }
 
-  /// C fragment of tile (i, j): rows top/bottom x columns left/right.
+  /// The swapped form's: C^T's tile, rows 2t, 2t + 1 (tops, bottoms) of
+  /// the row tile and columns g, g + 8 (lefts, rights: C^T's rows) of
+  /// the 16-column tile; the tokens' fragment is row g of the row tile
+  /// (rowFragments) and the weights' rows g, g + 8 of the column tile
+  /// (weightRows, weightRowsBelow).
+  void computeSwappedPositions() {
+    for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4},
+                      int64_t{8}, perRegister, kStep / 2, kStep, depth})
+      index(v);
+    Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
+    group = arith::DivUIOp::create(b, loc, lane, index(4));
+    Value t = arith::RemUIOp::create(b, loc, lane, index(4));
+    pair = arith::MulIOp::create(b, loc, t, index(perRegister));
+    Value cPair = arith::MulIOp::create(b, loc, t, index(2));
+    auto offset = [&](Value base, int64_t v) {
+      return v == 0 ? base : add(b, loc, base, index(v));
+    };
+    for (int64_t i = 0; i < rowTiles; ++i) {
+      tops.push_back(offset(cPair, 8 * i));
+      bottoms.push_back(offset(cPair, 8 * i + 1));
+      rowFragments.push_back(offset(group, 8 * i));
+      active.push_back(Value());
+    }
+    for (int64_t j = 0; j < columnTiles; ++j) {
+      weightRows.push_back(offset(group, 16 * j));
+      weightRowsBelow.push_back(offset(group, 16 * j + 8));
+    }
+    lefts = weightRows;
+    rights = weightRowsBelow;
+  }
+
+  /// C fragment of tile (i, j) in the registers' order: rows top/bottom x
+  /// columns left/right; swapped, C^T's rows left/right x its columns
+  /// top/bottom.
   SmallVector<std::pair<Value, Value>> cCoords(int64_t i, int64_t j) const {
+    if (swapped)
+      return {{tops[i], lefts[j]},
+              {bottoms[i], lefts[j]},
+              {tops[i], rights[j]},
+              {bottoms[i], rights[j]}};
     return {{tops[i], lefts[j]},
             {tops[i], rights[j]},
             {bottoms[i], lefts[j]},
@@ -351,6 +402,8 @@ private:
                               int64_t j0, int64_t j1) {
     Value low = add(lb, loc, k, pair);
     Value high = add(lb, loc, low, index(kStep / 2));
+    if (swapped)
+      return emitSwappedStep(lb, low, high, acc, j0, j1);
     SmallVector<SmallVector<Value>> bRegs;
     for (int64_t j = j0; j < j1; ++j)
       bRegs.push_back({loadPair(lb, bMatrix, weightRows[j], low),
@@ -379,6 +432,33 @@ private:
                 return tileNext;
               },
               tileAcc));
+    }
+    return next;
+  }
+
+  /// The swapped form's step: the tokens' fragment (B) of each row tile,
+  /// then per column tile the weights' (A, rows g, g + 8 at k = low, high:
+  /// a0 .. a3 in the PTX ISA's order) and its mma.sync, so that only one
+  /// column tile's A registers are live at a time.
+  SmallVector<Value> emitSwappedStep(OpBuilder &lb, Value low, Value high,
+                                     ValueRange acc, int64_t j0, int64_t j1) {
+    int64_t perTile = 4 * (j1 - j0);
+    SmallVector<Value> next;
+    for (int64_t i = 0; i < rowTiles; ++i) {
+      SmallVector<Value> tokenRegs = {loadPair(lb, a, rowFragments[i], low),
+                                      loadPair(lb, a, rowFragments[i], high)};
+      for (int64_t j = j0; j < j1; ++j) {
+        SmallVector<Value> weightRegs = {
+            loadPair(lb, bMatrix, weightRows[j], low),
+            loadPair(lb, bMatrix, weightRowsBelow[j], low),
+            loadPair(lb, bMatrix, weightRows[j], high),
+            loadPair(lb, bMatrix, weightRowsBelow[j], high)};
+        Value mma = emitMma(lb, weightRegs, tokenRegs,
+                            acc.slice(i * perTile + 4 * (j - j0), 4));
+        for (int64_t e = 0; e < 4; ++e)
+          next.push_back(
+              LLVM::ExtractValueOp::create(lb, loc, mma, ArrayRef<int64_t>{e}));
+      }
     }
     return next;
   }
@@ -416,12 +496,17 @@ private:
   int64_t perRegister, kStep;
   int64_t rows;
   Value usedRows;
+  /// The swapped form (8 rows): tiles of 8 rows x 16 columns.
+  bool swapped;
   bool pairedC;
   int64_t depth, columns, rowTiles, columnTiles;
   llvm::SmallDenseMap<int64_t, Value> constants;
   Operation *firstConstant = nullptr;
   Value group, pair;
   SmallVector<Value> tops, bottoms, lefts, rights, weightRows;
+  /// The swapped form's: the token row of each row tile's B fragment and
+  /// the lower weight row of each column tile's A fragment.
+  SmallVector<Value> rowFragments, weightRowsBelow;
   /// Per row tile, whether it has rows (null where the rows are static).
   SmallVector<Value> active;
 };
@@ -436,9 +521,10 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
                          "contiguous rows an even stride apart, or "
                          "[16m, 32k] x [8n, 32k]^T in f8E4M3FN (decoded, "
                          "multiplied, added) with rows a multiple of 4 "
-                         "apart; m static, or a dynamic count of A's and C's "
-                         "rows that is a product with a multiple of 16 and "
-                         "has a constant bound");
+                         "apart, or 8 rows and [16n] columns (the swapped "
+                         "form); m static, or a dynamic count of A's and "
+                         "C's rows that is a product with a multiple of 16 "
+                         "and has a constant bound");
   };
   if (!op.hasPureBufferSemantics() || !isTransposedBGemm(op))
     return error();
@@ -468,8 +554,10 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
     return error();
   int64_t rows = *bound, depth = aType.getDimSize(1);
   int64_t columns = bType.getDimSize(0);
-  if (rows % 16 != 0 || depth % (8 * perRegister) != 0 || columns % 8 != 0 ||
-      bType.getDimSize(1) != depth ||
+  // 16-row tiles, or the swapped form's 16-column tiles of 8 rows.
+  bool swapped = !dynamicRows && rows == 8;
+  if ((swapped ? columns % 16 != 0 : rows % 16 != 0 || columns % 8 != 0) ||
+      depth % (8 * perRegister) != 0 || bType.getDimSize(1) != depth ||
       (!dynamicRows && cType.getDimSize(0) != rows) ||
       cType.getDimSize(1) != columns)
     return error();
