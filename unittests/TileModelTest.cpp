@@ -42,8 +42,16 @@ TEST(TileModelTest, ChoicesFitTheTarget) {
                   target.sharedMemoryPerBlock);
         EXPECT_GE(c.gateUpStages, 2);
         EXPECT_LE(c.gateUpStages, target.maxStages);
-        EXPECT_GE(c.gateUpWarps, 4);
-        EXPECT_LE(c.gateUpWarps, 8);
+        // 4 to 8 warps; 8-row blocks (the swapped form) at most one per
+        // 16 columns, their mma tiles' width (2 for 32 columns).
+        for (auto [warps, columns] : {std::pair{c.gateUpWarps, c.gateUpColumns},
+                                      std::pair{c.downWarps, c.downColumns}}) {
+          EXPECT_GE(warps,
+                    c.expertRows == 8 ? std::min<int64_t>(4, columns / 16) : 4);
+          EXPECT_LE(warps, 8);
+          if (c.expertRows == 8)
+            EXPECT_EQ(columns % (16 * warps), 0) << columns << " " << warps;
+        }
         EXPECT_LE(c.routeTokens, 64);
         // Never faster than reading the active experts' weights once.
         int64_t active =
@@ -62,11 +70,13 @@ TEST(TileModelTest, RowTilesGrowWithTokens) {
     for (int64_t tokens : kTokens) {
       int64_t rows = selectTiles(shape, target, tokens).expertRows;
       EXPECT_GE(rows, previous) << "T=" << tokens;
-      EXPECT_TRUE(rows == 16 || rows == 32 || rows == 64 || rows == 128);
+      EXPECT_TRUE(rows == 8 || rows == 16 || rows == 32 || rows == 64 ||
+                  rows == 128);
       previous = rows;
     }
-    // Decode: at most a few rows per expert, the smallest mma tile.
-    EXPECT_EQ(selectTiles(shape, target, 1).expertRows, 16);
+    // Decode: at most a few rows per expert, the smallest mma tile (8
+    // rows: the swapped form, the tokens as mma.sync's 8-column side).
+    EXPECT_EQ(selectTiles(shape, target, 1).expertRows, 8);
   }
   // Mixtral prefill: 1024 rows per expert.
   EXPECT_EQ(selectTiles(kShapes[0], target, 4096).expertRows, 128);

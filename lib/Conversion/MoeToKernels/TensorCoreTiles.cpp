@@ -222,10 +222,11 @@ public:
       usedRows = arith::MulIOp::create(b, loc, tiles16, index(b, 16));
     }
     // Each a slice of a tile whose rows are padded
-    // (kAccumulatorRowPaddingBytes), for the banks of the mma.sync C
+    // (accumulatorRowPaddingBytes), for the banks of the mma.sync C
     // fragments' accesses.
     auto accType = RankedTensorType::get(
-        {blockRows, columns + kAccumulatorRowPaddingBytes / 4}, b.getF32Type());
+        {blockRows, columns + accumulatorRowPaddingBytes(blockRows) / 4},
+        b.getF32Type());
     auto accTile = [&]() -> Value {
       Value tile =
           bufferization::AllocTensorOp::create(b, loc, accType, ValueRange{});

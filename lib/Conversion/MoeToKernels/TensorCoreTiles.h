@@ -21,16 +21,23 @@ namespace mlir::moe {
 /// mma.sync fragment load in different banks.
 constexpr int64_t kStagedRowPaddingBytes = 16;
 
-/// Bytes past each row of an f32 accumulator tile (whose width is a
-/// multiple of 32 columns): rows then start 8 banks apart, and the 32
-/// lanes' 64-bit accesses to an mma.sync C fragment (rows g, columns 2t,
-/// 2t + 1) fill every bank twice instead of 8 lanes sharing a bank.
-constexpr int64_t kAccumulatorRowPaddingBytes = 32;
+/// Bytes past each row of an f32 accumulator tile of `rows` rows (whose
+/// width is a multiple of 32 columns). 16-row tiles: rows then start 8
+/// banks apart, and the 32 lanes' 64-bit accesses to an mma.sync C
+/// fragment (rows g, columns 2t, 2t + 1) fill every bank twice instead of
+/// 8 lanes sharing a bank. 8 rows (the swapped form, whose lanes access
+/// rows 2t, 2t + 1 at columns g, g + 8, one f32 each): 4 banks apart, so
+/// rows 2t of t = 0..3 start 0, 8, 16 and 24 banks on and the 32 lanes
+/// take 32 banks (8 banks apart, rows 0 and 4 shared them: 2-way
+/// conflicts at every chunk's C loads and stores).
+constexpr int64_t accumulatorRowPaddingBytes(int64_t rows) {
+  return rows == 8 ? 16 : 32;
+}
 
 /// The shared-memory bytes of `tiles` f32 accumulator tiles of `rows` rows
 /// and `width` columns, rows padded.
 constexpr int64_t accumulatorBytes(int64_t tiles, int64_t rows, int64_t width) {
-  return tiles * rows * (width * 4 + kAccumulatorRowPaddingBytes);
+  return tiles * rows * (width * 4 + accumulatorRowPaddingBytes(rows));
 }
 
 /// The reduction chunk of the tensor-core form for a reduction of `k`, or

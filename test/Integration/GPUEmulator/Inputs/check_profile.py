@@ -38,6 +38,9 @@ def main():
     # load efficiency of at least X (repeatable).
     parser.add_argument("--least-load-efficiency", action="append",
                         default=[])
+    # KERNEL: the launch whose name ends in _KERNEL has no shared bank
+    # conflicts (repeatable).
+    parser.add_argument("--no-bank-conflicts", action="append", default=[])
     args = parser.parse_args()
     least_efficiency = {}
     for bound in args.least_load_efficiency:
@@ -83,6 +86,11 @@ def main():
                     k["global_load_efficiency"] < bound):
                 fail("%s: global_load_efficiency %g, less than %g"
                      % (k["name"], k["global_load_efficiency"], bound))
+        for name in args.no_bank_conflicts:
+            if (k["name"].endswith("_" + name) and
+                    k["shared_bank_conflicts"] != 0):
+                fail("%s: %d shared bank conflicts" %
+                     (k["name"], k["shared_bank_conflicts"]))
         sites = k["load_sites"]
         if len(sites) > 6 or (k["global_load_efficiency"] < 1 and not sites):
             fail("%s: %d load sites" % (k["name"], len(sites)))
@@ -104,7 +112,8 @@ def main():
             fail("%s: fewer barriers than blocks" % k["name"])
         total += k["dram_bytes"]
     names = [k["name"] for k in kernels]
-    for suffix in least_efficiency:
+    for suffix in list(least_efficiency) + ["_" + n for n in
+                                            args.no_bank_conflicts]:
         if not any(n.endswith(suffix) for n in names):
             fail("no launch named *%s" % suffix)
     for key in LAYER_KEYS:
