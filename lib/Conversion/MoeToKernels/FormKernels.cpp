@@ -23,6 +23,7 @@
 #include "CpuGemm.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -365,6 +366,60 @@ struct ExpertGemms {
                            : Value();
     return {input, token(b, loc, start, row), scale};
   }
+  /// The tokens (i32) and routing weights of rows 0 .. blockRows of
+  /// `start`'s block, read once into [blockRows] tiles where the weight
+  /// applies to the input (Llama 4), so that staging a row scales each
+  /// element by the tile's weight: read per element, the permutation entry
+  /// and the weight were four global loads at a quarter of a sector each,
+  /// Llama-4-Scout's gate_up's worst load sites. Rows past `count` repeat
+  /// its last row, as the staged rows do; nothing is read for an empty
+  /// block. Two small block temporaries (8 bytes a row) in the part of the
+  /// shared memory the tiles leave (kKernelSharedMemoryBudget).
+  std::pair<Value, Value> scaledRowTiles(OpBuilder &b, Location loc,
+                                         Value start, Value count,
+                                         int64_t blockRows) const {
+    auto tokensType = RankedTensorType::get({blockRows}, b.getI32Type());
+    auto scalesType = RankedTensorType::get(
+        {blockRows}, getElementTypeOrSelf(rowScale.getType()));
+    Value tokens =
+        bufferization::AllocTensorOp::create(b, loc, tokensType, ValueRange{});
+    Value scales =
+        bufferization::AllocTensorOp::create(b, loc, scalesType, ValueRange{});
+    Value some =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
+                              arith::ConstantIndexOp::create(b, loc, 0));
+    auto read = scf::IfOp::create(
+        b, loc, some,
+        [&](OpBuilder &nb, Location nloc) {
+          AffineMap identity = nb.getMultiDimIdentityMap(1);
+          auto tiles = linalg::GenericOp::create(
+              nb, nloc, TypeRange{tokensType, scalesType}, ValueRange{},
+              ValueRange{tokens, scales}, {identity, identity},
+              {utils::IteratorType::parallel},
+              [&](OpBuilder &gb, Location gloc, ValueRange) {
+                Value row = arith::MinSIOp::create(
+                    gb, gloc, linalg::IndexOp::create(gb, gloc, 0),
+                    arith::SubIOp::create(
+                        gb, gloc, count,
+                        arith::ConstantIndexOp::create(gb, gloc, 1)));
+                Value token = arith::IndexCastOp::create(
+                    gb, gloc, gb.getI32Type(),
+                    buildDispatchedToken(gb, gloc, permutation, start, row,
+                                         topK));
+                linalg::YieldOp::create(
+                    gb, gloc,
+                    ValueRange{token, buildDispatchedRowScale(
+                                          gb, gloc, permutation, rowScale,
+                                          start, row, topK)});
+              });
+          scf::YieldOp::create(nb, nloc, tiles.getResults());
+        },
+        [&](OpBuilder &nb, Location nloc) {
+          scf::YieldOp::create(nb, nloc, ValueRange{tokens, scales});
+        });
+    return {read.getResult(0), read.getResult(1)};
+  }
+
   /// Element k of that row in f32 (times its routing weight where the
   /// weight applies to the input).
   Value gathered(OpBuilder &b, Location loc, Value start, Value row,
@@ -849,6 +904,12 @@ private:
               weights.push_back(
                   expertRows(nb, nloc, gemms.gateUp, block.expert, firstRow,
                              nb.getIndexAttr(tiles.gateUpColumns)));
+            // Not a structured binding: the lambda below captures them
+            // (C++17; clang refuses, gcc allows).
+            Value rowTokens, rowScales;
+            if (gemms.rowScale)
+              std::tie(rowTokens, rowScales) = gemms.scaledRowTiles(
+                  nb, nloc, block.start, block.count, tiles.expertRows);
             products = buildTensorCoreLinears(
                 nb, nloc, tiles.expertRows, block.count, width, weights,
                 storage, plan,
@@ -856,10 +917,19 @@ private:
                   // A row scaled by its routing weight (Llama 4) is staged
                   // rounded to the rows' type, as Hugging Face's bf16
                   // multiply rounds it; the scalar form keeps it in f32.
-                  if (gemms.rowScale)
-                    return buildScalarConvert(
-                        rb, rloc, gemms.gathered(rb, rloc, block.start, row, k),
-                        storage);
+                  if (rowTokens) {
+                    Value token = arith::IndexCastOp::create(
+                        rb, rloc, rb.getIndexType(),
+                        tensor::ExtractOp::create(rb, rloc, rowTokens, row));
+                    Value x =
+                        toF32(rb, rloc,
+                              tensor::ExtractOp::create(rb, rloc, gemms.input,
+                                                        ValueRange{token, k}));
+                    Value scaled = arith::MulFOp::create(
+                        rb, rloc, x,
+                        tensor::ExtractOp::create(rb, rloc, rowScales, row));
+                    return buildScalarConvert(rb, rloc, scaled, storage);
+                  }
                   Value token = gemms.token(rb, rloc, block.start, row);
                   return tensor::ExtractOp::create(rb, rloc, gemms.input,
                                                    ValueRange{token, k})

@@ -354,16 +354,29 @@ func.func @qwen2_shared_gate(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu:
 // CHECK:     %[[SUM:.*]] = arith.addf
 // CHECK:     arith.truncf %[[SUM]] : f32 to bf16
 // CHECK: moe.kernel = "combine"
-// With 32-column tiles gate_up takes the tensor-core form: the scaled rows
-// are staged rounded to bf16 (computed, so not a moe.async_copy), and only
-// the two weights' staging copies count in the groups left in flight
-// (2 per stage, one stage ahead).
+// With 32-column tiles gate_up takes the tensor-core form: each block
+// reads its rows' tokens and routing weights once into [32] tiles (when
+// it has rows), and the scaled rows are staged from them rounded to bf16
+// (computed, so not a moe.async_copy); only the two weights' staging
+// copies count in the groups left in flight (2 per stage, one stage
+// ahead).
 // OPTS-LABEL: func.func @llama4(
 // OPTS: %[[ROUTE:.*]]:2 = scf.forall
 // OPTS: moe.kernel = "dispatch"
+// OPTS: %[[TOKENS0:.*]] = bufferization.alloc_tensor() : tensor<32xi32>
+// OPTS: %[[SCALES0:.*]] = bufferization.alloc_tensor() : tensor<32xf32>
+// OPTS: %[[TILES:.*]]:2 = scf.if %{{.*}} -> (tensor<32xi32>, tensor<32xf32>) {
+// OPTS:   linalg.generic {{.*}} outs(%[[TOKENS0]], %[[SCALES0]] : tensor<32xi32>, tensor<32xf32>) {
+// OPTS:     tensor.extract %[[ROUTE]]#0
+// OPTS: } else {
+// OPTS:   scf.yield %[[TOKENS0]], %[[SCALES0]]
 // OPTS: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x64xbf16>) {
-// OPTS:   %[[V:.*]] = arith.extf %{{.*}} : bf16 to f32
-// OPTS:   %[[S:.*]] = tensor.extract %[[ROUTE]]#0
+// OPTS-NOT: tensor.extract %[[ROUTE]]#0
+// OPTS:   %[[TOKEN:.*]] = tensor.extract %[[TILES]]#0
+// OPTS:   %[[ROW:.*]] = arith.index_cast %[[TOKEN]] : i32 to index
+// OPTS:   %[[X:.*]] = tensor.extract %arg0[%[[ROW]], %{{.*}}] : tensor<?x64xbf16>
+// OPTS:   %[[V:.*]] = arith.extf %[[X]] : bf16 to f32
+// OPTS:   %[[S:.*]] = tensor.extract %[[TILES]]#1
 // OPTS:   %[[SCALED:.*]] = arith.mulf %[[V]], %[[S]] : f32
 // OPTS:   %[[ROUNDED:.*]] = arith.truncf %[[SCALED]] : f32 to bf16
 // OPTS:   linalg.yield %[[ROUNDED]] : bf16
