@@ -204,10 +204,6 @@ private:
   /// The rows and columns of the lane's fragments (g = lane / 4, and the
   /// first k of the lane's register, 2t or 4t with t = lane % 4).
   void computeFragmentPositions() {
-    if (swapped) {
-      computeSwappedPositions();
-      return;
-    }
     for (int64_t v : {int64_t{0}, int64_t{2}, int64_t{4}, int64_t{8},
                       perRegister, kStep / 2, kStep, depth})
       index(v);
@@ -215,11 +211,13 @@ private:
     group = arith::DivUIOp::create(b, loc, lane, index(4));
     Value t = arith::RemUIOp::create(b, loc, lane, index(4));
     pair = arith::MulIOp::create(b, loc, t, index(perRegister));
-    // C's columns are 2t, 2t + 1 whatever the multiplicands' type.
+    // C's columns are 2t, 2t + 1 whatever the multiplicands' type (C^T's
+    // in the swapped form).
     Value cPair = arith::MulIOp::create(b, loc, t, index(2));
-    auto offset = [&](Value base, int64_t v) {
-      return v == 0 ? base : add(b, loc, base, index(v));
-    };
+    if (swapped) {
+      computeSwappedPositions(cPair);
+      return;
+    }
     for (int64_t i = 0; i < rowTiles; ++i) {
       tops.push_back(offset(group, 16 * i));
       bottoms.push_back(offset(group, 16 * i + 8));
@@ -243,18 +241,7 @@ private:
   /// the 16-column tile; the tokens' fragment is row g of the row tile
   /// (rowFragments) and the weights' rows g, g + 8 of the column tile
   /// (weightRows, weightRowsBelow).
-  void computeSwappedPositions() {
-    for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4},
-                      int64_t{8}, perRegister, kStep / 2, kStep, depth})
-      index(v);
-    Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
-    group = arith::DivUIOp::create(b, loc, lane, index(4));
-    Value t = arith::RemUIOp::create(b, loc, lane, index(4));
-    pair = arith::MulIOp::create(b, loc, t, index(perRegister));
-    Value cPair = arith::MulIOp::create(b, loc, t, index(2));
-    auto offset = [&](Value base, int64_t v) {
-      return v == 0 ? base : add(b, loc, base, index(v));
-    };
+  void computeSwappedPositions(Value cPair) {
     for (int64_t i = 0; i < rowTiles; ++i) {
       tops.push_back(offset(cPair, 8 * i));
       bottoms.push_back(offset(cPair, 8 * i + 1));
@@ -267,6 +254,11 @@ private:
     }
     lefts = weightRows;
     rights = weightRowsBelow;
+  }
+
+  /// `base` + `v` (`base` itself for 0), at the builder's point.
+  Value offset(Value base, int64_t v) {
+    return v == 0 ? base : add(b, loc, base, index(v));
   }
 
   /// C fragment of tile (i, j) in the registers' order: rows top/bottom x
