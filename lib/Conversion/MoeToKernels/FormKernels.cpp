@@ -482,9 +482,13 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
   // always do for the tensor-core form's 32-column multiples); when fewer
   // than 4 would, and 4 or more were asked for, the default 4. Blocks of 8
   // rows take the swapped form's 16-column tiles: as many warps as divide
-  // the tile into them (2 for 32 columns).
+  // the tile into them (2 for 32 columns), from the 4 of moe-distribute-
+  // threads' default 128 threads where none were asked for (hand-given
+  // tiles; left to that default, 32 columns fell back to scalar code).
   bool swapped = blockRows == 8;
   int64_t mmaColumns = swapped ? 16 : 8;
+  if (swapped && warps == 0)
+    warps = 4;
   int64_t dividing = warps;
   while (dividing > 1 && columnTile % (mmaColumns * dividing) != 0)
     --dividing;
