@@ -49,8 +49,9 @@ TEST(TileModelTest, ChoicesFitTheTarget) {
           EXPECT_GE(warps,
                     c.expertRows == 8 ? std::min<int64_t>(4, columns / 16) : 4);
           EXPECT_LE(warps, 8);
-          if (c.expertRows == 8)
+          if (c.expertRows == 8) {
             EXPECT_EQ(columns % (16 * warps), 0) << columns << " " << warps;
+          }
         }
         EXPECT_LE(c.routeTokens, 64);
         // Never faster than reading the active experts' weights once.
