@@ -68,7 +68,8 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
       it in down's blocks.
 
     With `tensor-cores` (the default), when the rows and weights are bf16
-    or f16, blocks have a multiple of 16 rows, column tiles a multiple of
+    or f16, blocks have a multiple of 16 rows (or 8: the swapped form, the
+    tokens as mma.sync's 8-column side), column tiles a multiple of
     32 columns dividing the width, and the reduction a multiple of 16, the
     expert GEMMs take the tensor-core form: a [rows, columns] f32
     accumulator and a loop over chunks of the reduction (64, 32 or 16) that
@@ -128,7 +129,7 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
            "Tokens per block (per step, run in down's blocks) of the combine kernel">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "Give the bf16/f16 expert GEMMs the tensor-core form (padded "
-           "16-row tiles; the GPU kernels' form, slower on the CPU)">,
+           "8- or 16-row tiles; the GPU kernels' form, slower on the CPU)">,
     Option<"e4m3TensorCores", "e4m3-tensor-cores", "bool", "false",
            "With tensor-cores, w8a8 expert GEMMs of e4m3 weights multiply "
            "e4m3 by e4m3 (mma.sync m16n8k32: kernels for sm_89 or newer "
@@ -255,7 +256,8 @@ def MoeDistributeThreads : Pass<"moe-distribute-threads", "::mlir::ModuleOp"> {
     other op that writes memory, moves into an
     `scf.forall (%t) in (1)` (thread 0). A contraction marked
     `moe.tensor_core` with static [16m, n, k] loops, n a multiple of
-    8 * threads / 32 and k of 16, moves instead into an
+    8 * threads / 32 and k of 16 (or [8, n, k], n a multiple of 16 *
+    threads / 32: the swapped form), moves instead into an
     `scf.forall (%w) in (threads / 32)` mapped to `#gpu.warp<x>`: warp `%w`
     computes the columns `%w * n / warps ..` of it, all rows and the whole
     reduction. A staging copy marked `moe.async_copy` (a static [rows,
@@ -330,7 +332,8 @@ def MoeKernelsToGpu : Pass<"moe-kernels-to-gpu", "::mlir::ModuleOp"> {
     mapped to `#gpu.warp<x>` over all the block's warps becomes its body on
     the warp id (thread id / 32), between barriers as for threads, and the
     `moe.tensor_core` contractions in it become per-lane fragment loads and
-    `nvvm.mma.sync` m16n8k16 (f32 accumulators), or for f8E4M3FN operands
+    `nvvm.mma.sync` m16n8k16 (f32 accumulators; with 8 rows the weights as
+    A and the rows as B, C^T's tiles), or for f8E4M3FN operands
     the call of LLVM's e4m3 mma.sync m16n8k32 intrinsic (every chip must
     then be sm_89 or newer, and the features' PTX version is raised to
     8.4 where it is lower). In a thread forall, each
