@@ -259,11 +259,13 @@ bool distributeOverWarps(linalg::LinalgOp linalgOp, int64_t warps) {
     return false;
   OpFoldResult rows = viewSize(linalgOp.getDpsInputOperand(0)->get(), 0);
   std::optional<int64_t> rowBound = sizeBound(rows);
-  std::optional<int64_t> staticRows = getConstantIntValue(rows);
-  bool swapped = staticRows && *staticRows == 8;
-  if (!rowBound || !(swapped || isMultipleOf(rows, 16)) ||
+  // Dynamic rows are a multiple of 16: 8-column tiles.
+  int64_t staticRows = getConstantIntValue(rows).value_or(16);
+  if (!rowBound ||
+      !(nvidia::isSwappedMma(staticRows) || isMultipleOf(rows, 16)) ||
       ShapedType::isDynamic(ranges[1]) || ShapedType::isDynamic(ranges[2]) ||
-      ranges[1] % ((swapped ? 16 : 8) * warps) != 0 || ranges[2] % 16 != 0)
+      ranges[1] % (nvidia::mmaTileColumns(staticRows) * warps) != 0 ||
+      ranges[2] % 16 != 0)
     return false;
   OpBuilder b(op);
   Location loc = op->getLoc();

@@ -485,8 +485,8 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
   // the tile into them (2 for 32 columns), from the 4 of moe-distribute-
   // threads' default 128 threads where none were asked for (hand-given
   // tiles; left to that default, 32 columns fell back to scalar code).
-  bool swapped = blockRows == 8;
-  int64_t mmaColumns = swapped ? 16 : 8;
+  bool swapped = nvidia::isSwappedMma(blockRows);
+  int64_t mmaColumns = nvidia::mmaTileColumns(blockRows);
   if (swapped && warps == 0)
     warps = 4;
   int64_t dividing = warps;

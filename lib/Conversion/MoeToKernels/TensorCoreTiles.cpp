@@ -39,7 +39,8 @@ int64_t mlir::moe::tensorCoreChunk(int64_t k) {
 /// Whether a block of `blockRows` rows is whole mma.sync tiles: multiples
 /// of 16, or 8 in the swapped form (the tokens as the 8-column side).
 static bool mmaRows(int64_t blockRows) {
-  return blockRows == 8 || (blockRows > 0 && blockRows % 16 == 0);
+  return nvidia::isSwappedMma(blockRows) ||
+         (blockRows > 0 && blockRows % 16 == 0);
 }
 
 TensorCorePlan

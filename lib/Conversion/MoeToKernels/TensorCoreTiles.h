@@ -13,6 +13,8 @@
 #ifndef MOE_LIB_CONVERSION_MOETOKERNELS_TENSORCORETILES_H
 #define MOE_LIB_CONVERSION_MOETOKERNELS_TENSORCORETILES_H
 
+#include "moe/Target/NVVM/ChipInfo.h"
+
 #include "mlir/IR/Builders.h"
 
 namespace mlir::moe {
@@ -31,7 +33,7 @@ constexpr int64_t kStagedRowPaddingBytes = 16;
 /// take 32 banks (8 banks apart, rows 0 and 4 shared them: 2-way
 /// conflicts at every chunk's C loads and stores).
 constexpr int64_t accumulatorRowPaddingBytes(int64_t rows) {
-  return rows == 8 ? 16 : 32;
+  return nvidia::isSwappedMma(rows) ? 16 : 32;
 }
 
 /// The shared-memory bytes of `tiles` f32 accumulator tiles of `rows` rows

@@ -160,8 +160,9 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
       // moe-form-kernels would otherwise cut them to).
       best.warps = std::clamp<int64_t>(
           std::max<int64_t>(rows / 16, 1) * (columns / 32), 4, 8);
-      if (rows == 8)
-        best.warps = std::min<int64_t>(best.warps, columns / 16);
+      if (nvidia::isSwappedMma(rows))
+        best.warps = std::min<int64_t>(best.warps,
+                                       columns / nvidia::mmaTileColumns(rows));
       best.seconds = seconds;
     }
   }
@@ -175,7 +176,8 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
 /// as the mma's 8-column side: at decode half the padding of 16-row
 /// tiles), else a power of two from 16 (the mma's M).
 int64_t rowTile(int64_t rows) {
-  return std::clamp<int64_t>(nextPowerOfTwo(rows), 8, 128);
+  return std::clamp<int64_t>(nextPowerOfTwo(rows), nvidia::kSwappedMmaRows,
+                             128);
 }
 
 /// Tokens per block of a token-parallel kernel: enough blocks for every

@@ -136,12 +136,12 @@ public:
         element(cast<MemRefType>(a.getType()).getElementType()),
         perRegister(32 / element.getIntOrFloatBitWidth()),
         kStep(8 * perRegister), rows(rows), usedRows(usedRows),
-        swapped(rows == 8), pairedC(pairedC && !swapped) {
+        swapped(nvidia::isSwappedMma(rows)), pairedC(pairedC && !swapped) {
     auto aType = cast<MemRefType>(a.getType());
     depth = aType.getDimSize(1);
     columns = cast<MemRefType>(bMatrix.getType()).getDimSize(0);
     rowTiles = rows / (swapped ? 8 : 16);
-    columnTiles = columns / (swapped ? 16 : 8);
+    columnTiles = columns / nvidia::mmaTileColumns(rows);
   }
 
   /// Emits the whole product: at most kMaxTiles tiles (4 f32 registers
@@ -547,8 +547,9 @@ LogicalResult mlir::moe::lowerToMmaSync(linalg::LinalgOp op) {
   int64_t rows = *bound, depth = aType.getDimSize(1);
   int64_t columns = bType.getDimSize(0);
   // 16-row tiles, or the swapped form's 16-column tiles of 8 rows.
-  bool swapped = !dynamicRows && rows == 8;
-  if ((swapped ? columns % 16 != 0 : rows % 16 != 0 || columns % 8 != 0) ||
+  bool swapped = !dynamicRows && nvidia::isSwappedMma(rows);
+  if ((!swapped && rows % 16 != 0) ||
+      columns % nvidia::mmaTileColumns(rows) != 0 ||
       depth % (8 * perRegister) != 0 || bType.getDimSize(1) != depth ||
       (!dynamicRows && cType.getDimSize(0) != rows) ||
       cType.getDimSize(1) != columns)

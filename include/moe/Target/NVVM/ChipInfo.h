@@ -56,6 +56,21 @@ constexpr int64_t kPortableSharedMemoryPerBlock = [] {
 /// capability or newer.
 constexpr int64_t kMmaSyncMinCapability = 80;
 
+/// The rows of a block whose mma.sync tiles take the swapped form: the
+/// block's rows as the 8-column side (B) of m16n8, the weights as its
+/// 16-row side (A), C^T's tiles (lib/Target/NVVM/MmaSync.cpp). At decode
+/// half the padding of 16-row tiles.
+constexpr int64_t kSwappedMmaRows = 8;
+
+/// Whether a block of `rows` rows takes the swapped form.
+constexpr bool isSwappedMma(int64_t rows) { return rows == kSwappedMmaRows; }
+
+/// The columns of one mma tile of a block of `rows` rows: mma.sync's n (8),
+/// or its m (16) in the swapped form. A warp takes whole tiles of them.
+constexpr int64_t mmaTileColumns(int64_t rows) {
+  return isSwappedMma(rows) ? 16 : 8;
+}
+
 /// e4m3 mma.sync m16n8k32 (w8a8's expert GEMMs with fp8 weights) needs
 /// this compute capability or newer, and this PTX ISA version (8.4).
 constexpr int64_t kFp8MmaMinCapability = 89;
