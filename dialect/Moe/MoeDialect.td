@@ -73,6 +73,11 @@ def Moe_Dialect : Dialect {
     /// has as many rows. So moe-fuse-launches may run block x in the block
     /// of row x that finishes last.
     static constexpr ::llvm::StringLiteral kRowLocalAttrName = "moe.row_local";
+    /// On an expert kernel's block forall over (x, columns) (moe-form-
+    /// kernels): the width of its column tiles, so that moe-fuse-launches
+    /// knows when two kernels' column c covers the same columns. 0 on a
+    /// kernel that moe-fuse-launches put beside another whose tiles differ.
+    static constexpr ::llvm::StringLiteral kColumnTileAttrName = "moe.column_tile";
     /// Written by moe-outline-kernels. On a kernel function: its name,
     /// parameter names and grid (a KernelAbiAttr).
     static constexpr ::llvm::StringLiteral kKernelAbiAttrName = "moe.kernel_abi";

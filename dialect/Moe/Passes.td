@@ -147,7 +147,7 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
 }
 
 def MoeFuseLaunches : Pass<"moe-fuse-launches", "::mlir::func::FuncOp"> {
-  let summary = "Run a kernel in the last finishing blocks of the kernel before it";
+  let summary = "Run a kernel in the last finishing blocks of the kernel before it, or two independent kernels side by side";
   let description = [{
     Runs on the bufferized kernel form, before `moe-outline-kernels`. Two
     kernels in a row whose grids are (x) or (x, C) with the same constant
@@ -183,6 +183,25 @@ def MoeFuseLaunches : Pass<"moe-fuse-launches", "::mlir::func::FuncOp"> {
     On the GPU, `moe-kernels-to-gpu` brackets the ticket with
     `nvvm.memory.barrier #nvvm.mem_scope<gpu>` (`__threadfence`): the NVPTX
     backend drops the ordering of an atomic read-modify-write.
+
+    Two kernels in a row over (X1) and (X2), or (X1, C) and (X2, C),
+    grids that are independent (neither writes a buffer the other reads or
+    writes) and ask for the same threads a block (`moe.block_threads`, or
+    neither) run side by side: one kernel over (X1 + X2, C) whose block (x, c) runs
+    the first's block (x, c) when x < X1, else the second's (x - X1, c),
+    in the two branches of an `scf.if` (the condition is the block's, so
+    barriers in a branch stay block-wide). Each branch keeps its
+    temporaries at its top, and the branches share shared memory
+    (moe-distribute-threads and moe-kernels-to-gpu lay them over each
+    other), so both kernels' temporaries must fit it on their own. This
+    runs the shared expert's kernels in the routed experts' launches
+    (`gate_up_shared_gate_up`, then `shared_down_down`, which takes the
+    combine as before: `shared_down_down_combine`), so that their blocks
+    fill the multiprocessors the routed experts leave idle at decode, two
+    launches fewer. The merged kernel keeps the `moe.column_tile` both
+    kernels name, or 0 where their column tiles differ; a column-local
+    kernel is then not run in its blocks (a column's blocks would cover
+    different columns).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

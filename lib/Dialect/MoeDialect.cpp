@@ -232,6 +232,17 @@ LogicalResult MoeDialect::verifyOperationAttribute(Operation *op,
                              << "-dimensional scf.forall (moe.kernel)";
     return success();
   }
+  if (name == kColumnTileAttrName) {
+    auto tile = dyn_cast<IntegerAttr>(attr.getValue());
+    auto forall = dyn_cast<scf::ForallOp>(op);
+    if (!tile || tile.getInt() < 0 || !forall ||
+        !op->hasAttr(kKernelAttrName) || forall.getRank() != 2)
+      return op->emitError() << "'" << name
+                             << "' must be a non-negative integer on a "
+                                "kernel's two-dimensional scf.forall "
+                                "(moe.kernel)";
+    return success();
+  }
   if (name == kTilesAttrName) {
     if (!isa<TilesAttr>(attr.getValue()) || !isa<CombineOp>(op))
       return op->emitError()

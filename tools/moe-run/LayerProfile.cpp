@@ -86,18 +86,29 @@ moe::layerProfileJson(const std::string &kernelsJson,
   // what its mma.syncs execute (padding rows and columns included).
   double dramBytes = 0;
   bool extrapolated = false;
+  // A kernel's GEMMs by its name: the routed experts' gate_up or down, the
+  // shared expert's (shared_gate_up, shared_down: every token, its own
+  // width), or both side by side (moe-fuse-launches: gate_up_shared_gate_up,
+  // shared_down_down_combine).
+  auto gemmFlops = [&](std::string name, double gemmRows, double width,
+                       const std::string &prefix) {
+    double useful = 0;
+    for (const char *gemm : {"gate_up", "down"}) {
+      size_t at = name.find(prefix + gemm);
+      if (at == std::string::npos)
+        continue;
+      useful += std::string(gemm) == "gate_up"
+                    ? 2.0 * gemmRows * h * (gated ? 2 * width : width)
+                    : 2.0 * gemmRows * width * h;
+      name.erase(at, prefix.size() + std::string(gemm).size());
+    }
+    return std::make_pair(useful, name);
+  };
   for (json &k : root["kernels"]) {
     dramBytes += k.value("dram_bytes", 0.0);
-    std::string name = k.value("name", "");
-    bool shared = name.find("shared_") != std::string::npos;
-    // The shared expert's kernels: every token, its own width.
-    double gemmRows = shared ? tokens : routed;
-    double width = shared ? is : i;
-    double useful = name.find("gate_up") != std::string::npos
-                        ? 2.0 * gemmRows * h * (gated ? 2 * width : width)
-                    : name.find("down") != std::string::npos
-                        ? 2.0 * gemmRows * width * h
-                        : 0.0;
+    auto [sharedFlops, rest] =
+        gemmFlops(k.value("name", ""), tokens, is, "shared_");
+    double useful = sharedFlops + gemmFlops(rest, routed, i, "").first;
     extrapolated |= k.contains("columns_run");
     double executed = k.value("mma_count", 0.0) * kMmaFlops +
                       k.value("fp8_mma_count", 0.0) * kFp8MmaFlops;

@@ -455,22 +455,17 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
 }
 
 /// The dynamic shared memory layout of `forall`'s block temporaries, if
-/// they all sit at its top, have bounded sizes and fit in `budget` bytes,
-/// and there is no stack buffer.
+/// they are all where layoutShared places them, have bounded sizes and fit
+/// in `budget` bytes, and there is no stack buffer.
 std::optional<SharedLayout> sharedTemporaries(scf::ForallOp forall,
                                               int64_t budget) {
-  SmallVector<memref::AllocOp> allocs;
-  bool nested = false;
-  forall.getBody()->walk([&](Operation *op) {
-    // A stack buffer would be private to each thread.
-    nested |= isa<memref::AllocaOp>(op);
-    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-      allocs.push_back(alloc);
-      nested |= alloc->getBlock() != forall.getBody();
-    }
-  });
-  FailureOr<SharedLayout> layout = layoutShared(allocs);
-  if (nested || failed(layout) || layout->bytes > budget)
+  // A stack buffer would be private to each thread.
+  bool stack =
+      forall.getBody()
+          ->walk([](memref::AllocaOp) { return WalkResult::interrupt(); })
+          .wasInterrupted();
+  FailureOr<SharedLayout> layout = layoutShared(*forall.getBody());
+  if (stack || failed(layout) || layout->bytes > budget)
     return std::nullopt;
   return *layout;
 }

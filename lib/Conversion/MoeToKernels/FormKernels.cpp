@@ -473,6 +473,8 @@ buildExpertKernel(OpBuilder &b, Location loc, StringRef name,
         return SmallVector<TileInsert>{
             {tile, 0, {block.start, column}, {block.count, width}}};
       });
+  kernel->setAttr(MoeDialect::kColumnTileAttrName,
+                  b.getI64IntegerAttr(columnTile));
   if (cpuForm) {
     kernel->setAttr(MoeDialect::kBlockThreadsAttrName, b.getI64IntegerAttr(1));
     return kernel;

@@ -75,6 +75,12 @@ Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
       }))
     return Nesting::OneBlock;
   std::optional<int64_t> columns = columnCount(first);
+  // Beside another kernel whose column tiles differ (columnsAligned), a
+  // column's blocks cover different columns.
+  auto tile =
+      first->getAttrOfType<IntegerAttr>(MoeDialect::kColumnTileAttrName);
+  if (tile && tile.getInt() == 0)
+    return Nesting::None;
   if (second->hasAttr(MoeDialect::kColumnLocalAttrName) && columns &&
       first.getRank() == 2 && columnCount(second) == columns)
     return Nesting::PerColumn;
@@ -358,6 +364,114 @@ void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
   second.erase();
 }
 
+/// Whether `kernel`'s block temporaries lie at the top of its block body
+/// and fit in shared memory, so that its body can become one branch of a
+/// kernel whose branches share it (layoutShared). A kernel that would run on
+/// one thread (its temporaries too large) would take the other with it.
+bool temporariesFitShared(scf::ForallOp kernel) {
+  FailureOr<SharedLayout> layout = layoutShared(*kernel.getBody());
+  return succeeded(layout) && layout->bytes <= kKernelSharedMemoryLimit &&
+         llvm::all_of(layout->allocs, [&](memref::AllocOp alloc) {
+           return alloc->getBlock() == kernel.getBody();
+         });
+}
+
+/// Whether `first` and `second` can run side by side in one grid
+/// (placeSideBySide): both on buffers over (x) or (x, C) grids with the
+/// same constant C and the same threads a block, neither writing a buffer
+/// the other uses (the shared expert's kernels beside the routed ones:
+/// gate_up and shared_gate_up, shared_down and down).
+bool canRunSideBySide(scf::ForallOp first, scf::ForallOp second) {
+  if (!kernelName(first) || !kernelName(second) ||
+      !first.getOutputs().empty() || !second.getOutputs().empty() ||
+      !first.isNormalized() || !second.isNormalized() ||
+      first.getRank() != second.getRank() || first.getRank() > 2)
+    return false;
+  std::optional<int64_t> columns = columnCount(first);
+  if (!columns || columnCount(second) != columns)
+    return false;
+  // The threads moe-form-kernels asked for, or both moe-distribute-threads'
+  // default.
+  auto threads = [](scf::ForallOp k) {
+    return k->getAttr(MoeDialect::kBlockThreadsAttrName);
+  };
+  if (threads(first) != threads(second))
+    return false;
+  return temporariesFitShared(first) && temporariesFitShared(second) &&
+         canHoistBetween(first, second) &&
+         !secondOverwritesFirst(first, second) &&
+         !secondOverwritesFirst(second, first);
+}
+
+/// Whether two kernels' column c covers the same columns: both name the
+/// same nonzero column tile.
+bool columnsAligned(scf::ForallOp first, scf::ForallOp second) {
+  auto tile = [](scf::ForallOp k) {
+    return k->getAttrOfType<IntegerAttr>(MoeDialect::kColumnTileAttrName);
+  };
+  return tile(first) && tile(second) && tile(first) == tile(second) &&
+         tile(first).getInt() != 0;
+}
+
+/// Returns one kernel over (X1 + X2, C) in place of `first` (X1, C) and
+/// `second` (X2, C) (or (X1 + X2) for (X1) and (X2)): its blocks x < X1
+/// run `first`'s block (x, c), the others `second`'s block (x - X1, c). Every
+/// block's branch is uniform, so its barriers stay block-wide; each branch
+/// keeps its temporaries at its top, where the two branches share shared memory
+/// (layoutShared). At decode the shared expert's blocks then take the SMs the
+/// routed experts' leave idle, in one launch fewer.
+scf::ForallOp placeSideBySide(scf::ForallOp first, scf::ForallOp second) {
+  Location loc = first.getLoc();
+  while (first->getNextNode() != second.getOperation())
+    first->getNextNode()->moveBefore(first);
+  OpBuilder b(first);
+  auto bound = [&](scf::ForallOp k, unsigned d) {
+    return getValueOrCreateConstantIndexOp(b, loc, k.getMixedUpperBound()[d]);
+  };
+  Value firstRows = bound(first, 0);
+  Value rows = arith::AddIOp::create(b, loc, firstRows, bound(second, 0));
+  SmallVector<OpFoldResult> bounds = first.getMixedUpperBound();
+  bounds[0] = rows;
+  auto merged = scf::ForallOp::create(b, loc, bounds, /*outputs=*/ValueRange{},
+                                      first.getMapping());
+  for (NamedAttribute attr : first->getDiscardableAttrs())
+    merged->setAttr(attr.getName(), attr.getValue());
+  merged->setAttr(MoeDialect::kKernelAttrName,
+                  b.getStringAttr(kernelName(first).getValue() + "_" +
+                                  kernelName(second).getValue()));
+  if (merged.getRank() == 2)
+    merged->setAttr(
+        MoeDialect::kColumnTileAttrName,
+        b.getI64IntegerAttr(columnsAligned(first, second)
+                                ? first
+                                      ->getAttrOfType<IntegerAttr>(
+                                          MoeDialect::kColumnTileAttrName)
+                                      .getInt()
+                                : 0));
+  b.setInsertionPoint(merged.getTerminator());
+  Value x = merged.getInductionVar(0);
+  Value inFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, firstRows);
+  auto branch = scf::IfOp::create(b, loc, inFirst, /*withElseRegion=*/true);
+  auto cloneBody = [&](scf::ForallOp kernel, Block *into, Value row) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(into->getTerminator());
+    IRMapping map;
+    if (!row)
+      row = arith::SubIOp::create(b, loc, x, firstRows);
+    map.map(kernel.getInductionVar(0), row);
+    if (kernel.getRank() == 2)
+      map.map(kernel.getInductionVar(1), merged.getInductionVar(1));
+    for (Operation &op : kernel.getBody()->without_terminator())
+      b.clone(op, map);
+  };
+  cloneBody(first, branch.thenBlock(), x);
+  cloneBody(second, branch.elseBlock(), Value());
+  first.erase();
+  second.erase();
+  return merged;
+}
+
 struct MoeFuseLaunchesPass
     : moe::impl::MoeFuseLaunchesBase<MoeFuseLaunchesPass> {
   void runOnOperation() override {
@@ -374,6 +488,11 @@ struct MoeFuseLaunchesPass
       bool perBlocks = how == Nesting::PerColumn || how == Nesting::PerRow;
       // A row's counters are made before the layer's first kernel.
       auto rows = dyn_cast<Value>(first.getMixedUpperBound()[0]);
+      if (how == Nesting::None && canRunSideBySide(first, second)) {
+        kernels[i] = placeSideBySide(first, second);
+        kernels.erase(kernels.begin() + i + 1);
+        continue;
+      }
       if (how == Nesting::None || !canHoistBetween(first, second) ||
           !temporariesHoistable(second, how == Nesting::PerRow) ||
           (perBlocks && secondOverwritesFirst(first, second)) ||

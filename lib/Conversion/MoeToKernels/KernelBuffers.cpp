@@ -97,17 +97,50 @@ int64_t mlir::moe::bufferBytes(ArrayRef<int64_t> shape, Type elementType) {
   return bytes;
 }
 
-FailureOr<mlir::moe::SharedLayout>
-mlir::moe::layoutShared(ArrayRef<memref::AllocOp> allocs) {
+FailureOr<mlir::moe::SharedLayout> mlir::moe::layoutShared(Block &body) {
   SharedLayout layout;
-  for (memref::AllocOp alloc : allocs) {
-    std::optional<SmallVector<int64_t>> shape = boundedShape(alloc);
-    if (!shape)
-      return failure();
-    layout.offsets.push_back(layout.bytes);
-    int64_t bytes = bufferBytes(*shape, alloc.getType().getElementType());
-    layout.bytes += (bytes + 15) / 16 * 16;
+  // Lays `allocs` out from `start`; returns where they end.
+  auto place = [&](ArrayRef<memref::AllocOp> allocs,
+                   int64_t start) -> FailureOr<int64_t> {
+    for (memref::AllocOp alloc : allocs) {
+      std::optional<SmallVector<int64_t>> shape = boundedShape(alloc);
+      if (!shape)
+        return failure();
+      layout.allocs.push_back(alloc);
+      layout.offsets.push_back(start);
+      int64_t bytes = bufferBytes(*shape, alloc.getType().getElementType());
+      start += (bytes + 15) / 16 * 16;
+    }
+    return start;
+  };
+  SmallVector<memref::AllocOp> top(body.getOps<memref::AllocOp>());
+  FailureOr<int64_t> end = place(top, 0);
+  if (failed(end))
+    return failure();
+  layout.bytes = *end;
+  // The branches of a block's scf.if (moe-fuse-launches' kernels side by
+  // side) run one at a time: their temporaries overlap.
+  for (auto branch : body.getOps<scf::IfOp>()) {
+    int64_t branchEnd = layout.bytes;
+    for (Region &region : branch->getRegions()) {
+      if (region.empty())
+        continue;
+      SmallVector<memref::AllocOp> allocs(
+          region.front().getOps<memref::AllocOp>());
+      FailureOr<int64_t> regionEnd = place(allocs, layout.bytes);
+      if (failed(regionEnd))
+        return failure();
+      branchEnd = std::max(branchEnd, *regionEnd);
+    }
+    layout.bytes = branchEnd;
   }
+  // Any other allocation is in a loop or deeper: not a block temporary.
+  bool elsewhere = false;
+  body.walk([&](memref::AllocOp alloc) {
+    elsewhere |= !llvm::is_contained(layout.allocs, alloc);
+  });
+  if (elsewhere)
+    return failure();
   return layout;
 }
 

@@ -68,13 +68,16 @@ struct GemmChoice {
 /// once per column tile when they overflow the L2) and the tensor-core time
 /// (padded rows), each slowed by how little of the machine the grid fills
 /// (occupancy) and by the last wave's idle multiprocessors (wave quantization).
-GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
-                         const GpuTarget &t) {
+/// With `onlyColumns`, that tile or none (columns 0 then).
+GemmChoice chooseColumns(const GemmProblem &p, int64_t rows, const GpuTarget &t,
+                         int64_t onlyColumns = 0) {
   GemmChoice best;
   int64_t rowBlocks = p.activeExperts * ceilDiv(p.rowsPerExpert, rows);
   for (int64_t columns : {32, 64, 128, 256}) {
     if (columns > 2 * nextPowerOfTwo(p.columns) && columns > 32)
       break;
+    if (onlyColumns && columns != onlyColumns)
+      continue;
     // The tensor-core form takes only column tiles that divide the
     // columns (planTensorCores); another tile gets the scalar form, whose
     // temporaries leave its kernel one thread per block. gpt-oss's 2880
@@ -166,9 +169,38 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows,
       best.seconds = seconds;
     }
   }
-  if (best.columns == 0) // nothing fit: the smallest tile, two stages
+  if (best.columns == 0 && !onlyColumns) // nothing fit: the smallest tile
     best = {32, 4, 2, best.seconds};
   return best;
+}
+
+/// The shared expert's GEMM `p` (`rows` a block) beside the routed
+/// kernel's GEMM `routed` and its choice `routedChoice`, in its launch
+/// (moe-fuse-launches runs kernels with as many column tiles and threads
+/// in one): where the shared expert is as wide as a routed one, its blocks
+/// take the routed kernel's tile and warps (the tensor-core form taking
+/// them), and so a routed block's work. Beside the routed experts they take
+/// the multiprocessors those leave idle: DeepSeek-V3's shared_gate_up had
+/// 64 working blocks of its own at 1 and 8 tokens, on 132 SMs
+/// (bench/results/emulator-profile-models.md), and two launches are saved.
+/// A wider shared expert (Qwen2-57B-A14B's 20480 against 2560) keeps its
+/// own best tile and launches: beside the routed blocks, its blocks would
+/// each stream 8 times their weights, a tail on a few SMs.
+GemmChoice chooseBesideRouted(const GemmProblem &p, int64_t rows,
+                              const GemmProblem &routed,
+                              const GemmChoice &routedChoice,
+                              const GpuTarget &t) {
+  if (p.columns == routed.columns && p.reduction == routed.reduction &&
+      routedChoice.columns %
+              (nvidia::mmaTileColumns(rows) * routedChoice.warps) ==
+          0) {
+    GemmChoice beside = chooseColumns(p, rows, t, routedChoice.columns);
+    if (beside.columns == routedChoice.columns) {
+      beside.warps = routedChoice.warps;
+      return beside;
+    }
+  }
+  return chooseColumns(p, rows, t);
 }
 
 /// Rows per block of an expert kernel: the smallest mma-friendly tile that
@@ -305,16 +337,17 @@ TileChoice mlir::moe::selectTiles(const LayerShape &shape,
   d.assignTo(choice.downColumns, choice.downWarps, choice.downStages);
   choice.estimatedMicroseconds = (g.seconds + d.seconds) * 1e6;
   // The shared expert's kernels: one expert whose rows are all the
-  // tokens, its columns chosen by the same model.
+  // tokens, its tiles those that let it run beside the routed experts.
   if (int64_t shared = shape.sharedIntermediate) {
     choice.sharedExpertRows = rowTile(tokens);
     GemmProblem sharedGateUp = gateUp, sharedDown = down;
     sharedGateUp.activeExperts = sharedDown.activeExperts = 1;
     sharedGateUp.rowsPerExpert = sharedDown.rowsPerExpert = tokens;
     sharedGateUp.columns = sharedDown.reduction = shared;
-    GemmChoice sg =
-        chooseColumns(sharedGateUp, choice.sharedExpertRows, target);
-    GemmChoice sd = chooseColumns(sharedDown, choice.sharedExpertRows, target);
+    GemmChoice sg = chooseBesideRouted(sharedGateUp, choice.sharedExpertRows,
+                                       gateUp, g, target);
+    GemmChoice sd = chooseBesideRouted(sharedDown, choice.sharedExpertRows,
+                                       down, d, target);
     sg.assignTo(choice.sharedGateUpColumns, choice.sharedGateUpWarps,
                 choice.sharedGateUpStages);
     sd.assignTo(choice.sharedDownColumns, choice.sharedDownWarps,

@@ -38,30 +38,26 @@ static void replaceByBoundedBuffer(RewriterBase &rewriter,
 }
 
 /// Places the block temporaries (the `memref.alloc` at the top of
-/// `kernel`) of a kernel of several threads in its dynamic shared memory,
-/// at the offsets of layoutShared, which `sharedBytes` (moe.kernel_abi's
-/// `shared_memory`, what the manifest asks the launch for) must cover. Each
-/// is a `memref.view` of the bound, seen through a cast to the generic
-/// address space so that its users keep their types.
+/// `kernel` or of a branch there) of a kernel of several threads in its
+/// dynamic shared memory, at the offsets of layoutShared, which `sharedBytes`
+/// (moe.kernel_abi's `shared_memory`, what the manifest asks the launch for)
+/// must cover. Each is a `memref.view` of the bound, seen through a cast to the
+/// generic address space so that its users keep their types.
 LogicalResult mlir::moe::nvidia::placeInSharedMemory(RewriterBase &rewriter,
                                                      gpu::GPUFuncOp kernel,
                                                      int64_t sharedBytes) {
-  SmallVector<memref::AllocOp> allocs(
-      kernel.getBody().front().getOps<memref::AllocOp>());
-  FailureOr<SharedLayout> layout = layoutShared(allocs);
-  if (failed(layout) || layout->bytes > sharedBytes)
+  bool stack =
+      kernel.walk([](memref::AllocaOp) { return WalkResult::interrupt(); })
+          .wasInterrupted();
+  FailureOr<SharedLayout> layout = layoutShared(kernel.getBody().front());
+  if (stack || failed(layout))
+    return kernel.emitError("a kernel of several threads may allocate only "
+                            "bounded buffers at the top of its block body "
+                            "or of a branch there");
+  if (layout->bytes > sharedBytes)
     return kernel.emitError("the block temporaries do not fit in the ")
            << sharedBytes << " bytes of shared memory of moe.kernel_abi";
-  WalkResult nested = kernel.walk([&](Operation *op) {
-    bool top = op->getBlock() == &kernel.getBody().front();
-    return isa<memref::AllocaOp>(op) || (isa<memref::AllocOp>(op) && !top)
-               ? WalkResult::interrupt()
-               : WalkResult::advance();
-  });
-  if (nested.wasInterrupted())
-    return kernel.emitError("a kernel of several threads may allocate "
-                            "only at the top of its block body");
-  if (allocs.empty())
+  if (layout->allocs.empty())
     return success();
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPointToStart(&kernel.getBody().front());
@@ -73,7 +69,7 @@ LogicalResult mlir::moe::nvidia::placeInSharedMemory(RewriterBase &rewriter,
       b, loc,
       MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), AffineMap(),
                       workgroup));
-  for (auto [alloc, offset] : llvm::zip(allocs, layout->offsets)) {
+  for (auto [alloc, offset] : llvm::zip(layout->allocs, layout->offsets)) {
     b.setInsertionPoint(alloc);
     MemRefType type = alloc.getType();
     SmallVector<int64_t> bound = *boundedShape(alloc);

@@ -189,7 +189,7 @@
 // CHECK:   arith.truncf %{{.*}} : f32 to bf16
 // CHECK:   scf.forall.in_parallel {
 // CHECK:     tensor.parallel_insert_slice %{{.*}} into %{{.*}} : tensor<?x?xbf16> into tensor<?x128xbf16>
-// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "gate_up"}
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 64 : i64, moe.kernel = "gate_up"}
 //        down: the activated rows, staged in bf16, times the expert's down
 //        rows in the tensor-core form, then copied (by all threads) into
 //        the output tile.
@@ -202,7 +202,7 @@
 // CHECK:     linalg.generic {{.*}} attrs = {moe.tensor_core}
 // CHECK:   %[[PRODUCT:.*]] = tensor.extract_slice %{{.*}}#0[0, 0] [%{{.*}}, %{{.*}}] [1, 1] : tensor<16x64xf32> to tensor<?x?xf32>
 // CHECK:   linalg.generic {{.*}} ins(%[[PRODUCT]] : tensor<?x?xf32>)
-// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down"}
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 64 : i64, moe.kernel = "down"}
 // CHECK: %[[OUT:.*]] = scf.forall (%[[CT:.*]], %[[CC:.*]]) in (%{{.*}}, 1) shared_outs({{.*}}) -> (tensor<?x64xbf16>) {
 // CHECK:   %[[CFIRST:.*]] = arith.muli %[[CT]], %[[C16]]
 // CHECK:   %[[CCOL:.*]] = arith.muli %[[CC]], %{{.*}}
@@ -404,8 +404,8 @@ func.func @llama4(%x: tensor<?x64xbf16>, %rw: tensor<4x64xbf16>, %gu: tensor<4x6
 // The warps become moe.block_threads, as many as split the column tile
 // into 8-column mma tiles: 8 warps for down's 64 columns, but gate_up's 16
 // columns take 4 (the default block).
-// CHECK: moe.block_threads = 128 : i64, moe.kernel = "gate_up"
-// CHECK: moe.block_threads = 256 : i64, moe.kernel = "down"
+// CHECK: moe.block_threads = 128 : i64, moe.column_tile = 16 : i64, moe.kernel = "gate_up"
+// CHECK: moe.block_threads = 256 : i64, moe.column_tile = 64 : i64, moe.kernel = "down"
 // launches = 4: the combine stays a kernel of its own (not column-local).
 // CHECK-NOT: moe.column_local
 // CHECK: moe.kernel = "combine"
@@ -423,7 +423,7 @@ func.func @tiles_attribute(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: t
 // Fewer than 4 warps asked for: the most that split the 32 columns into
 // 8-column tiles, 2 of 3 (64 threads).
 // CHECK-LABEL: func.func @three_warps(
-// CHECK: moe.block_threads = 64 : i64, moe.kernel = "gate_up"
+// CHECK: moe.block_threads = 64 : i64, moe.column_tile = 32 : i64, moe.kernel = "gate_up"
 func.func @three_warps(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
   %logits = moe.router %x, %rw : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
@@ -459,9 +459,9 @@ func.func @not_a_layer(%rows: tensor<?x64xf32>, %perm: tensor<?xi32>, %w: tensor
 // CHECK: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
 // CHECK-COUNT-15: x86vector.avx512.dot
 // CHECK: arith.addf %{{.*}}, %{{.*}} : vector<1xf32>
-// CHECK: moe.block_threads = 1 : i64, moe.kernel = "gate_up"
+// CHECK: moe.block_threads = 1 : i64, moe.column_tile = 64 : i64, moe.kernel = "gate_up"
 // CHECK: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
-// CHECK: moe.block_threads = 1 : i64, moe.kernel = "down"
+// CHECK: moe.block_threads = 1 : i64, moe.column_tile = 64 : i64, moe.kernel = "down"
 func.func @cpu_form_bf16_dot(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x256x64xbf16>, %d: tensor<8x64x128xbf16>) -> tensor<?x64xbf16> {
   %logits = moe.router %x, %rw : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
@@ -481,7 +481,7 @@ func.func @cpu_form_bf16_dot(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu:
 // CHECK-NOT: contract
 // CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x60xf32>, vector<8xf32>
-// CHECK: moe.block_threads = 1 : i64, moe.kernel = "gate_up"
+// CHECK: moe.block_threads = 1 : i64, moe.column_tile = 64 : i64, moe.kernel = "gate_up"
 func.func @cpu_form_f32(%x: tensor<?x60xf32>, %rw: tensor<8x60xf32>, %gu: tensor<8x256x60xf32>, %d: tensor<8x60x128xf32>) -> tensor<?x60xf32> {
   %logits = moe.router %x, %rw : tensor<?x60xf32>, tensor<8x60xf32> -> tensor<?x8xf32>
   %w, %ids = moe.gate %logits routing <scoring = softmax, topK = 2, normalization = sum> : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>

@@ -431,3 +431,148 @@ func.func @rows_apart(%x: memref<?x4xf32>) -> memref<?x4xf32> {
   } {mapping = [#gpu.block<x>], moe.kernel = "other_rows", moe.row_local}
   return %x : memref<?x4xf32>
 }
+
+// -----
+
+// Two independent kernels over (t, 2) and (u, 2) with the same threads a
+// block (the shared expert's beside the routed experts') run side by side:
+// one kernel over (t + u, 2), whose blocks x < t run the first's block
+// (x, c) and the others the second's (x - t, c), each with its temporary
+// at the top of its branch. Both name a column tile of 4: kept.
+
+// CHECK-LABEL: func.func @side_by_side(
+// CHECK-SAME: %[[X:[^:]*]]: memref<?x8xf32>, %[[Y:[^:]*]]: memref<?x8xf32>, %[[Z:[^:]*]]: memref<?x8xf32>
+// CHECK: %[[T:.*]] = memref.dim %[[X]]
+// CHECK: %[[U:.*]] = arith.ceildivsi %[[T]], %c4
+// CHECK: %[[BOTH:.*]] = arith.addi %[[T]], %[[U]] : index
+// CHECK-NEXT: scf.forall (%[[B:.*]], %[[C:.*]]) in (%[[BOTH]], 2) {
+// CHECK-NEXT: %[[FIRST:.*]] = arith.cmpi ult, %[[B]], %[[T]] : index
+// CHECK-NEXT: scf.if %[[FIRST]] {
+// CHECK-NEXT: %[[TEMP:.*]] = memref.alloc() : memref<4xf32>
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[Z]][%[[B]], %[[C]]]
+// CHECK-NEXT: memref.store %[[V]], %[[TEMP]]
+// CHECK-NEXT: memref.store %[[V]], %[[X]][%[[B]], %[[C]]]
+// CHECK-NEXT: memref.dealloc %[[TEMP]]
+// CHECK-NEXT: } else {
+// CHECK-NEXT: %[[ROW:.*]] = arith.subi %[[B]], %[[T]] : index
+// CHECK-NEXT: %[[TEMP2:.*]] = memref.alloc() : memref<8xf32>
+// CHECK-NEXT: %[[W:.*]] = memref.load %[[Z]][%[[ROW]], %[[C]]]
+// CHECK-NEXT: memref.store %[[W]], %[[TEMP2]]
+// CHECK-NEXT: memref.store %[[W]], %[[Y]][%[[ROW]], %[[C]]]
+// CHECK-NEXT: memref.dealloc %[[TEMP2]]
+// CHECK-NEXT: }
+// CHECK-NEXT: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 64 : i64, moe.column_tile = 4 : i64, moe.kernel = "gate_up_shared_gate_up"}
+// CHECK-NOT: scf.forall
+func.func @side_by_side(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %z: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %temp = memref.alloc() : memref<4xf32>
+    %v = memref.load %z[%b, %c] : memref<?x8xf32>
+    memref.store %v, %temp[%c0] : memref<4xf32>
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+    memref.dealloc %temp : memref<4xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 64 : i64, moe.column_tile = 4 : i64, moe.kernel = "gate_up"}
+  %u = arith.ceildivsi %t, %c4 : index
+  scf.forall (%b, %c) in (%u, 2) {
+    %temp = memref.alloc() : memref<8xf32>
+    %v = memref.load %z[%b, %c] : memref<?x8xf32>
+    memref.store %v, %temp[%c0] : memref<8xf32>
+    memref.store %v, %y[%b, %c] : memref<?x8xf32>
+    memref.dealloc %temp : memref<8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 64 : i64, moe.column_tile = 4 : i64, moe.kernel = "shared_gate_up"}
+  return
+}
+
+// -----
+
+// Side by side, kernels whose column tiles differ take column tile 0: the
+// column-local kernel after them keeps its launch (column c's blocks of
+// the two would cover different columns). With one tile (the second
+// function), the combine runs in the merged kernel's blocks.
+
+// CHECK-LABEL: func.func @side_by_side_tiles_differ(
+// CHECK: moe.column_tile = 0 : i64, moe.kernel = "shared_down_down"}
+// CHECK: moe.kernel = "combine"}
+// CHECK-LABEL: func.func @side_by_side_then_combine(
+// CHECK: memref.atomic_rmw addi
+// CHECK: moe.column_tile = 4 : i64, moe.kernel = "shared_down_down_combine"}
+// CHECK-NOT: scf.forall
+func.func @side_by_side_tiles_differ(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %out: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = arith.constant 1.0 : f32
+    memref.store %v, %y[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 2 : i64, moe.kernel = "shared_down"}
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = arith.constant 2.0 : f32
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 4 : i64, moe.kernel = "down"}
+  scf.forall (%j, %c) in (%t, 2) {
+    %v = memref.load %x[%j, %c] : memref<?x8xf32>
+    %w = memref.load %y[%j, %c] : memref<?x8xf32>
+    %s = arith.addf %v, %w : f32
+    memref.store %s, %out[%j, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
+  return
+}
+func.func @side_by_side_then_combine(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %out: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = arith.constant 1.0 : f32
+    memref.store %v, %y[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 4 : i64, moe.kernel = "shared_down"}
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = arith.constant 2.0 : f32
+    memref.store %v, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 4 : i64, moe.kernel = "down"}
+  scf.forall (%j, %c) in (%t, 2) {
+    %v = memref.load %x[%j, %c] : memref<?x8xf32>
+    %w = memref.load %y[%j, %c] : memref<?x8xf32>
+    %s = arith.addf %v, %w : f32
+    memref.store %s, %out[%j, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_local, moe.kernel = "combine"}
+  return
+}
+
+// -----
+
+// Not side by side: a kernel that reads what the one before writes (down
+// after gate_up), other threads a block, other columns, or a temporary
+// that is not at the top of a body.
+
+// CHECK-LABEL: func.func @not_side_by_side(
+// CHECK: moe.kernel = "writes"}
+// CHECK: moe.kernel = "reads"}
+// CHECK: moe.kernel = "threads"}
+// CHECK: moe.kernel = "columns"}
+// CHECK: moe.kernel = "nested"}
+func.func @not_side_by_side(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %z: memref<?x8xf32>, %w: memref<?x8xf32>, %p: i1) {
+  %c0 = arith.constant 0 : index
+  %one = arith.constant 1.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x8xf32>
+  scf.forall (%b, %c) in (%t, 2) {
+    memref.store %one, %x[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 64 : i64, moe.kernel = "writes"}
+  scf.forall (%b, %c) in (%t, 2) {
+    %v = memref.load %x[%b, %c] : memref<?x8xf32>
+    memref.store %v, %y[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 64 : i64, moe.kernel = "reads"}
+  scf.forall (%b, %c) in (%t, 2) {
+    memref.store %one, %z[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "threads"}
+  scf.forall (%b, %c) in (%t, 4) {
+    memref.store %one, %w[%b, %c] : memref<?x8xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "columns"}
+  scf.forall (%b, %c) in (%t, 4) {
+    scf.for %i = %c0 to %t step %t {
+      %temp = memref.alloc() : memref<4xf32>
+      memref.store %one, %temp[%c0] : memref<4xf32>
+      memref.dealloc %temp : memref<4xf32>
+    }
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "nested"}
+  return
+}

@@ -28,29 +28,33 @@
 // CHECK: memref.atomic_rmw addi
 // CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.block_threads = 128 : i64, moe.kernel = "router_route_dispatch"}
 
-// CHECK-LABEL: func.func @moe_layer_0_gate_up(
-// CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: index)
-// CHECK-SAME: kernel = "gate_up", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
+// The shared expert's kernels run beside the routed experts' (moe-fuse-
+// launches: independent, as many column tiles, the same threads): the
+// tokens in order (no permutation or offsets), ceildiv(T, rows) row
+// blocks after the routed experts' flat schedule; its activations
+// (workspace11, [T, 32] bf16) and f32 output (workspace12, [T, 64]). Each
+// kernel's branch has its temporaries; they share the shared memory.
+// CHECK-LABEL: func.func @moe_layer_0_gate_up_shared_gate_up(
+// CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<8x96x64xbf16>, %{{.*}}: memref<64x64xbf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: index)
+// CHECK-SAME: kernel = "gate_up_shared_gate_up", params = ["hidden_states", "weight1", "weight3", "workspace4", "workspace5", "workspace7", "workspace10", "workspace11", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + d0 ceildiv 16 + 8, 1, 1)
+// CHECK: arith.cmpi ult
+// CHECK-NEXT: scf.if
+// CHECK: memref.alloc
+// CHECK: } else {
+// CHECK: memref.alloc
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 64 : i64, moe.kernel = "gate_up_shared_gate_up"}
 
-// The shared expert's kernels: the tokens in order (no permutation or
-// offsets), ceildiv(T, rows) row blocks; its activations (workspace11,
-// [T, 32] bf16) and f32 output (workspace12, [T, 64]).
-// CHECK-LABEL: func.func @moe_layer_0_shared_gate_up(
-// CHECK-SAME: %{{.*}}: memref<bf16>, %{{.*}}: memref<64x64xbf16>, %{{.*}}: memref<bf16>, %{{.*}}: index)
-// CHECK-SAME: kernel = "shared_gate_up", params = ["hidden_states", "weight3", "workspace11", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
-// CHECK-LABEL: func.func @moe_layer_0_shared_down(
-// CHECK-SAME: kernel = "shared_down", params = ["weight4", "workspace11", "workspace12", "T"], grid = (d0) -> (d0 ceildiv 16, 1, 1)
-
-// The combine runs in the last block of each of down's columns (one
-// here): its own counter, workspace9; it adds the shared expert's output
-// and writes the result type.
-// CHECK-LABEL: func.func @moe_layer_0_down_combine(
-// CHECK-SAME: kernel = "down_combine", params = ["weight2", "workspace1", "workspace5", "workspace6", "workspace7", "workspace9", "workspace10", "workspace12", "workspace13", "output", "T"], grid = (d0) -> ((d0 * 2) ceildiv 16 + 8, 1, 1)
+// The combine runs in the last block of each of the merged down kernel's
+// columns (one here; both down kernels take 64-column tiles): its own
+// counter, workspace9; it adds the shared expert's output and writes the
+// result type.
+// CHECK-LABEL: func.func @moe_layer_0_shared_down_down_combine(
+// CHECK-SAME: kernel = "shared_down_down_combine", params = ["weight2", "weight4", "workspace1", "workspace5", "workspace6", "workspace7", "workspace9", "workspace10", "workspace11", "workspace12", "workspace13", "output", "T"], grid = (d0) -> (d0 ceildiv 16 + (d0 * 2) ceildiv 16 + 8, 1, 1)
 // CHECK: memref.atomic_rmw addi
 // CHECK: scf.if
 // CHECK: scf.for
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
-// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down_combine"}
+// CHECK: } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.column_tile = 64 : i64, moe.kernel = "shared_down_down_combine"}
 
 // CHECK-LABEL: func.func @moe_layer_0(
 // CHECK-SAME: moe.buffers = [#moe.buffer<name = "hidden_states", kind = "input", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>
@@ -62,7 +66,7 @@
 // CHECK-SAME: #moe.buffer<name = "workspace11", kind = "workspace", type = memref<?x32xbf16>, shape = (d0) -> (d0, 32)>
 // CHECK-SAME: #moe.buffer<name = "workspace12", kind = "workspace", type = memref<?x64xf32>, shape = (d0) -> (d0, 64)>
 // CHECK-SAME: #moe.buffer<name = "output", kind = "output", type = memref<?x64xbf16>, shape = (d0) -> (d0, 64)>]
-// CHECK-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
+// CHECK-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up_shared_gate_up, @moe_layer_0_shared_down_down_combine]
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %{{.*}} : memref<?x64xbf16>
 // The layer zeroes the counters before the kernels: the manifest's zero_init.
 // CHECK: %[[ROW_COUNTERS:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
@@ -72,22 +76,21 @@
 // CHECK-NEXT: %[[COLUMNS:.*]] = memref.alloc() : memref<1xi32>
 // CHECK-NEXT: linalg.fill ins(%{{.*}} : i32) outs(%[[COLUMNS]] : memref<1xi32>)
 // CHECK: call @moe_layer_0_router_route_dispatch({{.*}}, %[[COUNTER]], %[[N]])
-// CHECK: call @moe_layer_0_gate_up(
-// CHECK: call @moe_layer_0_shared_gate_up(
-// CHECK: call @moe_layer_0_shared_down(
-// CHECK: call @moe_layer_0_down_combine({{.*}}, %[[COLUMNS]], {{.*}}, %[[N]])
+// CHECK: call @moe_layer_0_gate_up_shared_gate_up(
+// CHECK: call @moe_layer_0_shared_down_down_combine({{.*}}, %[[COLUMNS]], {{.*}}, %[[N]])
 // CHECK-NOT: call
 // CHECK-NOT: scf.forall
 // CHECK: return
 
 // TILES: kernel = "router_route_dispatch", {{.*}} grid = (d0) -> (d0 ceildiv 8, 1, 1)
+// With 32-column gate_up tiles, the routed gate_up has two column tiles
+// (I 48) and the shared one (I 32) one: apart. Both downs have four.
 // TILES: kernel = "gate_up", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 32 + 8, 2, 1)
 // TILES: kernel = "shared_gate_up", {{.*}} grid = (d0) -> (d0 ceildiv 32, 1, 1)
-// TILES: kernel = "shared_down", {{.*}} grid = (d0) -> (d0 ceildiv 32, 4, 1)
-// TILES: kernel = "down_combine", {{.*}} grid = (d0) -> ((d0 * 2) ceildiv 32 + 8, 4, 1)
+// TILES: kernel = "shared_down_down_combine", {{.*}} grid = (d0) -> (d0 ceildiv 32 + (d0 * 2) ceildiv 32 + 8, 4, 1)
 // TILES: moe.buffers =
 // TILES-SAME: type = memref<4xi32>, shape = (d0) -> (4), zero_init = true>
-// TILES-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down, @moe_layer_0_down_combine]
+// TILES-SAME: moe.launches = [@moe_layer_0_router_route_dispatch, @moe_layer_0_gate_up, @moe_layer_0_shared_gate_up, @moe_layer_0_shared_down_down_combine]
 
 module attributes {moe.layer_map = {moe_layer_0 = array<i64: 0>}, moe.model = {name = "m", num_layers = 1 : i64, source = "qwen2_moe"}} {
   func.func @moe_layer_0(%x: tensor<?x64xbf16>, %rw: tensor<8x64xbf16>, %gu: tensor<8x96x64xbf16>, %d: tensor<8x64x48xbf16>, %sgu: tensor<64x64xbf16>, %sd: tensor<64x32xbf16>) -> tensor<?x64xbf16> {

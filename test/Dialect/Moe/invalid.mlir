@@ -557,6 +557,24 @@ func.func @column_local_not_unit(%t: index) {
 
 // -----
 
+func.func @column_tile_negative(%t: index) {
+  // expected-error @+1 {{'moe.column_tile' must be a non-negative integer on a kernel's two-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b, %c) in (%t, 2) {
+  } {mapping = [#gpu.block<x>, #gpu.block<y>], moe.kernel = "down", moe.column_tile = -32 : i64}
+  return
+}
+
+// -----
+
+func.func @column_tile_one_dimension(%t: index) {
+  // expected-error @+1 {{'moe.column_tile' must be a non-negative integer on a kernel's two-dimensional scf.forall (moe.kernel)}}
+  scf.forall (%b) in (%t) {
+  } {mapping = [#gpu.block<x>], moe.kernel = "down", moe.column_tile = 32 : i64}
+  return
+}
+
+// -----
+
 func.func @row_local_two_dimensions(%t: index) {
   // expected-error @+1 {{'moe.row_local' must be a unit on a kernel's one-dimensional scf.forall (moe.kernel)}}
   scf.forall (%b, %c) in (%t, 2) {

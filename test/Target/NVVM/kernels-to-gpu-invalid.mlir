@@ -52,7 +52,7 @@ func.func private @declared(%t: index) attributes {moe.kernel_abi = #moe.kernel_
 // -----
 
 // Shared memory holds only the temporaries at the top of the block body.
-// expected-error @+1 {{a kernel of several threads may allocate only at the top of its block body}}
+// expected-error @+1 {{a kernel of several threads may allocate only bounded buffers at the top of its block body or of a branch there}}
 func.func @nested_alloc(%v: memref<32xf32>, %n: index, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "route", params = ["workspace0", "T"], grid = (d0) -> (1, 1, 1), block = [32, 1, 1]>} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

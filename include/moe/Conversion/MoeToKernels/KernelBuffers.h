@@ -41,15 +41,19 @@ std::optional<SmallVector<int64_t>> boundedShape(memref::AllocOp alloc);
 /// index).
 int64_t bufferBytes(ArrayRef<int64_t> shape, Type elementType);
 
-/// Where a distributed kernel's block temporaries (the allocations at the
-/// top of its block body, in order) lie in its dynamic shared memory: the
-/// byte offset of each, 16-byte aligned, and the bytes in all. Fails if one
-/// has no bounded shape.
+/// Where a distributed kernel's block temporaries lie in its dynamic shared
+/// memory: the allocations at the top of its block body `body`, in order,
+/// then those at the top of the branches of each scf.if there, where one
+/// scf.if's branches overlap (a whole block takes one branch: its
+/// condition is the block's, as before moe-distribute-threads nothing
+/// depends on the thread). Each 16-byte aligned; `bytes` in all. Fails if
+/// one has no bounded shape or an allocation lies anywhere else.
 struct SharedLayout {
+  SmallVector<memref::AllocOp> allocs;
   SmallVector<int64_t> offsets;
   int64_t bytes = 0;
 };
-FailureOr<SharedLayout> layoutShared(ArrayRef<memref::AllocOp> allocs);
+FailureOr<SharedLayout> layoutShared(Block &body);
 
 /// The buffer `view` is a view of (through subviews, casts, reshapes).
 Value rootBuffer(Value view);
