@@ -134,7 +134,8 @@ TEST(TileModelTest, ExpectedActiveExperts) {
 TEST(TileModelTest, RouteTokensLeaveTheSharedExpertOut) {
   GpuTarget target = *lookupGpuTarget("sm_90");
   // DeepSeek-V3 with its shared expert (I 2048): the shared expert has
-  // kernels of its own (moe-form-kernels), so the route tile keeps only
+  // kernels of its own (moe-form-kernels; moe-fuse-launches may run them
+  // beside the routed experts'), so the route tile keeps only
   // the routing's temporaries, about 48 E bytes per token, and as many
   // tokens as without it.
   LayerShape shared = kShapes[2];
@@ -148,6 +149,30 @@ TEST(TileModelTest, RouteTokensLeaveTheSharedExpertOut) {
   }
   // 12 KiB per token: 8 tokens fit.
   EXPECT_EQ(selectTiles(shared, target, 4096).routeTokens, 8);
+}
+
+TEST(TileModelTest, SharedExpertAsWideAsARoutedOneTakesItsTiles) {
+  GpuTarget target = *lookupGpuTarget("sm_90");
+  // DeepSeek-V3's shared expert (I 2048, a routed expert's width): at
+  // decode it takes the routed kernels' column tiles and warps, so that
+  // moe-fuse-launches runs it beside them in their launches.
+  LayerShape deepseek = kShapes[2];
+  deepseek.sharedIntermediate = 2048;
+  for (int64_t tokens : {1, 8, 64}) {
+    SCOPED_TRACE("T=" + std::to_string(tokens));
+    TileChoice c = selectTiles(deepseek, target, tokens);
+    EXPECT_EQ(c.sharedGateUpColumns, c.gateUpColumns);
+    EXPECT_EQ(c.sharedGateUpWarps, c.gateUpWarps);
+    EXPECT_EQ(c.sharedDownColumns, c.downColumns);
+    EXPECT_EQ(c.sharedDownWarps, c.downWarps);
+  }
+  // Qwen2-57B-A14B's (I 20480 against 2560) keeps tiles of its own: its
+  // down at one token takes 32 columns (112 blocks), not the routed 128.
+  LayerShape qwen2 = {3584, 64, 8, 2560, 2};
+  qwen2.sharedIntermediate = 20480;
+  TileChoice c = selectTiles(qwen2, target, 1);
+  EXPECT_EQ(c.downColumns, 128);
+  EXPECT_EQ(c.sharedDownColumns, 32);
 }
 
 TEST(TileModelTest, CombineStepsAreAboutAThousandElements) {

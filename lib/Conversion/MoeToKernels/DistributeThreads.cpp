@@ -404,8 +404,9 @@ LogicalResult distributeForall(scf::ForallOp forall, int64_t threads) {
 
 /// Distributes the ops of `block` (the block body of a kernel or a loop or
 /// branch in it): structured ops among the threads, other writes to thread
-/// 0; loops and branches with structured ops in them, whose bounds and
-/// conditions every thread computes alike, are entered.
+/// 0; loops and branches with structured ops or block temporaries in them
+/// (the branches of kernels side by side), whose bounds and conditions
+/// every thread computes alike, are entered.
 LogicalResult distributeBlock(Block &block, int64_t threads) {
   for (Operation &op : llvm::make_early_inc_range(block.without_terminator())) {
     if (!writesMemory(&op) || isThreadForall(&op))
@@ -435,8 +436,10 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
     // A loop or branch without structured ops (the dispatch kernel's
     // counting sort) runs whole on thread 0: one barrier, not one per
     // iteration.
-    bool structured = op.walk([](linalg::LinalgOp) {
-                          return WalkResult::interrupt();
+    bool structured = op.walk([](Operation *nested) {
+                          return isa<linalg::LinalgOp, memref::AllocOp>(nested)
+                                     ? WalkResult::interrupt()
+                                     : WalkResult::advance();
                         }).wasInterrupted();
     if (isa<scf::ForOp, scf::IfOp>(op) &&
         (structured || op.getNumResults() != 0)) {

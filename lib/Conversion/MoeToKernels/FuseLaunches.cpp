@@ -434,8 +434,12 @@ scf::ForallOp placeSideBySide(scf::ForallOp first, scf::ForallOp second) {
   bounds[0] = rows;
   auto merged = scf::ForallOp::create(b, loc, bounds, /*outputs=*/ValueRange{},
                                       first.getMapping());
+  // The first's marks, less its locality: the second's blocks may read
+  // anything of the kernel before.
   for (NamedAttribute attr : first->getDiscardableAttrs())
     merged->setAttr(attr.getName(), attr.getValue());
+  merged->removeAttr(MoeDialect::kColumnLocalAttrName);
+  merged->removeAttr(MoeDialect::kRowLocalAttrName);
   merged->setAttr(MoeDialect::kKernelAttrName,
                   b.getStringAttr(kernelName(first).getValue() + "_" +
                                   kernelName(second).getValue()));

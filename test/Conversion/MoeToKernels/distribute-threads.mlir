@@ -237,3 +237,44 @@ func.func @host(%v: memref<8xf32>) {
   linalg.fill ins(%one : f32) outs(%v : memref<8xf32>)
   return
 }
+
+// -----
+
+// Kernels side by side (moe-fuse-launches): the block's branch is entered,
+// though it has no structured op (its writes go to thread 0 one by one);
+// each branch keeps its temporary at its top, and the two overlap: 64
+// bytes, not 96.
+
+// CHECK-LABEL: func.func @side_by_side_kernel(
+// CHECK-SAME: block = [128, 1, 1]
+// CHECK-SAME: shared_memory = 64>
+// CHECK: scf.if
+// CHECK-NEXT: memref.alloc() : memref<8xf32>
+// CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: memref.store
+// CHECK: } else {
+// CHECK-NEXT: memref.alloc() : memref<16xf32>
+// CHECK-NEXT: scf.forall (%{{.*}}) in (1) {
+// CHECK-NEXT: memref.store
+func.func @side_by_side_kernel(%o: memref<16xf32>, %t: index) attributes {moe.kernel_abi = #moe.kernel_abi<kernel = "a_b", params = ["output", "T"], grid = (d0) -> (2, 1, 1)>} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  scf.forall (%b) in (2) {
+    %first = arith.cmpi ult, %b, %c1 : index
+    scf.if %first {
+      %tmp = memref.alloc() : memref<8xf32>
+      memref.store %one, %tmp[%c0] : memref<8xf32>
+      %v = memref.load %tmp[%c0] : memref<8xf32>
+      memref.store %v, %o[%c0] : memref<16xf32>
+      memref.dealloc %tmp : memref<8xf32>
+    } else {
+      %tmp = memref.alloc() : memref<16xf32>
+      memref.store %one, %tmp[%c1] : memref<16xf32>
+      %v = memref.load %tmp[%c1] : memref<16xf32>
+      memref.store %v, %o[%c1] : memref<16xf32>
+      memref.dealloc %tmp : memref<16xf32>
+    }
+  } {mapping = [#gpu.block<x>]}
+  return
+}
