@@ -57,8 +57,10 @@ def MoeFormKernels : Pass<"moe-form-kernels"> {
       activated values are stored;
     - `shared_gate_up`, `shared_down` (with a shared expert): the same two
       GEMMs for the shared expert, as one expert over every token in order
-      (blocks of `ceildiv(T, rows)` tokens), with the routed GEMMs' tiles;
-      its weights are streamed by as many blocks as the routed experts';
+      (blocks of `ceildiv(T, rows)` tokens), with the routed GEMMs' tiles
+      or `moe.tiles`' `shared_*` entries; its weights are streamed by as
+      many blocks as the routed experts'. With the routed kernels' column
+      tiles and threads, moe-fuse-launches runs them beside those;
     - `down`: per (row block, column tile), the activated rows times the
       expert's down rows (plus bias);
     - `combine`: per tile of tokens and of down's columns, one elementwise
