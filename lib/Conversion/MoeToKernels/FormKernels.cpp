@@ -533,8 +533,10 @@ struct FormLayerKernels : OpRewritePattern<CombineOp> {
         c.experts, dispatched.permutation, dispatched.offsets,
         dispatched.firstBlocks, weightsOrScale);
     Value activated = buildGateUp(b, loc, routed, tiles, "gate_up");
-    // The shared expert's kernels between the routed ones: the combine
-    // stays right after down, whose blocks may run it (moe-fuse-launches).
+    // The shared expert's kernels between the routed ones: each beside the
+    // routed kernel next to it, which moe-fuse-launches may run them in
+    // (gate_up_shared_gate_up, shared_down_down), and the combine right
+    // after down, whose blocks may run it.
     Value shared;
     if (c.shared) {
       ExpertGemms gemms = ExpertGemms::shared(c.shared);

@@ -2,12 +2,15 @@
 //
 // Runs a kernel in the blocks of the kernel before it that finish last (per
 // column of the grid), found with atomic tickets: one launch fewer, and no
-// host synchronisation. See the pass description in Passes.td.
+// host synchronisation. Runs two independent kernels side by side in one
+// grid (the shared expert's beside the routed experts'). See the pass
+// description in Passes.td.
 //
 // Written by hand: upstream has no fusion across a grid-wide dependence
 // (the forall fusions need independent iterations; a cooperative grid
 // barrier would need every block resident at once, which the ticket does
-// not: no block ever waits).
+// not: no block ever waits), and its forall fusions merge iterations of
+// one grid, not two grids into one whose blocks branch.
 //
 //===----------------------------------------------------------------------===//
 
