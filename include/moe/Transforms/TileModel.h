@@ -92,6 +92,10 @@ int64_t routerExpertsPerBlock(int64_t experts, int64_t hidden,
 /// min(K, E) and min(E, T K).
 int64_t expectedActiveExperts(int64_t experts, int64_t topK, int64_t tokens);
 
+/// The warps of an expert kernel whose blocks take `rows` x `columns`
+/// tiles, by the model's rule (docs/tile-selection.md).
+int64_t expertKernelWarps(int64_t rows, int64_t columns);
+
 /// The model's choice for `shape` at `tokens` tokens on `target`.
 TileChoice selectTiles(const LayerShape &shape, const GpuTarget &target,
                        int64_t tokens);

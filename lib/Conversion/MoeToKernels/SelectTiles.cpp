@@ -42,6 +42,38 @@ struct TuningEntry {
 
 const char *const kShapeKeys[] = {"hidden", "experts", "top_k", "intermediate"};
 
+/// A GPU expert kernel whose rows or columns `entry` sets, but not its
+/// warps, takes the model's warps for its tile: the model's own were for
+/// its own tile (a 64-column shared_down from a tuning file kept the 2
+/// warps the model gave its 32 columns of 8 rows, where 64 take 4).
+void recomputeWarps(const TuningEntry &entry, TileChoice &choice) {
+  auto sets = [&](StringRef key) {
+    return llvm::any_of(entry.tiles,
+                        [&](const auto &tile) { return tile.first == key; });
+  };
+  struct Kernel {
+    const char *rowsKey, *columnsKey, *warpsKey;
+    int64_t TileChoice::*rows, TileChoice::*columns, TileChoice::*warps;
+  };
+  const Kernel kernels[] = {
+      {"expert_rows", "gate_up_columns", "gate_up_warps",
+       &TileChoice::expertRows, &TileChoice::gateUpColumns,
+       &TileChoice::gateUpWarps},
+      {"expert_rows", "down_columns", "down_warps", &TileChoice::expertRows,
+       &TileChoice::downColumns, &TileChoice::downWarps},
+      {"shared_expert_rows", "shared_gate_up_columns", "shared_gate_up_warps",
+       &TileChoice::sharedExpertRows, &TileChoice::sharedGateUpColumns,
+       &TileChoice::sharedGateUpWarps},
+      {"shared_expert_rows", "shared_down_columns", "shared_down_warps",
+       &TileChoice::sharedExpertRows, &TileChoice::sharedDownColumns,
+       &TileChoice::sharedDownWarps},
+  };
+  for (const Kernel &k : kernels)
+    if ((sets(k.rowsKey) || sets(k.columnsKey)) && !sets(k.warpsKey) &&
+        choice.*k.rows > 0 && choice.*k.columns > 0)
+      choice.*k.warps = expertKernelWarps(choice.*k.rows, choice.*k.columns);
+}
+
 /// Whether `target` names a target moe-select-tiles knows.
 bool isKnownTarget(StringRef target) {
   return target == "cpu" || lookupGpuTarget(target).has_value();
@@ -220,9 +252,12 @@ struct MoeSelectTilesPass
       TileChoice choice =
           gpu ? selectTiles(shape, *gpu, tokens)
               : selectCpuTiles(shape, cpuTarget.lanes(), cpuTarget.bf16Dot());
-      if (const TuningEntry *entry = match(shape))
+      if (const TuningEntry *entry = match(shape)) {
         for (auto &[key, value] : entry->tiles)
           choice.set(key, value);
+        if (gpu)
+          recomputeWarps(*entry, choice);
+      }
       // The CPU form (one thread per block, vector loops) is no GPU
       // kernel: a tuning file's cpu_lanes would turn the emitted kernels
       // into it.

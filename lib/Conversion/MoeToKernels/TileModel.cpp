@@ -155,17 +155,7 @@ GemmChoice chooseColumns(const GemmProblem &p, int64_t rows, const GpuTarget &t,
         (seconds <= best.seconds * 1.01 && columns > best.columns)) {
       best.columns = columns;
       best.stages = stages;
-      // One warp per 16 x 32 mma tile (8 x 32 in the swapped form of 8
-      // rows), 4 to 8 warps: at least 4 for enough loads in flight. Warps
-      // split the columns, never the reduction, so a tile choice cannot
-      // change a token's bits. The swapped form's mma tiles are 16
-      // columns wide: at most one warp per 16 columns (2 for 32, which
-      // moe-form-kernels would otherwise cut them to).
-      best.warps = std::clamp<int64_t>(
-          std::max<int64_t>(rows / 16, 1) * (columns / 32), 4, 8);
-      if (nvidia::isSwappedMma(rows))
-        best.warps = std::min<int64_t>(best.warps,
-                                       columns / nvidia::mmaTileColumns(rows));
+      best.warps = expertKernelWarps(rows, columns);
       best.seconds = seconds;
     }
   }
@@ -275,6 +265,20 @@ bool TileChoice::set(llvm::StringRef key, int64_t value) {
       return true;
     }
   return false;
+}
+
+int64_t mlir::moe::expertKernelWarps(int64_t rows, int64_t columns) {
+  // One warp per 16 x 32 mma tile (8 x 32 in the swapped form of 8 rows),
+  // 4 to 8 warps: at least 4 for enough loads in flight. Warps split the
+  // columns, never the reduction, so a tile choice cannot change a token's
+  // bits. The swapped form's mma tiles are 16 columns wide: at most one
+  // warp per 16 columns (2 for 32, which moe-form-kernels would otherwise
+  // cut them to).
+  int64_t warps = std::clamp<int64_t>(
+      std::max<int64_t>(rows / 16, 1) * (columns / 32), 4, 8);
+  if (nvidia::isSwappedMma(rows))
+    warps = std::min<int64_t>(warps, columns / nvidia::mmaTileColumns(rows));
+  return warps;
 }
 
 int64_t mlir::moe::expectedActiveExperts(int64_t experts, int64_t topK,
