@@ -457,18 +457,12 @@ LogicalResult distributeBlock(Block &block, int64_t threads) {
   return success();
 }
 
-/// The dynamic shared memory layout of `forall`'s block temporaries, if
-/// they are all where layoutShared places them, have bounded sizes and fit
-/// in `budget` bytes, and there is no stack buffer.
+/// The dynamic shared memory layout of `forall`'s block temporaries
+/// (layoutShared), if it fits in `budget` bytes.
 std::optional<SharedLayout> sharedTemporaries(scf::ForallOp forall,
                                               int64_t budget) {
-  // A stack buffer would be private to each thread.
-  bool stack =
-      forall.getBody()
-          ->walk([](memref::AllocaOp) { return WalkResult::interrupt(); })
-          .wasInterrupted();
   FailureOr<SharedLayout> layout = layoutShared(*forall.getBody());
-  if (stack || failed(layout) || layout->bytes > budget)
+  if (failed(layout) || layout->bytes > budget)
     return std::nullopt;
   return *layout;
 }

@@ -42,6 +42,15 @@ StringAttr kernelName(scf::ForallOp forall) {
   return forall->getAttrOfType<StringAttr>(MoeDialect::kKernelAttrName);
 }
 
+/// The width of a kernel's column tiles (moe.column_tile: 0 beside a
+/// kernel whose tiles differ), if it names one.
+std::optional<int64_t> columnTile(scf::ForallOp kernel) {
+  if (auto tile =
+          kernel->getAttrOfType<IntegerAttr>(MoeDialect::kColumnTileAttrName))
+    return tile.getInt();
+  return std::nullopt;
+}
+
 /// The constant extent of a kernel's column dimension (y of a 2-D grid; 1
 /// for a 1-D grid), or nullopt.
 std::optional<int64_t> columnCount(scf::ForallOp forall) {
@@ -80,9 +89,7 @@ Nesting nesting(scf::ForallOp first, scf::ForallOp second) {
   std::optional<int64_t> columns = columnCount(first);
   // Beside another kernel whose column tiles differ (columnsAligned), a
   // column's blocks cover different columns.
-  auto tile =
-      first->getAttrOfType<IntegerAttr>(MoeDialect::kColumnTileAttrName);
-  if (tile && tile.getInt() == 0)
+  if (columnTile(first) == 0)
     return Nesting::None;
   if (second->hasAttr(MoeDialect::kColumnLocalAttrName) && columns &&
       first.getRank() == 2 && columnCount(second) == columns)
@@ -373,6 +380,7 @@ void fuse(scf::ForallOp first, scf::ForallOp second, Nesting how) {
 /// one thread (its temporaries too large) would take the other with it.
 bool temporariesFitShared(scf::ForallOp kernel) {
   FailureOr<SharedLayout> layout = layoutShared(*kernel.getBody());
+  // Allocations in a branch of its own would sit two branches deep.
   return succeeded(layout) && layout->bytes <= kKernelSharedMemoryLimit &&
          llvm::all_of(layout->allocs, [&](memref::AllocOp alloc) {
            return alloc->getBlock() == kernel.getBody();
@@ -409,11 +417,8 @@ bool canRunSideBySide(scf::ForallOp first, scf::ForallOp second) {
 /// Whether two kernels' column c covers the same columns: both name the
 /// same nonzero column tile.
 bool columnsAligned(scf::ForallOp first, scf::ForallOp second) {
-  auto tile = [](scf::ForallOp k) {
-    return k->getAttrOfType<IntegerAttr>(MoeDialect::kColumnTileAttrName);
-  };
-  return tile(first) && tile(second) && tile(first) == tile(second) &&
-         tile(first).getInt() != 0;
+  std::optional<int64_t> tile = columnTile(first);
+  return tile && *tile != 0 && tile == columnTile(second);
 }
 
 /// Returns one kernel over (X1 + X2, C) in place of `first` (X1, C) and
@@ -447,14 +452,10 @@ scf::ForallOp placeSideBySide(scf::ForallOp first, scf::ForallOp second) {
                   b.getStringAttr(kernelName(first).getValue() + "_" +
                                   kernelName(second).getValue()));
   if (merged.getRank() == 2)
-    merged->setAttr(
-        MoeDialect::kColumnTileAttrName,
-        b.getI64IntegerAttr(columnsAligned(first, second)
-                                ? first
-                                      ->getAttrOfType<IntegerAttr>(
-                                          MoeDialect::kColumnTileAttrName)
-                                      .getInt()
-                                : 0));
+    merged->setAttr(MoeDialect::kColumnTileAttrName,
+                    b.getI64IntegerAttr(columnsAligned(first, second)
+                                            ? *columnTile(first)
+                                            : 0));
   b.setInsertionPoint(merged.getTerminator());
   Value x = merged.getInductionVar(0);
   Value inFirst =

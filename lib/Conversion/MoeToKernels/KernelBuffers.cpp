@@ -134,10 +134,13 @@ FailureOr<mlir::moe::SharedLayout> mlir::moe::layoutShared(Block &body) {
     }
     layout.bytes = branchEnd;
   }
-  // Any other allocation is in a loop or deeper: not a block temporary.
+  // Any other allocation is in a loop or deeper: not a block temporary. A
+  // stack buffer would be private to each thread.
   bool elsewhere = false;
-  body.walk([&](memref::AllocOp alloc) {
-    elsewhere |= !llvm::is_contained(layout.allocs, alloc);
+  body.walk([&](Operation *op) {
+    auto alloc = dyn_cast<memref::AllocOp>(op);
+    elsewhere |= isa<memref::AllocaOp>(op) ||
+                 (alloc && !llvm::is_contained(layout.allocs, alloc));
   });
   if (elsewhere)
     return failure();

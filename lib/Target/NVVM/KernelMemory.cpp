@@ -46,11 +46,8 @@ static void replaceByBoundedBuffer(RewriterBase &rewriter,
 LogicalResult mlir::moe::nvidia::placeInSharedMemory(RewriterBase &rewriter,
                                                      gpu::GPUFuncOp kernel,
                                                      int64_t sharedBytes) {
-  bool stack =
-      kernel.walk([](memref::AllocaOp) { return WalkResult::interrupt(); })
-          .wasInterrupted();
   FailureOr<SharedLayout> layout = layoutShared(kernel.getBody().front());
-  if (stack || failed(layout))
+  if (failed(layout))
     return kernel.emitError("a kernel of several threads may allocate only "
                             "bounded buffers at the top of its block body "
                             "or of a branch there");

@@ -47,7 +47,8 @@ int64_t bufferBytes(ArrayRef<int64_t> shape, Type elementType);
 /// scf.if's branches overlap (a whole block takes one branch: its
 /// condition is the block's, as before moe-distribute-threads nothing
 /// depends on the thread). Each 16-byte aligned; `bytes` in all. Fails if
-/// one has no bounded shape or an allocation lies anywhere else.
+/// one has no bounded shape, an allocation lies anywhere else, or the body
+/// has a stack buffer (memref.alloca: private to each thread).
 struct SharedLayout {
   SmallVector<memref::AllocOp> allocs;
   SmallVector<int64_t> offsets;
